@@ -1,0 +1,147 @@
+//! The local content-addressed cache: slugs, runtime archives, unpacked runtime trees, Go builds.
+//!
+//! Layout, in the spirit of uv's versioned buckets: every kind of entry lives in a bucket whose
+//! name carries a format version (`slugs-v1/`, `runtimes-v1/`, …), so a change of format bumps one
+//! bucket and never reads stale bytes. Entries are written to a temp file in the same bucket and
+//! renamed into place; since names are content hashes, a rename that finds the entry already
+//! there is success, which makes concurrent writers harmless.
+
+use std::path::{Path, PathBuf};
+
+use crate::env_vars;
+
+/// The kinds of entries in the cache, each in its own versioned directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    /// Finished slug archives, named `<sha256>.tgz`.
+    Slugs,
+    /// Downloaded runtime archives, named by their SHA-256.
+    RuntimeArchives,
+    /// Unpacked runtime trees, keyed by the archive's SHA-256 and the strip count.
+    RuntimeTrees,
+    /// Go build outputs, keyed by the build's input key.
+    GoBuilds,
+    /// Compressed chunks of slug components, keyed by component input key.
+    Chunks,
+}
+
+impl Bucket {
+    /// The bucket's directory name, including its format version.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            Bucket::Slugs => "slugs-v1",
+            Bucket::RuntimeArchives => "runtimes-v1",
+            Bucket::RuntimeTrees => "runtime-trees-v1",
+            Bucket::GoBuilds => "go-v1",
+            Bucket::Chunks => "chunks-v1",
+        }
+    }
+}
+
+/// Errors from cache housekeeping.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum CacheError {
+    /// No cache directory could be determined.
+    #[error("no cache directory: neither XDG_CACHE_HOME nor HOME is set")]
+    #[diagnostic(help("pass --cache-dir DIR or set SLUGPLAN_CACHE_DIR"))]
+    NoLocation,
+    /// A filesystem operation in the cache failed.
+    #[error("cache I/O error at {}", path.display())]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A handle on the cache root.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+impl Cache {
+    /// Uses `root` as the cache root.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Cache { root: root.into() }
+    }
+
+    /// Finds the cache root: `override_dir` (from `--cache-dir`), then `SLUGPLAN_CACHE_DIR`,
+    /// then `$XDG_CACHE_HOME/slugplan`, then `~/.cache/slugplan`.
+    pub fn locate(override_dir: Option<&Path>) -> Result<Self, CacheError> {
+        let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        let root = if let Some(dir) = override_dir {
+            dir.to_owned()
+        } else if let Some(dir) = non_empty(env_vars::SLUGPLAN_CACHE_DIR) {
+            PathBuf::from(dir)
+        } else if let Some(dir) = non_empty(env_vars::XDG_CACHE_HOME) {
+            PathBuf::from(dir).join("slugplan")
+        } else if let Some(home) = non_empty(env_vars::HOME) {
+            PathBuf::from(home).join(".cache").join("slugplan")
+        } else {
+            return Err(CacheError::NoLocation);
+        };
+        Ok(Cache { root })
+    }
+
+    /// The cache root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The directory of `bucket`, created (with the root's `CACHEDIR.TAG`) if missing.
+    pub fn bucket(&self, bucket: Bucket) -> Result<PathBuf, CacheError> {
+        let dir = self.root.join(bucket.dir_name());
+        if !dir.is_dir() {
+            create_dir_all(&dir)?;
+            self.write_tag()?;
+        }
+        Ok(dir)
+    }
+
+    /// A fresh temp file inside `bucket`, on the same filesystem as its final place so that
+    /// [`persist`] can rename it atomically. Dropped unpersisted, it is deleted.
+    pub fn temp_file(&self, bucket: Bucket) -> Result<tempfile::NamedTempFile, CacheError> {
+        let dir = self.bucket(bucket)?;
+        tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&dir)
+            .map_err(|source| CacheError::Io { path: dir, source })
+    }
+
+    fn write_tag(&self) -> Result<(), CacheError> {
+        let tag = self.root.join("CACHEDIR.TAG");
+        if tag.exists() {
+            return Ok(());
+        }
+        std::fs::write(
+            &tag,
+            "Signature: 8a477f597d28d172789f06886806bc55\n\
+             # This file is a cache directory tag created by slugplan.\n\
+             # For information about cache directory tags see https://bford.info/cachedir/\n",
+        )
+        .map_err(|source| CacheError::Io { path: tag, source })
+    }
+}
+
+/// Moves a finished temp file to `dest`. An existing `dest` is left as it is: entries are
+/// content-addressed, so whoever got there first wrote the same bytes.
+pub fn persist(temp: tempfile::NamedTempFile, dest: &Path) -> Result<(), CacheError> {
+    match temp.persist_noclobber(dest) {
+        Ok(_) => Ok(()),
+        Err(err) if err.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(CacheError::Io {
+            path: dest.to_owned(),
+            source: err.error,
+        }),
+    }
+}
+
+fn create_dir_all(dir: &Path) -> Result<(), CacheError> {
+    std::fs::create_dir_all(dir).map_err(|source| CacheError::Io {
+        path: dir.to_owned(),
+        source,
+    })
+}

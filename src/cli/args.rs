@@ -1,0 +1,111 @@
+//! The command line, as clap derive types. Only argument shapes live here; what they mean is
+//! resolved in [`super::settings`] and acted on in [`crate::commands`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::env_vars;
+
+/// Declarative deploys of Heroku-style slugs: plan, build, upload, release, promote.
+#[derive(Debug, Parser)]
+#[command(
+    name = "slugplan",
+    version,
+    propagate_version = true,
+    after_help = "Examples:\n  slugplan validate\n  slugplan build --json\n  slugplan -f deploy/slug.toml build web"
+)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The manifest to read.
+    #[arg(
+        short = 'f',
+        long = "file",
+        global = true,
+        value_name = "PATH",
+        default_value = "slug.toml"
+    )]
+    pub manifest: PathBuf,
+    /// Say more (repeat for more detail).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Print nothing but errors and requested data.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// When to use colour.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// The cache directory (default `$XDG_CACHE_HOME/slugplan` or `~/.cache/slugplan`).
+    #[arg(long, global = true, value_name = "DIR", env = env_vars::SLUGPLAN_CACHE_DIR)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// When to use colour on the terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when writing to a terminal and `NO_COLOR` is unset.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check slug.toml: syntax, types, references, names and promotion chains.
+    #[command(after_help = "Example:\n  slugplan validate -f slug.toml")]
+    Validate(ValidateArgs),
+    /// Print the JSON Schema of slug.toml.
+    #[command(after_help = "Example:\n  slugplan schema > slug.schema.json")]
+    Schema,
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Example:\n  slugplan completions bash > /etc/bash_completion.d/slugplan"
+    )]
+    Completions(CompletionsArgs),
+    /// Build slugs from local sources into the cache and print their checksums.
+    #[command(after_help = "Examples:\n  slugplan build\n  slugplan build web --json")]
+    Build(BuildArgs),
+}
+
+/// `slugplan validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `slugplan completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to print completions for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `slugplan build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Slugs to build (default: all of the manifest's).
+    #[arg(value_name = "SLUG")]
+    pub slugs: Vec<String>,
+    /// Threads compressing chunks (default: the number of cores).
+    #[arg(short = 'j', long, value_name = "N", env = env_vars::SLUGPLAN_THREADS)]
+    pub threads: Option<usize>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

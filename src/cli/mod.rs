@@ -1,0 +1,49 @@
+//! The edge of the program: argument parsing, settings, output, and error rendering.
+//!
+//! Only this module and [`crate::commands`] know about clap, terminals, colour and exit codes.
+
+pub mod args;
+pub mod diagnostics;
+pub mod printer;
+pub mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::commands;
+
+/// How a command ended, as the process's exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0: the command did what was asked (or, for a plan, found no changes).
+    Success,
+    /// 1: an error: bad input, a failed step, an API error.
+    Failure,
+    /// 2: `plan --detailed-exitcode` found changes to apply.
+    ChangesPending,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        match status {
+            ExitStatus::Success => ExitCode::from(0),
+            ExitStatus::Failure => ExitCode::from(1),
+            ExitStatus::ChangesPending => ExitCode::from(2),
+        }
+    }
+}
+
+/// Runs slugplan with the process's arguments and returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    let settings = settings::GlobalSettings::resolve(&cli.global);
+    diagnostics::install(settings.printer.color());
+    match commands::run(cli.command, &settings) {
+        Ok(status) => status.into(),
+        Err(report) => {
+            diagnostics::report(&report);
+            ExitStatus::Failure.into()
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! `slugplan completions <shell>`.
+
+use clap::CommandFactory;
+
+use crate::cli::ExitStatus;
+use crate::cli::args::{Cli, CompletionsArgs};
+
+/// Prints the completion script for the requested shell.
+pub fn run(args: &CompletionsArgs) -> miette::Result<ExitStatus> {
+    let mut command = Cli::command();
+    clap_complete::generate(args.shell, &mut command, "slugplan", &mut std::io::stdout());
+    Ok(ExitStatus::Success)
+}

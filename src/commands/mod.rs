@@ -1,0 +1,20 @@
+//! One thin module per subcommand: read settings, call the library, print the result.
+
+mod build;
+mod completions;
+mod schema;
+mod validate;
+
+use crate::cli::ExitStatus;
+use crate::cli::args::Command;
+use crate::cli::settings::GlobalSettings;
+
+/// Runs `command`.
+pub fn run(command: Command, settings: &GlobalSettings) -> miette::Result<ExitStatus> {
+    match command {
+        Command::Validate(args) => validate::run(&args, settings),
+        Command::Schema => schema::run(settings),
+        Command::Completions(args) => completions::run(&args),
+        Command::Build(args) => build::run(&args, settings),
+    }
+}

@@ -1,0 +1,21 @@
+//! Every environment variable slugplan reads, as a documented constant.
+//!
+//! Keeping the names in one place makes them greppable and keeps their precedence
+//! (flag, then environment, then manifest, then default) in `cli::settings` only.
+
+/// Overrides the cache directory (the `--cache-dir` flag wins over it).
+pub const SLUGPLAN_CACHE_DIR: &str = "SLUGPLAN_CACHE_DIR";
+/// Overrides the Heroku API base URL (the manifest's `[platform] api_url` loses to it).
+pub const SLUGPLAN_API_URL: &str = "SLUGPLAN_API_URL";
+/// Number of threads used to compress slug chunks (default: the number of cores).
+pub const SLUGPLAN_THREADS: &str = "SLUGPLAN_THREADS";
+/// The Heroku API token; never printed.
+pub const HEROKU_API_KEY: &str = "HEROKU_API_KEY";
+/// The XDG cache root; `slugplan` lives in `$XDG_CACHE_HOME/slugplan`.
+pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
+/// Disables colour when set to a non-empty value (<https://no-color.org>).
+pub const NO_COLOR: &str = "NO_COLOR";
+/// Forces colour even when stderr is not a terminal.
+pub const FORCE_COLOR: &str = "FORCE_COLOR";
+/// The home directory, used for `~/.cache` and `~/.netrc`.
+pub const HOME: &str = "HOME";

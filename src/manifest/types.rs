@@ -1,0 +1,211 @@
+//! The `slug.toml` document as Rust types.
+//!
+//! These types are the single source of the manifest's shape: serde reads them, schemars turns
+//! them into `schema/slug.schema.json`, and the doc comments below become the schema's
+//! descriptions. Unknown keys are errors everywhere (`deny_unknown_fields`), because a typo in a
+//! deploy manifest silently ignored is a deploy that does something else than what was written.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A whole `slug.toml`: runtimes to fetch, slugs to build, apps and what each runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "slug.toml", extend("$id" = "https://slugplan.dev/slug.schema.json"))]
+pub struct Manifest {
+    /// Where the apps live: the embedded local platform (default) or the Heroku API.
+    #[serde(default)]
+    pub platform: PlatformConfig,
+    /// Runtimes (Node.js, Ruby, …) fetched and unpacked into slugs, by name.
+    #[serde(default)]
+    pub runtimes: BTreeMap<String, Runtime>,
+    /// Slugs to build, by name.
+    #[serde(default)]
+    pub slugs: BTreeMap<String, SlugSpec>,
+    /// Apps and what each runs, by Heroku app name.
+    #[serde(default)]
+    pub apps: BTreeMap<String, AppSpec>,
+}
+
+/// Which platform the apps live on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformConfig {
+    /// `local` (default): an embedded platform stored on disk next to the manifest, no account
+    /// and no network. `heroku`: the Heroku Platform API v3.
+    #[serde(default)]
+    pub kind: PlatformKind,
+    /// Base URL of the Heroku API (default `https://api.heroku.com`; `SLUGPLAN_API_URL` overrides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<String>,
+    /// Directory of the local platform's state, relative to the manifest
+    /// (default `.slugplan/platform`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The kinds of platform slugplan can deploy to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PlatformKind {
+    /// The embedded platform on disk (SQLite + blobs), the default.
+    #[default]
+    Local,
+    /// The Heroku Platform API v3.
+    Heroku,
+}
+
+/// A runtime archive (or local directory) unpacked into a slug under `./app/<dest>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Runtime {
+    /// Where to fetch the archive: `https://`, `http://` or `file://`. A `.tar.gz`, `.tgz` or
+    /// `.tar.xz` archive. Exactly one of `url` and `path` is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// A local directory used as the runtime tree as it is (relative to the manifest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// The archive's SHA-256 (64 lowercase hex digits). When absent, `slug.lock` provides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub sha256: Option<String>,
+    /// Directory inside `./app` the runtime unpacks into, e.g. `node-v20.11.0-linux-x64`.
+    /// Empty or absent: the root of `./app`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dest: Option<String>,
+    /// Leading path components to drop from every archive entry (1 for tarballs with a
+    /// top-level folder, such as Node's).
+    #[serde(default)]
+    pub strip_components: u32,
+}
+
+/// A slug to build: an app's files, the runtimes it contains, an optional Go build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlugSpec {
+    /// The app source directory, relative to the manifest (default: the manifest's directory).
+    #[serde(default = "default_source")]
+    pub source: PathBuf,
+    /// Glob patterns (relative to `source`) of files to include; default: everything.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
+    /// Glob patterns of files to leave out, on top of the source's `.slugignore`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+    /// Names of `[runtimes.*]` entries this slug contains.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runtimes: Vec<String>,
+    /// A Go program cross-compiled into the slug.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub go: Option<GoBuild>,
+    /// The process types (a Procfile as a table): name → command, run from `/app`.
+    /// Keys match `^[-\w]{1,128}$`. Give this or `procfile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_types: Option<BTreeMap<String, String>>,
+    /// A Procfile (relative to `source`) to read the process types from instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub procfile: Option<PathBuf>,
+    /// The stack the slug is built for (default `heroku-24`).
+    #[serde(default = "default_stack")]
+    #[schemars(regex(pattern = r"^heroku-[0-9]{2}$"))]
+    pub stack: String,
+}
+
+/// A Go program built with `go build` and placed in the slug.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GoBuild {
+    /// The Go module directory (holding `go.mod`), relative to the slug's `source`.
+    #[serde(default = "default_module")]
+    pub module: PathBuf,
+    /// The package to build, relative to the module (default `.`).
+    #[serde(default = "default_package")]
+    pub package: String,
+    /// The binary's path inside `./app`, e.g. `bin/web`.
+    pub output: String,
+    /// Target OS (default `linux`).
+    #[serde(default = "default_goos")]
+    pub goos: String,
+    /// Target architecture (default `amd64`).
+    #[serde(default = "default_goarch")]
+    pub goarch: String,
+}
+
+/// An app on the platform and what it runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppSpec {
+    /// The `[slugs.*]` entry this app runs. Give this or `promote_from`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+    /// Run exactly the slug another app of this manifest runs now, without rebuilding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promote_from: Option<String>,
+    /// The pipeline this app is coupled to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<String>,
+    /// The app's pipeline stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<Stage>,
+    /// Create the app when the platform does not have it (default: true on the local platform,
+    /// false on Heroku).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create: Option<bool>,
+}
+
+/// Heroku pipeline stages.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Test apps.
+    Test,
+    /// Review apps.
+    Review,
+    /// Development apps.
+    Development,
+    /// Staging apps.
+    Staging,
+    /// Production apps.
+    Production,
+}
+
+impl Stage {
+    /// The stage's name as the Heroku API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Test => "test",
+            Stage::Review => "review",
+            Stage::Development => "development",
+            Stage::Staging => "staging",
+            Stage::Production => "production",
+        }
+    }
+}
+
+/// The stack a slug is built for when the manifest does not say.
+pub const DEFAULT_STACK: &str = "heroku-24";
+
+fn default_source() -> PathBuf {
+    PathBuf::from(".")
+}
+fn default_stack() -> String {
+    DEFAULT_STACK.to_owned()
+}
+fn default_module() -> PathBuf {
+    PathBuf::from(".")
+}
+fn default_package() -> String {
+    ".".to_owned()
+}
+fn default_goos() -> String {
+    "linux".to_owned()
+}
+fn default_goarch() -> String {
+    "amd64".to_owned()
+}

@@ -1,0 +1,371 @@
+//! The platform: where apps, slugs and releases live.
+//!
+//! Everything above this module talks to a `dyn` [`Platform`] and never knows which one it has:
+//! the embedded local platform (`local`, the default: SQLite and blobs on disk) or the Heroku
+//! Platform API v3 (`heroku`, which is also what talks to `slugplan server`). The types here are
+//! slugplan's view of the API's resources, holding what plan, apply and promotion need; the
+//! implementations map the wire format onto them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// An app on the platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct App {
+    /// The app's UUID.
+    pub id: String,
+    /// The app's name.
+    pub name: String,
+    /// The stack the app runs on, e.g. `heroku-24`.
+    pub stack: String,
+    /// Cedar (slugs) or Fir (OCI images, which cannot run slugs).
+    pub generation: Generation,
+}
+
+/// The platform generation an app belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Generation {
+    /// Runs slugs.
+    Cedar,
+    /// Runs OCI images; slugs cannot be released to it.
+    Fir,
+}
+
+/// The status of a release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReleaseStatus {
+    /// Still being released.
+    Pending,
+    /// Released: if `current`, this is what the app runs.
+    Succeeded,
+    /// The release failed.
+    Failed,
+    /// The release expired before it finished.
+    Expired,
+}
+
+/// A release of an app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    /// The release's UUID.
+    pub id: String,
+    /// The per-app version number (v1, v2, …).
+    pub version: u64,
+    /// Its status.
+    pub status: ReleaseStatus,
+    /// Whether this is the app's current release.
+    pub current: bool,
+    /// The slug it runs (None for releases without a slug, e.g. config-only ones).
+    pub slug_id: Option<String>,
+    /// Its description, e.g. `Deploy web (slugplan)`.
+    pub description: String,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+}
+
+impl Release {
+    /// Whether this release is what the app runs now: current and succeeded.
+    pub fn is_running(&self) -> bool {
+        self.current && self.status == ReleaseStatus::Succeeded
+    }
+}
+
+/// A slug as the platform knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slug {
+    /// The slug's UUID.
+    pub id: String,
+    /// `SHA256:<hex>`, when the creator declared one.
+    pub checksum: Option<String>,
+    /// Process types: name → command.
+    pub process_types: BTreeMap<String, String>,
+    /// Size in bytes of the uploaded archive (None until uploaded).
+    pub size: Option<u64>,
+    /// The stack the slug was built for.
+    pub stack: String,
+    /// The commit it was built from, if given.
+    pub commit: Option<String>,
+}
+
+/// What to create a slug with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewSlug {
+    /// Process types: name → command.
+    pub process_types: BTreeMap<String, String>,
+    /// `SHA256:<hex>` of the archive to be uploaded.
+    pub checksum: String,
+    /// The stack it was built for.
+    pub stack: String,
+    /// The commit it was built from.
+    pub commit: Option<String>,
+    /// A description of the commit.
+    pub commit_description: Option<String>,
+}
+
+/// Where to upload a slug's archive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobTarget {
+    /// The HTTP method (`put`).
+    pub method: String,
+    /// The pre-signed URL; on the local platform, a location it understands.
+    pub url: String,
+}
+
+/// A freshly created slug and where its archive goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedSlug {
+    /// The slug.
+    pub slug: Slug,
+    /// The upload target.
+    pub blob: BlobTarget,
+}
+
+/// An app's coupling to a pipeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coupling {
+    /// The coupling's UUID.
+    pub id: String,
+    /// The pipeline's UUID.
+    pub pipeline_id: String,
+    /// The app's UUID.
+    pub app_id: String,
+    /// The stage (`staging`, `production`, …).
+    pub stage: String,
+}
+
+/// A pipeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pipeline {
+    /// The pipeline's UUID.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// The status of a pipeline promotion as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PromotionStatus {
+    /// Targets are still being released.
+    Pending,
+    /// Every target has finished (each may have succeeded or failed).
+    Completed,
+}
+
+/// A pipeline promotion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Promotion {
+    /// The promotion's UUID.
+    pub id: String,
+    /// The pipeline's UUID.
+    pub pipeline_id: String,
+    /// The source app's UUID.
+    pub source_app_id: String,
+    /// The source release's UUID.
+    pub source_release_id: String,
+    /// Its status.
+    pub status: PromotionStatus,
+}
+
+/// The status of one target of a promotion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetStatus {
+    /// Not released yet.
+    Pending,
+    /// Released.
+    Succeeded,
+    /// Failed; see the error message.
+    Failed,
+}
+
+/// One target app of a promotion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionTarget {
+    /// The target's UUID.
+    pub id: String,
+    /// The target app's UUID.
+    pub app_id: String,
+    /// Its status.
+    pub status: TargetStatus,
+    /// Why it failed, when it did.
+    pub error_message: Option<String>,
+    /// The release made on the target, once there is one.
+    pub release_id: Option<String>,
+}
+
+/// Reports bytes as an upload proceeds.
+pub trait UploadProgress: Send + Sync {
+    /// `sent` more bytes went out.
+    fn advance(&self, sent: u64);
+}
+
+/// An [`UploadProgress`] that ignores progress.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl UploadProgress for NoProgress {
+    fn advance(&self, _sent: u64) {}
+}
+
+/// Errors from a platform, typed so callers can branch on them (a missing app is not a
+/// network failure). Each carries the platform's request id where there is one, so a user can
+/// quote it to support.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum PlatformError {
+    /// The thing asked for does not exist.
+    #[error("not found: {message}{}", request_suffix(.request_id))]
+    NotFound {
+        /// What was not found, in the platform's words.
+        message: String,
+        /// The platform's request id.
+        request_id: Option<String>,
+    },
+    /// The credentials were missing, wrong or not allowed to do this.
+    #[error("unauthorized: {message}{}", request_suffix(.request_id))]
+    #[diagnostic(help(
+        "set HEROKU_API_KEY or add `machine api.heroku.com` to ~/.netrc with a valid token"
+    ))]
+    Unauthorized {
+        /// The platform's message.
+        message: String,
+        /// The platform's request id.
+        request_id: Option<String>,
+    },
+    /// The rate limit was hit and retries ran out.
+    #[error("rate limited: {message}{}", request_suffix(.request_id))]
+    #[diagnostic(help("wait a few minutes for the rate limit to refill, then run again"))]
+    RateLimited {
+        /// The platform's message.
+        message: String,
+        /// The platform's request id.
+        request_id: Option<String>,
+    },
+    /// The request conflicts with the platform's state (e.g. the app exists already).
+    #[error("conflict: {message}{}", request_suffix(.request_id))]
+    Conflict {
+        /// The platform's message.
+        message: String,
+        /// The platform's request id.
+        request_id: Option<String>,
+    },
+    /// The platform refused the request's parameters (e.g. a slug for another stack).
+    #[error("invalid request: {message}{}", request_suffix(.request_id))]
+    InvalidParams {
+        /// The platform's message.
+        message: String,
+        /// The platform's request id.
+        request_id: Option<String>,
+    },
+    /// Any other error answer from the platform.
+    #[error("platform error {status} ({id}): {message}{}", request_suffix(.request_id))]
+    Api {
+        /// The HTTP status.
+        status: u16,
+        /// The error id, e.g. `internal_server_error`.
+        id: String,
+        /// The platform's message.
+        message: String,
+        /// The platform's request id.
+        request_id: Option<String>,
+    },
+    /// The platform could not be reached, or the connection broke.
+    #[error("cannot reach the platform at {url}")]
+    Transport {
+        /// The URL (never with credentials).
+        url: String,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The local platform's storage failed.
+    #[error("local platform storage error: {message}")]
+    Storage {
+        /// What failed.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+fn request_suffix(request_id: &Option<String>) -> String {
+    match request_id {
+        Some(id) => format!(" (request id {id})"),
+        None => String::new(),
+    }
+}
+
+/// The result type of platform calls.
+pub type Result<T, E = PlatformError> = std::result::Result<T, E>;
+
+/// A platform: the local embedded one or the Heroku API. Apps are named by name or id.
+#[async_trait::async_trait]
+pub trait Platform: Send + Sync {
+    /// A short name for messages: `local` or the API's base URL.
+    fn describe(&self) -> String;
+
+    /// Reads an app.
+    async fn app(&self, app: &str) -> Result<App>;
+
+    /// Creates an app on `stack`.
+    async fn create_app(&self, name: &str, stack: &str) -> Result<App>;
+
+    /// Up to `max` releases of `app`, newest (highest version) first.
+    async fn releases(&self, app: &str, max: usize) -> Result<Vec<Release>>;
+
+    /// The release `app` runs now (current and succeeded), found without listing its whole
+    /// history; None when it has never had one.
+    async fn current_release(&self, app: &str) -> Result<Option<Release>>;
+
+    /// Reads one release by id or version number.
+    async fn release(&self, app: &str, release: &str) -> Result<Release>;
+
+    /// Reads a slug.
+    async fn slug(&self, app: &str, slug_id: &str) -> Result<Slug>;
+
+    /// Creates a slug on `app` and returns where to upload its archive.
+    async fn create_slug(&self, app: &str, new: &NewSlug) -> Result<CreatedSlug>;
+
+    /// Uploads the archive at `path` to `target`, streaming it.
+    async fn upload_blob(
+        &self,
+        target: &BlobTarget,
+        path: &Path,
+        progress: &dyn UploadProgress,
+    ) -> Result<()>;
+
+    /// Releases slug `slug_id` to `app`.
+    async fn create_release(&self, app: &str, slug_id: &str, description: &str) -> Result<Release>;
+
+    /// Rolls `app` back to release `release_id` (a new release of that release's slug).
+    async fn rollback(&self, app: &str, release_id: &str) -> Result<Release>;
+
+    /// Creates a pipeline.
+    async fn create_pipeline(&self, name: &str) -> Result<Pipeline>;
+
+    /// Reads a pipeline by name or id.
+    async fn pipeline(&self, pipeline: &str) -> Result<Pipeline>;
+
+    /// The pipeline coupling of `app`, None when it is in no pipeline.
+    async fn coupling(&self, app: &str) -> Result<Option<Coupling>>;
+
+    /// Couples `app` to `pipeline_id` at `stage`.
+    async fn create_coupling(&self, app: &str, pipeline_id: &str, stage: &str) -> Result<Coupling>;
+
+    /// Promotes `source_release_id` of `source_app_id` to each of `target_app_ids`.
+    async fn create_promotion(
+        &self,
+        pipeline_id: &str,
+        source_app_id: &str,
+        source_release_id: &str,
+        target_app_ids: &[String],
+    ) -> Result<Promotion>;
+
+    /// The targets of a promotion and how each fared.
+    async fn promotion_targets(&self, promotion_id: &str) -> Result<Vec<PromotionTarget>>;
+}
