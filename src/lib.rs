@@ -23,6 +23,7 @@ pub mod desired;
 pub mod env_vars;
 pub mod graph;
 pub mod manifest;
+pub mod plan;
 pub mod platform;
 pub mod runtime;
 pub mod slug;
