@@ -15,6 +15,7 @@
 //!
 //! Nouns (manifest, slug, cache, platform) never import verbs (commands, plan, apply).
 
+pub mod apply;
 pub mod build;
 pub mod cache;
 pub mod cli;
