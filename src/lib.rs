@@ -29,3 +29,4 @@ pub mod platform;
 pub mod runtime;
 pub mod slug;
 pub mod state;
+pub mod workspace;

@@ -50,7 +50,10 @@ impl Applier<'_> {
         }
     }
 
-    fn record_failure(&self, step: &PlannedStep) -> impl Fn(crate::state::StateError) -> StepError + use<> {
+    fn record_failure(
+        &self,
+        step: &PlannedStep,
+    ) -> impl Fn(crate::state::StateError) -> StepError + use<> {
         let address = step.address.clone();
         move |err| StepError {
             address: address.clone(),

@@ -2,6 +2,8 @@
 
 mod build;
 mod completions;
+mod graph;
+mod history;
 mod schema;
 mod validate;
 
@@ -16,5 +18,10 @@ pub fn run(command: Command, settings: &GlobalSettings) -> miette::Result<ExitSt
         Command::Schema => schema::run(settings),
         Command::Completions(args) => completions::run(&args),
         Command::Build(args) => build::run(&args, settings),
+        Command::Graph => graph::run(settings),
+        Command::History(args) => history::run(&args, settings),
+        Command::Plan(_) | Command::Apply(_) => Err(miette::miette!(
+            "plan and apply are wired up once the platform lands"
+        )),
     }
 }
