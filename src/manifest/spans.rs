@@ -1,0 +1,134 @@
+//! Where each key of a TOML document is written: a key path → byte-span index.
+//!
+//! The manifest types stay plain (no `Spanned<T>` fields) so that serde and schemars see the
+//! document's real shape. Locations come from a second, spanned parse of the same text instead:
+//! every key path (`["apps", "web", "slug"]`, array elements by index: `["slugs", "web",
+//! "runtimes", "0"]`) maps to the span of its key and of its value.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use toml::de::{DeTable, DeValue};
+
+/// The spans of one key/value pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The key as written (for array elements: the element itself).
+    pub key: Range<usize>,
+    /// The value (for tables: where the table is written, e.g. its `[header]`).
+    pub value: Range<usize>,
+}
+
+/// Every key path of a document with its spans.
+#[derive(Debug, Clone, Default)]
+pub struct SpanIndex {
+    entries: HashMap<Vec<String>, Entry>,
+}
+
+impl SpanIndex {
+    /// Indexes `text`; `None` when it is not valid TOML (the parse error is reported elsewhere).
+    pub fn parse(text: &str) -> Option<Self> {
+        let root = DeTable::parse(text).ok()?;
+        let mut index = SpanIndex::default();
+        index.walk_table(root.get_ref(), &mut Vec::new());
+        Some(index)
+    }
+
+    /// The spans of the entry at `path`, if the document writes it.
+    pub fn get(&self, path: &[&str]) -> Option<&Entry> {
+        let key: Vec<String> = path.iter().map(|s| (*s).to_owned()).collect();
+        self.entries.get(&key)
+    }
+
+    fn walk_table(&mut self, table: &DeTable<'_>, path: &mut Vec<String>) {
+        for (key, value) in table.iter() {
+            path.push(key.get_ref().to_string());
+            self.entries.insert(
+                path.clone(),
+                Entry {
+                    key: key.span(),
+                    value: value.span(),
+                },
+            );
+            self.walk_value(value.get_ref(), path);
+            path.pop();
+        }
+    }
+
+    fn walk_value(&mut self, value: &DeValue<'_>, path: &mut Vec<String>) {
+        match value {
+            DeValue::Table(table) => self.walk_table(table, path),
+            DeValue::Array(array) => {
+                for (i, item) in array.iter().enumerate() {
+                    path.push(i.to_string());
+                    self.entries.insert(
+                        path.clone(),
+                        Entry {
+                            key: item.span(),
+                            value: item.span(),
+                        },
+                    );
+                    self.walk_value(item.get_ref(), path);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Line and column (both 1-based, columns in characters) of byte `offset` in `text`.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = r#"[platform]
+kind = "local"
+
+[slugs.web]
+runtimes = ["node", "ruby"]
+
+[apps.web-staging]
+slug = "web"
+"#;
+
+    fn text_at(range: &Range<usize>) -> &'static str {
+        &DOC[range.clone()]
+    }
+
+    #[test]
+    fn finds_keys_values_and_array_elements() {
+        let index = SpanIndex::parse(DOC).unwrap();
+        let slug = index.get(&["apps", "web-staging", "slug"]).unwrap();
+        assert_eq!(text_at(&slug.key), "slug");
+        assert_eq!(text_at(&slug.value), "\"web\"");
+        let ruby = index.get(&["slugs", "web", "runtimes", "1"]).unwrap();
+        assert_eq!(text_at(&ruby.value), "\"ruby\"");
+        let app = index.get(&["apps", "web-staging"]).unwrap();
+        assert_eq!(text_at(&app.key), "web-staging");
+        assert!(index.get(&["apps", "nope"]).is_none());
+    }
+
+    #[test]
+    fn invalid_toml_has_no_index() {
+        assert!(SpanIndex::parse("[apps\n").is_none());
+    }
+
+    #[test]
+    fn line_column_counts_from_one_in_characters() {
+        let text = "a = 1\nné = \"x\"\n";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 6), (2, 1));
+        let quote = text.find('"').unwrap();
+        assert_eq!(line_column(text, quote), (2, 6));
+    }
+}
