@@ -54,10 +54,13 @@ mod tests {
 
     fn sample() -> SourceDiagnostic {
         let text: Arc<str> = Arc::from("[apps.web]\nslug = \"nope\"\n");
-        SourceDiagnostic::new("slugplan::manifest::unknown_slug", "app `web` runs slug `nope`")
-            .in_file("slug.toml", text)
-            .with_label(18..24, "no such slug")
-            .with_help("defined slugs: api")
+        SourceDiagnostic::new(
+            "slugplan::manifest::unknown_slug",
+            "app `web` runs slug `nope`",
+        )
+        .in_file("slug.toml", text)
+        .with_label(18..24, "no such slug")
+        .with_help("defined slugs: api")
     }
 
     #[test]

@@ -229,18 +229,23 @@ impl Locator {
         }
     }
 
-    /// The span of `part` at `path`, or of the nearest written ancestor's key.
+    /// The span of `part` at `path`, if the file writes it.
     fn span(&self, path: &[&str], part: Part) -> Option<std::ops::Range<usize>> {
-        if let Some(entry) = self.index.get(path) {
-            return Some(match part {
-                Part::Key => entry.key.clone(),
-                Part::Value => entry.value.clone(),
-            });
-        }
-        (1..path.len())
-            .rev()
-            .find_map(|len| self.index.get(&path[..len]))
-            .map(|entry| entry.key.clone())
+        let entry = self.index.get(path)?;
+        Some(match part {
+            Part::Key => entry.key.clone(),
+            Part::Value => entry.value.clone(),
+        })
+    }
+
+    /// The span of `part` at `path`, else the key of the nearest ancestor the file writes.
+    fn span_or_ancestor(&self, path: &[&str], part: Part) -> Option<std::ops::Range<usize>> {
+        self.span(path, part).or_else(|| {
+            (1..path.len())
+                .rev()
+                .find_map(|len| self.index.get(&path[..len]))
+                .map(|entry| entry.key.clone())
+        })
     }
 
     /// A diagnostic in this file, labelled at `path` when the file writes it (or an ancestor).
@@ -253,7 +258,7 @@ impl Locator {
         label: impl Into<String>,
     ) -> SourceDiagnostic {
         let diag = self.file_diagnostic(code, message);
-        match self.span(path, part) {
+        match self.span_or_ancestor(path, part) {
             Some(span) => diag.with_label(span, label),
             None => diag,
         }
@@ -266,11 +271,6 @@ impl Locator {
         message: impl Into<String>,
     ) -> SourceDiagnostic {
         SourceDiagnostic::new(code, message).in_file(&self.name, Arc::clone(&self.text))
-    }
-
-    /// The spans of the value at `path`, if written.
-    pub(crate) fn value_span(&self, path: &[&str]) -> Option<std::ops::Range<usize>> {
-        self.index.get(path).map(|e| e.value.clone())
     }
 }
 
@@ -286,7 +286,7 @@ pub fn load(path: &Path) -> Result<LoadedManifest, ManifestError> {
         .unwrap_or(Path::new("."))
         .to_owned();
     let locator = Locator::new(path, &text);
-    let manifest = parse(&text, &locator).map_err(|d| ManifestError::Problem(Box::new(d)))?;
+    let manifest = parse(&text, &locator).map_err(ManifestError::Problem)?;
     let loaded = LoadedManifest {
         path: path.to_owned(),
         dir,
@@ -303,14 +303,15 @@ pub fn load(path: &Path) -> Result<LoadedManifest, ManifestError> {
 
 /// Parses the TOML and maps it onto [`Manifest`]; a syntax error, an unknown key or a wrong
 /// type becomes a diagnostic underlining the offending text.
-fn parse(text: &str, locator: &Locator) -> Result<Manifest, SourceDiagnostic> {
+fn parse(text: &str, locator: &Locator) -> Result<Manifest, Box<SourceDiagnostic>> {
     let root = toml::de::DeTable::parse(text).map_err(|err| {
-        toml_diagnostic(
+        let diag = toml_diagnostic(
             locator,
             "slugplan::manifest::syntax",
             &err,
             "invalid TOML here",
-        )
+        );
+        Box::new(diag)
     })?;
     Manifest::deserialize(toml::de::Deserializer::from(root)).map_err(|err| {
         let message = err.message();
@@ -325,8 +326,9 @@ fn parse(text: &str, locator: &Locator) -> Result<Manifest, SourceDiagnostic> {
         } else {
             "here"
         };
-        toml_diagnostic(locator, "slugplan::manifest::schema", &err, label)
-            .with_help("`slugplan schema` prints every key slug.toml accepts, with its type")
+        let diag = toml_diagnostic(locator, "slugplan::manifest::schema", &err, label)
+            .with_help("`slugplan schema` prints every key slug.toml accepts, with its type");
+        Box::new(diag)
     })
 }
 
@@ -336,8 +338,17 @@ fn toml_diagnostic(
     err: &toml::de::Error,
     label: &str,
 ) -> SourceDiagnostic {
-    // toml's messages may span lines ("expected ..."); the first line is the headline.
-    let message = err.message().trim_end().replace('\n', "; ");
+    // toml's messages may span lines ("expected ..."); keep them on one.
+    // serde speaks of sequences and maps; TOML users write arrays and tables.
+    let mut message = err
+        .message()
+        .trim_end()
+        .replace('\n', "; ")
+        .replace("a sequence", "an array")
+        .replace("a map", "a table");
+    if let Some(key) = err.span().and_then(|span| locator.index.path_at(&span)) {
+        message = format!("{key}: {message}");
+    }
     let diag = locator.file_diagnostic(code, message);
     match err.span() {
         Some(span) => diag.with_label(span, label),

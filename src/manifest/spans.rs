@@ -40,6 +40,17 @@ impl SpanIndex {
         self.entries.get(&key)
     }
 
+    /// The dotted key path (`apps.web.slug`) whose key or value is exactly `span`, for messages
+    /// about errors that come with a span but not a name (toml's type errors).
+    pub fn path_at(&self, span: &Range<usize>) -> Option<String> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.key == *span || e.value == *span)
+            // The deepest path wins: a table's span also covers its last key's.
+            .max_by_key(|(path, _)| path.len())
+            .map(|(path, _)| path.join("."))
+    }
+
     fn walk_table(&mut self, table: &DeTable<'_>, path: &mut Vec<String>) {
         for (key, value) in table.iter() {
             path.push(key.get_ref().to_string());
@@ -116,6 +127,14 @@ slug = "web"
         let app = index.get(&["apps", "web-staging"]).unwrap();
         assert_eq!(text_at(&app.key), "web-staging");
         assert!(index.get(&["apps", "nope"]).is_none());
+        assert_eq!(
+            index.path_at(&slug.value).as_deref(),
+            Some("apps.web-staging.slug")
+        );
+        assert_eq!(
+            index.path_at(&ruby.value).as_deref(),
+            Some("slugs.web.runtimes.1")
+        );
     }
 
     #[test]

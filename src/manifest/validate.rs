@@ -12,7 +12,7 @@ use super::names::{
 };
 use super::{
     AppSpec, LoadedManifest, Locator, Part, PlatformConfig, Runtime, SlugSpec, SourceDiagnostic,
-    procfile, procfile_diagnostics,
+    display_path, procfile, procfile_diagnostics,
 };
 
 /// Runs every semantic check on a parsed manifest.
@@ -142,7 +142,7 @@ impl Checker<'_> {
                         "slugplan::manifest::missing_dir",
                         format!(
                             "runtime `{name}`: directory {} does not exist",
-                            dir.display()
+                            display_path(&dir)
                         ),
                         "no such directory",
                         Some("`path` is relative to the manifest's directory".into()),
@@ -179,7 +179,7 @@ impl Checker<'_> {
                 "slugplan::manifest::missing_dir",
                 format!(
                     "slug `{name}`: source directory {} does not exist",
-                    source.display()
+                    display_path(&source)
                 ),
                 "no such directory",
                 Some("`source` is relative to the manifest's directory (default: `.`)".into()),
@@ -309,7 +309,10 @@ impl Checker<'_> {
                     &["slugs", name, "procfile"],
                     Part::Value,
                     "slugplan::manifest::procfile_read",
-                    format!("slug `{name}`: cannot read Procfile {}", path.display()),
+                    format!(
+                        "slug `{name}`: cannot read Procfile {}",
+                        display_path(&path)
+                    ),
                     &io_label(&err),
                     Some("`procfile` is relative to the slug's `source` directory".into()),
                 ),
@@ -441,7 +444,10 @@ impl Checker<'_> {
             format!("promotion cycle: {shown}"),
         );
         for pair in names.windows(2) {
-            if let Some(span) = self.locator.value_span(&["apps", pair[0], "promote_from"]) {
+            if let Some(span) = self
+                .locator
+                .span(&["apps", pair[0], "promote_from"], Part::Value)
+            {
                 diag = diag.with_label(span, format!("{} promotes from {}", pair[0], pair[1]));
             }
         }
