@@ -25,70 +25,96 @@ pub struct ProcfileProblem {
 /// Parses a Procfile into process type → command. Blank lines and `#` comments are skipped.
 pub fn parse(text: &str) -> Result<BTreeMap<String, String>, Vec<ProcfileProblem>> {
     let mut types = BTreeMap::new();
-    let mut first_line: BTreeMap<String, usize> = BTreeMap::new();
+    let mut first_line: BTreeMap<&str, usize> = BTreeMap::new();
     let mut problems = Vec::new();
     let mut offset = 0;
     for (index, raw) in text.split_inclusive('\n').enumerate() {
-        let line_no = index + 1;
-        let start = offset;
-        offset += raw.len();
-        let line = raw.trim_end_matches(['\n', '\r']);
-        let trimmed = line.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        let leading = line.len() - line.trim_start().len();
-        let line_span = start + leading..start + leading + trimmed.len();
-        let Some(colon) = line.find(':') else {
-            problems.push(ProcfileProblem {
-                line: line_no,
-                span: line_span,
-                message: format!("Procfile line {line_no} is not `name: command`"),
-                label: "no `:` on this line",
-            });
-            continue;
+        let line = Line {
+            number: index + 1,
+            start: offset,
+            text: raw.trim_end_matches(['\n', '\r']),
         };
-        let name = line[..colon].trim();
-        let name_start = start + leading;
-        let command = line[colon + 1..].trim();
-        if !is_process_type(name) {
-            problems.push(ProcfileProblem {
-                line: line_no,
-                span: name_start..name_start + name.len().max(1),
-                message: format!(
-                    "Procfile line {line_no}: process type `{name}` does not match {PROCESS_TYPE_PATTERN}"
-                ),
-                label: "invalid process type",
-            });
+        offset += raw.len();
+        let (name, command) = match line.entry() {
+            Ok(Some(entry)) => entry,
+            Ok(None) => continue,
+            Err(problem) => {
+                problems.push(problem);
+                continue;
+            }
+        };
+        if let Some(&first) = first_line.get(name) {
+            let start = line.start + line.indent();
+            problems.push(line.problem(
+                start..start + name.len(),
+                "defined twice",
+                format!("process type `{name}` is already defined on line {first}"),
+            ));
             continue;
         }
-        if command.is_empty() {
-            problems.push(ProcfileProblem {
-                line: line_no,
-                span: line_span,
-                message: format!("Procfile line {line_no}: process type `{name}` has no command"),
-                label: "empty command",
-            });
-            continue;
-        }
-        if let Some(first) = first_line.get(name) {
-            problems.push(ProcfileProblem {
-                line: line_no,
-                span: name_start..name_start + name.len(),
-                message: format!(
-                    "Procfile line {line_no}: process type `{name}` is already defined on line {first}"
-                ),
-                label: "defined twice",
-            });
-            continue;
-        }
-        first_line.insert(name.to_owned(), line_no);
+        first_line.insert(name, line.number);
         types.insert(name.to_owned(), command.to_owned());
     }
     if problems.is_empty() {
         Ok(types)
     } else {
         Err(problems)
+    }
+}
+
+/// One line of a Procfile and where it starts in the file.
+struct Line<'a> {
+    number: usize,
+    start: usize,
+    text: &'a str,
+}
+
+impl<'a> Line<'a> {
+    /// `Some((name, command))`, `None` for a blank or comment line, or what is wrong with it.
+    fn entry(&self) -> Result<Option<(&'a str, &'a str)>, ProcfileProblem> {
+        let trimmed = self.text.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            return Ok(None);
+        }
+        let content = self.start + self.indent()..self.start + self.indent() + trimmed.len();
+        let Some((name, command)) = self.text.split_once(':') else {
+            return Err(self.problem(
+                content,
+                "no `:` on this line",
+                "expected `name: command`".to_owned(),
+            ));
+        };
+        let (name, command) = (name.trim(), command.trim());
+        if !is_process_type(name) {
+            let start = content.start;
+            return Err(self.problem(
+                start..start + name.len().max(1),
+                "invalid process type",
+                format!("process type `{name}` does not match {PROCESS_TYPE_PATTERN}"),
+            ));
+        }
+        if command.is_empty() {
+            return Err(self.problem(
+                content,
+                "empty command",
+                format!("process type `{name}` has no command"),
+            ));
+        }
+        Ok(Some((name, command)))
+    }
+
+    /// Bytes of leading whitespace.
+    fn indent(&self) -> usize {
+        self.text.len() - self.text.trim_start().len()
+    }
+
+    fn problem(&self, span: Range<usize>, label: &'static str, what: String) -> ProcfileProblem {
+        ProcfileProblem {
+            line: self.number,
+            span,
+            message: format!("Procfile line {}: {what}", self.number),
+            label,
+        }
     }
 }
 

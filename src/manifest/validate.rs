@@ -3,7 +3,7 @@
 //! Every check runs and every problem is collected, so one `slugplan validate` shows them all;
 //! each problem underlines the exact key or value it is about. Problems come out in file order.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path};
 
 use super::names::{
@@ -86,21 +86,13 @@ impl Checker<'_> {
     fn runtime(&mut self, name: &str, runtime: &Runtime) {
         let at = |key: &'static str| ["runtimes", name, key];
         match (&runtime.url, &runtime.path) {
-            (Some(_), Some(_)) => {
-                let mut diag = self.locator.at(
-                    &at("url"),
-                    Part::Key,
-                    "slugplan::manifest::runtime_source",
-                    format!("runtime `{name}` has both `url` and `path`"),
-                    "given here",
-                );
-                if let Some(span) = self.locator.span(&at("path"), Part::Key) {
-                    diag = diag.with_label(span, "and here");
-                }
-                self.problems.push(diag.with_help(
-                    "give `url` for an archive to fetch, or `path` for a local directory, not both",
-                ));
-            }
+            (Some(_), Some(_)) => self.both_given(
+                &["runtimes", name],
+                ["url", "path"],
+                "slugplan::manifest::runtime_source",
+                format!("runtime `{name}` has both `url` and `path`"),
+                "give `url` for an archive to fetch, or `path` for a local directory, not both",
+            ),
             (None, None) => self.report(
                 &["runtimes", name],
                 Part::Key,
@@ -227,9 +219,31 @@ impl Checker<'_> {
     fn slug_runtimes(&mut self, name: &str, slug: &SlugSpec) {
         let known = &self.loaded.manifest.runtimes;
         let mut seen = BTreeSet::new();
+        // Two runtimes unpacked into one directory would silently overwrite each other's files.
+        let mut dests: BTreeMap<&str, &str> = BTreeMap::new();
         for (i, runtime) in slug.runtimes.iter().enumerate() {
             let index = i.to_string();
             let at = ["slugs", name, "runtimes", index.as_str()];
+            let dest = known
+                .get(runtime)
+                .and_then(|r| r.dest.as_deref())
+                .map(|d| d.trim_matches('/'))
+                .filter(|d| !d.is_empty());
+            if let Some(dest) = dest
+                && let Some(other) = dests.insert(dest, runtime)
+                && other != runtime
+            {
+                self.report(
+                    &at,
+                    Part::Value,
+                    "slugplan::manifest::dest_conflict",
+                    format!(
+                        "slug `{name}`: runtimes `{other}` and `{runtime}` both unpack into ./app/{dest}"
+                    ),
+                    "same dest as another runtime",
+                    Some("give each runtime of a slug its own `dest`".into()),
+                );
+            }
             if !known.contains_key(runtime) {
                 self.report(
                     &at,
@@ -255,21 +269,13 @@ impl Checker<'_> {
     fn slug_process_types(&mut self, name: &str, slug: &SlugSpec, source_exists: bool) {
         if let Some(types) = &slug.process_types {
             if slug.procfile.is_some() {
-                let mut diag = self.locator.at(
-                    &["slugs", name, "procfile"],
-                    Part::Key,
+                self.both_given(
+                    &["slugs", name],
+                    ["process_types", "procfile"],
                     "slugplan::manifest::process_types_twice",
                     format!("slug `{name}` has both `process_types` and `procfile`"),
-                    "procfile given",
+                    "keep one: the table or the Procfile it came from",
                 );
-                if let Some(span) = self
-                    .locator
-                    .span(&["slugs", name, "process_types"], Part::Key)
-                {
-                    diag = diag.with_label(span, "and process_types given");
-                }
-                self.problems
-                    .push(diag.with_help("keep one: the table or the Procfile it came from"));
             }
             for (process, command) in types {
                 let at = ["slugs", name, "process_types", process.as_str()];
@@ -337,21 +343,13 @@ impl Checker<'_> {
             );
         }
         match (&app.slug, &app.promote_from) {
-            (Some(_), Some(_)) => {
-                let mut diag = self.locator.at(
-                    &["apps", name, "promote_from"],
-                    Part::Key,
-                    "slugplan::manifest::app_target",
-                    format!("app `{name}` has both `slug` and `promote_from`"),
-                    "promote_from given",
-                );
-                if let Some(span) = self.locator.span(&["apps", name, "slug"], Part::Key) {
-                    diag = diag.with_label(span, "and slug given");
-                }
-                self.problems.push(diag.with_help(
-                    "an app either runs a slug built from source or promotes another app's slug",
-                ));
-            }
+            (Some(_), Some(_)) => self.both_given(
+                &["apps", name],
+                ["slug", "promote_from"],
+                "slugplan::manifest::app_target",
+                format!("app `{name}` has both `slug` and `promote_from`"),
+                "an app either runs a slug built from source or promotes another app's slug",
+            ),
             (None, None) => self.report(
                 &["apps", name],
                 Part::Key,
@@ -456,6 +454,29 @@ impl Checker<'_> {
         ));
     }
 
+    /// Two keys of `table` that exclude each other are both written: underline both.
+    fn both_given<'k>(
+        &mut self,
+        table: &[&'k str],
+        keys: [&'k str; 2],
+        code: &'static str,
+        message: String,
+        help: &str,
+    ) {
+        let path = |key: &'k str| [table, &[key]].concat();
+        let mut diag = self.locator.at(
+            &path(keys[0]),
+            Part::Key,
+            code,
+            message,
+            format!("`{}` given", keys[0]),
+        );
+        if let Some(span) = self.locator.span(&path(keys[1]), Part::Key) {
+            diag = diag.with_label(span, format!("`{}` also given", keys[1]));
+        }
+        self.problems.push(diag.with_help(help));
+    }
+
     /// `dest` and Go `output` are written inside `./app`: relative, without `..`.
     fn path_inside_app(&mut self, at: &[&str], what: &str, value: &str) {
         let why = if Path::new(value).has_root() {
@@ -522,8 +543,6 @@ fn io_label(err: &std::io::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
     use crate::manifest::Manifest;
 

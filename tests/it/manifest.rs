@@ -102,6 +102,16 @@ fn slug_naming_an_undefined_runtime() {
 }
 
 #[test]
+fn two_runtimes_unpacking_into_one_dest() {
+    assert_invalid(
+        "dest_conflict",
+        "[runtimes.node]\npath = \"node\"\ndest = \"vendor\"\n\n[runtimes.ruby]\npath = \"ruby\"\ndest = \"vendor/\"\n\n[slugs.web]\nsource = \"web\"\nruntimes = [\"node\", \"ruby\"]\n",
+        &[WEB, ("node/bin/node", ""), ("ruby/bin/ruby", "")],
+        "slug.toml:11:21",
+    );
+}
+
+#[test]
 fn promote_from_an_unknown_app() {
     assert_invalid(
         "unknown_promote_from",
@@ -193,7 +203,7 @@ fn app_with_both_slug_and_promote_from() {
         "app_slug_and_promote_from",
         "[slugs.web]\nsource = \"web\"\n\n[apps.example-a]\nslug = \"web\"\n\n[apps.example-b]\nslug = \"web\"\npromote_from = \"example-a\"\n",
         &[WEB],
-        "slug.toml:9:1",
+        "slug.toml:8:1",
     );
 }
 
@@ -213,7 +223,7 @@ fn process_types_and_procfile_together() {
         "process_types_and_procfile",
         "[slugs.web]\nsource = \"web\"\nprocfile = \"Procfile\"\nprocess_types = { web = \"node web.js\" }\n",
         &[WEB, ("web/Procfile", "web: node web.js\n")],
-        "slug.toml:3:1",
+        "slug.toml:4:1",
     );
 }
 
