@@ -14,11 +14,13 @@
 mod diagnostic;
 pub mod names;
 pub mod procfile;
+pub mod promotion;
 mod spans;
 mod types;
 mod validate;
 
 pub use diagnostic::{DiagnosticRecord, SourceDiagnostic};
+pub use spans::{Part, TomlLocator};
 pub use types::*;
 
 use std::collections::BTreeMap;
@@ -27,8 +29,6 @@ use std::sync::Arc;
 
 use miette::SourceSpan;
 use serde::Deserialize;
-
-use spans::SpanIndex;
 
 /// Errors found while reading or checking a manifest (or a file it names, such as a Procfile).
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -134,15 +134,6 @@ pub struct LoadedManifest {
     pub manifest: Manifest,
 }
 
-/// Which part of a `key = value` pair a diagnostic underlines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Part {
-    /// The key (for a table: its name in the `[header]`).
-    Key,
-    /// The value.
-    Value,
-}
-
 impl LoadedManifest {
     /// Resolves a path written in the manifest against the manifest's directory.
     pub fn resolve(&self, path: &Path) -> PathBuf {
@@ -205,72 +196,14 @@ impl LoadedManifest {
         message: impl Into<String>,
         label: impl Into<String>,
     ) -> SourceDiagnostic {
-        self.locator().at(path, part, code, message, label)
+        self.locator()
+            .diagnostic_at(path, part, code, message, label)
     }
 
-    fn locator(&self) -> Locator {
-        Locator::new(&self.path, &self.text)
-    }
-}
-
-/// Finds key paths in one manifest text and builds diagnostics pointing at them.
-pub(crate) struct Locator {
-    name: String,
-    text: Arc<str>,
-    index: SpanIndex,
-}
-
-impl Locator {
-    fn new(path: &Path, text: &str) -> Self {
-        Locator {
-            name: display_path(path),
-            text: Arc::from(text),
-            index: SpanIndex::parse(text).unwrap_or_default(),
-        }
-    }
-
-    /// The span of `part` at `path`, if the file writes it.
-    fn span(&self, path: &[&str], part: Part) -> Option<std::ops::Range<usize>> {
-        let entry = self.index.get(path)?;
-        Some(match part {
-            Part::Key => entry.key.clone(),
-            Part::Value => entry.value.clone(),
-        })
-    }
-
-    /// The span of `part` at `path`, else the key of the nearest ancestor the file writes.
-    fn span_or_ancestor(&self, path: &[&str], part: Part) -> Option<std::ops::Range<usize>> {
-        self.span(path, part).or_else(|| {
-            (1..path.len())
-                .rev()
-                .find_map(|len| self.index.get(&path[..len]))
-                .map(|entry| entry.key.clone())
-        })
-    }
-
-    /// A diagnostic in this file, labelled at `path` when the file writes it (or an ancestor).
-    pub(crate) fn at(
-        &self,
-        path: &[&str],
-        part: Part,
-        code: &'static str,
-        message: impl Into<String>,
-        label: impl Into<String>,
-    ) -> SourceDiagnostic {
-        let diag = self.file_diagnostic(code, message);
-        match self.span_or_ancestor(path, part) {
-            Some(span) => diag.with_label(span, label),
-            None => diag,
-        }
-    }
-
-    /// A diagnostic in this file without a label yet.
-    pub(crate) fn file_diagnostic(
-        &self,
-        code: &'static str,
-        message: impl Into<String>,
-    ) -> SourceDiagnostic {
-        SourceDiagnostic::new(code, message).in_file(&self.name, Arc::clone(&self.text))
+    /// A [`TomlLocator`] over this manifest, for building several diagnostics (it indexes the
+    /// text once; [`LoadedManifest::span_of`] and friends index it on every call).
+    pub fn locator(&self) -> TomlLocator {
+        TomlLocator::new(&self.path, &self.text)
     }
 }
 
@@ -285,7 +218,7 @@ pub fn load(path: &Path) -> Result<LoadedManifest, ManifestError> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
         .to_owned();
-    let locator = Locator::new(path, &text);
+    let locator = TomlLocator::new(path, &text);
     let manifest = parse(&text, &locator).map_err(ManifestError::Problem)?;
     let loaded = LoadedManifest {
         path: path.to_owned(),
@@ -303,7 +236,7 @@ pub fn load(path: &Path) -> Result<LoadedManifest, ManifestError> {
 
 /// Parses the TOML and maps it onto [`Manifest`]; a syntax error, an unknown key or a wrong
 /// type becomes a diagnostic underlining the offending text.
-fn parse(text: &str, locator: &Locator) -> Result<Manifest, Box<SourceDiagnostic>> {
+fn parse(text: &str, locator: &TomlLocator) -> Result<Manifest, Box<SourceDiagnostic>> {
     let root = toml::de::DeTable::parse(text).map_err(|err| {
         let diag = toml_diagnostic(
             locator,
@@ -333,7 +266,7 @@ fn parse(text: &str, locator: &Locator) -> Result<Manifest, Box<SourceDiagnostic
 }
 
 fn toml_diagnostic(
-    locator: &Locator,
+    locator: &TomlLocator,
     code: &'static str,
     err: &toml::de::Error,
     label: &str,
@@ -346,10 +279,10 @@ fn toml_diagnostic(
         .replace('\n', "; ")
         .replace("a sequence", "an array")
         .replace("a map", "a table");
-    if let Some(key) = err.span().and_then(|span| locator.index.path_at(&span)) {
+    if let Some(key) = err.span().and_then(|span| locator.path_at(&span)) {
         message = format!("{key}: {message}");
     }
-    let diag = locator.file_diagnostic(code, message);
+    let diag = locator.diagnostic(code, message);
     match err.span() {
         Some(span) => diag.with_label(span, label),
         None => diag,

@@ -7,8 +7,92 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
 
 use toml::de::{DeTable, DeValue};
+
+use super::{SourceDiagnostic, display_path};
+
+/// Which part of a `key = value` pair a diagnostic underlines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The key (for a table: its name in the `[header]`).
+    Key,
+    /// The value.
+    Value,
+}
+
+/// Finds key paths in one TOML file (slug.toml, slug.lock) and builds diagnostics pointing at
+/// them: the file's name as the user knows it, its text and its [`SpanIndex`].
+#[derive(Debug, Clone)]
+pub struct TomlLocator {
+    name: String,
+    text: Arc<str>,
+    index: SpanIndex,
+}
+
+impl TomlLocator {
+    /// Indexes `text`, the contents of the file at `path`. Text that is not valid TOML gives a
+    /// locator that finds nothing (its diagnostics name the file but underline nothing).
+    pub fn new(path: &Path, text: &str) -> Self {
+        TomlLocator {
+            name: display_path(path),
+            text: Arc::from(text),
+            index: SpanIndex::parse(text).unwrap_or_default(),
+        }
+    }
+
+    /// The span of `part` at `path`, if the file writes it.
+    pub fn span(&self, path: &[&str], part: Part) -> Option<Range<usize>> {
+        let entry = self.index.get(path)?;
+        Some(match part {
+            Part::Key => entry.key.clone(),
+            Part::Value => entry.value.clone(),
+        })
+    }
+
+    /// The span of `part` at `path`, else the key of the nearest ancestor the file writes.
+    fn span_or_ancestor(&self, path: &[&str], part: Part) -> Option<Range<usize>> {
+        self.span(path, part).or_else(|| {
+            (1..path.len())
+                .rev()
+                .find_map(|len| self.index.get(&path[..len]))
+                .map(|entry| entry.key.clone())
+        })
+    }
+
+    /// A diagnostic in this file, labelled at `path` when the file writes it (or an ancestor).
+    pub fn diagnostic_at(
+        &self,
+        path: &[&str],
+        part: Part,
+        code: &'static str,
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) -> SourceDiagnostic {
+        let diag = self.diagnostic(code, message);
+        match self.span_or_ancestor(path, part) {
+            Some(span) => diag.with_label(span, label),
+            None => diag,
+        }
+    }
+
+    /// A diagnostic in this file without a label yet.
+    pub fn diagnostic(&self, code: &'static str, message: impl Into<String>) -> SourceDiagnostic {
+        SourceDiagnostic::new(code, message).in_file(&self.name, Arc::clone(&self.text))
+    }
+
+    /// The file's name as diagnostics show it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The dotted key path whose key or value is exactly `span` (see [`SpanIndex::path_at`]).
+    pub fn path_at(&self, span: &Range<usize>) -> Option<String> {
+        self.index.path_at(span)
+    }
+}
 
 /// The spans of one key/value pair.
 #[derive(Debug, Clone, PartialEq, Eq)]

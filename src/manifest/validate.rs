@@ -11,12 +11,12 @@ use super::names::{
     is_pipeline_name, is_process_type, is_sha256, is_stack,
 };
 use super::{
-    AppSpec, LoadedManifest, Locator, Part, PlatformConfig, Runtime, SlugSpec, SourceDiagnostic,
-    display_path, procfile, procfile_diagnostics,
+    AppSpec, LoadedManifest, Part, PlatformConfig, Runtime, SlugSpec, SourceDiagnostic,
+    TomlLocator, display_path, procfile, procfile_diagnostics, promotion,
 };
 
 /// Runs every semantic check on a parsed manifest.
-pub(super) fn check(loaded: &LoadedManifest, locator: &Locator) -> Vec<SourceDiagnostic> {
+pub(super) fn check(loaded: &LoadedManifest, locator: &TomlLocator) -> Vec<SourceDiagnostic> {
     let mut checker = Checker {
         loaded,
         locator,
@@ -36,18 +36,13 @@ pub(super) fn check(loaded: &LoadedManifest, locator: &Locator) -> Vec<SourceDia
     checker.promotion_cycles();
     let mut problems = checker.problems;
     // Procfile problems live in other files; they sort after the manifest's own.
-    problems.sort_by_key(|p| {
-        (
-            p.file_name() != Some(locator.name.as_str()),
-            p.line_column(),
-        )
-    });
+    problems.sort_by_key(|p| (p.file_name() != Some(locator.name()), p.line_column()));
     problems
 }
 
 struct Checker<'a> {
     loaded: &'a LoadedManifest,
-    locator: &'a Locator,
+    locator: &'a TomlLocator,
     problems: Vec<SourceDiagnostic>,
 }
 
@@ -61,7 +56,7 @@ impl Checker<'_> {
         label: &str,
         help: Option<String>,
     ) {
-        let diag = self.locator.at(path, part, code, message, label);
+        let diag = self.locator.diagnostic_at(path, part, code, message, label);
         self.problems.push(match help {
             Some(help) => diag.with_help(help),
             None => diag,
@@ -409,27 +404,10 @@ impl Checker<'_> {
         }
     }
 
-    /// Each promotion cycle once, as `a → b → a`, starting at its smallest app name.
+    /// Each promotion cycle once, as `a → b → a`, with every link underlined.
     fn promotion_cycles(&mut self) {
-        let apps = &self.loaded.manifest.apps;
-        let next = |app: &str| apps.get(app).and_then(|a| a.promote_from.as_deref());
-        let mut done: BTreeSet<&str> = BTreeSet::new();
-        for start in apps.keys() {
-            let mut chain: Vec<&str> = Vec::new();
-            let mut current = Some(start.as_str());
-            while let Some(app) = current {
-                if done.contains(app) {
-                    break;
-                }
-                if let Some(pos) = chain.iter().position(|a| *a == app) {
-                    let cycle = rotate_to_smallest(&chain[pos..]);
-                    self.report_cycle(&cycle);
-                    break;
-                }
-                chain.push(app);
-                current = next(app).filter(|n| apps.contains_key(*n));
-            }
-            done.extend(chain);
+        for cycle in promotion::cycles(&self.loaded.manifest.apps) {
+            self.report_cycle(&cycle);
         }
     }
 
@@ -437,7 +415,7 @@ impl Checker<'_> {
         let mut names: Vec<&str> = cycle.to_vec();
         names.push(cycle[0]);
         let shown = names.join(" → ");
-        let mut diag = self.locator.file_diagnostic(
+        let mut diag = self.locator.diagnostic(
             "slugplan::manifest::promotion_cycle",
             format!("promotion cycle: {shown}"),
         );
@@ -464,7 +442,7 @@ impl Checker<'_> {
         help: &str,
     ) {
         let path = |key: &'k str| [table, &[key]].concat();
-        let mut diag = self.locator.at(
+        let mut diag = self.locator.diagnostic_at(
             &path(keys[0]),
             Part::Key,
             code,
@@ -513,17 +491,6 @@ fn check_url(url: &str, schemes: &[&str]) -> Result<(), String> {
     }
 }
 
-/// The rotation of `cycle` that starts at its smallest name, so a cycle reads the same
-/// whichever app the search entered it from.
-fn rotate_to_smallest<'a>(cycle: &[&'a str]) -> Vec<&'a str> {
-    let start = (0..cycle.len()).min_by_key(|&i| cycle[i]).unwrap_or(0);
-    cycle[start..]
-        .iter()
-        .chain(&cycle[..start])
-        .copied()
-        .collect()
-}
-
 /// "defined slugs: a, b" (or "no slugs are defined") for a help line.
 fn defined<'a>(what: &str, names: impl Iterator<Item = &'a String>) -> String {
     let names: Vec<&str> = names.map(String::as_str).collect();
@@ -544,71 +511,6 @@ fn io_label(err: &std::io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::Manifest;
-
-    /// Apps by name, for tests that build manifests in code.
-    fn apps(pairs: &[(&str, Option<&str>)]) -> BTreeMap<String, AppSpec> {
-        pairs
-            .iter()
-            .map(|(name, from)| {
-                let app = AppSpec {
-                    slug: from.is_none().then(|| "web".to_owned()),
-                    promote_from: from.map(str::to_owned),
-                    ..AppSpec::default()
-                };
-                ((*name).to_owned(), app)
-            })
-            .collect()
-    }
-
-    fn cycles(pairs: &[(&str, Option<&str>)]) -> Vec<String> {
-        let loaded = LoadedManifest {
-            path: "slug.toml".into(),
-            dir: ".".into(),
-            text: String::new(),
-            manifest: Manifest {
-                apps: apps(pairs),
-                ..Manifest::default()
-            },
-        };
-        let locator = Locator::new(&loaded.path, "");
-        let mut checker = Checker {
-            loaded: &loaded,
-            locator: &locator,
-            problems: Vec::new(),
-        };
-        checker.promotion_cycles();
-        checker
-            .problems
-            .iter()
-            .map(|p| p.message().to_owned())
-            .collect()
-    }
-
-    #[test]
-    fn each_cycle_is_reported_once_from_its_smallest_name() {
-        let found = cycles(&[
-            ("ccc", Some("aaa")),
-            ("aaa", Some("bbb")),
-            ("bbb", Some("ccc")),
-            ("ddd", Some("aaa")),
-            ("eee", None),
-            ("fff", Some("eee")),
-            ("ggg", Some("ggg")),
-        ]);
-        assert_eq!(
-            found,
-            [
-                "promotion cycle: aaa → bbb → ccc → aaa",
-                "promotion cycle: ggg → ggg"
-            ]
-        );
-    }
-
-    #[test]
-    fn chains_ending_in_a_slug_are_fine() {
-        assert!(cycles(&[("aaa", None), ("bbb", Some("aaa")), ("ccc", Some("bbb"))]).is_empty());
-    }
 
     #[test]
     fn urls_must_use_an_allowed_scheme() {
