@@ -21,6 +21,12 @@ fn subcommands() -> Vec<(String, clap::Command)> {
 }
 
 #[test]
+fn clap_definition_is_consistent() {
+    // Catches conflicting short flags, bad defaults and the like before a user does.
+    Cli::command().debug_assert();
+}
+
+#[test]
 fn every_command_has_an_example_in_its_help() {
     let commands = subcommands();
     assert!(commands.len() >= 4, "subcommands not found: {commands:?}");
@@ -48,6 +54,7 @@ fn help_runs_for_every_command_without_colour_under_no_color() {
         let out = ctx
             .command()
             .args(&args)
+            // CLICOLOR_FORCE alone makes clap colour piped help; NO_COLOR must still win.
             .env("NO_COLOR", "1")
             .env("CLICOLOR_FORCE", "1")
             .output()
