@@ -24,7 +24,7 @@ pub enum Part {
 }
 
 /// Finds key paths in one TOML file (slug.toml, slug.lock) and builds diagnostics pointing at
-/// them: the file's name as the user knows it, its text and its [`SpanIndex`].
+/// them: the file's name as the user knows it, its text and an index of its key paths.
 #[derive(Debug, Clone)]
 pub struct TomlLocator {
     name: String,
@@ -88,7 +88,7 @@ impl TomlLocator {
         &self.name
     }
 
-    /// The dotted key path whose key or value is exactly `span` (see [`SpanIndex::path_at`]).
+    /// The dotted key path (`apps.web.slug`) whose key or value is exactly `span`.
     pub fn path_at(&self, span: &Range<usize>) -> Option<String> {
         self.index.path_at(span)
     }
