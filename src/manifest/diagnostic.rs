@@ -3,7 +3,7 @@
 //!
 //! [`SourceDiagnostic`] is deliberately one concrete type rather than one per problem: validation
 //! collects many of them into a single report, and other modules (the lock file, the step graph)
-//! build them through [`crate::manifest::LoadedManifest::diagnostic_at`] without new plumbing.
+//! build them through [`crate::manifest::TomlLocator::diagnostic_at`] without new plumbing.
 
 use std::fmt;
 use std::ops::Range;

@@ -4,7 +4,7 @@
 //! cross-reference (apps → slugs, slugs → runtimes, promotion chains), every name and path, and
 //! returns a [`LoadedManifest`] that remembers where it came from, so later errors (a stale lock
 //! entry, a cycle in the step graph) can still point into the file with
-//! [`LoadedManifest::diagnostic_at`].
+//! `loaded.locator().diagnostic_at(…)`.
 //!
 //! Guarantees of a loaded manifest: every app runs exactly one of a known slug or a known app
 //! (and promotion chains end in a slug), every slug's runtimes exist, every name matches
@@ -185,23 +185,9 @@ impl LoadedManifest {
         self.locator().span(path, Part::Key).map(Into::into)
     }
 
-    /// A diagnostic in this manifest underlining `part` of the entry at `path` with `label`.
-    /// When the manifest does not write `path` (a default value), the nearest enclosing entry
-    /// it does write is underlined instead. Add a hint with [`SourceDiagnostic::with_help`].
-    pub fn diagnostic_at(
-        &self,
-        path: &[&str],
-        part: Part,
-        code: &'static str,
-        message: impl Into<String>,
-        label: impl Into<String>,
-    ) -> SourceDiagnostic {
-        self.locator()
-            .diagnostic_at(path, part, code, message, label)
-    }
-
-    /// A [`TomlLocator`] over this manifest, for building several diagnostics (it indexes the
-    /// text once; [`LoadedManifest::span_of`] and friends index it on every call).
+    /// A [`TomlLocator`] over this manifest: build diagnostics at key paths with
+    /// [`TomlLocator::diagnostic_at`]. It indexes the text once; [`LoadedManifest::span_of`] and
+    /// [`LoadedManifest::key_span_of`] index it on every call.
     pub fn locator(&self) -> TomlLocator {
         TomlLocator::new(&self.path, &self.text)
     }

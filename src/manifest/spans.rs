@@ -62,7 +62,9 @@ impl TomlLocator {
         })
     }
 
-    /// A diagnostic in this file, labelled at `path` when the file writes it (or an ancestor).
+    /// A diagnostic in this file underlining `part` of the entry at `path` with `label`. When
+    /// the file does not write `path` (a default value), the key of the nearest enclosing entry
+    /// it does write is underlined instead. Add a hint with [`SourceDiagnostic::with_help`].
     pub fn diagnostic_at(
         &self,
         path: &[&str],

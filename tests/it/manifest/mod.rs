@@ -253,6 +253,7 @@ fn other_modules_can_point_at_manifest_keys() {
 
     // A key the manifest leaves to its default points at the nearest table that is written.
     let diag = loaded
+        .locator()
         .diagnostic_at(
             &["runtimes", "node", "sha256"],
             Part::Value,
