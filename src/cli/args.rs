@@ -65,7 +65,9 @@ pub enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check slug.toml: syntax, types, references, names and promotion chains.
-    #[command(after_help = "Example:\n  slugplan validate -f slug.toml")]
+    #[command(
+        after_help = "Examples:\n  slugplan validate\n  slugplan validate -f deploy/slug.toml --json"
+    )]
     Validate(ValidateArgs),
     /// Print the JSON Schema of slug.toml.
     #[command(after_help = "Example:\n  slugplan schema > slug.schema.json")]
@@ -164,7 +166,7 @@ pub struct HistoryArgs {
 /// `slugplan validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Print the result as JSON.
+    /// Print the result as JSON on stdout, problems included (exit code 1 when invalid).
     #[arg(long)]
     pub json: bool,
 }
