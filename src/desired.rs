@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::manifest::{AppSpec, LoadedManifest, PlatformKind, Stage};
+use crate::manifest::{LoadedManifest, PlatformKind, Stage};
 
 /// What one app should run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +71,7 @@ impl DesiredState {
         let create_default = manifest.platform.kind == PlatformKind::Local;
         let mut apps = BTreeMap::new();
         for (name, spec) in &manifest.apps {
-            let Some(slug) = resolve_slug(&manifest.apps, name) else {
+            let Some(slug) = manifest.slug_of(name).map(str::to_owned) else {
                 continue;
             };
             let source = match (&spec.slug, &spec.promote_from) {
@@ -122,22 +122,6 @@ impl DesiredState {
     /// The slugs some app runs, by name.
     pub fn deployed_slugs(&self) -> BTreeSet<&str> {
         self.apps.values().map(|app| app.slug.as_str()).collect()
-    }
-}
-
-/// Follows `promote_from` from `app` to the slug at the end of the chain.
-fn resolve_slug(apps: &BTreeMap<String, AppSpec>, app: &str) -> Option<String> {
-    let mut seen = BTreeSet::new();
-    let mut current = app;
-    loop {
-        if !seen.insert(current) {
-            return None;
-        }
-        let spec = apps.get(current)?;
-        if let Some(slug) = &spec.slug {
-            return Some(slug.clone());
-        }
-        current = spec.promote_from.as_deref()?;
     }
 }
 
