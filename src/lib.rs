@@ -24,3 +24,4 @@ pub mod manifest;
 pub mod platform;
 pub mod runtime;
 pub mod slug;
+pub mod stack;
