@@ -2,6 +2,8 @@
 
 mod build;
 mod completions;
+mod fetch;
+mod lock;
 mod schema;
 mod validate;
 
@@ -16,5 +18,7 @@ pub fn run(command: Command, settings: &GlobalSettings) -> miette::Result<ExitSt
         Command::Schema => schema::run(settings),
         Command::Completions(args) => completions::run(&args),
         Command::Build(args) => build::run(&args, settings),
+        Command::Lock(args) => lock::run(&args, settings),
+        Command::Fetch(args) => fetch::run(&args, settings),
     }
 }

@@ -58,7 +58,9 @@ impl Default for ExtractLimits {
 pub enum ExtractError {
     /// An entry is unsafe to extract.
     #[error("{} entry `{entry}`: {reason}", archive.display())]
-    #[diagnostic(help("the archive is refused as a whole; check that the URL and sha256 are right"))]
+    #[diagnostic(help(
+        "the archive is refused as a whole; check that the URL and sha256 are right"
+    ))]
     Unsafe {
         /// The archive.
         archive: PathBuf,
@@ -426,7 +428,12 @@ impl Unpacker<'_> {
         Ok(())
     }
 
-    fn write_file(&self, path: &Path, entry: &mut impl Read, mode: u32) -> Result<(), ExtractError> {
+    fn write_file(
+        &self,
+        path: &Path,
+        entry: &mut impl Read,
+        mode: u32,
+    ) -> Result<(), ExtractError> {
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         let mut file = fs_err::OpenOptions::from_options(options)

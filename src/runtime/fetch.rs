@@ -212,16 +212,20 @@ struct Sink {
 
 impl Sink {
     fn new(name: &str, cache: &Cache) -> Result<Self, RuntimeError> {
-        let temp = cache
-            .temp_file(Bucket::RuntimeArchives)
-            .map_err(|source| RuntimeError::Cache {
-                name: name.to_owned(),
+        let temp =
+            cache
+                .temp_file(Bucket::RuntimeArchives)
+                .map_err(|source| RuntimeError::Cache {
+                    name: name.to_owned(),
+                    source,
+                })?;
+        let file = temp
+            .as_file()
+            .try_clone()
+            .map_err(|source| RuntimeError::Io {
+                path: temp.path().to_owned(),
                 source,
             })?;
-        let file = temp.as_file().try_clone().map_err(|source| RuntimeError::Io {
-            path: temp.path().to_owned(),
-            source,
-        })?;
         Ok(Sink {
             temp,
             file: tokio::fs::File::from_std(file),

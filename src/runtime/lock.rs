@@ -29,7 +29,8 @@ pub const LOCK_FILE: &str = "slug.lock";
 /// The format version written into every lock file.
 pub const LOCK_VERSION: u32 = 1;
 
-const HEADER: &str = "# This file is written by `slugplan lock`. Commit it; do not edit it by hand.\n";
+const HEADER: &str =
+    "# This file is written by `slugplan lock`. Commit it; do not edit it by hand.\n";
 
 /// Errors reading or writing `slug.lock`.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

@@ -61,9 +61,7 @@ pub enum RuntimeError {
         url: String,
     },
     /// slug.lock pins another URL than the manifest names.
-    #[error(
-        "runtime `{name}`: slug.lock pins {locked_url}, but slug.toml now says {manifest_url}"
-    )]
+    #[error("runtime `{name}`: slug.lock pins {locked_url}, but slug.toml now says {manifest_url}")]
     #[diagnostic(help("run `slugplan lock` to pin the new URL"))]
     StaleLock {
         /// The runtime's name.
@@ -107,7 +105,9 @@ pub enum RuntimeError {
         source: DownloadFailure,
     },
     /// The archive's hash is not the pinned one.
-    #[error("runtime `{name}`: checksum mismatch for {url}: expected sha256 {expected}, got {actual}")]
+    #[error(
+        "runtime `{name}`: checksum mismatch for {url}: expected sha256 {expected}, got {actual}"
+    )]
     #[diagnostic(help(
         "the file changed upstream or the pin is wrong; if the new file is trusted, update `sha256` or run `slugplan lock`"
     ))]
@@ -298,7 +298,16 @@ pub async fn fetch(
     options: &FetchOptions,
     reporter: &dyn FetchReporter,
 ) -> Result<FetchedArchive, RuntimeError> {
-    fetch_with(&fetch::client(), loaded, name, cache, lock, options, reporter).await
+    fetch_with(
+        &fetch::client(),
+        loaded,
+        name,
+        cache,
+        lock,
+        options,
+        reporter,
+    )
+    .await
 }
 
 /// Fetches several runtimes in parallel; fails with the first error.
@@ -364,11 +373,14 @@ async fn fetch_with(
             downloaded =
                 fetch_pinned(client, name, &url, &sha, &archive, cache, options, reporter).await?;
         }
-        let (name_owned, limits, strip) = (name.to_owned(), options.limits, runtime.strip_components);
+        let (name_owned, limits, strip) =
+            (name.to_owned(), options.limits, runtime.strip_components);
         let tree_dir = tree.clone();
-        tokio::task::spawn_blocking(move || unpack(&name_owned, &archive, &tree_dir, strip, limits))
-            .await
-            .expect("unpacking does not panic")?;
+        tokio::task::spawn_blocking(move || {
+            unpack(&name_owned, &archive, &tree_dir, strip, limits)
+        })
+        .await
+        .expect("unpacking does not panic")?;
     }
     reporter.on_finish(name, downloaded);
     Ok(FetchedArchive {
@@ -521,7 +533,8 @@ pub fn materialize_with(
     }
     let lock = Lockfile::load(loaded)?;
     let (url, sha) = pinned(loaded, name, &lock)?;
-    let root = bucket(cache, name, Bucket::RuntimeTrees)?.join(tree_key(&sha, spec.strip_components));
+    let root =
+        bucket(cache, name, Bucket::RuntimeTrees)?.join(tree_key(&sha, spec.strip_components));
     if !root.is_dir() {
         let archive = bucket(cache, name, Bucket::RuntimeArchives)?.join(&sha);
         if !archive.is_file() {

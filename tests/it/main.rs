@@ -2,6 +2,7 @@
 
 mod common;
 
+mod go;
 mod manifest;
 mod platform;
 mod runtime;

@@ -1,1 +1,682 @@
-//! Integration tests: runtime.
+//! Integration tests: fetching runtimes over HTTP on 127.0.0.1 and file://, verification,
+//! retries, the cache, slug.lock, progress output and concurrent processes.
+
+mod extract;
+mod server;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use slugplan::cache::{Bucket, Cache};
+use slugplan::manifest::LoadedManifest;
+use slugplan::runtime::{self, FetchOptions, FetchedArchive, Lockfile, NoReporter, RuntimeError};
+
+use crate::common::TestContext;
+use server::{Route, Server};
+
+/// Small delays so retry tests stay fast.
+pub fn options() -> FetchOptions {
+    FetchOptions {
+        retries: 3,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+        ..FetchOptions::default()
+    }
+}
+
+pub fn sha256_of(path: &Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+fn run_ok(cmd: &mut Command) {
+    let out = cmd.output().expect("run tool");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A Node-style tarball: everything under one top-level folder, with a relative symlink.
+fn node_tarball(dir: &Path) -> PathBuf {
+    let src = dir.join("node-src");
+    let top = src.join("node-v1.0.0-linux-x64");
+    std::fs::create_dir_all(top.join("bin")).unwrap();
+    std::fs::create_dir_all(top.join("lib/node_modules/npm/bin")).unwrap();
+    std::fs::write(top.join("bin/node"), "#!/bin/sh\necho node\n").unwrap();
+    std::fs::set_permissions(top.join("bin/node"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(top.join("lib/node_modules/npm/bin/npm-cli.js"), "// npm\n").unwrap();
+    std::os::unix::fs::symlink(
+        "../lib/node_modules/npm/bin/npm-cli.js",
+        top.join("bin/npm"),
+    )
+    .unwrap();
+    let out = dir.join("node-v1.0.0-linux-x64.tar.gz");
+    run_ok(
+        Command::new("tar")
+            .arg("-C")
+            .arg(&src)
+            .arg("-czf")
+            .arg(&out)
+            .arg("node-v1.0.0-linux-x64"),
+    );
+    out
+}
+
+/// A Ruby-style archive with no top folder (`./bin/ruby`, …); `flag` is `z` or `J` (xz).
+fn ruby_archive(dir: &Path, flag: &str, name: &str) -> PathBuf {
+    let src = dir.join("ruby-src");
+    std::fs::create_dir_all(src.join("bin")).unwrap();
+    std::fs::create_dir_all(src.join("lib/ruby/3.3.0")).unwrap();
+    std::fs::write(src.join("bin/ruby"), "#!/bin/sh\necho ruby\n").unwrap();
+    std::fs::set_permissions(src.join("bin/ruby"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(src.join("lib/ruby/3.3.0/set.rb"), "class Set; end\n").unwrap();
+    let out = dir.join(name);
+    run_ok(
+        Command::new("tar")
+            .arg("-C")
+            .arg(&src)
+            .arg(format!("-c{flag}f"))
+            .arg(&out)
+            .arg("."),
+    );
+    out
+}
+
+/// Writes slug.toml with `runtimes` as its body and loads it.
+pub fn manifest(ctx: &TestContext, body: &str) -> LoadedManifest {
+    let path = ctx.write("slug.toml", body);
+    slugplan::manifest::load(&path).expect("manifest loads")
+}
+
+pub fn cache(ctx: &TestContext) -> Cache {
+    Cache::new(&ctx.cache)
+}
+
+/// Names in a cache bucket, without lock files.
+pub fn bucket_entries(ctx: &TestContext, bucket: Bucket) -> Vec<String> {
+    let dir = ctx.cache.join(bucket.dir_name());
+    let mut names: Vec<String> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.ends_with(".lock"))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    names.sort();
+    names
+}
+
+pub fn fetch(
+    ctx: &TestContext,
+    loaded: &LoadedManifest,
+    name: &str,
+) -> Result<FetchedArchive, RuntimeError> {
+    let lock = Lockfile::load(loaded).unwrap();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(runtime::fetch(
+            loaded,
+            name,
+            &cache(ctx),
+            &lock,
+            &options(),
+            &NoReporter,
+        ))
+}
+
+#[test]
+fn node_style_tarball_over_http_strips_the_top_folder_and_is_reused() {
+    let ctx = TestContext::new();
+    let archive = node_tarball(ctx.temp.path());
+    let server = Server::start(vec![(
+        "/node.tar.gz",
+        Route {
+            body: std::fs::read(&archive).unwrap(),
+            ..Route::default()
+        },
+    )]);
+    let sha = sha256_of(&archive);
+    let loaded = manifest(
+        &ctx,
+        &format!(
+            "[runtimes.node]\nurl = \"{}\"\nsha256 = \"{sha}\"\nstrip_components = 1\ndest = \"node\"\n",
+            server.url("/node.tar.gz")
+        ),
+    );
+    let first = fetch(&ctx, &loaded, "node").unwrap();
+    assert_eq!(first.sha256.as_deref(), Some(sha.as_str()));
+    assert!(first.downloaded > 0);
+    let node = first.tree.join("bin/node");
+    assert_eq!(
+        std::fs::read_to_string(&node).unwrap(),
+        "#!/bin/sh\necho node\n"
+    );
+    // Executable bit kept, everything read-only once complete.
+    assert_eq!(
+        std::fs::metadata(&node).unwrap().permissions().mode() & 0o7777,
+        0o555
+    );
+    assert_eq!(
+        std::fs::metadata(&first.tree).unwrap().permissions().mode() & 0o222,
+        0
+    );
+    assert_eq!(
+        std::fs::read_link(first.tree.join("bin/npm")).unwrap(),
+        Path::new("../lib/node_modules/npm/bin/npm-cli.js")
+    );
+    assert_eq!(
+        bucket_entries(&ctx, Bucket::RuntimeArchives),
+        vec![sha.clone()]
+    );
+
+    // Second fetch: no request, no download; materialize agrees without network.
+    let second = fetch(&ctx, &loaded, "node").unwrap();
+    assert_eq!((second.downloaded, &second.tree), (0, &first.tree));
+    assert_eq!(server.hits("/node.tar.gz"), 1);
+    let tree = runtime::materialize(&loaded, "node", &cache(&ctx)).unwrap();
+    assert_eq!((tree.root, tree.dest.as_str()), (first.tree, "node"));
+}
+
+#[test]
+fn ruby_style_tgz_and_tar_xz_without_top_folder_fetch_in_parallel() {
+    let ctx = TestContext::new();
+    let tgz = ruby_archive(ctx.temp.path(), "z", "ruby.tgz");
+    let txz = ruby_archive(ctx.temp.path(), "J", "ruby.tar.xz");
+    let server = Server::start(vec![
+        (
+            "/ruby.tgz",
+            Route {
+                body: std::fs::read(&tgz).unwrap(),
+                ..Route::default()
+            },
+        ),
+        (
+            "/ruby.tar.xz",
+            Route {
+                body: std::fs::read(&txz).unwrap(),
+                ..Route::default()
+            },
+        ),
+    ]);
+    let loaded = manifest(
+        &ctx,
+        &format!(
+            "[runtimes.ruby]\nurl = \"{}\"\nsha256 = \"{}\"\ndest = \"ruby-3.3.0\"\n\
+         [runtimes.rubyxz]\nurl = \"{}\"\nsha256 = \"{}\"\n",
+            server.url("/ruby.tgz"),
+            sha256_of(&tgz),
+            server.url("/ruby.tar.xz"),
+            sha256_of(&txz)
+        ),
+    );
+    let names = vec!["ruby".to_owned(), "rubyxz".to_owned()];
+    let fetched = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(runtime::fetch_all(
+            &loaded,
+            &names,
+            &cache(&ctx),
+            &Lockfile::default(),
+            &options(),
+            &NoReporter,
+        ))
+        .unwrap();
+    for runtime in &fetched {
+        let ruby = runtime.tree.join("bin/ruby");
+        assert_eq!(
+            std::fs::read_to_string(&ruby).unwrap(),
+            "#!/bin/sh\necho ruby\n",
+            "{}",
+            runtime.name
+        );
+        assert!(runtime.tree.join("lib/ruby/3.3.0/set.rb").is_file());
+    }
+    assert_eq!(bucket_entries(&ctx, Bucket::RuntimeTrees).len(), 2);
+}
+
+#[test]
+fn file_url_is_verified_and_cached() {
+    let ctx = TestContext::new();
+    let tgz = ruby_archive(ctx.temp.path(), "z", "ruby.tgz");
+    let url = url::Url::from_file_path(&tgz).unwrap();
+    let loaded = manifest(
+        &ctx,
+        &format!(
+            "[runtimes.ruby]\nurl = \"{url}\"\nsha256 = \"{}\"\n",
+            sha256_of(&tgz)
+        ),
+    );
+    let fetched = fetch(&ctx, &loaded, "ruby").unwrap();
+    assert!(fetched.tree.join("bin/ruby").is_file());
+    assert_eq!(
+        bucket_entries(&ctx, Bucket::RuntimeArchives),
+        vec![sha256_of(&tgz)]
+    );
+
+    let wrong = "0".repeat(64);
+    let other = TestContext::new();
+    let loaded = manifest(
+        &other,
+        &format!("[runtimes.ruby]\nurl = \"{url}\"\nsha256 = \"{wrong}\"\n"),
+    );
+    let err = fetch(&other, &loaded, "ruby").unwrap_err();
+    assert!(
+        matches!(err, RuntimeError::ChecksumMismatch { .. }),
+        "{err}"
+    );
+    assert!(bucket_entries(&other, Bucket::RuntimeArchives).is_empty());
+}
+
+#[test]
+fn wrong_checksum_names_url_and_both_hashes_and_keeps_nothing() {
+    let ctx = TestContext::new();
+    let tgz = ruby_archive(ctx.temp.path(), "z", "ruby.tgz");
+    let server = Server::start(vec![(
+        "/ruby.tgz",
+        Route {
+            body: std::fs::read(&tgz).unwrap(),
+            ..Route::default()
+        },
+    )]);
+    let expected = "ab".repeat(32);
+    let loaded = manifest(
+        &ctx,
+        &format!(
+            "[runtimes.ruby]\nurl = \"{}\"\nsha256 = \"{expected}\"\n",
+            server.url("/ruby.tgz")
+        ),
+    );
+    let err = fetch(&ctx, &loaded, "ruby").unwrap_err().to_string();
+    assert!(err.contains(&server.url("/ruby.tgz")), "{err}");
+    assert!(
+        err.contains(&expected) && err.contains(&sha256_of(&tgz)),
+        "{err}"
+    );
+    assert!(bucket_entries(&ctx, Bucket::RuntimeArchives).is_empty());
+    assert!(bucket_entries(&ctx, Bucket::RuntimeTrees).is_empty());
+}
+
+#[test]
+fn server_failing_twice_then_succeeding_is_retried() {
+    let ctx = TestContext::new();
+    let tgz = ruby_archive(ctx.temp.path(), "z", "ruby.tgz");
+    let server = Server::start(vec![(
+        "/ruby.tgz",
+        Route {
+            body: std::fs::read(&tgz).unwrap(),
+            fail_first: 2,
+            ..Route::default()
+        },
+    )]);
+    let loaded = manifest(
+        &ctx,
+        &format!(
+            "[runtimes.ruby]\nurl = \"{}\"\nsha256 = \"{}\"\n",
+            server.url("/ruby.tgz"),
+            sha256_of(&tgz)
+        ),
+    );
+    let fetched = fetch(&ctx, &loaded, "ruby").unwrap();
+    assert!(fetched.tree.join("bin/ruby").is_file());
+    assert_eq!(server.hits("/ruby.tgz"), 3);
+}
+
+#[test]
+fn connection_dropped_mid_body_is_retried_then_reported() {
+    let ctx = TestContext::new();
+    let tgz = ruby_archive(ctx.temp.path(), "z", "ruby.tgz");
+    let body = std::fs::read(&tgz).unwrap();
+    let server = Server::start(vec![
+        (
+            "/once.tgz",
+            Route {
+                body: body.clone(),
+                truncate_first: 1,
+                ..Route::default()
+            },
+        ),
+        (
+            "/always.tgz",
+            Route {
+                body,
+                truncate_first: 100,
+                ..Route::default()
+            },
+        ),
+    ]);
+    let sha = sha256_of(&tgz);
+    let loaded = manifest(
+        &ctx,
+        &format!(
+            "[runtimes.once]\nurl = \"{}\"\nsha256 = \"{sha}\"\n\
+         [runtimes.always]\nurl = \"{}\"\nsha256 = \"{sha}\"\n",
+            server.url("/once.tgz"),
+            server.url("/always.tgz")
+        ),
+    );
+    fetch(&ctx, &loaded, "once").unwrap();
+    assert_eq!(server.hits("/once.tgz"), 2);
+
+    let other = TestContext::new();
+    let err = fetch(&other, &loaded, "always").unwrap_err();
+    let RuntimeError::Download { url, attempts, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        (url.as_str(), *attempts),
+        (server.url("/always.tgz").as_str(), 4)
+    );
+    assert_eq!(server.hits("/always.tgz"), 4);
+    assert!(
+        bucket_entries(&other, Bucket::RuntimeArchives).is_empty(),
+        "no partial download kept"
+    );
+}
+
+#[test]
+fn client_errors_are_not_retried() {
+    let ctx = TestContext::new();
+    let server = Server::start(vec![]);
+    let loaded = manifest(
+        &ctx,
+        &format!(
+            "[runtimes.gone]\nurl = \"{}\"\nsha256 = \"{}\"\n",
+            server.url("/gone.tgz"),
+            "1".repeat(64)
+        ),
+    );
+    let err = fetch(&ctx, &loaded, "gone").unwrap_err();
+    assert!(
+        matches!(&err, RuntimeError::Download { attempts: 1, .. }),
+        "{err}"
+    );
+    assert_eq!(server.hits("/gone.tgz"), 1);
+}
+
+#[test]
+fn materialize_without_fetch_says_how_to_fetch() {
+    let ctx = TestContext::new();
+    let loaded = manifest(
+        &ctx,
+        &format!(
+            "[runtimes.node]\nurl = \"https://nodejs.invalid/node.tgz\"\nsha256 = \"{}\"\n",
+            "2".repeat(64)
+        ),
+    );
+    let err = runtime::materialize(&loaded, "node", &cache(&ctx)).unwrap_err();
+    assert!(matches!(err, RuntimeError::NotFetched { .. }), "{err}");
+    let help = miette::Diagnostic::help(&err).unwrap().to_string();
+    assert!(help.contains("slugplan fetch node"), "{help}");
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn lock_pins_sorted_urls_and_is_stable() {
+    let ctx = TestContext::new();
+    let tgz = ruby_archive(ctx.temp.path(), "z", "ruby.tgz");
+    let node = node_tarball(ctx.temp.path());
+    let server = Server::start(vec![
+        (
+            "/ruby.tgz",
+            Route {
+                body: std::fs::read(&tgz).unwrap(),
+                ..Route::default()
+            },
+        ),
+        (
+            "/node.tgz",
+            Route {
+                body: std::fs::read(&node).unwrap(),
+                ..Route::default()
+            },
+        ),
+    ]);
+    ctx.write("slug.toml", format!(
+        "[runtimes.zruby]\nurl = \"{}\"\n[runtimes.anode]\nurl = \"{}\"\nstrip_components = 1\n",
+        server.url("/ruby.tgz"), server.url("/node.tgz")
+    ));
+    let out = ctx.run(&["lock"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Locked anode"), "{}", stderr(&out));
+    let text = std::fs::read_to_string(ctx.dir.join("slug.lock")).unwrap();
+    let expected = format!(
+        "# This file is written by `slugplan lock`. Commit it; do not edit it by hand.\n\
+         version = 1\n\n[runtimes.anode]\nurl = \"{}\"\nsha256 = \"{}\"\n\n\
+         [runtimes.zruby]\nurl = \"{}\"\nsha256 = \"{}\"\n",
+        server.url("/node.tgz"),
+        sha256_of(&node),
+        server.url("/ruby.tgz"),
+        sha256_of(&tgz)
+    );
+    assert_eq!(text, expected);
+
+    // Again: no download, same bytes. Then fetch uses the pins without downloading again.
+    let out = ctx.run(&["lock"]);
+    assert!(
+        out.status.success() && !stderr(&out).contains("Locked"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(ctx.dir.join("slug.lock")).unwrap(),
+        expected
+    );
+    let out = ctx.run(&["fetch"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!((server.hits("/node.tgz"), server.hits("/ruby.tgz")), (1, 1));
+}
+
+#[test]
+fn fetch_without_a_pin_is_refused_with_the_lock_hint() {
+    let ctx = TestContext::new();
+    ctx.write(
+        "slug.toml",
+        "[runtimes.node]\nurl = \"http://127.0.0.1:9/node.tgz\"\n",
+    );
+    let out = ctx.run(&["fetch"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("no sha256") && err.contains("run `slugplan lock`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn changed_url_is_reported_then_relocked() {
+    let ctx = TestContext::new();
+    let tgz = ruby_archive(ctx.temp.path(), "z", "ruby.tgz");
+    let xz = ruby_archive(ctx.temp.path(), "J", "ruby.tar.xz");
+    let server = Server::start(vec![
+        (
+            "/v1.tgz",
+            Route {
+                body: std::fs::read(&tgz).unwrap(),
+                ..Route::default()
+            },
+        ),
+        (
+            "/v2.tar.xz",
+            Route {
+                body: std::fs::read(&xz).unwrap(),
+                ..Route::default()
+            },
+        ),
+    ]);
+    ctx.write(
+        "slug.toml",
+        format!("[runtimes.ruby]\nurl = \"{}\"\n", server.url("/v1.tgz")),
+    );
+    assert!(ctx.run(&["lock"]).status.success());
+    ctx.write(
+        "slug.toml",
+        format!("[runtimes.ruby]\nurl = \"{}\"\n", server.url("/v2.tar.xz")),
+    );
+    let out = ctx.run(&["fetch"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("slug.lock pins {}", server.url("/v1.tgz"))),
+        "{err}"
+    );
+    assert_eq!(
+        server.hits("/v2.tar.xz"),
+        0,
+        "a stale pin is never used to download"
+    );
+
+    let out = ctx.run(&["lock"]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("Updated ruby") && err.contains("stale entry was for"),
+        "{err}"
+    );
+    let lock = std::fs::read_to_string(ctx.dir.join("slug.lock")).unwrap();
+    assert!(
+        lock.contains(&sha256_of(&xz)) && !lock.contains(&sha256_of(&tgz)),
+        "{lock}"
+    );
+    assert!(ctx.run(&["fetch"]).status.success());
+}
+
+#[test]
+fn two_processes_fetching_one_runtime_share_the_cache() {
+    let ctx = TestContext::new();
+    let node = node_tarball(ctx.temp.path());
+    // Paced so that the two processes overlap: the second waits on the archive's lock.
+    let server = Server::start(vec![(
+        "/node.tgz",
+        Route {
+            body: std::fs::read(&node).unwrap(),
+            pace: Some(Duration::from_millis(30)),
+            ..Route::default()
+        },
+    )]);
+    ctx.write(
+        "slug.toml",
+        format!(
+            "[runtimes.node]\nurl = \"{}\"\nsha256 = \"{}\"\nstrip_components = 1\n",
+            server.url("/node.tgz"),
+            sha256_of(&node)
+        ),
+    );
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            ctx.command()
+                .arg("fetch")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for out in &outputs {
+        assert!(out.status.success(), "{}", stderr(out));
+    }
+    assert_eq!(
+        outputs[0].stdout, outputs[1].stdout,
+        "both print the same tree"
+    );
+    assert_eq!(
+        server.hits("/node.tgz"),
+        1,
+        "the second process reused the first's download"
+    );
+    assert_eq!(
+        bucket_entries(&ctx, Bucket::RuntimeArchives),
+        vec![sha256_of(&node)]
+    );
+    assert_eq!(
+        bucket_entries(&ctx, Bucket::RuntimeTrees).len(),
+        1,
+        "no temp dirs left"
+    );
+}
+
+#[test]
+fn progress_is_plain_lines_json_or_nothing_and_never_shows_secrets() {
+    let ctx = TestContext::new();
+    let tgz = ruby_archive(ctx.temp.path(), "z", "ruby.tgz");
+    let server = Server::start(vec![(
+        "/ruby.tgz",
+        Route {
+            body: std::fs::read(&tgz).unwrap(),
+            fail_first: 1,
+            ..Route::default()
+        },
+    )]);
+    let secret_url = server
+        .url("/ruby.tgz")
+        .replace("http://", "http://deploy:hunter2@");
+    ctx.write(
+        "slug.toml",
+        format!(
+            "[runtimes.ruby]\nurl = \"{secret_url}\"\nsha256 = \"{}\"\n",
+            sha256_of(&tgz)
+        ),
+    );
+    let json = ctx
+        .command()
+        .args(["fetch", "--json"])
+        .env("SLUGPLAN_FETCH_BACKOFF_MS", "1")
+        .output()
+        .unwrap();
+    assert!(json.status.success(), "{}", stderr(&json));
+    let stdout = String::from_utf8(json.stdout).unwrap();
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["retry", "start", "finish", "fetched"], "{stdout}");
+    assert_eq!(
+        events[1]["url"],
+        server.url("/ruby.tgz").replace("http://", "http://***@")
+    );
+    assert!(!stdout.contains("hunter2"));
+
+    // Cached now: plain lines say so on stderr (not a terminal); --quiet says nothing.
+    let plain = ctx.run(&["fetch"]);
+    assert!(
+        stderr(&plain).contains("Fetched ruby (cached)"),
+        "{}",
+        stderr(&plain)
+    );
+    let quiet = ctx.run(&["-q", "fetch"]);
+    assert!(
+        quiet.status.success() && quiet.stderr.is_empty(),
+        "{}",
+        stderr(&quiet)
+    );
+
+    // An error naming the URL redacts it too.
+    ctx.write(
+        "slug.toml",
+        format!(
+            "[runtimes.ruby]\nurl = \"{}\"\nsha256 = \"{}\"\n",
+            secret_url.replace("ruby.tgz", "missing.tgz"),
+            "3".repeat(64)
+        ),
+    );
+    let failed = ctx.run(&["fetch"]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(
+        stderr(&failed).contains("http://***@127.0.0.1") && !stderr(&failed).contains("hunter2"),
+        "{}",
+        stderr(&failed)
+    );
+}
