@@ -54,24 +54,40 @@ pub(super) struct Download {
     pub bytes: u64,
 }
 
-/// The HTTP client every fetch of one run shares.
-pub(super) fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .user_agent(concat!("slugplan/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(30))
-        .read_timeout(Duration::from_secs(60))
-        .build()
-        .expect("the TLS backend initialises")
+/// What every fetch of one run shares: the HTTP client, the cache, the options, the reporter.
+pub(super) struct Fetcher<'a> {
+    pub client: reqwest::Client,
+    pub cache: &'a Cache,
+    pub options: &'a FetchOptions,
+    pub reporter: &'a dyn FetchReporter,
+}
+
+impl<'a> Fetcher<'a> {
+    pub fn new(
+        cache: &'a Cache,
+        options: &'a FetchOptions,
+        reporter: &'a dyn FetchReporter,
+    ) -> Self {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("slugplan/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(30))
+            .read_timeout(Duration::from_secs(60))
+            .build()
+            .expect("the TLS backend initialises");
+        Fetcher {
+            client,
+            cache,
+            options,
+            reporter,
+        }
+    }
 }
 
 /// Downloads `url` (https, http or file) for runtime `name` into the cache's archives bucket.
 pub(super) async fn download(
-    client: &reqwest::Client,
+    fetcher: &Fetcher<'_>,
     name: &str,
     url: &str,
-    cache: &Cache,
-    options: &FetchOptions,
-    reporter: &dyn FetchReporter,
 ) -> Result<Download, RuntimeError> {
     let parsed = url::Url::parse(url).map_err(|err| RuntimeError::BadUrl {
         name: name.to_owned(),
@@ -79,8 +95,8 @@ pub(super) async fn download(
         reason: err.to_string(),
     })?;
     match parsed.scheme() {
-        "file" => read_file(name, &parsed, cache, reporter).await,
-        "http" | "https" => download_http(client, name, url, cache, options, reporter).await,
+        "file" => read_file(fetcher, name, &parsed).await,
+        "http" | "https" => download_http(fetcher, name, url).await,
         other => Err(RuntimeError::BadUrl {
             name: name.to_owned(),
             url: redact_url(url),
@@ -90,11 +106,11 @@ pub(super) async fn download(
 }
 
 async fn read_file(
+    fetcher: &Fetcher<'_>,
     name: &str,
     url: &url::Url,
-    cache: &Cache,
-    reporter: &dyn FetchReporter,
 ) -> Result<Download, RuntimeError> {
+    let reporter = fetcher.reporter;
     let path = url.to_file_path().map_err(|()| RuntimeError::BadUrl {
         name: name.to_owned(),
         url: url.to_string(),
@@ -107,7 +123,7 @@ async fn read_file(
     let mut source = tokio::fs::File::open(&path).await.map_err(io)?;
     let total = source.metadata().await.map_err(io)?.len();
     reporter.on_start(name, url.as_str(), Some(total));
-    let mut sink = Sink::new(name, cache)?;
+    let mut sink = Sink::new(name, fetcher.cache)?;
     let mut buf = vec![0u8; 256 * 1024];
     loop {
         let n = source.read(&mut buf).await.map_err(io)?;
@@ -121,23 +137,20 @@ async fn read_file(
 }
 
 async fn download_http(
-    client: &reqwest::Client,
+    fetcher: &Fetcher<'_>,
     name: &str,
     url: &str,
-    cache: &Cache,
-    options: &FetchOptions,
-    reporter: &dyn FetchReporter,
 ) -> Result<Download, RuntimeError> {
     let shown = redact_url(url);
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let failure = match attempt_http(client, name, url, &shown, cache, reporter).await {
+        let failure = match attempt_http(fetcher, name, url, &shown).await {
             Ok(download) => return Ok(download),
             Err(Attempt::Fatal(err)) => return Err(err),
             Err(Attempt::Retryable(failure)) => failure,
         };
-        if attempt > options.retries {
+        if attempt > fetcher.options.retries {
             return Err(RuntimeError::Download {
                 name: name.to_owned(),
                 url: shown,
@@ -145,8 +158,10 @@ async fn download_http(
                 source: failure,
             });
         }
-        let delay = options.delay(attempt - 1);
-        reporter.on_retry(name, attempt, &failure.to_string(), delay);
+        let delay = fetcher.options.delay(attempt - 1);
+        fetcher
+            .reporter
+            .on_retry(name, attempt, &failure.to_string(), delay);
         tokio::time::sleep(delay).await;
     }
 }
@@ -157,14 +172,14 @@ enum Attempt {
 }
 
 async fn attempt_http(
-    client: &reqwest::Client,
+    fetcher: &Fetcher<'_>,
     name: &str,
     url: &str,
     shown: &str,
-    cache: &Cache,
-    reporter: &dyn FetchReporter,
 ) -> Result<Download, Attempt> {
-    let response = client
+    let reporter = fetcher.reporter;
+    let response = fetcher
+        .client
         .get(url)
         .send()
         .await
@@ -183,7 +198,7 @@ async fn attempt_http(
     }
     let total = response.content_length();
     reporter.on_start(name, shown, total);
-    let mut sink = Sink::new(name, cache).map_err(Attempt::Fatal)?;
+    let mut sink = Sink::new(name, fetcher.cache).map_err(Attempt::Fatal)?;
     let mut body = response.bytes_stream();
     while let Some(chunk) = body.next().await {
         let chunk = chunk

@@ -298,16 +298,8 @@ pub async fn fetch(
     options: &FetchOptions,
     reporter: &dyn FetchReporter,
 ) -> Result<FetchedArchive, RuntimeError> {
-    fetch_with(
-        &fetch::client(),
-        loaded,
-        name,
-        cache,
-        lock,
-        options,
-        reporter,
-    )
-    .await
+    let fetcher = fetch::Fetcher::new(cache, options, reporter);
+    fetch_with(&fetcher, loaded, name, lock).await
 }
 
 /// Fetches several runtimes in parallel; fails with the first error.
@@ -319,10 +311,10 @@ pub async fn fetch_all(
     options: &FetchOptions,
     reporter: &dyn FetchReporter,
 ) -> Result<Vec<FetchedArchive>, RuntimeError> {
-    let client = fetch::client();
+    let fetcher = fetch::Fetcher::new(cache, options, reporter);
     let jobs = names
         .iter()
-        .map(|name| fetch_with(&client, loaded, name, cache, lock, options, reporter));
+        .map(|name| fetch_with(&fetcher, loaded, name, lock));
     futures_util::future::try_join_all(jobs).await
 }
 
@@ -344,14 +336,12 @@ pub fn fetch_all_blocking(
 }
 
 async fn fetch_with(
-    client: &reqwest::Client,
+    fetcher: &fetch::Fetcher<'_>,
     loaded: &LoadedManifest,
     name: &str,
-    cache: &Cache,
     lock: &Lockfile,
-    options: &FetchOptions,
-    reporter: &dyn FetchReporter,
 ) -> Result<FetchedArchive, RuntimeError> {
+    let (cache, reporter) = (fetcher.cache, fetcher.reporter);
     let runtime = spec(loaded, name)?;
     if runtime.path.is_some() {
         let tree = materialize(loaded, name, cache)?;
@@ -370,11 +360,13 @@ async fn fetch_with(
     if !tree.is_dir() {
         let archive = bucket(cache, name, Bucket::RuntimeArchives)?.join(&sha);
         if !archive.is_file() {
-            downloaded =
-                fetch_pinned(client, name, &url, &sha, &archive, cache, options, reporter).await?;
+            downloaded = fetch_pinned(fetcher, name, &url, &sha, &archive).await?;
         }
-        let (name_owned, limits, strip) =
-            (name.to_owned(), options.limits, runtime.strip_components);
+        let (name_owned, limits, strip) = (
+            name.to_owned(),
+            fetcher.options.limits,
+            runtime.strip_components,
+        );
         let tree_dir = tree.clone();
         tokio::task::spawn_blocking(move || {
             unpack(&name_owned, &archive, &tree_dir, strip, limits)
@@ -393,22 +385,18 @@ async fn fetch_with(
 
 /// Downloads `url` into `archive` under the per-archive lock, verifying `sha`. Returns the bytes
 /// downloaded (0 when another process stored it while this one waited for the lock).
-#[expect(clippy::too_many_arguments, reason = "internal plumbing of one fetch")]
 async fn fetch_pinned(
-    client: &reqwest::Client,
+    fetcher: &fetch::Fetcher<'_>,
     name: &str,
     url: &str,
     sha: &str,
     archive: &Path,
-    cache: &Cache,
-    options: &FetchOptions,
-    reporter: &dyn FetchReporter,
 ) -> Result<u64, RuntimeError> {
     let _guard = lock_archive(archive).await?;
     if archive.is_file() {
         return Ok(0);
     }
-    let download = fetch::download(client, name, url, cache, options, reporter).await?;
+    let download = fetch::download(fetcher, name, url).await?;
     if download.sha256 != sha {
         return Err(RuntimeError::ChecksumMismatch {
             name: name.to_owned(),
@@ -449,7 +437,8 @@ pub async fn hash_url(
     options: &FetchOptions,
     reporter: &dyn FetchReporter,
 ) -> Result<String, RuntimeError> {
-    let download = fetch::download(&fetch::client(), name, url, cache, options, reporter).await?;
+    let fetcher = fetch::Fetcher::new(cache, options, reporter);
+    let download = fetch::download(&fetcher, name, url).await?;
     let archive = bucket(cache, name, Bucket::RuntimeArchives)?.join(&download.sha256);
     crate::cache::persist(download.temp, &archive).map_err(|source| RuntimeError::Cache {
         name: name.to_owned(),

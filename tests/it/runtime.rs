@@ -132,13 +132,7 @@ pub fn fetch(
 fn node_style_tarball_over_http_strips_the_top_folder_and_is_reused() {
     let ctx = TestContext::new();
     let archive = node_tarball(ctx.temp.path());
-    let server = Server::start(vec![(
-        "/node.tar.gz",
-        Route {
-            body: std::fs::read(&archive).unwrap(),
-            ..Route::default()
-        },
-    )]);
+    let server = Server::start(vec![("/node.tar.gz", Route::file(&archive))]);
     let sha = sha256_of(&archive);
     let loaded = manifest(
         &ctx,
@@ -187,20 +181,8 @@ fn ruby_style_tgz_and_tar_xz_without_top_folder_fetch_in_parallel() {
     let tgz = ruby_archive(ctx.temp.path(), "z", "ruby.tgz");
     let txz = ruby_archive(ctx.temp.path(), "J", "ruby.tar.xz");
     let server = Server::start(vec![
-        (
-            "/ruby.tgz",
-            Route {
-                body: std::fs::read(&tgz).unwrap(),
-                ..Route::default()
-            },
-        ),
-        (
-            "/ruby.tar.xz",
-            Route {
-                body: std::fs::read(&txz).unwrap(),
-                ..Route::default()
-            },
-        ),
+        ("/ruby.tgz", Route::file(&tgz)),
+        ("/ruby.tar.xz", Route::file(&txz)),
     ]);
     let loaded = manifest(
         &ctx,
@@ -275,13 +257,7 @@ fn file_url_is_verified_and_cached() {
 fn wrong_checksum_names_url_and_both_hashes_and_keeps_nothing() {
     let ctx = TestContext::new();
     let tgz = ruby_archive(ctx.temp.path(), "z", "ruby.tgz");
-    let server = Server::start(vec![(
-        "/ruby.tgz",
-        Route {
-            body: std::fs::read(&tgz).unwrap(),
-            ..Route::default()
-        },
-    )]);
+    let server = Server::start(vec![("/ruby.tgz", Route::file(&tgz))]);
     let expected = "ab".repeat(32);
     let loaded = manifest(
         &ctx,
@@ -307,9 +283,8 @@ fn server_failing_twice_then_succeeding_is_retried() {
     let server = Server::start(vec![(
         "/ruby.tgz",
         Route {
-            body: std::fs::read(&tgz).unwrap(),
             fail_first: 2,
-            ..Route::default()
+            ..Route::file(&tgz)
         },
     )]);
     let loaded = manifest(
@@ -423,20 +398,8 @@ fn lock_pins_sorted_urls_and_is_stable() {
     let tgz = ruby_archive(ctx.temp.path(), "z", "ruby.tgz");
     let node = node_tarball(ctx.temp.path());
     let server = Server::start(vec![
-        (
-            "/ruby.tgz",
-            Route {
-                body: std::fs::read(&tgz).unwrap(),
-                ..Route::default()
-            },
-        ),
-        (
-            "/node.tgz",
-            Route {
-                body: std::fs::read(&node).unwrap(),
-                ..Route::default()
-            },
-        ),
+        ("/ruby.tgz", Route::file(&tgz)),
+        ("/node.tgz", Route::file(&node)),
     ]);
     ctx.write("slug.toml", format!(
         "[runtimes.zruby]\nurl = \"{}\"\n[runtimes.anode]\nurl = \"{}\"\nstrip_components = 1\n",
@@ -495,20 +458,8 @@ fn changed_url_is_reported_then_relocked() {
     let tgz = ruby_archive(ctx.temp.path(), "z", "ruby.tgz");
     let xz = ruby_archive(ctx.temp.path(), "J", "ruby.tar.xz");
     let server = Server::start(vec![
-        (
-            "/v1.tgz",
-            Route {
-                body: std::fs::read(&tgz).unwrap(),
-                ..Route::default()
-            },
-        ),
-        (
-            "/v2.tar.xz",
-            Route {
-                body: std::fs::read(&xz).unwrap(),
-                ..Route::default()
-            },
-        ),
+        ("/v1.tgz", Route::file(&tgz)),
+        ("/v2.tar.xz", Route::file(&xz)),
     ]);
     ctx.write(
         "slug.toml",
@@ -554,9 +505,8 @@ fn two_processes_fetching_one_runtime_share_the_cache() {
     let server = Server::start(vec![(
         "/node.tgz",
         Route {
-            body: std::fs::read(&node).unwrap(),
             pace: Some(Duration::from_millis(30)),
-            ..Route::default()
+            ..Route::file(&node)
         },
     )]);
     ctx.write(
@@ -611,9 +561,8 @@ fn progress_is_plain_lines_json_or_nothing_and_never_shows_secrets() {
     let server = Server::start(vec![(
         "/ruby.tgz",
         Route {
-            body: std::fs::read(&tgz).unwrap(),
             fail_first: 1,
-            ..Route::default()
+            ..Route::file(&tgz)
         },
     )]);
     let secret_url = server

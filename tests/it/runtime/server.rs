@@ -20,6 +20,16 @@ pub struct Route {
     pub pace: Option<Duration>,
 }
 
+impl Route {
+    /// Serves the bytes of the file at `path`.
+    pub fn file(path: &std::path::Path) -> Route {
+        Route {
+            body: std::fs::read(path).expect("read the archive to serve"),
+            ..Route::default()
+        }
+    }
+}
+
 /// A running server; it lives until the test process ends.
 pub struct Server {
     /// `http://127.0.0.1:PORT`.
