@@ -148,26 +148,29 @@ async fn download_http(
         let failure = match attempt_http(fetcher, name, url, &shown).await {
             Ok(download) => return Ok(download),
             Err(Attempt::Fatal(err)) => return Err(err),
-            Err(Attempt::Retryable(failure)) => failure,
+            Err(Attempt::Retryable(failure)) if attempt <= fetcher.options.retries => failure,
+            Err(Attempt::Retryable(failure) | Attempt::Rejected(failure)) => {
+                return Err(RuntimeError::Download {
+                    name: name.to_owned(),
+                    url: shown,
+                    attempts: attempt,
+                    source: failure,
+                });
+            }
         };
-        if attempt > fetcher.options.retries {
-            return Err(RuntimeError::Download {
-                name: name.to_owned(),
-                url: shown,
-                attempts: attempt,
-                source: failure,
-            });
-        }
         let delay = fetcher.options.delay(attempt - 1);
         fetcher
             .reporter
-            .on_retry(name, attempt, &failure.to_string(), delay);
+            .on_retry(name, attempt, &innermost(&failure), delay);
         tokio::time::sleep(delay).await;
     }
 }
 
+/// How one attempt failed: worth retrying (connection, 5xx, 429, short body), a final answer
+/// from the server (other 4xx), or a local error.
 enum Attempt {
     Retryable(DownloadFailure),
+    Rejected(DownloadFailure),
     Fatal(RuntimeError),
 }
 
@@ -189,12 +192,7 @@ async fn attempt_http(
         return Err(Attempt::Retryable(DownloadFailure::Status(status.as_u16())));
     }
     if !status.is_success() {
-        return Err(Attempt::Fatal(RuntimeError::Download {
-            name: name.to_owned(),
-            url: shown.to_owned(),
-            attempts: 1,
-            source: DownloadFailure::Status(status.as_u16()),
-        }));
+        return Err(Attempt::Rejected(DownloadFailure::Status(status.as_u16())));
     }
     let total = response.content_length();
     reporter.on_start(name, shown, total);
@@ -273,5 +271,57 @@ impl Sink {
             temp: self.temp,
             bytes: self.bytes,
         })
+    }
+}
+
+/// The failure with its innermost cause, e.g. "connection error: Connection refused (os error
+/// 111)": enough to act on in a one-line retry notice.
+fn innermost(failure: &DownloadFailure) -> String {
+    let mut cause: &dyn std::error::Error = failure;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    if std::ptr::addr_eq(cause, failure) {
+        failure.to_string()
+    } else {
+        format!("{failure}: {cause}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let options = FetchOptions {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(350),
+            ..FetchOptions::default()
+        };
+        let delays: Vec<u128> = (0..5).map(|n| options.delay(n).as_millis()).collect();
+        assert_eq!(delays, [100, 200, 350, 350, 350]);
+        assert_eq!(
+            options.delay(40).as_millis(),
+            350,
+            "no overflow for large retry counts"
+        );
+    }
+
+    #[test]
+    fn urls_lose_their_credentials() {
+        use crate::runtime::redact_url;
+        assert_eq!(
+            redact_url("https://u:secret@example.com/a.tgz"),
+            "https://***@example.com/a.tgz"
+        );
+        assert_eq!(
+            redact_url("https://token@example.com/a.tgz"),
+            "https://***@example.com/a.tgz"
+        );
+        assert_eq!(
+            redact_url("https://example.com/a.tgz"),
+            "https://example.com/a.tgz"
+        );
     }
 }
