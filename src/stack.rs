@@ -161,27 +161,24 @@ pub fn inspect(path: &Path) -> Result<Option<ElfInfo>, StackError> {
         path: path.to_owned(),
         source,
     };
-    let mut magic = [0u8; 4];
+    let mut file = fs_err::File::open(path).map_err(io)?;
+    let mut ident = [0u8; 5];
     {
         use std::io::Read;
-        let mut file = fs_err::File::open(path).map_err(io)?;
-        let read = file.read(&mut magic).map_err(io)?;
-        if read < 4 || magic != elf::ELFMAG {
+        let read = file.read(&mut ident).map_err(io)?;
+        if read < 5 || ident[..4] != elf::ELFMAG {
             return Ok(None);
         }
     }
-    let data = fs_err::read(path).map_err(io)?;
+    // Read lazily: only the headers and version sections, never a whole (large) binary.
+    let data = object::ReadCache::new(file.into_parts().0);
     let malformed = |err: object::read::Error| StackError::Malformed {
         path: path.to_owned(),
         message: err.to_string(),
     };
-    let info = match data.get(4) {
-        Some(&elf::ELFCLASS64) => {
-            parse::<elf::FileHeader64<Endianness>>(&data).map_err(malformed)?
-        }
-        Some(&elf::ELFCLASS32) => {
-            parse::<elf::FileHeader32<Endianness>>(&data).map_err(malformed)?
-        }
+    let info = match ident[4] {
+        elf::ELFCLASS64 => parse::<elf::FileHeader64<Endianness>, _>(&data).map_err(malformed)?,
+        elf::ELFCLASS32 => parse::<elf::FileHeader32<Endianness>, _>(&data).map_err(malformed)?,
         _ => {
             return Err(StackError::Malformed {
                 path: path.to_owned(),
@@ -192,7 +189,9 @@ pub fn inspect(path: &Path) -> Result<Option<ElfInfo>, StackError> {
     Ok(Some(info))
 }
 
-fn parse<Elf: FileHeader<Endian = Endianness>>(data: &[u8]) -> object::read::Result<ElfInfo> {
+fn parse<'data, Elf: FileHeader<Endian = Endianness>, R: object::ReadRef<'data>>(
+    data: R,
+) -> object::read::Result<ElfInfo> {
     let header = Elf::parse(data)?;
     let endian = header.endian()?;
     let machine = header.e_machine(endian);
