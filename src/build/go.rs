@@ -207,7 +207,17 @@ fn source_key(module: &Path, spec: &GoBuild, goflags: &str) -> std::io::Result<S
     );
     hasher.update(recipe.as_bytes());
     let mut files = Vec::new();
-    for entry in walkdir::WalkDir::new(module).sort_by_file_name() {
+    // Skip what the go command itself ignores: `.`/`_` directories and testdata.
+    let walk = walkdir::WalkDir::new(module)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            let name = e.file_name().to_string_lossy();
+            e.depth() == 0
+                || !e.file_type().is_dir()
+                || !(name.starts_with('.') || name.starts_with('_') || name == "testdata")
+        });
+    for entry in walk {
         let entry = entry.map_err(std::io::Error::other)?;
         let name = entry.file_name().to_string_lossy();
         let input =

@@ -231,3 +231,27 @@ fn non_x86_elf_in_a_tree_is_refused_and_unknown_stacks_too() {
     let err = stack::check_tree(&tree, "cedar-14").unwrap_err();
     assert!(matches!(err, StackError::UnknownStack { .. }), "{err}");
 }
+
+#[test]
+fn manifest_go_build_resolves_the_module_under_the_slug_source() {
+    let ctx = crate::common::TestContext::new();
+    module(&ctx.dir.join("apps/api/server"), WEB_GO);
+    let path = ctx.write(
+        "slug.toml",
+        "[slugs.api]\nsource = \"apps/api\"\nprocess_types = { web = \"bin/web\" }\n\
+         [slugs.api.go]\nmodule = \"server\"\noutput = \"bin/web\"\n",
+    );
+    let loaded = slugplan::manifest::load(&path).unwrap();
+    let spec = loaded.manifest.slugs["api"].go.clone().unwrap();
+    let cache = Cache::new(&ctx.cache);
+    let binary = go::build(&loaded, "api", &spec, &cache).unwrap();
+    assert!(
+        binary.starts_with(&ctx.cache),
+        "the binary lives in the cache"
+    );
+    stack::check_file(&binary, "heroku-24").unwrap();
+
+    std::fs::remove_file(ctx.dir.join("apps/api/server/go.mod")).unwrap();
+    let err = go::build(&loaded, "api", &spec, &cache).unwrap_err();
+    assert!(err.to_string().contains("has no go.mod"), "{err}");
+}
