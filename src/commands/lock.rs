@@ -2,7 +2,7 @@
 
 use crate::cli::ExitStatus;
 use crate::cli::args::LockArgs;
-use crate::cli::reporters::FetchProgress;
+use crate::cli::reporters::fetch::FetchProgress;
 use crate::cli::settings::GlobalSettings;
 use crate::runtime::{LockChange, Lockfile};
 

@@ -1,4 +1,4 @@
-//! Progress reporting for the library's reporter traits; the only user of indicatif.
+//! Progress of runtime downloads ([`crate::runtime::FetchReporter`]).
 //!
 //! One [`FetchProgress`] serves every fetch of a command and picks its output once:
 //! indicatif bars (bytes, rate, ETA) when stderr is a terminal, plain status lines when it is
