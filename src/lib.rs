@@ -15,13 +15,19 @@
 //!
 //! Nouns (manifest, slug, cache, platform) never import verbs (commands, plan, apply).
 
+pub mod apply;
 pub mod build;
 pub mod cache;
 pub mod cli;
 pub mod commands;
+pub mod desired;
 pub mod env_vars;
+pub mod graph;
 pub mod manifest;
+pub mod plan;
 pub mod platform;
 pub mod runtime;
 pub mod slug;
 pub mod stack;
+pub mod state;
+pub mod workspace;

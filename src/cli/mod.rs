@@ -35,9 +35,20 @@ impl From<ExitStatus> for ExitCode {
     }
 }
 
+/// Accepts Terraform's single-dash `-out FILE` / `-out=FILE`, which clap would otherwise read
+/// as `-o ut` and write the plan to a file named `ut`.
+fn terraform_style_args(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    args.map(|arg| match arg.to_str() {
+        Some("-out") => "--out".into(),
+        Some(text) if text.starts_with("-out=") => format!("-{text}").into(),
+        _ => arg,
+    })
+    .collect()
+}
+
 /// Runs slugplan with the process's arguments and returns its exit code.
 pub fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    let cli = args::Cli::parse_from(terraform_style_args(std::env::args_os()));
     let settings = settings::GlobalSettings::resolve(&cli.global);
     diagnostics::install(settings.printer.color());
     match commands::run(cli.command, &settings) {

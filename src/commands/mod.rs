@@ -3,6 +3,8 @@
 mod build;
 mod completions;
 mod fetch;
+mod graph;
+mod history;
 mod lock;
 mod schema;
 mod validate;
@@ -20,5 +22,10 @@ pub fn run(command: Command, settings: &GlobalSettings) -> miette::Result<ExitSt
         Command::Build(args) => build::run(&args, settings),
         Command::Lock(args) => lock::run(&args, settings),
         Command::Fetch(args) => fetch::run(&args, settings),
+        Command::Graph => graph::run(settings),
+        Command::History(args) => history::run(&args, settings),
+        Command::Plan(_) | Command::Apply(_) => Err(miette::miette!(
+            "plan and apply are wired up once the platform lands"
+        )),
     }
 }

@@ -1,22 +1,44 @@
 //! `slug.toml`: the types, loading with source spans, validation and the JSON Schema.
 //!
 //! [`load`] is the only way the rest of slugplan gets a manifest: it parses, validates every
-//! cross-reference (apps → slugs, slugs → runtimes, promotion chains) and returns a
-//! [`LoadedManifest`] that remembers where it came from, so later errors can still point into it.
+//! cross-reference (apps → slugs, slugs → runtimes, promotion chains), every name and path, and
+//! returns a [`LoadedManifest`] that remembers where it came from, so later errors (a stale lock
+//! entry, a cycle in the step graph) can still point into the file with
+//! `loaded.locator().diagnostic_at(…)`.
+//!
+//! Guarantees of a loaded manifest: every app runs exactly one of a known slug or a known app
+//! (and promotion chains end in a slug), every slug's runtimes exist, every name matches
+//! Heroku's pattern, every sha256 is well formed, every path written into `./app` stays inside
+//! it, and each slug's process types (table or Procfile) are well formed.
 
+mod diagnostic;
+pub mod names;
+pub mod procfile;
+pub mod promotion;
+mod spans;
 mod types;
+mod validate;
 
+pub use diagnostic::{DiagnosticRecord, SourceDiagnostic};
+pub use spans::{Part, TomlLocator};
 pub use types::*;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
-/// Errors found while reading or checking a manifest.
+use miette::SourceSpan;
+use serde::Deserialize;
+
+/// Errors found while reading or checking a manifest (or a file it names, such as a Procfile).
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ManifestError {
     /// The manifest file could not be read.
     #[error("cannot read manifest {}", path.display())]
-    #[diagnostic(code(slugplan::manifest::read), help("pass the manifest with -f PATH"))]
+    #[diagnostic(
+        code(slugplan::manifest::read),
+        help("pass the manifest's path with -f PATH (default: ./slug.toml)")
+    )]
     Read {
         /// The manifest's path.
         path: PathBuf,
@@ -24,15 +46,79 @@ pub enum ManifestError {
         #[source]
         source: std::io::Error,
     },
-    /// The TOML did not parse or did not match the manifest's shape.
-    #[error("invalid manifest {}: {message}", path.display())]
+    /// One problem, located in the file it is about.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Problem(Box<SourceDiagnostic>),
+    /// Several problems, all reported at once.
+    #[error("{} has {} problems", display_path(path), problems.len())]
     #[diagnostic(code(slugplan::manifest::invalid))]
-    Invalid {
+    Problems {
         /// The manifest's path.
         path: PathBuf,
-        /// What is wrong.
-        message: String,
+        /// Each problem, located.
+        #[related]
+        problems: Vec<SourceDiagnostic>,
     },
+    /// A Procfile named by the manifest could not be read.
+    #[error("cannot read Procfile {} of slug `{slug}`", path.display())]
+    #[diagnostic(
+        code(slugplan::manifest::procfile_read),
+        help("the `procfile` path is relative to the slug's `source` directory")
+    )]
+    ReadProcfile {
+        /// The slug whose Procfile it is.
+        slug: String,
+        /// The Procfile's path.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A slug name that the manifest does not define.
+    #[error("slug.toml defines no slug named `{name}`")]
+    #[diagnostic(
+        code(slugplan::manifest::no_such_slug),
+        help("`slugplan validate` lists the manifest's slugs")
+    )]
+    NoSuchSlug {
+        /// The name asked for.
+        name: String,
+    },
+}
+
+impl ManifestError {
+    /// Wraps located problems: one becomes [`ManifestError::Problem`], more become
+    /// [`ManifestError::Problems`] (rendered together, each with its own snippet).
+    pub fn from_problems(path: &Path, mut problems: Vec<SourceDiagnostic>) -> Self {
+        if problems.len() == 1 {
+            ManifestError::Problem(Box::new(problems.remove(0)))
+        } else {
+            ManifestError::Problems {
+                path: path.to_owned(),
+                problems,
+            }
+        }
+    }
+
+    /// The file the error is about, when it is not located inside one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            ManifestError::Read { path, .. }
+            | ManifestError::Problems { path, .. }
+            | ManifestError::ReadProcfile { path, .. } => Some(path),
+            ManifestError::Problem(_) | ManifestError::NoSuchSlug { .. } => None,
+        }
+    }
+
+    /// The located problems this error carries (none for I/O errors).
+    pub fn problems(&self) -> Vec<&SourceDiagnostic> {
+        match self {
+            ManifestError::Problem(problem) => vec![problem],
+            ManifestError::Problems { problems, .. } => problems.iter().collect(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// A parsed and validated manifest together with where it came from.
@@ -54,32 +140,171 @@ impl LoadedManifest {
         self.dir.join(path)
     }
 
+    /// The directory holding slug `slug`'s source files.
+    pub fn source_dir(&self, slug: &SlugSpec) -> PathBuf {
+        self.resolve(&slug.source)
+    }
+
+    /// The Procfile slug `slug` reads its process types from, if it names one.
+    pub fn procfile_path(&self, slug: &SlugSpec) -> Option<PathBuf> {
+        let procfile = slug.procfile.as_ref()?;
+        Some(self.source_dir(slug).join(procfile))
+    }
+
     /// The process types of slug `name`: its `process_types` table, or its Procfile read now.
+    /// No table and no Procfile: no process types.
     pub fn process_types(&self, name: &str) -> Result<BTreeMap<String, String>, ManifestError> {
-        let spec = &self.manifest.slugs[name];
-        Ok(spec.process_types.clone().unwrap_or_default())
+        let spec = self
+            .manifest
+            .slugs
+            .get(name)
+            .ok_or_else(|| ManifestError::NoSuchSlug {
+                name: name.to_owned(),
+            })?;
+        let Some(path) = self.procfile_path(spec) else {
+            return Ok(spec.process_types.clone().unwrap_or_default());
+        };
+        let text = fs_err::read_to_string(&path).map_err(|err| ManifestError::ReadProcfile {
+            slug: name.to_owned(),
+            path: path.clone(),
+            source: err,
+        })?;
+        procfile::parse(&text).map_err(|problems| {
+            ManifestError::from_problems(&path, procfile_diagnostics(&path, &text, problems))
+        })
+    }
+
+    /// The span of the value at `path` (e.g. `&["apps", "web", "slug"]`; array elements by
+    /// index), if the manifest writes it.
+    pub fn span_of(&self, path: &[&str]) -> Option<SourceSpan> {
+        self.locator().span(path, Part::Value).map(Into::into)
+    }
+
+    /// The span of the key at `path` (for a table, its name in the `[header]`).
+    pub fn key_span_of(&self, path: &[&str]) -> Option<SourceSpan> {
+        self.locator().span(path, Part::Key).map(Into::into)
+    }
+
+    /// A [`TomlLocator`] over this manifest: build diagnostics at key paths with
+    /// [`TomlLocator::diagnostic_at`]. It indexes the text once; [`LoadedManifest::span_of`] and
+    /// [`LoadedManifest::key_span_of`] index it on every call.
+    pub fn locator(&self) -> TomlLocator {
+        TomlLocator::new(&self.path, &self.text)
     }
 }
 
-/// Reads, parses and validates the manifest at `path`.
+/// Reads, parses and validates the manifest at `path`. Every problem found is reported at once.
 pub fn load(path: &Path) -> Result<LoadedManifest, ManifestError> {
-    let text = fs_err::read_to_string(path).map_err(|source| ManifestError::Read {
+    let text = fs_err::read_to_string(path).map_err(|err| ManifestError::Read {
         path: path.to_owned(),
-        source,
-    })?;
-    let manifest: Manifest = toml::from_str(&text).map_err(|err| ManifestError::Invalid {
-        path: path.to_owned(),
-        message: err.message().to_owned(),
+        source: err,
     })?;
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
         .to_owned();
-    Ok(LoadedManifest {
+    let locator = TomlLocator::new(path, &text);
+    let manifest = parse(&text, &locator).map_err(ManifestError::Problem)?;
+    let loaded = LoadedManifest {
         path: path.to_owned(),
         dir,
         text,
         manifest,
+    };
+    let problems = validate::check(&loaded, &locator);
+    if problems.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(ManifestError::from_problems(path, problems))
+    }
+}
+
+/// Parses the TOML and maps it onto [`Manifest`]; a syntax error, an unknown key or a wrong
+/// type becomes a diagnostic underlining the offending text.
+fn parse(text: &str, locator: &TomlLocator) -> Result<Manifest, Box<SourceDiagnostic>> {
+    let root = toml::de::DeTable::parse(text).map_err(|err| {
+        let diag = toml_diagnostic(
+            locator,
+            "slugplan::manifest::syntax",
+            &err,
+            "invalid TOML here",
+        );
+        Box::new(diag)
+    })?;
+    Manifest::deserialize(toml::de::Deserializer::from(root)).map_err(|err| {
+        let message = err.message();
+        let label = if message.starts_with("unknown field") {
+            "unknown key"
+        } else if message.starts_with("invalid type") {
+            "wrong type"
+        } else if message.starts_with("missing field") {
+            "required key missing in this table"
+        } else if message.starts_with("unknown variant") {
+            "not an allowed value"
+        } else {
+            "here"
+        };
+        let diag = toml_diagnostic(locator, "slugplan::manifest::schema", &err, label)
+            .with_help("`slugplan schema` prints every key slug.toml accepts, with its type");
+        Box::new(diag)
     })
+}
+
+fn toml_diagnostic(
+    locator: &TomlLocator,
+    code: &'static str,
+    err: &toml::de::Error,
+    label: &str,
+) -> SourceDiagnostic {
+    // toml's messages may span lines ("expected ..."); keep them on one.
+    // serde speaks of sequences and maps; TOML users write arrays and tables.
+    let mut message = err
+        .message()
+        .trim_end()
+        .replace('\n', "; ")
+        .replace("a sequence", "an array")
+        .replace("a map", "a table");
+    if let Some(key) = err.span().and_then(|span| locator.path_at(&span)) {
+        message = format!("{key}: {message}");
+    }
+    let diag = locator.diagnostic(code, message);
+    match err.span() {
+        Some(span) => diag.with_label(span, label),
+        None => diag,
+    }
+}
+
+/// Turns Procfile problems into diagnostics pointing into the Procfile at `path`.
+fn procfile_diagnostics(
+    path: &Path,
+    text: &str,
+    problems: Vec<procfile::ProcfileProblem>,
+) -> Vec<SourceDiagnostic> {
+    let text: Arc<str> = Arc::from(text);
+    let name = display_path(path);
+    problems
+        .into_iter()
+        .map(|p| {
+            SourceDiagnostic::new("slugplan::manifest::procfile", p.message)
+                .in_file(&name, Arc::clone(&text))
+                .with_label(p.span, p.label)
+                .with_help("each Procfile line is `name: command`; `#` starts a comment")
+        })
+        .collect()
+}
+
+/// `path` as shown to users: without a leading `./`.
+fn display_path(path: &Path) -> String {
+    let mut components = path.components().peekable();
+    if components.peek() == Some(&Component::CurDir) && path.components().count() > 1 {
+        components.next();
+    }
+    components.collect::<PathBuf>().display().to_string()
+}
+
+/// The JSON Schema of slug.toml, as `slugplan schema` prints it and `schema/slug.schema.json`
+/// holds it.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Manifest)).expect("the schema serialises")
 }

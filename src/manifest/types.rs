@@ -11,6 +11,10 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::names::{
+    APP_NAME_PATTERN, PIPELINE_NAME_PATTERN, PROCESS_TYPE_PATTERN, SHA256_PATTERN, STACK_PATTERN,
+};
+
 /// A whole `slug.toml`: runtimes to fetch, slugs to build, apps and what each runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -25,8 +29,9 @@ pub struct Manifest {
     /// Slugs to build, by name.
     #[serde(default)]
     pub slugs: BTreeMap<String, SlugSpec>,
-    /// Apps and what each runs, by Heroku app name.
+    /// Apps and what each runs, by Heroku app name (`^[a-z][a-z0-9-]{1,28}[a-z0-9]$`).
     #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": APP_NAME_PATTERN }))]
     pub apps: BTreeMap<String, AppSpec>,
 }
 
@@ -65,16 +70,17 @@ pub struct Runtime {
     /// Where to fetch the archive: `https://`, `http://` or `file://`. A `.tar.gz`, `.tgz` or
     /// `.tar.xz` archive. Exactly one of `url` and `path` is given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^(https?|file)://"))]
     pub url: Option<String>,
     /// A local directory used as the runtime tree as it is (relative to the manifest).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
     /// The archive's SHA-256 (64 lowercase hex digits). When absent, `slug.lock` provides it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    #[schemars(regex(pattern = SHA256_PATTERN))]
     pub sha256: Option<String>,
     /// Directory inside `./app` the runtime unpacks into, e.g. `node-v20.11.0-linux-x64`.
-    /// Empty or absent: the root of `./app`.
+    /// Empty or absent: the root of `./app`. Relative, without `..`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dest: Option<String>,
     /// Leading path components to drop from every archive entry (1 for tarballs with a
@@ -103,15 +109,17 @@ pub struct SlugSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub go: Option<GoBuild>,
     /// The process types (a Procfile as a table): name → command, run from `/app`.
-    /// Keys match `^[-\w]{1,128}$`. Give this or `procfile`.
+    /// Keys match `^[-\w]{1,128}$`. Give this or `procfile`, not both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("propertyNames" = { "pattern": PROCESS_TYPE_PATTERN }))]
     pub process_types: Option<BTreeMap<String, String>>,
-    /// A Procfile (relative to `source`) to read the process types from instead.
+    /// A Procfile (relative to `source`) to read the process types from instead: `name: command`
+    /// lines, blank lines and `#` comments skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub procfile: Option<PathBuf>,
     /// The stack the slug is built for (default `heroku-24`).
     #[serde(default = "default_stack")]
-    #[schemars(regex(pattern = r"^heroku-[0-9]{2}$"))]
+    #[schemars(regex(pattern = STACK_PATTERN))]
     pub stack: String,
 }
 
@@ -125,7 +133,7 @@ pub struct GoBuild {
     /// The package to build, relative to the module (default `.`).
     #[serde(default = "default_package")]
     pub package: String,
-    /// The binary's path inside `./app`, e.g. `bin/web`.
+    /// The binary's path inside `./app`, e.g. `bin/web` (relative, without `..`).
     pub output: String,
     /// Target OS (default `linux`).
     #[serde(default = "default_goos")]
@@ -145,10 +153,11 @@ pub struct AppSpec {
     /// Run exactly the slug another app of this manifest runs now, without rebuilding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promote_from: Option<String>,
-    /// The pipeline this app is coupled to.
+    /// The pipeline this app is coupled to (needs `stage`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = PIPELINE_NAME_PATTERN))]
     pub pipeline: Option<String>,
-    /// The app's pipeline stage.
+    /// The app's pipeline stage (needs `pipeline`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage: Option<Stage>,
     /// Create the app when the platform does not have it (default: true on the local platform,

@@ -2,6 +2,9 @@
 //! path it is about, and says which command or setting fixes it.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use miette::{NamedSource, SourceSpan};
 
 use super::{ExtractError, LockError};
 use crate::cache::CacheError;
@@ -32,6 +35,12 @@ pub enum RuntimeError {
         name: String,
         /// Its URL (redacted).
         url: String,
+        /// slug.toml, when it can be shown (not when the URL holds credentials).
+        #[source_code]
+        manifest: Option<Arc<NamedSource<String>>>,
+        /// The runtime's URL in slug.toml.
+        #[label("no sha256 for this URL here or in slug.lock")]
+        span: Option<SourceSpan>,
     },
     /// slug.lock pins another URL than the manifest names.
     #[error("runtime `{name}`: slug.lock pins {locked_url}, but slug.toml now says {manifest_url}")]
@@ -43,6 +52,12 @@ pub enum RuntimeError {
         locked_url: String,
         /// The URL in slug.toml (redacted).
         manifest_url: String,
+        /// slug.toml, when it can be shown (not when the URL holds credentials).
+        #[source_code]
+        manifest: Option<Arc<NamedSource<String>>>,
+        /// The runtime's URL in slug.toml.
+        #[label("slug.lock pins another URL")]
+        span: Option<SourceSpan>,
     },
     /// The archive is not in the cache and `materialize` does not download.
     #[error("runtime `{name}` is not fetched ({url})")]

@@ -104,9 +104,15 @@ impl Lockfile {
                 });
             }
         };
-        let lock: Lockfile = toml::from_str(&text).map_err(|err| LockError::Invalid {
-            path: path.to_owned(),
-            message: err.message().to_owned(),
+        // Located by line and column, not by a snippet: the file may hold URLs with credentials.
+        let lock: Lockfile = toml::from_str(&text).map_err(|err| {
+            let at = err.span().map_or(0, |span| span.start);
+            let line = text[..at].matches('\n').count() + 1;
+            let column = at - text[..at].rfind('\n').map_or(0, |nl| nl + 1) + 1;
+            LockError::Invalid {
+                path: path.to_owned(),
+                message: format!("line {line}, column {column}: {}", err.message()),
+            }
         })?;
         if lock.version != LOCK_VERSION {
             return Err(LockError::Invalid {

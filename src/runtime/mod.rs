@@ -29,6 +29,8 @@ pub use lock::{
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use miette::NamedSource;
+
 use crate::cache::{Bucket, Cache};
 use crate::manifest::LoadedManifest;
 
@@ -109,16 +111,30 @@ pub fn pinned(
     if let Some(sha) = &spec.sha256 {
         return Ok((url, sha.clone()));
     }
+    // Point into slug.toml only when the snippet cannot show credentials.
+    let (manifest, span) = if redact_url(&url) == url {
+        let source = NamedSource::new(loaded.path.display().to_string(), loaded.text.clone());
+        (
+            Some(std::sync::Arc::new(source)),
+            loaded.span_of(&["runtimes", name, "url"]),
+        )
+    } else {
+        (None, None)
+    };
     match lock.runtimes.get(name) {
         Some(entry) if entry.url == url => Ok((url, entry.sha256.clone())),
         Some(entry) => Err(RuntimeError::StaleLock {
             name: name.to_owned(),
             locked_url: redact_url(&entry.url),
             manifest_url: redact_url(&url),
+            manifest,
+            span,
         }),
         None => Err(RuntimeError::NotPinned {
             name: name.to_owned(),
             url: redact_url(&url),
+            manifest,
+            span,
         }),
     }
 }

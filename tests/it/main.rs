@@ -2,6 +2,8 @@
 
 mod common;
 
+mod cli;
+
 mod go;
 mod manifest;
 mod platform;

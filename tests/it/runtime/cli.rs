@@ -102,6 +102,10 @@ fn changed_url_is_reported_then_relocked() {
         0,
         "a stale pin is never used to download"
     );
+    assert!(
+        err.contains("slug.lock pins another URL"),
+        "the URL in slug.toml is underlined: {err}"
+    );
 
     let out = ctx.run(&["lock"]);
     let err = stderr(&out);
@@ -248,4 +252,22 @@ fn progress_is_plain_lines_json_or_nothing_and_never_shows_secrets() {
         "{}",
         stderr(&failed)
     );
+}
+
+#[test]
+fn invalid_lock_file_is_reported_with_its_position() {
+    let ctx = TestContext::new();
+    ctx.write(
+        "slug.toml",
+        "[runtimes.x]\nurl = \"http://127.0.0.1:9/x.tgz\"\n",
+    );
+    ctx.write("slug.lock", "version = 1\n\n[runtimes.x]\nurl = 3\n");
+    let out = ctx.run(&["fetch"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("invalid lock file") && err.contains("line 4, column 7"),
+        "{err}"
+    );
+    assert!(err.contains("run `slugplan lock`"), "{err}");
 }

@@ -1,0 +1,312 @@
+//! Applying a plan: the platform-changing steps (create app, upload, release, promote), in
+//! dependency order, independent ones in parallel.
+//!
+//! Apply is built to be interrupted. Every step first checks whether its effect is already
+//! there (the app exists; the app already runs the slug, re-read right before releasing; the
+//! upload was recorded), so `kill -9` at any point followed by another apply converges without a
+//! duplicate release. A failed step stops only the steps that depend on it; the others finish,
+//! and the apply reports every failure by address.
+
+mod promote;
+mod steps;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+
+use crate::graph::{Address, StepKind};
+use crate::plan::{Action, Plan};
+use crate::platform::{Platform, PlatformError, UploadProgress};
+use crate::state::{State, StateError};
+
+/// A built slug, ready to upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadySlug {
+    /// The archive in the cache.
+    pub path: PathBuf,
+    /// `SHA256:<hex>`.
+    pub checksum: String,
+    /// The stack it was built for.
+    pub stack: String,
+    /// Its process types.
+    pub process_types: BTreeMap<String, String>,
+}
+
+/// Progress events of an apply, for the terminal or `--json`.
+pub trait ApplyReporter: Send + Sync {
+    /// A step started.
+    fn started(&self, address: &Address, action: Action);
+    /// A step finished; `detail` says what it did (or why it was skipped).
+    fn finished(&self, address: &Address, outcome: StepOutcome, detail: &str);
+    /// A progress sink for an upload of `size` bytes.
+    fn upload(&self, address: &Address, size: u64) -> Box<dyn UploadProgress>;
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepOutcome {
+    /// It did its work.
+    Done,
+    /// Its effect was already there (e.g. after an interrupted apply).
+    Skipped,
+    /// It failed.
+    Failed,
+}
+
+impl StepOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            StepOutcome::Done => "done",
+            StepOutcome::Skipped => "skipped",
+            StepOutcome::Failed => "failed",
+        }
+    }
+}
+
+/// Knobs of an apply.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Steps running at once.
+    pub jobs: usize,
+    /// Overwrite a promotion target whose release is newer than the source's.
+    pub allow_downgrade: bool,
+    /// How long to wait for a release to leave `pending`.
+    pub release_timeout: Duration,
+}
+
+/// Errors of an apply.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ApplyError {
+    /// Some steps failed; the others finished.
+    #[error("{} step(s) failed: {}", failures.len(), failures.iter().map(|f| f.address.0.as_str()).collect::<Vec<_>>().join(", "))]
+    #[diagnostic(help(
+        "fix the cause and run `slugplan apply` again: finished steps are not redone"
+    ))]
+    Steps {
+        /// Each failure.
+        #[related]
+        failures: Vec<StepError>,
+    },
+    /// The local state failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    State(#[from] StateError),
+}
+
+/// One failed step.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("{address}: {message}")]
+pub struct StepError {
+    /// The step.
+    pub address: Address,
+    /// What went wrong.
+    pub message: String,
+    /// The platform error, if that was the cause.
+    #[source]
+    pub source: Option<PlatformError>,
+}
+
+/// What an apply did, for the closing line and `--json`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ApplySummary {
+    /// Apps created.
+    pub created: usize,
+    /// Slugs built (counted by the caller, which builds before applying).
+    pub built: usize,
+    /// Slugs uploaded.
+    pub uploaded: usize,
+    /// Releases made (including promotions).
+    pub released: usize,
+    /// Apps left as they were.
+    pub unchanged: usize,
+}
+
+impl ApplySummary {
+    /// `Apply complete! 1 built, 1 uploaded, 3 released, 2 unchanged.`
+    pub fn line(&self) -> String {
+        let created = if self.created > 0 {
+            format!("{} created, ", self.created)
+        } else {
+            String::new()
+        };
+        format!(
+            "Apply complete! {created}{} built, {} uploaded, {} released, {} unchanged.",
+            self.built, self.uploaded, self.released, self.unchanged
+        )
+    }
+}
+
+/// Everything the steps share.
+pub struct Applier<'a> {
+    /// The platform.
+    pub platform: &'a dyn Platform,
+    /// The platform's identity in the state (`local:<dir>` or the API URL).
+    pub platform_id: String,
+    /// The local state (uploads, releases made, the audit log).
+    pub state: &'a Mutex<State>,
+    /// The audit-log entry of this apply.
+    pub apply_id: i64,
+    /// The slugs to upload, by name.
+    pub slugs: &'a BTreeMap<String, ReadySlug>,
+    /// The stack of each app, for creating apps: the stack of the slug it runs.
+    pub app_stacks: &'a BTreeMap<String, String>,
+    /// Progress.
+    pub reporter: &'a dyn ApplyReporter,
+    /// Knobs.
+    pub options: ApplyOptions,
+    /// Slug ids known so far, by slug name (from the plan or from uploads).
+    slug_ids: Mutex<BTreeMap<String, String>>,
+}
+
+impl<'a> Applier<'a> {
+    /// An applier for one apply.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each part is distinct and named at the call"
+    )]
+    pub fn new(
+        platform: &'a dyn Platform,
+        platform_id: String,
+        state: &'a Mutex<State>,
+        apply_id: i64,
+        slugs: &'a BTreeMap<String, ReadySlug>,
+        app_stacks: &'a BTreeMap<String, String>,
+        reporter: &'a dyn ApplyReporter,
+        options: ApplyOptions,
+    ) -> Self {
+        Applier {
+            platform,
+            platform_id,
+            state,
+            apply_id,
+            slugs,
+            app_stacks,
+            reporter,
+            options,
+            slug_ids: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Runs the changing steps of `plan` (those in `only`, when given) and returns the counts.
+    pub async fn apply(
+        &self,
+        plan: &Plan,
+        only: Option<&BTreeSet<Address>>,
+    ) -> Result<ApplySummary, ApplyError> {
+        for step in &plan.steps {
+            if let (StepKind::Upload { slug, .. }, Some(id)) = (&step.step, &step.slug_id) {
+                self.remember_slug(slug, id);
+            }
+        }
+        let runnable: Vec<&crate::plan::PlannedStep> = plan
+            .steps
+            .iter()
+            .filter(|s| only.is_none_or(|only| only.contains(&s.address)))
+            .filter(|s| {
+                matches!(
+                    s.action,
+                    Action::Create | Action::Upload | Action::Release | Action::Promote
+                )
+            })
+            .collect();
+        let pending_addresses: BTreeSet<&Address> = runnable.iter().map(|s| &s.address).collect();
+
+        let mut waiting: Vec<&crate::plan::PlannedStep> = runnable;
+        let mut done: BTreeSet<Address> = BTreeSet::new();
+        let mut failed: BTreeSet<Address> = BTreeSet::new();
+        let mut failures = Vec::new();
+        let mut summary = ApplySummary {
+            unchanged: plan.summary.unchanged,
+            ..ApplySummary::default()
+        };
+        let mut running = FuturesUnordered::new();
+
+        loop {
+            // Start every step whose dependencies are all finished, up to `jobs` at once.
+            let mut index = 0;
+            while index < waiting.len() && running.len() < self.options.jobs.max(1) {
+                let step = waiting[index];
+                let deps: Vec<&Address> = step
+                    .depends_on
+                    .iter()
+                    .filter(|d| pending_addresses.contains(d))
+                    .collect();
+                if deps.iter().any(|d| failed.contains(*d)) {
+                    waiting.remove(index);
+                    failed.insert(step.address.clone());
+                    self.reporter.finished(
+                        &step.address,
+                        StepOutcome::Failed,
+                        "not run: a step it depends on failed",
+                    );
+                    continue;
+                }
+                if deps.iter().all(|d| done.contains(*d)) {
+                    waiting.remove(index);
+                    self.reporter.started(&step.address, step.action);
+                    running.push(async move { (step, self.run_step(step).await) });
+                    continue;
+                }
+                index += 1;
+            }
+            let Some((step, result)) = running.next().await else {
+                break;
+            };
+            let (outcome, detail) = match result {
+                Ok((outcome, detail)) => {
+                    done.insert(step.address.clone());
+                    if outcome == StepOutcome::Done {
+                        match step.action {
+                            Action::Create => summary.created += 1,
+                            Action::Upload => summary.uploaded += 1,
+                            Action::Release | Action::Promote => summary.released += 1,
+                            _ => {}
+                        }
+                    } else if matches!(step.action, Action::Release | Action::Promote) {
+                        summary.unchanged += 1;
+                    }
+                    (outcome, detail)
+                }
+                Err(err) => {
+                    failed.insert(step.address.clone());
+                    let detail = err.to_string();
+                    failures.push(err);
+                    (StepOutcome::Failed, detail)
+                }
+            };
+            self.reporter.finished(&step.address, outcome, &detail);
+            self.state.lock().expect("state lock").record_event(
+                self.apply_id,
+                &step.address.0,
+                step.action.as_str(),
+                outcome.as_str(),
+                &detail,
+            )?;
+        }
+        if failures.is_empty() {
+            Ok(summary)
+        } else {
+            Err(ApplyError::Steps { failures })
+        }
+    }
+
+    fn remember_slug(&self, slug: &str, id: &str) {
+        self.slug_ids
+            .lock()
+            .expect("slug ids lock")
+            .insert(slug.to_owned(), id.to_owned());
+    }
+
+    fn known_slug(&self, slug: &str) -> Option<String> {
+        self.slug_ids
+            .lock()
+            .expect("slug ids lock")
+            .get(slug)
+            .cloned()
+    }
+}

@@ -1,0 +1,205 @@
+//! The desired state: what the manifest asks for, resolved and free of syntax.
+//!
+//! This is the first step of the one-way flow (manifest → desired → graph → diff → plan → apply).
+//! It follows `promote_from` chains to the slug each app ends up running and decides, for every
+//! slug, which app its archive is uploaded through (slugs are created per app on the platform,
+//! then released by id to every other app that runs them).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::manifest::{AppSpec, LoadedManifest, PlatformKind, Stage};
+
+/// What one app should run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppSource {
+    /// The app runs slug `name` of the manifest.
+    Slug(String),
+    /// The app runs whatever app `name` runs (a promotion).
+    PromoteFrom(String),
+}
+
+/// One app of the desired state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredApp {
+    /// The app's name.
+    pub name: String,
+    /// What it runs, as the manifest says it.
+    pub source: AppSource,
+    /// The slug it ends up running once `promote_from` chains are followed.
+    pub slug: String,
+    /// The pipeline it belongs to, if any.
+    pub pipeline: Option<String>,
+    /// Its pipeline stage, if any.
+    pub stage: Option<Stage>,
+    /// Whether slugplan may create the app when the platform lacks it.
+    pub create: bool,
+}
+
+/// One slug of the desired state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredSlug {
+    /// The slug's name.
+    pub name: String,
+    /// The stack it is built for.
+    pub stack: String,
+    /// The runtimes it contains.
+    pub runtimes: Vec<String>,
+    /// Whether it has a Go build.
+    pub go: bool,
+    /// The app whose platform record the archive is uploaded through: the first app, by name,
+    /// that runs the slug directly. Every other app gets the same slug id released to it.
+    pub upload_via: Option<String>,
+}
+
+/// Everything the manifest asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredState {
+    /// Runtimes needed by the slugs that some app runs.
+    pub runtimes: BTreeSet<String>,
+    /// Slugs, by name (all of the manifest's, even those no app runs).
+    pub slugs: BTreeMap<String, DesiredSlug>,
+    /// Apps, by name.
+    pub apps: BTreeMap<String, DesiredApp>,
+}
+
+impl DesiredState {
+    /// Resolves the manifest. The manifest has been validated (no unknown references, no
+    /// promotion cycles), so resolution cannot fail; a chain that is somehow broken resolves to
+    /// nothing and the app is left out rather than looping.
+    pub fn from_manifest(loaded: &LoadedManifest) -> Self {
+        let manifest = &loaded.manifest;
+        let create_default = manifest.platform.kind == PlatformKind::Local;
+        let mut apps = BTreeMap::new();
+        for (name, spec) in &manifest.apps {
+            let Some(slug) = resolve_slug(&manifest.apps, name) else {
+                continue;
+            };
+            let source = match (&spec.slug, &spec.promote_from) {
+                (Some(slug), _) => AppSource::Slug(slug.clone()),
+                (None, Some(from)) => AppSource::PromoteFrom(from.clone()),
+                (None, None) => continue,
+            };
+            apps.insert(
+                name.clone(),
+                DesiredApp {
+                    name: name.clone(),
+                    source,
+                    slug,
+                    pipeline: spec.pipeline.clone(),
+                    stage: spec.stage,
+                    create: spec.create.unwrap_or(create_default),
+                },
+            );
+        }
+        let mut slugs = BTreeMap::new();
+        let mut runtimes = BTreeSet::new();
+        for (name, spec) in &manifest.slugs {
+            let upload_via = apps
+                .values()
+                .find(|app| app.source == AppSource::Slug(name.clone()))
+                .map(|app| app.name.clone());
+            if apps.values().any(|app| &app.slug == name) {
+                runtimes.extend(spec.runtimes.iter().cloned());
+            }
+            slugs.insert(
+                name.clone(),
+                DesiredSlug {
+                    name: name.clone(),
+                    stack: spec.stack.clone(),
+                    runtimes: spec.runtimes.clone(),
+                    go: spec.go.is_some(),
+                    upload_via,
+                },
+            );
+        }
+        DesiredState {
+            runtimes,
+            slugs,
+            apps,
+        }
+    }
+
+    /// The slugs some app runs, by name.
+    pub fn deployed_slugs(&self) -> BTreeSet<&str> {
+        self.apps.values().map(|app| app.slug.as_str()).collect()
+    }
+}
+
+/// Follows `promote_from` from `app` to the slug at the end of the chain.
+fn resolve_slug(apps: &BTreeMap<String, AppSpec>, app: &str) -> Option<String> {
+    let mut seen = BTreeSet::new();
+    let mut current = app;
+    loop {
+        if !seen.insert(current) {
+            return None;
+        }
+        let spec = apps.get(current)?;
+        if let Some(slug) = &spec.slug {
+            return Some(slug.clone());
+        }
+        current = spec.promote_from.as_deref()?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Manifest;
+
+    fn loaded(toml_text: &str) -> LoadedManifest {
+        LoadedManifest {
+            path: "slug.toml".into(),
+            dir: ".".into(),
+            text: toml_text.to_owned(),
+            manifest: toml::from_str::<Manifest>(toml_text).unwrap(),
+        }
+    }
+
+    #[test]
+    fn promotion_chains_resolve_to_the_source_slug() {
+        let desired = DesiredState::from_manifest(&loaded(
+            r#"
+            [slugs.web]
+            [apps.web-staging]
+            slug = "web"
+            [apps.web-prod-eu]
+            promote_from = "web-staging"
+            [apps.web-prod-us]
+            promote_from = "web-prod-eu"
+            "#,
+        ));
+        assert_eq!(desired.apps["web-prod-us"].slug, "web");
+        assert_eq!(
+            desired.apps["web-prod-us"].source,
+            AppSource::PromoteFrom("web-prod-eu".into())
+        );
+        assert_eq!(
+            desired.slugs["web"].upload_via.as_deref(),
+            Some("web-staging")
+        );
+    }
+
+    #[test]
+    fn runtimes_of_slugs_no_app_runs_are_not_needed() {
+        let desired = DesiredState::from_manifest(&loaded(
+            r#"
+            [runtimes.node]
+            path = "node"
+            [runtimes.ruby]
+            path = "ruby"
+            [slugs.web]
+            runtimes = ["node"]
+            [slugs.worker]
+            runtimes = ["ruby"]
+            [apps.web-staging]
+            slug = "web"
+            "#,
+        ));
+        assert_eq!(desired.runtimes, BTreeSet::from(["node".to_owned()]));
+        assert_eq!(desired.slugs["worker"].upload_via, None);
+        assert!(
+            desired.apps["web-staging"].create,
+            "local platform creates apps"
+        );
+    }
+}

@@ -1,0 +1,486 @@
+//! The step graph: every piece of work a deploy can need, with its dependencies.
+//!
+//! Built from the [`DesiredState`] alone (no platform access), so `slugplan graph` works offline
+//! and the shape of a deploy is reviewable before anything runs. Each step has a stable
+//! [`Address`] (`runtime.node`, `build.api`, `slug.web@heroku-24`, `upload.web→web-staging`,
+//! `release.web-staging`, `promote.web-prod`) that plans, saved plans, `--target` and the audit
+//! log all use.
+//!
+//! The dependency chain is fetch runtime → Go build → assemble slug → upload → release →
+//! promote. An upload goes through one app's platform record; every app running the slug gets
+//! that slug id released to it, so one slug for ten apps is one build and one upload.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+
+use petgraph::Direction;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::{Dfs, Reversed};
+use serde::{Deserialize, Serialize};
+
+use crate::desired::{AppSource, DesiredState};
+
+/// A step's stable name, e.g. `release.web-staging`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Address(pub String);
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StepKind {
+    /// Fetch, verify and unpack a runtime.
+    FetchRuntime {
+        /// The runtime's name.
+        runtime: String,
+    },
+    /// Cross-compile a slug's Go program.
+    GoBuild {
+        /// The slug's name.
+        slug: String,
+    },
+    /// Assemble a slug archive.
+    AssembleSlug {
+        /// The slug's name.
+        slug: String,
+        /// Its stack.
+        stack: String,
+    },
+    /// Make sure an app exists on the platform.
+    EnsureApp {
+        /// The app's name.
+        app: String,
+    },
+    /// Create the slug on the platform (through `app`) and upload its archive.
+    Upload {
+        /// The slug's name.
+        slug: String,
+        /// The app whose slug record is created.
+        app: String,
+    },
+    /// Release a slug of the manifest to an app.
+    Release {
+        /// The app's name.
+        app: String,
+        /// The slug's name.
+        slug: String,
+    },
+    /// Release to `app` what `from` runs.
+    Promote {
+        /// The target app.
+        app: String,
+        /// The source app.
+        from: String,
+    },
+}
+
+impl StepKind {
+    /// The step's address.
+    pub fn address(&self) -> Address {
+        Address(match self {
+            StepKind::FetchRuntime { runtime } => format!("runtime.{runtime}"),
+            StepKind::GoBuild { slug } => format!("build.{slug}"),
+            StepKind::AssembleSlug { slug, stack } => format!("slug.{slug}@{stack}"),
+            StepKind::EnsureApp { app } => format!("app.{app}"),
+            StepKind::Upload { slug, app } => format!("upload.{slug}→{app}"),
+            StepKind::Release { app, .. } => format!("release.{app}"),
+            StepKind::Promote { app, .. } => format!("promote.{app}"),
+        })
+    }
+
+    /// The app this step changes, if it changes one.
+    pub fn app(&self) -> Option<&str> {
+        match self {
+            StepKind::EnsureApp { app }
+            | StepKind::Release { app, .. }
+            | StepKind::Promote { app, .. } => Some(app),
+            _ => None,
+        }
+    }
+}
+
+/// Errors in the shape of the graph.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum GraphError {
+    /// The steps depend on each other in a circle.
+    #[error("the deploy steps form a cycle: {}", cycle.join(" → "))]
+    #[diagnostic(
+        code(slugplan::graph::cycle),
+        help("check the promote_from entries of the apps named")
+    )]
+    Cycle {
+        /// The addresses in the cycle.
+        cycle: Vec<String>,
+    },
+    /// `--target` named no step of the graph.
+    #[error("no step is named `{address}`")]
+    #[diagnostic(help("`slugplan graph` lists every step's address; known apps: {known}"))]
+    UnknownTarget {
+        /// The address asked for.
+        address: String,
+        /// The apps the graph knows.
+        known: String,
+    },
+}
+
+/// The dependency graph of a deploy's steps.
+#[derive(Debug, Clone)]
+pub struct StepGraph {
+    graph: DiGraph<StepKind, ()>,
+    index: HashMap<Address, NodeIndex>,
+}
+
+impl StepGraph {
+    /// Builds the graph of everything `desired` can need.
+    pub fn build(desired: &DesiredState) -> Result<Self, GraphError> {
+        let mut g = StepGraph {
+            graph: DiGraph::new(),
+            index: HashMap::new(),
+        };
+        let deployed = desired.deployed_slugs();
+        for app in desired.apps.values() {
+            g.add(StepKind::EnsureApp {
+                app: app.name.clone(),
+            });
+        }
+        for slug in desired.slugs.values() {
+            if !deployed.contains(slug.name.as_str()) {
+                continue;
+            }
+            let assemble = g.add(StepKind::AssembleSlug {
+                slug: slug.name.clone(),
+                stack: slug.stack.clone(),
+            });
+            for runtime in &slug.runtimes {
+                let fetch = g.add(StepKind::FetchRuntime {
+                    runtime: runtime.clone(),
+                });
+                g.graph.update_edge(fetch, assemble, ());
+            }
+            if slug.go {
+                let build = g.add(StepKind::GoBuild {
+                    slug: slug.name.clone(),
+                });
+                g.graph.update_edge(build, assemble, ());
+            }
+            if let Some(via) = &slug.upload_via {
+                let upload = g.add(StepKind::Upload {
+                    slug: slug.name.clone(),
+                    app: via.clone(),
+                });
+                g.graph.update_edge(assemble, upload, ());
+                g.edge_from_app(via, upload);
+            }
+        }
+        for app in desired.apps.values() {
+            let step = match &app.source {
+                AppSource::Slug(slug) => StepKind::Release {
+                    app: app.name.clone(),
+                    slug: slug.clone(),
+                },
+                AppSource::PromoteFrom(from) => StepKind::Promote {
+                    app: app.name.clone(),
+                    from: from.clone(),
+                },
+            };
+            let node = g.add(step);
+            g.edge_from_app(&app.name, node);
+        }
+        for app in desired.apps.values() {
+            let node = g
+                .node_of_app(&app.name)
+                .expect("every app has a deploy step");
+            match &app.source {
+                AppSource::Slug(slug) => {
+                    let via = desired.slugs.get(slug).and_then(|s| s.upload_via.clone());
+                    if let Some(via) = via {
+                        let upload = g.index[&StepKind::Upload {
+                            slug: slug.clone(),
+                            app: via,
+                        }
+                        .address()];
+                        g.graph.update_edge(upload, node, ());
+                    }
+                }
+                AppSource::PromoteFrom(from) => {
+                    if let Some(source) = g.node_of_app(from) {
+                        g.graph.update_edge(source, node, ());
+                    }
+                }
+            }
+        }
+        g.check_acyclic()?;
+        Ok(g)
+    }
+
+    fn add(&mut self, step: StepKind) -> NodeIndex {
+        let address = step.address();
+        if let Some(&node) = self.index.get(&address) {
+            return node;
+        }
+        let node = self.graph.add_node(step);
+        self.index.insert(address, node);
+        node
+    }
+
+    fn edge_from_app(&mut self, app: &str, to: NodeIndex) {
+        let ensure = self.index[&StepKind::EnsureApp { app: app.into() }.address()];
+        self.graph.update_edge(ensure, to, ());
+    }
+
+    /// The release or promote step of `app`.
+    fn node_of_app(&self, app: &str) -> Option<NodeIndex> {
+        self.index
+            .get(&Address(format!("release.{app}")))
+            .or_else(|| self.index.get(&Address(format!("promote.{app}"))))
+            .copied()
+    }
+
+    fn check_acyclic(&self) -> Result<(), GraphError> {
+        match petgraph::algo::toposort(&self.graph, None) {
+            Ok(_) => Ok(()),
+            Err(cycle) => {
+                let scc = petgraph::algo::tarjan_scc(&self.graph)
+                    .into_iter()
+                    .find(|component| component.contains(&cycle.node_id()))
+                    .unwrap_or_default();
+                let mut names: Vec<String> =
+                    scc.iter().map(|&n| self.graph[n].address().0).collect();
+                names.sort();
+                if let Some(first) = names.first().cloned() {
+                    names.push(first);
+                }
+                Err(GraphError::Cycle { cycle: names })
+            }
+        }
+    }
+
+    /// Every step in an order where each comes after all it depends on. Ties are broken by
+    /// address so the order is the same on every run.
+    pub fn ordered(&self) -> Vec<&StepKind> {
+        let mut indegree: HashMap<NodeIndex, usize> = self
+            .graph
+            .node_indices()
+            .map(|n| {
+                let deps = self
+                    .graph
+                    .neighbors_directed(n, Direction::Incoming)
+                    .count();
+                (n, deps)
+            })
+            .collect();
+        let mut ready: BTreeMap<Address, NodeIndex> = indegree
+            .iter()
+            .filter(|(_, d)| **d == 0)
+            .map(|(&n, _)| (self.graph[n].address(), n))
+            .collect();
+        let mut order = Vec::with_capacity(self.graph.node_count());
+        while let Some((_, node)) = ready.pop_first() {
+            order.push(&self.graph[node]);
+            for next in self.graph.neighbors_directed(node, Direction::Outgoing) {
+                let d = indegree.get_mut(&next).expect("known node");
+                *d -= 1;
+                if *d == 0 {
+                    ready.insert(self.graph[next].address(), next);
+                }
+            }
+        }
+        order
+    }
+
+    /// The step at `address`.
+    pub fn step(&self, address: &Address) -> Option<&StepKind> {
+        self.index.get(address).map(|&n| &self.graph[n])
+    }
+
+    /// The addresses `address` directly depends on, sorted.
+    pub fn dependencies(&self, address: &Address) -> Vec<Address> {
+        let Some(&node) = self.index.get(address) else {
+            return Vec::new();
+        };
+        let mut deps: Vec<Address> = self
+            .graph
+            .neighbors_directed(node, Direction::Incoming)
+            .map(|n| self.graph[n].address())
+            .collect();
+        deps.sort();
+        deps
+    }
+
+    /// The steps needed for `target` (an address, or an app's name): the step itself and
+    /// everything it depends on, transitively.
+    pub fn closure(&self, target: &str) -> Result<BTreeSet<Address>, GraphError> {
+        let start = self
+            .index
+            .get(&Address(target.to_owned()))
+            .copied()
+            .or_else(|| self.node_of_app(target))
+            .ok_or_else(|| GraphError::UnknownTarget {
+                address: target.to_owned(),
+                known: self.apps().join(", "),
+            })?;
+        let reversed = Reversed(&self.graph);
+        let mut dfs = Dfs::new(reversed, start);
+        let mut out = BTreeSet::new();
+        while let Some(node) = dfs.next(reversed) {
+            out.insert(self.graph[node].address());
+        }
+        Ok(out)
+    }
+
+    fn apps(&self) -> Vec<String> {
+        let mut apps: Vec<String> = self
+            .graph
+            .node_weights()
+            .filter_map(|s| match s {
+                StepKind::EnsureApp { app } => Some(app.clone()),
+                _ => None,
+            })
+            .collect();
+        apps.sort();
+        apps
+    }
+
+    /// The graph in Graphviz DOT, nodes and edges sorted for stable output.
+    pub fn to_dot(&self) -> String {
+        let mut out = String::from("digraph slugplan {\n  rankdir=LR;\n  node [shape=box];\n");
+        for step in self.ordered() {
+            out.push_str(&format!("  \"{}\";\n", step.address()));
+        }
+        let mut edges: Vec<(Address, Address)> = self
+            .graph
+            .edge_indices()
+            .filter_map(|e| self.graph.edge_endpoints(e))
+            .map(|(a, b)| (self.graph[a].address(), self.graph[b].address()))
+            .collect();
+        edges.sort();
+        for (a, b) in edges {
+            out.push_str(&format!("  \"{a}\" -> \"{b}\";\n"));
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    /// The number of steps.
+    pub fn len(&self) -> usize {
+        self.graph.node_count()
+    }
+
+    /// Whether the graph has no steps.
+    pub fn is_empty(&self) -> bool {
+        self.graph.node_count() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{LoadedManifest, Manifest};
+
+    fn graph(toml_text: &str) -> StepGraph {
+        let loaded = LoadedManifest {
+            path: "slug.toml".into(),
+            dir: ".".into(),
+            text: toml_text.to_owned(),
+            manifest: toml::from_str::<Manifest>(toml_text).unwrap(),
+        };
+        StepGraph::build(&DesiredState::from_manifest(&loaded)).unwrap()
+    }
+
+    const THREE_APPS: &str = r#"
+        [runtimes.node]
+        path = "node"
+        [slugs.web]
+        runtimes = ["node"]
+        [slugs.api]
+        go = { output = "api" }
+        [apps.web-staging]
+        slug = "web"
+        [apps.web-prod]
+        promote_from = "web-staging"
+        [apps.api-staging]
+        slug = "api"
+    "#;
+
+    #[test]
+    fn steps_come_after_their_dependencies() {
+        let g = graph(THREE_APPS);
+        let order: Vec<String> = g.ordered().iter().map(|s| s.address().0).collect();
+        let pos = |a: &str| order.iter().position(|x| x == a).unwrap();
+        assert!(pos("runtime.node") < pos("slug.web@heroku-24"));
+        assert!(pos("build.api") < pos("slug.api@heroku-24"));
+        assert!(pos("slug.web@heroku-24") < pos("upload.web→web-staging"));
+        assert!(pos("upload.web→web-staging") < pos("release.web-staging"));
+        assert!(pos("release.web-staging") < pos("promote.web-prod"));
+        assert_eq!(order.len(), g.len());
+    }
+
+    #[test]
+    fn target_closure_holds_only_what_the_app_needs() {
+        let g = graph(THREE_APPS);
+        let closure: Vec<String> = g
+            .closure("web-prod")
+            .unwrap()
+            .into_iter()
+            .map(|a| a.0)
+            .collect();
+        assert_eq!(
+            closure,
+            [
+                "app.web-prod",
+                "app.web-staging",
+                "promote.web-prod",
+                "release.web-staging",
+                "runtime.node",
+                "slug.web@heroku-24",
+                "upload.web→web-staging"
+            ]
+        );
+        assert!(matches!(
+            g.closure("nope"),
+            Err(GraphError::UnknownTarget { .. })
+        ));
+    }
+
+    #[test]
+    fn one_slug_for_many_apps_is_uploaded_once() {
+        let g = graph(
+            r#"
+            [slugs.web]
+            [apps.web-a]
+            slug = "web"
+            [apps.web-b]
+            slug = "web"
+            [apps.web-c]
+            slug = "web"
+            "#,
+        );
+        let uploads = g
+            .ordered()
+            .into_iter()
+            .filter(|s| matches!(s, StepKind::Upload { .. }))
+            .count();
+        assert_eq!(uploads, 1);
+        assert_eq!(
+            g.dependencies(&Address("release.web-c".into())),
+            [
+                Address("app.web-c".into()),
+                Address("upload.web→web-a".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn dot_output_lists_every_edge() {
+        let dot = graph(THREE_APPS).to_dot();
+        assert!(dot.starts_with("digraph slugplan {"));
+        assert!(dot.contains("\"release.web-staging\" -> \"promote.web-prod\";"));
+        assert!(dot.contains("\"runtime.node\" -> \"slug.web@heroku-24\";"));
+    }
+}

@@ -1,0 +1,377 @@
+//! The diff: desired state against observed state, as a [`Plan`].
+//!
+//! A pure function of its inputs, so every decision is unit-testable without a platform:
+//!
+//! - an app is unchanged when the slug it runs has the declared checksum, stack **and** process
+//!   types; otherwise it gets a release (or a promotion);
+//! - a slug is uploaded only when some app needs it and no slug with the same checksum, stack
+//!   and process types is on the platform already (another app runs it, or slugplan recorded an
+//!   upload of it); otherwise that slug id is released as it is;
+//! - a running release slugplan did not make is drift, reported whether or not it changes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::desired::DesiredState;
+use crate::graph::{StepGraph, StepKind};
+use crate::plan::observe::ObservedApp;
+use crate::plan::{Action, Drift, FORMAT_VERSION, Plan, PlannedStep, Summary};
+use crate::state::RecordedUpload;
+
+/// What is known about a slug the plan deploys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlugFacts {
+    /// `SHA256:<hex>`; None when it was not built (`--no-build`) and is not in the cache.
+    pub checksum: Option<String>,
+    /// The stack it is built for.
+    pub stack: String,
+    /// Its process types.
+    pub process_types: BTreeMap<String, String>,
+    /// Whether the archive was built for this plan (not found in the cache).
+    pub built_now: bool,
+    /// Whether its Go program was compiled for this plan.
+    pub go_built_now: bool,
+    /// Why it was built, e.g. `web.js changed`.
+    pub build_reason: String,
+}
+
+/// Everything the diff looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct DiffInput<'a> {
+    /// The step graph.
+    pub graph: &'a StepGraph,
+    /// The desired state.
+    pub desired: &'a DesiredState,
+    /// Facts about each deployed slug, by name.
+    pub slugs: &'a BTreeMap<String, SlugFacts>,
+    /// Runtimes downloaded for this plan.
+    pub fetched: &'a BTreeSet<String>,
+    /// What each app runs now.
+    pub observed: &'a BTreeMap<String, ObservedApp>,
+    /// Uploads slugplan recorded, by slug name (matching checksum, stack and process types).
+    pub uploads: &'a BTreeMap<String, RecordedUpload>,
+    /// Release ids slugplan made.
+    pub ours: &'a BTreeSet<String>,
+    /// The platform's description.
+    pub platform: &'a str,
+    /// SHA-256 of the manifest.
+    pub manifest_sha256: &'a str,
+}
+
+/// Errors that make a plan impossible.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum DiffError {
+    /// An app is missing and slugplan may not create it.
+    #[error("app `{app}` does not exist on {platform}")]
+    #[diagnostic(help(
+        "create it (`heroku apps:create {app}`), or set `create = true` under [apps.{app}]"
+    ))]
+    MissingApp {
+        /// The app.
+        app: String,
+        /// The platform.
+        platform: String,
+    },
+}
+
+/// The description slugplan gives its releases; also how drift made by another slugplan is
+/// told apart from a release made by hand.
+pub fn release_description(slug: &str, checksum: &str) -> String {
+    format!("Deploy {slug} {} (slugplan)", short(checksum))
+}
+
+/// A checksum shortened for display: `SHA256:` and the first 12 hex digits.
+pub fn short(checksum: &str) -> String {
+    match checksum.strip_prefix("SHA256:") {
+        Some(hex) if hex.len() > 12 => format!("SHA256:{}…", &hex[..12]),
+        _ => checksum.to_owned(),
+    }
+}
+
+/// What should happen to one app.
+struct AppDecision {
+    action: Action,
+    reason: String,
+    before: Option<String>,
+    after: Option<String>,
+}
+
+/// Computes the plan.
+pub fn diff(input: DiffInput<'_>) -> Result<Plan, DiffError> {
+    let decisions = decide_apps(&input)?;
+    let reusable = reusable_slugs(&input);
+    let mut steps = Vec::new();
+    let mut summary = Summary::default();
+
+    for step in input.graph.ordered() {
+        let address = step.address();
+        let mut planned = PlannedStep {
+            depends_on: input.graph.dependencies(&address),
+            address,
+            action: Action::NoOp,
+            step: step.clone(),
+            reason: String::new(),
+            before: None,
+            after: None,
+            slug_id: None,
+        };
+        match step {
+            StepKind::FetchRuntime { runtime } => {
+                if input.fetched.contains(runtime) {
+                    planned.action = Action::Fetch;
+                    planned.reason = "not in the cache".into();
+                } else {
+                    planned.reason = "in the cache".into();
+                }
+            }
+            StepKind::GoBuild { slug } => {
+                let facts = &input.slugs[slug];
+                if facts.go_built_now {
+                    planned.action = Action::Build;
+                    planned.reason = "Go sources changed".into();
+                } else {
+                    planned.reason = "Go build cached".into();
+                }
+            }
+            StepKind::AssembleSlug { slug, .. } => {
+                let facts = &input.slugs[slug];
+                planned.after = facts.checksum.clone();
+                if facts.checksum.is_none() {
+                    planned.action = Action::Build;
+                    planned.reason = "not built yet (checksum known after build)".into();
+                } else if facts.built_now {
+                    planned.action = Action::Build;
+                    planned.reason = format!("forces new slug: {}", facts.build_reason);
+                } else {
+                    planned.reason = "slug cached".into();
+                }
+                if planned.action == Action::Build {
+                    summary.build += 1;
+                }
+            }
+            StepKind::EnsureApp { app } => {
+                if !input.observed.get(app).is_some_and(|o| o.exists) {
+                    planned.action = Action::Create;
+                    planned.reason = "app does not exist yet".into();
+                    summary.create += 1;
+                } else {
+                    planned.reason = "app exists".into();
+                }
+            }
+            StepKind::Upload { slug, .. } => {
+                let facts = &input.slugs[slug];
+                planned.after = facts.checksum.clone();
+                let needed =
+                    input.desired.apps.values().any(|app| {
+                        &app.slug == slug && decisions[&app.name].action != Action::NoOp
+                    });
+                match (needed, reusable.get(slug)) {
+                    (false, _) => planned.reason = "no app needs a new release of it".into(),
+                    (true, Some((id, whence))) => {
+                        planned.slug_id = Some(id.clone());
+                        planned.reason = format!("already on the platform as slug {id} ({whence})");
+                    }
+                    (true, None) => {
+                        planned.action = Action::Upload;
+                        planned.reason = "not on the platform yet".into();
+                        summary.upload += 1;
+                    }
+                }
+            }
+            StepKind::Release { app, slug } | StepKind::Promote { app, from: slug } => {
+                let decision = &decisions[app];
+                planned.action = decision.action;
+                planned.reason = decision.reason.clone();
+                planned.before = decision.before.clone();
+                planned.after = decision.after.clone();
+                if matches!(step, StepKind::Release { .. }) && decision.action != Action::NoOp {
+                    planned.slug_id = reusable.get(slug).map(|(id, _)| id.clone());
+                }
+                if decision.action == Action::NoOp {
+                    summary.unchanged += 1;
+                } else {
+                    summary.release += 1;
+                }
+            }
+        }
+        steps.push(planned);
+    }
+
+    Ok(Plan {
+        format_version: FORMAT_VERSION,
+        platform: input.platform.to_owned(),
+        manifest_sha256: input.manifest_sha256.to_owned(),
+        fingerprint: input
+            .desired
+            .apps
+            .keys()
+            .map(|app| {
+                let id = input.observed.get(app).and_then(|o| o.release_id());
+                (app.clone(), id.map(str::to_owned))
+            })
+            .collect(),
+        drift: drift(&input, &decisions),
+        steps,
+        summary,
+    })
+}
+
+fn decide_apps(input: &DiffInput<'_>) -> Result<BTreeMap<String, AppDecision>, DiffError> {
+    let mut decisions = BTreeMap::new();
+    for app in input.desired.apps.values() {
+        let observed = input.observed.get(&app.name).cloned().unwrap_or_default();
+        if !observed.exists && !app.create {
+            return Err(DiffError::MissingApp {
+                app: app.name.clone(),
+                platform: input.platform.to_owned(),
+            });
+        }
+        let facts = &input.slugs[&app.slug];
+        let change = match &app.source {
+            crate::desired::AppSource::Slug(_) => Action::Release,
+            crate::desired::AppSource::PromoteFrom(_) => Action::Promote,
+        };
+        let before = observed.checksum().map(str::to_owned);
+        let reason = why_change(&observed, facts);
+        let decision = match reason {
+            None => AppDecision {
+                action: Action::NoOp,
+                reason: "runs the declared slug".into(),
+                before: before.clone(),
+                after: before,
+            },
+            Some(reason) => {
+                let reason = match &app.source {
+                    crate::desired::AppSource::PromoteFrom(from) => {
+                        format!("{reason}; promoted from {from}")
+                    }
+                    crate::desired::AppSource::Slug(_) => reason,
+                };
+                AppDecision {
+                    action: change,
+                    reason,
+                    before,
+                    after: facts.checksum.clone(),
+                }
+            }
+        };
+        decisions.insert(app.name.clone(), decision);
+    }
+    Ok(decisions)
+}
+
+/// Why an app must be released to, or None when it runs what it should.
+fn why_change(observed: &ObservedApp, facts: &SlugFacts) -> Option<String> {
+    if !observed.exists {
+        return Some("new app".into());
+    }
+    let (Some(release), Some(slug)) = (&observed.running, &observed.slug) else {
+        return Some("no release yet".into());
+    };
+    let Some(desired) = &facts.checksum else {
+        return Some("declared slug not built yet".into());
+    };
+    if slug.checksum.as_deref() != Some(desired.as_str()) {
+        let running = slug
+            .checksum
+            .as_deref()
+            .map_or("a slug without checksum".into(), short);
+        return Some(format!(
+            "runs {running} (v{}), declared {}",
+            release.version,
+            short(desired)
+        ));
+    }
+    if slug.stack != facts.stack {
+        return Some(format!(
+            "runs the slug built for {}, declared {}",
+            slug.stack, facts.stack
+        ));
+    }
+    if slug.process_types != facts.process_types {
+        return Some(format!(
+            "process types differ: {}",
+            process_type_changes(&slug.process_types, &facts.process_types)
+        ));
+    }
+    None
+}
+
+fn process_type_changes(
+    running: &BTreeMap<String, String>,
+    declared: &BTreeMap<String, String>,
+) -> String {
+    let mut changes = Vec::new();
+    for (name, command) in declared {
+        match running.get(name) {
+            None => changes.push(format!("{name} added")),
+            Some(old) if old != command => changes.push(format!("{name} changed")),
+            Some(_) => {}
+        }
+    }
+    changes.extend(
+        running
+            .keys()
+            .filter(|name| !declared.contains_key(*name))
+            .map(|name| format!("{name} removed")),
+    );
+    changes.join(", ")
+}
+
+/// For each deployed slug, a slug id already on the platform with the same checksum, stack and
+/// process types, and where it was found.
+fn reusable_slugs(input: &DiffInput<'_>) -> BTreeMap<String, (String, String)> {
+    let mut found = BTreeMap::new();
+    for (name, facts) in input.slugs {
+        let Some(checksum) = &facts.checksum else {
+            continue;
+        };
+        let running = input.observed.iter().find_map(|(app, observed)| {
+            let slug = observed.slug.as_ref()?;
+            (slug.checksum.as_deref() == Some(checksum)
+                && slug.stack == facts.stack
+                && slug.process_types == facts.process_types)
+                .then(|| (slug.id.clone(), format!("{app} runs it")))
+        });
+        let recorded = || {
+            input.uploads.get(name).map(|upload| {
+                (
+                    upload.slug_id.clone(),
+                    format!("uploaded through {} earlier", upload.app),
+                )
+            })
+        };
+        if let Some(hit) = running.or_else(recorded) {
+            found.insert(name.clone(), hit);
+        }
+    }
+    found
+}
+
+fn drift(input: &DiffInput<'_>, decisions: &BTreeMap<String, AppDecision>) -> Vec<Drift> {
+    input
+        .observed
+        .iter()
+        .filter_map(|(app, observed)| {
+            let release = observed.running.as_ref()?;
+            let corrected = decisions.get(app).is_some_and(|d| d.action != Action::NoOp);
+            // Another slugplan's release of the declared slug is as good as our own; anything
+            // else not made by this state is drift.
+            let by_slugplan = release.description.ends_with("(slugplan)");
+            if input.ours.contains(&release.id) || (by_slugplan && !corrected) {
+                return None;
+            }
+            Some(Drift {
+                app: app.clone(),
+                version: release.version,
+                release_id: release.id.clone(),
+                checksum: observed.checksum().map(str::to_owned),
+                description: release.description.clone(),
+                corrected,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "diff_tests.rs"]
+mod tests;

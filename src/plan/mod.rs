@@ -1,0 +1,154 @@
+//! Plans: what an apply would do, step by step, and why.
+//!
+//! A plan is the diff of the desired state (with exact slug checksums, from building or the
+//! cache) against the observed state (each app's running release and its slug). It is a plain
+//! serialisable document: `plan --json` prints it, `plan -out FILE` saves it with a fingerprint
+//! of what it observed, and `apply FILE` executes exactly it.
+//!
+//! - [`observe`] reads the platform (at most two reads per app when nothing changes).
+//! - [`diff`] is a pure function from desired + observed to a [`Plan`].
+//! - [`render`] prints it in Terraform's vocabulary.
+//! - [`saved`] writes and checks saved plans.
+
+pub mod diff;
+pub mod observe;
+pub mod render;
+pub mod saved;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::graph::{Address, StepKind};
+
+/// The version of the plan document (`plan --json`, saved plans). Bumped on any change that
+/// breaks readers.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What a step will do. The serialised names are stable: scripts branch on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Nothing to do.
+    NoOp,
+    /// Download and unpack a runtime.
+    Fetch,
+    /// Build (compile or pack) something.
+    Build,
+    /// Create an app on the platform.
+    Create,
+    /// Create a slug on the platform and upload its archive.
+    Upload,
+    /// Release a slug to an app.
+    Release,
+    /// Release what another app runs.
+    Promote,
+}
+
+impl Action {
+    /// The stable name, as in the JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::NoOp => "no-op",
+            Action::Fetch => "fetch",
+            Action::Build => "build",
+            Action::Create => "create",
+            Action::Upload => "upload",
+            Action::Release => "release",
+            Action::Promote => "promote",
+        }
+    }
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedStep {
+    /// The step's address, e.g. `release.web-staging`.
+    pub address: Address,
+    /// What it does.
+    pub action: Action,
+    /// The step itself (kind and its names).
+    pub step: StepKind,
+    /// Why: what changed, or why nothing needs to.
+    pub reason: String,
+    /// The checksum the app runs (or the slug had) before, where that applies.
+    pub before: Option<String>,
+    /// The checksum after; None when only a build can tell (`--no-build`).
+    pub after: Option<String>,
+    /// A slug id already on the platform that this step releases (reuse, no upload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slug_id: Option<String>,
+    /// The addresses this step waits for.
+    pub depends_on: Vec<Address>,
+}
+
+/// A release found on an app that slugplan did not make.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drift {
+    /// The app.
+    pub app: String,
+    /// The running release's version.
+    pub version: u64,
+    /// The running release's id.
+    pub release_id: String,
+    /// The checksum of the slug it runs, if known.
+    pub checksum: Option<String>,
+    /// The release's description (who made it, as the platform tells).
+    pub description: String,
+    /// Whether this plan replaces it.
+    pub corrected: bool,
+}
+
+/// Counts of what a plan does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Apps to create.
+    pub create: usize,
+    /// Slugs (and Go programs) built for this plan.
+    pub build: usize,
+    /// Slugs to upload.
+    pub upload: usize,
+    /// Apps to release to (including promotions).
+    pub release: usize,
+    /// Apps already running what they should.
+    pub unchanged: usize,
+}
+
+impl Summary {
+    /// Whether the plan changes nothing on the platform.
+    pub fn is_empty(&self) -> bool {
+        self.create == 0 && self.upload == 0 && self.release == 0
+    }
+}
+
+/// A whole plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The platform planned against (`local:<dir>` or the API URL).
+    pub platform: String,
+    /// SHA-256 of the manifest the plan was made from.
+    pub manifest_sha256: String,
+    /// Each app's running release id when the plan was made (None: no release, or no app).
+    /// `apply FILE` refuses the plan if any of these changed since.
+    pub fingerprint: BTreeMap<String, Option<String>>,
+    /// Every step, in dependency order.
+    pub steps: Vec<PlannedStep>,
+    /// Releases made outside slugplan.
+    pub drift: Vec<Drift>,
+    /// The counts.
+    pub summary: Summary,
+}
+
+impl Plan {
+    /// The steps that do something.
+    pub fn changes(&self) -> impl Iterator<Item = &PlannedStep> {
+        self.steps.iter().filter(|s| s.action != Action::NoOp)
+    }
+
+    /// The step at `address`.
+    pub fn step(&self, address: &Address) -> Option<&PlannedStep> {
+        self.steps.iter().find(|s| &s.address == address)
+    }
+}

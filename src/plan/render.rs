@@ -1,0 +1,195 @@
+//! Plans as text, in Terraform's vocabulary: a legend of only the symbols used, a block per
+//! step that changes something with what and why, drift, and a one-line summary.
+
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+use owo_colors::OwoColorize;
+
+use crate::plan::diff::short;
+use crate::plan::{Action, Plan, PlannedStep, Summary};
+
+fn symbol(action: Action) -> &'static str {
+    match action {
+        Action::NoOp => " ",
+        Action::Fetch => "↓",
+        Action::Build => "*",
+        Action::Create => "+",
+        Action::Upload => "↑",
+        Action::Release => "~",
+        Action::Promote => "»",
+    }
+}
+
+fn meaning(action: Action) -> &'static str {
+    match action {
+        Action::NoOp => "no change",
+        Action::Fetch => "fetch",
+        Action::Build => "build",
+        Action::Create => "create",
+        Action::Upload => "upload",
+        Action::Release => "release",
+        Action::Promote => "promote",
+    }
+}
+
+fn verb_phrase(action: Action) -> &'static str {
+    match action {
+        Action::NoOp => "is unchanged",
+        Action::Fetch => "will be fetched",
+        Action::Build => "will be built",
+        Action::Create => "will be created",
+        Action::Upload => "will be uploaded",
+        Action::Release => "will be released",
+        Action::Promote => "will be promoted",
+    }
+}
+
+/// Renders `plan` for a terminal (`color` adds ANSI colour to the symbols).
+pub fn render(plan: &Plan, color: bool) -> String {
+    let mut out = String::new();
+    if !plan.drift.is_empty() {
+        out.push_str("Drift: releases made outside slugplan\n");
+        for drift in &plan.drift {
+            let checksum = drift
+                .checksum
+                .as_deref()
+                .map_or("no checksum".into(), short);
+            let fix = if drift.corrected {
+                "this plan replaces it"
+            } else {
+                "it already runs the declared slug"
+            };
+            let _ = writeln!(
+                out,
+                "  ! {} runs v{} ({checksum}), made outside slugplan: \"{}\"; {fix}",
+                drift.app, drift.version, drift.description
+            );
+        }
+        out.push('\n');
+    }
+    let changes: Vec<&PlannedStep> = plan.changes().collect();
+    if changes.is_empty() {
+        out.push_str("No changes. Every app runs its declared slug.\n");
+        return out;
+    }
+    let used: BTreeSet<Action> = changes.iter().map(|s| s.action).collect();
+    out.push_str("slugplan will perform these actions, shown with these symbols:\n");
+    for action in &used {
+        let _ = writeln!(out, "  {} {}", paint(*action, color), meaning(*action));
+    }
+    out.push('\n');
+    for step in &changes {
+        let _ = writeln!(out, "  # {} {}", step.address, verb_phrase(step.action));
+        let _ = writeln!(out, "  {} {}", paint(step.action, color), step.address);
+        let _ = writeln!(out, "      reason:   {}", step.reason);
+        match (&step.before, &step.after) {
+            (Some(before), Some(after)) if before != after => {
+                let _ = writeln!(out, "      checksum: {} → {}", short(before), short(after));
+            }
+            (None, Some(after)) => {
+                let _ = writeln!(out, "      checksum: {}", short(after));
+            }
+            (_, None) if step.action != Action::Fetch && step.action != Action::Create => {
+                let _ = writeln!(out, "      checksum: (known after build)");
+            }
+            _ => {}
+        }
+        if let Some(slug_id) = &step.slug_id {
+            let _ = writeln!(out, "      slug:     {slug_id} (already on the platform)");
+        }
+        out.push('\n');
+    }
+    out.push_str(&summary_line(&plan.summary));
+    out.push('\n');
+    out
+}
+
+fn paint(action: Action, color: bool) -> String {
+    let symbol = symbol(action);
+    if !color {
+        return symbol.to_owned();
+    }
+    match action {
+        Action::Create | Action::Fetch | Action::Build => symbol.green().to_string(),
+        Action::Upload => symbol.cyan().to_string(),
+        Action::Release | Action::Promote => symbol.yellow().to_string(),
+        Action::NoOp => symbol.to_owned(),
+    }
+}
+
+/// `Plan: 1 to build, 1 to upload, 3 to release.`
+pub fn summary_line(summary: &Summary) -> String {
+    let mut parts = Vec::new();
+    if summary.create > 0 {
+        parts.push(format!("{} to create", summary.create));
+    }
+    parts.push(format!("{} to build", summary.build));
+    parts.push(format!("{} to upload", summary.upload));
+    parts.push(format!("{} to release", summary.release));
+    format!("Plan: {}.", parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{Address, StepKind};
+
+    fn step(address: &str, action: Action, step: StepKind) -> PlannedStep {
+        PlannedStep {
+            address: Address(address.into()),
+            action,
+            step,
+            reason: "runs SHA256:1111… (v3), declared SHA256:2222…".into(),
+            before: Some(format!("SHA256:{}", "1".repeat(64))),
+            after: Some(format!("SHA256:{}", "2".repeat(64))),
+            slug_id: None,
+            depends_on: vec![],
+        }
+    }
+
+    #[test]
+    fn the_legend_lists_only_the_symbols_used() {
+        let plan = Plan {
+            format_version: 1,
+            platform: "local".into(),
+            manifest_sha256: "m".into(),
+            fingerprint: Default::default(),
+            steps: vec![step(
+                "release.web-staging",
+                Action::Release,
+                StepKind::Release {
+                    app: "web-staging".into(),
+                    slug: "web".into(),
+                },
+            )],
+            drift: vec![],
+            summary: Summary {
+                release: 1,
+                ..Summary::default()
+            },
+        };
+        let text = render(&plan, false);
+        assert!(text.contains("  ~ release\n"), "{text}");
+        assert!(!text.contains("upload\n"), "{text}");
+        assert!(text.contains("checksum: SHA256:111111111111… → SHA256:222222222222…"));
+        assert!(text.ends_with("Plan: 0 to build, 0 to upload, 1 to release.\n"));
+    }
+
+    #[test]
+    fn an_empty_plan_says_so() {
+        let plan = Plan {
+            format_version: 1,
+            platform: "local".into(),
+            manifest_sha256: "m".into(),
+            fingerprint: Default::default(),
+            steps: vec![],
+            drift: vec![],
+            summary: Summary::default(),
+        };
+        assert_eq!(
+            render(&plan, false),
+            "No changes. Every app runs its declared slug.\n"
+        );
+    }
+}

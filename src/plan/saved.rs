@@ -1,0 +1,181 @@
+//! Saved plans (`plan -out FILE`, `apply FILE`).
+//!
+//! A saved plan is the plan document itself (JSON, [`FORMAT_VERSION`]): it already holds the
+//! manifest's hash and the fingerprint of what it observed (each app's running release id).
+//! Applying it first re-reads those releases; if anything moved, the plan no longer describes
+//! the platform and is refused rather than half-right.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::plan::{FORMAT_VERSION, Plan};
+
+/// Errors reading or checking a saved plan.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum SavedPlanError {
+    /// The file could not be read or written.
+    #[error("cannot access plan file {}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a plan this version understands.
+    #[error("{} is not a slugplan plan (format version {FORMAT_VERSION})", path.display())]
+    #[diagnostic(help("make a new one with `slugplan plan -out FILE`"))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The plan was made with another format version.
+    #[error("{} has plan format version {found}; this slugplan reads version {FORMAT_VERSION}", path.display())]
+    #[diagnostic(help("make a new one with `slugplan plan -out FILE`"))]
+    Version {
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        found: u32,
+    },
+    /// The manifest or the platform changed since the plan was made.
+    #[error("plan is stale: {reason}")]
+    #[diagnostic(
+        code(slugplan::plan::stale),
+        help("run `slugplan plan -out FILE` again, review it, then apply the new file")
+    )]
+    Stale {
+        /// What changed.
+        reason: String,
+    },
+}
+
+/// Writes `plan` to `path` (temp file + rename, so a reader never sees half a plan).
+pub fn save(plan: &Plan, path: &Path) -> Result<(), SavedPlanError> {
+    let io = |source| SavedPlanError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let text = serde_json::to_string_pretty(plan).expect("plans serialise");
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    std::io::Write::write_all(&mut temp, text.as_bytes()).map_err(io)?;
+    temp.persist(path).map_err(|err| io(err.error))?;
+    Ok(())
+}
+
+/// Reads a saved plan.
+pub fn load(path: &Path) -> Result<Plan, SavedPlanError> {
+    let text = fs_err::read_to_string(path).map_err(|source| SavedPlanError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|source| SavedPlanError::Invalid {
+            path: path.to_owned(),
+            source,
+        })?;
+    let found = value
+        .get("format_version")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0) as u32;
+    if found != FORMAT_VERSION {
+        return Err(SavedPlanError::Version {
+            path: path.to_owned(),
+            found,
+        });
+    }
+    serde_json::from_value(value).map_err(|source| SavedPlanError::Invalid {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Refuses `plan` when the manifest's hash or any app's running release differs from when it
+/// was made.
+pub fn check_fresh(
+    plan: &Plan,
+    manifest_sha256: &str,
+    platform: &str,
+    running: &BTreeMap<String, Option<String>>,
+) -> Result<(), SavedPlanError> {
+    if plan.manifest_sha256 != manifest_sha256 {
+        return Err(SavedPlanError::Stale {
+            reason: "the manifest changed since the plan was made".into(),
+        });
+    }
+    if plan.platform != platform {
+        return Err(SavedPlanError::Stale {
+            reason: format!("the plan was made for {}, not {platform}", plan.platform),
+        });
+    }
+    for (app, planned) in &plan.fingerprint {
+        let now = running.get(app).cloned().flatten();
+        if &now != planned {
+            let describe = |r: &Option<String>| r.clone().unwrap_or_else(|| "nothing".into());
+            return Err(SavedPlanError::Stale {
+                reason: format!(
+                    "{app} runs release {} now, the plan saw {}",
+                    describe(&now),
+                    describe(planned)
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Summary;
+
+    fn plan() -> Plan {
+        Plan {
+            format_version: FORMAT_VERSION,
+            platform: "local".into(),
+            manifest_sha256: "m1".into(),
+            fingerprint: BTreeMap::from([("web-staging".into(), Some("r1".into()))]),
+            steps: vec![],
+            drift: vec![],
+            summary: Summary::default(),
+        }
+    }
+
+    #[test]
+    fn a_saved_plan_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        save(&plan(), &path).unwrap();
+        assert_eq!(load(&path).unwrap(), plan());
+    }
+
+    #[test]
+    fn a_moved_release_or_an_edited_manifest_makes_the_plan_stale() {
+        let same = BTreeMap::from([("web-staging".to_owned(), Some("r1".to_owned()))]);
+        check_fresh(&plan(), "m1", "local", &same).unwrap();
+        let moved = BTreeMap::from([("web-staging".to_owned(), Some("r2".to_owned()))]);
+        let err = check_fresh(&plan(), "m1", "local", &moved).unwrap_err();
+        assert!(err.to_string().starts_with("plan is stale"), "{err}");
+        assert!(err.to_string().contains("r2"), "{err}");
+        let err = check_fresh(&plan(), "m2", "local", &same).unwrap_err();
+        assert!(err.to_string().contains("manifest changed"), "{err}");
+    }
+
+    #[test]
+    fn another_format_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        std::fs::write(&path, r#"{"format_version": 99}"#).unwrap();
+        assert!(matches!(
+            load(&path),
+            Err(SavedPlanError::Version { found: 99, .. })
+        ));
+    }
+}

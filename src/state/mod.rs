@@ -1,0 +1,452 @@
+//! slugplan's own durable state, next to the manifest in `.slugplan/state/`.
+//!
+//! - `state.db` (SQLite): uploads slugplan made (so a slug already on the platform is released
+//!   by id instead of uploaded again, even after a crash between upload and release), the
+//!   releases it made (so drift can be told apart from its own work), and an append-only audit
+//!   log of every apply (`slugplan history`).
+//! - `apply.lock`: an exclusive file lock held for the whole of an apply; its content names the
+//!   holder (pid, host, command, start time) so a second apply can say who is in the way.
+//!
+//! The schema evolves by an append-only list of migrations applied under `pragma user_version`
+//! in one exclusive transaction; a migration is never edited once released.
+
+mod lock;
+
+pub use lock::{ApplyLock, LockHolder};
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+/// Migrations, in order. Append only.
+const MIGRATIONS: &[&str] = &[
+    // 1: uploads, releases made, and the audit log.
+    "CREATE TABLE uploads (
+        platform TEXT NOT NULL,
+        checksum TEXT NOT NULL,
+        stack TEXT NOT NULL,
+        process_types TEXT NOT NULL,
+        slug_id TEXT NOT NULL,
+        app TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (platform, checksum, stack, process_types)
+    );
+    CREATE TABLE releases (
+        platform TEXT NOT NULL,
+        release_id TEXT NOT NULL,
+        app TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        checksum TEXT,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (platform, release_id)
+    );
+    CREATE TABLE applies (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        command TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        manifest_sha256 TEXT NOT NULL,
+        outcome TEXT
+    );
+    CREATE TABLE events (
+        apply_id INTEGER NOT NULL REFERENCES applies(id),
+        seq INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        address TEXT NOT NULL,
+        action TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        PRIMARY KEY (apply_id, seq)
+    );",
+];
+
+/// Errors of the local state.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum StateError {
+    /// The database could not be opened, migrated or queried.
+    #[error("state database {} failed", path.display())]
+    #[diagnostic(help(
+        "the state only speeds deploys up and records history; move it aside if it is damaged"
+    ))]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The state directory could not be created.
+    #[error("cannot create state directory {}", path.display())]
+    Io {
+        /// The directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another apply holds the lock.
+    #[error("another apply is running: {holder}")]
+    #[diagnostic(help(
+        "wait for it to finish, or pass --lock-timeout SECONDS to wait for the lock"
+    ))]
+    Locked {
+        /// Who holds it.
+        holder: LockHolder,
+    },
+}
+
+/// A slug slugplan uploaded to a platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedUpload {
+    /// The slug id on the platform.
+    pub slug_id: String,
+    /// The app it was created through.
+    pub app: String,
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyRecord {
+    /// The apply's number.
+    pub id: i64,
+    /// When it started (RFC 3339).
+    pub started_at: String,
+    /// When it ended (None if it was killed).
+    pub finished_at: Option<String>,
+    /// The command line that ran it.
+    pub command: String,
+    /// The platform it applied to.
+    pub platform: String,
+    /// The manifest's SHA-256.
+    pub manifest_sha256: String,
+    /// `succeeded`, `failed: …`, or None when interrupted.
+    pub outcome: Option<String>,
+    /// What each step did, in order.
+    pub events: Vec<ApplyEvent>,
+}
+
+/// One step's outcome within an apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyEvent {
+    /// When (RFC 3339).
+    pub at: String,
+    /// The step's address.
+    pub address: String,
+    /// The planned action.
+    pub action: String,
+    /// `done`, `skipped` or `failed`.
+    pub outcome: String,
+    /// Details: ids, checksums, errors.
+    pub detail: String,
+}
+
+/// An open state database.
+#[derive(Debug)]
+pub struct State {
+    path: PathBuf,
+    conn: Connection,
+}
+
+impl State {
+    /// Opens (creating and migrating as needed) the state in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StateError> {
+        std::fs::create_dir_all(dir).map_err(|source| StateError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let path = dir.join("state.db");
+        let wrap = |source| StateError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let mut conn = Connection::open(&path).map_err(wrap)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(wrap)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(wrap)?;
+        migrate(&mut conn).map_err(wrap)?;
+        Ok(State { path, conn })
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> StateError + '_ {
+        |source| StateError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// A slug slugplan already uploaded to `platform` with this checksum, stack and process
+    /// types.
+    pub fn find_upload(
+        &self,
+        platform: &str,
+        checksum: &str,
+        stack: &str,
+        process_types: &str,
+    ) -> Result<Option<RecordedUpload>, StateError> {
+        self.conn
+            .query_row(
+                "SELECT slug_id, app FROM uploads
+                 WHERE platform = ?1 AND checksum = ?2 AND stack = ?3 AND process_types = ?4",
+                params![platform, checksum, stack, process_types],
+                |row| {
+                    Ok(RecordedUpload {
+                        slug_id: row.get(0)?,
+                        app: row.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Records a finished upload (after the archive is on the platform, never before).
+    pub fn record_upload(
+        &self,
+        platform: &str,
+        checksum: &str,
+        stack: &str,
+        process_types: &str,
+        upload: &RecordedUpload,
+    ) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO uploads VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    platform,
+                    checksum,
+                    stack,
+                    process_types,
+                    upload.slug_id,
+                    upload.app,
+                    now()
+                ],
+            )
+            .map(drop)
+            .map_err(self.err())
+    }
+
+    /// Forgets a recorded upload that turned out not to exist on the platform any more.
+    pub fn forget_upload(&self, platform: &str, slug_id: &str) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "DELETE FROM uploads WHERE platform = ?1 AND slug_id = ?2",
+                params![platform, slug_id],
+            )
+            .map(drop)
+            .map_err(self.err())
+    }
+
+    /// Records a release slugplan made.
+    pub fn record_release(
+        &self,
+        platform: &str,
+        app: &str,
+        release_id: &str,
+        version: u64,
+        checksum: Option<&str>,
+    ) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO releases VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![platform, release_id, app, version as i64, checksum, now()],
+            )
+            .map(drop)
+            .map_err(self.err())
+    }
+
+    /// Whether slugplan made release `release_id` on `platform`.
+    pub fn made_release(&self, platform: &str, release_id: &str) -> Result<bool, StateError> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM releases WHERE platform = ?1 AND release_id = ?2",
+                params![platform, release_id],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+            .map_err(self.err())
+    }
+
+    /// Starts an audit-log entry and returns its id.
+    pub fn begin_apply(
+        &self,
+        command: &str,
+        platform: &str,
+        manifest_sha256: &str,
+    ) -> Result<i64, StateError> {
+        self.conn
+            .execute(
+                "INSERT INTO applies (started_at, command, platform, manifest_sha256)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![now(), command, platform, manifest_sha256],
+            )
+            .map_err(self.err())?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Appends a step's outcome to apply `apply_id`.
+    pub fn record_event(
+        &self,
+        apply_id: i64,
+        address: &str,
+        action: &str,
+        outcome: &str,
+        detail: &str,
+    ) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "INSERT INTO events (apply_id, seq, at, address, action, outcome, detail)
+                 VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE apply_id = ?1),
+                         ?2, ?3, ?4, ?5, ?6)",
+                params![apply_id, now(), address, action, outcome, detail],
+            )
+            .map(drop)
+            .map_err(self.err())
+    }
+
+    /// Closes apply `apply_id` with its outcome.
+    pub fn finish_apply(&self, apply_id: i64, outcome: &str) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "UPDATE applies SET finished_at = ?2, outcome = ?3 WHERE id = ?1",
+                params![apply_id, now(), outcome],
+            )
+            .map(drop)
+            .map_err(self.err())
+    }
+
+    /// The audit log, newest first, at most `limit` entries.
+    pub fn history(&self, limit: usize) -> Result<Vec<ApplyRecord>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, started_at, finished_at, command, platform, manifest_sha256, outcome
+                 FROM applies ORDER BY id DESC LIMIT ?1",
+            )
+            .map_err(self.err())?;
+        let mut records = stmt
+            .query_map([limit as i64], |row| {
+                Ok(ApplyRecord {
+                    id: row.get(0)?,
+                    started_at: row.get(1)?,
+                    finished_at: row.get(2)?,
+                    command: row.get(3)?,
+                    platform: row.get(4)?,
+                    manifest_sha256: row.get(5)?,
+                    outcome: row.get(6)?,
+                    events: Vec::new(),
+                })
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(self.err())?;
+        let mut events = self
+            .conn
+            .prepare(
+                "SELECT at, address, action, outcome, detail FROM events
+                 WHERE apply_id = ?1 ORDER BY seq",
+            )
+            .map_err(self.err())?;
+        for record in &mut records {
+            record.events = events
+                .query_map([record.id], |row| {
+                    Ok(ApplyEvent {
+                        at: row.get(0)?,
+                        address: row.get(1)?,
+                        action: row.get(2)?,
+                        outcome: row.get(3)?,
+                        detail: row.get(4)?,
+                    })
+                })
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(self.err())?;
+        }
+        Ok(records)
+    }
+}
+
+/// Applies the migrations the database has not seen, in one exclusive transaction.
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
+    let version: usize = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    for migration in MIGRATIONS.iter().skip(version) {
+        tx.execute_batch(migration)?;
+    }
+    tx.pragma_update(None, "user_version", MIGRATIONS.len())?;
+    tx.commit()
+}
+
+/// Now, in RFC 3339 (UTC, whole seconds).
+pub(crate) fn now() -> String {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrating_twice_keeps_the_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        let upload = RecordedUpload {
+            slug_id: "s-1".into(),
+            app: "web-staging".into(),
+        };
+        state
+            .record_upload("local", "SHA256:aa", "heroku-24", "{}", &upload)
+            .unwrap();
+        drop(state);
+        let state = State::open(dir.path()).unwrap();
+        let version: usize = state
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len());
+        assert_eq!(
+            state
+                .find_upload("local", "SHA256:aa", "heroku-24", "{}")
+                .unwrap(),
+            Some(upload)
+        );
+        assert_eq!(
+            state
+                .find_upload("local", "SHA256:aa", "heroku-22", "{}")
+                .unwrap(),
+            None,
+            "another stack is another slug"
+        );
+    }
+
+    #[test]
+    fn history_lists_applies_newest_first_with_their_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        let first = state.begin_apply("slugplan apply", "local", "m1").unwrap();
+        state
+            .record_event(first, "release.a", "release", "done", "v1")
+            .unwrap();
+        state.finish_apply(first, "succeeded").unwrap();
+        let second = state.begin_apply("slugplan apply", "local", "m2").unwrap();
+        state
+            .record_event(second, "upload.web→a", "upload", "done", "slug s1")
+            .unwrap();
+        state
+            .record_event(second, "release.a", "release", "failed", "boom")
+            .unwrap();
+        let history = state.history(10).unwrap();
+        assert_eq!(history.len(), 2);
+        assert_eq!(history[0].id, second);
+        assert_eq!(
+            history[0].outcome, None,
+            "an unfinished apply has no outcome"
+        );
+        assert_eq!(history[0].events.len(), 2);
+        assert_eq!(history[0].events[1].outcome, "failed");
+        assert_eq!(history[1].outcome.as_deref(), Some("succeeded"));
+    }
+}

@@ -1,0 +1,143 @@
+//! Integration tests: the command-line conventions every command follows (help with examples,
+//! completions, colour rules).
+
+use clap::CommandFactory;
+use slugplan::cli::args::Cli;
+
+use crate::common::{TestContext, redact};
+
+/// Every subcommand, at any depth, with its full name (`cache prune`).
+fn subcommands() -> Vec<(String, clap::Command)> {
+    fn walk(prefix: &str, cmd: &clap::Command, out: &mut Vec<(String, clap::Command)>) {
+        for sub in cmd.get_subcommands() {
+            let name = format!("{prefix}{}", sub.get_name());
+            out.push((name.clone(), sub.clone()));
+            walk(&format!("{name} "), sub, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk("", &Cli::command(), &mut out);
+    out
+}
+
+#[test]
+fn clap_definition_is_consistent() {
+    // Catches conflicting short flags, bad defaults and the like before a user does.
+    Cli::command().debug_assert();
+}
+
+#[test]
+fn every_command_has_an_example_in_its_help() {
+    let commands = subcommands();
+    assert!(commands.len() >= 4, "subcommands not found: {commands:?}");
+    let mut missing = Vec::new();
+    for (name, mut cmd) in commands {
+        let help = cmd.render_long_help().to_string();
+        if !help.contains("Example") || !help.contains(&format!("slugplan {name}")) {
+            missing.push(name);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "these commands' help shows no `Example: slugplan <command> …`: {missing:?}"
+    );
+    let top = Cli::command().render_long_help().to_string();
+    assert!(top.contains("Examples:"), "{top}");
+}
+
+#[test]
+fn help_runs_for_every_command_without_colour_under_no_color() {
+    let ctx = TestContext::new();
+    for (name, _) in subcommands() {
+        let mut args: Vec<&str> = name.split(' ').collect();
+        args.push("--help");
+        let out = ctx
+            .command()
+            .args(&args)
+            // CLICOLOR_FORCE alone makes clap colour piped help; NO_COLOR must still win.
+            .env("NO_COLOR", "1")
+            .env("CLICOLOR_FORCE", "1")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{name} --help");
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(stdout.contains("Example"), "{name} --help:\n{stdout}");
+        assert!(!stdout.contains('\u{1b}'), "{name} --help has escapes");
+    }
+}
+
+#[test]
+fn completions_name_every_subcommand() {
+    let ctx = TestContext::new();
+    let names: Vec<String> = Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = ctx.run(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        for name in &names {
+            assert!(
+                script.contains(name.as_str()),
+                "{shell} script lacks {name}"
+            );
+        }
+    }
+    let bash = String::from_utf8(ctx.run(&["completions", "bash"]).stdout).unwrap();
+    assert!(bash.contains("complete -F _slugplan"), "{bash}");
+    let fish = String::from_utf8(ctx.run(&["completions", "fish"]).stdout).unwrap();
+    assert!(fish.contains("complete -c slugplan"), "{fish}");
+}
+
+#[test]
+fn completions_reject_an_unknown_shell() {
+    let out = TestContext::new().run(&["completions", "cmd.exe"]);
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+}
+
+const BROKEN: &str = "[apps.example-web]\nslug = \"nope\"\n";
+
+/// Runs `slugplan validate` on a broken manifest with the given colour environment.
+fn broken_stderr(env: &[(&str, &str)], args: &[&str]) -> String {
+    let ctx = TestContext::new();
+    ctx.write("slug.toml", BROKEN);
+    let mut cmd = ctx.command();
+    cmd.env_remove("NO_COLOR");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let out = cmd.arg("validate").args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    redact(&String::from_utf8(out.stderr).unwrap(), &ctx)
+}
+
+#[test]
+fn no_color_wins_over_force_color() {
+    // FORCE_COLOR alone does colour a piped stderr, so the NO_COLOR check below can fail.
+    assert!(broken_stderr(&[("FORCE_COLOR", "1")], &[]).contains('\u{1b}'));
+    let plain = broken_stderr(&[("FORCE_COLOR", "1"), ("NO_COLOR", "1")], &[]);
+    assert!(!plain.contains('\u{1b}'), "{plain:?}");
+    assert!(plain.contains("[slug.toml:2:8]"), "{plain}");
+}
+
+#[test]
+fn color_flag_beats_the_environment() {
+    assert!(!broken_stderr(&[("FORCE_COLOR", "1")], &["--color", "never"]).contains('\u{1b}'));
+    assert!(broken_stderr(&[("NO_COLOR", "1")], &["--color", "always"]).contains('\u{1b}'));
+}
+
+#[test]
+fn a_pipe_gets_no_colour_by_default() {
+    let plain = broken_stderr(&[], &[]);
+    assert!(!plain.contains('\u{1b}'), "{plain:?}");
+    insta::assert_snapshot!("plain_error_rendering", plain);
+}
+
+#[test]
+fn verbose_and_quiet_conflict() {
+    let out = TestContext::new().run(&["-v", "-q", "schema"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+}
