@@ -56,10 +56,15 @@ impl FetchProgress {
     }
 }
 
-fn bar_style() -> ProgressStyle {
-    ProgressStyle::with_template(
-        "{prefix:>12.cyan.bold} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
-    )
+fn bar_style(color: bool) -> ProgressStyle {
+    let prefix = if color {
+        "{prefix:>12.cyan.bold}"
+    } else {
+        "{prefix:>12}"
+    };
+    ProgressStyle::with_template(&format!(
+        "{prefix} [{{bar:30}}] {{bytes}}/{{total_bytes}} {{bytes_per_sec}} ETA {{eta}}"
+    ))
     .expect("the template is valid")
     .progress_chars("=> ")
 }
@@ -87,7 +92,7 @@ impl FetchReporter for FetchProgress {
             }
             Mode::Bars { multi, bars } => {
                 let bar = multi.add(ProgressBar::new(total.unwrap_or(0)));
-                bar.set_style(bar_style());
+                bar.set_style(bar_style(self.printer.color()));
                 bar.set_prefix(name.to_owned());
                 if let Some(old) = bars
                     .lock()

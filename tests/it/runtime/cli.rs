@@ -271,3 +271,34 @@ fn invalid_lock_file_is_reported_with_its_position() {
     );
     assert!(err.contains("run `slugplan lock`"), "{err}");
 }
+
+#[test]
+fn a_terminal_gets_progress_bars_instead_of_lines() {
+    let ctx = TestContext::new();
+    let tgz = ruby_archive(ctx.temp.path(), "z", "ruby.tgz");
+    let url = url::Url::from_file_path(&tgz).unwrap();
+    ctx.write(
+        "slug.toml",
+        format!(
+            "[runtimes.ruby]\nurl = \"{url}\"\nsha256 = \"{}\"\n",
+            sha256_of(&tgz)
+        ),
+    );
+    // `script` runs slugplan on a pseudo-terminal, so stderr is a TTY.
+    let command = format!("{} fetch", crate::common::slugplan_bin().display());
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(&ctx.dir)
+        .env("SLUGPLAN_CACHE_DIR", &ctx.cache)
+        .env("HOME", &ctx.home)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("script (util-linux) runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Fetched ruby ("), "{text}");
+    assert!(
+        !text.contains("Downloading"),
+        "bars, not plain lines: {text}"
+    );
+}
