@@ -17,14 +17,16 @@ pub fn run(args: &FetchArgs, settings: &GlobalSettings) -> miette::Result<ExitSt
         args.runtimes.clone()
     };
     let reporter = FetchProgress::new(settings.printer, args.json);
-    let fetched = crate::runtime::fetch_all_blocking(
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|err| miette::miette!("cannot start the async runtime: {err}"))?;
+    let fetched = runtime.block_on(crate::runtime::fetch_all(
         &loaded,
         &names,
         &cache,
         &lock,
         &settings.fetch_options(),
         &reporter,
-    )?;
+    ))?;
     for runtime in &fetched {
         if args.json {
             settings.printer.data(serde_json::json!({

@@ -11,7 +11,8 @@ pub fn run(args: &LockArgs, settings: &GlobalSettings) -> miette::Result<ExitSta
     let loaded = crate::manifest::load(&settings.manifest)?;
     let cache = settings.cache()?;
     let reporter = FetchProgress::new(settings.printer, args.json);
-    let runtime = tokio::runtime::Runtime::new().map_err(|err| miette::miette!("{err}"))?;
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|err| miette::miette!("cannot start the async runtime: {err}"))?;
     let changes = runtime.block_on(crate::runtime::update_lockfile(
         &loaded,
         &cache,

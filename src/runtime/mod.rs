@@ -194,23 +194,6 @@ pub async fn fetch_all(
     futures_util::future::try_join_all(jobs).await
 }
 
-/// [`fetch_all`] for synchronous callers: runs it on a fresh tokio runtime.
-pub fn fetch_all_blocking(
-    loaded: &LoadedManifest,
-    names: &[String],
-    cache: &Cache,
-    lock: &Lockfile,
-    options: &FetchOptions,
-    reporter: &dyn FetchReporter,
-) -> Result<Vec<FetchedArchive>, RuntimeError> {
-    tokio::runtime::Runtime::new()
-        .map_err(|source| RuntimeError::Io {
-            path: PathBuf::from("<tokio runtime>"),
-            source,
-        })?
-        .block_on(fetch_all(loaded, names, cache, lock, options, reporter))
-}
-
 async fn fetch_with(
     fetcher: &fetch::Fetcher<'_>,
     loaded: &LoadedManifest,

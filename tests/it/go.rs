@@ -12,32 +12,12 @@ use slugplan::cache::Cache;
 use slugplan::manifest::GoBuild;
 use slugplan::stack::{self, StackError};
 
-/// The seed's web.go: "Hello World" on $PORT.
-const WEB_GO: &str = r#"package main
-
-import (
-	"fmt"
-	"log"
-	"net/http"
-	"os"
-)
-
-func main() {
-	port := os.Getenv("PORT")
-	if port == "" {
-		port = "5000"
-	}
-	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "Hello World")
-	})
-	log.Printf("listening on %s", port)
-	log.Fatal(http.ListenAndServe(":"+port, nil))
-}
-"#;
+/// The seed's web.go (examples/go): "Hello World" on $PORT.
+const WEB_GO: &str = include_str!("../../examples/go/web.go");
 
 fn module(dir: &Path, source: &str) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join("go.mod"), "module example.com/web\n\ngo 1.19\n").unwrap();
+    std::fs::write(dir.join("go.mod"), include_str!("../../examples/go/go.mod")).unwrap();
     std::fs::write(dir.join("web.go"), source).unwrap();
     dir.to_owned()
 }
