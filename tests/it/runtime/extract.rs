@@ -279,3 +279,58 @@ fn decompression_bombs_are_refused_by_ratio_and_by_size() {
     let err = runtime::extract(&archive, &dir, 0, limits).unwrap_err();
     assert!(err.to_string().contains("more than 1000000 bytes"), "{err}");
 }
+
+#[test]
+fn legitimate_links_inside_the_tree_are_kept() {
+    let ctx = TestContext::new();
+    let entries = [
+        ("top/lib/real.so.1", "file", "elf".into(), 0o755),
+        ("top/lib/real.so", "sym", "real.so.1".into(), 0o777),
+        ("top/bin/tool", "hard", "top/lib/real.so.1".into(), 0o755),
+        ("top/share", "sym", "lib".into(), 0o777),
+        ("top/up", "sym", "bin/../lib/./real.so".into(), 0o777),
+    ];
+    let tree = fetch_archive(&ctx, &entries, 1).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    let ino = |p: &str| std::fs::metadata(tree.join(p)).unwrap().ino();
+    assert_eq!(
+        ino("bin/tool"),
+        ino("lib/real.so.1"),
+        "hard link kept as a link"
+    );
+    assert_eq!(
+        std::fs::read_to_string(tree.join("share/real.so")).unwrap(),
+        "elf"
+    );
+    assert_eq!(std::fs::read_to_string(tree.join("up")).unwrap(), "elf");
+}
+
+#[test]
+fn the_bomb_caps_are_configurable_from_the_environment() {
+    let ctx = TestContext::new();
+    let archive = ctx.temp.path().join("zeros.tgz");
+    make_tar(&archive, &[("zeros", "zeros", 4_000_000.into(), 0o644)]);
+    let url = url::Url::from_file_path(&archive).unwrap();
+    ctx.write(
+        "slug.toml",
+        format!(
+            "[runtimes.z]\nurl = \"{url}\"\nsha256 = \"{}\"\n",
+            sha256_of(&archive)
+        ),
+    );
+    let refused = ctx.run(&["fetch"]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{err}");
+    assert!(err.contains("SLUGPLAN_MAX_COMPRESSION_RATIO"), "{err}");
+    let allowed = ctx
+        .command()
+        .arg("fetch")
+        .env("SLUGPLAN_MAX_COMPRESSION_RATIO", "100000")
+        .output()
+        .unwrap();
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+}
