@@ -200,14 +200,30 @@ pub async fn update_lockfile(
         version: LOCK_VERSION,
         runtimes: BTreeMap::new(),
     };
+    // Hash every runtime that needs it, in parallel, before deciding what changed.
+    let pending = loaded.manifest.runtimes.iter().filter_map(|(name, spec)| {
+        let url = spec.url.as_ref()?;
+        let current = old
+            .runtimes
+            .get(name)
+            .is_some_and(|entry| entry.url == *url);
+        (spec.sha256.is_none() && !current).then_some((name, url))
+    });
+    let hashes = futures_util::future::try_join_all(pending.map(|(name, url)| async move {
+        let sha = super::hash_url(name, url, cache, options, reporter).await?;
+        Ok::<_, super::RuntimeError>((name.clone(), sha))
+    }))
+    .await?;
+    let mut hashes: BTreeMap<String, String> = hashes.into_iter().collect();
     let mut changes = Vec::new();
     for (name, spec) in &loaded.manifest.runtimes {
         let Some(url) = &spec.url else { continue };
         let before = old.runtimes.get(name);
-        let sha256 = match (&spec.sha256, before) {
-            (Some(sha), _) => sha.clone(),
-            (None, Some(entry)) if entry.url == *url => entry.sha256.clone(),
-            (None, _) => super::hash_url(name, url, cache, options, reporter).await?,
+        let sha256 = match (&spec.sha256, before, hashes.remove(name)) {
+            (Some(sha), _, _) => sha.clone(),
+            (None, _, Some(hashed)) => hashed,
+            (None, Some(entry), None) => entry.sha256.clone(),
+            (None, None, None) => unreachable!("runtimes without any pin were hashed above"),
         };
         let name = name.clone();
         changes.push(match before {
