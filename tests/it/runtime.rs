@@ -174,7 +174,11 @@ fn node_style_tarball_over_http_strips_the_top_folder_and_is_reused() {
     assert_eq!(server.hits("/node.tar.gz"), 1);
     let tree = runtime::materialize(&loaded, "node", &cache(&ctx)).unwrap();
     assert_eq!((tree.root, tree.dest.as_str()), (first.tree, "node"));
-    assert_eq!(server.hits("/node.tar.gz"), 1, "materialize needs no network");
+    assert_eq!(
+        server.hits("/node.tar.gz"),
+        1,
+        "materialize needs no network"
+    );
 }
 
 #[test]
