@@ -19,3 +19,11 @@ pub const NO_COLOR: &str = "NO_COLOR";
 pub const FORCE_COLOR: &str = "FORCE_COLOR";
 /// The home directory, used for `~/.cache` and `~/.netrc`.
 pub const HOME: &str = "HOME";
+/// Retries after a failed runtime download (connection errors, truncated bodies, 5xx).
+pub const SLUGPLAN_FETCH_RETRIES: &str = "SLUGPLAN_FETCH_RETRIES";
+/// The delay before the first download retry, in milliseconds (doubles per retry, capped).
+pub const SLUGPLAN_FETCH_BACKOFF_MS: &str = "SLUGPLAN_FETCH_BACKOFF_MS";
+/// The most bytes a runtime archive may unpack to (a decompression-bomb cap).
+pub const SLUGPLAN_MAX_UNPACKED_BYTES: &str = "SLUGPLAN_MAX_UNPACKED_BYTES";
+/// The highest compression ratio a runtime archive may have (a decompression-bomb cap).
+pub const SLUGPLAN_MAX_COMPRESSION_RATIO: &str = "SLUGPLAN_MAX_COMPRESSION_RATIO";

@@ -28,5 +28,6 @@ pub mod plan;
 pub mod platform;
 pub mod runtime;
 pub mod slug;
+pub mod stack;
 pub mod state;
 pub mod workspace;

@@ -80,6 +80,12 @@ pub enum Command {
     /// Build slugs from local sources into the cache and print their checksums.
     #[command(after_help = "Examples:\n  slugplan build\n  slugplan build web --json")]
     Build(BuildArgs),
+    /// Pin every runtime URL's SHA-256 in slug.lock (downloading what is not pinned yet).
+    #[command(after_help = "Examples:\n  slugplan lock\n  slugplan lock --json")]
+    Lock(LockArgs),
+    /// Download, verify and unpack runtimes into the cache (default: all of the manifest's).
+    #[command(after_help = "Examples:\n  slugplan fetch\n  slugplan fetch node --json")]
+    Fetch(FetchArgs),
     /// Show what apply would change: builds, uploads, releases, promotions, and drift.
     #[command(
         after_help = "Examples:\n  slugplan plan\n  slugplan plan --detailed-exitcode   # 0 no changes, 1 error, 2 changes\n  slugplan plan -out release.plan && slugplan apply release.plan"
@@ -189,6 +195,25 @@ pub struct BuildArgs {
     #[arg(short = 'j', long, value_name = "N", env = env_vars::SLUGPLAN_THREADS)]
     pub threads: Option<usize>,
     /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `slugplan lock`.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Print progress events and the result as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `slugplan fetch`.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Runtimes to fetch (default: all of the manifest's).
+    #[arg(value_name = "RUNTIME")]
+    pub runtimes: Vec<String>,
+    /// Print progress events and the result as JSON lines.
     #[arg(long)]
     pub json: bool,
 }

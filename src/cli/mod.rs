@@ -5,6 +5,7 @@
 pub mod args;
 pub mod diagnostics;
 pub mod printer;
+pub mod reporters;
 pub mod settings;
 
 use std::process::ExitCode;

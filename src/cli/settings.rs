@@ -54,3 +54,26 @@ pub fn resolve_color(choice: ColorChoice) -> bool {
         ColorChoice::Auto => std::io::stderr().is_terminal(),
     }
 }
+
+impl GlobalSettings {
+    /// Download retries and extraction caps: the defaults, overridden by `SLUGPLAN_FETCH_*`
+    /// and `SLUGPLAN_MAX_*` variables (ignored when they do not parse as numbers).
+    pub fn fetch_options(&self) -> crate::runtime::FetchOptions {
+        let number = |name: &str| -> Option<u64> { std::env::var(name).ok()?.trim().parse().ok() };
+        let mut options = crate::runtime::FetchOptions::default();
+        if let Some(retries) = number(env_vars::SLUGPLAN_FETCH_RETRIES) {
+            options.retries = u32::try_from(retries).unwrap_or(u32::MAX);
+        }
+        if let Some(ms) = number(env_vars::SLUGPLAN_FETCH_BACKOFF_MS) {
+            options.base_delay = std::time::Duration::from_millis(ms);
+            options.max_delay = options.max_delay.max(options.base_delay);
+        }
+        if let Some(bytes) = number(env_vars::SLUGPLAN_MAX_UNPACKED_BYTES) {
+            options.limits.max_unpacked_bytes = bytes;
+        }
+        if let Some(ratio) = number(env_vars::SLUGPLAN_MAX_COMPRESSION_RATIO) {
+            options.limits.max_ratio = ratio;
+        }
+        options
+    }
+}

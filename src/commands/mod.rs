@@ -2,8 +2,10 @@
 
 mod build;
 mod completions;
+mod fetch;
 mod graph;
 mod history;
+mod lock;
 mod schema;
 mod validate;
 
@@ -18,6 +20,8 @@ pub fn run(command: Command, settings: &GlobalSettings) -> miette::Result<ExitSt
         Command::Schema => schema::run(settings),
         Command::Completions(args) => completions::run(&args),
         Command::Build(args) => build::run(&args, settings),
+        Command::Lock(args) => lock::run(&args, settings),
+        Command::Fetch(args) => fetch::run(&args, settings),
         Command::Graph => graph::run(settings),
         Command::History(args) => history::run(&args, settings),
         Command::Plan(_) | Command::Apply(_) => Err(miette::miette!(

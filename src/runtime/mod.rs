@@ -1,31 +1,41 @@
 //! Runtimes: the trees (Node.js, Ruby, …) a slug contains, fetched, verified and unpacked into
 //! the cache, or taken from a local directory.
+//!
+//! Two steps, so that plan/apply can run fetches in parallel with other work:
+//!
+//! 1. [`fetch`] / [`fetch_all`] (async, network): download each archive, verify its pinned
+//!    SHA-256 (from `slug.toml`, else from [`Lockfile`]), store it in the cache under that hash
+//!    and unpack it, safely ([`extract`]), into a read-only tree keyed by hash, strip count and
+//!    extraction version.
+//! 2. [`materialize`] (sync, no network): return the unpacked tree; it unpacks a cached archive
+//!    if needed and otherwise says to run `slugplan fetch`.
+//!
+//! Guarantees: nothing enters the cache unverified; every cache entry appears by an atomic
+//! rename; two processes fetching the same archive serialise on a per-archive file lock, the
+//! second reusing what the first stored; URLs are shown with their credentials redacted.
 
-use std::path::PathBuf;
+mod error;
+mod extract;
+mod fetch;
+mod lock;
 
-use crate::cache::Cache;
+pub use error::{DownloadFailure, RuntimeError};
+pub use extract::{ExtractError, ExtractLimits, RATIO_GRACE_BYTES, extract, make_read_only};
+pub use fetch::FetchOptions;
+pub use lock::{
+    LOCK_FILE, LOCK_VERSION, LockChange, LockError, LockedRuntime, Lockfile, update_lockfile,
+};
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use miette::NamedSource;
+
+use crate::cache::{Bucket, Cache};
 use crate::manifest::LoadedManifest;
 
-/// Errors while making a runtime's tree available.
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum RuntimeError {
-    /// The runtime's local directory does not exist.
-    #[error("runtime `{name}`: directory {} does not exist", path.display())]
-    MissingDirectory {
-        /// The runtime's name.
-        name: String,
-        /// The directory.
-        path: PathBuf,
-    },
-    /// Fetching archives is not built yet.
-    #[error("runtime `{name}`: fetching {url} is not supported yet")]
-    FetchUnsupported {
-        /// The runtime's name.
-        name: String,
-        /// Its URL.
-        url: String,
-    },
-}
+/// Bumped when the way trees are unpacked changes, so old trees are never reused.
+pub const EXTRACT_VERSION: u32 = 1;
 
 /// A runtime's unpacked tree and where it goes inside `./app`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,13 +48,322 @@ pub struct RuntimeTree {
     pub dest: String,
 }
 
-/// Makes runtime `name` of the manifest available as a directory tree.
+/// What [`fetch`] made available.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedArchive {
+    /// The runtime's name.
+    pub name: String,
+    /// The archive's SHA-256 (`None` for a local directory runtime).
+    pub sha256: Option<String>,
+    /// The unpacked tree (or the local directory).
+    pub tree: PathBuf,
+    /// How many bytes were downloaded now (0 when everything came from the cache).
+    pub downloaded: u64,
+}
+
+/// Receives download progress. Implemented at the edge (terminal bars, plain lines, JSON).
+/// Events for one runtime come in order: `on_start`, `on_progress`…, then `on_finish`, with
+/// `on_retry` (and a new `on_start`) between attempts. Cached runtimes get only `on_finish`.
+pub trait FetchReporter: Send + Sync {
+    /// A download of `name` from `url` (redacted) begins; `total` is its size if known.
+    fn on_start(&self, name: &str, url: &str, total: Option<u64>);
+    /// `bytes` of `name` have arrived so far.
+    fn on_progress(&self, name: &str, bytes: u64);
+    /// Attempt `attempt` failed with `error`; the next starts after `delay`.
+    fn on_retry(&self, name: &str, attempt: u32, error: &str, delay: Duration);
+    /// `name` is ready; `downloaded` bytes came over the network (0 = cache hit).
+    fn on_finish(&self, name: &str, downloaded: u64);
+}
+
+/// A reporter that reports nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoReporter;
+
+impl FetchReporter for NoReporter {
+    fn on_start(&self, _: &str, _: &str, _: Option<u64>) {}
+    fn on_progress(&self, _: &str, _: u64) {}
+    fn on_retry(&self, _: &str, _: u32, _: &str, _: Duration) {}
+    fn on_finish(&self, _: &str, _: u64) {}
+}
+
+/// `url` with any password (and user name) replaced by `***`, fit to print.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            let _ = parsed.set_username("***");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        // Unparseable: show only what cannot hold credentials.
+        Err(_) => url.split('@').next_back().unwrap_or_default().to_owned(),
+    }
+}
+
+/// A URL runtime's URL and its pinned hash, from slug.toml or else slug.lock.
+pub fn pinned(
+    loaded: &LoadedManifest,
+    name: &str,
+    lock: &Lockfile,
+) -> Result<(String, String), RuntimeError> {
+    let spec = spec(loaded, name)?;
+    let url = spec.url.clone().unwrap_or_default();
+    if let Some(sha) = &spec.sha256 {
+        return Ok((url, sha.clone()));
+    }
+    // Point into slug.toml only when the snippet cannot show credentials.
+    let (manifest, span) = if redact_url(&url) == url {
+        let source = NamedSource::new(loaded.path.display().to_string(), loaded.text.clone());
+        (
+            Some(std::sync::Arc::new(source)),
+            loaded.span_of(&["runtimes", name, "url"]),
+        )
+    } else {
+        (None, None)
+    };
+    match lock.runtimes.get(name) {
+        Some(entry) if entry.url == url => Ok((url, entry.sha256.clone())),
+        Some(entry) => Err(RuntimeError::StaleLock {
+            name: name.to_owned(),
+            locked_url: redact_url(&entry.url),
+            manifest_url: redact_url(&url),
+            manifest,
+            span,
+        }),
+        None => Err(RuntimeError::NotPinned {
+            name: name.to_owned(),
+            url: redact_url(&url),
+            manifest,
+            span,
+        }),
+    }
+}
+
+fn spec<'a>(
+    loaded: &'a LoadedManifest,
+    name: &str,
+) -> Result<&'a crate::manifest::Runtime, RuntimeError> {
+    loaded
+        .manifest
+        .runtimes
+        .get(name)
+        .ok_or_else(|| RuntimeError::Unknown {
+            name: name.to_owned(),
+        })
+}
+
+fn bucket(cache: &Cache, name: &str, bucket: Bucket) -> Result<PathBuf, RuntimeError> {
+    cache.bucket(bucket).map_err(|source| RuntimeError::Cache {
+        name: name.to_owned(),
+        source,
+    })
+}
+
+/// The cache key of an unpacked tree.
+pub fn tree_key(sha256: &str, strip_components: u32) -> String {
+    format!("{sha256}-s{strip_components}-x{EXTRACT_VERSION}")
+}
+
+/// Fetches (downloads, verifies, stores and unpacks) runtime `name`. A local `path` runtime
+/// only has its directory checked. Already-cached archives and trees are reused without network.
+pub async fn fetch(
+    loaded: &LoadedManifest,
+    name: &str,
+    cache: &Cache,
+    lock: &Lockfile,
+    options: &FetchOptions,
+    reporter: &dyn FetchReporter,
+) -> Result<FetchedArchive, RuntimeError> {
+    let fetcher = fetch::Fetcher::new(cache, options, reporter);
+    fetch_with(&fetcher, loaded, name, lock).await
+}
+
+/// Fetches several runtimes in parallel; fails with the first error.
+pub async fn fetch_all(
+    loaded: &LoadedManifest,
+    names: &[String],
+    cache: &Cache,
+    lock: &Lockfile,
+    options: &FetchOptions,
+    reporter: &dyn FetchReporter,
+) -> Result<Vec<FetchedArchive>, RuntimeError> {
+    let fetcher = fetch::Fetcher::new(cache, options, reporter);
+    let jobs = names
+        .iter()
+        .map(|name| fetch_with(&fetcher, loaded, name, lock));
+    futures_util::future::try_join_all(jobs).await
+}
+
+async fn fetch_with(
+    fetcher: &fetch::Fetcher<'_>,
+    loaded: &LoadedManifest,
+    name: &str,
+    lock: &Lockfile,
+) -> Result<FetchedArchive, RuntimeError> {
+    let (cache, reporter) = (fetcher.cache, fetcher.reporter);
+    let runtime = spec(loaded, name)?;
+    if runtime.path.is_some() {
+        let tree = materialize(loaded, name, cache)?;
+        reporter.on_finish(name, 0);
+        return Ok(FetchedArchive {
+            name: name.to_owned(),
+            sha256: None,
+            tree: tree.root,
+            downloaded: 0,
+        });
+    }
+    let (url, sha) = pinned(loaded, name, lock)?;
+    let trees = bucket(cache, name, Bucket::RuntimeTrees)?;
+    let tree = trees.join(tree_key(&sha, runtime.strip_components));
+    let mut downloaded = 0;
+    if !tree.is_dir() {
+        let archive = bucket(cache, name, Bucket::RuntimeArchives)?.join(&sha);
+        if !archive.is_file() {
+            downloaded = fetch_pinned(fetcher, name, &url, &sha, &archive).await?;
+        }
+        let (name_owned, limits, strip) = (
+            name.to_owned(),
+            fetcher.options.limits,
+            runtime.strip_components,
+        );
+        let tree_dir = tree.clone();
+        tokio::task::spawn_blocking(move || {
+            unpack(&name_owned, &archive, &tree_dir, strip, limits)
+        })
+        .await
+        .expect("unpacking does not panic")?;
+    }
+    reporter.on_finish(name, downloaded);
+    Ok(FetchedArchive {
+        name: name.to_owned(),
+        sha256: Some(sha),
+        tree,
+        downloaded,
+    })
+}
+
+/// Downloads `url` into `archive` under the per-archive lock, verifying `sha`. Returns the bytes
+/// downloaded (0 when another process stored it while this one waited for the lock).
+async fn fetch_pinned(
+    fetcher: &fetch::Fetcher<'_>,
+    name: &str,
+    url: &str,
+    sha: &str,
+    archive: &Path,
+) -> Result<u64, RuntimeError> {
+    let _guard = lock_archive(archive).await?;
+    if archive.is_file() {
+        return Ok(0);
+    }
+    let download = fetch::download(fetcher, name, url).await?;
+    if download.sha256 != sha {
+        return Err(RuntimeError::ChecksumMismatch {
+            name: name.to_owned(),
+            url: redact_url(url),
+            expected: sha.to_owned(),
+            actual: download.sha256,
+        });
+    }
+    crate::cache::persist(download.temp, archive).map_err(|source| RuntimeError::Cache {
+        name: name.to_owned(),
+        source,
+    })?;
+    Ok(download.bytes)
+}
+
+/// Takes the exclusive lock `<archive>.lock`, waiting for another process that holds it.
+async fn lock_archive(archive: &Path) -> Result<std::fs::File, RuntimeError> {
+    let path = archive.with_extension("lock");
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .and_then(|file| file.lock().map(|()| file));
+        file.map_err(|source| RuntimeError::Io { path, source })
+    })
+    .await
+    .expect("locking does not panic")
+}
+
+/// Downloads `url` without a pin (for `slugplan lock`), stores it in the cache under its hash
+/// and returns the hash.
+pub async fn hash_url(
+    name: &str,
+    url: &str,
+    cache: &Cache,
+    options: &FetchOptions,
+    reporter: &dyn FetchReporter,
+) -> Result<String, RuntimeError> {
+    let fetcher = fetch::Fetcher::new(cache, options, reporter);
+    let download = fetch::download(&fetcher, name, url).await?;
+    let archive = bucket(cache, name, Bucket::RuntimeArchives)?.join(&download.sha256);
+    crate::cache::persist(download.temp, &archive).map_err(|source| RuntimeError::Cache {
+        name: name.to_owned(),
+        source,
+    })?;
+    reporter.on_finish(name, download.bytes);
+    Ok(download.sha256)
+}
+
+/// Unpacks `archive` into `tree` via a temp directory beside it; an existing tree is reused.
+fn unpack(
+    name: &str,
+    archive: &Path,
+    tree: &Path,
+    strip: u32,
+    limits: ExtractLimits,
+) -> Result<(), RuntimeError> {
+    if tree.is_dir() {
+        return Ok(());
+    }
+    let parent = tree.parent().expect("trees live in a bucket");
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| RuntimeError::Io { path, source }
+    };
+    let temp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempdir_in(parent)
+        .map_err(io(parent))?;
+    extract(archive, temp.path(), strip, limits).map_err(|source| RuntimeError::Extract {
+        name: name.to_owned(),
+        source,
+    })?;
+    let staged = temp.keep();
+    match std::fs::rename(&staged, tree) {
+        Ok(()) => make_read_only(tree).map_err(io(tree)),
+        // Another process finished first: its tree has the same content.
+        Err(_) if tree.is_dir() => fs_err::remove_dir_all(&staged).map_err(io(&staged)),
+        Err(source) => {
+            let _ = std::fs::remove_dir_all(&staged);
+            Err(RuntimeError::Io {
+                path: tree.to_owned(),
+                source,
+            })
+        }
+    }
+}
+
+/// Makes runtime `name` of the manifest available as a directory tree, without network: a local
+/// `path` as it is, else the cached tree, unpacking the cached archive (default caps) if needed.
 pub fn materialize(
     loaded: &LoadedManifest,
     name: &str,
-    _cache: &Cache,
+    cache: &Cache,
 ) -> Result<RuntimeTree, RuntimeError> {
-    let spec = &loaded.manifest.runtimes[name];
+    materialize_with(loaded, name, cache, ExtractLimits::default())
+}
+
+/// [`materialize`] with explicit extraction caps.
+pub fn materialize_with(
+    loaded: &LoadedManifest,
+    name: &str,
+    cache: &Cache,
+    limits: ExtractLimits,
+) -> Result<RuntimeTree, RuntimeError> {
+    let spec = spec(loaded, name)?;
     let dest = spec.dest.clone().unwrap_or_default();
     if let Some(path) = &spec.path {
         let root = loaded.resolve(path);
@@ -60,8 +379,23 @@ pub fn materialize(
             dest,
         });
     }
-    Err(RuntimeError::FetchUnsupported {
+    let lock = Lockfile::load(loaded)?;
+    let (url, sha) = pinned(loaded, name, &lock)?;
+    let root =
+        bucket(cache, name, Bucket::RuntimeTrees)?.join(tree_key(&sha, spec.strip_components));
+    if !root.is_dir() {
+        let archive = bucket(cache, name, Bucket::RuntimeArchives)?.join(&sha);
+        if !archive.is_file() {
+            return Err(RuntimeError::NotFetched {
+                name: name.to_owned(),
+                url: redact_url(&url),
+            });
+        }
+        unpack(name, &archive, &root, spec.strip_components, limits)?;
+    }
+    Ok(RuntimeTree {
         name: name.to_owned(),
-        url: spec.url.clone().unwrap_or_default(),
+        root,
+        dest,
     })
 }

@@ -4,6 +4,7 @@ mod common;
 
 mod cli;
 
+mod go;
 mod manifest;
 mod platform;
 mod runtime;

@@ -1,0 +1,6 @@
+//! Implementations of the library's progress-reporter traits: the only users of indicatif.
+//!
+//! Each reporter picks its output once from the printer: live bars on a terminal, plain lines
+//! when stderr is not one, nothing with `--quiet`, JSON lines with `--json`.
+
+pub mod fetch;

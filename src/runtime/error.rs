@@ -1,0 +1,164 @@
+//! The runtime module's errors: each names the runtime and the URL (credentials redacted) or
+//! path it is about, and says which command or setting fixes it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use miette::{NamedSource, SourceSpan};
+
+use super::{ExtractError, LockError};
+use crate::cache::CacheError;
+
+/// Errors while making a runtime's tree available.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum RuntimeError {
+    /// The runtime's local directory does not exist.
+    #[error("runtime `{name}`: directory {} does not exist", path.display())]
+    #[diagnostic(help("fix `path` in [runtimes.{name}]; it is relative to slug.toml"))]
+    MissingDirectory {
+        /// The runtime's name.
+        name: String,
+        /// The directory.
+        path: PathBuf,
+    },
+    /// The manifest does not name this runtime.
+    #[error("no runtime `{name}` in the manifest")]
+    Unknown {
+        /// The runtime's name.
+        name: String,
+    },
+    /// Neither slug.toml nor slug.lock gives the archive's hash.
+    #[error("runtime `{name}`: no sha256 for {url} in slug.toml or slug.lock")]
+    #[diagnostic(help("run `slugplan lock` to pin it, or set `sha256` in [runtimes.{name}]"))]
+    NotPinned {
+        /// The runtime's name.
+        name: String,
+        /// Its URL (redacted).
+        url: String,
+        /// slug.toml, when it can be shown (not when the URL holds credentials).
+        #[source_code]
+        manifest: Option<Arc<NamedSource<String>>>,
+        /// The runtime's URL in slug.toml.
+        #[label("no sha256 for this URL here or in slug.lock")]
+        span: Option<SourceSpan>,
+    },
+    /// slug.lock pins another URL than the manifest names.
+    #[error("runtime `{name}`: slug.lock pins {locked_url}, but slug.toml now says {manifest_url}")]
+    #[diagnostic(help("run `slugplan lock` to pin the new URL"))]
+    StaleLock {
+        /// The runtime's name.
+        name: String,
+        /// The URL in slug.lock (redacted).
+        locked_url: String,
+        /// The URL in slug.toml (redacted).
+        manifest_url: String,
+        /// slug.toml, when it can be shown (not when the URL holds credentials).
+        #[source_code]
+        manifest: Option<Arc<NamedSource<String>>>,
+        /// The runtime's URL in slug.toml.
+        #[label("slug.lock pins another URL")]
+        span: Option<SourceSpan>,
+    },
+    /// The archive is not in the cache and `materialize` does not download.
+    #[error("runtime `{name}` is not fetched ({url})")]
+    #[diagnostic(help("run `slugplan fetch {name}` (or `slugplan apply`, which fetches first)"))]
+    NotFetched {
+        /// The runtime's name.
+        name: String,
+        /// Its URL (redacted).
+        url: String,
+    },
+    /// The URL cannot be fetched.
+    #[error("runtime `{name}`: bad url {url}: {reason}")]
+    BadUrl {
+        /// The runtime's name.
+        name: String,
+        /// The URL (redacted).
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The download failed (after retrying what can be retried).
+    #[error("runtime `{name}`: downloading {url} failed after {attempts} attempt(s)")]
+    #[diagnostic(help("check the URL and the network; SLUGPLAN_FETCH_RETRIES sets the retries"))]
+    Download {
+        /// The runtime's name.
+        name: String,
+        /// The URL (redacted).
+        url: String,
+        /// How many attempts were made.
+        attempts: u32,
+        /// The last attempt's failure.
+        #[source]
+        source: DownloadFailure,
+    },
+    /// The archive's hash is not the pinned one.
+    #[error(
+        "runtime `{name}`: checksum mismatch for {url}: expected sha256 {expected}, got {actual}"
+    )]
+    #[diagnostic(help(
+        "the file changed upstream or the pin is wrong; if the new file is trusted, update `sha256` or run `slugplan lock`"
+    ))]
+    ChecksumMismatch {
+        /// The runtime's name.
+        name: String,
+        /// The URL (redacted).
+        url: String,
+        /// The pinned hash.
+        expected: String,
+        /// The downloaded file's hash.
+        actual: String,
+    },
+    /// The archive could not be unpacked safely.
+    #[error("runtime `{name}`: refused to unpack its archive")]
+    Extract {
+        /// The runtime's name.
+        name: String,
+        /// Why.
+        #[source]
+        #[diagnostic_source]
+        source: ExtractError,
+    },
+    /// slug.lock could not be read or written.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Lock(#[from] LockError),
+    /// The cache could not be used.
+    #[error("runtime `{name}`: cache error")]
+    Cache {
+        /// The runtime's name.
+        name: String,
+        /// The cache error.
+        #[source]
+        #[diagnostic_source]
+        source: CacheError,
+    },
+    /// A local file could not be read or written.
+    #[error("I/O error at {}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Why one download attempt failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadFailure {
+    /// The server answered with an error status.
+    #[error("HTTP status {0}")]
+    Status(u16),
+    /// The connection failed or broke.
+    #[error("connection error")]
+    Transport(#[source] reqwest::Error),
+    /// The body ended before `Content-Length` bytes.
+    #[error("the connection closed after {got} of {expected} bytes")]
+    Truncated {
+        /// Bytes received.
+        got: u64,
+        /// Bytes announced.
+        expected: u64,
+    },
+}

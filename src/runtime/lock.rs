@@ -1,0 +1,261 @@
+//! `slug.lock`: the pinned SHA-256 of every runtime archive, committed beside `slug.toml`.
+//!
+//! Like `Cargo.lock` or `.terraform.lock.hcl`, the lock file lets a manifest name a runtime by
+//! URL alone while every build still verifies the exact bytes. `slugplan lock` writes it; the
+//! format is TOML, sorted by runtime name, so the same lock always has the same bytes:
+//!
+//! ```toml
+//! # This file is written by `slugplan lock`. Commit it; do not edit it by hand.
+//! version = 1
+//!
+//! [runtimes.node]
+//! url = "https://nodejs.org/dist/v20.11.0/node-v20.11.0-linux-x64.tar.gz"
+//! sha256 = "…64 hex digits…"
+//! ```
+//!
+//! An entry is only trusted for the URL it was made for: when the manifest's URL changes, the
+//! entry is reported as stale (never silently replaced) until `slugplan lock` runs again.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::LoadedManifest;
+
+/// The lock file's name, beside the manifest.
+pub const LOCK_FILE: &str = "slug.lock";
+
+/// The format version written into every lock file.
+pub const LOCK_VERSION: u32 = 1;
+
+const HEADER: &str =
+    "# This file is written by `slugplan lock`. Commit it; do not edit it by hand.\n";
+
+/// Errors reading or writing `slug.lock`.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum LockError {
+    /// The file could not be read or written.
+    #[error("cannot access {}", path.display())]
+    Io {
+        /// The lock file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a valid lock file.
+    #[error("invalid lock file {}: {message}", path.display())]
+    #[diagnostic(help("delete it and run `slugplan lock` to write it again"))]
+    Invalid {
+        /// The lock file.
+        path: PathBuf,
+        /// What the parser said.
+        message: String,
+    },
+}
+
+/// The contents of `slug.lock`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lockfile {
+    /// The format version ([`LOCK_VERSION`]).
+    pub version: u32,
+    /// Pinned runtimes by name.
+    #[serde(default)]
+    pub runtimes: BTreeMap<String, LockedRuntime>,
+}
+
+/// One runtime's pin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedRuntime {
+    /// The URL the hash was computed for, exactly as the manifest spells it.
+    pub url: String,
+    /// The archive's SHA-256 (lowercase hex).
+    pub sha256: String,
+}
+
+impl Lockfile {
+    /// The lock file's path for `loaded`.
+    pub fn path_for(loaded: &LoadedManifest) -> PathBuf {
+        loaded.dir.join(LOCK_FILE)
+    }
+
+    /// Reads the lock file beside `loaded`; a missing file is an empty lock.
+    pub fn load(loaded: &LoadedManifest) -> Result<Self, LockError> {
+        Self::read(&Self::path_for(loaded))
+    }
+
+    /// Reads the lock file at `path`; a missing file is an empty lock.
+    pub fn read(path: &Path) -> Result<Self, LockError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Lockfile {
+                    version: LOCK_VERSION,
+                    runtimes: BTreeMap::new(),
+                });
+            }
+            Err(source) => {
+                return Err(LockError::Io {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        };
+        // Located by line and column, not by a snippet: the file may hold URLs with credentials.
+        let lock: Lockfile = toml::from_str(&text).map_err(|err| {
+            let at = err.span().map_or(0, |span| span.start);
+            let line = text[..at].matches('\n').count() + 1;
+            let column = at - text[..at].rfind('\n').map_or(0, |nl| nl + 1) + 1;
+            LockError::Invalid {
+                path: path.to_owned(),
+                message: format!("line {line}, column {column}: {}", err.message()),
+            }
+        })?;
+        if lock.version != LOCK_VERSION {
+            return Err(LockError::Invalid {
+                path: path.to_owned(),
+                message: format!(
+                    "version {} (this slugplan writes version {LOCK_VERSION})",
+                    lock.version
+                ),
+            });
+        }
+        Ok(lock)
+    }
+
+    /// The file's exact text: a header comment, then sorted TOML.
+    pub fn render(&self) -> String {
+        let body = toml::to_string(self).expect("lock file serialises");
+        format!("{HEADER}{body}")
+    }
+
+    /// Writes the lock file to `path` (temp file + rename, so a reader never sees half of it).
+    pub fn write(&self, path: &Path) -> Result<(), LockError> {
+        let io = |source| LockError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let mut temp = tempfile::Builder::new()
+            .prefix(".slug.lock-")
+            .tempfile_in(dir)
+            .map_err(io)?;
+        std::io::Write::write_all(&mut temp, self.render().as_bytes()).map_err(io)?;
+        temp.persist(path).map_err(|err| io(err.error))?;
+        Ok(())
+    }
+}
+
+/// What `slugplan lock` did to one runtime's entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum LockChange {
+    /// A new entry.
+    Added {
+        /// The runtime.
+        name: String,
+        /// Its hash.
+        sha256: String,
+    },
+    /// A stale entry rewritten because the manifest's URL (or pinned hash) changed.
+    Updated {
+        /// The runtime.
+        name: String,
+        /// The URL the old entry was for (redacted).
+        old_url: String,
+        /// The new hash.
+        sha256: String,
+    },
+    /// An entry dropped because the manifest no longer fetches that runtime.
+    Removed {
+        /// The runtime.
+        name: String,
+    },
+    /// An entry kept as it was.
+    Unchanged {
+        /// The runtime.
+        name: String,
+    },
+}
+
+/// Brings `slug.lock` in line with the manifest: keeps entries whose URL still matches,
+/// downloads (into the cache) and hashes runtimes that are new or whose URL changed, drops
+/// entries for runtimes that are gone. A `sha256` in slug.toml is copied rather than
+/// downloaded. Writes the file only when its bytes change. Returns what changed, by name.
+pub async fn update_lockfile(
+    loaded: &LoadedManifest,
+    cache: &crate::cache::Cache,
+    options: &super::FetchOptions,
+    reporter: &dyn super::FetchReporter,
+) -> Result<Vec<LockChange>, super::RuntimeError> {
+    let path = Lockfile::path_for(loaded);
+    let old = Lockfile::read(&path)?;
+    let mut new = Lockfile {
+        version: LOCK_VERSION,
+        runtimes: BTreeMap::new(),
+    };
+    // Hash every runtime that needs it, in parallel, before deciding what changed.
+    let pending = loaded.manifest.runtimes.iter().filter_map(|(name, spec)| {
+        let url = spec.url.as_ref()?;
+        let current = old
+            .runtimes
+            .get(name)
+            .is_some_and(|entry| entry.url == *url);
+        (spec.sha256.is_none() && !current).then_some((name, url))
+    });
+    let hashes = futures_util::future::try_join_all(pending.map(|(name, url)| async move {
+        let sha = super::hash_url(name, url, cache, options, reporter).await?;
+        Ok::<_, super::RuntimeError>((name.clone(), sha))
+    }))
+    .await?;
+    let mut hashes: BTreeMap<String, String> = hashes.into_iter().collect();
+    let mut changes = Vec::new();
+    for (name, spec) in &loaded.manifest.runtimes {
+        let Some(url) = &spec.url else { continue };
+        let before = old.runtimes.get(name);
+        let sha256 = match (&spec.sha256, before, hashes.remove(name)) {
+            (Some(sha), _, _) => sha.clone(),
+            (None, _, Some(hashed)) => hashed,
+            (None, Some(entry), None) => entry.sha256.clone(),
+            (None, None, None) => unreachable!("runtimes without any pin were hashed above"),
+        };
+        let name = name.clone();
+        changes.push(match before {
+            None => LockChange::Added {
+                name: name.clone(),
+                sha256: sha256.clone(),
+            },
+            Some(entry) if entry.url == *url && entry.sha256 == sha256 => {
+                LockChange::Unchanged { name: name.clone() }
+            }
+            Some(entry) => LockChange::Updated {
+                name: name.clone(),
+                old_url: super::redact_url(&entry.url),
+                sha256: sha256.clone(),
+            },
+        });
+        new.runtimes.insert(
+            name,
+            LockedRuntime {
+                url: url.clone(),
+                sha256,
+            },
+        );
+    }
+    for name in old.runtimes.keys() {
+        if !new.runtimes.contains_key(name) {
+            changes.push(LockChange::Removed { name: name.clone() });
+        }
+    }
+    let current = std::fs::read_to_string(&path).ok();
+    if current.as_deref() != Some(new.render().as_str()) {
+        new.write(&path)?;
+    }
+    Ok(changes)
+}

@@ -1,0 +1,336 @@
+//! Hostile archives, crafted with Python's `tarfile` (which writes whatever it is told), fetched
+//! through file:// so the whole path is exercised: refused with the entry named, nothing written
+//! outside the destination, no temp directory left in the cache.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+use slugplan::cache::Bucket;
+use slugplan::runtime::{self, ExtractLimits, RuntimeError};
+
+use super::{bucket_entries, manifest, sha256_of};
+use crate::common::TestContext;
+
+/// Python that builds `out` (gzip) from a list of entries:
+/// `(name, kind, data_or_target, mode)` with kind `file|dir|sym|hard|chr|fifo`.
+const MAKE_TAR: &str = r#"
+import io, json, sys, tarfile
+out, entries = sys.argv[1], json.loads(sys.argv[2])
+with tarfile.open(out, "w:gz", format=tarfile.GNU_FORMAT) as tar:
+    for name, kind, data, mode in entries:
+        info = tarfile.TarInfo(name)
+        info.mode = mode
+        body = None
+        if kind == "file":
+            body = data.encode() if isinstance(data, str) else bytes(data)
+            info.size = len(body)
+        elif kind == "zeros":
+            body = bytes(data)
+            info.size = data
+        elif kind == "dir":
+            info.type = tarfile.DIRTYPE
+        elif kind == "sym":
+            info.type, info.linkname = tarfile.SYMTYPE, data
+        elif kind == "hard":
+            info.type, info.linkname = tarfile.LNKTYPE, data
+        elif kind == "chr":
+            info.type, info.devmajor, info.devminor = tarfile.CHRTYPE, 1, 3
+        elif kind == "fifo":
+            info.type = tarfile.FIFOTYPE
+        tar.addfile(info, io.BytesIO(body) if body is not None else None)
+"#;
+
+type Entry = (&'static str, &'static str, serde_json::Value, u32);
+
+fn make_tar(path: &Path, entries: &[Entry]) {
+    let json = serde_json::to_string(
+        &entries
+            .iter()
+            .map(|(n, k, d, m)| serde_json::json!([n, k, d, m]))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let out = Command::new("python3")
+        .args(["-c", MAKE_TAR])
+        .arg(path)
+        .arg(json)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Fetches the archive through file:// into a fresh cache inside `ctx`.
+fn fetch_archive(
+    ctx: &TestContext,
+    entries: &[Entry],
+    strip: u32,
+) -> Result<std::path::PathBuf, RuntimeError> {
+    let archive = ctx.temp.path().join("archives/hostile.tgz");
+    std::fs::create_dir_all(archive.parent().unwrap()).unwrap();
+    make_tar(&archive, entries);
+    let url = url::Url::from_file_path(&archive).unwrap();
+    let loaded = manifest(
+        ctx,
+        &format!(
+            "[runtimes.x]\nurl = \"{url}\"\nsha256 = \"{}\"\nstrip_components = {strip}\n",
+            sha256_of(&archive)
+        ),
+    );
+    super::fetch(ctx, &loaded, "x").map(|f| f.tree)
+}
+
+/// Every file or link under `root` whose name starts with `evil`.
+fn evil_files(root: &Path) -> Vec<String> {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("evil"))
+        .map(|e| e.path().display().to_string())
+        .collect()
+}
+
+fn file(name: &'static str, data: &str) -> Entry {
+    (name, "file", data.into(), 0o644)
+}
+
+fn assert_refused(entries: &[Entry], entry: &str, reason: &str) {
+    let ctx = TestContext::new();
+    let err = fetch_archive(&ctx, entries, 0).expect_err("hostile archive refused");
+    let RuntimeError::Extract { source, .. } = &err else {
+        panic!("{err:?}")
+    };
+    let message = source.to_string();
+    assert!(message.contains(&format!("entry `{entry}`")), "{message}");
+    assert!(message.contains(reason), "{message}");
+    assert_eq!(
+        evil_files(ctx.temp.path()),
+        Vec::<String>::new(),
+        "{message}"
+    );
+    assert!(!Path::new("/tmp/evil-slugplan-abs").exists());
+    assert!(
+        bucket_entries(&ctx, Bucket::RuntimeTrees).is_empty(),
+        "temp dir left: {message}"
+    );
+}
+
+#[test]
+fn parent_traversal_is_refused() {
+    assert_refused(
+        &[file("ok.txt", "fine"), file("a/../../evil", "x")],
+        "a/../../evil",
+        "`..`",
+    );
+}
+
+#[test]
+fn absolute_path_is_refused() {
+    assert_refused(
+        &[file("/tmp/evil-slugplan-abs", "x")],
+        "/tmp/evil-slugplan-abs",
+        "absolute path",
+    );
+}
+
+#[test]
+fn symlinks_resolving_outside_are_refused() {
+    assert_refused(
+        &[("evil-link", "sym", "../..".into(), 0o777)],
+        "evil-link",
+        "outside",
+    );
+    assert_refused(
+        &[("evil-abs", "sym", "/etc/passwd".into(), 0o777)],
+        "evil-abs",
+        "absolute path",
+    );
+    // `sub/up` is inside (the root), but `sub/up/..` is not: resolution follows the archive's links.
+    assert_refused(
+        &[
+            ("sub", "dir", "".into(), 0o755),
+            ("sub/up", "sym", "..".into(), 0o777),
+            ("sub/evil", "sym", "up/..".into(), 0o777),
+        ],
+        "sub/evil",
+        "outside",
+    );
+    // A later link turning an earlier one into an escape is caught by the final check.
+    assert_refused(
+        &[
+            ("evil-late", "sym", "a/..".into(), 0o777),
+            ("a", "sym", ".".into(), 0o777),
+        ],
+        "evil-late",
+        "outside",
+    );
+}
+
+#[test]
+fn file_written_through_a_symlink_is_refused() {
+    assert_refused(
+        &[
+            ("sub", "dir", "".into(), 0o755),
+            ("link", "sym", "sub".into(), 0o777),
+            file("link/evil", "x"),
+        ],
+        "link/evil",
+        "through a symlink",
+    );
+}
+
+#[test]
+fn hard_links_outside_or_to_nothing_are_refused() {
+    assert_refused(
+        &[("evil-hard", "hard", "../outside".into(), 0o644)],
+        "evil-hard",
+        "`..`",
+    );
+    assert_refused(
+        &[("evil-hard", "hard", "/etc/passwd".into(), 0o644)],
+        "evil-hard",
+        "absolute path",
+    );
+    assert_refused(
+        &[("evil-hard", "hard", "missing".into(), 0o644)],
+        "evil-hard",
+        "not a file extracted earlier",
+    );
+}
+
+#[test]
+fn devices_and_fifos_are_refused() {
+    assert_refused(
+        &[("evil-null", "chr", "".into(), 0o666)],
+        "evil-null",
+        "device nodes and fifos",
+    );
+    assert_refused(
+        &[("evil-fifo", "fifo", "".into(), 0o666)],
+        "evil-fifo",
+        "device nodes and fifos",
+    );
+}
+
+#[test]
+fn duplicate_entries_changing_type_are_refused() {
+    assert_refused(
+        &[file("evil", "x"), ("evil", "dir", "".into(), 0o755)],
+        "evil/",
+        "changes a file into a directory",
+    );
+    assert_refused(
+        &[file("evil", "x"), ("evil", "sym", "other".into(), 0o777)],
+        "evil",
+        "changes a file into a symlink",
+    );
+}
+
+#[test]
+fn setuid_and_setgid_bits_are_stripped_and_files_kept() {
+    let ctx = TestContext::new();
+    let entries = [
+        ("bin", "dir", "".into(), 0o755),
+        ("bin/su", "file", "#!/bin/sh\n".into(), 0o6755),
+        ("bin/data", "file", "x".into(), 0o2644),
+        file("bin/data", "replaced"),
+    ];
+    let tree = fetch_archive(&ctx, &entries, 0).unwrap();
+    let mode = |p: &str| {
+        std::fs::metadata(tree.join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!((mode("bin/su"), mode("bin/data")), (0o555, 0o444));
+    assert_eq!(
+        std::fs::read_to_string(tree.join("bin/data")).unwrap(),
+        "replaced",
+        "last entry wins"
+    );
+}
+
+#[test]
+fn decompression_bombs_are_refused_by_ratio_and_by_size() {
+    let ctx = TestContext::new();
+    let err = fetch_archive(&ctx, &[("zeros", "zeros", 16_000_000.into(), 0o644)], 0).unwrap_err();
+    let RuntimeError::Extract { source, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        source.to_string().contains("compression ratio above 100:1"),
+        "{source}"
+    );
+    assert!(bucket_entries(&ctx, Bucket::RuntimeTrees).is_empty());
+
+    // The size cap, through the library with explicit limits.
+    let dir = ctx.temp.path().join("direct");
+    std::fs::create_dir_all(&dir).unwrap();
+    let archive = ctx.temp.path().join("archives/hostile.tgz");
+    let limits = ExtractLimits {
+        max_unpacked_bytes: 1_000_000,
+        max_ratio: 1_000_000,
+    };
+    let err = runtime::extract(&archive, &dir, 0, limits).unwrap_err();
+    assert!(err.to_string().contains("more than 1000000 bytes"), "{err}");
+}
+
+#[test]
+fn legitimate_links_inside_the_tree_are_kept() {
+    let ctx = TestContext::new();
+    let entries = [
+        ("top/lib/real.so.1", "file", "elf".into(), 0o755),
+        ("top/lib/real.so", "sym", "real.so.1".into(), 0o777),
+        ("top/bin/tool", "hard", "top/lib/real.so.1".into(), 0o755),
+        ("top/share", "sym", "lib".into(), 0o777),
+        ("top/up", "sym", "bin/../lib/./real.so".into(), 0o777),
+    ];
+    let tree = fetch_archive(&ctx, &entries, 1).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    let ino = |p: &str| std::fs::metadata(tree.join(p)).unwrap().ino();
+    assert_eq!(
+        ino("bin/tool"),
+        ino("lib/real.so.1"),
+        "hard link kept as a link"
+    );
+    assert_eq!(
+        std::fs::read_to_string(tree.join("share/real.so")).unwrap(),
+        "elf"
+    );
+    assert_eq!(std::fs::read_to_string(tree.join("up")).unwrap(), "elf");
+}
+
+#[test]
+fn the_bomb_caps_are_configurable_from_the_environment() {
+    let ctx = TestContext::new();
+    let archive = ctx.temp.path().join("zeros.tgz");
+    make_tar(&archive, &[("zeros", "zeros", 4_000_000.into(), 0o644)]);
+    let url = url::Url::from_file_path(&archive).unwrap();
+    ctx.write(
+        "slug.toml",
+        format!(
+            "[runtimes.z]\nurl = \"{url}\"\nsha256 = \"{}\"\n",
+            sha256_of(&archive)
+        ),
+    );
+    let refused = ctx.run(&["fetch"]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{err}");
+    assert!(err.contains("SLUGPLAN_MAX_COMPRESSION_RATIO"), "{err}");
+    let allowed = ctx
+        .command()
+        .arg("fetch")
+        .env("SLUGPLAN_MAX_COMPRESSION_RATIO", "100000")
+        .output()
+        .unwrap();
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+}
