@@ -4,3 +4,4 @@
 //! when stderr is not one, nothing with `--quiet`, JSON lines with `--json`.
 
 pub mod fetch;
+pub mod apply;
