@@ -80,16 +80,29 @@ pub enum BuildError {
         /// The offending value.
         value: String,
     },
-    /// Writing the archive failed.
-    #[error("slug `{slug}`: cannot write the archive")]
+    /// Reading the slug's files or writing the archive failed.
+    #[error("slug `{slug}` could not be packed")]
     Slug {
         /// The slug.
         slug: String,
         /// The underlying error.
         #[source]
-        #[diagnostic_source]
         source: SlugError,
+        /// The underlying error's hint, shown as this error's.
+        #[help]
+        help: Option<String>,
     },
+}
+
+impl BuildError {
+    fn slug(slug: &str, source: SlugError) -> Self {
+        use miette::Diagnostic;
+        BuildError::Slug {
+            slug: slug.to_owned(),
+            help: source.help().map(|h| h.to_string()),
+            source,
+        }
+    }
 }
 
 /// How to build.
@@ -147,12 +160,8 @@ pub fn build_slug(
         threads: options.threads,
         reporter: options.reporter,
     };
-    let file = crate::slug::write_to_cache(&inputs, cache, pack_options).map_err(|source| {
-        BuildError::Slug {
-            slug: slug.to_owned(),
-            source,
-        }
-    })?;
+    let file = crate::slug::write_to_cache(&inputs, cache, pack_options)
+        .map_err(|source| BuildError::slug(slug, source))?;
     Ok(BuiltSlug {
         name: slug.to_owned(),
         path: file.path,
@@ -172,10 +181,7 @@ pub fn slug_components(
     cache: &Cache,
 ) -> Result<Vec<Component>, BuildError> {
     let spec = spec(loaded, slug)?;
-    let slug_err = |source| BuildError::Slug {
-        slug: slug.to_owned(),
-        source,
-    };
+    let slug_err = |source| BuildError::slug(slug, source);
     let bad_path = |value: &str| BuildError::BadPath {
         slug: slug.to_owned(),
         value: value.to_owned(),
