@@ -47,7 +47,8 @@ fn main() {
     );
     write_manifest(root, "app");
 
-    let tar = "tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=gnu -cf - ./app";
+    let tar =
+        "tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=gnu -cf - ./app";
     // Runs are interleaved and the best of each kept, so a burst of load from elsewhere on the
     // machine hurts all three alike instead of one.
     let mut gzip = Duration::MAX;
@@ -63,12 +64,19 @@ fn main() {
         rss = rss.max(kib);
         slug_size = size;
     }
-    let gzip_size = fs::metadata(root.join("gzip.tgz")).expect("gzip output").len();
-    let pigz_size = fs::metadata(root.join("pigz.tgz")).expect("pigz output").len();
+    let gzip_size = fs::metadata(root.join("gzip.tgz"))
+        .expect("gzip output")
+        .len();
+    let pigz_size = fs::metadata(root.join("pigz.tgz"))
+        .expect("pigz output")
+        .len();
 
     let mbps = |t: Duration| input as f64 / MB / t.as_secs_f64();
     println!();
-    println!("{:<22} {:>9} {:>10} {:>12}", "", "time (s)", "MB/s", "output (MB)");
+    println!(
+        "{:<22} {:>9} {:>10} {:>12}",
+        "", "time (s)", "MB/s", "output (MB)"
+    );
     for (name, time, size) in [
         ("tar | gzip -n -6", gzip, gzip_size),
         ("tar | pigz -6 -n", pigz, pigz_size),
@@ -110,7 +118,11 @@ fn build_tree(app: &Path) {
     fs::create_dir_all(node.join("bin")).expect("mkdir");
     let node_bin = which("node").unwrap_or_else(|| PathBuf::from("/usr/bin/node"));
     fs::copy(&node_bin, node.join("bin/node")).expect("copy the node binary");
-    copy_tree(Path::new("/usr/lib/node_modules"), &node.join("lib/node_modules"), u64::MAX);
+    copy_tree(
+        Path::new("/usr/lib/node_modules"),
+        &node.join("lib/node_modules"),
+        u64::MAX,
+    );
     symlink(
         "../lib/node_modules/npm/bin/npm-cli.js",
         node.join("bin/npm"),
@@ -131,14 +143,22 @@ fn build_tree(app: &Path) {
         "require('http').createServer((q, s) => s.end('Hello World')).listen(process.env.PORT);\n",
     )
     .expect("write web.js");
-    copy_tree(Path::new("/usr/lib/node_modules/npm"), &app.join("node_modules/npm"), u64::MAX);
+    copy_tree(
+        Path::new("/usr/lib/node_modules/npm"),
+        &app.join("node_modules/npm"),
+        u64::MAX,
+    );
     let deep = app.join(format!(
         "node_modules/{}/{}",
         "a-rather-long-package-name-for-testing".repeat(2),
         "nested-directory-with-a-long-name".repeat(2)
     ));
     fs::create_dir_all(&deep).expect("mkdir deep");
-    fs::write(deep.join("index-with-a-long-file-name.js"), "module.exports = 42;\n").expect("write");
+    fs::write(
+        deep.join("index-with-a-long-file-name.js"),
+        "module.exports = 42;\n",
+    )
+    .expect("write");
     symlink("../web.js", app.join("node_modules/.bin-web")).expect("symlink");
 }
 
@@ -157,7 +177,9 @@ fn copy_tree(from: &Path, to: &Path, budget: u64) {
             let target = fs::read_link(entry.path()).expect("readlink");
             // Keep only links that stay inside the copied tree, as a runtime's would.
             let resolved = entry.path().parent().map(|p| p.join(&target));
-            if target.is_relative() && resolved.is_some_and(|r| r.canonicalize().is_ok_and(|c| c.starts_with(from))) {
+            if target.is_relative()
+                && resolved.is_some_and(|r| r.canonicalize().is_ok_and(|c| c.starts_with(from)))
+            {
                 let _ = symlink(&target, &dest);
             }
         } else if kind.is_file() && copied < budget {
@@ -218,7 +240,12 @@ fn slugplan_build(root: &Path) -> (Duration, u64, u64) {
         .expect("a slug was written")
         .path();
     assert!(
-        Command::new("gzip").arg("-t").arg(&slug).status().expect("gzip -t").success(),
+        Command::new("gzip")
+            .arg("-t")
+            .arg(&slug)
+            .status()
+            .expect("gzip -t")
+            .success(),
         "gzip -t rejects {}",
         slug.display()
     );
@@ -231,7 +258,9 @@ fn large_run(root: &Path, app: &Path) {
     for i in 0..5 {
         for entry in walkdir::WalkDir::new(app).sort_by_file_name() {
             let entry = entry.expect("walk");
-            let dest = big.join(format!("copy{i}")).join(entry.path().strip_prefix(app).expect("below"));
+            let dest = big
+                .join(format!("copy{i}"))
+                .join(entry.path().strip_prefix(app).expect("below"));
             let kind = entry.file_type();
             if kind.is_dir() {
                 fs::create_dir_all(&dest).expect("mkdir");
@@ -242,11 +271,7 @@ fn large_run(root: &Path, app: &Path) {
             }
         }
     }
-    fs::write(
-        root.join("slug.toml"),
-        "[slugs.big]\nsource = \"big\"\n",
-    )
-    .expect("write slug.toml");
+    fs::write(root.join("slug.toml"), "[slugs.big]\nsource = \"big\"\n").expect("write slug.toml");
     let size = tree_size(&big);
     let (time, kib, out) = slugplan_build(root);
     println!();

@@ -87,7 +87,7 @@ pub enum BuildError {
         slug: String,
         /// The underlying error.
         #[source]
-        source: SlugError,
+        source: Box<SlugError>,
         /// The underlying error's hint, shown as this error's.
         #[help]
         help: Option<String>,
@@ -100,7 +100,7 @@ impl BuildError {
         BuildError::Slug {
             slug: slug.to_owned(),
             help: source.help().map(|h| h.to_string()),
-            source,
+            source: Box::new(source),
         }
     }
 }
@@ -235,7 +235,9 @@ pub fn slug_components(
         exclude: &spec.exclude,
         skip: own_files(loaded, &source),
     };
-    parts.push(Part::app(app_entries(&source, &selection).map_err(slug_err)?));
+    parts.push(Part::app(
+        app_entries(&source, &selection).map_err(slug_err)?,
+    ));
     crate::slug::lay_out(parts).map_err(slug_err)
 }
 
@@ -306,7 +308,10 @@ mod tests {
 
     #[test]
     fn destinations_must_stay_inside_app() {
-        assert_eq!(inside_app("vendor/ruby/", true), Some(b"vendor/ruby".to_vec()));
+        assert_eq!(
+            inside_app("vendor/ruby/", true),
+            Some(b"vendor/ruby".to_vec())
+        );
         assert_eq!(inside_app("./bin/web", false), Some(b"bin/web".to_vec()));
         assert_eq!(inside_app("", true), Some(Vec::new()));
         assert_eq!(inside_app("", false), None);

@@ -40,7 +40,12 @@ impl Component {
     /// Bytes of tar stream this component produces.
     pub fn tar_len(&self) -> u64 {
         let entries: u64 = self.entries.iter().map(Entry::tar_len).sum();
-        entries + if self.end_of_archive { END_OF_ARCHIVE.len() as u64 } else { 0 }
+        entries
+            + if self.end_of_archive {
+                END_OF_ARCHIVE.len() as u64
+            } else {
+                0
+            }
     }
 
     /// A hash of the component's tar bytes and the encoding version: equal hashes mean equal
@@ -93,11 +98,7 @@ impl Component {
 
 /// Streams exactly `size` bytes of `path` into `sink`; a file that shrank or grew since it was
 /// listed is an error, since its header already promised `size` bytes.
-fn copy_file(
-    path: &std::path::Path,
-    size: u64,
-    sink: &mut impl TarSink,
-) -> Result<(), SlugError> {
+fn copy_file(path: &std::path::Path, size: u64, sink: &mut impl TarSink) -> Result<(), SlugError> {
     let read_err = |source| SlugError::Read {
         path: path.to_owned(),
         source,

@@ -236,7 +236,13 @@ mod tests {
 
     #[test]
     fn chunk_boundaries_round_trip() {
-        for len in [1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 2 * CHUNK_SIZE + 17] {
+        for len in [
+            1,
+            CHUNK_SIZE - 1,
+            CHUNK_SIZE,
+            CHUNK_SIZE + 1,
+            2 * CHUNK_SIZE + 17,
+        ] {
             let data = sample(len);
             let bytes = encode(&data, &[len]);
             assert_eq!(gunzip(&bytes), data, "length {len}");
@@ -284,7 +290,9 @@ mod tests {
         let mut state = 1u64;
         let noise: Vec<u8> = (0..CHUNK_SIZE)
             .map(|_| {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 (state >> 56) as u8
             })
             .collect();

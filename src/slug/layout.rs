@@ -101,8 +101,7 @@ pub fn lay_out(parts: Vec<Part>) -> Result<Vec<Component>, SlugError> {
     for part in &parts {
         for entry in &part.entries {
             let mut covering = ancestors(&entry.rel).chain(std::iter::once(entry.rel.as_slice()));
-            if let Some(other) = covering.find_map(|p| claims.get(p).filter(|o| **o != part.name))
-            {
+            if let Some(other) = covering.find_map(|p| claims.get(p).filter(|o| **o != part.name)) {
                 return Err(conflict(&entry.rel, other, &part.name));
             }
             if above.contains(&entry.rel) && !matches!(entry.kind, EntryKind::Dir) {
@@ -185,12 +184,24 @@ mod tests {
 
     #[test]
     fn directories_above_claims_are_written_once_in_the_layout() {
-        let ruby = Part::tree("runtime.ruby", b"vendor/ruby", vec![file("vendor/ruby/bin")]);
+        let ruby = Part::tree(
+            "runtime.ruby",
+            b"vendor/ruby",
+            vec![file("vendor/ruby/bin")],
+        );
         let go = Part::single("go", file("bin/web"));
-        let app = Part::app(vec![dir("bin"), file("bin/other"), dir("vendor"), file("web.js")]);
+        let app = Part::app(vec![
+            dir("bin"),
+            file("bin/other"),
+            dir("vendor"),
+            file("web.js"),
+        ]);
         let comps = lay_out(vec![ruby, go, app]).unwrap();
         assert_eq!(names(&comps[0]), ["./app/", "./app/bin/", "./app/vendor/"]);
-        assert_eq!(names(&comps[1]), ["./app/vendor/ruby/", "./app/vendor/ruby/bin"]);
+        assert_eq!(
+            names(&comps[1]),
+            ["./app/vendor/ruby/", "./app/vendor/ruby/bin"]
+        );
         assert_eq!(names(&comps[2]), ["./app/bin/web"]);
         assert_eq!(names(&comps[3]), ["./app/bin/other", "./app/web.js"]);
         assert_eq!(
@@ -204,17 +215,25 @@ mod tests {
         let node = Part::tree("runtime.node", b"node-v20", vec![]);
         let app = Part::app(vec![dir("node-v20"), file("node-v20/x")]);
         let err = lay_out(vec![node, app]).unwrap_err().to_string();
-        assert!(err.contains("./app/node-v20") && err.contains("runtime.node") && err.contains("app"), "{err}");
+        assert!(
+            err.contains("./app/node-v20") && err.contains("runtime.node") && err.contains("app"),
+            "{err}"
+        );
 
         let a = Part::tree("runtime.a", b"", vec![dir("bin"), file("bin/x")]);
         let go = Part::single("go", file("bin/web"));
-        let err = lay_out(vec![a, go, Part::app(vec![])]).unwrap_err().to_string();
+        let err = lay_out(vec![a, go, Part::app(vec![])])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("runtime.a") && err.contains("go"), "{err}");
 
         let ruby = Part::tree("runtime.ruby", b"vendor/ruby", vec![]);
         let err = lay_out(vec![ruby, Part::app(vec![file("vendor")])])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("./app/vendor") && err.contains("runtime.ruby"), "{err}");
+        assert!(
+            err.contains("./app/vendor") && err.contains("runtime.ruby"),
+            "{err}"
+        );
     }
 }

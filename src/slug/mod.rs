@@ -97,7 +97,9 @@ pub enum SlugError {
     #[error("symlink {path} -> {target} points outside ./app")]
     #[diagnostic(
         code(slugplan::slug::symlink_escapes),
-        help("the slug is extracted on another machine: point the link inside the app, or exclude it")
+        help(
+            "the slug is extracted on another machine: point the link inside the app, or exclude it"
+        )
     )]
     SymlinkEscapes {
         /// The link's name in the archive.
@@ -109,7 +111,9 @@ pub enum SlugError {
     #[error("{path} is provided by both `{first}` and `{second}`")]
     #[diagnostic(
         code(slugplan::slug::conflict),
-        help("change a runtime's `dest` or the Go `output`, or exclude the path from the app's files")
+        help(
+            "change a runtime's `dest` or the Go `output`, or exclude the path from the app's files"
+        )
     )]
     Conflict {
         /// The path in the archive.
@@ -121,7 +125,10 @@ pub enum SlugError {
     },
     /// An include or exclude pattern is not a valid glob.
     #[error("invalid glob pattern `{pattern}`")]
-    #[diagnostic(code(slugplan::slug::pattern), help("fix the pattern in `include` or `exclude`"))]
+    #[diagnostic(
+        code(slugplan::slug::pattern),
+        help("fix the pattern in `include` or `exclude`")
+    )]
     Pattern {
         /// The pattern.
         pattern: String,
@@ -141,7 +148,10 @@ pub enum SlugError {
     },
     /// The slug file could not be written.
     #[error("cannot write slug {}", path.display())]
-    #[diagnostic(code(slugplan::slug::write), help("check free space in the cache (--cache-dir)"))]
+    #[diagnostic(
+        code(slugplan::slug::write),
+        help("check free space in the cache (--cache-dir)")
+    )]
     Write {
         /// The file being written.
         path: PathBuf,
@@ -178,12 +188,22 @@ pub fn write_to_cache(
 ) -> Result<SlugFile, SlugError> {
     let temp = cache.temp_file(Bucket::Slugs)?;
     let temp_path = temp.path().to_owned();
-    let file = temp.as_file().try_clone().map_err(|source| SlugError::Write {
-        path: temp_path.clone(),
-        source,
-    })?;
-    let packed = pack(inputs, std::io::BufWriter::with_capacity(1 << 16, file), &temp_path, options)?;
-    let dest = cache.bucket(Bucket::Slugs)?.join(format!("{}.tgz", packed.sha256));
+    let file = temp
+        .as_file()
+        .try_clone()
+        .map_err(|source| SlugError::Write {
+            path: temp_path.clone(),
+            source,
+        })?;
+    let packed = pack(
+        inputs,
+        std::io::BufWriter::with_capacity(1 << 16, file),
+        &temp_path,
+        options,
+    )?;
+    let dest = cache
+        .bucket(Bucket::Slugs)?
+        .join(format!("{}.tgz", packed.sha256));
     cache::persist(temp, &dest)?;
     Ok(SlugFile { path: dest, packed })
 }

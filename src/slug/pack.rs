@@ -174,7 +174,9 @@ pub fn pack<W: Write + Send>(
             seq: 0,
             slot: None,
         };
-        let produced = inputs.iter().try_for_each(|input| producer.component(input));
+        let produced = inputs
+            .iter()
+            .try_for_each(|input| producer.component(input));
         // Closing the channels lets workers and writer finish (or give up after an error).
         drop(producer);
         let written = writer.join().expect("writer thread does not panic");
@@ -383,8 +385,9 @@ fn write_items<W: Write>(
 }
 
 fn copy_span<W: Write>(gz: &mut GzipAssembler<W>, span: &CompressedSpan) -> std::io::Result<()> {
-    let with_path =
-        |err: std::io::Error| std::io::Error::new(err.kind(), format!("{}: {err}", span.path.display()));
+    let with_path = |err: std::io::Error| {
+        std::io::Error::new(err.kind(), format!("{}: {err}", span.path.display()))
+    };
     let mut file = File::open(&span.path).map_err(with_path)?;
     file.seek(SeekFrom::Start(span.offset)).map_err(with_path)?;
     let mut reader = file.take(span.deflate_len);

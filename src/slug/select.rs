@@ -62,8 +62,11 @@ pub fn app_entries(source: &Path, selection: &Selection<'_>) -> Result<Vec<Entry
     })?;
 
     if include.is_some() {
-        let covered =
-            |rel: &[u8]| std::iter::once(rel).chain(ancestors(rel)).any(|p| matches(&include, p));
+        let covered = |rel: &[u8]| {
+            std::iter::once(rel)
+                .chain(ancestors(rel))
+                .any(|p| matches(&include, p))
+        };
         let mut keep: BTreeSet<Vec<u8>> = BTreeSet::new();
         for entry in entries.iter().filter(|e| covered(&e.rel)) {
             keep.extend(ancestors(&entry.rel).map(<[u8]>::to_vec));

@@ -244,7 +244,10 @@ mod tests {
         assert_eq!(h.len(), 3 * BLOCK);
         assert_eq!(h[156], b'K');
         assert_eq!(h[2 * BLOCK + 156], b'2');
-        assert_eq!(&h[2 * BLOCK + 157..2 * BLOCK + 257], &target.as_bytes()[..100]);
+        assert_eq!(
+            &h[2 * BLOCK + 157..2 * BLOCK + 257],
+            &target.as_bytes()[..100]
+        );
     }
 
     #[test]
@@ -252,6 +255,9 @@ mod tests {
         let h = file("big", 1 << 34, false).header_bytes();
         assert_eq!(h[124], 0x80);
         assert_eq!(&h[128..136], &(1u64 << 34).to_be_bytes());
-        assert_eq!(file("big", 1 << 34, false).tar_len(), BLOCK as u64 + (1 << 34));
+        assert_eq!(
+            file("big", 1 << 34, false).tar_len(),
+            BLOCK as u64 + (1 << 34)
+        );
     }
 }

@@ -69,7 +69,11 @@ pub fn walk(
             }
         })?;
         let path = item.path();
-        let rel = path.strip_prefix(root).unwrap_or(path).as_os_str().as_bytes();
+        let rel = path
+            .strip_prefix(root)
+            .unwrap_or(path)
+            .as_os_str()
+            .as_bytes();
         let rel = join(prefix, rel);
         let file_type = item.file_type();
         let kind = if file_type.is_dir() {
@@ -122,7 +126,9 @@ const MAX_HOPS: usize = 40;
 /// (or loops). Resolution follows the slug's own symlinks, so a chain of individually harmless
 /// links (`a -> .`, `b -> a/..`) cannot climb out either. A target that does not exist in the
 /// slug stays a name below where it points, as the kernel would treat it.
-pub fn check_symlinks<'a>(entries: impl Iterator<Item = &'a Entry> + Clone) -> Result<(), SlugError> {
+pub fn check_symlinks<'a>(
+    entries: impl Iterator<Item = &'a Entry> + Clone,
+) -> Result<(), SlugError> {
     let links: HashMap<&[u8], &[u8]> = entries
         .clone()
         .filter_map(|e| match &e.kind {

@@ -29,7 +29,15 @@ process_types = { web = "node web.js" }
 
 /// Deterministic text-like bytes, compressible but not trivially.
 fn text(len: usize, seed: u32) -> Vec<u8> {
-    let words = [&b"function "[..], b"return ", b"const x = ", b"42;\n", b"require('http')", b" {\n", b"}\n"];
+    let words = [
+        &b"function "[..],
+        b"return ",
+        b"const x = ",
+        b"42;\n",
+        b"require('http')",
+        b" {\n",
+        b"}\n",
+    ];
     let mut state = seed | 1;
     let mut out = Vec::with_capacity(len + 16);
     while out.len() < len {
@@ -56,18 +64,38 @@ fn nodes() -> Vec<Node> {
     let long = format!("src/{LONG_DIR}/{LONG_FILE}");
     vec![
         Node::Dir("rt/bin"),
-        Node::File("rt/bin/tool".into(), b"#!/bin/sh\necho tool\n".to_vec(), true),
+        Node::File(
+            "rt/bin/tool".into(),
+            b"#!/bin/sh\necho tool\n".to_vec(),
+            true,
+        ),
         Node::Dir("rt/lib"),
         Node::File("rt/lib/big.bin".into(), text(2_621_440 + 7, 1), false),
         Node::Link("rt/bin/link".into(), "../lib/big.bin".into()),
-        Node::File("src/web.js".into(), b"console.log('Hello World')\n".to_vec(), false),
+        Node::File(
+            "src/web.js".into(),
+            b"console.log('Hello World')\n".to_vec(),
+            false,
+        ),
         Node::File("src/.slugignore".into(), b"tmp/\n".to_vec(), false),
         Node::File("src/tmp/junk".into(), b"ignored".to_vec(), false),
         Node::File("src/debug.log".into(), b"excluded".to_vec(), false),
-        Node::File("src/.git/HEAD".into(), b"ref: refs/heads/main\n".to_vec(), false),
+        Node::File(
+            "src/.git/HEAD".into(),
+            b"ref: refs/heads/main\n".to_vec(),
+            false,
+        ),
         Node::File("src/.slugplan/state".into(), b"{}".to_vec(), false),
-        Node::File("src/bin/start".into(), b"#!/bin/sh\nexec node web.js\n".to_vec(), true),
-        Node::File("src/lib.js".into(), b"module.exports = 1;\n".to_vec(), false),
+        Node::File(
+            "src/bin/start".into(),
+            b"#!/bin/sh\nexec node web.js\n".to_vec(),
+            true,
+        ),
+        Node::File(
+            "src/lib.js".into(),
+            b"module.exports = 1;\n".to_vec(),
+            false,
+        ),
         Node::File("src/lib/a.js".into(), text(1_100_000, 2), false),
         Node::Dir("src/empty"),
         Node::File(long, b"module.exports = 'long';\n".to_vec(), false),
@@ -119,12 +147,19 @@ fn build(ctx: &TestContext, dir: &Path, args: &[&str]) -> (String, PathBuf) {
         .args(args)
         .output()
         .unwrap();
-    assert!(out.status.success(), "build failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "build failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let slug = &doc["slugs"][0];
     assert_eq!(slug["name"], "web");
     let path = PathBuf::from(slug["path"].as_str().unwrap());
-    assert_eq!(slug["size"].as_u64().unwrap(), std::fs::metadata(&path).unwrap().len());
+    assert_eq!(
+        slug["size"].as_u64().unwrap(),
+        std::fs::metadata(&path).unwrap().len()
+    );
     (slug["checksum"].as_str().unwrap().to_owned(), path)
 }
 
@@ -141,7 +176,11 @@ fn run(cmd: &mut Command) -> Output {
 /// `tar tzvf` as (mode string, owner, size, name, link target) rows.
 fn tar_listing(slug: &Path) -> Vec<(String, String, u64, String, Option<String>)> {
     let out = run(Command::new("tar").arg("tzvf").arg(slug).env("TZ", "UTC"));
-    assert!(out.stderr.is_empty(), "tar warned: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "tar warned: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -170,14 +209,25 @@ fn gnu_tar_lists_names_modes_owners_and_links() {
     let (_, slug) = build(&ctx, ctx.path(), &[]);
     let long = format!("./app/{LONG_DIR}/{LONG_FILE}");
     let row = |mode: &str, size: u64, name: &str, link: Option<&str>| {
-        (mode.to_owned(), "0/0".to_owned(), size, name.to_owned(), link.map(str::to_owned))
+        (
+            mode.to_owned(),
+            "0/0".to_owned(),
+            size,
+            name.to_owned(),
+            link.map(str::to_owned),
+        )
     };
     let expected = vec![
         row("drwxr-xr-x", 0, "./app/", None),
         row("drwxr-xr-x", 0, "./app/vendor/", None),
         row("drwxr-xr-x", 0, "./app/vendor/rt/", None),
         row("drwxr-xr-x", 0, "./app/vendor/rt/bin/", None),
-        row("lrwxrwxrwx", 0, "./app/vendor/rt/bin/link", Some("../lib/big.bin")),
+        row(
+            "lrwxrwxrwx",
+            0,
+            "./app/vendor/rt/bin/link",
+            Some("../lib/big.bin"),
+        ),
         row("-rwxr-xr-x", 20, "./app/vendor/rt/bin/tool", None),
         row("drwxr-xr-x", 0, "./app/vendor/rt/lib/", None),
         row("-rw-r--r--", 2_621_447, "./app/vendor/rt/lib/big.bin", None),
@@ -191,7 +241,12 @@ fn gnu_tar_lists_names_modes_owners_and_links() {
         row("-rw-r--r--", 20, "./app/lib.js", None),
         row("drwxr-xr-x", 0, &format!("./app/{LONG_DIR}/"), None),
         row("-rw-r--r--", 25, &long, None),
-        row("lrwxrwxrwx", 0, "./app/longlink", Some(&long["./app/".len()..])),
+        row(
+            "lrwxrwxrwx",
+            0,
+            "./app/longlink",
+            Some(&long["./app/".len()..]),
+        ),
         row("-rw-r--r--", 7, "./app/vendor/own.rb", None),
         row("-rw-r--r--", 27, "./app/web.js", None),
     ];
@@ -207,11 +262,17 @@ fn extracts_to_the_same_tree_and_every_reader_accepts_it() {
 
     // The expected tree: the app's files without what is left out, and the runtime at its dest.
     let expected = root.join("expected");
-    run(Command::new("cp").arg("-a").arg(root.join("src")).arg(&expected));
+    run(Command::new("cp")
+        .arg("-a")
+        .arg(root.join("src"))
+        .arg(&expected));
     for gone in ["tmp", "debug.log", ".git", ".slugplan"] {
         run(Command::new("rm").arg("-rf").arg(expected.join(gone)));
     }
-    run(Command::new("cp").arg("-a").arg(root.join("rt")).arg(expected.join("vendor/rt")));
+    run(Command::new("cp")
+        .arg("-a")
+        .arg(root.join("rt"))
+        .arg(expected.join("vendor/rt")));
 
     let out = root.join("out");
     std::fs::create_dir(&out).unwrap();
@@ -223,20 +284,31 @@ fn extracts_to_the_same_tree_and_every_reader_accepts_it() {
 
     run(Command::new("gzip").arg("-t").arg(&slug));
     run(Command::new("pigz").arg("-t").arg(&slug));
-    let python = run(Command::new("python3").args([
-        "-c",
-        "import sys, tarfile\n\
+    let python = run(Command::new("python3")
+        .args([
+            "-c",
+            "import sys, tarfile\n\
          with tarfile.open(sys.argv[1], 'r:gz') as t:\n\
          \tfor m in t.getmembers():\n\
          \t\tdata = t.extractfile(m).read() if m.isfile() else b''\n\
          \t\tassert len(data) == m.size, m.name\n\
          \t\tprint(m.name, oct(m.mode), m.uid, m.gid, repr(m.uname), m.linkname)\n",
-    ]).arg(&slug));
+        ])
+        .arg(&slug));
     let listing = String::from_utf8(python.stdout).unwrap();
     assert_eq!(listing.lines().count(), 21, "{listing}");
-    assert!(listing.contains(&format!("./app/{LONG_DIR}/{LONG_FILE} 0o644 0 0 '' \n")), "{listing}");
-    assert!(listing.contains("./app/bin/start 0o755 0 0 '' \n"), "{listing}");
-    assert!(listing.contains("./app/vendor/rt/bin/link 0o777 0 0 '' ../lib/big.bin\n"), "{listing}");
+    assert!(
+        listing.contains(&format!("./app/{LONG_DIR}/{LONG_FILE} 0o644 0 0 '' \n")),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("./app/bin/start 0o755 0 0 '' \n"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("./app/vendor/rt/bin/link 0o777 0 0 '' ../lib/big.bin\n"),
+        "{listing}"
+    );
 }
 
 #[test]
@@ -257,7 +329,13 @@ fn app_only_slug_is_byte_identical_to_gnu_tar_sort_name() {
     let (_, slug) = build(&ctx, root, &[]);
 
     let gnu = run(Command::new("tar")
-        .args(["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner"])
+        .args([
+            "--sort=name",
+            "--mtime=@0",
+            "--owner=0",
+            "--group=0",
+            "--numeric-owner",
+        ])
         .args(["--format=gnu", "-cf", "-", "./app"])
         .current_dir(root))
     .stdout;
@@ -276,7 +354,10 @@ fn checksum_ignores_time_zone_umask_order_mtimes_copies_and_threads() {
 
     let mut seen = Vec::new();
     for threads in ["1", "2", "8"] {
-        seen.push((format!("-j {threads}"), build(&ctx, root, &["-j", threads]).0));
+        seen.push((
+            format!("-j {threads}"),
+            build(&ctx, root, &["-j", threads]).0,
+        ));
     }
 
     // Created in reverse order, with other mtimes, built in another time zone.
@@ -295,7 +376,10 @@ fn checksum_ignores_time_zone_umask_order_mtimes_copies_and_threads() {
         .unwrap();
     assert!(tokyo.status.success());
     let doc: serde_json::Value = serde_json::from_slice(&tokyo.stdout).unwrap();
-    seen.push(("reversed, Tokyo".into(), doc["slugs"][0]["checksum"].as_str().unwrap().into()));
+    seen.push((
+        "reversed, Tokyo".into(),
+        doc["slugs"][0]["checksum"].as_str().unwrap().into(),
+    ));
 
     // Copies made under umask 077 and 022 (new inodes, mtimes and, for 077, modes 0600/0700).
     for umask in ["077", "022"] {
@@ -303,9 +387,15 @@ fn checksum_ignores_time_zone_umask_order_mtimes_copies_and_threads() {
         std::fs::create_dir(&copy).unwrap();
         run(Command::new("sh")
             .arg("-c")
-            .arg(format!("umask {umask} && cp -r src rt slug.toml {}", copy.display()))
+            .arg(format!(
+                "umask {umask} && cp -r src rt slug.toml {}",
+                copy.display()
+            ))
             .current_dir(root));
-        let mode = std::fs::metadata(copy.join("src/web.js")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(copy.join("src/web.js"))
+            .unwrap()
+            .permissions()
+            .mode();
         let expected = if umask == "077" { 0o600 } else { 0o644 };
         assert_eq!(mode & 0o777, expected, "umask {umask} took effect");
         seen.push((format!("cp -r, umask {umask}"), build(&ctx, &copy, &[]).0));
@@ -314,14 +404,20 @@ fn checksum_ignores_time_zone_umask_order_mtimes_copies_and_threads() {
     for (what, checksum) in &seen {
         assert_eq!(checksum, &golden, "{what}");
     }
-    assert_eq!(golden, GOLDEN, "the encoding changed: bump FORMAT_VERSION if this is intended");
+    assert_eq!(
+        golden, GOLDEN,
+        "the encoding changed: bump FORMAT_VERSION if this is intended"
+    );
 }
 
 /// Asserts that `slugplan build` fails naming `needle` and leaves nothing in the slug bucket.
 fn assert_refused(ctx: &TestContext, out: Output, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains(needle), "stderr does not name {needle}: {stderr}");
+    assert!(
+        stderr.contains(needle),
+        "stderr does not name {needle}: {stderr}"
+    );
     let bucket = ctx.cache.join("slugs-v1");
     let left: Vec<_> = std::fs::read_dir(&bucket)
         .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
@@ -380,7 +476,11 @@ fn runtime_and_app_providing_the_same_path_is_an_error_naming_both() {
     std::fs::create_dir_all(ctx.path().join("src/vendor/rt")).unwrap();
     std::fs::write(ctx.path().join("src/vendor/rt/x"), "x").unwrap();
     let out = ctx.run(&["build"]);
-    assert_refused(&ctx, out, "./app/vendor/rt is provided by both `runtime.rt` and `app`");
+    assert_refused(
+        &ctx,
+        out,
+        "./app/vendor/rt is provided by both `runtime.rt` and `app`",
+    );
 }
 
 #[test]
@@ -415,7 +515,10 @@ fn unchanged_component_chunks_are_reused_byte_for_byte() {
     let span = before.components[1].span(&before.path);
     let inputs = [
         ComponentInput::Fresh(&components[0]),
-        ComponentInput::Reused { name: "runtime.rt", span: &span },
+        ComponentInput::Reused {
+            name: "runtime.rt",
+            span: &span,
+        },
         ComponentInput::Fresh(&components[2]),
     ];
     std::fs::remove_file(&after.path).unwrap();
@@ -436,9 +539,15 @@ fn content_hash_ignores_mtimes_but_not_contents() {
         components.last().unwrap().content_hash().unwrap()
     };
     let first = hash();
-    run(Command::new("touch").args(["-d", "2010-01-01"]).arg(ctx.path().join("src/web.js")));
+    run(Command::new("touch")
+        .args(["-d", "2010-01-01"])
+        .arg(ctx.path().join("src/web.js")));
     assert_eq!(hash(), first);
-    std::fs::write(ctx.path().join("src/web.js"), "console.log('Hello World!')\n").unwrap();
+    std::fs::write(
+        ctx.path().join("src/web.js"),
+        "console.log('Hello World!')\n",
+    )
+    .unwrap();
     assert_ne!(hash(), first);
 }
 
@@ -446,14 +555,27 @@ fn content_hash_ignores_mtimes_but_not_contents() {
 fn build_prints_name_checksum_size_and_path() {
     let ctx = fixture();
     let out = ctx.run(&["build", "web"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let fields: Vec<&str> = stdout.trim_end().split('\t').collect();
     assert_eq!(fields.len(), 4, "{stdout}");
     assert_eq!(fields[0], "web");
     let sha = fields[1].strip_prefix("SHA256:").unwrap();
-    assert_eq!(fields[3], ctx.cache.join(format!("slugs-v1/{sha}.tgz")).display().to_string());
-    assert_eq!(fields[2], std::fs::metadata(fields[3]).unwrap().len().to_string());
+    assert_eq!(
+        fields[3],
+        ctx.cache
+            .join(format!("slugs-v1/{sha}.tgz"))
+            .display()
+            .to_string()
+    );
+    assert_eq!(
+        fields[2],
+        std::fs::metadata(fields[3]).unwrap().len().to_string()
+    );
 
     let out = ctx.run(&["build", "nope"]);
     assert_eq!(out.status.code(), Some(1));
