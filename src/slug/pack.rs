@@ -410,3 +410,94 @@ fn copy_span<W: Write>(gz: &mut GzipAssembler<W>, span: &CompressedSpan) -> std:
     gz.add_crc(span.crc, span.tar_len);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slug::tar::{Entry, EntryKind};
+
+    fn component(name: &str, entries: Vec<Entry>, end_of_archive: bool) -> Component {
+        Component {
+            name: name.to_owned(),
+            entries,
+            end_of_archive,
+        }
+    }
+
+    fn dir(rel: &str) -> Entry {
+        Entry {
+            rel: rel.as_bytes().to_vec(),
+            kind: EntryKind::Dir,
+        }
+    }
+
+    fn packed(inputs: &[ComponentInput<'_>], threads: usize) -> (Packed, Vec<u8>) {
+        let mut out = Vec::new();
+        let options = PackOptions {
+            threads,
+            reporter: None,
+        };
+        let packed = pack(inputs, &mut out, Path::new("mem"), options).unwrap();
+        (packed, out)
+    }
+
+    #[test]
+    fn an_empty_component_adds_no_bytes() {
+        let layout = component("layout", vec![dir("")], false);
+        let empty = component("empty", Vec::new(), false);
+        let app = component("app", vec![dir("x")], true);
+        let (with, bytes_with) = packed(
+            &[
+                ComponentInput::Fresh(&layout),
+                ComponentInput::Fresh(&empty),
+                ComponentInput::Fresh(&app),
+            ],
+            2,
+        );
+        let (without, bytes_without) = packed(
+            &[ComponentInput::Fresh(&layout), ComponentInput::Fresh(&app)],
+            1,
+        );
+        assert_eq!(bytes_with, bytes_without);
+        assert_eq!(with.sha256, without.sha256);
+        assert_eq!(with.components[1].deflate_len, 0);
+        assert_eq!(with.components[1].tar_len, 0);
+        assert_eq!(with.tar_len, 2 * 512 + 1024);
+    }
+
+    #[test]
+    fn reporter_hears_every_byte() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        #[derive(Default)]
+        struct Count(AtomicU64, AtomicU64);
+        impl PackReporter for Count {
+            fn start(&self, total: u64) {
+                self.0.store(total, Ordering::SeqCst);
+            }
+            fn advance(&self, bytes: u64) {
+                self.1.fetch_add(bytes, Ordering::SeqCst);
+            }
+        }
+        let count = Count::default();
+        let app = component(
+            "app",
+            (0..3000).map(|i| dir(&format!("d{i}"))).collect(),
+            true,
+        );
+        let mut out = Vec::new();
+        let options = PackOptions {
+            threads: 3,
+            reporter: Some(&count),
+        };
+        let packed = pack(
+            &[ComponentInput::Fresh(&app)],
+            &mut out,
+            Path::new("mem"),
+            options,
+        )
+        .unwrap();
+        assert!(packed.tar_len > 1 << 20, "more than one chunk");
+        assert_eq!(count.0.load(Ordering::SeqCst), packed.tar_len);
+        assert_eq!(count.1.load(Ordering::SeqCst), packed.tar_len);
+    }
+}
