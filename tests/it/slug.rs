@@ -581,3 +581,51 @@ fn build_prints_name_checksum_size_and_path() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no slug `nope`"));
 }
+
+#[test]
+fn app_files_follow_include_exclude_slugignore_and_leave_out_slugplans_own() {
+    let ctx = TestContext::new();
+    ctx.write(
+        "slug.toml",
+        "[slugs.web]\ninclude = [\"web.js\", \"lib/*.js\", \"docs\", \"*.tmp\"]\n\
+         exclude = [\"docs/secret*\"]\n",
+    );
+    for rel in [
+        "web.js",
+        "lib/a.js",
+        "lib/b.txt",
+        "lib/deep/c.js",
+        "docs/x.md",
+        "docs/secret.md",
+        "docs/scratch.tmp",
+        "slug.lock",
+        ".slugplan/state/db",
+        ".git/HEAD",
+        "other/z.js",
+    ] {
+        ctx.write(rel, rel);
+    }
+    ctx.write(".slugignore", "*.tmp\n");
+    let (_, slug) = build(&ctx, ctx.path(), &[]);
+    let names: Vec<String> = tar_listing(&slug).into_iter().map(|row| row.3).collect();
+    assert_eq!(
+        names,
+        [
+            "./app/",
+            "./app/docs/",
+            "./app/docs/x.md",
+            "./app/lib/",
+            "./app/lib/a.js",
+            "./app/web.js"
+        ]
+    );
+
+    // Without include patterns everything is in, except slugplan's own files and .git.
+    ctx.write(
+        "slug.toml",
+        "[slugs.web]\nexclude = [\"docs\", \"lib\", \"other/\"]\n",
+    );
+    let (_, slug) = build(&ctx, ctx.path(), &[]);
+    let names: Vec<String> = tar_listing(&slug).into_iter().map(|row| row.3).collect();
+    assert_eq!(names, ["./app/", "./app/.slugignore", "./app/web.js"]);
+}
