@@ -1,4 +1,322 @@
 //! Building a slug: gather its components (runtime trees, a Go binary, the app's own files) and
 //! write them as one archive through [`crate::slug`].
+//!
+//! [`build_slug`] is synchronous and CPU-bound (it compresses on its own threads); async callers
+//! run it with `spawn_blocking`. [`slug_components`] is the first half on its own, for callers
+//! that want to hash components or reuse some of their compressed chunks before packing.
 
 pub mod go;
+
+use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::cache::Cache;
+use crate::manifest::{LoadedManifest, ManifestError};
+use crate::runtime::RuntimeError;
+use crate::slug::select::{Selection, app_entries};
+use crate::slug::tree::walk;
+use crate::slug::{
+    Component, ComponentInput, Entry, EntryKind, PackOptions, PackReporter, PackedComponent, Part,
+    SlugError,
+};
+
+/// Errors while building a slug.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum BuildError {
+    /// The manifest has no slug of that name.
+    #[error("no slug `{name}` in the manifest")]
+    #[diagnostic(
+        code(slugplan::build::unknown_slug),
+        help("the manifest's slugs are: {known}")
+    )]
+    UnknownSlug {
+        /// The name asked for.
+        name: String,
+        /// The names the manifest has, comma-separated.
+        known: String,
+    },
+    /// The manifest could not give what the build needs (e.g. a malformed Procfile).
+    #[error("slug `{slug}`: manifest error")]
+    Manifest {
+        /// The slug.
+        slug: String,
+        /// The underlying error.
+        #[source]
+        #[diagnostic_source]
+        source: ManifestError,
+    },
+    /// A runtime could not be made available.
+    #[error("slug `{slug}`: runtime `{runtime}` is not available")]
+    Runtime {
+        /// The slug.
+        slug: String,
+        /// The runtime.
+        runtime: String,
+        /// The underlying error.
+        #[source]
+        #[diagnostic_source]
+        source: RuntimeError,
+    },
+    /// The Go build failed.
+    #[error("slug `{slug}`: Go build failed")]
+    Go {
+        /// The slug.
+        slug: String,
+        /// The underlying error.
+        #[source]
+        #[diagnostic_source]
+        source: go::GoError,
+    },
+    /// A runtime `dest` or Go `output` is not a plain relative path inside `./app`.
+    #[error("slug `{slug}`: `{value}` is not a path inside ./app")]
+    #[diagnostic(
+        code(slugplan::build::bad_path),
+        help("use a relative path without `..`, e.g. `bin/web` or `vendor/ruby`")
+    )]
+    BadPath {
+        /// The slug.
+        slug: String,
+        /// The offending value.
+        value: String,
+    },
+    /// Reading the slug's files or writing the archive failed.
+    #[error("slug `{slug}` could not be packed")]
+    Slug {
+        /// The slug.
+        slug: String,
+        /// The underlying error.
+        #[source]
+        source: Box<SlugError>,
+        /// The underlying error's hint, shown as this error's.
+        #[help]
+        help: Option<String>,
+    },
+}
+
+impl BuildError {
+    fn slug(slug: &str, source: SlugError) -> Self {
+        use miette::Diagnostic;
+        BuildError::Slug {
+            slug: slug.to_owned(),
+            help: source.help().map(|h| h.to_string()),
+            source: Box::new(source),
+        }
+    }
+}
+
+/// How to build.
+#[derive(Clone, Copy, Default)]
+pub struct BuildOptions<'a> {
+    /// Compression threads; 0 means one per core.
+    pub threads: usize,
+    /// Who hears about packing progress.
+    pub reporter: Option<&'a dyn PackReporter>,
+}
+
+/// A slug built into the cache.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BuiltSlug {
+    /// The slug's name in the manifest.
+    pub name: String,
+    /// The archive: `<cache>/slugs-v1/<sha256>.tgz`.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-256, lowercase hex.
+    pub sha256: String,
+    /// The stack it is built for.
+    pub stack: String,
+    /// Its process types.
+    pub process_types: BTreeMap<String, String>,
+    /// Where each component's compressed chunks are in the archive.
+    pub components: Vec<PackedComponent>,
+}
+
+impl BuiltSlug {
+    /// The checksum as the platform reports it: `SHA256:<lowercase hex>`.
+    pub fn checksum(&self) -> String {
+        crate::slug::checksum(&self.sha256)
+    }
+}
+
+/// Builds slug `slug` of the manifest into `cache`.
+pub fn build_slug(
+    loaded: &LoadedManifest,
+    slug: &str,
+    cache: &Cache,
+    options: &BuildOptions<'_>,
+) -> Result<BuiltSlug, BuildError> {
+    let spec = spec(loaded, slug)?;
+    let process_types = loaded
+        .process_types(slug)
+        .map_err(|source| BuildError::Manifest {
+            slug: slug.to_owned(),
+            source,
+        })?;
+    let components = slug_components(loaded, slug, cache)?;
+    let inputs: Vec<ComponentInput<'_>> = components.iter().map(ComponentInput::Fresh).collect();
+    let pack_options = PackOptions {
+        threads: options.threads,
+        reporter: options.reporter,
+    };
+    let file = crate::slug::write_to_cache(&inputs, cache, pack_options)
+        .map_err(|source| BuildError::slug(slug, source))?;
+    Ok(BuiltSlug {
+        name: slug.to_owned(),
+        path: file.path,
+        size: file.packed.size,
+        sha256: file.packed.sha256,
+        stack: spec.stack.clone(),
+        process_types,
+        components: file.packed.components,
+    })
+}
+
+/// The components of slug `slug`, in archive order (see [`crate::slug`]): runtimes are made
+/// available and the Go program is built, but nothing is compressed.
+pub fn slug_components(
+    loaded: &LoadedManifest,
+    slug: &str,
+    cache: &Cache,
+) -> Result<Vec<Component>, BuildError> {
+    let spec = spec(loaded, slug)?;
+    let slug_err = |source| BuildError::slug(slug, source);
+    let bad_path = |value: &str| BuildError::BadPath {
+        slug: slug.to_owned(),
+        value: value.to_owned(),
+    };
+
+    let mut runtimes = spec.runtimes.clone();
+    runtimes.sort();
+    runtimes.dedup();
+    let mut parts = Vec::new();
+    for name in &runtimes {
+        let tree = crate::runtime::materialize(loaded, name, cache).map_err(|source| {
+            BuildError::Runtime {
+                slug: slug.to_owned(),
+                runtime: name.clone(),
+                source,
+            }
+        })?;
+        let dest = inside_app(&tree.dest, true).ok_or_else(|| bad_path(&tree.dest))?;
+        let entries = walk(&tree.root, &dest, |_, _| false).map_err(slug_err)?;
+        parts.push(Part::tree(format!("runtime.{name}"), &dest, entries));
+    }
+
+    if let Some(go) = &spec.go {
+        let output = inside_app(&go.output, false).ok_or_else(|| bad_path(&go.output))?;
+        let binary = go::build(loaded, slug, go, cache).map_err(|source| BuildError::Go {
+            slug: slug.to_owned(),
+            source,
+        })?;
+        let meta = std::fs::metadata(&binary).map_err(|source| {
+            slug_err(SlugError::Read {
+                path: binary.clone(),
+                source,
+            })
+        })?;
+        parts.push(Part::single(
+            "go",
+            Entry {
+                rel: output,
+                kind: EntryKind::File {
+                    source: binary,
+                    size: meta.len(),
+                    executable: true,
+                },
+            },
+        ));
+    }
+
+    let source = loaded.resolve(&spec.source);
+    let selection = Selection {
+        include: &spec.include,
+        exclude: &spec.exclude,
+        skip: own_files(loaded, &source),
+    };
+    parts.push(Part::app(
+        app_entries(&source, &selection).map_err(slug_err)?,
+    ));
+    crate::slug::lay_out(parts).map_err(slug_err)
+}
+
+fn spec<'a>(
+    loaded: &'a LoadedManifest,
+    slug: &str,
+) -> Result<&'a crate::manifest::SlugSpec, BuildError> {
+    loaded
+        .manifest
+        .slugs
+        .get(slug)
+        .ok_or_else(|| BuildError::UnknownSlug {
+            name: slug.to_owned(),
+            known: loaded
+                .manifest
+                .slugs
+                .keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+/// `value` as a clean path relative to `./app` (no `.`/`..`/empty parts), or `None`. An empty
+/// value (the root of `./app`) is allowed only where `allow_root` says so.
+fn inside_app(value: &str, allow_root: bool) -> Option<Vec<u8>> {
+    let trimmed = value.trim_matches('/');
+    let trimmed = trimmed.strip_prefix("./").unwrap_or(trimmed);
+    if trimmed.is_empty() || trimmed == "." {
+        return allow_root.then(Vec::new);
+    }
+    if value.starts_with('/')
+        || trimmed
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..")
+    {
+        return None;
+    }
+    Some(trimmed.as_bytes().to_vec())
+}
+
+/// slugplan's own files that may sit inside the app source: the manifest, its lock file and the
+/// local platform's data directory. They describe deploys, not the app, and including them
+/// would change every slug whenever the deploy manifest changes.
+fn own_files(loaded: &LoadedManifest, source: &Path) -> Vec<Vec<u8>> {
+    let source = canonical(source);
+    let mut own = vec![loaded.path.clone(), loaded.dir.join("slug.lock")];
+    if let Some(data_dir) = &loaded.manifest.platform.data_dir {
+        own.push(loaded.resolve(data_dir));
+    }
+    own.iter()
+        .filter_map(|path| {
+            let path = canonical(path);
+            let rel = path.strip_prefix(&source).ok()?;
+            Some(rel.as_os_str().as_bytes().to_vec()).filter(|r| !r.is_empty())
+        })
+        .collect()
+}
+
+/// The canonical form of `path` when it exists, else the path made absolute as it is.
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| std::path::absolute(path).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inside_app;
+
+    #[test]
+    fn destinations_must_stay_inside_app() {
+        assert_eq!(
+            inside_app("vendor/ruby/", true),
+            Some(b"vendor/ruby".to_vec())
+        );
+        assert_eq!(inside_app("./bin/web", false), Some(b"bin/web".to_vec()));
+        assert_eq!(inside_app("", true), Some(Vec::new()));
+        assert_eq!(inside_app("", false), None);
+        for bad in ["../x", "a/../../b", "/etc", "a//b", "a/./b"] {
+            assert_eq!(inside_app(bad, true), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,503 @@
+//! The packing pipeline: tar bytes → 1 MiB chunks → compressed on every core → written in order.
+//!
+//! Three kinds of threads share a fixed pool of chunk buffers:
+//!
+//! ```text
+//! producer (caller's thread)      workers (N)                 writer
+//! reads files into a free   ──▶   Z(chunk), CRC-32     ──▶    reorders by sequence number,
+//! buffer, cuts chunks              into the slot's            writes + SHA-256s, returns
+//! at component ends                output buffer              the slot to the pool
+//! ```
+//!
+//! The pool holds a few slots per worker, so memory stays bounded (a few MiB per thread) however
+//! large the slug, reading overlaps compressing overlaps writing, and no buffer is allocated in
+//! the steady state. The bytes depend only on the input: each chunk's compressed form depends
+//! only on its own bytes, and the writer emits chunks strictly in sequence order.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+
+use super::SlugError;
+use super::component::{Component, TarSink};
+use super::encoding::{CHUNK_SIZE, ChunkCompressor, GzipAssembler};
+
+/// Progress callbacks while packing, called from the writer thread.
+pub trait PackReporter: Sync {
+    /// Packing starts; `total` bytes of tar stream will be written.
+    fn start(&self, total: u64) {
+        let _ = total;
+    }
+    /// `bytes` more bytes of tar stream are compressed and written.
+    fn advance(&self, bytes: u64) {
+        let _ = bytes;
+    }
+}
+
+/// A component whose compressed chunks already exist: a byte range of a file (an earlier slug
+/// or a chunk cache entry) holding whole `Z(chunk)`s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompressedSpan {
+    /// The file holding the compressed chunks.
+    pub path: PathBuf,
+    /// Where the chunks start in it.
+    pub offset: u64,
+    /// How many compressed bytes they take.
+    pub deflate_len: u64,
+    /// The tar bytes they stand for.
+    pub tar_len: u64,
+    /// The CRC-32 of those tar bytes.
+    pub crc: u32,
+}
+
+/// One input to [`pack`]: entries to compress now, or chunks compressed before.
+#[derive(Debug, Clone, Copy)]
+pub enum ComponentInput<'a> {
+    /// Entries to write and compress.
+    Fresh(&'a Component),
+    /// Chunks to copy as they are.
+    Reused {
+        /// The component's name.
+        name: &'a str,
+        /// Where its chunks are.
+        span: &'a CompressedSpan,
+    },
+}
+
+/// How to pack.
+#[derive(Clone, Copy, Default)]
+pub struct PackOptions<'a> {
+    /// Compression threads; 0 means one per core.
+    pub threads: usize,
+    /// Who hears about progress.
+    pub reporter: Option<&'a dyn PackReporter>,
+}
+
+/// Where one component's chunks ended up in the packed file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PackedComponent {
+    /// The component's name.
+    pub name: String,
+    /// Offset of its first compressed chunk in the file.
+    pub deflate_offset: u64,
+    /// Length of its compressed chunks.
+    pub deflate_len: u64,
+    /// Length of its tar bytes.
+    pub tar_len: u64,
+    /// CRC-32 of its tar bytes.
+    pub crc: u32,
+}
+
+impl PackedComponent {
+    /// The span of `file` (the packed slug) holding this component's chunks, for reuse.
+    pub fn span(&self, file: &Path) -> CompressedSpan {
+        CompressedSpan {
+            path: file.to_owned(),
+            offset: self.deflate_offset,
+            deflate_len: self.deflate_len,
+            tar_len: self.tar_len,
+            crc: self.crc,
+        }
+    }
+}
+
+/// The result of [`pack`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packed {
+    /// SHA-256 of the gzip file, lowercase hex.
+    pub sha256: String,
+    /// Size of the gzip file.
+    pub size: u64,
+    /// Length of the tar stream inside.
+    pub tar_len: u64,
+    /// Each component's place in the file.
+    pub components: Vec<PackedComponent>,
+}
+
+/// The number of threads `threads` stands for (0 = one per core).
+pub fn effective_threads(threads: usize) -> usize {
+    if threads > 0 {
+        threads
+    } else {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    }
+}
+
+/// Writes the slug made of `inputs` to `out` (named `out_path` in errors).
+pub fn pack<W: Write + Send>(
+    inputs: &[ComponentInput<'_>],
+    out: W,
+    out_path: &Path,
+    options: PackOptions<'_>,
+) -> Result<Packed, SlugError> {
+    let threads = effective_threads(options.threads);
+    let slots = (threads * 2 + 2).min(24);
+    let write_err = |source| SlugError::Write {
+        path: out_path.to_owned(),
+        source,
+    };
+    if let Some(reporter) = options.reporter {
+        reporter.start(
+            inputs
+                .iter()
+                .map(|i| match i {
+                    ComponentInput::Fresh(c) => c.tar_len(),
+                    ComponentInput::Reused { span, .. } => span.tar_len,
+                })
+                .sum(),
+        );
+    }
+
+    let (free_tx, free_rx) = mpsc::sync_channel::<Slot>(slots);
+    for _ in 0..slots {
+        free_tx.send(Slot::default()).expect("pool has room");
+    }
+    let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Slot)>(slots);
+    let job_rx = Mutex::new(job_rx);
+    let (done_tx, done_rx) = mpsc::channel::<(u64, Item)>();
+
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let done_tx = done_tx.clone();
+            let job_rx = &job_rx;
+            scope.spawn(move || compress_jobs(job_rx, &done_tx));
+        }
+        let writer = scope.spawn(move || write_items(out, &done_rx, &free_tx, options.reporter));
+
+        let mut producer = Producer {
+            free: free_rx,
+            jobs: job_tx,
+            done: done_tx,
+            seq: 0,
+            slot: None,
+        };
+        let produced = inputs
+            .iter()
+            .try_for_each(|input| producer.component(input));
+        // Closing the channels lets workers and writer finish (or give up after an error).
+        drop(producer);
+        let written = writer.join().expect("writer thread does not panic");
+        // A failed writer makes the producer fail too (its channels close); report the cause.
+        let (finished, components) = written.map_err(write_err)?;
+        produced?;
+        Ok(Packed {
+            sha256: hex::encode(finished.sha256),
+            size: finished.size,
+            tar_len: finished.tar_len,
+            components: inputs
+                .iter()
+                .zip(components)
+                .map(|(input, mut packed)| {
+                    packed.name = match input {
+                        ComponentInput::Fresh(c) => c.name.clone(),
+                        ComponentInput::Reused { name, .. } => (*name).to_owned(),
+                    };
+                    packed
+                })
+                .collect(),
+        })
+    })
+}
+
+/// A chunk buffer and the buffer its compressed form goes into.
+#[derive(Default)]
+struct Slot {
+    input: Vec<u8>,
+    len: usize,
+    output: Vec<u8>,
+    crc: u32,
+}
+
+/// What the writer receives, keyed by sequence number.
+enum Item {
+    /// The next component starts.
+    Begin,
+    /// A compressed chunk.
+    Chunk(Slot),
+    /// Already compressed chunks to copy.
+    Span(CompressedSpan),
+    /// The current component ends.
+    End,
+}
+
+struct Producer {
+    free: Receiver<Slot>,
+    jobs: SyncSender<(u64, Slot)>,
+    done: Sender<(u64, Item)>,
+    seq: u64,
+    slot: Option<Slot>,
+}
+
+/// The writer went away: it failed, and its error is the one to report.
+fn writer_gone() -> SlugError {
+    SlugError::Write {
+        path: PathBuf::from("<slug writer>"),
+        source: std::io::Error::other("the writer stopped"),
+    }
+}
+
+impl Producer {
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq - 1
+    }
+
+    fn send(&mut self, item: Item) -> Result<(), SlugError> {
+        let seq = self.next_seq();
+        self.done.send((seq, item)).map_err(|_| writer_gone())
+    }
+
+    fn component(&mut self, input: &ComponentInput<'_>) -> Result<(), SlugError> {
+        self.send(Item::Begin)?;
+        match input {
+            ComponentInput::Fresh(component) => {
+                component.write_tar(self)?;
+                self.flush()?;
+            }
+            ComponentInput::Reused { span, .. } => self.send(Item::Span((*span).clone()))?,
+        }
+        self.send(Item::End)
+    }
+
+    /// Sends the current chunk, if it holds anything, to the workers.
+    fn flush(&mut self) -> Result<(), SlugError> {
+        if let Some(slot) = self.slot.take_if(|s| s.len > 0) {
+            let seq = self.next_seq();
+            self.jobs.send((seq, slot)).map_err(|_| writer_gone())?;
+        }
+        Ok(())
+    }
+
+    fn current(&mut self) -> Result<&mut Slot, SlugError> {
+        if self.slot.is_none() {
+            let mut slot = self.free.recv().map_err(|_| writer_gone())?;
+            slot.input.resize(CHUNK_SIZE, 0);
+            slot.len = 0;
+            self.slot = Some(slot);
+        }
+        Ok(self.slot.as_mut().expect("slot was just filled"))
+    }
+}
+
+impl TarSink for Producer {
+    fn write(&mut self, mut bytes: &[u8]) -> Result<(), SlugError> {
+        while !bytes.is_empty() {
+            let spare = self.spare()?;
+            let n = spare.len().min(bytes.len());
+            spare[..n].copy_from_slice(&bytes[..n]);
+            self.commit(n)?;
+            bytes = &bytes[n..];
+        }
+        Ok(())
+    }
+
+    fn spare(&mut self) -> Result<&mut [u8], SlugError> {
+        let slot = self.current()?;
+        let len = slot.len;
+        Ok(&mut slot.input[len..])
+    }
+
+    fn commit(&mut self, n: usize) -> Result<(), SlugError> {
+        let slot = self.current()?;
+        slot.len += n;
+        if slot.len == CHUNK_SIZE {
+            self.flush()?;
+        }
+        Ok(())
+    }
+}
+
+fn compress_jobs(jobs: &Mutex<Receiver<(u64, Slot)>>, done: &Sender<(u64, Item)>) {
+    let mut compressor = ChunkCompressor::new();
+    loop {
+        let job = jobs.lock().expect("job queue lock").recv();
+        let Ok((seq, mut slot)) = job else { return };
+        slot.crc = compressor.compress(&slot.input[..slot.len], &mut slot.output);
+        if done.send((seq, Item::Chunk(slot))).is_err() {
+            return;
+        }
+    }
+}
+
+type Written<W> = (super::encoding::Finished<W>, Vec<PackedComponent>);
+
+fn write_items<W: Write>(
+    out: W,
+    done: &Receiver<(u64, Item)>,
+    free: &SyncSender<Slot>,
+    reporter: Option<&dyn PackReporter>,
+) -> std::io::Result<Written<W>> {
+    let mut gz = GzipAssembler::new(out)?;
+    let mut pending = BTreeMap::new();
+    let mut next = 0u64;
+    let mut components = Vec::new();
+    let mut current: Option<(PackedComponent, crc32fast::Hasher)> = None;
+    for (seq, item) in done {
+        pending.insert(seq, item);
+        while let Some(item) = pending.remove(&next) {
+            next += 1;
+            match item {
+                Item::Begin => {
+                    let packed = PackedComponent {
+                        name: String::new(),
+                        deflate_offset: gz.written(),
+                        deflate_len: 0,
+                        tar_len: 0,
+                        crc: 0,
+                    };
+                    current = Some((packed, crc32fast::Hasher::new()));
+                }
+                Item::Chunk(slot) => {
+                    let len = slot.len as u64;
+                    gz.push(&slot.output, slot.crc, len)?;
+                    if let Some((_, crc)) = &mut current {
+                        crc.combine(&crc32fast::Hasher::new_with_initial_len(slot.crc, len));
+                    }
+                    // The producer may have finished already; a closed pool is fine then.
+                    let _ = free.send(slot);
+                    if let Some(r) = reporter {
+                        r.advance(len);
+                    }
+                }
+                Item::Span(span) => {
+                    copy_span(&mut gz, &span)?;
+                    if let Some((_, crc)) = &mut current {
+                        *crc = crc32fast::Hasher::new_with_initial_len(span.crc, span.tar_len);
+                    }
+                    if let Some(r) = reporter {
+                        r.advance(span.tar_len);
+                    }
+                }
+                Item::End => {
+                    let (mut packed, crc) = current.take().expect("End follows Begin");
+                    packed.deflate_len = gz.written() - packed.deflate_offset;
+                    packed.tar_len = crc.total_len();
+                    packed.crc = crc.finalize();
+                    components.push(packed);
+                }
+            }
+        }
+    }
+    Ok((gz.finish()?, components))
+}
+
+fn copy_span<W: Write>(gz: &mut GzipAssembler<W>, span: &CompressedSpan) -> std::io::Result<()> {
+    let with_path = |err: std::io::Error| {
+        std::io::Error::new(err.kind(), format!("{}: {err}", span.path.display()))
+    };
+    let mut file = File::open(&span.path).map_err(with_path)?;
+    file.seek(SeekFrom::Start(span.offset)).map_err(with_path)?;
+    let mut reader = file.take(span.deflate_len);
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut copied = 0;
+    loop {
+        let n = reader.read(&mut buf).map_err(with_path)?;
+        if n == 0 {
+            break;
+        }
+        gz.write(&buf[..n])?;
+        copied += n as u64;
+    }
+    if copied != span.deflate_len {
+        return Err(with_path(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "reused chunks are shorter than recorded",
+        )));
+    }
+    gz.add_crc(span.crc, span.tar_len);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slug::tar::{Entry, EntryKind};
+
+    fn component(name: &str, entries: Vec<Entry>, end_of_archive: bool) -> Component {
+        Component {
+            name: name.to_owned(),
+            entries,
+            end_of_archive,
+        }
+    }
+
+    fn dir(rel: &str) -> Entry {
+        Entry {
+            rel: rel.as_bytes().to_vec(),
+            kind: EntryKind::Dir,
+        }
+    }
+
+    fn packed(inputs: &[ComponentInput<'_>], threads: usize) -> (Packed, Vec<u8>) {
+        let mut out = Vec::new();
+        let options = PackOptions {
+            threads,
+            reporter: None,
+        };
+        let packed = pack(inputs, &mut out, Path::new("mem"), options).unwrap();
+        (packed, out)
+    }
+
+    #[test]
+    fn an_empty_component_adds_no_bytes() {
+        let layout = component("layout", vec![dir("")], false);
+        let empty = component("empty", Vec::new(), false);
+        let app = component("app", vec![dir("x")], true);
+        let (with, bytes_with) = packed(
+            &[
+                ComponentInput::Fresh(&layout),
+                ComponentInput::Fresh(&empty),
+                ComponentInput::Fresh(&app),
+            ],
+            2,
+        );
+        let (without, bytes_without) = packed(
+            &[ComponentInput::Fresh(&layout), ComponentInput::Fresh(&app)],
+            1,
+        );
+        assert_eq!(bytes_with, bytes_without);
+        assert_eq!(with.sha256, without.sha256);
+        assert_eq!(with.components[1].deflate_len, 0);
+        assert_eq!(with.components[1].tar_len, 0);
+        assert_eq!(with.tar_len, 2 * 512 + 1024);
+    }
+
+    #[test]
+    fn reporter_hears_every_byte() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        #[derive(Default)]
+        struct Count(AtomicU64, AtomicU64);
+        impl PackReporter for Count {
+            fn start(&self, total: u64) {
+                self.0.store(total, Ordering::SeqCst);
+            }
+            fn advance(&self, bytes: u64) {
+                self.1.fetch_add(bytes, Ordering::SeqCst);
+            }
+        }
+        let count = Count::default();
+        let app = component(
+            "app",
+            (0..3000).map(|i| dir(&format!("d{i}"))).collect(),
+            true,
+        );
+        let mut out = Vec::new();
+        let options = PackOptions {
+            threads: 3,
+            reporter: Some(&count),
+        };
+        let packed = pack(
+            &[ComponentInput::Fresh(&app)],
+            &mut out,
+            Path::new("mem"),
+            options,
+        )
+        .unwrap();
+        assert!(packed.tar_len > 1 << 20, "more than one chunk");
+        assert_eq!(count.0.load(Ordering::SeqCst), packed.tar_len);
+        assert_eq!(count.1.load(Ordering::SeqCst), packed.tar_len);
+    }
+}
