@@ -46,18 +46,10 @@ pub enum BuildError {
         #[diagnostic_source]
         source: ManifestError,
     },
-    /// A runtime could not be made available.
-    #[error("slug `{slug}`: runtime `{runtime}` is not available")]
-    Runtime {
-        /// The slug.
-        slug: String,
-        /// The runtime.
-        runtime: String,
-        /// The underlying error.
-        #[source]
-        #[diagnostic_source]
-        source: RuntimeError,
-    },
+    /// A runtime could not be made available (the runtime's error names it).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Runtime(Box<RuntimeError>),
     /// The Go build failed.
     #[error("slug `{slug}`: Go build failed")]
     Go {
@@ -193,11 +185,7 @@ pub fn slug_components(
     let mut parts = Vec::new();
     for name in &runtimes {
         let tree = crate::runtime::materialize(loaded, name, cache).map_err(|source| {
-            BuildError::Runtime {
-                slug: slug.to_owned(),
-                runtime: name.clone(),
-                source,
-            }
+            BuildError::Runtime(Box::new(source))
         })?;
         let dest = inside_app(&tree.dest, true).ok_or_else(|| bad_path(&tree.dest))?;
         let entries = walk(&tree.root, &dest, |_, _| false).map_err(slug_err)?;
