@@ -2,6 +2,7 @@
 
 mod common;
 
+mod heroku;
 mod manifest;
 mod platform;
 mod runtime;

@@ -51,10 +51,10 @@ impl Token {
             return Ok((Token(value), TokenSource::Env));
         }
         let netrc = home.map(|home| home.join(".netrc"));
-        if let Some(path) = &netrc {
-            if let Some(token) = from_netrc(path, host)? {
-                return Ok((token, TokenSource::Netrc(path.clone())));
-            }
+        if let Some(path) = &netrc
+            && let Some(token) = from_netrc(path, host)?
+        {
+            return Ok((token, TokenSource::Netrc(path.clone())));
         }
         Err(AuthError::Missing {
             host: host.to_owned(),
