@@ -21,7 +21,7 @@ use url::Url;
 /// How often the progress bar hears about bytes sent.
 const PROGRESS_TICK: std::time::Duration = std::time::Duration::from_millis(100);
 
-use super::http::{Api, Failure, failure_from_answer, header};
+use super::http::{Api, Failure, failure_from_answer};
 use super::retry::Repeat;
 use crate::platform::{BlobTarget, PlatformError, Result, UploadProgress};
 
@@ -108,8 +108,7 @@ async fn attempt(
     let response = response.map_err(|e| Failure::transport(shown, e.without_url()))?;
     let status = response.status();
     api.observe_rate_limit(response.headers());
-    let request_id = header(response.headers(), "request-id")
-        .or_else(|| header(response.headers(), "x-amz-request-id"));
+    let headers = response.headers().clone();
     let body = response
         .bytes()
         .await
@@ -118,7 +117,7 @@ async fn attempt(
     if status.is_success() {
         Ok(())
     } else {
-        let mut failure = failure_from_answer(status, request_id, &body);
+        let mut failure = failure_from_answer(status, &headers, &body);
         // A refused upload is about the blob URL (expired, wrong signature), not about the API
         // token, so it must not read like a login problem.
         if let PlatformError::Unauthorized {
@@ -147,6 +146,7 @@ fn storage(path: &Path, error: std::io::Error) -> Failure {
             source: Some(Box::new(error)),
         },
         retry: super::http::Retry::Never,
+        retry_after: None,
     }
 }
 

@@ -63,6 +63,9 @@ pub struct Failure {
     pub error: PlatformError,
     /// Whether it may be retried.
     pub retry: Retry,
+    /// The server's `Retry-After`, when it sent one: the next attempt waits at least that long
+    /// (within the backoff cap).
+    pub retry_after: Option<Duration>,
 }
 
 impl Failure {
@@ -79,6 +82,7 @@ impl Failure {
                 source: Box::new(error),
             },
             retry,
+            retry_after: None,
         }
     }
 }
@@ -268,7 +272,7 @@ impl Api {
                 .map_err(|e| Failure::transport(url.as_str(), e))?;
             let status = response.status();
             let headers = response.headers().clone();
-            let request_id = header(&headers, "request-id");
+            let request_id = request_id(&headers);
             self.observe_rate_limit(&headers);
             tracing::debug!(%method, %url, status = status.as_u16(), request_id = request_id.as_deref().unwrap_or("-"), "heroku api");
             let body = response
@@ -284,7 +288,7 @@ impl Api {
                     what: what.clone(),
                 })
             } else {
-                Err(failure_from_answer(status, request_id, &body))
+                Err(failure_from_answer(status, &headers, &body))
             }
         })
         .await
@@ -332,7 +336,12 @@ impl Api {
                 Retry::Always => true,
                 Retry::IfRepeatable => repeat.after_unknown_outcome(),
             };
-            let wait = self.retry.backoff(retries);
+            let wait = self.retry.backoff(retries).max(
+                failure
+                    .retry_after
+                    .unwrap_or_default()
+                    .min(self.retry.max_backoff),
+            );
             if !allowed || start.elapsed() + wait > self.retry.max_elapsed {
                 if allowed {
                     tracing::debug!(what, retries, "giving up: retry time exhausted");
@@ -368,8 +377,18 @@ pub fn header(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The answer's request id: the API's `Request-Id`, or an object store's `x-amz-request-id`.
+pub fn request_id(headers: &HeaderMap) -> Option<String> {
+    header(headers, "request-id").or_else(|| header(headers, "x-amz-request-id"))
+}
+
 /// Turns an error answer into a typed error, and says whether it may be retried.
-pub fn failure_from_answer(status: StatusCode, request_id: Option<String>, body: &[u8]) -> Failure {
+pub fn failure_from_answer(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Failure {
+    let request_id = request_id(headers);
+    // Only the delay-seconds form: an HTTP date would need the server's clock to agree with ours.
+    let retry_after = header(headers, "retry-after")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
     let wire: ErrorWire = serde_json::from_slice(body).unwrap_or_default();
     let id = wire.id.unwrap_or_default();
     let message = wire.message.unwrap_or_else(|| {
@@ -417,7 +436,11 @@ pub fn failure_from_answer(status: StatusCode, request_id: Option<String>, body:
     } else {
         Retry::Never
     };
-    Failure { error, retry }
+    Failure {
+        error,
+        retry,
+        retry_after,
+    }
 }
 
 #[cfg(test)]
@@ -425,9 +448,12 @@ mod tests {
     use super::*;
 
     fn map(status: u16, body: &str) -> Failure {
+        let mut headers = HeaderMap::new();
+        headers.insert("request-id", HeaderValue::from_static("req-1"));
+        headers.insert("retry-after", HeaderValue::from_static("7"));
         failure_from_answer(
             StatusCode::from_u16(status).unwrap(),
-            Some("req-1".into()),
+            &headers,
             body.as_bytes(),
         )
     }
@@ -454,6 +480,7 @@ mod tests {
         let limited = map(429, r#"{"id":"rate_limit","message":"slow down"}"#);
         assert!(matches!(limited.error, PlatformError::RateLimited { .. }));
         assert_eq!(limited.retry, Retry::Always);
+        assert_eq!(limited.retry_after, Some(Duration::from_secs(7)));
         assert!(matches!(
             map(409, r#"{"id":"conflict","message":"m"}"#).error,
             PlatformError::Conflict { .. }
