@@ -1,11 +1,20 @@
 //! Checks JSON against Heroku's official Platform API schema (`shared/heroku/platform-api-schema.json`).
 //!
 //! Link schemas refer to `#/definitions/…` of the whole document, so each check validates
-//! against a root that carries the document's `definitions` beside the schema in question.
+//! against a root that carries the document's `definitions` beside the schema in question. The
+//! tests here run the whole flow against canned answers and check every body sent, and check the
+//! canned answers themselves, so the fake is held to the schema too.
 
 use std::sync::OnceLock;
 
+use std::path::Path;
+
 use serde_json::{Value, json};
+use slugplan::platform::heroku::HerokuPlatform;
+use slugplan::platform::{Platform, ReleaseStatus};
+
+use super::fake::FakeApi;
+use super::{Progress, canned, client, new_slug, slug_file};
 
 /// The official schema document.
 pub fn document() -> &'static Value {
@@ -76,4 +85,153 @@ pub fn resource_errors(definition: &str, body: &Value) -> Vec<String> {
         &json!({ "$ref": format!("#/definitions/{definition}") }),
         body,
     )
+}
+
+/// Runs the whole slug flow and pipeline promotion against canned Heroku answers.
+async fn whole_flow(heroku: &HerokuPlatform, dir: &Path) {
+    let app = heroku.create_app("example", "heroku-24").await.unwrap();
+    assert_eq!(app.name, "example");
+    let created = heroku.create_slug("example", &new_slug()).await.unwrap();
+    let (path, _) = slug_file(dir, 1000);
+    heroku
+        .upload_blob(&created.blob, &path, &Progress::default())
+        .await
+        .unwrap();
+    let release = heroku
+        .create_release("example", &created.slug.id, "Deploy web")
+        .await
+        .unwrap();
+    assert_eq!(
+        heroku.release("example", &release.id).await.unwrap().status,
+        ReleaseStatus::Succeeded
+    );
+    assert_eq!(
+        heroku
+            .slug("example", &created.slug.id)
+            .await
+            .unwrap()
+            .stack,
+        "heroku-24"
+    );
+    heroku
+        .rollback("example", &canned::release_id(2))
+        .await
+        .unwrap();
+    let pipeline = heroku.create_pipeline("example-pipeline").await.unwrap();
+    assert_eq!(
+        heroku.pipeline("example-pipeline").await.unwrap().id,
+        pipeline.id
+    );
+    heroku
+        .create_coupling("example", &pipeline.id, "staging")
+        .await
+        .unwrap();
+    assert_eq!(
+        heroku
+            .coupling("example")
+            .await
+            .unwrap()
+            .unwrap()
+            .pipeline_id,
+        canned::PIPELINE_ID
+    );
+    let promotion = heroku
+        .create_promotion(
+            &pipeline.id,
+            &app.id,
+            &canned::release_id(3),
+            &[canned::APP_ID.to_owned()],
+        )
+        .await
+        .unwrap();
+    let targets = heroku.promotion_targets(&promotion.id).await.unwrap();
+    assert_eq!(
+        targets[1].error_message.as_deref(),
+        Some("Slug not compatible with stack")
+    );
+    assert_eq!(targets[0].release_id, Some(canned::release_id(3)));
+}
+
+#[tokio::test]
+async fn every_request_body_matches_its_link_schema() {
+    let api = FakeApi::start(canned::heroku).await;
+    let temp = tempfile::tempdir().unwrap();
+    whole_flow(&client(&api.url), temp.path()).await;
+
+    let mut checked = Vec::new();
+    for seen in api.seen().iter().filter(|s| s.method == "POST") {
+        let body = seen.json();
+        let (definition, title) = match seen.segments().as_slice() {
+            ["apps"] => ("app", "Create"),
+            ["apps", _, "slugs"] => ("slug", "Create"),
+            ["apps", _, "releases"] if body.get("release").is_some() => ("release", "Rollback"),
+            ["apps", _, "releases"] => ("release", "Create"),
+            ["pipelines"] => ("pipeline", "Create"),
+            ["pipeline-couplings"] => ("pipeline-coupling", "Create"),
+            ["pipeline-promotions"] => ("pipeline-promotion", "Create"),
+            other => panic!("unexpected POST {other:?}"),
+        };
+        let link = link(definition, title);
+        assert_eq!(link["method"], "POST");
+        assert!(
+            href_matches(link, &seen.path),
+            "{} is not {}",
+            seen.path,
+            link["href"]
+        );
+        let errors = request_errors(definition, title, &body);
+        assert!(
+            errors.is_empty(),
+            "{definition}/{title} body {body}: {errors:?}"
+        );
+        checked.push(format!("{definition}/{title}"));
+    }
+    checked.sort();
+    assert_eq!(
+        checked,
+        [
+            "app/Create",
+            "pipeline-coupling/Create",
+            "pipeline-promotion/Create",
+            "pipeline/Create",
+            "release/Create",
+            "release/Rollback",
+            "slug/Create",
+        ]
+    );
+}
+
+#[test]
+fn the_contract_check_rejects_bodies_the_api_would() {
+    let bad_slug = json!({ "process_types": { "web server!": "./web" } });
+    assert!(!request_errors("slug", "Create", &bad_slug).is_empty());
+    assert!(!request_errors("release", "Create", &json!({ "description": "no slug" })).is_empty());
+    assert!(
+        !request_errors(
+            "pipeline-coupling",
+            "Create",
+            &json!({ "app": "a", "pipeline": canned::PIPELINE_ID, "stage": "prod" })
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn canned_answers_match_the_schema() {
+    for (definition, body) in [
+        ("app", canned::app("example", "cedar")),
+        ("release", canned::release(3, "succeeded", true)),
+        ("slug", canned::slug("https://example.invalid/blob")),
+        ("pipeline", canned::pipeline("example-pipeline")),
+        ("pipeline-coupling", canned::coupling("staging")),
+        ("pipeline-promotion", canned::promotion()),
+        (
+            "pipeline-promotion-target",
+            canned::target("failed", Some("boom")),
+        ),
+    ] {
+        let errors = resource_errors(definition, &body);
+        assert!(errors.is_empty(), "{definition}: {errors:?}");
+    }
+    assert!(!resource_errors("release", &json!({ "version": "three" })).is_empty());
 }
