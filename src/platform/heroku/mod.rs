@@ -120,6 +120,23 @@ pub enum ConfigError {
     },
 }
 
+/// Why [`HerokuPlatform::connect`] could not make a client.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ConnectError {
+    /// The API URL is unusable.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Config(#[from] ConfigError),
+    /// No token was found.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Auth(#[from] AuthError),
+    /// The HTTP client could not be built.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Client(#[from] PlatformError),
+}
+
 /// The Heroku API as a [`Platform`].
 #[derive(Debug)]
 pub struct HerokuPlatform {
@@ -159,6 +176,18 @@ impl HerokuPlatform {
         // The header error says nothing about the token's value, only that it is not ASCII.
         .map_err(|e| transport(Box::new(e)))?;
         Ok(HerokuPlatform { api })
+    }
+
+    /// The client for the API at `api_url` (already resolved from the manifest, the environment
+    /// or [`DEFAULT_API_URL`]), with the token for that API's host from `HEROKU_API_KEY` or
+    /// `<home>/.netrc`; also says where the token came from, for `-v` output.
+    pub fn connect(
+        api_url: &str,
+        home: Option<&Path>,
+    ) -> std::result::Result<(Self, TokenSource), ConnectError> {
+        let config = HerokuConfig::new(api_url)?;
+        let (token, source) = Token::from_env_or_netrc(home, config.netrc_host())?;
+        Ok((Self::with_config(config, token)?, source))
     }
 
     /// What the client has done so far: requests, writes, retries, throttled waits.
@@ -362,6 +391,24 @@ mod tests {
         assert!(parse_api_url("not a url").is_err());
         let with_secret = parse_api_url("https://user:hunter2@api.heroku.com").unwrap_err();
         assert!(!format!("{with_secret} {with_secret:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn connect_finds_the_token_for_the_api_host_or_says_where_it_looked() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(
+            home.path().join(".netrc"),
+            "machine 127.0.0.1 password local\n",
+        )
+        .unwrap();
+        // Whatever HEROKU_API_KEY the developer has set, a token is found for the local server.
+        let (platform, _) =
+            HerokuPlatform::connect("http://127.0.0.1:5000", Some(home.path())).unwrap();
+        assert_eq!(platform.describe(), "http://127.0.0.1:5000/");
+        assert!(matches!(
+            HerokuPlatform::connect("ftp://x", Some(home.path())),
+            Err(ConnectError::Config(_))
+        ));
     }
 
     #[test]
