@@ -6,6 +6,8 @@
 //! slugplan's view of the API's resources, holding what plan, apply and promotion need; the
 //! implementations map the wire format onto them.
 
+pub mod local;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
