@@ -19,3 +19,13 @@ pub const NO_COLOR: &str = "NO_COLOR";
 pub const FORCE_COLOR: &str = "FORCE_COLOR";
 /// The home directory, used for `~/.cache` and `~/.netrc`.
 pub const HOME: &str = "HOME";
+/// The token `slugplan server` requires from clients (the `--token` flag wins over it).
+pub const SLUGPLAN_SERVER_TOKEN: &str = "SLUGPLAN_SERVER_TOKEN";
+/// `slugplan server`: answer `429` to every Nth request (fault injection).
+pub const SLUGPLAN_FAULT_429_EVERY: &str = "SLUGPLAN_FAULT_429_EVERY";
+/// `slugplan server`: answer `503` to every Nth request (fault injection).
+pub const SLUGPLAN_FAULT_5XX_EVERY: &str = "SLUGPLAN_FAULT_5XX_EVERY";
+/// `slugplan server`: drop the connection mid-body on every Nth response (fault injection).
+pub const SLUGPLAN_FAULT_DROP_BODY_EVERY: &str = "SLUGPLAN_FAULT_DROP_BODY_EVERY";
+/// `slugplan server`: milliseconds of latency added to every request (fault injection).
+pub const SLUGPLAN_FAULT_LATENCY_MS: &str = "SLUGPLAN_FAULT_LATENCY_MS";

@@ -23,4 +23,5 @@ pub mod env_vars;
 pub mod manifest;
 pub mod platform;
 pub mod runtime;
+pub mod server;
 pub mod slug;

@@ -3,6 +3,7 @@
 mod build;
 mod completions;
 mod schema;
+mod server;
 mod validate;
 
 use crate::cli::ExitStatus;
@@ -16,5 +17,6 @@ pub fn run(command: Command, settings: &GlobalSettings) -> miette::Result<ExitSt
         Command::Schema => schema::run(settings),
         Command::Completions(args) => completions::run(&args),
         Command::Build(args) => build::run(&args, settings),
+        Command::Server(args) => server::run(&args, settings),
     }
 }

@@ -7,6 +7,7 @@
 //! implementations map the wire format onto them.
 
 pub mod heroku;
+pub mod local;
 
 use std::collections::BTreeMap;
 use std::path::Path;
