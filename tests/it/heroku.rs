@@ -5,6 +5,7 @@ mod canned;
 mod contract;
 mod fake;
 mod secrecy;
+mod server;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

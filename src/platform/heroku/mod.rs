@@ -41,8 +41,8 @@ pub const DEFAULT_API_URL: &str = "https://api.heroku.com";
 /// always among the newest few.
 const CURRENT_RELEASE_PAGE: usize = 10;
 
-/// The largest page the API serves.
-const MAX_PAGE: usize = 1000;
+/// The largest page the API serves, and the default page size.
+pub const MAX_PAGE: usize = 1000;
 
 /// Everything about the client that can be configured.
 #[derive(Debug, Clone)]
@@ -57,6 +57,9 @@ pub struct HerokuConfig {
     pub request_timeout: Duration,
     /// The longest wait for a connection to open.
     pub connect_timeout: Duration,
+    /// The most items one list request asks for (`max=` in `Range`), at most [`MAX_PAGE`];
+    /// longer lists are read page by page through `Next-Range`.
+    pub page_size: usize,
 }
 
 impl HerokuConfig {
@@ -68,6 +71,7 @@ impl HerokuConfig {
             throttle: ThrottlePolicy::default(),
             request_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(30),
+            page_size: MAX_PAGE,
         })
     }
 
@@ -141,6 +145,7 @@ pub enum ConnectError {
 #[derive(Debug)]
 pub struct HerokuPlatform {
     api: Api,
+    page_size: usize,
 }
 
 impl HerokuPlatform {
@@ -175,7 +180,10 @@ impl HerokuPlatform {
         )
         // The header error says nothing about the token's value, only that it is not ASCII.
         .map_err(|e| transport(Box::new(e)))?;
-        Ok(HerokuPlatform { api })
+        Ok(HerokuPlatform {
+            api,
+            page_size: config.page_size.clamp(1, MAX_PAGE),
+        })
     }
 
     /// The client for the API at `api_url` (already resolved from the manifest, the environment
@@ -229,7 +237,7 @@ impl Platform for HerokuPlatform {
             .api
             .list::<ReleaseWire, Release>(
                 &["apps", app, "releases"],
-                Some(newest_releases(max)),
+                Some(newest_releases(max.min(self.page_size))),
                 |items| items.len() >= max,
             )
             .await?;
@@ -242,7 +250,7 @@ impl Platform for HerokuPlatform {
             .api
             .list::<ReleaseWire, Release>(
                 &["apps", app, "releases"],
-                Some(newest_releases(CURRENT_RELEASE_PAGE)),
+                Some(newest_releases(CURRENT_RELEASE_PAGE.min(self.page_size))),
                 |items| items.iter().any(Release::is_running),
             )
             .await?;
