@@ -66,7 +66,7 @@ impl Bucket {
 
 /// Whether request number `n` is hit by a fault firing every `every` requests.
 fn fires(every: Option<u64>, n: u64) -> bool {
-    every.is_some_and(|every| every > 0 && n % every == 0)
+    every.is_some_and(|every| every > 0 && n.is_multiple_of(every))
 }
 
 /// The middleware: see the module docs.
