@@ -5,4 +5,5 @@ mod common;
 mod manifest;
 mod platform;
 mod runtime;
+mod server;
 mod slug;
