@@ -33,6 +33,7 @@ pub fn run(args: &ServerArgs, settings: &GlobalSettings) -> miette::Result<ExitS
             &data,
             Duration::from_millis(args.release_delay_ms),
         )?;
+        let shutdown = shutdown_signal().into_diagnostic()?;
         let open = config.token.is_none();
         let server = Server::bind(args.listen, platform, config).await?;
         let url = format!("http://{}", server.local_addr());
@@ -50,7 +51,7 @@ pub fn run(args: &ServerArgs, settings: &GlobalSettings) -> miette::Result<ExitS
         );
         // The URL alone on stdout, so a script or test can read the port it got.
         settings.printer.data(&url);
-        server.run(shutdown_signal()).await?;
+        server.run(shutdown).await?;
         settings
             .printer
             .status("Stopped", "the server shut down cleanly");
@@ -58,24 +59,20 @@ pub fn run(args: &ServerArgs, settings: &GlobalSettings) -> miette::Result<ExitS
     })
 }
 
-/// Completes on ctrl-c or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// A future that completes on ctrl-c or SIGTERM. The handlers are installed now, before the
+/// address is printed, so a signal sent as soon as the server is up is never lost.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

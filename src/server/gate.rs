@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use futures_util::StreamExt;
 
 use super::AppState;
 use super::error::ApiError;
@@ -66,7 +67,7 @@ impl Bucket {
 
 /// Whether request number `n` is hit by a fault firing every `every` requests.
 fn fires(every: Option<u64>, n: u64) -> bool {
-    every.is_some_and(|every| every > 0 && n % every == 0)
+    every.is_some_and(|every| every > 0 && n.is_multiple_of(every))
 }
 
 /// The middleware: see the module docs.
@@ -188,12 +189,14 @@ async fn truncate_body(response: Response) -> Response {
         .await
         .unwrap_or_default();
     let half = bytes.slice(..bytes.len() / 2);
-    let stream = futures_util::stream::iter([
-        Ok(half),
+    // The pause lets the headers and the first half leave before the connection breaks, so
+    // the client sees a short body rather than no answer at all.
+    let stream = futures_util::stream::iter([Ok(half)]).chain(futures_util::stream::once(async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         Err(std::io::Error::other(
             "injected fault: connection dropped mid-body",
-        )),
-    ]);
+        ))
+    }));
     let mut response = Response::from_parts(parts, Body::from_stream(stream));
     response
         .headers_mut()

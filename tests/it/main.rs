@@ -6,4 +6,5 @@ mod heroku;
 mod manifest;
 mod platform;
 mod runtime;
+mod server;
 mod slug;
