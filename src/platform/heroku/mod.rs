@@ -2,8 +2,9 @@
 //!
 //! It speaks to `https://api.heroku.com` or to anything that speaks the same API, such as a
 //! local `slugplan server`. Shapes follow the official schema (`shared/heroku/platform-api-schema.json`);
-//! the wire types live in [`wire`], the request machinery (retries, throttling, paging, error
-//! mapping) in [`http`], the token in [`auth`], blob uploads in [`blob`].
+//! the wire types live in `wire`, the request machinery (retries, throttling, paging, error
+//! mapping) in `http`, the token in [`auth`], the retry and throttle policies in [`retry`], blob
+//! uploads in `blob`.
 //!
 //! What it guarantees: the token never appears in output; lists are read with `Range` and
 //! `Next-Range`, and the current release is found from the newest page without reading the
@@ -11,10 +12,10 @@
 //! cannot do the work twice (see [`retry::Repeat`]).
 
 pub mod auth;
-pub mod blob;
-pub mod http;
+mod blob;
+mod http;
 pub mod retry;
-pub mod wire;
+mod wire;
 
 use std::path::Path;
 use std::time::Duration;
