@@ -98,10 +98,16 @@ impl fmt::Display for TokenSource {
 /// The token for `host` in the netrc file at `path`; None when the file or the machine is absent.
 /// A `default` entry counts when there is no entry for `host`, as in curl and Python.
 fn from_netrc(path: &Path, host: &str) -> Result<Option<Token>, AuthError> {
-    let text = match fs_err::read_to_string(path) {
+    // Plain std::fs: the variant names the path itself.
+    let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(AuthError::NetrcRead { source }),
+        Err(source) => {
+            return Err(AuthError::NetrcRead {
+                path: path.to_owned(),
+                source,
+            });
+        }
     };
     let parsed = netrc::Netrc::from_str(&text).map_err(|e| AuthError::NetrcParse {
         path: path.to_owned(),
@@ -138,11 +144,13 @@ pub enum AuthError {
         /// The netrc path that was looked at.
         netrc: String,
     },
-    /// The netrc file exists but could not be read (the path is in the source's message).
-    #[error("cannot read the netrc file")]
+    /// The netrc file exists but could not be read.
+    #[error("cannot read {}", .path.display())]
     #[diagnostic(help("check the file's permissions, or set HEROKU_API_KEY instead"))]
     NetrcRead {
-        /// The I/O error, naming the path.
+        /// The netrc file.
+        path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
@@ -233,6 +241,16 @@ mod tests {
             "{shown}"
         );
         assert!(!shown.contains(SECRET), "{shown}");
+    }
+
+    #[test]
+    fn an_unreadable_netrc_is_named() {
+        // A directory where the file should be: reading fails with something other than NotFound.
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir(home.path().join(".netrc")).unwrap();
+        let err = Token::resolve(None, Some(home.path()), "api.heroku.com").unwrap_err();
+        assert!(matches!(err, AuthError::NetrcRead { .. }), "{err:?}");
+        assert!(err.to_string().contains(".netrc"), "{err}");
     }
 
     #[test]
