@@ -422,6 +422,45 @@ async fn a_connection_dropped_after_sending_is_retried_only_when_repeating_is_ha
 }
 
 #[tokio::test]
+async fn a_stalled_upload_is_abandoned_and_retried() {
+    // A blob store that takes the bytes and never answers.
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/blobs/x", listener.local_addr().unwrap());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counter = connections.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 8192];
+                while matches!(socket.read(&mut buf).await, Ok(n) if n > 0) {}
+            });
+        }
+    });
+    let mut config = config(&url, Duration::from_millis(1000));
+    config.request_timeout = Duration::from_millis(100);
+    let heroku = HerokuPlatform::with_config(config, Token::new(TOKEN)).unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let (path, _) = slug_file(temp.path(), 10_000);
+    let target = BlobTarget {
+        method: "put".into(),
+        url,
+    };
+    let err = heroku
+        .upload_blob(&target, &path, &Progress::default())
+        .await
+        .unwrap_err();
+    let chain = format!("{:?}", miette::Report::new(err));
+    assert!(chain.contains("made no progress"), "{chain}");
+    assert!(
+        connections.load(Ordering::SeqCst) >= 2,
+        "the upload was retried"
+    );
+}
+
+#[tokio::test]
 async fn slows_down_when_rate_limit_remaining_runs_low() {
     let remaining = Arc::new(Mutex::new("4000"));
     let answer = remaining.clone();

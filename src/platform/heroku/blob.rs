@@ -11,6 +11,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use reqwest::Method;
@@ -18,8 +19,8 @@ use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use tokio_util::io::ReaderStream;
 use url::Url;
 
-/// How often the progress bar hears about bytes sent.
-const PROGRESS_TICK: std::time::Duration = std::time::Duration::from_millis(100);
+/// How often the progress bar hears about bytes sent (and stalls are checked for).
+const PROGRESS_TICK: Duration = Duration::from_millis(100);
 
 use super::http::{Api, Failure, failure_from_answer};
 use super::retry::Repeat;
@@ -97,11 +98,23 @@ async fn attempt(
         .body(reqwest::Body::wrap_stream(stream))
         .send();
     tokio::pin!(send);
+    // A slug can take minutes to send, so no total timeout: instead the upload fails (and is
+    // retried) when no byte has gone out, and no answer come back, for `stall` in a row.
+    let stall = api.request_timeout();
     let mut tick = tokio::time::interval(PROGRESS_TICK);
+    let mut last_move = (0, Instant::now());
     let response = loop {
         tokio::select! {
             response = &mut send => break response,
-            _ = tick.tick() => report(),
+            _ = tick.tick() => {
+                report();
+                let now = sent.load(Ordering::Relaxed);
+                if now != last_move.0 {
+                    last_move = (now, Instant::now());
+                } else if last_move.1.elapsed() >= stall {
+                    return Err(stalled(shown, stall));
+                }
+            }
         }
     };
     report();
@@ -109,9 +122,9 @@ async fn attempt(
     let status = response.status();
     api.observe_rate_limit(response.headers());
     let headers = response.headers().clone();
-    let body = response
-        .bytes()
+    let body = tokio::time::timeout(stall, response.bytes())
         .await
+        .map_err(|_| stalled(shown, stall))?
         .map_err(|e| Failure::transport(shown, e.without_url()))?;
     tracing::debug!(url = %shown, status = status.as_u16(), bytes = length, "blob put");
     if status.is_success() {
@@ -135,6 +148,22 @@ async fn attempt(
             };
         }
         Err(failure)
+    }
+}
+
+/// An upload that stopped moving: retried like a broken connection.
+fn stalled(shown: &str, stall: Duration) -> Failure {
+    let source = std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("the upload made no progress for {} s", stall.as_secs_f64()),
+    );
+    Failure {
+        error: PlatformError::Transport {
+            url: shown.to_owned(),
+            source: Box::new(source),
+        },
+        retry: super::http::Retry::IfRepeatable,
+        retry_after: None,
     }
 }
 

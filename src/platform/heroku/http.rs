@@ -152,6 +152,11 @@ impl Api {
         })
     }
 
+    /// The longest one request may take; for uploads, the longest they may stand still.
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
     /// The base URL.
     pub fn base(&self) -> &Url {
         &self.base

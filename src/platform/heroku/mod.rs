@@ -54,7 +54,8 @@ pub struct HerokuConfig {
     pub retry: RetryPolicy,
     /// Slowing down near the rate limit.
     pub throttle: ThrottlePolicy,
-    /// The longest one API request may take (blob uploads are not bounded by it).
+    /// The longest one API request may take. Blob uploads may take longer, but not stand still
+    /// (no byte sent, no answer) for longer than this.
     pub request_timeout: Duration,
     /// The longest wait for a connection to open.
     pub connect_timeout: Duration,
