@@ -4,11 +4,12 @@
 mod canned;
 mod contract;
 mod fake;
+mod raw;
 mod secrecy;
 mod server;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -341,122 +342,6 @@ async fn connection_refused_is_retried_then_reported_as_transport() {
     assert!(
         heroku.stats().retries >= 1,
         "nothing was sent, so even a POST is retried"
-    );
-}
-
-/// A raw HTTP/1.1 server whose first `drops` connections read the whole request and then close
-/// without answering (the platform may or may not have acted); later ones answer with an app.
-async fn dropping_server(drops: usize) -> (String, Arc<AtomicUsize>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let connections = Arc::new(AtomicUsize::new(0));
-    let counter = connections.clone();
-    tokio::spawn(async move {
-        loop {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            let index = counter.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 8192];
-                while !complete_request(&request) {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
-                if index < drops {
-                    return;
-                }
-                let body = canned::app("example", "cedar").to_string();
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = socket.write_all(format!("{head}{body}").as_bytes()).await;
-            });
-        }
-    });
-    (url, connections)
-}
-
-/// Whether `request` holds a whole HTTP/1.1 request (headers, then `Content-Length` bytes).
-fn complete_request(request: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(request);
-    let Some(end) = text.find("\r\n\r\n") else {
-        return false;
-    };
-    let length = text[..end]
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-length:")
-                .map(|v| v.trim().to_owned())
-        })
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(0);
-    request.len() >= end + 4 + length
-}
-
-#[tokio::test]
-async fn a_connection_dropped_after_sending_is_retried_only_when_repeating_is_harmless() {
-    let (url, connections) = dropping_server(1).await;
-    assert_eq!(client(&url).app("example").await.unwrap().name, "example");
-    assert_eq!(
-        connections.load(Ordering::SeqCst),
-        2,
-        "the read was retried"
-    );
-
-    let (url, connections) = dropping_server(1).await;
-    let err = client(&url)
-        .create_release("example", canned::SLUG_ID, "Deploy")
-        .await
-        .unwrap_err();
-    assert!(matches!(err, PlatformError::Transport { .. }), "{err:?}");
-    assert_eq!(
-        connections.load(Ordering::SeqCst),
-        1,
-        "the release was not sent twice"
-    );
-}
-
-#[tokio::test]
-async fn a_stalled_upload_is_abandoned_and_retried() {
-    // A blob store that takes the bytes and never answers.
-    use tokio::io::AsyncReadExt;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/blobs/x", listener.local_addr().unwrap());
-    let connections = Arc::new(AtomicUsize::new(0));
-    let counter = connections.clone();
-    tokio::spawn(async move {
-        loop {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            counter.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut buf = [0u8; 8192];
-                while matches!(socket.read(&mut buf).await, Ok(n) if n > 0) {}
-            });
-        }
-    });
-    let mut config = config(&url, Duration::from_millis(1000));
-    config.request_timeout = Duration::from_millis(100);
-    let heroku = HerokuPlatform::with_config(config, Token::new(TOKEN)).unwrap();
-    let temp = tempfile::tempdir().unwrap();
-    let (path, _) = slug_file(temp.path(), 10_000);
-    let target = BlobTarget {
-        method: "put".into(),
-        url,
-    };
-    let err = heroku
-        .upload_blob(&target, &path, &Progress::default())
-        .await
-        .unwrap_err();
-    let chain = format!("{:?}", miette::Report::new(err));
-    assert!(chain.contains("made no progress"), "{chain}");
-    assert!(
-        connections.load(Ordering::SeqCst) >= 2,
-        "the upload was retried"
     );
 }
 

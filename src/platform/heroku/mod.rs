@@ -200,6 +200,20 @@ impl HerokuPlatform {
         Ok((Self::with_config(config, token)?, source))
     }
 
+    /// `app`'s releases newest first, `first_page` of them at first, then page after page
+    /// until `enough` is satisfied or the history ends.
+    async fn newest_releases(
+        &self,
+        app: &str,
+        first_page: usize,
+        enough: impl FnMut(&[Release]) -> bool,
+    ) -> Result<Vec<Release>> {
+        let range = newest_range(first_page.min(self.page_size));
+        self.api
+            .list::<ReleaseWire, Release>(&["apps", app, "releases"], Some(range), enough)
+            .await
+    }
+
     /// What the client has done so far: requests, writes, retries, throttled waits.
     pub fn stats(&self) -> ClientStats {
         self.api.stats()
@@ -207,7 +221,7 @@ impl HerokuPlatform {
 }
 
 /// `Range: version ..; order=desc, max=N`: the newest releases first.
-fn newest_releases(max: usize) -> String {
+fn newest_range(max: usize) -> String {
     format!("version ..; order=desc, max={}", max.clamp(1, MAX_PAGE))
 }
 
@@ -236,12 +250,7 @@ impl Platform for HerokuPlatform {
             return Ok(Vec::new());
         }
         let mut releases = self
-            .api
-            .list::<ReleaseWire, Release>(
-                &["apps", app, "releases"],
-                Some(newest_releases(max.min(self.page_size))),
-                |items| items.len() >= max,
-            )
+            .newest_releases(app, max, |items| items.len() >= max)
             .await?;
         releases.truncate(max);
         Ok(releases)
@@ -249,12 +258,9 @@ impl Platform for HerokuPlatform {
 
     async fn current_release(&self, app: &str) -> Result<Option<Release>> {
         let releases = self
-            .api
-            .list::<ReleaseWire, Release>(
-                &["apps", app, "releases"],
-                Some(newest_releases(CURRENT_RELEASE_PAGE.min(self.page_size))),
-                |items| items.iter().any(Release::is_running),
-            )
+            .newest_releases(app, CURRENT_RELEASE_PAGE, |items| {
+                items.iter().any(Release::is_running)
+            })
             .await?;
         Ok(releases.into_iter().find(Release::is_running))
     }
@@ -442,6 +448,6 @@ mod tests {
             platform.api.url(&["apps", "a b/c", "releases"]).as_str(),
             "http://127.0.0.1:9/prefix/apps/a%20b%2Fc/releases"
         );
-        assert_eq!(newest_releases(5000), "version ..; order=desc, max=1000");
+        assert_eq!(newest_range(5000), "version ..; order=desc, max=1000");
     }
 }
