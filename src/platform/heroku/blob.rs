@@ -19,12 +19,12 @@ use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use tokio_util::io::ReaderStream;
 use url::Url;
 
-/// How often the progress bar hears about bytes sent (and stalls are checked for).
-const PROGRESS_TICK: Duration = Duration::from_millis(100);
-
 use super::http::{Api, Failure, failure_from_answer};
 use super::retry::Repeat;
 use crate::platform::{BlobTarget, PlatformError, Result, UploadProgress};
+
+/// How often the progress bar hears about bytes sent (and stalls are checked for).
+const PROGRESS_TICK: Duration = Duration::from_millis(100);
 
 /// Uploads the file at `path` to `target` (resolved against `api`'s base when relative).
 pub async fn upload(
