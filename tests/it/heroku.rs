@@ -309,7 +309,7 @@ async fn server_errors_are_retried_on_reads_but_not_on_releases() {
 async fn gives_up_after_the_retry_time_naming_the_last_request_id() {
     for (status, id) in [(503, "unavailable"), (429, "rate_limit")] {
         let api = FakeApi::start(move |_: &Seen, _| Reply::error(status, id, "not now")).await;
-        let heroku = impatient(&api.url, 60);
+        let heroku = impatient(&api.url, 300);
         let err = heroku.app("example").await.unwrap_err();
         let seen = api.seen();
         assert!(seen.len() > 1, "retried before giving up");
@@ -330,7 +330,7 @@ async fn gives_up_after_the_retry_time_naming_the_last_request_id() {
 #[tokio::test]
 async fn connection_refused_is_retried_then_reported_as_transport() {
     let url = refusing_url();
-    let heroku = impatient(&url, 30);
+    let heroku = impatient(&url, 300);
     let err = heroku
         .create_release("example", canned::SLUG_ID, "Deploy")
         .await

@@ -112,7 +112,7 @@ async fn a_stalled_upload_is_abandoned_and_retried() {
     })
     .await;
     let url = format!("{base}/blobs/x");
-    let mut config = config(&url, Duration::from_millis(1000));
+    let mut config = config(&url, Duration::from_millis(1500));
     config.request_timeout = Duration::from_millis(100);
     let heroku = HerokuPlatform::with_config(config, Token::new(TOKEN)).unwrap();
     let temp = tempfile::tempdir().unwrap();
