@@ -136,6 +136,9 @@ pub struct ServerArgs {
     /// Requests in the rate-limit bucket (refilled at 75 a minute, as on Heroku).
     #[arg(long, value_name = "N", default_value_t = 4500)]
     pub rate_limit: u32,
+    /// Requests added back to the rate-limit bucket each minute.
+    #[arg(long, value_name = "N", default_value_t = 75)]
+    pub rate_limit_refill: u32,
     /// Keep new releases `pending` this many milliseconds before they succeed.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub release_delay_ms: u64,
@@ -148,6 +151,9 @@ pub struct ServerArgs {
     /// Fault injection: send half the body of every Nth response, then drop the connection.
     #[arg(long, value_name = "N", env = env_vars::SLUGPLAN_FAULT_DROP_BODY_EVERY)]
     pub fault_drop_body_every: Option<u64>,
+    /// Fault injection: every Nth release fails (status `failed`; promotion targets fail too).
+    #[arg(long, value_name = "N", env = env_vars::SLUGPLAN_FAULT_RELEASE_FAIL_EVERY)]
+    pub fault_release_fail_every: Option<u64>,
     /// Fault injection: add this many milliseconds of latency to every request.
     #[arg(long, value_name = "MS", env = env_vars::SLUGPLAN_FAULT_LATENCY_MS, default_value_t = 0)]
     pub fault_latency_ms: u64,

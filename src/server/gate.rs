@@ -18,23 +18,22 @@ use futures_util::StreamExt;
 use super::AppState;
 use super::error::ApiError;
 
-/// A token bucket like Heroku's: `capacity` requests, refilled at 75 a minute.
+/// A token bucket like Heroku's: `capacity` requests, refilled at `per_minute`.
 #[derive(Debug)]
 pub(crate) struct Bucket {
     capacity: f64,
     tokens: f64,
+    per_second: f64,
     refilled: Instant,
 }
 
-/// Heroku refills about 75 requests a minute.
-const REFILL_PER_SEC: f64 = 75.0 / 60.0;
-
 impl Bucket {
     /// A full bucket.
-    pub(crate) fn new(capacity: u32) -> Self {
+    pub(crate) fn new(capacity: u32, per_minute: u32) -> Self {
         Bucket {
             capacity: f64::from(capacity),
             tokens: f64::from(capacity),
+            per_second: f64::from(per_minute) / 60.0,
             refilled: Instant::now(),
         }
     }
@@ -42,7 +41,7 @@ impl Bucket {
     fn refill(&mut self) {
         let now = Instant::now();
         let elapsed = now.duration_since(self.refilled).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * REFILL_PER_SEC).min(self.capacity);
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
         self.refilled = now;
     }
 

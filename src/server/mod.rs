@@ -82,6 +82,8 @@ pub struct ServerConfig {
     pub blob_url_ttl: Duration,
     /// Requests in the rate-limit bucket (Heroku: 4,500).
     pub rate_limit: u32,
+    /// Requests added back to the bucket each minute (Heroku: about 75).
+    pub rate_limit_refill: u32,
     /// Injected faults.
     pub faults: Faults,
 }
@@ -92,6 +94,7 @@ impl Default for ServerConfig {
             token: None,
             blob_url_ttl: Duration::from_secs(3600),
             rate_limit: 4500,
+            rate_limit_refill: 75,
             faults: Faults::default(),
         }
     }
@@ -163,7 +166,10 @@ impl Server {
             .map_err(|source| ServerError::Bind { addr, source })?;
         let state = AppState {
             platform,
-            bucket: Arc::new(Mutex::new(gate::Bucket::new(config.rate_limit))),
+            bucket: Arc::new(Mutex::new(gate::Bucket::new(
+                config.rate_limit,
+                config.rate_limit_refill,
+            ))),
             config: Arc::new(config),
             requests: Arc::new(AtomicU64::new(0)),
             local_addr,
@@ -284,6 +290,11 @@ pub(crate) fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     } else {
         bytes
     };
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::invalid_params(format!("invalid request body: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        // Not JSON at all is a bad request; JSON of the wrong shape is invalid params.
+        serde_json::error::Category::Data => {
+            ApiError::invalid_params(format!("invalid request body: {e}"))
+        }
+        _ => ApiError::bad_request(format!("request body is not JSON: {e}")),
+    })
 }

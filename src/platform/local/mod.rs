@@ -18,6 +18,7 @@ mod blobs;
 mod db;
 mod promote;
 mod records;
+mod releases;
 mod store;
 
 pub use promote::STAGES;
@@ -37,6 +38,16 @@ use crate::platform::{
     App, BlobTarget, Coupling, CreatedSlug, Generation, NewSlug, Pipeline, Platform, PlatformError,
     Promotion, PromotionTarget, Release, Result, Slug, UploadProgress,
 };
+
+/// How the local platform behaves beyond the defaults, for testing clients against it: by
+/// default releases succeed at once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalOptions {
+    /// New releases stay `pending` this long before they settle, so polling can be exercised.
+    pub release_delay: Duration,
+    /// Every Nth release attempted through this handle fails (status `failed`, never current).
+    pub fail_release_every: Option<u64>,
+}
 
 /// The data directory's default place, relative to the manifest's directory.
 pub const DEFAULT_DATA_DIR: &str = ".slugplan/platform";
@@ -71,14 +82,14 @@ pub struct LocalPlatform {
 impl LocalPlatform {
     /// Opens (creating and migrating if needed) the local platform in `dir`.
     pub fn open(dir: &Path) -> Result<LocalPlatform> {
-        Self::open_with_release_delay(dir, Duration::ZERO)
+        Self::open_with(dir, LocalOptions::default())
     }
 
-    /// Like [`LocalPlatform::open`], but new releases stay `pending` for `delay` before they
-    /// succeed, so clients' polling can be exercised.
-    pub fn open_with_release_delay(dir: &Path, delay: Duration) -> Result<LocalPlatform> {
+    /// Like [`LocalPlatform::open`], with behaviour for tests of clients (slow or failing
+    /// releases).
+    pub fn open_with(dir: &Path, options: LocalOptions) -> Result<LocalPlatform> {
         let mut store = Store::open(dir)?;
-        store.set_release_delay(delay);
+        store.set_options(options);
         Ok(LocalPlatform {
             store: Arc::new(store),
             dir: dir.to_owned(),
