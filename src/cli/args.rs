@@ -127,7 +127,8 @@ pub struct ServerArgs {
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// The token clients must send (Bearer, or Basic with the token as password). Without one
-    /// the API is open and only loopback addresses are allowed.
+    /// the API is open and only loopback addresses are allowed. Prefer the environment
+    /// variable: a flag's value shows in `ps`.
     #[arg(long, value_name = "TOKEN", env = env_vars::SLUGPLAN_SERVER_TOKEN, hide_env_values = true)]
     pub token: Option<String>,
     /// Seconds a slug's blob URL stays valid.

@@ -398,14 +398,7 @@ async fn endpoints_clients_touch_around_the_slug_flow_answer() {
 async fn blob_urls_need_a_length_a_valid_token_and_time_left() {
     let server = Server::start(&[]);
     let api = server.api();
-    api.create("/apps", json!({ "name": "demo" }), "app").await;
-    let slug = api
-        .create(
-            "/apps/demo/slugs",
-            json!({ "process_types": { "web": "./web" } }),
-            "slug",
-        )
-        .await;
+    let slug = api.demo_slug_without_archive().await;
     let url = slug["blob"]["url"].as_str().unwrap();
     let chunked = reqwest::Client::new()
         .put(url)
@@ -427,14 +420,7 @@ async fn blob_urls_need_a_length_a_valid_token_and_time_left() {
 
     let expiring = Server::start(&["--blob-url-ttl", "0"]);
     let api = expiring.api();
-    api.create("/apps", json!({ "name": "demo" }), "app").await;
-    let slug = api
-        .create(
-            "/apps/demo/slugs",
-            json!({ "process_types": { "web": "./web" } }),
-            "slug",
-        )
-        .await;
+    let slug = api.demo_slug_without_archive().await;
     let put = reqwest::Client::new()
         .put(slug["blob"]["url"].as_str().unwrap())
         .body("late")
@@ -586,4 +572,46 @@ async fn the_rate_limit_bucket_empties_into_429() {
     let limited = api.get("/apps").await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(limited.body["id"], "rate_limit");
+}
+
+#[tokio::test]
+async fn releases_of_unuploaded_or_tampered_slugs_are_refused() {
+    let server = Server::start(&[]);
+    let api = server.api();
+    let slug = api.demo_slug_without_archive().await;
+    let refused = api
+        .post("/apps/demo/releases", json!({ "slug": slug["id"] }))
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.body["id"], "invalid_params");
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("has no archive")
+    );
+
+    let declared = format!("SHA256:{}", "ab".repeat(32));
+    let slug = api
+        .create(
+            "/apps/demo/slugs",
+            json!({ "process_types": { "web": "./web" }, "checksum": declared }),
+            "slug",
+        )
+        .await;
+    // Like an object store, the blob URL takes any bytes; the release is what checks them.
+    let put = reqwest::Client::new()
+        .put(slug["blob"]["url"].as_str().unwrap())
+        .body("not what was declared")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::OK);
+    let refused = api
+        .post("/apps/demo/releases", json!({ "slug": slug["id"] }))
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let message = refused.body["message"].as_str().unwrap();
+    assert!(message.contains("not its declared checksum"), "{message}");
+    assert_eq!(api.get("/apps/demo/releases").await.body, json!([]));
 }

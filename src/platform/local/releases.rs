@@ -219,6 +219,21 @@ pub(crate) fn release_in(
         })
 }
 
+/// Whether `app_id` has pending releases whose delay has passed.
+pub(crate) fn has_due_releases(
+    conn: &Connection,
+    app_id: &str,
+    store: &Store,
+) -> Result<bool, PlatformError> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM releases \
+         WHERE app_id = ?1 AND status = 'pending' AND ready_at <= ?2)",
+        params![app_id, now_millis()],
+        |row| row.get(0),
+    )
+    .map_err(store.err("cannot read releases"))
+}
+
 /// Finishes `app_id`'s pending releases whose delay has passed, with the outcome decided when
 /// they were created.
 pub(crate) fn settle(tx: &Connection, app_id: &str, store: &Store) -> Result<(), PlatformError> {

@@ -17,7 +17,7 @@ use super::LocalOptions;
 use super::blobs::BlobStore;
 use super::db;
 use super::records::{AppRecord, SlugRecord};
-use super::releases::settle;
+use super::releases::{has_due_releases, settle};
 use crate::platform::{Generation, PlatformError};
 
 /// The columns [`app_from_row`] reads, in order.
@@ -142,9 +142,18 @@ impl Store {
     }
 
     /// Reads an app by name or id.
+    /// Pending releases whose delay has passed are settled first, so every read sees them
+    /// finished; the write lock is taken only when there is one to settle.
     pub fn app(&self, app: &str) -> Result<AppRecord, PlatformError> {
+        let record = {
+            let conn = self.conn();
+            let record = app_in(&conn, app, self)?;
+            if !has_due_releases(&conn, &record.id, self)? {
+                return Ok(record);
+            }
+            record
+        };
         self.write(|tx| {
-            let record = app_in(tx, app, self)?;
             settle(tx, &record.id, self)?;
             app_in(tx, &record.id, self)
         })

@@ -244,6 +244,17 @@ impl Api {
         slug
     }
 
+    /// Creates app `demo` and a slug on it with nothing uploaded yet.
+    pub(crate) async fn demo_slug_without_archive(&self) -> Value {
+        self.create("/apps", json!({ "name": "demo" }), "app").await;
+        self.create(
+            "/apps/demo/slugs",
+            json!({ "process_types": { "web": "./web" } }),
+            "slug",
+        )
+        .await
+    }
+
     pub(crate) async fn release(&self, app: &str, slug: &Value) -> Value {
         self.create(
             &format!("/apps/{app}/releases"),
