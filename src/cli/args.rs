@@ -134,12 +134,16 @@ pub struct ServerArgs {
     /// Seconds a slug's blob URL stays valid.
     #[arg(long, value_name = "SECS", default_value_t = 3600)]
     pub blob_url_ttl: u64,
-    /// Requests in the rate-limit bucket (refilled at 75 a minute, as on Heroku).
+    /// Requests in the rate-limit bucket (Heroku's holds 4,500).
     #[arg(long, value_name = "N", default_value_t = 4500)]
     pub rate_limit: u32,
-    /// Requests added back to the rate-limit bucket each minute.
+    /// Requests added back to the rate-limit bucket each minute (Heroku: about 75).
     #[arg(long, value_name = "N", default_value_t = 75)]
     pub rate_limit_refill: u32,
+    /// Append one JSON line per request (method, path, status) to FILE, for tests that count
+    /// requests.
+    #[arg(long, value_name = "FILE")]
+    pub request_log: Option<PathBuf>,
     /// Keep new releases `pending` this many milliseconds before they succeed.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub release_delay_ms: u64,

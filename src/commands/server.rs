@@ -21,6 +21,7 @@ pub fn run(args: &ServerArgs, settings: &GlobalSettings) -> miette::Result<ExitS
         blob_url_ttl: Duration::from_secs(args.blob_url_ttl),
         rate_limit: args.rate_limit,
         rate_limit_refill: args.rate_limit_refill,
+        request_log: args.request_log.clone(),
         faults: Faults {
             every_429: args.fault_429_every,
             every_5xx: args.fault_5xx_every,

@@ -24,6 +24,7 @@ mod wire;
 pub use error::ApiError;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -86,6 +87,9 @@ pub struct ServerConfig {
     pub rate_limit_refill: u32,
     /// Injected faults.
     pub faults: Faults,
+    /// Append one JSON line per request (`{"method", "path", "status"}`) to this file, so tests
+    /// can count what a client sent (e.g. "a second apply makes no write requests").
+    pub request_log: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -96,6 +100,7 @@ impl Default for ServerConfig {
             rate_limit: 4500,
             rate_limit_refill: 75,
             faults: Faults::default(),
+            request_log: None,
         }
     }
 }
@@ -120,6 +125,16 @@ pub enum ServerError {
         /// The address.
         addr: SocketAddr,
     },
+    /// The request log could not be opened.
+    #[error("cannot open the request log {}", path.display())]
+    #[diagnostic(help("pass a writable path to --request-log"))]
+    RequestLog {
+        /// The log's path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// The server stopped with an error.
     #[error("the server on {addr} failed")]
     Serve {
@@ -139,6 +154,7 @@ pub(crate) struct AppState {
     pub(crate) requests: Arc<AtomicU64>,
     pub(crate) bucket: Arc<Mutex<gate::Bucket>>,
     pub(crate) local_addr: SocketAddr,
+    pub(crate) request_log: Option<Arc<Mutex<std::fs::File>>>,
 }
 
 /// A bound server, ready to run.
@@ -164,7 +180,22 @@ impl Server {
         let local_addr = listener
             .local_addr()
             .map_err(|source| ServerError::Bind { addr, source })?;
+        let request_log = match &config.request_log {
+            Some(path) => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|source| ServerError::RequestLog {
+                        path: path.clone(),
+                        source,
+                    })?;
+                Some(Arc::new(Mutex::new(file)))
+            }
+            None => None,
+        };
         let state = AppState {
+            request_log,
             platform,
             bucket: Arc::new(Mutex::new(gate::Bucket::new(
                 config.rate_limit,

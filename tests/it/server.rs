@@ -615,3 +615,40 @@ async fn releases_of_unuploaded_or_tampered_slugs_are_refused() {
     assert!(message.contains("not its declared checksum"), "{message}");
     assert_eq!(api.get("/apps/demo/releases").await.body, json!([]));
 }
+
+#[tokio::test]
+async fn the_request_log_counts_what_clients_sent() {
+    let ctx = TestContext::new();
+    let log = ctx.temp.path().join("requests.jsonl");
+    let data = ctx.temp.path().join("platform");
+    let server = Server::start_on(ctx, data, &["--request-log", log.to_str().unwrap()]);
+    let api = server.api();
+    api.create("/apps", json!({ "name": "demo" }), "app").await;
+    let slug = api.upload_slug("demo", b"logged", "heroku-24").await;
+    api.release("demo", &slug).await;
+    api.get("/apps/demo/releases").await;
+    let lines: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let seen: Vec<(String, String, u64)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["method"].as_str().unwrap().to_owned(),
+                l["path"].as_str().unwrap().to_owned(),
+                l["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("POST", "/apps", 201),
+        ("POST", "/apps/demo/slugs", 201),
+        ("PUT", "/blobs/{token}", 200),
+        ("POST", "/apps/demo/releases", 201),
+        ("GET", "/apps/demo/releases", 200),
+    ]
+    .map(|(m, p, s)| (m.to_owned(), p.to_owned(), s));
+    assert_eq!(seen, expected);
+}

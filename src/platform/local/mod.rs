@@ -52,19 +52,23 @@ pub struct LocalOptions {
 /// The data directory's default place, relative to the manifest's directory.
 pub const DEFAULT_DATA_DIR: &str = ".slugplan/platform";
 
-/// The local platform's data directory for the manifest at `manifest`: its `[platform]
-/// data_dir` (relative to the manifest), else [`DEFAULT_DATA_DIR`] next to it. A manifest that
-/// does not exist yet is no error: the default next to where it would be is used.
+/// The local platform's data directory for a loaded manifest: its `[platform] data_dir`
+/// (relative to the manifest), else [`DEFAULT_DATA_DIR`] next to it.
+pub fn data_dir(manifest: &crate::manifest::LoadedManifest) -> PathBuf {
+    let configured = manifest.manifest.platform.data_dir.as_deref();
+    manifest.resolve(configured.unwrap_or(Path::new(DEFAULT_DATA_DIR)))
+}
+
+/// [`data_dir`] for the manifest at `path`. A manifest that does not exist yet is no error:
+/// the default next to where it would be is used (so `slugplan server` runs anywhere).
 pub fn data_dir_for_manifest(
-    manifest: &Path,
+    path: &Path,
 ) -> std::result::Result<PathBuf, crate::manifest::ManifestError> {
-    if !manifest.exists() {
-        let dir = manifest.parent().unwrap_or(Path::new(""));
+    if !path.exists() {
+        let dir = path.parent().unwrap_or(Path::new(""));
         return Ok(dir.join(DEFAULT_DATA_DIR));
     }
-    let loaded = crate::manifest::load(manifest)?;
-    let configured = loaded.manifest.platform.data_dir.as_deref();
-    Ok(loaded.resolve(configured.unwrap_or(Path::new(DEFAULT_DATA_DIR))))
+    Ok(data_dir(&crate::manifest::load(path)?))
 }
 
 /// The prefix of the blob URLs the in-process platform hands out; only [`LocalPlatform`]

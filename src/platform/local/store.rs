@@ -81,6 +81,7 @@ impl Store {
         self.options = options;
     }
 
+    /// The connection; keep the guard short, other tasks wait on it.
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (the transaction rolls back on
         // drop), so a poisoned lock is safe to keep using.
