@@ -652,3 +652,56 @@ async fn the_request_log_counts_what_clients_sent() {
     .map(|(m, p, s)| (m.to_owned(), p.to_owned(), s));
     assert_eq!(seen, expected);
 }
+
+#[tokio::test]
+async fn kill_9_mid_release_leaves_whole_releases_only() {
+    let mut server = Server::start(&[]);
+    let api = server.api();
+    api.create("/apps", json!({ "name": "demo" }), "app").await;
+    let slug = api.upload_slug("demo", b"crash", "heroku-24").await;
+    let url = server.url.clone();
+    let slug_id = slug["id"].clone();
+    // Releases fire back to back until the server dies under them.
+    let hammer = tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        let mut made = 0u32;
+        while client
+            .post(format!("{url}/apps/demo/releases"))
+            .json(&json!({ "slug": slug_id }))
+            .send()
+            .await
+            .is_ok()
+        {
+            made += 1;
+        }
+        made
+    });
+    while api
+        .get("/apps/demo/releases")
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .len()
+        < 5
+    {
+        tokio::task::yield_now().await;
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    assert!(hammer.await.unwrap() >= 5);
+
+    use slugplan::platform::Platform;
+    let local = slugplan::platform::local::LocalPlatform::open(&server.data).unwrap();
+    let releases = local.releases("demo", 10_000).await.unwrap();
+    let versions: Vec<u64> = releases.iter().map(|r| r.version).collect();
+    let expected: Vec<u64> = (1..=releases.len() as u64).rev().collect();
+    assert_eq!(versions, expected, "versions are contiguous");
+    assert_eq!(releases.iter().filter(|r| r.current).count(), 1);
+    assert!(releases[0].current, "the newest whole release is current");
+    assert!(
+        releases
+            .iter()
+            .all(|r| r.slug_id.as_deref() == slug["id"].as_str())
+    );
+}
