@@ -29,3 +29,5 @@ pub const SLUGPLAN_FAULT_5XX_EVERY: &str = "SLUGPLAN_FAULT_5XX_EVERY";
 pub const SLUGPLAN_FAULT_DROP_BODY_EVERY: &str = "SLUGPLAN_FAULT_DROP_BODY_EVERY";
 /// `slugplan server`: milliseconds of latency added to every request (fault injection).
 pub const SLUGPLAN_FAULT_LATENCY_MS: &str = "SLUGPLAN_FAULT_LATENCY_MS";
+/// `slugplan server`: every Nth release fails (fault injection).
+pub const SLUGPLAN_FAULT_RELEASE_FAIL_EVERY: &str = "SLUGPLAN_FAULT_RELEASE_FAIL_EVERY";

@@ -127,15 +127,23 @@ pub struct ServerArgs {
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// The token clients must send (Bearer, or Basic with the token as password). Without one
-    /// the API is open and only loopback addresses are allowed.
+    /// the API is open and only loopback addresses are allowed. Prefer the environment
+    /// variable: a flag's value shows in `ps`.
     #[arg(long, value_name = "TOKEN", env = env_vars::SLUGPLAN_SERVER_TOKEN, hide_env_values = true)]
     pub token: Option<String>,
     /// Seconds a slug's blob URL stays valid.
     #[arg(long, value_name = "SECS", default_value_t = 3600)]
     pub blob_url_ttl: u64,
-    /// Requests in the rate-limit bucket (refilled at 75 a minute, as on Heroku).
+    /// Requests in the rate-limit bucket (Heroku's holds 4,500).
     #[arg(long, value_name = "N", default_value_t = 4500)]
     pub rate_limit: u32,
+    /// Requests added back to the rate-limit bucket each minute (Heroku: about 75).
+    #[arg(long, value_name = "N", default_value_t = 75)]
+    pub rate_limit_refill: u32,
+    /// Append one JSON line per request (method, path, status) to FILE, for tests that count
+    /// requests.
+    #[arg(long, value_name = "FILE")]
+    pub request_log: Option<PathBuf>,
     /// Keep new releases `pending` this many milliseconds before they succeed.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub release_delay_ms: u64,
@@ -148,6 +156,9 @@ pub struct ServerArgs {
     /// Fault injection: send half the body of every Nth response, then drop the connection.
     #[arg(long, value_name = "N", env = env_vars::SLUGPLAN_FAULT_DROP_BODY_EVERY)]
     pub fault_drop_body_every: Option<u64>,
+    /// Fault injection: every Nth release fails (status `failed`; promotion targets fail too).
+    #[arg(long, value_name = "N", env = env_vars::SLUGPLAN_FAULT_RELEASE_FAIL_EVERY)]
+    pub fault_release_fail_every: Option<u64>,
     /// Fault injection: add this many milliseconds of latency to every request.
     #[arg(long, value_name = "MS", env = env_vars::SLUGPLAN_FAULT_LATENCY_MS, default_value_t = 0)]
     pub fault_latency_ms: u64,

@@ -7,7 +7,7 @@ use miette::IntoDiagnostic;
 use crate::cli::ExitStatus;
 use crate::cli::args::ServerArgs;
 use crate::cli::settings::GlobalSettings;
-use crate::platform::local::{self, LocalPlatform};
+use crate::platform::local::{self, LocalOptions, LocalPlatform};
 use crate::server::{Faults, Server, ServerConfig, Token};
 
 /// Opens the data directory, binds, prints the base URL on stdout and serves.
@@ -20,6 +20,8 @@ pub fn run(args: &ServerArgs, settings: &GlobalSettings) -> miette::Result<ExitS
         token: args.token.clone().filter(|t| !t.is_empty()).map(Token::new),
         blob_url_ttl: Duration::from_secs(args.blob_url_ttl),
         rate_limit: args.rate_limit,
+        rate_limit_refill: args.rate_limit_refill,
+        request_log: args.request_log.clone(),
         faults: Faults {
             every_429: args.fault_429_every,
             every_5xx: args.fault_5xx_every,
@@ -29,9 +31,12 @@ pub fn run(args: &ServerArgs, settings: &GlobalSettings) -> miette::Result<ExitS
     };
     let runtime = tokio::runtime::Runtime::new().into_diagnostic()?;
     runtime.block_on(async {
-        let platform = LocalPlatform::open_with_release_delay(
+        let platform = LocalPlatform::open_with(
             &data,
-            Duration::from_millis(args.release_delay_ms),
+            LocalOptions {
+                release_delay: Duration::from_millis(args.release_delay_ms),
+                fail_release_every: args.fault_release_fail_every,
+            },
         )?;
         let shutdown = shutdown_signal().into_diagnostic()?;
         let open = config.token.is_none();

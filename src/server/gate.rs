@@ -4,6 +4,7 @@
 //! Faults are off unless configured; each counts requests (1, 2, 3, …) and fires on every Nth, so
 //! a reliability test knows exactly which request will fail.
 
+use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -18,23 +19,22 @@ use futures_util::StreamExt;
 use super::AppState;
 use super::error::ApiError;
 
-/// A token bucket like Heroku's: `capacity` requests, refilled at 75 a minute.
+/// A token bucket like Heroku's: `capacity` requests, refilled at `per_minute`.
 #[derive(Debug)]
 pub(crate) struct Bucket {
     capacity: f64,
     tokens: f64,
+    per_second: f64,
     refilled: Instant,
 }
 
-/// Heroku refills about 75 requests a minute.
-const REFILL_PER_SEC: f64 = 75.0 / 60.0;
-
 impl Bucket {
     /// A full bucket.
-    pub(crate) fn new(capacity: u32) -> Self {
+    pub(crate) fn new(capacity: u32, per_minute: u32) -> Self {
         Bucket {
             capacity: f64::from(capacity),
             tokens: f64::from(capacity),
+            per_second: f64::from(per_minute) / 60.0,
             refilled: Instant::now(),
         }
     }
@@ -42,7 +42,7 @@ impl Bucket {
     fn refill(&mut self) {
         let now = Instant::now();
         let elapsed = now.duration_since(self.refilled).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * REFILL_PER_SEC).min(self.capacity);
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
         self.refilled = now;
     }
 
@@ -79,6 +79,13 @@ pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: 
         tokio::time::sleep(faults.latency).await;
     }
     let is_blob = request.uri().path().starts_with("/blobs/");
+    let method = request.method().clone();
+    // Blob tokens are credentials of a sort: the log names the route, not the token.
+    let path = if is_blob {
+        "/blobs/{token}".to_owned()
+    } else {
+        request.uri().path().to_owned()
+    };
     let mut response = if fires(faults.every_429, n) {
         ApiError::rate_limit().into_response()
     } else if fires(faults.every_5xx, n) {
@@ -109,6 +116,16 @@ pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: 
         headers.insert("request-id", value);
     }
     headers.insert("ratelimit-remaining", HeaderValue::from(remaining));
+    if let Some(log) = &state.request_log {
+        let line = serde_json::json!({
+            "method": method.as_str(),
+            "path": path,
+            "status": response.status().as_u16(),
+        });
+        let mut file = log.lock().unwrap_or_else(|p| p.into_inner());
+        // A log line lost to a full disk must not fail the request it describes.
+        let _ = writeln!(file, "{line}");
+    }
     response
 }
 

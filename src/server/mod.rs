@@ -24,6 +24,7 @@ mod wire;
 pub use error::ApiError;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -82,8 +83,13 @@ pub struct ServerConfig {
     pub blob_url_ttl: Duration,
     /// Requests in the rate-limit bucket (Heroku: 4,500).
     pub rate_limit: u32,
+    /// Requests added back to the bucket each minute (Heroku: about 75).
+    pub rate_limit_refill: u32,
     /// Injected faults.
     pub faults: Faults,
+    /// Append one JSON line per request (`{"method", "path", "status"}`) to this file, so tests
+    /// can count what a client sent (e.g. "a second apply makes no write requests").
+    pub request_log: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -92,7 +98,9 @@ impl Default for ServerConfig {
             token: None,
             blob_url_ttl: Duration::from_secs(3600),
             rate_limit: 4500,
+            rate_limit_refill: 75,
             faults: Faults::default(),
+            request_log: None,
         }
     }
 }
@@ -117,6 +125,16 @@ pub enum ServerError {
         /// The address.
         addr: SocketAddr,
     },
+    /// The request log could not be opened.
+    #[error("cannot open the request log {}", path.display())]
+    #[diagnostic(help("pass a writable path to --request-log"))]
+    RequestLog {
+        /// The log's path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// The server stopped with an error.
     #[error("the server on {addr} failed")]
     Serve {
@@ -136,6 +154,7 @@ pub(crate) struct AppState {
     pub(crate) requests: Arc<AtomicU64>,
     pub(crate) bucket: Arc<Mutex<gate::Bucket>>,
     pub(crate) local_addr: SocketAddr,
+    pub(crate) request_log: Option<Arc<Mutex<std::fs::File>>>,
 }
 
 /// A bound server, ready to run.
@@ -161,9 +180,27 @@ impl Server {
         let local_addr = listener
             .local_addr()
             .map_err(|source| ServerError::Bind { addr, source })?;
+        let request_log = match &config.request_log {
+            Some(path) => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|source| ServerError::RequestLog {
+                        path: path.clone(),
+                        source,
+                    })?;
+                Some(Arc::new(Mutex::new(file)))
+            }
+            None => None,
+        };
         let state = AppState {
+            request_log,
             platform,
-            bucket: Arc::new(Mutex::new(gate::Bucket::new(config.rate_limit))),
+            bucket: Arc::new(Mutex::new(gate::Bucket::new(
+                config.rate_limit,
+                config.rate_limit_refill,
+            ))),
             config: Arc::new(config),
             requests: Arc::new(AtomicU64::new(0)),
             local_addr,
@@ -284,6 +321,11 @@ pub(crate) fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     } else {
         bytes
     };
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::invalid_params(format!("invalid request body: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        // Not JSON at all is a bad request; JSON of the wrong shape is invalid params.
+        serde_json::error::Category::Data => {
+            ApiError::invalid_params(format!("invalid request body: {e}"))
+        }
+        _ => ApiError::bad_request(format!("request body is not JSON: {e}")),
+    })
 }

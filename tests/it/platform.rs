@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
-use slugplan::platform::local::{self, LocalPlatform};
+use slugplan::platform::local::{self, LocalOptions, LocalPlatform};
 use slugplan::platform::{
     Generation, NewSlug, NoProgress, Platform, PlatformError, ReleaseStatus, TargetStatus,
     UploadProgress,
@@ -324,11 +324,11 @@ async fn unknown_names_and_bad_input_are_typed_errors() {
 #[tokio::test]
 async fn pending_releases_succeed_after_the_delay_and_only_then_become_current() {
     let temp = tempfile::tempdir().unwrap();
-    let platform = LocalPlatform::open_with_release_delay(
-        &temp.path().join("platform"),
-        std::time::Duration::from_millis(50),
-    )
-    .unwrap();
+    let options = LocalOptions {
+        release_delay: std::time::Duration::from_millis(50),
+        fail_release_every: None,
+    };
+    let platform = LocalPlatform::open_with(&temp.path().join("platform"), options).unwrap();
     platform.create_app("demo", "heroku-24").await.unwrap();
     let slug = uploaded_slug(&platform, temp.path(), "demo", b"slow release", "heroku-24").await;
     let release = platform
@@ -428,4 +428,51 @@ fn data_dir_follows_the_manifest() {
         local::data_dir_for_manifest(&manifest).unwrap(),
         temp.path().join("state/here")
     );
+}
+
+#[tokio::test]
+async fn injected_release_failures_never_become_current() {
+    let temp = tempfile::tempdir().unwrap();
+    let options = LocalOptions {
+        release_delay: std::time::Duration::ZERO,
+        fail_release_every: Some(2),
+    };
+    let platform = LocalPlatform::open_with(&temp.path().join("platform"), options).unwrap();
+    platform.create_app("staging", "heroku-24").await.unwrap();
+    platform.create_app("prod", "heroku-24").await.unwrap();
+    let slug = uploaded_slug(&platform, temp.path(), "staging", b"flaky", "heroku-24").await;
+    let v1 = platform
+        .create_release("staging", &slug, "one")
+        .await
+        .unwrap();
+    let v2 = platform
+        .create_release("staging", &slug, "two")
+        .await
+        .unwrap();
+    assert_eq!(v1.status, ReleaseStatus::Succeeded);
+    assert_eq!((v2.status, v2.current), (ReleaseStatus::Failed, false));
+    let current = platform.current_release("staging").await.unwrap().unwrap();
+    assert_eq!(current.id, v1.id);
+
+    // The third release attempt succeeds, the fourth (the promotion's target) fails.
+    platform
+        .create_release("staging", &slug, "three")
+        .await
+        .unwrap();
+    let pipeline = platform.create_pipeline("flaky").await.unwrap();
+    let staging = platform.app("staging").await.unwrap();
+    let prod = platform.app("prod").await.unwrap();
+    let promotion = platform
+        .create_promotion(
+            &pipeline.id,
+            &staging.id,
+            &v1.id,
+            std::slice::from_ref(&prod.id),
+        )
+        .await
+        .unwrap();
+    let targets = platform.promotion_targets(&promotion.id).await.unwrap();
+    assert_eq!(targets[0].status, TargetStatus::Failed);
+    assert!(targets[0].error_message.is_some());
+    assert_eq!(platform.current_release("prod").await.unwrap(), None);
 }

@@ -1,72 +1,13 @@
 //! Integration tests: `slugplan server` as a real process on 127.0.0.1, driven by a plain HTTP
 //! client. Every response body is checked against the official Platform API schema.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::OnceLock;
+mod support;
 
-use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::common::TestContext;
-
-/// The official schema, loaded once.
-fn schema() -> &'static Value {
-    static SCHEMA: OnceLock<Value> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/heroku/platform-api-schema.json"
-        );
-        let text = std::fs::read_to_string(path).expect("read the Platform API schema");
-        serde_json::from_str(&text).expect("the schema is JSON")
-    })
-}
-
-/// What is wrong with `value` as a `#/definitions/<definition>` (refs resolved against the
-/// whole document, formats checked).
-fn schema_errors(definition: &str, value: &Value) -> Vec<String> {
-    let mut root = schema().clone();
-    let object = root.as_object_mut().expect("schema object");
-    object.remove("$schema");
-    object.remove("id");
-    object.insert(
-        "$ref".to_owned(),
-        Value::String(format!("#/definitions/{definition}")),
-    );
-    let validator = jsonschema::draft4::options()
-        .should_validate_formats(true)
-        // Draft 4 does not know `uuid`; the schema uses it for every id, so check it too.
-        .with_format("uuid", |s: &str| {
-            s.len() == 36 && uuid::Uuid::parse_str(s).is_ok()
-        })
-        .build(&root)
-        .unwrap_or_else(|e| panic!("compile schema for {definition}: {e}"));
-    validator
-        .iter_errors(value)
-        .map(|e| format!("{} at {}", e, e.instance_path))
-        .collect()
-}
-
-/// Checks `value` against `#/definitions/<definition>` (refs resolved against the whole
-/// document), and that it has every property the definition lists, as clients expect.
-fn assert_matches(definition: &str, value: &Value) {
-    let errors = schema_errors(definition, value);
-    assert!(
-        errors.is_empty(),
-        "{definition} does not match the schema: {errors:#?}\n{value:#}"
-    );
-    if let Some(properties) = schema()["definitions"][definition]["properties"].as_object() {
-        for key in properties.keys() {
-            assert!(
-                value.get(key).is_some(),
-                "{definition} lacks property {key}: {value:#}"
-            );
-        }
-    }
-}
+use support::{Server, assert_list_matches, schema_errors};
 
 #[test]
 fn the_contract_check_catches_wrong_shapes() {
@@ -78,192 +19,6 @@ fn the_contract_check_catches_wrong_shapes() {
             errors.iter().any(|e| e.ends_with(field)),
             "{field} not caught: {errors:#?}"
         );
-    }
-}
-
-/// Checks every item of a list answer against `definition`.
-fn assert_list_matches(definition: &str, value: &Value) {
-    for item in value.as_array().expect("a list answer is an array") {
-        assert_matches(definition, item);
-    }
-}
-
-/// A running `slugplan server`, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    _ctx: TestContext,
-    data: std::path::PathBuf,
-}
-
-impl Server {
-    fn start(args: &[&str]) -> Server {
-        let ctx = TestContext::new();
-        let data = ctx.temp.path().join("platform");
-        Self::start_on(ctx, data, args)
-    }
-
-    fn start_on(ctx: TestContext, data: std::path::PathBuf, args: &[&str]) -> Server {
-        let mut child = ctx
-            .command()
-            .args(["server", "--listen", "127.0.0.1:0", "--data"])
-            .arg(&data)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn slugplan server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read the server's address");
-        let url = line.trim().to_owned();
-        assert!(
-            url.starts_with("http://127.0.0.1:"),
-            "unexpected first line {line:?}"
-        );
-        Server {
-            child,
-            url,
-            _ctx: ctx,
-            data,
-        }
-    }
-
-    fn api(&self) -> Api {
-        Api {
-            client: reqwest::Client::new(),
-            base: self.url.clone(),
-            auth: None,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A plain HTTP client speaking API v3.
-struct Api {
-    client: reqwest::Client,
-    base: String,
-    auth: Option<String>,
-}
-
-/// An answer: status, headers and JSON body.
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
-impl Api {
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-        range: Option<&str>,
-    ) -> Answer {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .header("Accept", "application/vnd.heroku+json; version=3");
-        if let Some(auth) = &self.auth {
-            request = request.header("Authorization", auth);
-        }
-        if let Some(range) = range {
-            request = request.header("Range", range);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("send request");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("read body");
-        let body: Value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{path}: body is not JSON ({e}): {text}"));
-        assert!(headers.contains_key("request-id"), "{path}: no Request-Id");
-        assert!(
-            headers.contains_key("ratelimit-remaining"),
-            "{path}: no RateLimit-Remaining"
-        );
-        if !status.is_success() {
-            assert!(
-                body["id"].is_string() && body["message"].is_string(),
-                "{path}: {body}"
-            );
-        }
-        Answer {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn get(&self, path: &str) -> Answer {
-        self.call(Method::GET, path, None, None).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Answer {
-        self.call(Method::POST, path, Some(body), None).await
-    }
-
-    /// `POST`s and checks a `201` whose body matches `definition`.
-    async fn create(&self, path: &str, body: Value, definition: &str) -> Value {
-        let answer = self.post(path, body).await;
-        assert_eq!(
-            answer.status,
-            StatusCode::CREATED,
-            "{path}: {}",
-            answer.body
-        );
-        assert_matches(definition, &answer.body);
-        answer.body
-    }
-
-    /// `GET`s and checks a `200` whose body matches `definition`.
-    async fn read(&self, path: &str, definition: &str) -> Value {
-        let answer = self.get(path).await;
-        assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.body);
-        assert_matches(definition, &answer.body);
-        answer.body
-    }
-
-    /// Creates a slug holding `bytes` on `app`, uploads it the way Heroku's docs say (no
-    /// Authorization, empty Content-Type, a real Content-Length) and returns the slug.
-    async fn upload_slug(&self, app: &str, bytes: &'static [u8], stack: &str) -> Value {
-        let checksum = format!("SHA256:{}", hex::encode(Sha256::digest(bytes)));
-        let slug = self
-            .create(
-                &format!("/apps/{app}/slugs"),
-                json!({ "process_types": { "web": "./web" }, "checksum": checksum, "stack": stack,
-                        "commit": "abc123" }),
-                "slug",
-            )
-            .await;
-        let put = reqwest::Client::new()
-            .put(slug["blob"]["url"].as_str().unwrap())
-            .header("Content-Type", "")
-            .body(bytes)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(put.status(), StatusCode::OK);
-        slug
-    }
-
-    async fn release(&self, app: &str, slug: &Value) -> Value {
-        self.create(
-            &format!("/apps/{app}/releases"),
-            json!({ "slug": slug["id"], "description": "Deploy" }),
-            "release",
-        )
-        .await
     }
 }
 
@@ -528,6 +283,13 @@ async fn errors_carry_ids_and_the_right_statuses() {
     );
     let answer = api.post("/apps/demo/releases", json!({})).await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let garbled = reqwest::Client::new()
+        .post(format!("{}/apps", server.url))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbled.status(), StatusCode::BAD_REQUEST);
     let answer = api.get("/no/such/endpoint").await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
 
@@ -636,14 +398,7 @@ async fn endpoints_clients_touch_around_the_slug_flow_answer() {
 async fn blob_urls_need_a_length_a_valid_token_and_time_left() {
     let server = Server::start(&[]);
     let api = server.api();
-    api.create("/apps", json!({ "name": "demo" }), "app").await;
-    let slug = api
-        .create(
-            "/apps/demo/slugs",
-            json!({ "process_types": { "web": "./web" } }),
-            "slug",
-        )
-        .await;
+    let slug = api.demo_slug_without_archive().await;
     let url = slug["blob"]["url"].as_str().unwrap();
     let chunked = reqwest::Client::new()
         .put(url)
@@ -665,14 +420,7 @@ async fn blob_urls_need_a_length_a_valid_token_and_time_left() {
 
     let expiring = Server::start(&["--blob-url-ttl", "0"]);
     let api = expiring.api();
-    api.create("/apps", json!({ "name": "demo" }), "app").await;
-    let slug = api
-        .create(
-            "/apps/demo/slugs",
-            json!({ "process_types": { "web": "./web" } }),
-            "slug",
-        )
-        .await;
+    let slug = api.demo_slug_without_archive().await;
     let put = reqwest::Client::new()
         .put(slug["blob"]["url"].as_str().unwrap())
         .body("late")
@@ -788,4 +536,172 @@ fn the_token_is_not_printed() {
     server.child.wait().unwrap();
     assert!(stderr.contains("Serving"), "{stderr}");
     assert!(!stderr.contains("hunter2-secret"), "{stderr}");
+}
+
+#[tokio::test]
+async fn injected_release_failures_show_as_failed_releases() {
+    let server = Server::start(&["--fault-release-fail-every", "2"]);
+    let api = server.api();
+    api.create("/apps", json!({ "name": "demo" }), "app").await;
+    let slug = api.upload_slug("demo", b"flaky", "heroku-24").await;
+    let first = api.release("demo", &slug).await;
+    let second = api.release("demo", &slug).await;
+    assert_eq!(
+        (&first["status"], &first["current"]),
+        (&json!("succeeded"), &json!(true))
+    );
+    assert_eq!(
+        (&second["status"], &second["current"]),
+        (&json!("failed"), &json!(false))
+    );
+    assert_eq!(second["eligible_for_rollback"], false);
+}
+
+#[tokio::test]
+async fn the_rate_limit_bucket_empties_into_429() {
+    let server = Server::start(&["--rate-limit", "3", "--rate-limit-refill", "0"]);
+    let api = server.api();
+    let mut remaining = Vec::new();
+    for _ in 0..3 {
+        let answer = api.get("/apps").await;
+        assert_eq!(answer.status, StatusCode::OK);
+        let header = answer.headers["ratelimit-remaining"].to_str().unwrap();
+        remaining.push(header.parse::<u64>().unwrap());
+    }
+    assert_eq!(remaining, [2, 1, 0]);
+    let limited = api.get("/apps").await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.body["id"], "rate_limit");
+}
+
+#[tokio::test]
+async fn releases_of_unuploaded_or_tampered_slugs_are_refused() {
+    let server = Server::start(&[]);
+    let api = server.api();
+    let slug = api.demo_slug_without_archive().await;
+    let refused = api
+        .post("/apps/demo/releases", json!({ "slug": slug["id"] }))
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.body["id"], "invalid_params");
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("has no archive")
+    );
+
+    let declared = format!("SHA256:{}", "ab".repeat(32));
+    let slug = api
+        .create(
+            "/apps/demo/slugs",
+            json!({ "process_types": { "web": "./web" }, "checksum": declared }),
+            "slug",
+        )
+        .await;
+    // Like an object store, the blob URL takes any bytes; the release is what checks them.
+    let put = reqwest::Client::new()
+        .put(slug["blob"]["url"].as_str().unwrap())
+        .body("not what was declared")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::OK);
+    let refused = api
+        .post("/apps/demo/releases", json!({ "slug": slug["id"] }))
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let message = refused.body["message"].as_str().unwrap();
+    assert!(message.contains("not its declared checksum"), "{message}");
+    assert_eq!(api.get("/apps/demo/releases").await.body, json!([]));
+}
+
+#[tokio::test]
+async fn the_request_log_counts_what_clients_sent() {
+    let ctx = TestContext::new();
+    let log = ctx.temp.path().join("requests.jsonl");
+    let data = ctx.temp.path().join("platform");
+    let server = Server::start_on(ctx, data, &["--request-log", log.to_str().unwrap()]);
+    let api = server.api();
+    api.create("/apps", json!({ "name": "demo" }), "app").await;
+    let slug = api.upload_slug("demo", b"logged", "heroku-24").await;
+    api.release("demo", &slug).await;
+    api.get("/apps/demo/releases").await;
+    let lines: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let seen: Vec<(String, String, u64)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["method"].as_str().unwrap().to_owned(),
+                l["path"].as_str().unwrap().to_owned(),
+                l["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("POST", "/apps", 201),
+        ("POST", "/apps/demo/slugs", 201),
+        ("PUT", "/blobs/{token}", 200),
+        ("POST", "/apps/demo/releases", 201),
+        ("GET", "/apps/demo/releases", 200),
+    ]
+    .map(|(m, p, s)| (m.to_owned(), p.to_owned(), s));
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn kill_9_mid_release_leaves_whole_releases_only() {
+    let mut server = Server::start(&[]);
+    let api = server.api();
+    api.create("/apps", json!({ "name": "demo" }), "app").await;
+    let slug = api.upload_slug("demo", b"crash", "heroku-24").await;
+    let url = server.url.clone();
+    let slug_id = slug["id"].clone();
+    // Releases fire back to back until the server dies under them.
+    let hammer = tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        let mut made = 0u32;
+        while client
+            .post(format!("{url}/apps/demo/releases"))
+            .json(&json!({ "slug": slug_id }))
+            .send()
+            .await
+            .is_ok()
+        {
+            made += 1;
+        }
+        made
+    });
+    while api
+        .get("/apps/demo/releases")
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .len()
+        < 5
+    {
+        tokio::task::yield_now().await;
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    assert!(hammer.await.unwrap() >= 5);
+
+    use slugplan::platform::Platform;
+    let local = slugplan::platform::local::LocalPlatform::open(&server.data).unwrap();
+    let releases = local.releases("demo", 10_000).await.unwrap();
+    let versions: Vec<u64> = releases.iter().map(|r| r.version).collect();
+    let expected: Vec<u64> = (1..=releases.len() as u64).rev().collect();
+    assert_eq!(versions, expected, "versions are contiguous");
+    assert_eq!(releases.iter().filter(|r| r.current).count(), 1);
+    assert!(releases[0].current, "the newest whole release is current");
+    assert!(
+        releases
+            .iter()
+            .all(|r| r.slug_id.as_deref() == slug["id"].as_str())
+    );
 }

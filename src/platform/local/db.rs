@@ -49,6 +49,7 @@ CREATE TABLE releases (
     status TEXT NOT NULL,
     current INTEGER NOT NULL DEFAULT 0,
     ready_at INTEGER,
+    settles_to TEXT NOT NULL DEFAULT 'succeeded',
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     UNIQUE (app_id, version)

@@ -18,6 +18,7 @@ mod blobs;
 mod db;
 mod promote;
 mod records;
+mod releases;
 mod store;
 
 pub use promote::STAGES;
@@ -38,22 +39,36 @@ use crate::platform::{
     Promotion, PromotionTarget, Release, Result, Slug, UploadProgress,
 };
 
+/// How the local platform behaves beyond the defaults, for testing clients against it: by
+/// default releases succeed at once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalOptions {
+    /// New releases stay `pending` this long before they settle, so polling can be exercised.
+    pub release_delay: Duration,
+    /// Every Nth release attempted through this handle fails (status `failed`, never current).
+    pub fail_release_every: Option<u64>,
+}
+
 /// The data directory's default place, relative to the manifest's directory.
 pub const DEFAULT_DATA_DIR: &str = ".slugplan/platform";
 
-/// The local platform's data directory for the manifest at `manifest`: its `[platform]
-/// data_dir` (relative to the manifest), else [`DEFAULT_DATA_DIR`] next to it. A manifest that
-/// does not exist yet is no error: the default next to where it would be is used.
+/// The local platform's data directory for a loaded manifest: its `[platform] data_dir`
+/// (relative to the manifest), else [`DEFAULT_DATA_DIR`] next to it.
+pub fn data_dir(manifest: &crate::manifest::LoadedManifest) -> PathBuf {
+    let configured = manifest.manifest.platform.data_dir.as_deref();
+    manifest.resolve(configured.unwrap_or(Path::new(DEFAULT_DATA_DIR)))
+}
+
+/// [`data_dir`] for the manifest at `path`. A manifest that does not exist yet is no error:
+/// the default next to where it would be is used (so `slugplan server` runs anywhere).
 pub fn data_dir_for_manifest(
-    manifest: &Path,
+    path: &Path,
 ) -> std::result::Result<PathBuf, crate::manifest::ManifestError> {
-    if !manifest.exists() {
-        let dir = manifest.parent().unwrap_or(Path::new(""));
+    if !path.exists() {
+        let dir = path.parent().unwrap_or(Path::new(""));
         return Ok(dir.join(DEFAULT_DATA_DIR));
     }
-    let loaded = crate::manifest::load(manifest)?;
-    let configured = loaded.manifest.platform.data_dir.as_deref();
-    Ok(loaded.resolve(configured.unwrap_or(Path::new(DEFAULT_DATA_DIR))))
+    Ok(data_dir(&crate::manifest::load(path)?))
 }
 
 /// The prefix of the blob URLs the in-process platform hands out; only [`LocalPlatform`]
@@ -71,14 +86,14 @@ pub struct LocalPlatform {
 impl LocalPlatform {
     /// Opens (creating and migrating if needed) the local platform in `dir`.
     pub fn open(dir: &Path) -> Result<LocalPlatform> {
-        Self::open_with_release_delay(dir, Duration::ZERO)
+        Self::open_with(dir, LocalOptions::default())
     }
 
-    /// Like [`LocalPlatform::open`], but new releases stay `pending` for `delay` before they
-    /// succeed, so clients' polling can be exercised.
-    pub fn open_with_release_delay(dir: &Path, delay: Duration) -> Result<LocalPlatform> {
+    /// Like [`LocalPlatform::open`], with behaviour for tests of clients (slow or failing
+    /// releases).
+    pub fn open_with(dir: &Path, options: LocalOptions) -> Result<LocalPlatform> {
         let mut store = Store::open(dir)?;
-        store.set_release_delay(delay);
+        store.set_options(options);
         Ok(LocalPlatform {
             store: Arc::new(store),
             dir: dir.to_owned(),

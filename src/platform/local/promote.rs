@@ -8,7 +8,8 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::records::{CouplingRecord, PipelineRecord, PromotionRecord, TargetRecord};
-use super::store::{Store, app_in, invalid, not_found, now, release_in};
+use super::releases::release_in;
+use super::store::{Store, app_in, invalid, not_found, now};
 use crate::platform::{PlatformError, PromotionStatus, TargetStatus};
 
 /// The stages a coupling may have (the API's enum).
@@ -320,12 +321,16 @@ fn target_from_row(row: &Row<'_>) -> rusqlite::Result<TargetRecord> {
         (_, Some("pending")) => TargetStatus::Pending,
         _ => TargetStatus::Succeeded,
     };
+    let mut error_message: Option<String> = row.get(4)?;
+    if status == TargetStatus::Failed && error_message.is_none() {
+        error_message = Some("the release on the target app failed".to_owned());
+    }
     Ok(TargetRecord {
         id: row.get(0)?,
         promotion_id: row.get(1)?,
         app_id: row.get(2)?,
         status,
-        error_message: row.get(4)?,
+        error_message,
         release_id: row.get(5)?,
     })
 }
