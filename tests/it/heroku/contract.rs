@@ -1,11 +1,9 @@
 //! Checks JSON against Heroku's official Platform API schema (`shared/heroku/platform-api-schema.json`).
 //!
-//! Link schemas refer to `#/definitions/…` of the whole document, so each check validates
-//! against a root that carries the document's `definitions` beside the schema in question. The
-//! tests here run the whole flow against canned answers and check every body sent, and check the
+//! Link schemas refer to `#/definitions/…` of the whole document, so a request body is checked
+//! against a root that carries the document's `definitions` beside the link's schema (answers
+//! are checked with the server tests' `schema_errors`). The tests here run the whole flow against canned answers and check every body sent, and check the
 //! canned answers themselves, so the fake is held to the schema too.
-
-use std::sync::OnceLock;
 
 use std::path::Path;
 
@@ -15,23 +13,11 @@ use slugplan::platform::{Platform, ReleaseStatus};
 
 use super::fake::FakeApi;
 use super::{Progress, canned, client, new_slug, slug_file};
-
-/// The official schema document.
-pub fn document() -> &'static Value {
-    static DOC: OnceLock<Value> = OnceLock::new();
-    DOC.get_or_init(|| {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/heroku/platform-api-schema.json"
-        );
-        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
-        serde_json::from_str(&text).expect("schema is JSON")
-    })
-}
+use crate::server::support::{schema, schema_errors};
 
 /// The link of `definition` titled `title` (e.g. `release`, `Rollback`).
 pub fn link(definition: &str, title: &str) -> &'static Value {
-    document()["definitions"][definition]["links"]
+    schema()["definitions"][definition]["links"]
         .as_array()
         .unwrap_or_else(|| panic!("no links for {definition}"))
         .iter()
@@ -58,33 +44,23 @@ pub fn href_matches(link: &Value, path: &str) -> bool {
         .is_match(path)
 }
 
-/// The errors of `instance` against `schema`, resolved within the official document.
-pub fn errors(schema: &Value, instance: &Value) -> Vec<String> {
-    let mut root = json!({ "definitions": document()["definitions"].clone() });
-    for (key, value) in schema.as_object().expect("schema object") {
+/// The errors of a request body against the link's request schema, resolved within the
+/// official document, formats (`uuid`, `date-time`) checked.
+pub fn request_errors(definition: &str, title: &str, body: &Value) -> Vec<String> {
+    let mut root = json!({ "definitions": schema()["definitions"].clone() });
+    let request_schema = &link(definition, title)["schema"];
+    for (key, value) in request_schema.as_object().expect("schema object") {
         root[key] = value.clone();
     }
-    let validator = jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft4)
+    let validator = jsonschema::draft4::options()
+        .should_validate_formats(true)
+        .with_format("uuid", |s: &str| uuid::Uuid::parse_str(s).is_ok())
         .build(&root)
         .expect("schema compiles");
     validator
-        .iter_errors(instance)
+        .iter_errors(body)
         .map(|e| format!("{} at {}", e, e.instance_path))
         .collect()
-}
-
-/// The errors of a request body against the link's request schema.
-pub fn request_errors(definition: &str, title: &str, body: &Value) -> Vec<String> {
-    errors(&link(definition, title)["schema"], body)
-}
-
-/// The errors of a response object against the resource's definition.
-pub fn resource_errors(definition: &str, body: &Value) -> Vec<String> {
-    errors(
-        &json!({ "$ref": format!("#/definitions/{definition}") }),
-        body,
-    )
 }
 
 /// Runs the whole slug flow and pipeline promotion against canned Heroku answers.
@@ -206,6 +182,11 @@ fn the_contract_check_rejects_bodies_the_api_would() {
     let bad_slug = json!({ "process_types": { "web server!": "./web" } });
     assert!(!request_errors("slug", "Create", &bad_slug).is_empty());
     assert!(!request_errors("release", "Create", &json!({ "description": "no slug" })).is_empty());
+    let by_version = json!({ "release": "3" });
+    assert!(
+        !request_errors("release", "Rollback", &by_version).is_empty(),
+        "ids are UUIDs"
+    );
     assert!(
         !request_errors(
             "pipeline-coupling",
@@ -230,8 +211,8 @@ fn canned_answers_match_the_schema() {
             canned::target("failed", Some("boom")),
         ),
     ] {
-        let errors = resource_errors(definition, &body);
+        let errors = schema_errors(definition, &body);
         assert!(errors.is_empty(), "{definition}: {errors:?}");
     }
-    assert!(!resource_errors("release", &json!({ "version": "three" })).is_empty());
+    assert!(!schema_errors("release", &json!({ "version": "three" })).is_empty());
 }

@@ -2,9 +2,7 @@
 //! (apps, slug, blob upload, release, polling, paged release lists, rollback) and a pipeline
 //! promotion to two production apps, as a Heroku user would run it.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -15,78 +13,32 @@ use slugplan::platform::heroku::{
 use slugplan::platform::{NewSlug, Platform, PlatformError, Release, ReleaseStatus, TargetStatus};
 
 use super::Progress;
-use crate::common::TestContext;
+use crate::server::support::Server;
 
 const SERVER_TOKEN: &str = "server-test-token";
 
-/// A `slugplan server` child process, killed when dropped.
-struct ServerProcess {
-    child: Child,
-    url: String,
-    _ctx: TestContext,
+/// Starts `slugplan server` on a free loopback port with its own data directory and token.
+/// Releases stay `pending` for a moment, so polling is exercised.
+fn start_server(extra: &[&str]) -> Server {
+    let mut args = vec!["--token", SERVER_TOKEN, "--release-delay-ms", "30"];
+    args.extend_from_slice(extra);
+    Server::start(&args)
 }
 
-impl ServerProcess {
-    /// Starts the server on a free loopback port with its own data directory and token.
-    fn start() -> ServerProcess {
-        ServerProcess::start_with(&[])
-    }
-
-    /// [`ServerProcess::start`] with extra flags (fault injection, rate limit).
-    fn start_with(extra: &[&str]) -> ServerProcess {
-        let ctx = TestContext::new();
-        let data = ctx.temp.path().join("platform");
-        let mut child = ctx
-            .command()
-            .args(["server", "--listen", "127.0.0.1:0", "--token", SERVER_TOKEN])
-            .arg("--data")
-            .arg(&data)
-            // Releases stay `pending` for a moment, so polling is exercised.
-            .args(["--release-delay-ms", "30"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start slugplan server");
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("stdout");
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the URL");
-        let url = line.trim().to_owned();
-        assert!(
-            url.starts_with("http://127.0.0.1:"),
-            "server printed {url:?}"
-        );
-        ServerProcess {
-            child,
-            url,
-            _ctx: ctx,
-        }
-    }
-
-    /// A client of this server; `page_size` small enough to make lists span pages.
-    fn client(&self, token: &str) -> HerokuPlatform {
-        let mut config = HerokuConfig::new(&self.url).unwrap();
-        config.retry = RetryPolicy {
-            initial_backoff: Duration::from_millis(5),
-            max_backoff: Duration::from_millis(50),
-            max_elapsed: Duration::from_secs(10),
-        };
-        config.throttle = ThrottlePolicy {
-            low_water: 100,
-            max_delay: Duration::from_millis(1),
-        };
-        config.page_size = 2;
-        HerokuPlatform::with_config(config, Token::new(token)).unwrap()
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A client of `server`; `page_size` small enough to make lists span pages.
+fn client_of(server: &Server, token: &str) -> HerokuPlatform {
+    let mut config = HerokuConfig::new(&server.url).unwrap();
+    config.retry = RetryPolicy {
+        initial_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(50),
+        max_elapsed: Duration::from_secs(10),
+    };
+    config.throttle = ThrottlePolicy {
+        low_water: 100,
+        max_delay: Duration::from_millis(1),
+    };
+    config.page_size = 2;
+    HerokuPlatform::with_config(config, Token::new(token)).unwrap()
 }
 
 /// A real slug: `./app/web` in a gzipped GNU tar made by `tar`, and its `SHA256:` checksum.
@@ -154,8 +106,8 @@ async fn deploy(heroku: &HerokuPlatform, app: &str, dir: &Path, text: &str) -> R
 
 #[tokio::test]
 async fn slug_flow_paging_and_rollback_against_slugplan_server() {
-    let server = ServerProcess::start();
-    let heroku = server.client(SERVER_TOKEN);
+    let server = start_server(&[]);
+    let heroku = client_of(&server, SERVER_TOKEN);
     let temp = tempfile::tempdir().unwrap();
     let app = heroku
         .create_app("example-staging", "heroku-24")
@@ -219,8 +171,7 @@ async fn slug_flow_paging_and_rollback_against_slugplan_server() {
         ),
         "{missing:?}"
     );
-    let stranger = server
-        .client("wrong-token")
+    let stranger = client_of(&server, "wrong-token")
         .app("example-staging")
         .await
         .unwrap_err();
@@ -232,8 +183,8 @@ async fn slug_flow_paging_and_rollback_against_slugplan_server() {
 
 #[tokio::test]
 async fn pipeline_promotion_against_slugplan_server() {
-    let server = ServerProcess::start();
-    let heroku = server.client(SERVER_TOKEN);
+    let server = start_server(&[]);
+    let heroku = client_of(&server, SERVER_TOKEN);
     let temp = tempfile::tempdir().unwrap();
     let staging = heroku
         .create_app("example-staging", "heroku-24")
@@ -304,8 +255,8 @@ async fn pipeline_promotion_against_slugplan_server() {
 async fn the_slug_flow_rides_out_rate_limiting_by_the_server() {
     // Every third request is refused with 429, and the bucket is small enough that
     // RateLimit-Remaining runs below the client's low-water mark.
-    let server = ServerProcess::start_with(&["--fault-429-every", "3", "--rate-limit", "80"]);
-    let heroku = server.client(SERVER_TOKEN);
+    let server = start_server(&["--fault-429-every", "3", "--rate-limit", "80"]);
+    let heroku = client_of(&server, SERVER_TOKEN);
     let temp = tempfile::tempdir().unwrap();
     heroku.create_app("example", "heroku-24").await.unwrap();
     let first = deploy(&heroku, "example", temp.path(), "one").await;
