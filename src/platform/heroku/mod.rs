@@ -197,6 +197,7 @@ impl HerokuPlatform {
     ) -> std::result::Result<(Self, TokenSource), ConnectError> {
         let config = HerokuConfig::new(api_url)?;
         let (token, source) = Token::from_env_or_netrc(home, config.netrc_host())?;
+        tracing::debug!(api = %config.base_url, token_from = %source, "heroku api client");
         Ok((Self::with_config(config, token)?, source))
     }
 
