@@ -27,3 +27,15 @@ pub const SLUGPLAN_FETCH_BACKOFF_MS: &str = "SLUGPLAN_FETCH_BACKOFF_MS";
 pub const SLUGPLAN_MAX_UNPACKED_BYTES: &str = "SLUGPLAN_MAX_UNPACKED_BYTES";
 /// The highest compression ratio a runtime archive may have (a decompression-bomb cap).
 pub const SLUGPLAN_MAX_COMPRESSION_RATIO: &str = "SLUGPLAN_MAX_COMPRESSION_RATIO";
+/// The token `slugplan server` requires from clients (the `--token` flag wins over it).
+pub const SLUGPLAN_SERVER_TOKEN: &str = "SLUGPLAN_SERVER_TOKEN";
+/// `slugplan server`: answer `429` to every Nth request (fault injection).
+pub const SLUGPLAN_FAULT_429_EVERY: &str = "SLUGPLAN_FAULT_429_EVERY";
+/// `slugplan server`: answer `503` to every Nth request (fault injection).
+pub const SLUGPLAN_FAULT_5XX_EVERY: &str = "SLUGPLAN_FAULT_5XX_EVERY";
+/// `slugplan server`: drop the connection mid-body on every Nth response (fault injection).
+pub const SLUGPLAN_FAULT_DROP_BODY_EVERY: &str = "SLUGPLAN_FAULT_DROP_BODY_EVERY";
+/// `slugplan server`: milliseconds of latency added to every request (fault injection).
+pub const SLUGPLAN_FAULT_LATENCY_MS: &str = "SLUGPLAN_FAULT_LATENCY_MS";
+/// `slugplan server`: every Nth release fails (fault injection).
+pub const SLUGPLAN_FAULT_RELEASE_FAIL_EVERY: &str = "SLUGPLAN_FAULT_RELEASE_FAIL_EVERY";

@@ -27,6 +27,7 @@ pub mod manifest;
 pub mod plan;
 pub mod platform;
 pub mod runtime;
+pub mod server;
 pub mod slug;
 pub mod stack;
 pub mod state;

@@ -1,6 +1,7 @@
 //! The command line, as clap derive types. Only argument shapes live here; what they mean is
 //! resolved in [`super::settings`] and acted on in [`crate::commands`].
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -102,6 +103,11 @@ pub enum Command {
     /// List what past applies did (the audit log).
     #[command(after_help = "Examples:\n  slugplan history\n  slugplan history --limit 1 --json")]
     History(HistoryArgs),
+    /// Serve the local platform over HTTP as the Heroku Platform API v3.
+    #[command(
+        after_help = "Examples:\n  slugplan server\n  slugplan server --listen 127.0.0.1:0 --data /tmp/platform\n  SLUGPLAN_SERVER_TOKEN=secret slugplan server --listen 0.0.0.0:4747"
+    )]
+    Server(ServerArgs),
 }
 
 /// Options shared by `plan` and `apply` for making a plan.
@@ -216,4 +222,52 @@ pub struct FetchArgs {
     /// Print progress events and the result as JSON lines.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `slugplan server`.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Address to listen on; port 0 picks a free port (the real address is printed on stdout).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4747")]
+    pub listen: SocketAddr,
+    /// The local platform's data directory (default: the manifest's `[platform] data_dir`, else
+    /// `.slugplan/platform` next to slug.toml).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// The token clients must send (Bearer, or Basic with the token as password). Without one
+    /// the API is open and only loopback addresses are allowed. Prefer the environment
+    /// variable: a flag's value shows in `ps`.
+    #[arg(long, value_name = "TOKEN", env = env_vars::SLUGPLAN_SERVER_TOKEN, hide_env_values = true)]
+    pub token: Option<String>,
+    /// Seconds a slug's blob URL stays valid.
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    pub blob_url_ttl: u64,
+    /// Requests in the rate-limit bucket (Heroku's holds 4,500).
+    #[arg(long, value_name = "N", default_value_t = 4500)]
+    pub rate_limit: u32,
+    /// Requests added back to the rate-limit bucket each minute (Heroku: about 75).
+    #[arg(long, value_name = "N", default_value_t = 75)]
+    pub rate_limit_refill: u32,
+    /// Append one JSON line per request (method, path, status) to FILE, for tests that count
+    /// requests.
+    #[arg(long, value_name = "FILE")]
+    pub request_log: Option<PathBuf>,
+    /// Keep new releases `pending` this many milliseconds before they succeed.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub release_delay_ms: u64,
+    /// Fault injection: answer `429 rate_limit` to every Nth request.
+    #[arg(long, value_name = "N", env = env_vars::SLUGPLAN_FAULT_429_EVERY)]
+    pub fault_429_every: Option<u64>,
+    /// Fault injection: answer `503` to every Nth request.
+    #[arg(long, value_name = "N", env = env_vars::SLUGPLAN_FAULT_5XX_EVERY)]
+    pub fault_5xx_every: Option<u64>,
+    /// Fault injection: send half the body of every Nth response, then drop the connection.
+    #[arg(long, value_name = "N", env = env_vars::SLUGPLAN_FAULT_DROP_BODY_EVERY)]
+    pub fault_drop_body_every: Option<u64>,
+    /// Fault injection: every Nth release fails (status `failed`; promotion targets fail too).
+    #[arg(long, value_name = "N", env = env_vars::SLUGPLAN_FAULT_RELEASE_FAIL_EVERY)]
+    pub fault_release_fail_every: Option<u64>,
+    /// Fault injection: add this many milliseconds of latency to every request.
+    #[arg(long, value_name = "MS", env = env_vars::SLUGPLAN_FAULT_LATENCY_MS, default_value_t = 0)]
+    pub fault_latency_ms: u64,
 }

@@ -7,6 +7,7 @@ mod graph;
 mod history;
 mod lock;
 mod schema;
+mod server;
 mod validate;
 
 use crate::cli::ExitStatus;
@@ -27,5 +28,6 @@ pub fn run(command: Command, settings: &GlobalSettings) -> miette::Result<ExitSt
         Command::Plan(_) | Command::Apply(_) => Err(miette::miette!(
             "plan and apply are wired up once the platform lands"
         )),
+        Command::Server(args) => server::run(&args, settings),
     }
 }

@@ -6,6 +6,9 @@
 //! slugplan's view of the API's resources, holding what plan, apply and promotion need; the
 //! implementations map the wire format onto them.
 
+pub mod heroku;
+pub mod local;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 

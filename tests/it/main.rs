@@ -3,9 +3,10 @@
 mod common;
 
 mod cli;
-
 mod go;
+mod heroku;
 mod manifest;
 mod platform;
 mod runtime;
+mod server;
 mod slug;

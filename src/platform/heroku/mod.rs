@@ -1,0 +1,454 @@
+//! The Heroku Platform API v3 client: the [`Platform`] that talks HTTP.
+//!
+//! It speaks to `https://api.heroku.com` or to anything that speaks the same API, such as a
+//! local `slugplan server`. Shapes follow the official schema (`shared/heroku/platform-api-schema.json`);
+//! the wire types live in `wire`, the request machinery (retries, throttling, paging, error
+//! mapping) in `http`, the token in [`auth`], the retry and throttle policies in [`retry`], blob
+//! uploads in `blob`.
+//!
+//! What it guarantees: the token never appears in output; lists are read with `Range` and
+//! `Next-Range`, and the current release is found from the newest page without reading the
+//! whole history; `429`/`5xx` are retried within a bounded time, `POST`s only where repeating them
+//! cannot do the work twice (see [`retry::Repeat`]).
+
+pub mod auth;
+mod blob;
+mod http;
+pub mod retry;
+mod wire;
+
+use std::path::Path;
+use std::time::Duration;
+
+use url::Url;
+
+pub use auth::{AuthError, Token, TokenSource};
+pub use http::ClientStats;
+pub use retry::{Repeat, RetryPolicy, ThrottlePolicy};
+
+use self::http::Api;
+use self::wire::{
+    AppWire, CouplingWire, PipelineWire, PromotionTargetWire, PromotionWire, ReleaseWire, SlugWire,
+};
+use crate::platform::{
+    App, BlobTarget, Coupling, CreatedSlug, NewSlug, Pipeline, Platform, PlatformError, Promotion,
+    PromotionTarget, Release, Result, Slug, UploadProgress,
+};
+
+/// The API's base URL when neither the manifest nor `SLUGPLAN_API_URL` names another.
+pub const DEFAULT_API_URL: &str = "https://api.heroku.com";
+
+/// How many releases the first look for the current one reads: the current release is almost
+/// always among the newest few.
+const CURRENT_RELEASE_PAGE: usize = 10;
+
+/// The largest page the API serves, and the default page size.
+pub const MAX_PAGE: usize = 1000;
+
+/// Everything about the client that can be configured.
+#[derive(Debug, Clone)]
+pub struct HerokuConfig {
+    /// The API's base URL.
+    pub base_url: Url,
+    /// Retry timing.
+    pub retry: RetryPolicy,
+    /// Slowing down near the rate limit.
+    pub throttle: ThrottlePolicy,
+    /// The longest one API request may take. Blob uploads may take longer, but not stand still
+    /// (no byte sent, no answer) for longer than this.
+    pub request_timeout: Duration,
+    /// The longest wait for a connection to open.
+    pub connect_timeout: Duration,
+    /// The most items one list request asks for (`max=` in `Range`), at most [`MAX_PAGE`];
+    /// longer lists are read page by page through `Next-Range`.
+    pub page_size: usize,
+}
+
+impl HerokuConfig {
+    /// The defaults for the API at `api_url`.
+    pub fn new(api_url: &str) -> std::result::Result<Self, ConfigError> {
+        Ok(HerokuConfig {
+            base_url: parse_api_url(api_url)?,
+            retry: RetryPolicy::default(),
+            throttle: ThrottlePolicy::default(),
+            request_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(30),
+            page_size: MAX_PAGE,
+        })
+    }
+
+    /// The host whose `~/.netrc` machine holds the token for this API.
+    pub fn netrc_host(&self) -> &str {
+        self.base_url.host_str().unwrap_or("api.heroku.com")
+    }
+}
+
+/// Checks an API base URL: http or https, with a host, without credentials (a token belongs in
+/// `HEROKU_API_KEY` or `~/.netrc`, where it is never printed, not in a URL that is).
+pub fn parse_api_url(api_url: &str) -> std::result::Result<Url, ConfigError> {
+    let invalid = |reason: &str| ConfigError::InvalidApiUrl {
+        url: api_url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let url = Url::parse(api_url).map_err(|e| invalid(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("only http and https are supported"));
+    }
+    if url.cannot_be_a_base() || url.host_str().is_none() {
+        return Err(invalid("it has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        // Not echoing the URL: it holds a credential.
+        return Err(ConfigError::InvalidApiUrl {
+            url: "(not shown: it contains credentials)".to_owned(),
+            reason: "credentials do not belong in the URL".to_owned(),
+        });
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("it has a query or fragment"));
+    }
+    Ok(url)
+}
+
+/// A bad client configuration.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ConfigError {
+    /// The API URL cannot be used.
+    #[error("invalid API URL {url}: {reason}")]
+    #[diagnostic(help(
+        "set `[platform] api_url` in slug.toml or SLUGPLAN_API_URL to a URL like https://api.heroku.com"
+    ))]
+    InvalidApiUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Why [`HerokuPlatform::connect`] could not make a client.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ConnectError {
+    /// The API URL is unusable.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Config(#[from] ConfigError),
+    /// No token was found.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Auth(#[from] AuthError),
+    /// The HTTP client could not be built.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Client(#[from] PlatformError),
+}
+
+/// The Heroku API as a [`Platform`].
+#[derive(Debug)]
+pub struct HerokuPlatform {
+    api: Api,
+    page_size: usize,
+}
+
+impl HerokuPlatform {
+    /// A client for the API at `base_url` with the default policies.
+    pub fn new(base_url: &str, token: Token) -> Result<Self> {
+        let config = HerokuConfig::new(base_url).map_err(|e| PlatformError::Transport {
+            url: base_url.to_owned(),
+            source: Box::new(e),
+        })?;
+        Self::with_config(config, token)
+    }
+
+    /// A client with explicit policies (tests shrink the retry delays).
+    pub fn with_config(config: HerokuConfig, token: Token) -> Result<Self> {
+        let transport =
+            |source: Box<dyn std::error::Error + Send + Sync>| PlatformError::Transport {
+                url: config.base_url.to_string(),
+                source,
+            };
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("slugplan/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.connect_timeout)
+            .build()
+            .map_err(|e| transport(Box::new(e)))?;
+        let api = Api::new(
+            http,
+            config.base_url.clone(),
+            &token,
+            config.retry,
+            config.throttle,
+            config.request_timeout,
+        )
+        // The header error says nothing about the token's value, only that it is not ASCII.
+        .map_err(|e| transport(Box::new(e)))?;
+        Ok(HerokuPlatform {
+            api,
+            page_size: config.page_size.clamp(1, MAX_PAGE),
+        })
+    }
+
+    /// The client for the API at `api_url` (already resolved from the manifest, the environment
+    /// or [`DEFAULT_API_URL`]), with the token for that API's host from `HEROKU_API_KEY` or
+    /// `<home>/.netrc`; also says where the token came from, for `-v` output.
+    pub fn connect(
+        api_url: &str,
+        home: Option<&Path>,
+    ) -> std::result::Result<(Self, TokenSource), ConnectError> {
+        let config = HerokuConfig::new(api_url)?;
+        let (token, source) = Token::from_env_or_netrc(home, config.netrc_host())?;
+        tracing::debug!(api = %config.base_url, token_from = %source, "heroku api client");
+        Ok((Self::with_config(config, token)?, source))
+    }
+
+    /// `app`'s releases newest first, `first_page` of them at first, then page after page
+    /// until `enough` is satisfied or the history ends.
+    async fn newest_releases(
+        &self,
+        app: &str,
+        first_page: usize,
+        enough: impl FnMut(&[Release]) -> bool,
+    ) -> Result<Vec<Release>> {
+        let range = newest_range(first_page.min(self.page_size));
+        self.api
+            .list::<ReleaseWire, Release>(&["apps", app, "releases"], Some(range), enough)
+            .await
+    }
+
+    /// What the client has done so far: requests, writes, retries, throttled waits.
+    pub fn stats(&self) -> ClientStats {
+        self.api.stats()
+    }
+}
+
+/// `Range: version ..; order=desc, max=N`: the newest releases first.
+fn newest_range(max: usize) -> String {
+    format!("version ..; order=desc, max={}", max.clamp(1, MAX_PAGE))
+}
+
+#[async_trait::async_trait]
+impl Platform for HerokuPlatform {
+    fn describe(&self) -> String {
+        self.api.base().to_string()
+    }
+
+    async fn app(&self, app: &str) -> Result<App> {
+        Ok(self.api.get::<AppWire>(&["apps", app]).await?.into())
+    }
+
+    async fn create_app(&self, name: &str, stack: &str) -> Result<App> {
+        let body = wire::create_app_body(name, stack);
+        // A 5xx may have created it: a retry would then fail with a conflict, so don't.
+        Ok(self
+            .api
+            .post::<AppWire>(&["apps"], &body, Repeat::Once)
+            .await?
+            .into())
+    }
+
+    async fn releases(&self, app: &str, max: usize) -> Result<Vec<Release>> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let mut releases = self
+            .newest_releases(app, max, |items| items.len() >= max)
+            .await?;
+        releases.truncate(max);
+        Ok(releases)
+    }
+
+    async fn current_release(&self, app: &str) -> Result<Option<Release>> {
+        let releases = self
+            .newest_releases(app, CURRENT_RELEASE_PAGE, |items| {
+                items.iter().any(Release::is_running)
+            })
+            .await?;
+        Ok(releases.into_iter().find(Release::is_running))
+    }
+
+    async fn release(&self, app: &str, release: &str) -> Result<Release> {
+        Ok(self
+            .api
+            .get::<ReleaseWire>(&["apps", app, "releases", release])
+            .await?
+            .into())
+    }
+
+    async fn slug(&self, app: &str, slug_id: &str) -> Result<Slug> {
+        Ok(self
+            .api
+            .get::<SlugWire>(&["apps", app, "slugs", slug_id])
+            .await?
+            .into_parts()
+            .0)
+    }
+
+    async fn create_slug(&self, app: &str, new: &NewSlug) -> Result<CreatedSlug> {
+        let body = wire::create_slug_body(new);
+        // A duplicate slug is an orphan nobody releases: repeating after a 5xx is harmless.
+        let created: SlugWire = self
+            .api
+            .post(&["apps", app, "slugs"], &body, Repeat::Harmless)
+            .await?;
+        created.into_created().ok_or_else(|| PlatformError::Api {
+            status: 201,
+            id: "invalid_response".to_owned(),
+            message: format!("the slug created on {app} came back without a blob URL to upload to"),
+            request_id: None,
+        })
+    }
+
+    async fn upload_blob(
+        &self,
+        target: &BlobTarget,
+        path: &Path,
+        progress: &dyn UploadProgress,
+    ) -> Result<()> {
+        blob::upload(&self.api, target, path, progress).await
+    }
+
+    async fn create_release(&self, app: &str, slug_id: &str, description: &str) -> Result<Release> {
+        let body = wire::create_release_body(slug_id, description);
+        // Never repeated after an unknown outcome: apply re-reads the current release first.
+        let release: ReleaseWire = self
+            .api
+            .post(&["apps", app, "releases"], &body, Repeat::Once)
+            .await?;
+        Ok(release.into())
+    }
+
+    async fn rollback(&self, app: &str, release_id: &str) -> Result<Release> {
+        let body = wire::rollback_body(release_id);
+        let release: ReleaseWire = self
+            .api
+            .post(&["apps", app, "releases"], &body, Repeat::Once)
+            .await?;
+        Ok(release.into())
+    }
+
+    async fn create_pipeline(&self, name: &str) -> Result<Pipeline> {
+        let body = wire::create_pipeline_body(name);
+        Ok(self
+            .api
+            .post::<PipelineWire>(&["pipelines"], &body, Repeat::Once)
+            .await?
+            .into())
+    }
+
+    async fn pipeline(&self, pipeline: &str) -> Result<Pipeline> {
+        Ok(self
+            .api
+            .get::<PipelineWire>(&["pipelines", pipeline])
+            .await?
+            .into())
+    }
+
+    async fn coupling(&self, app: &str) -> Result<Option<Coupling>> {
+        // "Info By App" answers the app's one coupling, or 404 when it has none.
+        match self
+            .api
+            .get::<CouplingWire>(&["apps", app, "pipeline-couplings"])
+            .await
+        {
+            Ok(coupling) => Ok(Some(coupling.into())),
+            Err(PlatformError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn create_coupling(&self, app: &str, pipeline_id: &str, stage: &str) -> Result<Coupling> {
+        let body = wire::create_coupling_body(app, pipeline_id, stage);
+        let coupling: CouplingWire = self
+            .api
+            .post(&["pipeline-couplings"], &body, Repeat::Once)
+            .await?;
+        Ok(coupling.into())
+    }
+
+    async fn create_promotion(
+        &self,
+        pipeline_id: &str,
+        source_app_id: &str,
+        source_release_id: &str,
+        target_app_ids: &[String],
+    ) -> Result<Promotion> {
+        let body = wire::create_promotion_body(
+            pipeline_id,
+            source_app_id,
+            source_release_id,
+            target_app_ids,
+        );
+        let promotion: PromotionWire = self
+            .api
+            .post(&["pipeline-promotions"], &body, Repeat::Once)
+            .await?;
+        Ok(promotion.into())
+    }
+
+    async fn promotion_targets(&self, promotion_id: &str) -> Result<Vec<PromotionTarget>> {
+        self.api
+            .list::<PromotionTargetWire, PromotionTarget>(
+                &["pipeline-promotions", promotion_id, "promotion-targets"],
+                None,
+                |_| false,
+            )
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_urls_are_checked() {
+        assert!(parse_api_url("https://api.heroku.com").is_ok());
+        assert!(parse_api_url("http://127.0.0.1:5000/").is_ok());
+        assert!(parse_api_url("ftp://x").is_err());
+        assert!(parse_api_url("not a url").is_err());
+        let with_secret = parse_api_url("https://user:hunter2@api.heroku.com").unwrap_err();
+        assert!(!format!("{with_secret} {with_secret:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn connect_finds_the_token_for_the_api_host_or_says_where_it_looked() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(
+            home.path().join(".netrc"),
+            "machine 127.0.0.1 password local\n",
+        )
+        .unwrap();
+        // Whatever HEROKU_API_KEY the developer has set, a token is found for the local server.
+        let (platform, _) =
+            HerokuPlatform::connect("http://127.0.0.1:5000", Some(home.path())).unwrap();
+        assert_eq!(platform.describe(), "http://127.0.0.1:5000/");
+        assert!(matches!(
+            HerokuPlatform::connect("ftp://x", Some(home.path())),
+            Err(ConnectError::Config(_))
+        ));
+    }
+
+    #[test]
+    fn netrc_host_follows_the_api_url() {
+        assert_eq!(
+            HerokuConfig::new(DEFAULT_API_URL).unwrap().netrc_host(),
+            "api.heroku.com"
+        );
+        assert_eq!(
+            HerokuConfig::new("http://127.0.0.1:4000")
+                .unwrap()
+                .netrc_host(),
+            "127.0.0.1"
+        );
+    }
+
+    #[test]
+    fn paths_are_encoded_under_the_base_path() {
+        let platform = HerokuPlatform::new("http://127.0.0.1:9/prefix/", Token::new("t")).unwrap();
+        assert_eq!(
+            platform.api.url(&["apps", "a b/c", "releases"]).as_str(),
+            "http://127.0.0.1:9/prefix/apps/a%20b%2Fc/releases"
+        );
+        assert_eq!(newest_range(5000), "version ..; order=desc, max=1000");
+    }
+}

@@ -1,0 +1,343 @@
+//! The embedded local platform: apps, slugs and releases in SQLite, slug archives on disk.
+//!
+//! It is slugplan's default platform, so `slugplan apply` works on a fresh machine with no
+//! account and no network, and it is the store `slugplan server` serves over HTTP. It behaves like
+//! Heroku where plan and apply can observe it (per-app version counter, `current`, rollback as a
+//! new release, promotions with per-target results) and is stricter where Heroku is silent: a
+//! release of a slug whose archive is missing or does not match its declared checksum is refused.
+//!
+//! Layout of a data directory (default `.slugplan/platform/` next to slug.toml):
+//!
+//! ```text
+//! platform.db            SQLite (WAL): apps, slugs, releases, pipelines, couplings, promotions
+//! blobs/sha256/<hex>     slug archives, named by the SHA-256 of their bytes
+//! blobs/tmp/             uploads in progress (renamed into sha256/ when complete)
+//! ```
+
+mod blobs;
+mod db;
+mod promote;
+mod records;
+mod releases;
+mod store;
+
+pub use promote::STAGES;
+pub use records::{
+    AppRecord, CouplingRecord, PipelineRecord, PromotionRecord, ReleaseRecord, SlugRecord,
+    TargetRecord,
+};
+pub use store::{SlugParams, Store};
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncRead;
+
+use crate::platform::{
+    App, BlobTarget, Coupling, CreatedSlug, Generation, NewSlug, Pipeline, Platform, PlatformError,
+    Promotion, PromotionTarget, Release, Result, Slug, UploadProgress,
+};
+
+/// How the local platform behaves beyond the defaults, for testing clients against it: by
+/// default releases succeed at once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalOptions {
+    /// New releases stay `pending` this long before they settle, so polling can be exercised.
+    pub release_delay: Duration,
+    /// Every Nth release attempted through this handle fails (status `failed`, never current).
+    pub fail_release_every: Option<u64>,
+}
+
+/// The data directory's default place, relative to the manifest's directory.
+pub const DEFAULT_DATA_DIR: &str = ".slugplan/platform";
+
+/// The local platform's data directory for a loaded manifest: its `[platform] data_dir`
+/// (relative to the manifest), else [`DEFAULT_DATA_DIR`] next to it.
+pub fn data_dir(manifest: &crate::manifest::LoadedManifest) -> PathBuf {
+    let configured = manifest.manifest.platform.data_dir.as_deref();
+    manifest.resolve(configured.unwrap_or(Path::new(DEFAULT_DATA_DIR)))
+}
+
+/// [`data_dir`] for the manifest at `path`. A manifest that does not exist yet is no error:
+/// the default next to where it would be is used (so `slugplan server` runs anywhere).
+pub fn data_dir_for_manifest(
+    path: &Path,
+) -> std::result::Result<PathBuf, crate::manifest::ManifestError> {
+    if !path.exists() {
+        let dir = path.parent().unwrap_or(Path::new(""));
+        return Ok(dir.join(DEFAULT_DATA_DIR));
+    }
+    Ok(data_dir(&crate::manifest::load(path)?))
+}
+
+/// The prefix of the blob URLs the in-process platform hands out; only [`LocalPlatform`]
+/// understands them.
+const LOCAL_BLOB_PREFIX: &str = "slugplan-local:slugs/";
+
+/// The local platform rooted at one data directory. Cheap to clone; clones share one
+/// connection. Usable from many tokio tasks: database calls run on the blocking pool.
+#[derive(Debug, Clone)]
+pub struct LocalPlatform {
+    store: Arc<Store>,
+    dir: PathBuf,
+}
+
+impl LocalPlatform {
+    /// Opens (creating and migrating if needed) the local platform in `dir`.
+    pub fn open(dir: &Path) -> Result<LocalPlatform> {
+        Self::open_with(dir, LocalOptions::default())
+    }
+
+    /// Like [`LocalPlatform::open`], with behaviour for tests of clients (slow or failing
+    /// releases).
+    pub fn open_with(dir: &Path, options: LocalOptions) -> Result<LocalPlatform> {
+        let mut store = Store::open(dir)?;
+        store.set_options(options);
+        Ok(LocalPlatform {
+            store: Arc::new(store),
+            dir: dir.to_owned(),
+        })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The store, for callers that need full records (the HTTP server).
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The schema version an up-to-date database has (`pragma user_version`).
+    pub fn schema_version() -> usize {
+        db::schema_version()
+    }
+
+    /// Creates an app of a given generation (the trait's `create_app` makes Cedar apps).
+    pub async fn create_app_with_generation(
+        &self,
+        name: &str,
+        stack: &str,
+        generation: Generation,
+    ) -> Result<App> {
+        let (name, stack) = (name.to_owned(), stack.to_owned());
+        self.blocking(move |s| s.create_app(&name, &stack, generation))
+            .await
+            .map(App::from)
+    }
+
+    /// Runs a store call on the blocking pool: SQLite may wait on another process's lock.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| PlatformError::Storage {
+                message: "a local platform task panicked".to_owned(),
+                source: Some(Box::new(e)),
+            })?
+    }
+
+    /// Stores an uploaded archive for `slug_id` from `reader` and records it on the slug.
+    /// With `verify`, bytes that do not match the slug's declared checksum are refused and
+    /// not recorded; without it they are kept (as an object store would) and the release
+    /// refuses them later.
+    pub async fn receive_blob(
+        &self,
+        slug_id: &str,
+        reader: impl AsyncRead + Unpin,
+        expected_len: Option<u64>,
+        verify: bool,
+        progress: &dyn UploadProgress,
+    ) -> Result<()> {
+        let id = slug_id.to_owned();
+        let slug = self.blocking(move |s| s.slug(&id)).await?;
+        let ingested = self
+            .store
+            .blobs
+            .ingest(reader, expected_len, progress)
+            .await?;
+        if verify
+            && let Some(declared) = &slug.checksum
+            && store::parse_checksum(declared)? != ingested.sha256
+        {
+            return Err(PlatformError::InvalidParams {
+                message: format!(
+                    "the archive uploaded for slug {} hashes to SHA256:{}, not its declared checksum {declared}",
+                    slug.id, ingested.sha256
+                ),
+                request_id: None,
+            });
+        }
+        let (sha, size) = (ingested.sha256.clone(), ingested.size);
+        self.store.blobs.commit(ingested)?;
+        let id = slug_id.to_owned();
+        self.blocking(move |s| s.record_upload(&id, &sha, size))
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl Platform for LocalPlatform {
+    fn describe(&self) -> String {
+        format!("local platform at {}", self.dir.display())
+    }
+
+    async fn app(&self, app: &str) -> Result<App> {
+        let app = app.to_owned();
+        self.blocking(move |s| s.app(&app)).await.map(App::from)
+    }
+
+    async fn create_app(&self, name: &str, stack: &str) -> Result<App> {
+        self.create_app_with_generation(name, stack, Generation::Cedar)
+            .await
+    }
+
+    async fn releases(&self, app: &str, max: usize) -> Result<Vec<Release>> {
+        let app = app.to_owned();
+        let records = self.blocking(move |s| s.releases(&app, Some(max))).await?;
+        Ok(records.into_iter().map(Release::from).collect())
+    }
+
+    async fn current_release(&self, app: &str) -> Result<Option<Release>> {
+        let app = app.to_owned();
+        let record = self.blocking(move |s| s.current_release(&app)).await?;
+        Ok(record.map(Release::from))
+    }
+
+    async fn release(&self, app: &str, release: &str) -> Result<Release> {
+        let (app, release) = (app.to_owned(), release.to_owned());
+        self.blocking(move |s| s.release(&app, &release))
+            .await
+            .map(Release::from)
+    }
+
+    async fn slug(&self, app: &str, slug_id: &str) -> Result<Slug> {
+        let (app, slug_id) = (app.to_owned(), slug_id.to_owned());
+        self.blocking(move |s| {
+            // Resolving the app keeps "unknown app" an error, as on the API's nested path.
+            s.app(&app)?;
+            s.slug(&slug_id)
+        })
+        .await
+        .map(Slug::from)
+    }
+
+    async fn create_slug(&self, app: &str, new: &NewSlug) -> Result<CreatedSlug> {
+        let app = app.to_owned();
+        let params = SlugParams {
+            process_types: new.process_types.clone(),
+            checksum: Some(new.checksum.clone()),
+            stack: Some(new.stack.clone()),
+            commit: new.commit.clone(),
+            commit_description: new.commit_description.clone(),
+            buildpack_provided_description: None,
+        };
+        let record = self.blocking(move |s| s.create_slug(&app, &params)).await?;
+        let blob = BlobTarget {
+            method: "put".to_owned(),
+            url: format!("{LOCAL_BLOB_PREFIX}{}", record.id),
+        };
+        Ok(CreatedSlug {
+            slug: record.into(),
+            blob,
+        })
+    }
+
+    async fn upload_blob(
+        &self,
+        target: &BlobTarget,
+        path: &Path,
+        progress: &dyn UploadProgress,
+    ) -> Result<()> {
+        let slug_id = target.url.strip_prefix(LOCAL_BLOB_PREFIX).ok_or_else(|| {
+            PlatformError::InvalidParams {
+                message: format!(
+                    "blob URL {} was not handed out by the local platform",
+                    target.url
+                ),
+                request_id: None,
+            }
+        })?;
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| PlatformError::Storage {
+                message: format!("cannot read slug archive {}", path.display()),
+                source: Some(Box::new(e)),
+            })?;
+        let len = file.metadata().await.ok().map(|m| m.len());
+        self.receive_blob(slug_id, file, len, true, progress).await
+    }
+
+    async fn create_release(&self, app: &str, slug_id: &str, description: &str) -> Result<Release> {
+        let (app, slug_id, description) =
+            (app.to_owned(), slug_id.to_owned(), description.to_owned());
+        self.blocking(move |s| s.create_release(&app, &slug_id, &description))
+            .await
+            .map(Release::from)
+    }
+
+    async fn rollback(&self, app: &str, release_id: &str) -> Result<Release> {
+        let (app, release) = (app.to_owned(), release_id.to_owned());
+        self.blocking(move |s| s.rollback(&app, &release))
+            .await
+            .map(Release::from)
+    }
+
+    async fn create_pipeline(&self, name: &str) -> Result<Pipeline> {
+        let name = name.to_owned();
+        self.blocking(move |s| s.create_pipeline(&name))
+            .await
+            .map(Pipeline::from)
+    }
+
+    async fn pipeline(&self, pipeline: &str) -> Result<Pipeline> {
+        let pipeline = pipeline.to_owned();
+        self.blocking(move |s| s.pipeline(&pipeline))
+            .await
+            .map(Pipeline::from)
+    }
+
+    async fn coupling(&self, app: &str) -> Result<Option<Coupling>> {
+        let app = app.to_owned();
+        let record = self.blocking(move |s| s.coupling(&app)).await?;
+        Ok(record.map(Coupling::from))
+    }
+
+    async fn create_coupling(&self, app: &str, pipeline_id: &str, stage: &str) -> Result<Coupling> {
+        let (app, pipeline, stage) = (app.to_owned(), pipeline_id.to_owned(), stage.to_owned());
+        self.blocking(move |s| s.create_coupling(&app, &pipeline, &stage))
+            .await
+            .map(Coupling::from)
+    }
+
+    async fn create_promotion(
+        &self,
+        pipeline_id: &str,
+        source_app_id: &str,
+        source_release_id: &str,
+        target_app_ids: &[String],
+    ) -> Result<Promotion> {
+        let (pipeline, source, release) = (
+            pipeline_id.to_owned(),
+            source_app_id.to_owned(),
+            source_release_id.to_owned(),
+        );
+        let targets = target_app_ids.to_vec();
+        self.blocking(move |s| s.create_promotion(&pipeline, &source, Some(&release), &targets))
+            .await
+            .map(Promotion::from)
+    }
+
+    async fn promotion_targets(&self, promotion_id: &str) -> Result<Vec<PromotionTarget>> {
+        let promotion = promotion_id.to_owned();
+        let records = self
+            .blocking(move |s| s.promotion_targets(&promotion))
+            .await?;
+        Ok(records.into_iter().map(PromotionTarget::from).collect())
+    }
+}

@@ -1,0 +1,482 @@
+//! The local platform's state: apps, slugs, releases and config vars in SQLite.
+//!
+//! Guarantees: every write runs in an `IMMEDIATE` transaction (the write lock is taken up front,
+//! so two processes queue on the busy timeout instead of deadlocking), names are validated as the
+//! API validates them, and every storage error names the database file. Releases live in
+//! `releases.rs`; pipelines and promotions in `promote.rs`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+
+use super::LocalOptions;
+use super::blobs::BlobStore;
+use super::db;
+use super::records::{AppRecord, SlugRecord};
+use super::releases::{has_due_releases, settle};
+use crate::platform::{Generation, PlatformError};
+
+/// The columns [`app_from_row`] reads, in order.
+const APP_COLUMNS: &str = "a.id, a.name, a.stack, a.generation, a.region, a.created_at, \
+    a.updated_at, a.released_at, (SELECT s.size FROM releases r JOIN slugs s ON s.id = r.slug_id \
+    WHERE r.app_id = a.id AND r.current = 1)";
+
+/// The columns [`release_from_row`] reads, in order.
+pub(crate) const RELEASE_COLUMNS: &str = "r.id, r.app_id, a.name, r.version, r.slug_id, r.description, \
+    r.status, r.current, r.created_at, r.updated_at";
+
+/// The columns [`slug_from_row`] reads, in order.
+const SLUG_COLUMNS: &str = "id, app_id, checksum, process_types, stack, commit_sha, \
+    commit_description, buildpack_description, blob_sha256, size, created_at, updated_at";
+
+/// What a slug is created with (the API's `POST /apps/{app}/slugs` body).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlugParams {
+    /// Process types: name → command.
+    pub process_types: BTreeMap<String, String>,
+    /// `SHA256:<64 lowercase hex>`, if declared.
+    pub checksum: Option<String>,
+    /// Stack name; the app's stack when absent.
+    pub stack: Option<String>,
+    /// Commit.
+    pub commit: Option<String>,
+    /// Commit description.
+    pub commit_description: Option<String>,
+    /// Buildpack description.
+    pub buildpack_provided_description: Option<String>,
+}
+
+/// The database and blob directory of one local platform.
+#[derive(Debug)]
+pub struct Store {
+    conn: Mutex<Connection>,
+    db_path: PathBuf,
+    pub(crate) blobs: BlobStore,
+    pub(crate) options: LocalOptions,
+    /// Releases attempted through this store, for `fail_release_every`.
+    pub(crate) releases_made: AtomicU64,
+}
+
+impl Store {
+    /// Opens the store in `dir`: `dir/platform.db` and `dir/blobs/`.
+    pub(crate) fn open(dir: &Path) -> Result<Store, PlatformError> {
+        fs_err::create_dir_all(dir).map_err(|e| super::blobs::io_error(dir, e))?;
+        let db_path = dir.join("platform.db");
+        let conn = db::open(&db_path)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+            db_path,
+            blobs: BlobStore::new(dir.join("blobs")),
+            options: LocalOptions::default(),
+            releases_made: AtomicU64::new(0),
+        })
+    }
+
+    /// Sets the behaviour options (delays and injected failures).
+    pub(crate) fn set_options(&mut self, options: LocalOptions) {
+        self.options = options;
+    }
+
+    /// The connection; keep the guard short, other tasks wait on it.
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (the transaction rolls back on
+        // drop), so a poisoned lock is safe to keep using.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Converts a SQLite error into a storage error naming the database.
+    pub(crate) fn err(&self, what: &'static str) -> impl FnOnce(rusqlite::Error) -> PlatformError {
+        let path = self.db_path.clone();
+        move |e| db::storage(&path, what, e)
+    }
+
+    /// Runs `f` in an `IMMEDIATE` transaction (the write lock is taken up front, so two writers
+    /// queue on the busy timeout instead of deadlocking on a lock upgrade).
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, PlatformError>,
+    ) -> Result<T, PlatformError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(self.err("cannot start a transaction"))?;
+        let value = f(&tx)?;
+        tx.commit().map_err(self.err("cannot commit"))?;
+        Ok(value)
+    }
+
+    /// Creates an app.
+    pub fn create_app(
+        &self,
+        name: &str,
+        stack: &str,
+        generation: Generation,
+    ) -> Result<AppRecord, PlatformError> {
+        check_app_name(name)?;
+        check_stack_name(stack)?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = now();
+        self.write(|tx| {
+            let taken: bool = tx
+                .query_row("SELECT 1 FROM apps WHERE name = ?1", [name], |_| Ok(true))
+                .optional()
+                .map_err(self.err("cannot read apps"))?
+                .unwrap_or(false);
+            if taken {
+                return Err(PlatformError::Conflict {
+                    message: format!("Name {name} is already taken"),
+                    request_id: None,
+                });
+            }
+            tx.execute(
+                "INSERT INTO apps (id, name, stack, generation, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                params![id, name, stack, generation_name(generation), now],
+            )
+            .map_err(self.err("cannot create the app"))?;
+            app_in(tx, &id, self)
+        })
+    }
+
+    /// Reads an app by name or id.
+    /// Pending releases whose delay has passed are settled first, so every read sees them
+    /// finished; the write lock is taken only when there is one to settle.
+    pub fn app(&self, app: &str) -> Result<AppRecord, PlatformError> {
+        let record = {
+            let conn = self.conn();
+            let record = app_in(&conn, app, self)?;
+            if !has_due_releases(&conn, &record.id, self)? {
+                return Ok(record);
+            }
+            record
+        };
+        self.write(|tx| {
+            settle(tx, &record.id, self)?;
+            app_in(tx, &record.id, self)
+        })
+    }
+
+    /// Every app, by name.
+    pub fn apps(&self) -> Result<Vec<AppRecord>, PlatformError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!("SELECT {APP_COLUMNS} FROM apps a ORDER BY a.name"))
+            .map_err(self.err("cannot list apps"))?;
+        stmt.query_map([], app_from_row)
+            .and_then(|rows| rows.collect())
+            .map_err(self.err("cannot list apps"))
+    }
+
+    /// The app's config vars.
+    pub fn config_vars(&self, app: &str) -> Result<BTreeMap<String, String>, PlatformError> {
+        let record = self.app(app)?;
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT key, value FROM config_vars WHERE app_id = ?1 ORDER BY key")
+            .map_err(self.err("cannot read config vars"))?;
+        stmt.query_map([&record.id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(self.err("cannot read config vars"))
+    }
+
+    /// Sets (`Some`) or unsets (`None`) config vars and returns them all.
+    pub fn update_config_vars(
+        &self,
+        app: &str,
+        changes: &BTreeMap<String, Option<String>>,
+    ) -> Result<BTreeMap<String, String>, PlatformError> {
+        let record = self.app(app)?;
+        self.write(|tx| {
+            for (key, value) in changes {
+                match value {
+                    Some(value) => tx.execute(
+                        "INSERT INTO config_vars (app_id, key, value) VALUES (?1, ?2, ?3) \
+                         ON CONFLICT (app_id, key) DO UPDATE SET value = excluded.value",
+                        params![record.id, key, value],
+                    ),
+                    None => tx.execute(
+                        "DELETE FROM config_vars WHERE app_id = ?1 AND key = ?2",
+                        params![record.id, key],
+                    ),
+                }
+                .map_err(self.err("cannot write config vars"))?;
+            }
+            Ok(())
+        })?;
+        self.config_vars(&record.id)
+    }
+
+    /// Creates a slug on `app`.
+    pub fn create_slug(&self, app: &str, params: &SlugParams) -> Result<SlugRecord, PlatformError> {
+        for name in params.process_types.keys() {
+            let ok = !name.is_empty()
+                && name.len() <= 128
+                && name
+                    .chars()
+                    .all(|c| c == '-' || c == '_' || c.is_alphanumeric());
+            if !ok {
+                return Err(invalid(format!(
+                    "process type {name:?} must match ^[-\\w]{{1,128}}$"
+                )));
+            }
+        }
+        if let Some(checksum) = &params.checksum {
+            parse_checksum(checksum)?;
+        }
+        if let Some(stack) = &params.stack {
+            check_stack_name(stack)?;
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = now();
+        let process_types =
+            serde_json::to_string(&params.process_types).expect("a string map serialises");
+        self.write(|tx| {
+            let app = app_in(tx, app, self)?;
+            let stack = params.stack.clone().unwrap_or(app.stack);
+            tx.execute(
+                "INSERT INTO slugs (id, app_id, checksum, process_types, stack, commit_sha, \
+                 commit_description, buildpack_description, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                params![
+                    id,
+                    app.id,
+                    params.checksum,
+                    process_types,
+                    stack,
+                    params.commit,
+                    params.commit_description,
+                    params.buildpack_provided_description,
+                    now
+                ],
+            )
+            .map_err(self.err("cannot create the slug"))?;
+            slug_in(tx, &id, self)
+        })
+    }
+
+    /// Reads a slug by id. Slugs are global: any app may read or release any slug, as on Heroku.
+    pub fn slug(&self, slug_id: &str) -> Result<SlugRecord, PlatformError> {
+        let conn = self.conn();
+        slug_in(&conn, slug_id, self)
+    }
+
+    /// Records that `slug_id`'s archive was uploaded with this hash and size.
+    pub(crate) fn record_upload(
+        &self,
+        slug_id: &str,
+        sha256: &str,
+        size: u64,
+    ) -> Result<(), PlatformError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE slugs SET blob_sha256 = ?2, size = ?3, updated_at = ?4 WHERE id = ?1",
+                params![slug_id, sha256, size, now()],
+            )
+            .map_err(self.err("cannot record the upload"))?;
+            Ok(())
+        })
+    }
+
+    /// Where the archive with hex SHA-256 `sha256` is kept.
+    pub fn blob_path(&self, sha256: &str) -> PathBuf {
+        self.blobs.path(sha256)
+    }
+
+    /// Hands out an unguessable upload token for `slug_id`, valid for `ttl`.
+    pub fn create_blob_token(&self, slug_id: &str, ttl: Duration) -> Result<String, PlatformError> {
+        let token = hex::encode(rand::random::<[u8; 32]>());
+        let expires = now_millis() + i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2);
+        self.write(|tx| {
+            // Expired tokens are useless; dropping them here keeps the table small.
+            tx.execute(
+                "DELETE FROM blob_urls WHERE expires_at <= ?1",
+                [now_millis()],
+            )
+            .map_err(self.err("cannot prune upload URLs"))?;
+            tx.execute(
+                "INSERT INTO blob_urls (token, slug_id, expires_at) VALUES (?1, ?2, ?3)",
+                params![token, slug_id, expires],
+            )
+            .map_err(self.err("cannot record the upload URL"))?;
+            Ok(())
+        })?;
+        Ok(token)
+    }
+
+    /// The slug an upload token is for: `Ok(None)` when the token is unknown, `Err` when expired.
+    pub fn blob_token_slug(&self, token: &str) -> Result<Option<String>, PlatformError> {
+        let conn = self.conn();
+        let row: Option<(String, i64)> = conn
+            .query_row(
+                "SELECT slug_id, expires_at FROM blob_urls WHERE token = ?1",
+                [token],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(self.err("cannot read upload URLs"))?;
+        match row {
+            Some((_, expires)) if expires <= now_millis() => Err(PlatformError::Api {
+                status: 403,
+                id: "expired".to_owned(),
+                message: "Request has expired: create a new slug for a fresh upload URL".to_owned(),
+                request_id: None,
+            }),
+            Some((slug, _)) => Ok(Some(slug)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Reads an app by name or id inside a transaction or connection.
+pub(crate) fn app_in(
+    conn: &Connection,
+    app: &str,
+    store: &Store,
+) -> Result<AppRecord, PlatformError> {
+    conn.query_row(
+        &format!("SELECT {APP_COLUMNS} FROM apps a WHERE a.id = ?1 OR a.name = ?1"),
+        [app],
+        app_from_row,
+    )
+    .optional()
+    .map_err(store.err("cannot read apps"))?
+    .ok_or_else(|| not_found(format!("Couldn't find that app: {app}")))
+}
+
+/// Reads a slug by id.
+pub(crate) fn slug_in(
+    conn: &Connection,
+    slug_id: &str,
+    store: &Store,
+) -> Result<SlugRecord, PlatformError> {
+    conn.query_row(
+        &format!("SELECT {SLUG_COLUMNS} FROM slugs WHERE id = ?1"),
+        [slug_id],
+        slug_from_row,
+    )
+    .optional()
+    .map_err(store.err("cannot read slugs"))?
+    .ok_or_else(|| not_found(format!("Couldn't find that slug: {slug_id}")))
+}
+
+fn app_from_row(row: &Row<'_>) -> rusqlite::Result<AppRecord> {
+    let generation: String = row.get(3)?;
+    Ok(AppRecord {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        stack: row.get(2)?,
+        generation: if generation == "fir" {
+            Generation::Fir
+        } else {
+            Generation::Cedar
+        },
+        region: row.get(4)?,
+        created_at: row.get(5)?,
+        updated_at: row.get(6)?,
+        released_at: row.get(7)?,
+        slug_size: row.get(8)?,
+    })
+}
+
+fn slug_from_row(row: &Row<'_>) -> rusqlite::Result<SlugRecord> {
+    let process_types: String = row.get(3)?;
+    Ok(SlugRecord {
+        id: row.get(0)?,
+        app_id: row.get(1)?,
+        checksum: row.get(2)?,
+        process_types: serde_json::from_str(&process_types).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        stack: row.get(4)?,
+        commit: row.get(5)?,
+        commit_description: row.get(6)?,
+        buildpack_provided_description: row.get(7)?,
+        blob_sha256: row.get(8)?,
+        size: row.get(9)?,
+        created_at: row.get(10)?,
+        updated_at: row.get(11)?,
+    })
+}
+
+/// The hex digest of a `SHA256:<64 lowercase hex>` checksum.
+pub(crate) fn parse_checksum(checksum: &str) -> Result<&str, PlatformError> {
+    checksum
+        .strip_prefix("SHA256:")
+        .filter(|hex| {
+            hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        })
+        .ok_or_else(|| {
+            invalid(format!(
+                "checksum {checksum:?} must be SHA256: followed by 64 lowercase hex digits"
+            ))
+        })
+}
+
+fn check_app_name(name: &str) -> Result<(), PlatformError> {
+    let bytes = name.as_bytes();
+    let ok = (3..=30).contains(&bytes.len())
+        && bytes[0].is_ascii_lowercase()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes[bytes.len() - 1] != b'-';
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "app name {name:?} must match ^[a-z][a-z0-9-]{{1,28}}[a-z0-9]$"
+        )))
+    }
+}
+
+fn check_stack_name(stack: &str) -> Result<(), PlatformError> {
+    let ok = !stack.is_empty()
+        && stack.len() <= 64
+        && stack
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!("stack name {stack:?} is not a stack")))
+    }
+}
+
+/// The wire name of a generation.
+pub(crate) fn generation_name(generation: Generation) -> &'static str {
+    match generation {
+        Generation::Cedar => "cedar",
+        Generation::Fir => "fir",
+    }
+}
+
+/// An `invalid_params` error.
+pub(crate) fn invalid(message: String) -> PlatformError {
+    PlatformError::InvalidParams {
+        message,
+        request_id: None,
+    }
+}
+
+/// A `not_found` error.
+pub(crate) fn not_found(message: String) -> PlatformError {
+    PlatformError::NotFound {
+        message,
+        request_id: None,
+    }
+}
+
+/// Now, RFC 3339 in UTC to the second (the API's format).
+pub(crate) fn now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+pub(crate) fn now_millis() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}

@@ -1,0 +1,331 @@
+//! `slugplan server`: the local platform served over HTTP as the Heroku Platform API v3.
+//!
+//! Any Heroku API client (slugplan's, the Heroku CLI's, heroku-go) can create slugs, upload
+//! them, release, list releases, roll back and promote against it: the paths, status codes,
+//! headers, `Range` pagination and resource objects follow the official schema. Slug archives
+//! are `PUT` to a URL this server hands out and serves itself: unguessable (256 random bits),
+//! expiring, and needing no credentials, like a pre-signed object-store URL.
+//!
+//! Authentication: with a token configured (`--token` or `SLUGPLAN_SERVER_TOKEN`), every API
+//! request must carry it as `Authorization: Bearer <token>` or HTTP Basic with the token as the
+//! password. Without a token the API is open, so the server then refuses to listen anywhere but
+//! loopback.
+//!
+//! Fault injection (off by default) lets reliability tests make every Nth request answer `429`
+//! or `503`, drop the connection mid-body, add latency, or expire blob URLs early.
+
+mod apps;
+mod error;
+mod gate;
+mod pipelines;
+pub mod range;
+mod wire;
+
+pub use error::ApiError;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use crate::platform::local::LocalPlatform;
+
+/// The API token clients must present. Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    /// Wraps a token.
+    pub fn new(token: impl Into<String>) -> Self {
+        Token(token.into())
+    }
+
+    fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token([redacted])")
+    }
+}
+
+/// Injected faults; all off by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Answer `429 rate_limit` to every Nth request.
+    pub every_429: Option<u64>,
+    /// Answer `503` to every Nth request.
+    pub every_5xx: Option<u64>,
+    /// Send half the body of every Nth response, then drop the connection.
+    pub drop_body_every: Option<u64>,
+    /// Wait this long before answering each request.
+    pub latency: Duration,
+}
+
+/// How the server behaves.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The token clients must present; None leaves the API open (loopback only).
+    pub token: Option<Token>,
+    /// How long a blob URL stays valid.
+    pub blob_url_ttl: Duration,
+    /// Requests in the rate-limit bucket (Heroku: 4,500).
+    pub rate_limit: u32,
+    /// Requests added back to the bucket each minute (Heroku: about 75).
+    pub rate_limit_refill: u32,
+    /// Injected faults.
+    pub faults: Faults,
+    /// Append one JSON line per request (`{"method", "path", "status"}`) to this file, so tests
+    /// can count what a client sent (e.g. "a second apply makes no write requests").
+    pub request_log: Option<PathBuf>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            token: None,
+            blob_url_ttl: Duration::from_secs(3600),
+            rate_limit: 4500,
+            rate_limit_refill: 75,
+            faults: Faults::default(),
+            request_log: None,
+        }
+    }
+}
+
+/// Errors starting or running the server.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ServerError {
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}")]
+    #[diagnostic(help("pick another port with --listen 127.0.0.1:PORT (port 0 picks a free one)"))]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An open API was asked to listen beyond loopback.
+    #[error("refusing to serve the API without a token on {addr}, which is not a loopback address")]
+    #[diagnostic(help("pass --token (or set SLUGPLAN_SERVER_TOKEN), or listen on 127.0.0.1"))]
+    OpenBeyondLoopback {
+        /// The address.
+        addr: SocketAddr,
+    },
+    /// The request log could not be opened.
+    #[error("cannot open the request log {}", path.display())]
+    #[diagnostic(help("pass a writable path to --request-log"))]
+    RequestLog {
+        /// The log's path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server stopped with an error.
+    #[error("the server on {addr} failed")]
+    Serve {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What handlers share.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) platform: LocalPlatform,
+    pub(crate) config: Arc<ServerConfig>,
+    pub(crate) requests: Arc<AtomicU64>,
+    pub(crate) bucket: Arc<Mutex<gate::Bucket>>,
+    pub(crate) local_addr: SocketAddr,
+    pub(crate) request_log: Option<Arc<Mutex<std::fs::File>>>,
+}
+
+/// A bound server, ready to run.
+pub struct Server {
+    listener: TcpListener,
+    router: Router,
+    addr: SocketAddr,
+}
+
+impl Server {
+    /// Binds `addr` (port 0 picks a free port) to serve `platform`.
+    pub async fn bind(
+        addr: SocketAddr,
+        platform: LocalPlatform,
+        config: ServerConfig,
+    ) -> Result<Server, ServerError> {
+        if config.token.is_none() && !addr.ip().is_loopback() {
+            return Err(ServerError::OpenBeyondLoopback { addr });
+        }
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        let request_log = match &config.request_log {
+            Some(path) => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|source| ServerError::RequestLog {
+                        path: path.clone(),
+                        source,
+                    })?;
+                Some(Arc::new(Mutex::new(file)))
+            }
+            None => None,
+        };
+        let state = AppState {
+            request_log,
+            platform,
+            bucket: Arc::new(Mutex::new(gate::Bucket::new(
+                config.rate_limit,
+                config.rate_limit_refill,
+            ))),
+            config: Arc::new(config),
+            requests: Arc::new(AtomicU64::new(0)),
+            local_addr,
+        };
+        Ok(Server {
+            listener,
+            router: router(state),
+            addr: local_addr,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let addr = self.addr;
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|source| ServerError::Serve { addr, source })
+    }
+}
+
+fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/apps", get(apps::list_apps).post(apps::create_app))
+        .route("/apps/{app}", get(apps::get_app))
+        .route("/apps/{app}/slugs", post(apps::create_slug))
+        .route("/apps/{app}/slugs/{slug}", get(apps::get_slug))
+        .route(
+            "/apps/{app}/releases",
+            get(apps::list_releases).post(apps::create_release),
+        )
+        .route("/apps/{app}/releases/{release}", get(apps::get_release))
+        .route(
+            "/apps/{app}/releases/{release}/config-vars",
+            get(apps::release_config_vars),
+        )
+        .route(
+            "/apps/{app}/config-vars",
+            get(apps::config_vars).patch(apps::update_config_vars),
+        )
+        .route("/apps/{app}/addons", get(apps::empty_list))
+        .route("/apps/{app}/dynos", get(apps::empty_list))
+        .route("/apps/{app}/collaborators", get(apps::empty_list))
+        .route(
+            "/apps/{app}/pipeline-couplings",
+            get(pipelines::app_coupling),
+        )
+        .route("/filters/apps", post(apps::filter_apps))
+        .route("/account/rate-limits", get(apps::rate_limits))
+        .route("/pipelines", post(pipelines::create_pipeline))
+        .route("/pipelines/{pipeline}", get(pipelines::get_pipeline))
+        .route(
+            "/pipelines/{pipeline}/pipeline-couplings",
+            get(pipelines::pipeline_couplings),
+        )
+        .route("/pipeline-couplings", post(pipelines::create_coupling))
+        .route("/pipeline-promotions", post(pipelines::create_promotion))
+        .route(
+            "/pipeline-promotions/{promotion}",
+            get(pipelines::get_promotion),
+        )
+        .route(
+            "/pipeline-promotions/{promotion}/promotion-targets",
+            get(pipelines::promotion_targets),
+        );
+    let blobs = Router::new()
+        .route("/blobs/{token}", put(apps::put_blob).get(apps::get_blob))
+        .layer(DefaultBodyLimit::disable());
+    api.merge(blobs)
+        .fallback(|| async { ApiError::not_found("The requested API endpoint was not found.") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            gate::gate,
+        ))
+        .with_state(state)
+}
+
+/// A JSON answer.
+pub(crate) fn json(status: StatusCode, value: Value) -> Response {
+    (status, axum::Json(value)).into_response()
+}
+
+/// A list answer: one page per the request's `Range`, `206` and `Next-Range` when more remain.
+pub(crate) fn list(headers: &HeaderMap, items: Vec<Value>, fields: &[&str]) -> Response {
+    let spec = range::RangeSpec::parse(
+        headers
+            .get(axum::http::header::RANGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let page = range::paginate(items, &spec, fields);
+    let status = if page.next_range.is_some() {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let mut response = json(status, Value::Array(page.items));
+    if let Some(next) = page.next_range.and_then(|n| HeaderValue::from_str(&n).ok()) {
+        response.headers_mut().insert("next-range", next);
+    }
+    if let Ok(accept) = HeaderValue::from_str(&fields.join(", ")) {
+        response.headers_mut().insert("accept-ranges", accept);
+    }
+    response
+}
+
+/// Parses a JSON request body; an empty body is `{}`.
+pub(crate) fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        bytes
+    };
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        // Not JSON at all is a bad request; JSON of the wrong shape is invalid params.
+        serde_json::error::Category::Data => {
+            ApiError::invalid_params(format!("invalid request body: {e}"))
+        }
+        _ => ApiError::bad_request(format!("request body is not JSON: {e}")),
+    })
+}

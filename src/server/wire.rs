@@ -1,0 +1,200 @@
+//! API v3 resource objects, with every property the official schema lists.
+//!
+//! Clients decode whole objects (an app's `owner.email`, a release's `eligible_for_rollback`), so
+//! each builder writes every property of its definition in `platform-api-schema.json`, with
+//! `null` where the local platform has nothing to say. Identities the local platform does not
+//! store (stacks, the region, the owner) get stable UUIDs derived from their names.
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::platform::local::{
+    AppRecord, CouplingRecord, PipelineRecord, PromotionRecord, ReleaseRecord, SlugRecord,
+    TargetRecord,
+};
+use crate::platform::{Generation, PromotionStatus, ReleaseStatus, TargetStatus};
+
+/// The e-mail of the local platform's only account.
+pub const OWNER_EMAIL: &str = "owner@slugplan.localhost";
+
+/// A stable UUID for `kind`/`name` (same name, same id, on every machine).
+pub fn derived_id(kind: &str, name: &str) -> String {
+    let digest = Sha256::digest(format!("slugplan:{kind}:{name}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
+/// The stack name a stack identity (name or derived id) stands for.
+pub fn stack_name(identity: &str) -> String {
+    ["heroku-20", "heroku-22", "heroku-24"]
+        .into_iter()
+        .find(|name| derived_id("stack", name) == identity)
+        .map_or_else(|| identity.to_owned(), str::to_owned)
+}
+
+fn stack(name: &str) -> Value {
+    json!({ "id": derived_id("stack", name), "name": name })
+}
+
+fn owner() -> Value {
+    json!({ "id": derived_id("account", OWNER_EMAIL), "email": OWNER_EMAIL })
+}
+
+fn generation(generation: Generation) -> Value {
+    let name = match generation {
+        Generation::Cedar => "cedar",
+        Generation::Fir => "fir",
+    };
+    json!({ "id": derived_id("generation", name), "name": name })
+}
+
+/// `#/definitions/app`.
+pub fn app(app: &AppRecord) -> Value {
+    json!({
+        "acm": false,
+        "archived_at": null,
+        "buildpack_provided_description": null,
+        "build_stack": stack(&app.stack),
+        "created_at": app.created_at,
+        "generation": generation(app.generation),
+        "git_url": format!("https://git.heroku.com/{}.git", app.name),
+        "id": app.id,
+        "internal_routing": null,
+        "maintenance": false,
+        "name": app.name,
+        "organization": null,
+        "owner": owner(),
+        "region": { "id": derived_id("region", &app.region), "name": app.region },
+        "released_at": app.released_at,
+        "repo_size": null,
+        "slug_size": app.slug_size,
+        "space": null,
+        "stack": stack(&app.stack),
+        "team": null,
+        "updated_at": app.updated_at,
+        "web_url": null,
+    })
+}
+
+/// `#/definitions/team-app` (what `POST /filters/apps` lists).
+pub fn team_app(record: &AppRecord) -> Value {
+    let mut value = app(record);
+    value["joined"] = json!(false);
+    value["locked"] = json!(false);
+    value
+}
+
+/// `#/definitions/slug`; `blob` is the upload (or download) target.
+pub fn slug(slug: &SlugRecord, blob: Value) -> Value {
+    json!({
+        "blob": blob,
+        "buildpack_provided_description": slug.buildpack_provided_description,
+        "checksum": slug.checksum,
+        "commit": slug.commit,
+        "commit_description": slug.commit_description,
+        "created_at": slug.created_at,
+        "id": slug.id,
+        "process_types": slug.process_types,
+        "size": slug.size,
+        "stack": stack(&slug.stack),
+        "updated_at": slug.updated_at,
+    })
+}
+
+/// `#/definitions/release`.
+pub fn release(release: &ReleaseRecord) -> Value {
+    let status = match release.status {
+        ReleaseStatus::Pending => "pending",
+        ReleaseStatus::Succeeded => "succeeded",
+        ReleaseStatus::Failed => "failed",
+        ReleaseStatus::Expired => "expired",
+    };
+    let artifacts: Vec<Value> = release
+        .slug_id
+        .iter()
+        .map(|id| json!({ "type": "slug", "id": id }))
+        .collect();
+    json!({
+        "addon_plan_names": [],
+        "app": { "id": release.app_id, "name": release.app_name },
+        "artifacts": artifacts,
+        "created_at": release.created_at,
+        "current": release.current,
+        "description": release.description,
+        "eligible_for_rollback": release.slug_id.is_some()
+            && release.status == ReleaseStatus::Succeeded,
+        "id": release.id,
+        "output_stream_url": null,
+        "slug": release.slug_id.as_ref().map(|id| json!({ "id": id })),
+        "status": status,
+        "updated_at": release.updated_at,
+        "user": owner(),
+        "version": release.version,
+    })
+}
+
+/// `#/definitions/pipeline`.
+pub fn pipeline(pipeline: &PipelineRecord) -> Value {
+    json!({
+        "created_at": pipeline.created_at,
+        "generation": {
+            "id": derived_id("generation", "cedar"),
+            "name": "cedar",
+        },
+        "id": pipeline.id,
+        "name": pipeline.name,
+        "owner": null,
+        "updated_at": pipeline.updated_at,
+    })
+}
+
+/// `#/definitions/pipeline-coupling`.
+pub fn coupling(coupling: &CouplingRecord) -> Value {
+    json!({
+        "app": { "id": coupling.app_id },
+        "created_at": coupling.created_at,
+        "id": coupling.id,
+        "pipeline": { "id": coupling.pipeline_id },
+        "stage": coupling.stage,
+        "updated_at": coupling.updated_at,
+    })
+}
+
+/// `#/definitions/pipeline-promotion`.
+pub fn promotion(promotion: &PromotionRecord) -> Value {
+    let status = match promotion.status {
+        PromotionStatus::Pending => "pending",
+        PromotionStatus::Completed => "completed",
+    };
+    json!({
+        "created_at": promotion.created_at,
+        "id": promotion.id,
+        "pipeline": { "id": promotion.pipeline_id },
+        "source": {
+            "app": { "id": promotion.source_app_id },
+            "release": { "id": promotion.source_release_id },
+        },
+        "status": status,
+        "updated_at": promotion.updated_at,
+    })
+}
+
+/// `#/definitions/pipeline-promotion-target`.
+pub fn promotion_target(target: &TargetRecord) -> Value {
+    let status = match target.status {
+        TargetStatus::Pending => "pending",
+        TargetStatus::Succeeded => "succeeded",
+        TargetStatus::Failed => "failed",
+    };
+    json!({
+        "app": { "id": target.app_id },
+        "error_message": target.error_message,
+        "id": target.id,
+        "pipeline_promotion": { "id": target.promotion_id },
+        "release": target.release_id.as_ref().map(|id| json!({ "id": id })),
+        "status": status,
+    })
+}

@@ -1,0 +1,218 @@
+//! Checks JSON against Heroku's official Platform API schema (`shared/heroku/platform-api-schema.json`).
+//!
+//! Link schemas refer to `#/definitions/…` of the whole document, so a request body is checked
+//! against a root that carries the document's `definitions` beside the link's schema (answers
+//! are checked with the server tests' `schema_errors`). The tests here run the whole flow against canned answers and check every body sent, and check the
+//! canned answers themselves, so the fake is held to the schema too.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+use slugplan::platform::heroku::HerokuPlatform;
+use slugplan::platform::{Platform, ReleaseStatus};
+
+use super::fake::FakeApi;
+use super::{Progress, canned, client, new_slug, slug_file};
+use crate::server::support::{schema, schema_errors};
+
+/// The link of `definition` titled `title` (e.g. `release`, `Rollback`).
+pub fn link(definition: &str, title: &str) -> &'static Value {
+    schema()["definitions"][definition]["links"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no links for {definition}"))
+        .iter()
+        .find(|l| l["title"] == title)
+        .unwrap_or_else(|| panic!("no link {definition}/{title}"))
+}
+
+/// Whether `path` is an instance of the link's `href` (each `{(…)}` standing for one segment).
+pub fn href_matches(link: &Value, path: &str) -> bool {
+    let href = link["href"].as_str().expect("href");
+    let pattern: Vec<String> = href
+        .trim_matches('/')
+        .split('/')
+        .map(|segment| {
+            if segment.starts_with('{') {
+                "[^/]+".to_owned()
+            } else {
+                regex::escape(segment)
+            }
+        })
+        .collect();
+    regex::Regex::new(&format!("^/{}$", pattern.join("/")))
+        .unwrap()
+        .is_match(path)
+}
+
+/// The errors of a request body against the link's request schema, resolved within the
+/// official document, formats (`uuid`, `date-time`) checked.
+pub fn request_errors(definition: &str, title: &str, body: &Value) -> Vec<String> {
+    let mut root = json!({ "definitions": schema()["definitions"].clone() });
+    let request_schema = &link(definition, title)["schema"];
+    for (key, value) in request_schema.as_object().expect("schema object") {
+        root[key] = value.clone();
+    }
+    let validator = jsonschema::draft4::options()
+        .should_validate_formats(true)
+        .with_format("uuid", |s: &str| uuid::Uuid::parse_str(s).is_ok())
+        .build(&root)
+        .expect("schema compiles");
+    validator
+        .iter_errors(body)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect()
+}
+
+/// Runs the whole slug flow and pipeline promotion against canned Heroku answers.
+async fn whole_flow(heroku: &HerokuPlatform, dir: &Path) {
+    let app = heroku.create_app("example", "heroku-24").await.unwrap();
+    assert_eq!(app.name, "example");
+    let created = heroku.create_slug("example", &new_slug()).await.unwrap();
+    let (path, _) = slug_file(dir, 1000);
+    heroku
+        .upload_blob(&created.blob, &path, &Progress::default())
+        .await
+        .unwrap();
+    let release = heroku
+        .create_release("example", &created.slug.id, "Deploy web")
+        .await
+        .unwrap();
+    assert_eq!(
+        heroku.release("example", &release.id).await.unwrap().status,
+        ReleaseStatus::Succeeded
+    );
+    assert_eq!(
+        heroku
+            .slug("example", &created.slug.id)
+            .await
+            .unwrap()
+            .stack,
+        "heroku-24"
+    );
+    heroku
+        .rollback("example", &canned::release_id(2))
+        .await
+        .unwrap();
+    let pipeline = heroku.create_pipeline("example-pipeline").await.unwrap();
+    assert_eq!(
+        heroku.pipeline("example-pipeline").await.unwrap().id,
+        pipeline.id
+    );
+    heroku
+        .create_coupling("example", &pipeline.id, "staging")
+        .await
+        .unwrap();
+    assert_eq!(
+        heroku
+            .coupling("example")
+            .await
+            .unwrap()
+            .unwrap()
+            .pipeline_id,
+        canned::PIPELINE_ID
+    );
+    let promotion = heroku
+        .create_promotion(
+            &pipeline.id,
+            &app.id,
+            &canned::release_id(3),
+            &[canned::APP_ID.to_owned()],
+        )
+        .await
+        .unwrap();
+    let targets = heroku.promotion_targets(&promotion.id).await.unwrap();
+    assert_eq!(
+        targets[1].error_message.as_deref(),
+        Some("Slug not compatible with stack")
+    );
+    assert_eq!(targets[0].release_id, Some(canned::release_id(3)));
+}
+
+#[tokio::test]
+async fn every_request_body_matches_its_link_schema() {
+    let api = FakeApi::start(canned::heroku).await;
+    let temp = tempfile::tempdir().unwrap();
+    whole_flow(&client(&api.url), temp.path()).await;
+
+    let mut checked = Vec::new();
+    for seen in api.seen().iter().filter(|s| s.method == "POST") {
+        let body = seen.json();
+        let (definition, title) = match seen.segments().as_slice() {
+            ["apps"] => ("app", "Create"),
+            ["apps", _, "slugs"] => ("slug", "Create"),
+            ["apps", _, "releases"] if body.get("release").is_some() => ("release", "Rollback"),
+            ["apps", _, "releases"] => ("release", "Create"),
+            ["pipelines"] => ("pipeline", "Create"),
+            ["pipeline-couplings"] => ("pipeline-coupling", "Create"),
+            ["pipeline-promotions"] => ("pipeline-promotion", "Create"),
+            other => panic!("unexpected POST {other:?}"),
+        };
+        let link = link(definition, title);
+        assert_eq!(link["method"], "POST");
+        assert!(
+            href_matches(link, &seen.path),
+            "{} is not {}",
+            seen.path,
+            link["href"]
+        );
+        let errors = request_errors(definition, title, &body);
+        assert!(
+            errors.is_empty(),
+            "{definition}/{title} body {body}: {errors:?}"
+        );
+        checked.push(format!("{definition}/{title}"));
+    }
+    checked.sort();
+    assert_eq!(
+        checked,
+        [
+            "app/Create",
+            "pipeline-coupling/Create",
+            "pipeline-promotion/Create",
+            "pipeline/Create",
+            "release/Create",
+            "release/Rollback",
+            "slug/Create",
+        ]
+    );
+}
+
+#[test]
+fn the_contract_check_rejects_bodies_the_api_would() {
+    let bad_slug = json!({ "process_types": { "web server!": "./web" } });
+    assert!(!request_errors("slug", "Create", &bad_slug).is_empty());
+    assert!(!request_errors("release", "Create", &json!({ "description": "no slug" })).is_empty());
+    let by_version = json!({ "release": "3" });
+    assert!(
+        !request_errors("release", "Rollback", &by_version).is_empty(),
+        "ids are UUIDs"
+    );
+    assert!(
+        !request_errors(
+            "pipeline-coupling",
+            "Create",
+            &json!({ "app": "a", "pipeline": canned::PIPELINE_ID, "stage": "prod" })
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn canned_answers_match_the_schema() {
+    for (definition, body) in [
+        ("app", canned::app("example", "cedar")),
+        ("release", canned::release(3, "succeeded", true)),
+        ("slug", canned::slug("https://example.invalid/blob")),
+        ("pipeline", canned::pipeline("example-pipeline")),
+        ("pipeline-coupling", canned::coupling("staging")),
+        ("pipeline-promotion", canned::promotion()),
+        (
+            "pipeline-promotion-target",
+            canned::target("failed", Some("boom")),
+        ),
+    ] {
+        let errors = schema_errors(definition, &body);
+        assert!(errors.is_empty(), "{definition}: {errors:?}");
+    }
+    assert!(!schema_errors("release", &json!({ "version": "three" })).is_empty());
+}

@@ -1,0 +1,707 @@
+//! Integration tests: `slugplan server` as a real process on 127.0.0.1, driven by a plain HTTP
+//! client. Every response body is checked against the official Platform API schema.
+
+pub(crate) mod support;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::common::TestContext;
+use support::{Server, assert_list_matches, schema_errors};
+
+#[test]
+fn the_contract_check_catches_wrong_shapes() {
+    let wrong = json!({ "id": "not-a-uuid", "version": "3", "status": "done",
+                        "created_at": "yesterday", "current": true });
+    let errors = schema_errors("release", &wrong);
+    for field in ["/id", "/version", "/status", "/created_at"] {
+        assert!(
+            errors.iter().any(|e| e.ends_with(field)),
+            "{field} not caught: {errors:#?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn whole_slug_flow_over_http() {
+    let server = Server::start(&["--release-delay-ms", "100"]);
+    let api = server.api();
+    let app = api
+        .create(
+            "/apps",
+            json!({ "name": "demo", "stack": "heroku-24" }),
+            "app",
+        )
+        .await;
+    let slug = api
+        .upload_slug("demo", b"slug archive bytes", "heroku-24")
+        .await;
+    assert_eq!(slug["size"], Value::Null);
+    let read = api
+        .read(
+            &format!("/apps/demo/slugs/{}", slug["id"].as_str().unwrap()),
+            "slug",
+        )
+        .await;
+    assert_eq!(read["size"], 18);
+    assert_eq!(read["checksum"], slug["checksum"]);
+
+    let release = api.release("demo", &slug).await;
+    assert_eq!(release["status"], "pending");
+    assert_eq!(release["version"], 1);
+    let path = format!(
+        "/apps/{}/releases/{}",
+        app["id"].as_str().unwrap(),
+        release["id"].as_str().unwrap()
+    );
+    let mut polled = release;
+    while polled["status"] == "pending" {
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        polled = api.read(&path, "release").await;
+    }
+    assert_eq!(polled["status"], "succeeded");
+    assert_eq!(polled["current"], true);
+    assert_eq!(polled["slug"]["id"], slug["id"]);
+    let by_version = api.read("/apps/demo/releases/1", "release").await;
+    assert_eq!(by_version["id"], polled["id"]);
+    let app = api.read("/apps/demo", "app").await;
+    assert_eq!(app["slug_size"], 18);
+    assert!(app["released_at"].is_string());
+    let listed = api.get("/apps/demo/releases").await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_list_matches("release", &listed.body);
+    let apps = api.get("/apps").await;
+    assert_list_matches("app", &apps.body);
+    assert_eq!(apps.body.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn range_spellings_and_next_range_paging() {
+    let server = Server::start(&[]);
+    let api = server.api();
+    api.create("/apps", json!({ "name": "demo" }), "app").await;
+    let slug = api.upload_slug("demo", b"paged", "heroku-24").await;
+    for _ in 0..5 {
+        api.release("demo", &slug).await;
+    }
+    let versions = |body: &Value| -> Vec<u64> {
+        body.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["version"].as_u64().unwrap())
+            .collect()
+    };
+    let spellings = [
+        ("version ..; max=15, order=desc", vec![5, 4, 3, 2, 1]),
+        ("version ..; max=10,order=desc", vec![5, 4, 3, 2, 1]),
+        ("version ..; order=desc,max=10;", vec![5, 4, 3, 2, 1]),
+        ("id ..; max=1000;", {
+            let mut by_id = Vec::new();
+            let all = api.get("/apps/demo/releases").await.body;
+            let mut items: Vec<(String, u64)> = all
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        r["id"].as_str().unwrap().to_owned(),
+                        r["version"].as_u64().unwrap(),
+                    )
+                })
+                .collect();
+            items.sort();
+            by_id.extend(items.into_iter().map(|(_, v)| v));
+            by_id
+        }),
+        ("version ..; ;", vec![1, 2, 3, 4, 5]),
+    ];
+    for (range, expected) in spellings {
+        let answer = api
+            .call(Method::GET, "/apps/demo/releases", None, Some(range))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{range}");
+        assert_eq!(versions(&answer.body), expected, "{range}");
+        assert_list_matches("release", &answer.body);
+    }
+    let none = api.get("/apps/demo/releases").await;
+    assert_eq!(versions(&none.body), [1, 2, 3, 4, 5]);
+
+    let mut range = "version ..; max=2, order=desc".to_owned();
+    let mut seen = Vec::new();
+    loop {
+        let answer = api
+            .call(Method::GET, "/apps/demo/releases", None, Some(&range))
+            .await;
+        seen.extend(versions(&answer.body));
+        assert_list_matches("release", &answer.body);
+        match answer.headers.get("next-range") {
+            Some(next) => {
+                assert_eq!(answer.status, StatusCode::PARTIAL_CONTENT);
+                range = next.to_str().unwrap().to_owned();
+            }
+            None => {
+                assert_eq!(answer.status, StatusCode::OK);
+                break;
+            }
+        }
+    }
+    assert_eq!(seen, [5, 4, 3, 2, 1]);
+}
+
+#[tokio::test]
+async fn rollback_and_promotion_over_http() {
+    let server = Server::start(&[]);
+    let api = server.api();
+    let staging = api
+        .create("/apps", json!({ "name": "staging" }), "app")
+        .await;
+    let prod = api
+        .create("/apps", json!({ "name": "prod-eu" }), "app")
+        .await;
+    let old = api
+        .create(
+            "/apps",
+            json!({ "name": "prod-old", "stack": "heroku-22" }),
+            "app",
+        )
+        .await;
+    let one = api.upload_slug("staging", b"one", "heroku-24").await;
+    let two = api.upload_slug("staging", b"two", "heroku-24").await;
+    let v1 = api.release("staging", &one).await;
+    api.release("staging", &two).await;
+    let v3 = api
+        .create(
+            "/apps/staging/releases",
+            json!({ "release": v1["id"] }),
+            "release",
+        )
+        .await;
+    assert_eq!(v3["version"], 3);
+    assert_eq!(v3["slug"]["id"], one["id"]);
+    assert_eq!(v3["current"], true);
+
+    let pipeline = api
+        .create("/pipelines", json!({ "name": "shop" }), "pipeline")
+        .await;
+    assert_eq!(
+        api.read("/pipelines/shop", "pipeline").await["id"],
+        pipeline["id"]
+    );
+    let missing = api.get("/apps/staging/pipeline-couplings").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    for (app, stage) in [
+        (&staging, "staging"),
+        (&prod, "production"),
+        (&old, "production"),
+    ] {
+        api.create(
+            "/pipeline-couplings",
+            json!({ "app": app["id"], "pipeline": pipeline["id"], "stage": stage }),
+            "pipeline-coupling",
+        )
+        .await;
+    }
+    let coupling = api
+        .read("/apps/staging/pipeline-couplings", "pipeline-coupling")
+        .await;
+    assert_eq!(coupling["stage"], "staging");
+    let couplings = api
+        .get(&format!(
+            "/pipelines/{}/pipeline-couplings",
+            pipeline["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_list_matches("pipeline-coupling", &couplings.body);
+    assert_eq!(couplings.body.as_array().unwrap().len(), 3);
+
+    let promotion = api
+        .create(
+            "/pipeline-promotions",
+            json!({
+                "pipeline": { "id": pipeline["id"] },
+                "source": { "app": { "id": staging["id"] }, "release": { "id": v3["id"] } },
+                "targets": [ { "app": { "id": prod["id"] } }, { "app": { "id": old["id"] } } ],
+            }),
+            "pipeline-promotion",
+        )
+        .await;
+    let id = promotion["id"].as_str().unwrap();
+    assert_eq!(
+        api.read(&format!("/pipeline-promotions/{id}"), "pipeline-promotion")
+            .await["status"],
+        "completed"
+    );
+    let targets = api
+        .get(&format!("/pipeline-promotions/{id}/promotion-targets"))
+        .await;
+    assert_list_matches("pipeline-promotion-target", &targets.body);
+    let target = |app: &Value| {
+        targets
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["app"]["id"] == app["id"])
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(target(&prod)["status"], "succeeded");
+    let made = target(&prod)["release"]["id"].as_str().unwrap().to_owned();
+    let release = api
+        .read(&format!("/apps/prod-eu/releases/{made}"), "release")
+        .await;
+    assert_eq!(release["slug"]["id"], one["id"]);
+    assert_eq!(target(&old)["status"], "failed");
+    let why = target(&old)["error_message"].as_str().unwrap().to_owned();
+    assert!(why.contains("slug not compatible with stack"), "{why}");
+}
+
+#[tokio::test]
+async fn errors_carry_ids_and_the_right_statuses() {
+    let server = Server::start(&[]);
+    let api = server.api();
+    let answer = api.get("/apps/nope").await;
+    assert_eq!(
+        (answer.status, answer.body["id"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    api.create("/apps", json!({ "name": "demo" }), "app").await;
+    let answer = api.post("/apps", json!({ "name": "demo" })).await;
+    assert_eq!(
+        (answer.status, answer.body["id"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict"))
+    );
+    let answer = api
+        .post(
+            "/apps/demo/slugs",
+            json!({ "process_types": {}, "checksum": "md5:x" }),
+        )
+        .await;
+    assert_eq!(
+        (answer.status, answer.body["id"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_params"))
+    );
+    let answer = api.post("/apps/demo/releases", json!({})).await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let garbled = reqwest::Client::new()
+        .post(format!("{}/apps", server.url))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbled.status(), StatusCode::BAD_REQUEST);
+    let answer = api.get("/no/such/endpoint").await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+
+    // Variant suffixes are version 3; another version is refused.
+    for accept in [
+        "application/vnd.heroku+json; version=3.sdk",
+        "application/json",
+    ] {
+        let status = reqwest::Client::new()
+            .get(format!("{}/apps/demo", server.url))
+            .header("Accept", accept)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, StatusCode::OK, "{accept}");
+    }
+    let status = reqwest::Client::new()
+        .get(format!("{}/apps/demo", server.url))
+        .header("Accept", "application/vnd.heroku+json; version=2")
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::NOT_ACCEPTABLE);
+}
+
+#[tokio::test]
+async fn a_configured_token_is_required_as_bearer_or_basic() {
+    let server = Server::start(&["--token", "s3cret-token"]);
+    let mut api = server.api();
+    let answer = api.get("/apps").await;
+    assert_eq!(
+        (answer.status, answer.body["id"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+    api.auth = Some("Bearer wrong".to_owned());
+    assert_eq!(api.get("/apps").await.status, StatusCode::UNAUTHORIZED);
+    api.auth = Some("Bearer s3cret-token".to_owned());
+    api.create("/apps", json!({ "name": "demo" }), "app").await;
+    // base64(":s3cret-token")
+    api.auth = Some("Basic OnMzY3JldC10b2tlbg==".to_owned());
+    assert_eq!(api.get("/apps/demo").await.status, StatusCode::OK);
+    // The blob URL is pre-signed: no credentials needed.
+    let slug = api
+        .upload_slug("demo", b"no auth for blobs", "heroku-24")
+        .await;
+    api.release("demo", &slug).await;
+}
+
+#[tokio::test]
+async fn endpoints_clients_touch_around_the_slug_flow_answer() {
+    let server = Server::start(&[]);
+    let api = server.api();
+    let app = api.create("/apps", json!({ "name": "demo" }), "app").await;
+    let slug = api.upload_slug("demo", b"config", "heroku-24").await;
+    api.release("demo", &slug).await;
+    let vars = api
+        .call(
+            Method::PATCH,
+            "/apps/demo/config-vars",
+            Some(json!({ "A": "1", "B": "2" })),
+            None,
+        )
+        .await;
+    assert_eq!(vars.status, StatusCode::OK);
+    let vars = api
+        .call(
+            Method::PATCH,
+            "/apps/demo/config-vars",
+            Some(json!({ "B": null })),
+            None,
+        )
+        .await;
+    assert_eq!(vars.body, json!({ "A": "1" }));
+    for path in [
+        "/apps/demo/config-vars",
+        "/apps/demo/releases/1/config-vars",
+    ] {
+        let body = api.read(path, "config-var/definitions/config_vars").await;
+        assert_eq!(body, json!({ "A": "1" }), "{path}");
+    }
+    for path in [
+        "/apps/demo/addons",
+        "/apps/demo/dynos",
+        "/apps/demo/collaborators",
+    ] {
+        let answer = api.get(path).await;
+        assert_eq!(
+            (answer.status, answer.body.clone()),
+            (StatusCode::OK, json!([])),
+            "{path}"
+        );
+    }
+    let filtered = api
+        .post("/filters/apps", json!({ "in": { "id": [app["id"]] } }))
+        .await;
+    assert_eq!(filtered.status, StatusCode::OK);
+    assert_list_matches("team-app", &filtered.body);
+    assert_eq!(filtered.body.as_array().unwrap().len(), 1);
+    let limits = api.read("/account/rate-limits", "rate-limit").await;
+    assert!(limits["remaining"].as_u64().unwrap() > 4000);
+}
+
+#[tokio::test]
+async fn blob_urls_need_a_length_a_valid_token_and_time_left() {
+    let server = Server::start(&[]);
+    let api = server.api();
+    let slug = api.demo_slug_without_archive().await;
+    let url = slug["blob"]["url"].as_str().unwrap();
+    let chunked = reqwest::Client::new()
+        .put(url)
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter([
+            Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"chunked")),
+        ])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chunked.status(), StatusCode::NOT_IMPLEMENTED);
+    let forged = format!("{}/blobs/{}", server.url, "0".repeat(64));
+    let forged = reqwest::Client::new()
+        .put(forged)
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+
+    let expiring = Server::start(&["--blob-url-ttl", "0"]);
+    let api = expiring.api();
+    let slug = api.demo_slug_without_archive().await;
+    let put = reqwest::Client::new()
+        .put(slug["blob"]["url"].as_str().unwrap())
+        .body("late")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::FORBIDDEN);
+    let body: Value = put.json().await.unwrap();
+    assert_eq!(body["id"], "expired");
+}
+
+/// Sends `n` plain requests and returns their statuses.
+async fn statuses(server: &Server, n: usize) -> Vec<u16> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let status = reqwest::get(format!("{}/account/rate-limits", server.url))
+            .await
+            .unwrap()
+            .status();
+        out.push(status.as_u16());
+    }
+    out
+}
+
+#[tokio::test]
+async fn fault_flags_fire_on_every_nth_request() {
+    let server = Server::start(&["--fault-429-every", "2"]);
+    assert_eq!(statuses(&server, 4).await, [200, 429, 200, 429]);
+    let server = Server::start(&["--fault-5xx-every", "3"]);
+    assert_eq!(statuses(&server, 3).await, [200, 200, 503]);
+
+    let server = Server::start(&["--fault-drop-body-every", "2"]);
+    let get = || reqwest::get(format!("{}/account/rate-limits", server.url));
+    assert!(get().await.unwrap().text().await.is_ok());
+    let dropped = get().await.unwrap();
+    assert_eq!(
+        dropped.status(),
+        StatusCode::OK,
+        "the headers arrive before the drop"
+    );
+    assert!(dropped.bytes().await.is_err(), "the body must break off");
+
+    let server = Server::start(&["--fault-latency-ms", "150"]);
+    let started = std::time::Instant::now();
+    assert_eq!(statuses(&server, 1).await, [200]);
+    // A lower bound on an injected sleep: it cannot flake, however slow the machine.
+    assert!(started.elapsed() >= std::time::Duration::from_millis(150));
+}
+
+#[tokio::test]
+async fn server_and_cli_share_one_data_directory() {
+    let server = Server::start(&[]);
+    let api = server.api();
+    api.create("/apps", json!({ "name": "demo" }), "app").await;
+    let slug = api.upload_slug("demo", b"shared", "heroku-24").await;
+    api.release("demo", &slug).await;
+
+    use slugplan::platform::Platform;
+    let local = slugplan::platform::local::LocalPlatform::open(&server.data).unwrap();
+    let current = local
+        .current_release("demo")
+        .await
+        .unwrap()
+        .expect("released by the server");
+    assert_eq!(current.slug_id.as_deref(), slug["id"].as_str());
+    let made = local
+        .create_release(
+            "demo",
+            slug["id"].as_str().unwrap(),
+            "made by another process",
+        )
+        .await
+        .unwrap();
+    let seen = api.read("/apps/demo/releases/2", "release").await;
+    assert_eq!(seen["id"], made.id.as_str());
+    assert_eq!(seen["description"], "made by another process");
+}
+
+#[test]
+fn sigterm_shuts_down_cleanly_and_open_apis_stay_on_loopback() {
+    let mut server = Server::start(&[]);
+    let pid = server.child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+
+    let ctx = TestContext::new();
+    let output = ctx.run(&["server", "--listen", "0.0.0.0:0", "--data", "p"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("refusing to serve the API without a token"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--token"), "{stderr}");
+}
+
+/// The token never reaches the server's output.
+#[test]
+fn the_token_is_not_printed() {
+    let mut server = Server::start(&["--token", "hunter2-secret"]);
+    let pid = server.child.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(server.child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    server.child.wait().unwrap();
+    assert!(stderr.contains("Serving"), "{stderr}");
+    assert!(!stderr.contains("hunter2-secret"), "{stderr}");
+}
+
+#[tokio::test]
+async fn injected_release_failures_show_as_failed_releases() {
+    let server = Server::start(&["--fault-release-fail-every", "2"]);
+    let api = server.api();
+    api.create("/apps", json!({ "name": "demo" }), "app").await;
+    let slug = api.upload_slug("demo", b"flaky", "heroku-24").await;
+    let first = api.release("demo", &slug).await;
+    let second = api.release("demo", &slug).await;
+    assert_eq!(
+        (&first["status"], &first["current"]),
+        (&json!("succeeded"), &json!(true))
+    );
+    assert_eq!(
+        (&second["status"], &second["current"]),
+        (&json!("failed"), &json!(false))
+    );
+    assert_eq!(second["eligible_for_rollback"], false);
+}
+
+#[tokio::test]
+async fn the_rate_limit_bucket_empties_into_429() {
+    let server = Server::start(&["--rate-limit", "3", "--rate-limit-refill", "0"]);
+    let api = server.api();
+    let mut remaining = Vec::new();
+    for _ in 0..3 {
+        let answer = api.get("/apps").await;
+        assert_eq!(answer.status, StatusCode::OK);
+        let header = answer.headers["ratelimit-remaining"].to_str().unwrap();
+        remaining.push(header.parse::<u64>().unwrap());
+    }
+    assert_eq!(remaining, [2, 1, 0]);
+    let limited = api.get("/apps").await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.body["id"], "rate_limit");
+}
+
+#[tokio::test]
+async fn releases_of_unuploaded_or_tampered_slugs_are_refused() {
+    let server = Server::start(&[]);
+    let api = server.api();
+    let slug = api.demo_slug_without_archive().await;
+    let refused = api
+        .post("/apps/demo/releases", json!({ "slug": slug["id"] }))
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.body["id"], "invalid_params");
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("has no archive")
+    );
+
+    let declared = format!("SHA256:{}", "ab".repeat(32));
+    let slug = api
+        .create(
+            "/apps/demo/slugs",
+            json!({ "process_types": { "web": "./web" }, "checksum": declared }),
+            "slug",
+        )
+        .await;
+    // Like an object store, the blob URL takes any bytes; the release is what checks them.
+    let put = reqwest::Client::new()
+        .put(slug["blob"]["url"].as_str().unwrap())
+        .body("not what was declared")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::OK);
+    let refused = api
+        .post("/apps/demo/releases", json!({ "slug": slug["id"] }))
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let message = refused.body["message"].as_str().unwrap();
+    assert!(message.contains("not its declared checksum"), "{message}");
+    assert_eq!(api.get("/apps/demo/releases").await.body, json!([]));
+}
+
+#[tokio::test]
+async fn the_request_log_counts_what_clients_sent() {
+    let ctx = TestContext::new();
+    let log = ctx.temp.path().join("requests.jsonl");
+    let data = ctx.temp.path().join("platform");
+    let server = Server::start_on(ctx, data, &["--request-log", log.to_str().unwrap()]);
+    let api = server.api();
+    api.create("/apps", json!({ "name": "demo" }), "app").await;
+    let slug = api.upload_slug("demo", b"logged", "heroku-24").await;
+    api.release("demo", &slug).await;
+    api.get("/apps/demo/releases").await;
+    let lines: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let seen: Vec<(String, String, u64)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["method"].as_str().unwrap().to_owned(),
+                l["path"].as_str().unwrap().to_owned(),
+                l["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("POST", "/apps", 201),
+        ("POST", "/apps/demo/slugs", 201),
+        ("PUT", "/blobs/{token}", 200),
+        ("POST", "/apps/demo/releases", 201),
+        ("GET", "/apps/demo/releases", 200),
+    ]
+    .map(|(m, p, s)| (m.to_owned(), p.to_owned(), s));
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn kill_9_mid_release_leaves_whole_releases_only() {
+    let mut server = Server::start(&[]);
+    let api = server.api();
+    api.create("/apps", json!({ "name": "demo" }), "app").await;
+    let slug = api.upload_slug("demo", b"crash", "heroku-24").await;
+    let url = server.url.clone();
+    let slug_id = slug["id"].clone();
+    // Releases fire back to back until the server dies under them.
+    let hammer = tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        let mut made = 0u32;
+        while client
+            .post(format!("{url}/apps/demo/releases"))
+            .json(&json!({ "slug": slug_id }))
+            .send()
+            .await
+            .is_ok()
+        {
+            made += 1;
+        }
+        made
+    });
+    while api
+        .get("/apps/demo/releases")
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .len()
+        < 5
+    {
+        tokio::task::yield_now().await;
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    assert!(hammer.await.unwrap() >= 5);
+
+    use slugplan::platform::Platform;
+    let local = slugplan::platform::local::LocalPlatform::open(&server.data).unwrap();
+    let releases = local.releases("demo", 10_000).await.unwrap();
+    let versions: Vec<u64> = releases.iter().map(|r| r.version).collect();
+    let expected: Vec<u64> = (1..=releases.len() as u64).rev().collect();
+    assert_eq!(versions, expected, "versions are contiguous");
+    assert_eq!(releases.iter().filter(|r| r.current).count(), 1);
+    assert!(releases[0].current, "the newest whole release is current");
+    assert!(
+        releases
+            .iter()
+            .all(|r| r.slug_id.as_deref() == slug["id"].as_str())
+    );
+}
