@@ -206,7 +206,14 @@ pub(crate) async fn put_blob(
         tokio_util::io::StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
     state
         .platform
-        .receive_blob(&slug_id, reader, Some(length), false, &NoProgress)
+        .receive_blob(
+            &slug_id,
+            reader,
+            "the request body",
+            Some(length),
+            false,
+            &NoProgress,
+        )
         .await?;
     Ok(StatusCode::OK.into_response())
 }

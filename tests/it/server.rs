@@ -67,6 +67,13 @@ async fn whole_slug_flow_over_http() {
     let app = api.read("/apps/demo", "app").await;
     assert_eq!(app["slug_size"], 18);
     assert!(app["released_at"].is_string());
+    let download = reqwest::get(read["blob"]["url"].as_str().unwrap())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&download[..], b"slug archive bytes");
     let listed = api.get("/apps/demo/releases").await;
     assert_eq!(listed.status, StatusCode::OK);
     assert_list_matches("release", &listed.body);
