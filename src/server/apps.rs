@@ -390,3 +390,8 @@ pub(crate) async fn rate_limits(State(state): State<AppState>) -> ApiResult {
         .remaining();
     Ok(json(StatusCode::OK, json!({ "remaining": remaining })))
 }
+
+/// `GET /account`: the local platform's one account (clients call it to check a token).
+pub(crate) async fn account(State(state): State<AppState>) -> ApiResult {
+    Ok(json(StatusCode::OK, wire::account(&state.started_at)))
+}

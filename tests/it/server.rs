@@ -397,6 +397,13 @@ async fn endpoints_clients_touch_around_the_slug_flow_answer() {
     assert_eq!(filtered.status, StatusCode::OK);
     assert_list_matches("team-app", &filtered.body);
     assert_eq!(filtered.body.as_array().unwrap().len(), 1);
+    let account = api.read("/account", "account").await;
+    assert_eq!(account["email"], app["owner"]["email"]);
+    api.create("/pipelines", json!({ "name": "shop" }), "pipeline")
+        .await;
+    let pipelines = api.get("/pipelines").await;
+    assert_list_matches("pipeline", &pipelines.body);
+    assert_eq!(pipelines.body.as_array().unwrap().len(), 1);
     let limits = api.read("/account/rate-limits", "rate-limit").await;
     assert!(limits["remaining"].as_u64().unwrap() > 4000);
 }

@@ -54,6 +54,17 @@ impl Store {
         pipeline_in(&conn, pipeline, self)
     }
 
+    /// Every pipeline, by name.
+    pub fn pipelines(&self) -> Result<Vec<PipelineRecord>, PlatformError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT id, name, created_at, updated_at FROM pipelines ORDER BY name")
+            .map_err(self.err("cannot list pipelines"))?;
+        stmt.query_map([], pipeline_from_row)
+            .and_then(|rows| rows.collect())
+            .map_err(self.err("cannot list pipelines"))
+    }
+
     /// Couples `app` to `pipeline` (name or id) at `stage`; an app is in at most one pipeline.
     pub fn create_coupling(
         &self,
@@ -273,18 +284,20 @@ fn pipeline_in(
     conn.query_row(
         "SELECT id, name, created_at, updated_at FROM pipelines WHERE id = ?1 OR name = ?1",
         [pipeline],
-        |row| {
-            Ok(PipelineRecord {
-                id: row.get(0)?,
-                name: row.get(1)?,
-                created_at: row.get(2)?,
-                updated_at: row.get(3)?,
-            })
-        },
+        pipeline_from_row,
     )
     .optional()
     .map_err(store.err("cannot read pipelines"))?
     .ok_or_else(|| not_found(format!("Couldn't find that pipeline: {pipeline}")))
+}
+
+fn pipeline_from_row(row: &Row<'_>) -> rusqlite::Result<PipelineRecord> {
+    Ok(PipelineRecord {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        created_at: row.get(2)?,
+        updated_at: row.get(3)?,
+    })
 }
 
 fn coupling_of(
