@@ -18,7 +18,7 @@ mod apps;
 mod error;
 mod gate;
 mod pipelines;
-pub mod range;
+mod range;
 mod wire;
 
 pub use error::ApiError;
