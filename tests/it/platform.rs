@@ -195,6 +195,20 @@ async fn promotion_releases_each_target_and_reports_the_one_that_fails() {
     );
 
     let targets = [&eu.id, &old.id, &fir.id, &us.id].map(|id| id.to_string());
+    let stray = platform
+        .create_promotion(&pipeline.id, &staging.id, &source.id, &targets)
+        .await
+        .unwrap_err();
+    assert!(
+        message(&stray).contains("not coupled to pipeline shop"),
+        "{stray}"
+    );
+    for target in &targets {
+        platform
+            .create_coupling(target, &pipeline.id, "production")
+            .await
+            .unwrap();
+    }
     let promotion = platform
         .create_promotion(&pipeline.id, &staging.id, &source.id, &targets)
         .await
@@ -462,6 +476,27 @@ async fn injected_release_failures_never_become_current() {
     let pipeline = platform.create_pipeline("flaky").await.unwrap();
     let staging = platform.app("staging").await.unwrap();
     let prod = platform.app("prod").await.unwrap();
+    platform
+        .create_coupling("staging", &pipeline.id, "staging")
+        .await
+        .unwrap();
+    platform
+        .create_coupling("prod", &pipeline.id, "production")
+        .await
+        .unwrap();
+    let failed_source = platform
+        .create_promotion(
+            &pipeline.id,
+            &staging.id,
+            &v2.id,
+            std::slice::from_ref(&prod.id),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        message(&failed_source).contains("only a succeeded release"),
+        "{failed_source}"
+    );
     let promotion = platform
         .create_promotion(
             &pipeline.id,
@@ -475,4 +510,48 @@ async fn injected_release_failures_never_become_current() {
     assert_eq!(targets[0].status, TargetStatus::Failed);
     assert!(targets[0].error_message.is_some());
     assert_eq!(platform.current_release("prod").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_source_release_settled_by_time_alone_can_be_promoted() {
+    let temp = tempfile::tempdir().unwrap();
+    let options = LocalOptions {
+        release_delay: std::time::Duration::from_millis(20),
+        fail_release_every: None,
+    };
+    let platform = LocalPlatform::open_with(&temp.path().join("platform"), options).unwrap();
+    let staging = platform.create_app("staging", "heroku-24").await.unwrap();
+    let prod = platform.create_app("prod", "heroku-24").await.unwrap();
+    let slug = uploaded_slug(&platform, temp.path(), "staging", b"delayed", "heroku-24").await;
+    let source = platform
+        .create_release("staging", &slug, "Deploy")
+        .await
+        .unwrap();
+    assert_eq!(source.status, ReleaseStatus::Pending);
+    let pipeline = platform.create_pipeline("delayed").await.unwrap();
+    platform
+        .create_coupling("staging", &pipeline.id, "staging")
+        .await
+        .unwrap();
+    platform
+        .create_coupling("prod", &pipeline.id, "production")
+        .await
+        .unwrap();
+    // Nobody reads the source release again: promoting it must still see it succeed.
+    tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+    let promotion = platform
+        .create_promotion(
+            &pipeline.id,
+            &staging.id,
+            &source.id,
+            std::slice::from_ref(&prod.id),
+        )
+        .await
+        .unwrap();
+    let mut targets = platform.promotion_targets(&promotion.id).await.unwrap();
+    while targets[0].status == TargetStatus::Pending {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        targets = platform.promotion_targets(&promotion.id).await.unwrap();
+    }
+    assert_eq!(targets[0].status, TargetStatus::Succeeded);
 }
