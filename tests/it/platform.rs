@@ -19,6 +19,28 @@ fn platform() -> (tempfile::TempDir, LocalPlatform) {
     (temp, platform)
 }
 
+/// A fresh data directory and the platform on it, with releases delayed by `delay_ms` and
+/// every `fail_every`th release failing.
+fn platform_with(delay_ms: u64, fail_every: Option<u64>) -> (tempfile::TempDir, LocalPlatform) {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let options = LocalOptions {
+        release_delay: std::time::Duration::from_millis(delay_ms),
+        fail_release_every: fail_every,
+    };
+    let platform = LocalPlatform::open_with(&temp.path().join("platform"), options).unwrap();
+    (temp, platform)
+}
+
+/// Couples each `(app, stage)` to `pipeline`.
+async fn couple(platform: &LocalPlatform, pipeline: &str, apps: &[(&str, &str)]) {
+    for (app, stage) in apps {
+        platform
+            .create_coupling(app, pipeline, stage)
+            .await
+            .unwrap();
+    }
+}
+
 /// Writes `bytes` as a slug archive and returns its path and `SHA256:<hex>` checksum.
 fn archive(dir: &Path, name: &str, bytes: &[u8]) -> (PathBuf, String) {
     let path = dir.join(name);
@@ -337,12 +359,7 @@ async fn unknown_names_and_bad_input_are_typed_errors() {
 
 #[tokio::test]
 async fn pending_releases_succeed_after_the_delay_and_only_then_become_current() {
-    let temp = tempfile::tempdir().unwrap();
-    let options = LocalOptions {
-        release_delay: std::time::Duration::from_millis(50),
-        fail_release_every: None,
-    };
-    let platform = LocalPlatform::open_with(&temp.path().join("platform"), options).unwrap();
+    let (temp, platform) = platform_with(50, None);
     platform.create_app("demo", "heroku-24").await.unwrap();
     let slug = uploaded_slug(&platform, temp.path(), "demo", b"slow release", "heroku-24").await;
     let release = platform
@@ -446,12 +463,7 @@ fn data_dir_follows_the_manifest() {
 
 #[tokio::test]
 async fn injected_release_failures_never_become_current() {
-    let temp = tempfile::tempdir().unwrap();
-    let options = LocalOptions {
-        release_delay: std::time::Duration::ZERO,
-        fail_release_every: Some(2),
-    };
-    let platform = LocalPlatform::open_with(&temp.path().join("platform"), options).unwrap();
+    let (temp, platform) = platform_with(0, Some(2));
     platform.create_app("staging", "heroku-24").await.unwrap();
     platform.create_app("prod", "heroku-24").await.unwrap();
     let slug = uploaded_slug(&platform, temp.path(), "staging", b"flaky", "heroku-24").await;
@@ -476,14 +488,12 @@ async fn injected_release_failures_never_become_current() {
     let pipeline = platform.create_pipeline("flaky").await.unwrap();
     let staging = platform.app("staging").await.unwrap();
     let prod = platform.app("prod").await.unwrap();
-    platform
-        .create_coupling("staging", &pipeline.id, "staging")
-        .await
-        .unwrap();
-    platform
-        .create_coupling("prod", &pipeline.id, "production")
-        .await
-        .unwrap();
+    couple(
+        &platform,
+        &pipeline.id,
+        &[("staging", "staging"), ("prod", "production")],
+    )
+    .await;
     let failed_source = platform
         .create_promotion(
             &pipeline.id,
@@ -514,12 +524,7 @@ async fn injected_release_failures_never_become_current() {
 
 #[tokio::test]
 async fn a_source_release_settled_by_time_alone_can_be_promoted() {
-    let temp = tempfile::tempdir().unwrap();
-    let options = LocalOptions {
-        release_delay: std::time::Duration::from_millis(20),
-        fail_release_every: None,
-    };
-    let platform = LocalPlatform::open_with(&temp.path().join("platform"), options).unwrap();
+    let (temp, platform) = platform_with(20, None);
     let staging = platform.create_app("staging", "heroku-24").await.unwrap();
     let prod = platform.create_app("prod", "heroku-24").await.unwrap();
     let slug = uploaded_slug(&platform, temp.path(), "staging", b"delayed", "heroku-24").await;
@@ -529,14 +534,12 @@ async fn a_source_release_settled_by_time_alone_can_be_promoted() {
         .unwrap();
     assert_eq!(source.status, ReleaseStatus::Pending);
     let pipeline = platform.create_pipeline("delayed").await.unwrap();
-    platform
-        .create_coupling("staging", &pipeline.id, "staging")
-        .await
-        .unwrap();
-    platform
-        .create_coupling("prod", &pipeline.id, "production")
-        .await
-        .unwrap();
+    couple(
+        &platform,
+        &pipeline.id,
+        &[("staging", "staging"), ("prod", "production")],
+    )
+    .await;
     // Nobody reads the source release again: promoting it must still see it succeed.
     tokio::time::sleep(std::time::Duration::from_millis(40)).await;
     let promotion = platform
