@@ -206,7 +206,14 @@ pub(crate) async fn put_blob(
         tokio_util::io::StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
     state
         .platform
-        .receive_blob(&slug_id, reader, Some(length), false, &NoProgress)
+        .receive_blob(
+            &slug_id,
+            reader,
+            "the request body",
+            Some(length),
+            false,
+            &NoProgress,
+        )
         .await?;
     Ok(StatusCode::OK.into_response())
 }
@@ -382,4 +389,9 @@ pub(crate) async fn rate_limits(State(state): State<AppState>) -> ApiResult {
         .unwrap_or_else(|p| p.into_inner())
         .remaining();
     Ok(json(StatusCode::OK, json!({ "remaining": remaining })))
+}
+
+/// `GET /account`: the local platform's one account (clients call it to check a token).
+pub(crate) async fn account(State(state): State<AppState>) -> ApiResult {
+    Ok(json(StatusCode::OK, wire::account(&state.started_at)))
 }

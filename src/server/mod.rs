@@ -18,7 +18,7 @@ mod apps;
 mod error;
 mod gate;
 mod pipelines;
-pub mod range;
+mod range;
 mod wire;
 
 pub use error::ApiError;
@@ -154,6 +154,8 @@ pub(crate) struct AppState {
     pub(crate) requests: Arc<AtomicU64>,
     pub(crate) bucket: Arc<Mutex<gate::Bucket>>,
     pub(crate) local_addr: SocketAddr,
+    /// RFC 3339 start time, shown as the account's creation time.
+    pub(crate) started_at: String,
     pub(crate) request_log: Option<Arc<Mutex<std::fs::File>>>,
 }
 
@@ -204,6 +206,9 @@ impl Server {
             config: Arc::new(config),
             requests: Arc::new(AtomicU64::new(0)),
             local_addr,
+            started_at: jiff::Timestamp::now()
+                .strftime("%Y-%m-%dT%H:%M:%SZ")
+                .to_string(),
         };
         Ok(Server {
             listener,
@@ -257,8 +262,12 @@ fn router(state: AppState) -> Router {
             get(pipelines::app_coupling),
         )
         .route("/filters/apps", post(apps::filter_apps))
+        .route("/account", get(apps::account))
         .route("/account/rate-limits", get(apps::rate_limits))
-        .route("/pipelines", post(pipelines::create_pipeline))
+        .route(
+            "/pipelines",
+            get(pipelines::list_pipelines).post(pipelines::create_pipeline),
+        )
         .route("/pipelines/{pipeline}", get(pipelines::get_pipeline))
         .route(
             "/pipelines/{pipeline}/pipeline-couplings",

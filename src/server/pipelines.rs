@@ -55,6 +55,16 @@ pub(crate) async fn create_pipeline(State(state): State<AppState>, bytes: Bytes)
     Ok(json(StatusCode::CREATED, wire::pipeline(&pipeline)))
 }
 
+/// `GET /pipelines`.
+pub(crate) async fn list_pipelines(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
+    let pipelines = state.platform.blocking(|s| s.pipelines()).await?;
+    Ok(list(
+        &headers,
+        pipelines.iter().map(wire::pipeline).collect(),
+        &["id", "name", "created_at", "updated_at"],
+    ))
+}
+
 /// `GET /pipelines/{id_or_name}`.
 pub(crate) async fn get_pipeline(
     State(state): State<AppState>,

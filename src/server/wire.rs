@@ -51,6 +51,30 @@ fn generation(generation: Generation) -> Value {
     json!({ "id": derived_id("generation", name), "name": name })
 }
 
+/// `#/definitions/account`: the local platform's only account, created when the server started.
+pub fn account(created_at: &str) -> Value {
+    json!({
+        "allow_tracking": false,
+        "beta": false,
+        "country_of_residence": null,
+        "created_at": created_at,
+        "default_organization": null,
+        "default_team": null,
+        "delinquent_at": null,
+        "email": OWNER_EMAIL,
+        "federated": false,
+        "id": derived_id("account", OWNER_EMAIL),
+        "identity_provider": null,
+        "last_login": null,
+        "name": null,
+        "sms_number": null,
+        "suspended_at": null,
+        "two_factor_authentication": false,
+        "updated_at": created_at,
+        "verified": true,
+    })
+}
+
 /// `#/definitions/app`.
 pub fn app(app: &AppRecord) -> Value {
     json!({

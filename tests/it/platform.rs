@@ -19,6 +19,28 @@ fn platform() -> (tempfile::TempDir, LocalPlatform) {
     (temp, platform)
 }
 
+/// A fresh data directory and the platform on it, with releases delayed by `delay_ms` and
+/// every `fail_every`th release failing.
+fn platform_with(delay_ms: u64, fail_every: Option<u64>) -> (tempfile::TempDir, LocalPlatform) {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let options = LocalOptions {
+        release_delay: std::time::Duration::from_millis(delay_ms),
+        fail_release_every: fail_every,
+    };
+    let platform = LocalPlatform::open_with(&temp.path().join("platform"), options).unwrap();
+    (temp, platform)
+}
+
+/// Couples each `(app, stage)` to `pipeline`.
+async fn couple(platform: &LocalPlatform, pipeline: &str, apps: &[(&str, &str)]) {
+    for (app, stage) in apps {
+        platform
+            .create_coupling(app, pipeline, stage)
+            .await
+            .unwrap();
+    }
+}
+
 /// Writes `bytes` as a slug archive and returns its path and `SHA256:<hex>` checksum.
 fn archive(dir: &Path, name: &str, bytes: &[u8]) -> (PathBuf, String) {
     let path = dir.join(name);
@@ -195,6 +217,20 @@ async fn promotion_releases_each_target_and_reports_the_one_that_fails() {
     );
 
     let targets = [&eu.id, &old.id, &fir.id, &us.id].map(|id| id.to_string());
+    let stray = platform
+        .create_promotion(&pipeline.id, &staging.id, &source.id, &targets)
+        .await
+        .unwrap_err();
+    assert!(
+        message(&stray).contains("not coupled to pipeline shop"),
+        "{stray}"
+    );
+    for target in &targets {
+        platform
+            .create_coupling(target, &pipeline.id, "production")
+            .await
+            .unwrap();
+    }
     let promotion = platform
         .create_promotion(&pipeline.id, &staging.id, &source.id, &targets)
         .await
@@ -323,12 +359,7 @@ async fn unknown_names_and_bad_input_are_typed_errors() {
 
 #[tokio::test]
 async fn pending_releases_succeed_after_the_delay_and_only_then_become_current() {
-    let temp = tempfile::tempdir().unwrap();
-    let options = LocalOptions {
-        release_delay: std::time::Duration::from_millis(50),
-        fail_release_every: None,
-    };
-    let platform = LocalPlatform::open_with(&temp.path().join("platform"), options).unwrap();
+    let (temp, platform) = platform_with(50, None);
     platform.create_app("demo", "heroku-24").await.unwrap();
     let slug = uploaded_slug(&platform, temp.path(), "demo", b"slow release", "heroku-24").await;
     let release = platform
@@ -432,12 +463,7 @@ fn data_dir_follows_the_manifest() {
 
 #[tokio::test]
 async fn injected_release_failures_never_become_current() {
-    let temp = tempfile::tempdir().unwrap();
-    let options = LocalOptions {
-        release_delay: std::time::Duration::ZERO,
-        fail_release_every: Some(2),
-    };
-    let platform = LocalPlatform::open_with(&temp.path().join("platform"), options).unwrap();
+    let (temp, platform) = platform_with(0, Some(2));
     platform.create_app("staging", "heroku-24").await.unwrap();
     platform.create_app("prod", "heroku-24").await.unwrap();
     let slug = uploaded_slug(&platform, temp.path(), "staging", b"flaky", "heroku-24").await;
@@ -462,6 +488,25 @@ async fn injected_release_failures_never_become_current() {
     let pipeline = platform.create_pipeline("flaky").await.unwrap();
     let staging = platform.app("staging").await.unwrap();
     let prod = platform.app("prod").await.unwrap();
+    couple(
+        &platform,
+        &pipeline.id,
+        &[("staging", "staging"), ("prod", "production")],
+    )
+    .await;
+    let failed_source = platform
+        .create_promotion(
+            &pipeline.id,
+            &staging.id,
+            &v2.id,
+            std::slice::from_ref(&prod.id),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        message(&failed_source).contains("only a succeeded release"),
+        "{failed_source}"
+    );
     let promotion = platform
         .create_promotion(
             &pipeline.id,
@@ -475,4 +520,41 @@ async fn injected_release_failures_never_become_current() {
     assert_eq!(targets[0].status, TargetStatus::Failed);
     assert!(targets[0].error_message.is_some());
     assert_eq!(platform.current_release("prod").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_source_release_settled_by_time_alone_can_be_promoted() {
+    let (temp, platform) = platform_with(20, None);
+    let staging = platform.create_app("staging", "heroku-24").await.unwrap();
+    let prod = platform.create_app("prod", "heroku-24").await.unwrap();
+    let slug = uploaded_slug(&platform, temp.path(), "staging", b"delayed", "heroku-24").await;
+    let source = platform
+        .create_release("staging", &slug, "Deploy")
+        .await
+        .unwrap();
+    assert_eq!(source.status, ReleaseStatus::Pending);
+    let pipeline = platform.create_pipeline("delayed").await.unwrap();
+    couple(
+        &platform,
+        &pipeline.id,
+        &[("staging", "staging"), ("prod", "production")],
+    )
+    .await;
+    // Nobody reads the source release again: promoting it must still see it succeed.
+    tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+    let promotion = platform
+        .create_promotion(
+            &pipeline.id,
+            &staging.id,
+            &source.id,
+            std::slice::from_ref(&prod.id),
+        )
+        .await
+        .unwrap();
+    let mut targets = platform.promotion_targets(&promotion.id).await.unwrap();
+    while targets[0].status == TargetStatus::Pending {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        targets = platform.promotion_targets(&promotion.id).await.unwrap();
+    }
+    assert_eq!(targets[0].status, TargetStatus::Succeeded);
 }

@@ -43,11 +43,13 @@ impl BlobStore {
         self.path(sha256).is_file()
     }
 
-    /// Copies `reader` to a temp file, hashing it and reporting progress. `expected_len`, when
-    /// given, must match the bytes read (a short body is a broken upload, not a small blob).
+    /// Copies `reader` (described by `source` in errors) to a temp file, hashing it and
+    /// reporting progress. `expected_len`, when given, must match the bytes read (a short body
+    /// is a broken upload, not a small blob).
     pub(crate) async fn ingest(
         &self,
         mut reader: impl AsyncRead + Unpin,
+        source: &str,
         expected_len: Option<u64>,
         progress: &dyn UploadProgress,
     ) -> Result<Ingested, PlatformError> {
@@ -66,7 +68,10 @@ impl BlobStore {
             let n = reader
                 .read(&mut buf)
                 .await
-                .map_err(|e| io_error(&temp, e))?;
+                .map_err(|e| PlatformError::Storage {
+                    message: format!("cannot read {source} after {size} bytes"),
+                    source: Some(Box::new(e)),
+                })?;
             if n == 0 {
                 break;
             }

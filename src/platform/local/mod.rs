@@ -142,7 +142,8 @@ impl LocalPlatform {
             })?
     }
 
-    /// Stores an uploaded archive for `slug_id` from `reader` and records it on the slug.
+    /// Stores an uploaded archive for `slug_id` from `reader` (described by `source` in
+    /// errors) and records it on the slug.
     /// With `verify`, bytes that do not match the slug's declared checksum are refused and
     /// not recorded; without it they are kept (as an object store would) and the release
     /// refuses them later.
@@ -150,6 +151,7 @@ impl LocalPlatform {
         &self,
         slug_id: &str,
         reader: impl AsyncRead + Unpin,
+        source: &str,
         expected_len: Option<u64>,
         verify: bool,
         progress: &dyn UploadProgress,
@@ -159,7 +161,7 @@ impl LocalPlatform {
         let ingested = self
             .store
             .blobs
-            .ingest(reader, expected_len, progress)
+            .ingest(reader, source, expected_len, progress)
             .await?;
         if verify
             && let Some(declared) = &slug.checksum
@@ -270,7 +272,9 @@ impl Platform for LocalPlatform {
                 source: Some(Box::new(e)),
             })?;
         let len = file.metadata().await.ok().map(|m| m.len());
-        self.receive_blob(slug_id, file, len, true, progress).await
+        let source = format!("slug archive {}", path.display());
+        self.receive_blob(slug_id, file, &source, len, true, progress)
+            .await
     }
 
     async fn create_release(&self, app: &str, slug_id: &str, description: &str) -> Result<Release> {

@@ -7,10 +7,10 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::records::{CouplingRecord, PipelineRecord, PromotionRecord, TargetRecord};
-use super::releases::release_in;
+use super::records::{AppRecord, CouplingRecord, PipelineRecord, PromotionRecord, TargetRecord};
+use super::releases::{release_in, settle, status_name};
 use super::store::{Store, app_in, invalid, not_found, now};
-use crate::platform::{PlatformError, PromotionStatus, TargetStatus};
+use crate::platform::{PlatformError, PromotionStatus, ReleaseStatus, TargetStatus};
 
 /// The stages a coupling may have (the API's enum).
 pub const STAGES: &[&str] = &["test", "review", "development", "staging", "production"];
@@ -52,6 +52,17 @@ impl Store {
     pub fn pipeline(&self, pipeline: &str) -> Result<PipelineRecord, PlatformError> {
         let conn = self.conn();
         pipeline_in(&conn, pipeline, self)
+    }
+
+    /// Every pipeline, by name.
+    pub fn pipelines(&self) -> Result<Vec<PipelineRecord>, PlatformError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT id, name, created_at, updated_at FROM pipelines ORDER BY name")
+            .map_err(self.err("cannot list pipelines"))?;
+        stmt.query_map([], pipeline_from_row)
+            .and_then(|rows| rows.collect())
+            .map_err(self.err("cannot list pipelines"))
     }
 
     /// Couples `app` to `pipeline` (name or id) at `stage`; an app is in at most one pipeline.
@@ -125,6 +136,9 @@ impl Store {
         self.write(|tx| {
             let pipeline = pipeline_in(tx, pipeline, self)?;
             let source = app_in(tx, source_app, self)?;
+            // A release whose delay has passed but that nobody has read since is still
+            // `pending` in the table: settle first so the status checked below is the real one.
+            settle(tx, &source.id, self)?;
             let release = match source_release {
                 Some(release) => release_in(tx, &source, release, self)?,
                 None => {
@@ -145,6 +159,34 @@ impl Store {
                     release_in(tx, &source, &current, self)?
                 }
             };
+            if release.status != ReleaseStatus::Succeeded {
+                return Err(invalid(format!(
+                    "release v{} of {} has status {}: only a succeeded release can be promoted",
+                    release.version,
+                    source.name,
+                    status_name(release.status)
+                )));
+            }
+            // As on Heroku, a promotion stays inside its pipeline: the source and every target
+            // must be coupled to it. Checked up front, so a stray target refuses the whole
+            // promotion before anything is released.
+            let target_apps = targets_resolved(tx, targets, self)?;
+            if target_apps.iter().any(|app| app.id == source.id) {
+                return Err(invalid(format!(
+                    "app {} cannot be promoted to itself",
+                    source.name
+                )));
+            }
+            for app in std::iter::once(&source).chain(&target_apps) {
+                let coupled =
+                    coupling_of(tx, &app.id, self)?.is_some_and(|c| c.pipeline_id == pipeline.id);
+                if !coupled {
+                    return Err(invalid(format!(
+                        "app {} is not coupled to pipeline {}",
+                        app.name, pipeline.name
+                    )));
+                }
+            }
             let slug_id = release.slug_id.clone().ok_or_else(|| {
                 invalid(format!(
                     "release v{} of {} has no slug to promote",
@@ -159,10 +201,9 @@ impl Store {
             )
             .map_err(self.err("cannot create the promotion"))?;
             let description = format!("Promote {} v{}", source.name, release.version);
-            for (position, target) in targets.iter().enumerate() {
-                let app = app_in(tx, target, self)?;
+            for (position, app) in target_apps.iter().enumerate() {
                 let (status, error, release_id) =
-                    match self.release_slug_in(tx, &app, &slug_id, &description) {
+                    match self.release_slug_in(tx, app, &slug_id, &description) {
                         Ok(made) => ("succeeded", None, Some(made.id)),
                         Err(PlatformError::InvalidParams { message, .. }) => {
                             ("failed", Some(message), None)
@@ -273,18 +314,29 @@ fn pipeline_in(
     conn.query_row(
         "SELECT id, name, created_at, updated_at FROM pipelines WHERE id = ?1 OR name = ?1",
         [pipeline],
-        |row| {
-            Ok(PipelineRecord {
-                id: row.get(0)?,
-                name: row.get(1)?,
-                created_at: row.get(2)?,
-                updated_at: row.get(3)?,
-            })
-        },
+        pipeline_from_row,
     )
     .optional()
     .map_err(store.err("cannot read pipelines"))?
     .ok_or_else(|| not_found(format!("Couldn't find that pipeline: {pipeline}")))
+}
+
+/// Resolves target app names or ids to apps (an unknown one is `not_found`).
+fn targets_resolved(
+    conn: &Connection,
+    targets: &[String],
+    store: &Store,
+) -> Result<Vec<AppRecord>, PlatformError> {
+    targets.iter().map(|t| app_in(conn, t, store)).collect()
+}
+
+fn pipeline_from_row(row: &Row<'_>) -> rusqlite::Result<PipelineRecord> {
+    Ok(PipelineRecord {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        created_at: row.get(2)?,
+        updated_at: row.get(3)?,
+    })
 }
 
 fn coupling_of(
