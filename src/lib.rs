@@ -24,6 +24,7 @@ pub mod desired;
 pub mod env_vars;
 pub mod graph;
 pub mod manifest;
+pub mod ops;
 pub mod plan;
 pub mod platform;
 pub mod runtime;

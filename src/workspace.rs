@@ -6,12 +6,17 @@
 //! and, on the local platform, `platform/` (the embedded platform's apps, releases and blobs).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
 use crate::desired::DesiredState;
 use crate::graph::{GraphError, StepGraph};
+use crate::manifest::PlatformKind;
 use crate::manifest::{self, LoadedManifest, ManifestError};
+use crate::platform::heroku::{self, HerokuPlatform};
+use crate::platform::local::{self, LocalPlatform};
+use crate::platform::{Platform, PlatformError};
 use crate::state::{State, StateError};
 
 /// Errors opening a workspace.
@@ -25,6 +30,29 @@ pub enum WorkspaceError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Graph(#[from] GraphError),
+}
+
+/// Errors connecting to the platform.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ConnectError {
+    /// The local platform's data could not be opened.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Local(#[from] PlatformError),
+    /// The Heroku API's URL or token is missing or wrong.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Heroku(#[from] heroku::ConnectError),
+}
+
+/// A connection to the manifest's platform.
+pub struct Connected {
+    /// The platform.
+    pub platform: Arc<dyn Platform>,
+    /// Its identity in slugplan's state: `local:<data dir>` or the API's base URL.
+    pub id: String,
+    /// The Heroku client, when that is the platform, for its request counts.
+    pub heroku: Option<Arc<HerokuPlatform>>,
 }
 
 /// A loaded manifest, its desired state and step graph, and where its state lives.
@@ -65,12 +93,40 @@ impl Workspace {
         self.dot_dir().join("state")
     }
 
-    /// Where the local platform keeps its data (`[platform] data_dir`, default
-    /// `.slugplan/platform`).
-    pub fn platform_data_dir(&self) -> PathBuf {
-        match &self.loaded.manifest.platform.data_dir {
-            Some(dir) => self.loaded.resolve(dir),
-            None => self.dot_dir().join("platform"),
+    /// Connects to the manifest's platform: the local one in its data directory, or the
+    /// Heroku API at `api_url` (already resolved by the caller from `SLUGPLAN_API_URL`), else
+    /// the manifest's `api_url`, else `https://api.heroku.com`, with the token from
+    /// `HEROKU_API_KEY` or `<home>/.netrc`.
+    pub fn connect(
+        &self,
+        api_url: Option<&str>,
+        home: Option<&Path>,
+    ) -> Result<Connected, ConnectError> {
+        let platform = &self.loaded.manifest.platform;
+        match platform.kind {
+            PlatformKind::Local => {
+                let dir = local::data_dir(&self.loaded);
+                let local = LocalPlatform::open(&dir)?;
+                let dir = dir.canonicalize().unwrap_or(dir);
+                Ok(Connected {
+                    platform: Arc::new(local),
+                    id: format!("local:{}", dir.display()),
+                    heroku: None,
+                })
+            }
+            PlatformKind::Heroku => {
+                let url = api_url
+                    .or(platform.api_url.as_deref())
+                    .unwrap_or(heroku::DEFAULT_API_URL);
+                let (client, source) = HerokuPlatform::connect(url, home)?;
+                tracing::debug!("API token from {source:?}");
+                let client = Arc::new(client);
+                Ok(Connected {
+                    platform: client.clone(),
+                    id: url.trim_end_matches('/').to_owned(),
+                    heroku: Some(client),
+                })
+            }
         }
     }
 

@@ -10,6 +10,8 @@
 mod promote;
 mod steps;
 
+pub(crate) use steps::process_types_key;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Mutex;

@@ -6,6 +6,7 @@
 //! that want to hash components or reuse some of their compressed chunks before packing.
 
 pub mod go;
+pub mod key;
 
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
@@ -132,10 +133,22 @@ impl BuiltSlug {
     }
 }
 
-/// Builds slug `slug` of the manifest into `cache`.
+/// Builds slug `slug` of the manifest into `cache`, always packing it.
 pub fn build_slug(
     loaded: &LoadedManifest,
     slug: &str,
+    cache: &Cache,
+    options: &BuildOptions<'_>,
+) -> Result<BuiltSlug, BuildError> {
+    let components = slug_components(loaded, slug, cache)?;
+    pack_slug(loaded, slug, &components, cache, options)
+}
+
+/// Packs `components` (from [`slug_components`]) as slug `slug` into `cache`.
+pub fn pack_slug(
+    loaded: &LoadedManifest,
+    slug: &str,
+    components: &[Component],
     cache: &Cache,
     options: &BuildOptions<'_>,
 ) -> Result<BuiltSlug, BuildError> {
@@ -146,7 +159,6 @@ pub fn build_slug(
             slug: slug.to_owned(),
             source,
         })?;
-    let components = slug_components(loaded, slug, cache)?;
     let inputs: Vec<ComponentInput<'_>> = components.iter().map(ComponentInput::Fresh).collect();
     let pack_options = PackOptions {
         threads: options.threads,
@@ -163,6 +175,114 @@ pub fn build_slug(
         process_types,
         components: file.packed.components,
     })
+}
+
+/// A slug in the cache, packed now or found by its input key.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CachedSlug {
+    /// The slug's name in the manifest.
+    pub name: String,
+    /// The archive: `<cache>/slugs-v1/<sha256>.tgz`.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-256, lowercase hex.
+    pub sha256: String,
+    /// The stack it is built for.
+    pub stack: String,
+    /// Its process types.
+    pub process_types: BTreeMap<String, String>,
+    /// Its input key.
+    pub key: key::SlugKey,
+    /// Whether it was packed now (false: the key was in the slug index).
+    pub built_now: bool,
+}
+
+impl CachedSlug {
+    /// The checksum as the platform reports it: `SHA256:<lowercase hex>`.
+    pub fn checksum(&self) -> String {
+        crate::slug::checksum(&self.sha256)
+    }
+}
+
+/// Makes slug `slug` available in the cache: computes its input key (which makes runtimes
+/// available and runs the Go build, itself cached) and packs it only when the slug index has
+/// no archive for that key.
+pub fn ensure_slug(
+    loaded: &LoadedManifest,
+    slug: &str,
+    cache: &Cache,
+    options: &BuildOptions<'_>,
+) -> Result<CachedSlug, BuildError> {
+    let components = slug_components(loaded, slug, cache)?;
+    let key =
+        key::slug_key(loaded, &components).map_err(|source| BuildError::slug(slug, source))?;
+    let cache_err = |err: crate::cache::CacheError| BuildError::slug(slug, SlugError::from(err));
+    let index = key::SlugIndex::open(cache).map_err(cache_err)?;
+    if let Some(found) = indexed(loaded, slug, &index, key.clone())? {
+        return Ok(found);
+    }
+    let built = pack_slug(loaded, slug, &components, cache, options)?;
+    index
+        .put(
+            &key.key,
+            &key::IndexEntry {
+                sha256: built.sha256.clone(),
+                size: built.size,
+            },
+        )
+        .map_err(cache_err)?;
+    Ok(CachedSlug {
+        name: built.name,
+        path: built.path,
+        size: built.size,
+        sha256: built.sha256,
+        stack: built.stack,
+        process_types: built.process_types,
+        key,
+        built_now: true,
+    })
+}
+
+/// Finds slug `slug` in the cache without fetching, compiling or packing anything: None when
+/// a runtime is not fetched, the slug has a Go build (only a build can say whether its
+/// sources changed), or no archive was built from its current inputs.
+pub fn find_slug(loaded: &LoadedManifest, slug: &str, cache: &Cache) -> Option<CachedSlug> {
+    if spec(loaded, slug).ok()?.go.is_some() {
+        return None;
+    }
+    let components = slug_components(loaded, slug, cache).ok()?;
+    let key = key::slug_key(loaded, &components).ok()?;
+    let index = key::SlugIndex::open(cache).ok()?;
+    indexed(loaded, slug, &index, key).ok().flatten()
+}
+
+fn indexed(
+    loaded: &LoadedManifest,
+    slug: &str,
+    index: &key::SlugIndex,
+    key: key::SlugKey,
+) -> Result<Option<CachedSlug>, BuildError> {
+    let Some((entry, path)) = index.get(&key.key) else {
+        return Ok(None);
+    };
+    let spec = spec(loaded, slug)?;
+    let process_types = loaded
+        .process_types(slug)
+        .map_err(|source| BuildError::Manifest {
+            slug: slug.to_owned(),
+            source,
+        })?;
+    Ok(Some(CachedSlug {
+        name: slug.to_owned(),
+        path,
+        size: entry.size,
+        sha256: entry.sha256,
+        stack: spec.stack.clone(),
+        process_types,
+        key,
+        built_now: false,
+    }))
 }
 
 /// The components of slug `slug`, in archive order (see [`crate::slug`]): runtimes are made
@@ -184,9 +304,8 @@ pub fn slug_components(
     runtimes.dedup();
     let mut parts = Vec::new();
     for name in &runtimes {
-        let tree = crate::runtime::materialize(loaded, name, cache).map_err(|source| {
-            BuildError::Runtime(Box::new(source))
-        })?;
+        let tree = crate::runtime::materialize(loaded, name, cache)
+            .map_err(|source| BuildError::Runtime(Box::new(source)))?;
         let dest = inside_app(&tree.dest, true).ok_or_else(|| bad_path(&tree.dest))?;
         let entries = walk(&tree.root, &dest, |_, _| false).map_err(slug_err)?;
         parts.push(Part::tree(format!("runtime.{name}"), &dest, entries));

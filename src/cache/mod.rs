@@ -23,6 +23,8 @@ pub enum Bucket {
     GoBuilds,
     /// Compressed chunks of slug components, keyed by component input key.
     Chunks,
+    /// Slug input key → the archive built from it, so unchanged slugs are not packed again.
+    SlugIndex,
 }
 
 impl Bucket {
@@ -34,6 +36,7 @@ impl Bucket {
             Bucket::RuntimeTrees => "runtime-trees-v1",
             Bucket::GoBuilds => "go-v1",
             Bucket::Chunks => "chunks-v1",
+            Bucket::SlugIndex => "slug-index-v1",
         }
     }
 }

@@ -77,3 +77,39 @@ impl GlobalSettings {
         options
     }
 }
+
+impl GlobalSettings {
+    /// Connects to `workspace`'s platform: `SLUGPLAN_API_URL` beats the manifest's `api_url`;
+    /// the token comes from `HEROKU_API_KEY` or `$HOME/.netrc`.
+    pub fn connect(
+        &self,
+        workspace: &crate::workspace::Workspace,
+    ) -> Result<crate::workspace::Connected, crate::workspace::ConnectError> {
+        let api_url = std::env::var(env_vars::SLUGPLAN_API_URL)
+            .ok()
+            .filter(|v| !v.is_empty());
+        let home = std::env::var_os(env_vars::HOME).map(PathBuf::from);
+        workspace.connect(api_url.as_deref(), home.as_deref())
+    }
+
+    /// Steps at once: `-j N`, else the number of cores.
+    pub fn jobs(&self, flag: Option<usize>) -> usize {
+        flag.filter(|&n| n > 0).unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+        })
+    }
+
+    /// How plans prepare slugs: building unless `no_build`, `jobs` at a time.
+    pub fn prepare_options(&self, build: bool, jobs: usize) -> crate::ops::prepare::PrepareOptions {
+        let threads = std::env::var(env_vars::SLUGPLAN_THREADS)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        crate::ops::prepare::PrepareOptions {
+            build,
+            jobs,
+            threads,
+            fetch: self.fetch_options(),
+        }
+    }
+}

@@ -1,11 +1,13 @@
 //! One thin module per subcommand: read settings, call the library, print the result.
 
+mod apply;
 mod build;
 mod completions;
 mod fetch;
 mod graph;
 mod history;
 mod lock;
+mod plan;
 mod schema;
 mod server;
 mod validate;
@@ -25,9 +27,8 @@ pub fn run(command: Command, settings: &GlobalSettings) -> miette::Result<ExitSt
         Command::Fetch(args) => fetch::run(&args, settings),
         Command::Graph => graph::run(settings),
         Command::History(args) => history::run(&args, settings),
-        Command::Plan(_) | Command::Apply(_) => Err(miette::miette!(
-            "plan and apply are wired up once the platform lands"
-        )),
+        Command::Plan(args) => plan::run(&args, settings),
+        Command::Apply(args) => apply::run(&args, settings),
         Command::Server(args) => server::run(&args, settings),
     }
 }

@@ -100,7 +100,6 @@ pub fn diff(input: DiffInput<'_>) -> Result<Plan, DiffError> {
     let decisions = decide_apps(&input)?;
     let reusable = reusable_slugs(&input);
     let mut steps = Vec::new();
-    let mut summary = Summary::default();
 
     for step in input.graph.ordered() {
         let address = step.address();
@@ -144,15 +143,11 @@ pub fn diff(input: DiffInput<'_>) -> Result<Plan, DiffError> {
                 } else {
                     planned.reason = "slug cached".into();
                 }
-                if planned.action == Action::Build {
-                    summary.build += 1;
-                }
             }
             StepKind::EnsureApp { app } => {
                 if !input.observed.get(app).is_some_and(|o| o.exists) {
                     planned.action = Action::Create;
                     planned.reason = "app does not exist yet".into();
-                    summary.create += 1;
                 } else {
                     planned.reason = "app exists".into();
                 }
@@ -173,7 +168,6 @@ pub fn diff(input: DiffInput<'_>) -> Result<Plan, DiffError> {
                     (true, None) => {
                         planned.action = Action::Upload;
                         planned.reason = "not on the platform yet".into();
-                        summary.upload += 1;
                     }
                 }
             }
@@ -185,11 +179,6 @@ pub fn diff(input: DiffInput<'_>) -> Result<Plan, DiffError> {
                 planned.after = decision.after.clone();
                 if matches!(step, StepKind::Release { .. }) && decision.action != Action::NoOp {
                     planned.slug_id = reusable.get(slug).map(|(id, _)| id.clone());
-                }
-                if decision.action == Action::NoOp {
-                    summary.unchanged += 1;
-                } else {
-                    summary.release += 1;
                 }
             }
         }
@@ -210,8 +199,8 @@ pub fn diff(input: DiffInput<'_>) -> Result<Plan, DiffError> {
             })
             .collect(),
         drift: drift(&input, &decisions),
+        summary: Summary::of(&steps),
         steps,
-        summary,
     })
 }
 

@@ -115,6 +115,25 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Counts `steps`: slugs built (not Go builds: they are part of their slug), uploads,
+    /// releases and promotions, apps created, and apps left as they are.
+    pub fn of<'a>(steps: impl IntoIterator<Item = &'a PlannedStep>) -> Self {
+        let mut summary = Summary::default();
+        for step in steps {
+            match (&step.step, step.action) {
+                (StepKind::AssembleSlug { .. }, Action::Build) => summary.build += 1,
+                (_, Action::Create) => summary.create += 1,
+                (_, Action::Upload) => summary.upload += 1,
+                (_, Action::Release | Action::Promote) => summary.release += 1,
+                (StepKind::Release { .. } | StepKind::Promote { .. }, Action::NoOp) => {
+                    summary.unchanged += 1;
+                }
+                _ => {}
+            }
+        }
+        summary
+    }
+
     /// Whether the plan changes nothing on the platform.
     pub fn is_empty(&self) -> bool {
         self.create == 0 && self.upload == 0 && self.release == 0
@@ -150,5 +169,17 @@ impl Plan {
     /// The step at `address`.
     pub fn step(&self, address: &Address) -> Option<&PlannedStep> {
         self.steps.iter().find(|s| &s.address == address)
+    }
+
+    /// Keeps only the steps in `only` (a `--target` closure), and recounts.
+    pub fn retain(&mut self, only: &std::collections::BTreeSet<Address>) {
+        self.steps.retain(|s| only.contains(&s.address));
+        self.fingerprint.retain(|app, _| {
+            self.steps
+                .iter()
+                .any(|s| s.step.app() == Some(app.as_str()))
+        });
+        self.drift.retain(|d| self.fingerprint.contains_key(&d.app));
+        self.summary = Summary::of(&self.steps);
     }
 }

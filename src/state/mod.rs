@@ -20,6 +20,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+use crate::build::key::SlugKey;
+
 /// Migrations, in order. Append only.
 const MIGRATIONS: &[&str] = &[
     // 1: uploads, releases made, and the audit log.
@@ -60,6 +62,13 @@ const MIGRATIONS: &[&str] = &[
         outcome TEXT NOT NULL,
         detail TEXT NOT NULL,
         PRIMARY KEY (apply_id, seq)
+    );",
+    // 2: the input key of each slug's last build, so a rebuild can say what changed.
+    "CREATE TABLE slug_keys (
+        slug TEXT PRIMARY KEY,
+        key TEXT NOT NULL,
+        parts TEXT NOT NULL,
+        recorded_at TEXT NOT NULL
     );",
 ];
 
@@ -267,6 +276,37 @@ impl State {
             )
             .optional()
             .map(|found| found.is_some())
+            .map_err(self.err())
+    }
+
+    /// The input key recorded for slug `slug` by the last plan that built or found it.
+    pub fn slug_key(&self, slug: &str) -> Result<Option<SlugKey>, StateError> {
+        let row: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT key, parts FROM slug_keys WHERE slug = ?1",
+                [slug],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(self.err())?;
+        Ok(row.and_then(|(key, parts)| {
+            Some(SlugKey {
+                key,
+                parts: serde_json::from_str(&parts).ok()?,
+            })
+        }))
+    }
+
+    /// Records slug `slug`'s current input key.
+    pub fn record_slug_key(&self, slug: &str, key: &SlugKey) -> Result<(), StateError> {
+        let parts = serde_json::to_string(&key.parts).expect("a string map serialises");
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO slug_keys VALUES (?1, ?2, ?3, ?4)",
+                params![slug, key.key, parts, now()],
+            )
+            .map(drop)
             .map_err(self.err())
     }
 

@@ -114,7 +114,8 @@ impl ApplyReporter for ApplyProgress {
                     StepOutcome::Skipped => "Skipped",
                     StepOutcome::Failed => "Failed",
                 };
-                self.printer.status(verb, format_args!("{address}: {detail}"));
+                self.printer
+                    .status(verb, format_args!("{address}: {detail}"));
             }
         }
     }

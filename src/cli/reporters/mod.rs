@@ -3,5 +3,5 @@
 //! Each reporter picks its output once from the printer: live bars on a terminal, plain lines
 //! when stderr is not one, nothing with `--quiet`, JSON lines with `--json`.
 
-pub mod fetch;
 pub mod apply;
+pub mod fetch;

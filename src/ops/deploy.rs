@@ -1,0 +1,335 @@
+//! Deploying: make a plan (prepare slugs, observe the platform, diff), and apply one.
+//!
+//! A plan made here is what `plan` prints and `apply` executes; a saved plan is re-checked
+//! against the platform and the manifest before it is applied, and its slugs are taken from
+//! the cache (or rebuilt and compared, on another machine) so exactly the planned bytes go out.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Mutex;
+
+use crate::apply::{Applier, ApplyError, ApplyOptions, ApplyReporter, ApplySummary, ReadySlug};
+use crate::build::BuildOptions;
+use crate::cache::{Bucket, Cache};
+use crate::graph::{Address, GraphError, StepKind};
+use crate::ops::prepare::{PrepareError, PrepareOptions, Prepared, prepare};
+use crate::plan::diff::{DiffError, DiffInput, diff};
+use crate::plan::observe::observe;
+use crate::plan::saved::{self, SavedPlanError};
+use crate::plan::{Action, Plan};
+use crate::platform::PlatformError;
+use crate::runtime::FetchReporter;
+use crate::state::{State, StateError};
+use crate::workspace::{Connected, Workspace};
+
+/// Errors of planning and applying.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum DeployError {
+    /// Slugs could not be prepared.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Prepare(#[from] PrepareError),
+    /// The platform could not be read.
+    #[error("reading the apps from {platform}")]
+    Observe {
+        /// The platform.
+        platform: String,
+        /// The error.
+        #[source]
+        #[diagnostic_source]
+        source: PlatformError,
+    },
+    /// The plan is impossible.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Diff(#[from] DiffError),
+    /// A `--target` is unknown.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Graph(#[from] GraphError),
+    /// A saved plan is unreadable or stale.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Saved(#[from] SavedPlanError),
+    /// Steps failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Apply(#[from] ApplyError),
+    /// The local state failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    State(#[from] StateError),
+}
+
+/// What planning and applying share.
+pub struct Deploy<'a> {
+    /// The manifest and its graph.
+    pub workspace: &'a Workspace,
+    /// The platform.
+    pub connected: &'a Connected,
+    /// slugplan's state.
+    pub state: &'a Mutex<State>,
+    /// The cache.
+    pub cache: &'a Cache,
+}
+
+/// A plan with what applying it needs.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// The plan.
+    pub plan: Plan,
+    /// The archives to upload, by slug.
+    pub ready: BTreeMap<String, ReadySlug>,
+}
+
+impl Deploy<'_> {
+    /// Makes a plan for everything, or for `targets` (apps or addresses) and what they need.
+    pub async fn plan(
+        &self,
+        targets: &[String],
+        options: &PrepareOptions,
+        reporter: &dyn FetchReporter,
+    ) -> Result<Planned, DeployError> {
+        let graph = &self.workspace.graph;
+        let only = if targets.is_empty() {
+            None
+        } else {
+            let mut only = BTreeSet::new();
+            for target in targets {
+                only.extend(graph.closure(target)?);
+            }
+            Some(only)
+        };
+        let wanted = |address: &Address| only.as_ref().is_none_or(|o| o.contains(address));
+        let desired = &self.workspace.desired;
+        let slugs: BTreeSet<String> = graph
+            .ordered()
+            .into_iter()
+            .filter(|step| wanted(&step.address()))
+            .filter_map(|step| match step {
+                StepKind::AssembleSlug { slug, .. } => Some(slug.clone()),
+                _ => None,
+            })
+            .collect();
+        // Every app is read, even with --target: the diff decides each app (and a promotion's
+        // source may lie outside the target); steps outside it are dropped afterwards.
+        let apps: Vec<String> = desired.apps.keys().cloned().collect();
+
+        let prepared = prepare(
+            &self.workspace.loaded,
+            self.cache,
+            self.state,
+            &slugs,
+            options,
+            reporter,
+        )
+        .await?;
+        let observed = observe(self.connected.platform.as_ref(), apps, options.jobs)
+            .await
+            .map_err(|source| DeployError::Observe {
+                platform: self.connected.platform.describe(),
+                source,
+            })?;
+
+        let mut facts = prepared.facts.clone();
+        // Slugs outside the target still need facts for the diff's per-app decisions.
+        for name in desired.slugs.keys() {
+            facts
+                .entry(name.clone())
+                .or_insert_with(|| unknown_facts(self.workspace, name));
+        }
+        let (uploads, ours) = {
+            let state = self.state.lock().expect("state lock");
+            let mut uploads = BTreeMap::new();
+            for (name, slug) in &prepared.ready {
+                let key = crate::apply::process_types_key(&slug.process_types);
+                if let Some(upload) =
+                    state.find_upload(&self.connected.id, &slug.checksum, &slug.stack, &key)?
+                {
+                    uploads.insert(name.clone(), upload);
+                }
+            }
+            let mut ours = BTreeSet::new();
+            for release in observed.values().filter_map(|o| o.running.as_ref()) {
+                if state.made_release(&self.connected.id, &release.id)? {
+                    ours.insert(release.id.clone());
+                }
+            }
+            (uploads, ours)
+        };
+        let Prepared { ready, fetched, .. } = prepared;
+        let mut plan = diff(DiffInput {
+            graph,
+            desired,
+            slugs: &facts,
+            fetched: &fetched,
+            observed: &observed,
+            uploads: &uploads,
+            ours: &ours,
+            platform: &self.connected.id,
+            manifest_sha256: &self.workspace.manifest_sha256,
+        })?;
+        if let Some(only) = &only {
+            plan.retain(only);
+        }
+        Ok(Planned { plan, ready })
+    }
+
+    /// Reads a saved plan, refuses it when stale, and finds its slugs (rebuilding any the
+    /// cache lost, which must come out byte-identical).
+    pub async fn load_saved(
+        &self,
+        path: &Path,
+        options: &PrepareOptions,
+    ) -> Result<Planned, DeployError> {
+        let plan = saved::load(path)?;
+        let apps: Vec<String> = plan.fingerprint.keys().cloned().collect();
+        let observed = observe(self.connected.platform.as_ref(), apps, options.jobs)
+            .await
+            .map_err(|source| DeployError::Observe {
+                platform: self.connected.platform.describe(),
+                source,
+            })?;
+        let running: BTreeMap<String, Option<String>> = observed
+            .iter()
+            .map(|(app, o)| (app.clone(), o.release_id().map(str::to_owned)))
+            .collect();
+        saved::check_fresh(
+            &plan,
+            &self.workspace.manifest_sha256,
+            &self.connected.id,
+            &running,
+        )?;
+        let mut ready = BTreeMap::new();
+        for step in &plan.steps {
+            let (StepKind::AssembleSlug { slug, .. }, Some(checksum)) = (&step.step, &step.after)
+            else {
+                continue;
+            };
+            let found = self.slug_by_checksum(slug, checksum, options).await?;
+            ready.insert(slug.clone(), found);
+        }
+        Ok(Planned { plan, ready })
+    }
+
+    async fn slug_by_checksum(
+        &self,
+        slug: &str,
+        checksum: &str,
+        options: &PrepareOptions,
+    ) -> Result<ReadySlug, DeployError> {
+        let loaded = &self.workspace.loaded;
+        let spec = &loaded.manifest.slugs[slug];
+        let process_types = loaded
+            .process_types(slug)
+            .map_err(|e| PrepareError::Manifest(Box::new(e)))?;
+        let hex = checksum.strip_prefix("SHA256:").unwrap_or(checksum);
+        let path = self
+            .cache
+            .bucket(Bucket::Slugs)
+            .map(|dir| dir.join(format!("{hex}.tgz")))
+            .ok()
+            .filter(|p| p.is_file());
+        let path = match path {
+            Some(path) => path,
+            None => {
+                let loaded = loaded.clone();
+                let cache = self.cache.clone();
+                let name = slug.to_owned();
+                let threads = options.threads;
+                let built = tokio::task::spawn_blocking(move || {
+                    let options = BuildOptions {
+                        threads,
+                        reporter: None,
+                    };
+                    crate::build::ensure_slug(&loaded, &name, &cache, &options)
+                })
+                .await
+                .map_err(|e| PrepareError::Task(e.to_string()))?
+                .map_err(|e| PrepareError::Build(Box::new(e)))?;
+                if built.checksum() != checksum {
+                    return Err(SavedPlanError::Stale {
+                        reason: format!(
+                            "slug {slug} builds to {} now, the plan has {checksum}",
+                            built.checksum()
+                        ),
+                    }
+                    .into());
+                }
+                built.path
+            }
+        };
+        Ok(ReadySlug {
+            path,
+            checksum: checksum.to_owned(),
+            stack: spec.stack.clone(),
+            process_types,
+        })
+    }
+
+    /// Applies `planned`, recording it in the audit log as `command`.
+    pub async fn apply(
+        &self,
+        planned: &Planned,
+        command: &str,
+        options: ApplyOptions,
+        reporter: &dyn ApplyReporter,
+    ) -> Result<ApplySummary, DeployError> {
+        let apply_id = self.state.lock().expect("state lock").begin_apply(
+            command,
+            &self.connected.id,
+            &self.workspace.manifest_sha256,
+        )?;
+        let app_stacks: BTreeMap<String, String> = self
+            .workspace
+            .desired
+            .apps
+            .values()
+            .filter_map(|app| {
+                let stack = self.workspace.desired.slugs.get(&app.slug)?.stack.clone();
+                Some((app.name.clone(), stack))
+            })
+            .collect();
+        let applier = Applier::new(
+            self.connected.platform.as_ref(),
+            self.connected.id.clone(),
+            self.state,
+            apply_id,
+            &planned.ready,
+            &app_stacks,
+            reporter,
+            options,
+        );
+        let result = applier.apply(&planned.plan, None).await;
+        let outcome = match &result {
+            Ok(_) => "succeeded".to_owned(),
+            Err(err) => format!("failed: {err}"),
+        };
+        self.state
+            .lock()
+            .expect("state lock")
+            .finish_apply(apply_id, &outcome)?;
+        let mut summary = result?;
+        summary.built = planned
+            .plan
+            .steps
+            .iter()
+            .filter(|s| {
+                matches!(s.step, StepKind::AssembleSlug { .. }) && s.action == Action::Build
+            })
+            .count();
+        Ok(summary)
+    }
+}
+
+fn unknown_facts(workspace: &Workspace, slug: &str) -> crate::plan::diff::SlugFacts {
+    let spec = &workspace.loaded.manifest.slugs[slug];
+    crate::plan::diff::SlugFacts {
+        checksum: None,
+        stack: spec.stack.clone(),
+        process_types: workspace.loaded.process_types(slug).unwrap_or_default(),
+        built_now: false,
+        go_built_now: false,
+        build_reason: "outside the target".into(),
+    }
+}

@@ -1,0 +1,12 @@
+//! The verbs: what `plan` and `apply` do, composed from the nouns.
+//!
+//! cargo's split: `commands/` parse and print; `ops/` does the work and returns data; the
+//! library modules underneath (manifest, runtime, build, platform, plan, apply, state) know
+//! nothing of each other's callers.
+//!
+//! - [`prepare`]: fetch runtimes and build (or find by input key) every slug a plan needs.
+//! - [`deploy`]: make a plan (prepare, observe, diff) and apply it under the apply lock,
+//!   recording it in the audit log.
+
+pub mod deploy;
+pub mod prepare;
