@@ -15,9 +15,10 @@ use crate::graph::{Address, GraphError, StepKind};
 use crate::ops::prepare::{PrepareError, PrepareOptions, Prepared, prepare};
 use crate::plan::diff::{DiffError, DiffInput, diff};
 use crate::plan::observe::observe;
+use crate::plan::promotion::{self, PromotionPlanError};
 use crate::plan::saved::{self, SavedPlanError};
 use crate::plan::{Action, Plan};
-use crate::platform::PlatformError;
+use crate::platform::{App, Platform, PlatformError};
 use crate::runtime::FetchReporter;
 use crate::state::{State, StateError};
 use crate::workspace::{Connected, Workspace};
@@ -51,6 +52,20 @@ pub enum DeployError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Saved(#[from] SavedPlanError),
+    /// A promotion is refused (Fir or stack mismatch) or its source runs nothing.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Promotion(#[from] PromotionPlanError),
+    /// Promotions would overwrite newer releases and `--allow-downgrade` was not given.
+    #[error("promoting would downgrade {}: each runs a release newer than its source's", targets.join(", "))]
+    #[diagnostic(
+        code(slugplan::apply::downgrade),
+        help("nothing was released; pass --allow-downgrade to overwrite them")
+    )]
+    Downgrade {
+        /// The promote steps that would downgrade.
+        targets: Vec<String>,
+    },
     /// Steps failed.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -169,6 +184,16 @@ impl Deploy<'_> {
             platform: &self.connected.id,
             manifest_sha256: &self.workspace.manifest_sha256,
         })?;
+        // Promotion targets (and their sources) are read only where a promotion changes
+        // something, so a plan with nothing to do stays at its release and slug reads.
+        let to_read = promotion::apps_to_read(&plan, &observed);
+        let apps = read_apps(self.connected.platform.as_ref(), to_read, options.jobs)
+            .await
+            .map_err(|source| DeployError::Observe {
+                platform: self.connected.platform.describe(),
+                source,
+            })?;
+        promotion::check(&mut plan, desired, &observed, &apps)?;
         if let Some(only) = &only {
             plan.retain(only);
         }
@@ -275,6 +300,12 @@ impl Deploy<'_> {
         options: ApplyOptions,
         reporter: &dyn ApplyReporter,
     ) -> Result<ApplySummary, DeployError> {
+        let downgrades = promotion::downgrades(&planned.plan);
+        if !downgrades.is_empty() && !options.allow_downgrade {
+            return Err(DeployError::Downgrade {
+                targets: downgrades.iter().map(|a| a.0.clone()).collect(),
+            });
+        }
         let apply_id = self.state.lock().expect("state lock").begin_apply(
             command,
             &self.connected.id,
@@ -320,6 +351,20 @@ impl Deploy<'_> {
             .count();
         Ok(summary)
     }
+}
+
+/// Reads the app records of `apps`, `jobs` at a time.
+async fn read_apps(
+    platform: &dyn Platform,
+    apps: BTreeSet<String>,
+    jobs: usize,
+) -> Result<BTreeMap<String, App>, PlatformError> {
+    use futures_util::{StreamExt, TryStreamExt, stream};
+    stream::iter(apps)
+        .map(|app| async move { Ok::<_, PlatformError>((app.clone(), platform.app(&app).await?)) })
+        .buffer_unordered(jobs.max(1))
+        .try_collect()
+        .await
 }
 
 fn unknown_facts(workspace: &Workspace, slug: &str) -> crate::plan::diff::SlugFacts {

@@ -112,6 +112,7 @@ pub fn diff(input: DiffInput<'_>) -> Result<Plan, DiffError> {
             before: None,
             after: None,
             slug_id: None,
+            promotion: None,
         };
         match step {
             StepKind::FetchRuntime { runtime } => {
@@ -356,6 +357,7 @@ fn drift(input: &DiffInput<'_>, decisions: &BTreeMap<String, AppDecision>) -> Ve
                 checksum: observed.checksum().map(str::to_owned),
                 description: release.description.clone(),
                 corrected,
+                newer_than_source: None,
             })
         })
         .collect()

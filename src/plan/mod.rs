@@ -12,6 +12,7 @@
 
 pub mod diff;
 pub mod observe;
+pub mod promotion;
 pub mod render;
 pub mod saved;
 
@@ -78,6 +79,9 @@ pub struct PlannedStep {
     /// A slug id already on the platform that this step releases (reuse, no upload).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug_id: Option<String>,
+    /// For a promotion that changes something: its source and both sides' releases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion: Option<promotion::PromotionDetail>,
     /// The addresses this step waits for.
     pub depends_on: Vec<Address>,
 }
@@ -97,6 +101,11 @@ pub struct Drift {
     pub description: String,
     /// Whether this plan replaces it.
     pub corrected: bool,
+    /// Set when the app is a promotion target running a newer release than its source (e.g.
+    /// `newer than web-staging's v3`): promoting downgrades it, so apply needs
+    /// `--allow-downgrade`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newer_than_source: Option<String>,
 }
 
 /// Counts of what a plan does.

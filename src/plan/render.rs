@@ -7,6 +7,7 @@ use std::fmt::Write;
 use owo_colors::OwoColorize;
 
 use crate::plan::diff::short;
+use crate::plan::promotion::PromotionDetail;
 use crate::plan::{Action, Plan, PlannedStep, Summary};
 
 fn symbol(action: Action) -> &'static str {
@@ -55,6 +56,14 @@ pub fn render(plan: &Plan, color: bool) -> String {
                 .checksum
                 .as_deref()
                 .map_or("no checksum".into(), short);
+            if let Some(newer) = &drift.newer_than_source {
+                let _ = writeln!(
+                    out,
+                    "  ! {} runs v{} ({checksum}), {newer}: promoting downgrades it; apply needs --allow-downgrade",
+                    drift.app, drift.version
+                );
+                continue;
+            }
             let fix = if drift.corrected {
                 "this plan replaces it"
             } else {
@@ -95,6 +104,9 @@ pub fn render(plan: &Plan, color: bool) -> String {
             }
             _ => {}
         }
+        if let Some(promotion) = &step.promotion {
+            out.push_str(&promotion_lines(promotion));
+        }
         if let Some(slug_id) = &step.slug_id {
             let _ = writeln!(out, "      slug:     {slug_id} (already on the platform)");
         }
@@ -102,6 +114,35 @@ pub fn render(plan: &Plan, color: bool) -> String {
     }
     out.push_str(&summary_line(&plan.summary));
     out.push('\n');
+    out
+}
+
+/// The source and target lines of a promotion block.
+fn promotion_lines(p: &PromotionDetail) -> String {
+    let checksum = |c: &Option<String>| c.as_deref().map_or("no slug".into(), short);
+    let version = |v: Option<u64>| v.map_or("no release".into(), |v| format!("v{v}"));
+    let source = if p.source_planned {
+        format!(
+            "{} (released earlier in this apply, {})",
+            p.source,
+            checksum(&p.source_checksum)
+        )
+    } else {
+        format!(
+            "{} {} ({})",
+            p.source,
+            version(p.source_version),
+            checksum(&p.source_checksum)
+        )
+    };
+    let mut out = format!("      from:     {source}\n");
+    let _ = writeln!(
+        out,
+        "      target:   runs {} ({}){}",
+        version(p.target_version),
+        checksum(&p.target_checksum),
+        if p.downgrade { ", newer than the source" } else { "" }
+    );
     out
 }
 
@@ -144,6 +185,7 @@ mod tests {
             before: Some(format!("SHA256:{}", "1".repeat(64))),
             after: Some(format!("SHA256:{}", "2".repeat(64))),
             slug_id: None,
+            promotion: None,
             depends_on: vec![],
         }
     }
