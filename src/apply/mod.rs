@@ -7,7 +7,7 @@
 //! duplicate release. A failed step stops only the steps that depend on it; the others finish,
 //! and the apply reports every failure by address.
 
-mod promote;
+pub mod promote;
 mod steps;
 
 pub(crate) use steps::process_types_key;
@@ -143,6 +143,11 @@ impl ApplySummary {
     }
 }
 
+/// Steps in flight: each future finishes one step, or the promote steps of one source.
+type Running<'p> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Vec<(&'p PlannedStep, steps::StepResult)>> + Send + 'p>,
+>;
+
 /// Everything the steps share.
 pub struct Applier<'a> {
     /// The platform.
@@ -226,9 +231,7 @@ impl<'a> Applier<'a> {
             unchanged: plan.summary.unchanged,
             ..ApplySummary::default()
         };
-        let mut running: FuturesUnordered<
-            std::pin::Pin<Box<dyn std::future::Future<Output = Vec<(&PlannedStep, steps::StepResult)>> + Send + '_>>,
-        > = FuturesUnordered::new();
+        let mut running: FuturesUnordered<Running<'_>> = FuturesUnordered::new();
 
         loop {
             // Start every step whose dependencies are all finished, up to `jobs` at once.
@@ -256,7 +259,10 @@ impl<'a> Applier<'a> {
                         // for all its targets), so wait until all of them can start.
                         let group = promotions_of(&waiting, from);
                         let ready = |s: &&PlannedStep| {
-                            let deps = s.depends_on.iter().filter(|d| pending_addresses.contains(d));
+                            let deps = s
+                                .depends_on
+                                .iter()
+                                .filter(|d| pending_addresses.contains(d));
                             deps.clone().all(|d| done.contains(d) || failed.contains(d))
                         };
                         if !group.iter().all(ready) {
@@ -274,12 +280,16 @@ impl<'a> Applier<'a> {
                             self.reporter.started(&s.address, s.action);
                         }
                         let from = from.clone();
-                        running.push(Box::pin(async move { self.promote_group(&from, group).await }));
+                        running.push(Box::pin(
+                            async move { self.promote_group(&from, group).await },
+                        ));
                         continue;
                     }
                     waiting.remove(index);
                     self.reporter.started(&step.address, step.action);
-                    running.push(Box::pin(async move { vec![(step, self.run_step(step).await)] }));
+                    running.push(Box::pin(
+                        async move { vec![(step, self.run_step(step).await)] },
+                    ));
                     continue;
                 }
                 index += 1;

@@ -187,7 +187,10 @@ pub async fn promote_all(
         (0..targets.len()).partition(|&i| via_pipeline(source, targets[i]));
     let mut results: Vec<Option<Result<Release, String>>> = vec![None; targets.len()];
 
-    let description = format!("Promote {} v{} (slugplan)", source.name, source.release.version);
+    let description = format!(
+        "Promote {} v{} (slugplan)",
+        source.name, source.release.version
+    );
     let direct_releases = join_all(direct.iter().map(|&i| {
         let target = targets[i];
         let description = description.as_str();
@@ -195,7 +198,9 @@ pub async fn promote_all(
             let release = platform
                 .create_release(&target.name, &source.slug.id, description)
                 .await
-                .map_err(|e| format!("releasing slug {} to {}: {e}", source.slug.id, target.name))?;
+                .map_err(|e| {
+                    format!("releasing slug {} to {}: {e}", source.slug.id, target.name)
+                })?;
             wait_for_release(platform, &target.name, release, timeout).await
         }
     }));
@@ -251,7 +256,8 @@ async fn pipeline_promotion(
             Ok(listed) => listed,
             Err(e) => return all_fail(format!("polling promotion {}: {e}", promotion.id)),
         };
-        let by_app: BTreeMap<String, _> = listed.into_iter().map(|t| (t.app_id.clone(), t)).collect();
+        let by_app: BTreeMap<String, _> =
+            listed.into_iter().map(|t| (t.app_id.clone(), t)).collect();
         let pending = ids.iter().any(|id| {
             by_app
                 .get(id)
@@ -363,7 +369,9 @@ impl Applier<'_> {
                 }
             };
             match verdict(&source, &target) {
-                Err(refused) => results.push((step, Err(self.fail(step, refused.to_string(), None)))),
+                Err(refused) => {
+                    results.push((step, Err(self.fail(step, refused.to_string(), None))))
+                }
                 Ok(Verdict::AlreadyRuns { version }) => results.push((
                     step,
                     Ok((
@@ -387,8 +395,13 @@ impl Applier<'_> {
             }
         }
         let targets: Vec<&Target> = to_promote.iter().map(|(_, t)| t).collect();
-        let promoted =
-            promote_all(self.platform, &source, &targets, self.options.release_timeout).await;
+        let promoted = promote_all(
+            self.platform,
+            &source,
+            &targets,
+            self.options.release_timeout,
+        )
+        .await;
         for ((step, target), outcome) in to_promote.iter().zip(promoted) {
             let how = if via_pipeline(&source, target) {
                 "pipeline promotion"

@@ -17,11 +17,10 @@ impl Applier<'_> {
             StepKind::Upload { slug, app } => self.upload(step, slug, app).await,
             StepKind::Release { app, slug } => self.release(step, app, slug).await,
             StepKind::Promote { from, .. } => {
-                let mut done = self.promote_group(from, vec![step]).await;
-                done.pop().map_or_else(
-                    || Err(self.fail(step, "the promotion reported nothing", None)),
-                    |(_, result)| result,
-                )
+                match self.promote_group(from, vec![step]).await.pop() {
+                    Some((_, result)) => result,
+                    None => Err(self.fail(step, "the promotion reported nothing", None)),
+                }
             }
             other => Err(self.fail(step, format!("{other:?} is not an apply step"), None)),
         }

@@ -17,7 +17,7 @@ use crate::state::ApplyLock;
 use crate::workspace::Workspace;
 
 /// How long a release may stay `pending` before the apply gives up on it.
-const RELEASE_TIMEOUT: Duration = Duration::from_secs(600);
+pub(super) const RELEASE_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Applies the plan (made now, or saved) and reports what happened.
 pub fn run(args: &ApplyArgs, settings: &GlobalSettings) -> miette::Result<ExitStatus> {
@@ -99,7 +99,7 @@ pub fn run(args: &ApplyArgs, settings: &GlobalSettings) -> miette::Result<ExitSt
 
 /// Asks on the terminal, as Terraform does; refuses to when stdin is not a terminal, so a CI
 /// job never hangs on a prompt.
-fn confirm() -> miette::Result<bool> {
+pub(super) fn confirm() -> miette::Result<bool> {
     if !std::io::stdin().is_terminal() {
         return Err(miette::miette!(
             help =
@@ -123,7 +123,7 @@ fn confirm() -> miette::Result<bool> {
 
 /// The command line, for the lock holder and the audit log (arguments only: no environment,
 /// so no token).
-fn command_line() -> String {
+pub(super) fn command_line() -> String {
     let args: Vec<String> = std::env::args().collect();
     let mut line = args.join(" ");
     if let Some(first) = args.first()

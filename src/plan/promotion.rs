@@ -190,8 +190,7 @@ pub fn check(
         let source = observed.get(from).unwrap_or(&none);
         let target = observed.get(app).unwrap_or(&none);
         let source_planned = planned.contains(from);
-        let Some(source_running) = source.running.as_ref().filter(|r| r.is_running())
-        else {
+        let Some(source_running) = source.running.as_ref().filter(|r| r.is_running()) else {
             if !source_planned {
                 return Err(PromotionPlanError::NoSourceRelease {
                     source_app: from.clone(),
@@ -202,7 +201,10 @@ pub fn check(
             continue;
         };
         let slug_stack = if source_planned {
-            desired.slugs.get(&desired.apps[app].slug).map(|s| s.stack.clone())
+            desired
+                .slugs
+                .get(&desired.apps[app].slug)
+                .map(|s| s.stack.clone())
         } else {
             source.slug.as_ref().map(|s| s.stack.clone())
         };

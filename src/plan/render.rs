@@ -141,7 +141,11 @@ fn promotion_lines(p: &PromotionDetail) -> String {
         "      target:   runs {} ({}){}",
         version(p.target_version),
         checksum(&p.target_checksum),
-        if p.downgrade { ", newer than the source" } else { "" }
+        if p.downgrade {
+            ", newer than the source"
+        } else {
+            ""
+        }
     );
     out
 }
