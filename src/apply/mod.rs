@@ -7,6 +7,7 @@
 //! duplicate release. A failed step stops only the steps that depend on it; the others finish,
 //! and the apply reports every failure by address.
 
+mod couple;
 pub mod promote;
 mod steps;
 
@@ -126,16 +127,20 @@ pub struct ApplySummary {
     pub released: usize,
     /// Apps left as they were.
     pub unchanged: usize,
+    /// Pipeline couplings made or moved.
+    pub coupled: usize,
 }
 
 impl ApplySummary {
     /// `Apply complete! 1 built, 1 uploaded, 3 released, 2 unchanged.`
     pub fn line(&self) -> String {
-        let created = if self.created > 0 {
-            format!("{} created, ", self.created)
-        } else {
-            String::new()
-        };
+        let mut created = String::new();
+        if self.created > 0 {
+            created.push_str(&format!("{} created, ", self.created));
+        }
+        if self.coupled > 0 {
+            created.push_str(&format!("{} coupled, ", self.coupled));
+        }
         format!(
             "Apply complete! {created}{} built, {} uploaded, {} released, {} unchanged.",
             self.built, self.uploaded, self.released, self.unchanged
@@ -217,7 +222,11 @@ impl<'a> Applier<'a> {
             .filter(|s| {
                 matches!(
                     s.action,
-                    Action::Create | Action::Upload | Action::Release | Action::Promote
+                    Action::Create
+                        | Action::Upload
+                        | Action::Release
+                        | Action::Promote
+                        | Action::Couple
                 )
             })
             .collect();
@@ -304,6 +313,7 @@ impl<'a> Applier<'a> {
                         if outcome == StepOutcome::Done {
                             match step.action {
                                 Action::Create => summary.created += 1,
+                                Action::Couple => summary.coupled += 1,
                                 Action::Upload => summary.uploaded += 1,
                                 Action::Release | Action::Promote => summary.released += 1,
                                 _ => {}

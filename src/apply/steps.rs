@@ -16,6 +16,11 @@ impl Applier<'_> {
             StepKind::EnsureApp { app } => self.create_app(step, app).await,
             StepKind::Upload { slug, app } => self.upload(step, slug, app).await,
             StepKind::Release { app, slug } => self.release(step, app, slug).await,
+            StepKind::Couple {
+                app,
+                pipeline,
+                stage,
+            } => self.couple(step, app, pipeline, stage).await,
             StepKind::Promote { from, .. } => {
                 match self.promote_group(from, vec![step]).await.pop() {
                     Some((_, result)) => result,

@@ -14,7 +14,7 @@ use crate::cache::{Bucket, Cache};
 use crate::graph::{Address, GraphError, StepKind};
 use crate::ops::prepare::{PrepareError, PrepareOptions, Prepared, prepare};
 use crate::plan::diff::{DiffError, DiffInput, diff};
-use crate::plan::observe::observe;
+use crate::plan::observe::{observe, observe_pipelines};
 use crate::plan::promotion::{self, PromotionPlanError};
 use crate::plan::saved::{self, SavedPlanError};
 use crate::plan::{Action, Plan};
@@ -146,6 +146,26 @@ impl Deploy<'_> {
                 source,
             })?;
 
+        let pipelines = observe_pipelines(
+            self.connected.platform.as_ref(),
+            desired
+                .apps
+                .values()
+                .filter_map(|a| a.pipeline.clone())
+                .collect::<BTreeSet<_>>(),
+            desired
+                .apps
+                .values()
+                .filter(|a| a.pipeline.is_some() && observed.get(&a.name).is_some_and(|o| o.exists))
+                .map(|a| a.name.clone())
+                .collect::<Vec<_>>(),
+            options.jobs,
+        )
+        .await
+        .map_err(|source| DeployError::Observe {
+            platform: self.connected.platform.describe(),
+            source,
+        })?;
         let mut facts = prepared.facts.clone();
         // Slugs outside the target still need facts for the diff's per-app decisions.
         for name in desired.slugs.keys() {
@@ -179,6 +199,7 @@ impl Deploy<'_> {
             slugs: &facts,
             fetched: &fetched,
             observed: &observed,
+            pipelines: &pipelines,
             uploads: &uploads,
             ours: &ours,
             platform: &self.connected.id,

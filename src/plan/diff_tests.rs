@@ -85,6 +85,7 @@ impl Fixture {
             slugs: &self.slugs,
             fetched: &BTreeSet::new(),
             observed: &self.observed,
+            pipelines: &ObservedPipelines::default(),
             uploads: &self.uploads,
             ours: &self.ours,
             platform: "local",
@@ -127,7 +128,8 @@ fn a_fresh_platform_gets_everything() {
             build: 1,
             upload: 1,
             release: 2,
-            unchanged: 0
+            unchanged: 0,
+            couple: 0,
         }
     );
 }
@@ -258,6 +260,7 @@ fn a_missing_app_that_may_not_be_created_is_an_error() {
         slugs: &f.slugs,
         fetched: &BTreeSet::new(),
         observed: &f.observed,
+        pipelines: &ObservedPipelines::default(),
         uploads: &f.uploads,
         ours: &f.ours,
         platform: "https://api.heroku.com",

@@ -44,6 +44,8 @@ pub enum Action {
     Release,
     /// Release what another app runs.
     Promote,
+    /// Couple an app to its pipeline (creating the pipeline if needed), or move its coupling.
+    Couple,
 }
 
 impl Action {
@@ -57,6 +59,7 @@ impl Action {
             Action::Upload => "upload",
             Action::Release => "release",
             Action::Promote => "promote",
+            Action::Couple => "couple",
         }
     }
 }
@@ -121,6 +124,9 @@ pub struct Summary {
     pub release: usize,
     /// Apps already running what they should.
     pub unchanged: usize,
+    /// Pipeline couplings to create or move.
+    #[serde(default)]
+    pub couple: usize,
 }
 
 impl Summary {
@@ -132,6 +138,7 @@ impl Summary {
             match (&step.step, step.action) {
                 (StepKind::AssembleSlug { .. }, Action::Build) => summary.build += 1,
                 (_, Action::Create) => summary.create += 1,
+                (_, Action::Couple) => summary.couple += 1,
                 (_, Action::Upload) => summary.upload += 1,
                 (_, Action::Release | Action::Promote) => summary.release += 1,
                 (StepKind::Release { .. } | StepKind::Promote { .. }, Action::NoOp) => {
@@ -145,7 +152,7 @@ impl Summary {
 
     /// Whether the plan changes nothing on the platform.
     pub fn is_empty(&self) -> bool {
-        self.create == 0 && self.upload == 0 && self.release == 0
+        self.create == 0 && self.upload == 0 && self.release == 0 && self.couple == 0
     }
 }
 

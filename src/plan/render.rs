@@ -19,6 +19,7 @@ fn symbol(action: Action) -> &'static str {
         Action::Upload => "↑",
         Action::Release => "~",
         Action::Promote => "»",
+        Action::Couple => "&",
     }
 }
 
@@ -31,6 +32,7 @@ fn meaning(action: Action) -> &'static str {
         Action::Upload => "upload",
         Action::Release => "release",
         Action::Promote => "promote",
+        Action::Couple => "couple to a pipeline",
     }
 }
 
@@ -43,6 +45,7 @@ fn verb_phrase(action: Action) -> &'static str {
         Action::Upload => "will be uploaded",
         Action::Release => "will be released",
         Action::Promote => "will be promoted",
+        Action::Couple => "will be coupled",
     }
 }
 
@@ -99,7 +102,9 @@ pub fn render(plan: &Plan, color: bool) -> String {
             (None, Some(after)) => {
                 let _ = writeln!(out, "      checksum: {}", short(after));
             }
-            (_, None) if step.action != Action::Fetch && step.action != Action::Create => {
+            (_, None)
+                if !matches!(step.action, Action::Fetch | Action::Create | Action::Couple) =>
+            {
                 let _ = writeln!(out, "      checksum: (known after build)");
             }
             _ => {}
@@ -158,7 +163,7 @@ fn paint(action: Action, color: bool) -> String {
     match action {
         Action::Create | Action::Fetch | Action::Build => symbol.green().to_string(),
         Action::Upload => symbol.cyan().to_string(),
-        Action::Release | Action::Promote => symbol.yellow().to_string(),
+        Action::Release | Action::Promote | Action::Couple => symbol.yellow().to_string(),
         Action::NoOp => symbol.to_owned(),
     }
 }
@@ -168,6 +173,9 @@ pub fn summary_line(summary: &Summary) -> String {
     let mut parts = Vec::new();
     if summary.create > 0 {
         parts.push(format!("{} to create", summary.create));
+    }
+    if summary.couple > 0 {
+        parts.push(format!("{} to couple", summary.couple));
     }
     parts.push(format!("{} to build", summary.build));
     parts.push(format!("{} to upload", summary.upload));
