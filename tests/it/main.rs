@@ -3,6 +3,7 @@
 mod common;
 
 mod cli;
+mod deploy;
 mod go;
 mod heroku;
 mod manifest;
