@@ -2,6 +2,7 @@
 
 mod common;
 
+mod build;
 mod manifest;
 mod platform;
 mod runtime;
