@@ -1,5 +1,6 @@
 //! Integration tests: the slug archive, read back by GNU tar, gzip, pigz and Python; its
-//! reproducibility; hostile inputs; and reuse of compressed chunks.
+//! reproducibility and golden checksum; and reuse of compressed chunks. The fixture and helpers
+//! here are shared with `build.rs`.
 
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
