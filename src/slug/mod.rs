@@ -32,7 +32,7 @@
 //!
 //! # Encoding
 //!
-//! [`encoding`] describes the bytes; [`pack`] the parallel, bounded-memory pipeline that
+//! [`encoding`] describes the bytes; [`mod@pack`] the parallel, bounded-memory pipeline that
 //! writes them. [`FORMAT_VERSION`] names the encoding in every cache key.
 
 pub mod component;
@@ -170,7 +170,7 @@ pub enum SlugError {
 pub struct SlugFile {
     /// Its path: `<cache>/slugs-v1/<sha256>.tgz`.
     pub path: PathBuf,
-    /// What [`pack`] reports about it.
+    /// What [`fn@pack`] reports about it.
     pub packed: Packed,
 }
 
