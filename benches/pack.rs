@@ -9,9 +9,10 @@
 //! 3. `slugplan build` of a manifest with the same content (the runtime as a `path` runtime)
 //!
 //! and prints throughput (MB of input per second), output size, the ratios against the
-//! baselines, slugplan's peak RSS and how many cores it kept busy (from `/usr/bin/time`). A second slugplan run on a
-//! ~1 GB tree (the same files hard-linked several times; slugplan stores them as separate
-//! files) shows that memory stays bounded; set `BENCH_SKIP_LARGE=1` to skip it.
+//! baselines, slugplan's peak RSS and how many cores it kept busy (from `/usr/bin/time`).
+//! A second slugplan run on a ~1 GB tree (the same files hard-linked several times; slugplan
+//! stores them as separate files) shows that memory stays bounded; set `BENCH_SKIP_LARGE=1` to
+//! skip it.
 //! `BENCH_RUNS=N` (default 3) repeats the three timings, interleaved, and keeps the best of each.
 //!
 //! Targets on the 2-core reference machine: ≥ 4× tar|gzip, ≥ 1.8× tar|pigz, output ≤ 3 %
