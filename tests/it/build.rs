@@ -39,6 +39,47 @@ fn fifo_is_refused() {
 }
 
 #[test]
+fn socket_is_refused() {
+    let ctx = fixture();
+    let socket = ctx.path().join("src/lib/app.sock");
+    // Python binds a Unix socket and exits; the socket file stays behind.
+    run(Command::new("python3")
+        .args([
+            "-c",
+            "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])",
+        ])
+        .arg(&socket));
+    let out = ctx.run(&["build"]);
+    assert_refused(&ctx, out, "src/lib/app.sock is a socket");
+}
+
+#[test]
+fn build_without_names_builds_every_slug() {
+    let ctx = fixture();
+    let manifest = std::fs::read_to_string(ctx.path().join("slug.toml")).unwrap();
+    ctx.write(
+        "slug.toml",
+        format!("{manifest}\n[slugs.api]\nsource = \"src/lib\"\n"),
+    );
+    let out = ctx.run(&["build", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = doc["slugs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["api", "web"]);
+    assert_eq!(doc["format_version"], 1);
+    assert_ne!(doc["slugs"][0]["checksum"], doc["slugs"][1]["checksum"]);
+}
+
+#[test]
 fn unreadable_file_is_refused() {
     let ctx = fixture();
     // After the big runtime file, so chunks are already being written when reading fails.
