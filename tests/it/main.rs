@@ -2,6 +2,7 @@
 
 mod common;
 
+mod build;
 mod cli;
 mod deploy;
 mod go;
