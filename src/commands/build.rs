@@ -41,6 +41,43 @@ impl PackReporter for Bar {
     }
 }
 
+/// Fetches (or finds in the cache) the runtimes the slugs contain, in parallel, so a build
+/// after a fresh checkout needs no separate `slugplan fetch`.
+fn fetch_runtimes(
+    loaded: &crate::manifest::LoadedManifest,
+    slugs: &[String],
+    cache: &crate::cache::Cache,
+    settings: &GlobalSettings,
+    json: bool,
+) -> miette::Result<()> {
+    let runtimes: std::collections::BTreeSet<String> = slugs
+        .iter()
+        .filter_map(|s| loaded.manifest.slugs.get(s))
+        .flat_map(|spec| spec.runtimes.iter().cloned())
+        .collect();
+    if runtimes.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = runtimes.into_iter().collect();
+    let lock = crate::runtime::Lockfile::load(loaded)?;
+    let printer = if json {
+        crate::cli::printer::Printer::new(crate::cli::printer::Verbosity::Quiet, false)
+    } else {
+        settings.printer
+    };
+    let reporter = crate::cli::reporters::fetch::FetchProgress::new(printer, false);
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| miette::miette!("{e}"))?;
+    runtime.block_on(crate::runtime::fetch_all(
+        loaded,
+        &names,
+        cache,
+        &lock,
+        &settings.fetch_options(),
+        &reporter,
+    ))?;
+    Ok(())
+}
+
 /// Builds the requested slugs and prints path, size and checksum of each.
 pub fn run(args: &BuildArgs, settings: &GlobalSettings) -> miette::Result<ExitStatus> {
     let printer = settings.printer;
@@ -51,6 +88,7 @@ pub fn run(args: &BuildArgs, settings: &GlobalSettings) -> miette::Result<ExitSt
     } else {
         args.slugs.clone()
     };
+    fetch_runtimes(&loaded, &names, &cache, settings, args.json)?;
     let mut built = Vec::new();
     for name in &names {
         let started = Instant::now();
