@@ -517,3 +517,64 @@ fn a_second_concurrent_apply_fails_fast_naming_the_holder_or_waits_for_it() {
     );
     assert!(first.wait().unwrap().success());
 }
+
+#[test]
+fn a_relative_file_url_runtime_is_locked_and_deployed_from_beside_the_manifest() {
+    let p = Project::local();
+    p.ctx
+        .write("rt-src/rt-1.0/bin/tool", "#!/bin/sh\necho tool\n");
+    std::fs::create_dir_all(p.path("runtimes")).unwrap();
+    let status = Command::new("tar")
+        .args(["czf", "runtimes/rt-1.0.tar.gz", "-C", "rt-src", "rt-1.0"])
+        .current_dir(&p.ctx.dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::remove_dir_all(p.path("rt-src")).unwrap();
+    let text = std::fs::read_to_string(p.path("slug.toml"))
+        .unwrap()
+        .replace(
+            "source = \"worker\"\n",
+            "source = \"worker\"\nruntimes = [\"rt\"]\n",
+        )
+        + "\n[runtimes.rt]\nurl = \"file:runtimes/rt-1.0.tar.gz\"\nstrip_components = 1\ndest = \"rt-1.0\"\n";
+    p.ctx.write("slug.toml", text);
+
+    let refused = p.run(&["plan"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("slugplan lock"),
+        "{}",
+        stderr(&refused)
+    );
+    p.ok(&["lock"], 0);
+    let lock = std::fs::read_to_string(p.path("slug.lock")).unwrap();
+    assert!(
+        lock.contains("url = \"file:runtimes/rt-1.0.tar.gz\""),
+        "{lock}"
+    );
+    p.ok(&["apply", "--yes"], 0);
+
+    // The manifest, its lock and the archive travel together: a copy elsewhere plans clean.
+    let moved = p.ctx.temp.path().join("moved");
+    let status = Command::new("cp")
+        .args(["-r"])
+        .arg(&p.ctx.dir)
+        .arg(&moved)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = p
+        .ctx
+        .command()
+        .args(["plan", "--detailed-exitcode"])
+        .current_dir(&moved)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "No changes. Every app runs its declared slug.",
+        "{}",
+        stderr(&out)
+    );
+}
