@@ -8,8 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release --locked --quiet
-slugplan="$PWD/target/release/slugplan"
+cargo build --locked --quiet
+slugplan="$PWD/target/debug/slugplan"
 
 examples/runtimes/prepare.sh
 for example in node ruby go; do

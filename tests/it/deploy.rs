@@ -578,3 +578,82 @@ fn a_relative_file_url_runtime_is_locked_and_deployed_from_beside_the_manifest()
         stderr(&out)
     );
 }
+
+#[test]
+fn apply_reports_progress_as_plain_lines_when_stderr_is_a_pipe() {
+    let p = Project::local();
+    let out = p.run(&["apply", "--yes"]);
+    assert!(out.status.success());
+    let err = stderr(&out);
+    for line in [
+        "Packing web (",
+        "Creating app.shop-staging",
+        "Uploading upload.web→shop-staging",
+        "Done release.shop-staging: v1 runs slug",
+        "Done promote.shop-prod-eu: v1 runs slug",
+    ] {
+        assert!(err.contains(line), "no `{line}` in:\n{err}");
+    }
+    let quiet = Project::local();
+    let out = quiet.run(&["-q", "apply", "--yes"]);
+    assert!(out.status.success());
+    assert_eq!(stderr(&out), "", "--quiet prints nothing on stderr");
+}
+
+/// Runs `slugplan ARGS` on a pseudo-terminal (util-linux `script`), typing `input`; returns
+/// the exit code and everything the terminal showed.
+fn on_a_terminal(p: &Project, args: &str, input: &str) -> (Option<i32>, String) {
+    use std::io::Write;
+    let template = p.ctx.command();
+    let mut script = Command::new("script");
+    script
+        .args(["-qefc"])
+        .arg(format!(
+            "{} {args}",
+            crate::common::slugplan_bin().display()
+        ))
+        .arg("/dev/null")
+        .current_dir(&p.ctx.dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in template.get_envs() {
+        match value {
+            Some(value) => script.env(key, value),
+            None => script.env_remove(key),
+        };
+    }
+    let mut child = script.spawn().expect("spawn script");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn apply_asks_on_a_terminal_and_only_yes_applies() {
+    let p = Project::local();
+    let (code, screen) = on_a_terminal(&p, "apply", "no\n");
+    assert_eq!(code, Some(1), "{screen}");
+    assert!(
+        screen.contains("Do you want to perform these actions?"),
+        "{screen}"
+    );
+    assert!(screen.contains("nothing was applied"), "{screen}");
+    assert!(p.ok(&["history", "--json"], 0).trim() == "[]");
+
+    let (code, screen) = on_a_terminal(&p, "apply", "yes\n");
+    assert_eq!(code, Some(0), "{screen}");
+    // The declined run already packed the slugs into the cache: nothing is built twice.
+    assert!(
+        screen.contains("Apply complete! 4 created, 0 built, 2 uploaded, 4 released"),
+        "{screen}"
+    );
+}
