@@ -9,9 +9,10 @@
 //! 3. `slugplan build` of a manifest with the same content (the runtime as a `path` runtime)
 //!
 //! and prints throughput (MB of input per second), output size, the ratios against the
-//! baselines, and slugplan's peak RSS (from `/usr/bin/time -f %M`). A second slugplan run on a
-//! ~1 GB tree (the same files hard-linked several times; slugplan stores them as separate
-//! files) shows that memory stays bounded; set `BENCH_SKIP_LARGE=1` to skip it.
+//! baselines, slugplan's peak RSS and how many cores it kept busy (from `/usr/bin/time`).
+//! A second slugplan run on a ~1 GB tree (the same files hard-linked several times; slugplan
+//! stores them as separate files) shows that memory stays bounded; set `BENCH_SKIP_LARGE=1` to
+//! skip it.
 //! `BENCH_RUNS=N` (default 3) repeats the three timings, interleaved, and keeps the best of each.
 //!
 //! Targets on the 2-core reference machine: ≥ 4× tar|gzip, ≥ 1.8× tar|pigz, output ≤ 3 %
@@ -218,7 +219,7 @@ fn slugplan_build(root: &Path) -> (Duration, u64, u64) {
     let rss_file = root.join("rss");
     let start = Instant::now();
     let status = Command::new("/usr/bin/time")
-        .args(["-f", "%M", "-o"])
+        .args(["-f", "%M %U %S", "-o"])
         .arg(&rss_file)
         .arg(env!("CARGO_BIN_EXE_slugplan"))
         .args(["-q", "build", "--cache-dir"])
@@ -229,10 +230,22 @@ fn slugplan_build(root: &Path) -> (Duration, u64, u64) {
         .expect("run slugplan");
     let elapsed = start.elapsed();
     assert!(status.success(), "slugplan build failed");
-    let kib = fs::read_to_string(&rss_file)
-        .ok()
-        .and_then(|s| s.trim().lines().last()?.parse().ok())
-        .unwrap_or(0);
+    // `/usr/bin/time` writes "<peak RSS KiB> <user s> <system s>" on its last line.
+    let usage = fs::read_to_string(&rss_file).unwrap_or_default();
+    let fields: Vec<f64> = usage
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let kib = fields.first().copied().unwrap_or(0.0) as u64;
+    let cpu = fields.iter().skip(1).sum::<f64>();
+    println!(
+        "  slugplan run: {:.2}s wall, {cpu:.2}s CPU ({:.2} cores busy)",
+        elapsed.as_secs_f64(),
+        cpu / elapsed.as_secs_f64()
+    );
     let slug = fs::read_dir(cache.join("slugs-v1"))
         .expect("slug bucket")
         .filter_map(Result::ok)

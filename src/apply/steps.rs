@@ -196,11 +196,26 @@ impl Applier<'_> {
                 format!("already runs slug {slug_id} (v{})", current.version),
             ));
         }
-        let release = self
+        // An apply killed while its release was pending left that release behind: wait for it
+        // instead of releasing the same slug twice.
+        let newest = self
             .platform
-            .create_release(app, slug_id, &description())
+            .releases(app, 1)
             .await
-            .map_err(self.platform_err(step, "creating the release"))?;
+            .map_err(self.platform_err(step, "reading the newest release"))?;
+        let release = match newest.into_iter().next() {
+            Some(pending)
+                if pending.status == ReleaseStatus::Pending
+                    && pending.slug_id.as_deref() == Some(slug_id) =>
+            {
+                pending
+            }
+            _ => self
+                .platform
+                .create_release(app, slug_id, &description())
+                .await
+                .map_err(self.platform_err(step, "creating the release"))?,
+        };
         let release = self.wait_for_release(step, app, release).await?;
         self.state
             .lock()

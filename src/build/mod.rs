@@ -47,6 +47,16 @@ pub enum BuildError {
         #[diagnostic_source]
         source: ManifestError,
     },
+    /// A binary in the slug cannot run on the slug's stack.
+    #[error("slug `{slug}` cannot be built for its stack")]
+    Stack {
+        /// The slug.
+        slug: String,
+        /// What is wrong, naming the file.
+        #[source]
+        #[diagnostic_source]
+        source: crate::stack::StackError,
+    },
     /// A runtime could not be made available (the runtime's error names it).
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -159,6 +169,7 @@ pub fn pack_slug(
             slug: slug.to_owned(),
             source,
         })?;
+    check_stack(slug, &spec.stack, components)?;
     let inputs: Vec<ComponentInput<'_>> = components.iter().map(ComponentInput::Fresh).collect();
     let pack_options = PackOptions {
         threads: options.threads,
@@ -175,6 +186,26 @@ pub fn pack_slug(
         process_types,
         components: file.packed.components,
     })
+}
+
+/// Refuses to pack binaries the stack cannot run: every ELF file slugplan put in the slug (the
+/// runtimes' and the Go binary; the app's own files are the user's business) must be x86-64
+/// and need no newer glibc than the stack has.
+fn check_stack(slug: &str, stack: &str, components: &[Component]) -> Result<(), BuildError> {
+    let ours = components
+        .iter()
+        .filter(|c| c.name.starts_with("runtime.") || c.name == "go");
+    for component in ours {
+        for entry in &component.entries {
+            if let EntryKind::File { source, .. } = &entry.kind {
+                crate::stack::check_file(source, stack).map_err(|source| BuildError::Stack {
+                    slug: slug.to_owned(),
+                    source,
+                })?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A slug in the cache, packed now or found by its input key.

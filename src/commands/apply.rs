@@ -10,6 +10,7 @@ use crate::cli::ExitStatus;
 use crate::cli::args::ApplyArgs;
 use crate::cli::reporters::apply::ApplyProgress;
 use crate::cli::reporters::fetch::FetchProgress;
+use crate::cli::reporters::pack::PackProgress;
 use crate::cli::settings::GlobalSettings;
 use crate::ops::deploy::Deploy;
 use crate::plan::render;
@@ -44,7 +45,12 @@ pub fn run(args: &ApplyArgs, settings: &GlobalSettings) -> miette::Result<ExitSt
 
     let planned = match &args.plan_file {
         Some(path) => runtime.block_on(deploy.load_saved(path, &options))?,
-        None => runtime.block_on(deploy.plan(&args.planning.target, &options, &fetch_reporter))?,
+        None => runtime.block_on(deploy.plan(
+            &args.planning.target,
+            &options,
+            &fetch_reporter,
+            std::sync::Arc::new(PackProgress::new(settings.printer.quiet_if(args.json))),
+        ))?,
     };
     let plan = &planned.plan;
     if !args.json {

@@ -6,13 +6,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::apply::{Applier, ApplyError, ApplyOptions, ApplyReporter, ApplySummary, ReadySlug};
 use crate::build::BuildOptions;
 use crate::cache::{Bucket, Cache};
 use crate::graph::{Address, GraphError, StepKind};
-use crate::ops::prepare::{PrepareError, PrepareOptions, Prepared, prepare};
+use crate::ops::prepare::{PackReporters, PrepareError, PrepareOptions, Prepared, prepare};
 use crate::plan::diff::{DiffError, DiffInput, diff};
 use crate::plan::observe::{observe, observe_pipelines};
 use crate::plan::promotion::{self, PromotionPlanError};
@@ -104,6 +104,7 @@ impl Deploy<'_> {
         targets: &[String],
         options: &PrepareOptions,
         reporter: &dyn FetchReporter,
+        packing: Arc<dyn PackReporters>,
     ) -> Result<Planned, DeployError> {
         let graph = &self.workspace.graph;
         let only = if targets.is_empty() {
@@ -137,6 +138,7 @@ impl Deploy<'_> {
             &slugs,
             options,
             reporter,
+            packing,
         )
         .await?;
         let observed = observe(self.connected.platform.as_ref(), apps, options.jobs)

@@ -30,9 +30,17 @@
 //! most: the components before it keep their bytes, so their compressed chunks can be reused
 //! by [`ComponentInput::Reused`] (what incremental builds splice).
 //!
+//! What each component's bytes depend on, i.e. what a cache key for its chunks must cover
+//! (always with [`FORMAT_VERSION`]):
+//! - `runtime.<name>`: its tree's content and `dest` only;
+//! - `go`: the binary's bytes and the output path only;
+//! - `layout`: the set of runtime `dest`s and the Go output path;
+//! - `app`: its files, and which of its directories `layout` already wrote; the exact key is
+//!   [`Component::content_hash`] of the laid-out component (cheap: app trees are small).
+//!
 //! # Encoding
 //!
-//! [`encoding`] describes the bytes; [`pack`] the parallel, bounded-memory pipeline that
+//! [`encoding`] describes the bytes; [`mod@pack`] the parallel, bounded-memory pipeline that
 //! writes them. [`FORMAT_VERSION`] names the encoding in every cache key.
 
 pub mod component;
@@ -170,7 +178,7 @@ pub enum SlugError {
 pub struct SlugFile {
     /// Its path: `<cache>/slugs-v1/<sha256>.tgz`.
     pub path: PathBuf,
-    /// What [`pack`] reports about it.
+    /// What [`fn@pack`] reports about it.
     pub packed: Packed,
 }
 

@@ -2,7 +2,9 @@
 
 mod common;
 
+mod build;
 mod cli;
+mod deploy;
 mod go;
 mod heroku;
 mod manifest;
