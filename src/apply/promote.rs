@@ -425,7 +425,7 @@ impl Applier<'_> {
                         (
                             StepOutcome::Done,
                             format!(
-                                "v{} runs {from}'s slug {} ({how} of v{})",
+                                "v{} runs slug {} ({how} of {from} v{})",
                                 release.version, source.slug.id, source.release.version
                             ),
                         )

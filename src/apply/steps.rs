@@ -4,7 +4,7 @@ use super::{Applier, StepError, StepOutcome};
 use crate::graph::StepKind;
 use crate::plan::PlannedStep;
 use crate::plan::diff::release_description;
-use crate::platform::{NewSlug, PlatformError, Release};
+use crate::platform::{NewSlug, PlatformError, Release, ReleaseStatus};
 use crate::state::RecordedUpload;
 
 /// What a step reports when it ends well: how, and a detail for the log.
