@@ -207,6 +207,10 @@ impl Deploy<'_> {
             platform: &self.connected.id,
             manifest_sha256: &self.workspace.manifest_sha256,
         })?;
+        // A promotion outside the target is neither checked nor applied.
+        if let Some(only) = &only {
+            plan.retain(only);
+        }
         // Promotion targets (and their sources) are read only where a promotion changes
         // something, so a plan with nothing to do stays at its release and slug reads.
         let to_read = promotion::apps_to_read(&plan, &observed);
@@ -217,9 +221,6 @@ impl Deploy<'_> {
                 source,
             })?;
         promotion::check(&mut plan, desired, &observed, &apps)?;
-        if let Some(only) = &only {
-            plan.retain(only);
-        }
         Ok(Planned { plan, ready })
     }
 

@@ -59,14 +59,6 @@ pub fn render(plan: &Plan, color: bool) -> String {
                 .checksum
                 .as_deref()
                 .map_or("no checksum".into(), short);
-            if let Some(newer) = &drift.newer_than_source {
-                let _ = writeln!(
-                    out,
-                    "  ! {} runs v{} ({checksum}), {newer}: promoting downgrades it; apply needs --allow-downgrade",
-                    drift.app, drift.version
-                );
-                continue;
-            }
             let fix = if drift.corrected {
                 "this plan replaces it"
             } else {
@@ -77,6 +69,13 @@ pub fn render(plan: &Plan, color: bool) -> String {
                 "  ! {} runs v{} ({checksum}), made outside slugplan: \"{}\"; {fix}",
                 drift.app, drift.version, drift.description
             );
+            if let Some(newer) = &drift.newer_than_source {
+                let _ = writeln!(
+                    out,
+                    "    v{} is {newer}: promoting downgrades it; apply needs --allow-downgrade",
+                    drift.version
+                );
+            }
         }
         out.push('\n');
     }

@@ -380,7 +380,9 @@ fn drift_made_by_another_client_is_reported_and_fixed() {
         out.contains("Plan: 0 to build, 0 to upload, 1 to release."),
         "{out}"
     );
-    p.ok(&["apply", "--yes"], 0);
+    // The hotfix may be a second newer than shop-staging's release: replacing a promotion
+    // target's newer release is a downgrade, which apply makes only when allowed.
+    p.ok(&["apply", "--yes", "--allow-downgrade"], 0);
     assert_eq!(
         p.ok(&["plan", "--detailed-exitcode"], 0).trim(),
         "No changes. Every app runs its declared slug."

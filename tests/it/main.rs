@@ -9,6 +9,7 @@ mod go;
 mod heroku;
 mod manifest;
 mod platform;
+mod promote;
 mod runtime;
 mod server;
 mod slug;
