@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::common::TestContext;
-use crate::server::support::Server;
+use crate::server::support::{Server, block_on, logged_requests};
 
 /// A project with two slugs: `web` (staging, promoted to two production apps) and `worker`.
 struct Project {
@@ -90,15 +90,7 @@ slug = "worker"
 
     /// Runs and asserts the exit code, returning stdout.
     fn ok(&self, args: &[&str], code: i32) -> String {
-        let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "slugplan {args:?}\nstdout:\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        crate::common::expect_exit(&self.run(args), args, code)
     }
 
     fn path(&self, rel: &str) -> std::path::PathBuf {
@@ -110,14 +102,6 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(future)
-}
-
 fn server(extra: &[&str]) -> Server {
     let mut args = vec!["--token", TOKEN];
     args.extend_from_slice(extra);
@@ -126,17 +110,7 @@ fn server(extra: &[&str]) -> Server {
 
 /// The requests the server logged, as (method, path).
 fn requests(log: &Path) -> Vec<(String, String)> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .map(|line| {
-            let v: Value = serde_json::from_str(line).expect("a JSON log line");
-            (
-                v["method"].as_str().unwrap_or_default().to_owned(),
-                v["path"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
+    logged_requests(log)
 }
 
 fn writes(requests: &[(String, String)]) -> Vec<&(String, String)> {

@@ -3,15 +3,23 @@
 //!
 //! The slugs are tiny app-only archives (no runtimes, no Go), so every test is quick.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
 use crate::common::TestContext;
-use crate::server::support::{Api, Server};
+use crate::server::support::{Api, Server, block_on, logged_requests};
 
 const TOKEN: &str = "promote-test-token";
+const PROMOTE_TO_EU: &[&str] = &[
+    "promote",
+    "web-staging",
+    "--to",
+    "web-prod-eu",
+    "--json",
+    "--yes",
+];
 const TARGETS: [&str; 3] = ["web-prod-ap", "web-prod-eu", "web-prod-us"];
 
 /// A project: `web-staging` runs slug `web`; three production apps promote from it.
@@ -99,15 +107,7 @@ impl Project {
 
     /// Runs, asserts the exit code, and returns stdout.
     fn ok(&self, args: &[&str], code: i32) -> String {
-        let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "slugplan {args:?}\nstdout:\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        crate::common::expect_exit(&self.run(args), args, code)
     }
 
     fn json(&self, args: &[&str], code: i32) -> Value {
@@ -141,7 +141,21 @@ impl Project {
     /// The requests the server logged so far, as (method, path).
     fn requests(&self) -> Vec<(String, String)> {
         let log = self.log.as_deref().expect("a served project");
-        requests(log)
+        logged_requests(log)
+    }
+
+    /// Another client uploads `bytes` as a slug of `app` and releases it.
+    fn release_by_hand(&self, app: &str, bytes: &'static [u8], description: &str) {
+        let api = self.api();
+        block_on(async {
+            let slug = api.upload_slug(app, bytes, "heroku-24").await;
+            api.create(
+                &format!("/apps/{app}/releases"),
+                json!({"slug": slug["id"], "description": description}),
+                "release",
+            )
+            .await;
+        });
     }
 
     fn api(&self) -> Api {
@@ -153,33 +167,11 @@ impl Project {
     }
 }
 
-fn requests(log: &Path) -> Vec<(String, String)> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .map(|line| {
-            let v: Value = serde_json::from_str(line).expect("a JSON log line");
-            (
-                v["method"].as_str().unwrap().to_owned(),
-                v["path"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
 fn count(requests: &[(String, String)], method: &str, path: impl Fn(&str) -> bool) -> usize {
     requests
         .iter()
         .filter(|(m, p)| m == method && path(p))
         .count()
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(future)
 }
 
 fn stderr(out: &Output) -> String {
@@ -506,27 +498,12 @@ fn rollback_to_v1_after_two_releases_runs_v1s_checksum() {
 fn releases_tells_slugplans_releases_from_others_by_state_or_marker() {
     let p = Project::served(false, &[]);
     p.ok(&["apply", "--yes", "--target", "web-staging"], 0);
-    let api = p.api();
-    block_on(async {
-        let slug = api
-            .upload_slug("web-staging", b"by hand", "heroku-24")
-            .await;
-        api.create(
-            "/apps/web-staging/releases",
-            json!({"slug": slug["id"], "description": "Deployed by hand"}),
-            "release",
-        )
-        .await;
-        let slug = api
-            .upload_slug("web-staging", b"another machine", "heroku-24")
-            .await;
-        api.create(
-            "/apps/web-staging/releases",
-            json!({"slug": slug["id"], "description": "Deploy web SHA256:abc (slugplan)"}),
-            "release",
-        )
-        .await;
-    });
+    p.release_by_hand("web-staging", b"by hand", "Deployed by hand");
+    p.release_by_hand(
+        "web-staging",
+        b"another machine",
+        "Deploy web SHA256:abc (slugplan)",
+    );
     let releases = p.releases("web-staging");
     let made: Vec<(u64, bool)> = releases
         .iter()
@@ -552,17 +529,7 @@ fn promote_releases_the_sources_slug_to_the_manifests_targets_and_reports_json()
     p.new_staging_release("console.log('v2')\n");
     let staging = p.running("web-staging");
 
-    let only = p.json(
-        &[
-            "promote",
-            "web-staging",
-            "--to",
-            "web-prod-eu",
-            "--json",
-            "--yes",
-        ],
-        0,
-    );
+    let only = p.json(PROMOTE_TO_EU, 0);
     assert_eq!(only["targets"].as_array().unwrap().len(), 1, "{only:#}");
     assert_eq!(p.running("web-prod-eu"), staging);
 
@@ -629,17 +596,7 @@ fn a_failed_or_missing_newest_release_of_the_source_is_not_what_gets_promoted() 
     assert_eq!(out.status.code(), Some(1), "v2 fails: {}", stderr(&out));
     assert_eq!(p.releases("web-staging")[0]["status"], "failed");
 
-    let doc = p.json(
-        &[
-            "promote",
-            "web-staging",
-            "--to",
-            "web-prod-eu",
-            "--json",
-            "--yes",
-        ],
-        0,
-    );
+    let doc = p.json(PROMOTE_TO_EU, 0);
     assert_eq!(doc["source"]["version"], 1, "{doc:#}");
     assert_eq!(p.running("web-prod-eu"), v1);
 }
@@ -650,16 +607,7 @@ fn a_target_newer_than_its_source_is_drift_and_needs_allow_downgrade() {
     p.ok(&["apply", "--yes"], 0);
     // Release times have one-second resolution: make the hotfix unmistakably newer.
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let api = p.api();
-    block_on(async {
-        let slug = api.upload_slug("web-prod-eu", b"hotfix", "heroku-24").await;
-        api.create(
-            "/apps/web-prod-eu/releases",
-            json!({"slug": slug["id"], "description": "Hotfix by hand"}),
-            "release",
-        )
-        .await;
-    });
+    p.release_by_hand("web-prod-eu", b"hotfix", "Hotfix by hand");
     let plan = p.ok(&["plan"], 0);
     assert!(
         plan.contains("v2 is newer than web-staging's v1: promoting downgrades it; apply needs --allow-downgrade"),

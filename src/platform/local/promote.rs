@@ -391,15 +391,7 @@ fn coupling_by_id(
     coupling: &str,
     store: &Store,
 ) -> Result<CouplingRecord, PlatformError> {
-    conn.query_row(
-        "SELECT id, pipeline_id, app_id, stage, created_at, updated_at FROM couplings \
-         WHERE id = ?1",
-        [coupling],
-        coupling_from_row,
-    )
-    .optional()
-    .map_err(store.err("cannot read couplings"))?
-    .ok_or_else(|| coupling_not_found(coupling))
+    coupling_where(conn, "id", coupling, store)?.ok_or_else(|| coupling_not_found(coupling))
 }
 
 fn coupling_of(
@@ -407,10 +399,22 @@ fn coupling_of(
     app_id: &str,
     store: &Store,
 ) -> Result<Option<CouplingRecord>, PlatformError> {
+    coupling_where(conn, "app_id", app_id, store)
+}
+
+/// The coupling whose `column` (`id` or `app_id`, both unique) is `value`.
+fn coupling_where(
+    conn: &Connection,
+    column: &str,
+    value: &str,
+    store: &Store,
+) -> Result<Option<CouplingRecord>, PlatformError> {
     conn.query_row(
-        "SELECT id, pipeline_id, app_id, stage, created_at, updated_at FROM couplings \
-         WHERE app_id = ?1",
-        [app_id],
+        &format!(
+            "SELECT id, pipeline_id, app_id, stage, created_at, updated_at FROM couplings \
+             WHERE {column} = ?1"
+        ),
+        [value],
         coupling_from_row,
     )
     .optional()
