@@ -44,9 +44,10 @@ pub fn run(args: &PromoteArgs, settings: &GlobalSettings) -> miette::Result<Exit
     }
     if preview.targets.iter().all(|t| t.action == "no-op") {
         if args.json {
+            let counts = (0, preview.targets.len(), 0);
             settings
                 .printer
-                .json(&document(&preview.source, &preview.targets, false, None));
+                .json(&document(&preview.source, &preview.targets, false, counts));
         }
         return Ok(ExitStatus::Success);
     }
@@ -95,7 +96,7 @@ pub fn run(args: &PromoteArgs, settings: &GlobalSettings) -> miette::Result<Exit
             &report.source,
             &report.targets,
             true,
-            Some(&report),
+            (report.promoted, report.unchanged, report.failed),
         ));
     } else {
         settings.printer.data(report_text(&report).trim_end());
@@ -121,16 +122,16 @@ fn document(
     source: &impl serde::Serialize,
     targets: &impl serde::Serialize,
     applied: bool,
-    report: Option<&Report>,
+    (promoted, unchanged, failed): (usize, usize, usize),
 ) -> serde_json::Value {
     serde_json::json!({
         "format_version": crate::plan::FORMAT_VERSION,
         "source": source,
         "targets": targets,
         "applied": applied,
-        "promoted": report.map_or(0, |r| r.promoted),
-        "unchanged": report.map_or(0, |r| r.unchanged),
-        "failed": report.map_or(0, |r| r.failed),
+        "promoted": promoted,
+        "unchanged": unchanged,
+        "failed": failed,
     })
 }
 

@@ -354,6 +354,8 @@ fn couplings_that_are_missing_or_differ_are_planned_and_fixed() {
                 .get(&format!("/apps/{app}/pipeline-couplings"))
                 .await
                 .body;
+            let by_id = format!("/pipeline-couplings/{}", coupling["id"].as_str().unwrap());
+            assert_eq!(api.read(&by_id, "pipeline-coupling").await, coupling);
             assert_eq!(coupling["stage"], "production", "{app}: {coupling}");
             assert_eq!(coupling["pipeline"]["id"], web["id"], "{app}: {coupling}");
         }
@@ -552,6 +554,10 @@ fn promote_releases_the_sources_slug_to_the_manifests_targets_and_reports_json()
     }
     let again = p.json(&["promote", "web-staging", "--json", "--yes"], 0);
     assert_eq!(again["applied"], false);
+    assert_eq!(
+        (again["promoted"].as_u64(), again["unchanged"].as_u64()),
+        (Some(0), Some(3))
+    );
     assert!(
         again["targets"]
             .as_array()
