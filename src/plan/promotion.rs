@@ -117,6 +117,10 @@ pub struct PromotionDetail {
     pub target_checksum: Option<String>,
     /// The target runs a newer release than the source: promoting downgrades it.
     pub downgrade: bool,
+    /// The pipeline both apps are declared in: the promotion goes through it (one pipeline
+    /// promotion for all of the source's targets there). None: the slug id is released.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<String>,
 }
 
 /// Errors that stop a plan with promotions.
@@ -197,7 +201,9 @@ pub fn check(
                     target: app.clone(),
                 });
             }
-            step.promotion = Some(detail(from, source, target, true, step.after.clone()));
+            let mut detail = detail(from, source, target, true, step.after.clone());
+            detail.pipeline = shared_pipeline(desired, from, app);
+            step.promotion = Some(detail);
             continue;
         };
         let slug_stack = if source_planned {
@@ -220,6 +226,7 @@ pub fn check(
             source.checksum().map(str::to_owned)
         };
         let mut detail = detail(from, source, target, source_planned, after);
+        detail.pipeline = shared_pipeline(desired, from, app);
         if !source_planned
             && let Some(target_running) = &target.running
             && is_newer(target_running, source_running)
@@ -253,7 +260,14 @@ fn detail(
         target_version: target.running.as_ref().map(|r| r.version),
         target_checksum: target.checksum().map(str::to_owned),
         downgrade: false,
+        pipeline: None,
     }
+}
+
+/// The pipeline `source` and `target` are both declared in, if any.
+fn shared_pipeline(desired: &DesiredState, source: &str, target: &str) -> Option<String> {
+    let pipeline = |app: &str| desired.apps.get(app).and_then(|a| a.pipeline.clone());
+    pipeline(source).filter(|p| pipeline(target).as_ref() == Some(p))
 }
 
 /// Reports a target newer than its source as drift (adding it when the release was made by

@@ -151,6 +151,12 @@ fn promotion_lines(p: &PromotionDetail) -> String {
             ""
         }
     );
+    match &p.pipeline {
+        Some(pipeline) => {
+            let _ = writeln!(out, "      via:      pipeline {pipeline} (one promotion)");
+        }
+        None => out.push_str("      via:      release of the source's slug id\n"),
+    }
     out
 }
 

@@ -197,16 +197,9 @@ fn promote_steps(doc: &Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// Staging runs a new slug, then one apply promotes it to the three production apps: the plan
-/// shows each promotion with its source release and both checksums, and the apply builds and
+/// Staging runs a new slug the production apps do not: one apply promotes it to all three. The
+/// plan shows each promotion with its source release and both checksums; the apply builds and
 /// uploads nothing and makes three releases.
-fn staging_to_three_production_apps(p: &Project) -> Value {
-    p.ok(&["apply", "--yes"], 0);
-    p.new_staging_release("console.log('v2')\n");
-    promote_to_three_production_apps(p)
-}
-
-/// The second half of [`staging_to_three_production_apps`]: plan and apply the promotions.
 fn promote_to_three_production_apps(p: &Project) -> Value {
     let staging = p.running("web-staging");
     let old = p.running("web-prod-eu");
@@ -255,7 +248,16 @@ fn promote_to_three_production_apps(p: &Project) -> Value {
 #[test]
 fn staging_promotes_to_three_production_apps_on_the_local_platform() {
     let p = Project::local(true);
-    let doc = staging_to_three_production_apps(&p);
+    p.ok(&["apply", "--yes"], 0);
+    p.new_staging_release("console.log('v2')\n");
+    let plan = p.ok(&["plan"], 0);
+    assert_eq!(
+        plan.matches("via:      pipeline web (one promotion)")
+            .count(),
+        3,
+        "{plan}"
+    );
+    let doc = promote_to_three_production_apps(&p);
     for (address, _, detail) in promote_steps(&doc) {
         assert!(
             detail.contains("pipeline promotion of web-staging v2"),
