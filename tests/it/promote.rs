@@ -561,3 +561,54 @@ fn a_target_newer_than_its_source_is_drift_and_needs_allow_downgrade() {
     p.ok(&["apply", "--yes", "--allow-downgrade"], 0);
     assert_eq!(p.running("web-prod-eu"), p.running("web-staging"));
 }
+
+#[test]
+fn promote_through_a_pipeline_reports_each_target_and_names_the_one_that_failed() {
+    // Releases: the first apply makes #1-#4, staging's new one is #5; of the promotion's three
+    // (#6-#8, targets in name order) the first fails.
+    let p = Project::served(true, &["--fault-release-fail-every", "6"]);
+    p.ok(&["apply", "--yes"], 0);
+    p.new_staging_release("console.log('v2')\n");
+    let staging = p.running("web-staging");
+    let before = p.requests().len();
+    let out = p.run(&["promote", "web-staging", "--json", "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("promotion failed for web-prod-ap"),
+        "{}",
+        stderr(&out)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sent = p.requests()[before..].to_vec();
+    assert_eq!(
+        count(&sent, "POST", |p| p == "/pipeline-promotions"),
+        1,
+        "{sent:#?}"
+    );
+    assert_eq!(
+        (doc["promoted"].as_u64(), doc["failed"].as_u64()),
+        (Some(2), Some(1))
+    );
+    for target in doc["targets"].as_array().unwrap() {
+        assert_eq!(target["via"], "pipeline", "{target}");
+        let app = target["app"].as_str().unwrap();
+        if app == "web-prod-ap" {
+            assert_eq!(target["status"], "failed");
+            let error = target["error"].as_str().unwrap();
+            assert!(
+                error.starts_with("promotion to web-prod-ap failed"),
+                "{error}"
+            );
+        } else {
+            assert_eq!(target["status"], "promoted", "{target}");
+            assert_eq!(p.running(app), staging);
+        }
+    }
+    // Run again, only the failed target is left to promote.
+    let again = p.json(&["promote", "web-staging", "--json", "--yes"], 0);
+    assert_eq!(
+        (again["promoted"].as_u64(), again["unchanged"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(p.running("web-prod-ap"), staging);
+}
