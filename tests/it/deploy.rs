@@ -633,3 +633,24 @@ fn apply_asks_on_a_terminal_and_only_yes_applies() {
         "{screen}"
     );
 }
+
+#[test]
+fn verbose_traces_the_api_requests_but_never_the_token() {
+    let server = server(&[]);
+    let p = Project::on(&server);
+    let out = p.run(&["-v", "apply", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(
+        all.contains("/apps/shop-staging/releases"),
+        "no request traced:\n{all}"
+    );
+    assert!(!all.contains(TOKEN), "the token leaked:\n{all}");
+    let trace = p.run(&["-vv", "plan"]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&trace.stdout),
+        stderr(&trace)
+    );
+    assert!(!all.contains(TOKEN), "the token leaked at trace level");
+}
