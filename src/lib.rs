@@ -14,7 +14,8 @@
 //! - [`desired`]: the manifest resolved: which slug each app ends up running.
 //! - [`graph`]: every step of a deploy as a DAG with stable addresses.
 //! - [`plan`]: observe each app's running release, diff, render, save.
-//! - [`apply`]: run a plan's steps in dependency order, in parallel, resumably.
+//! - [`apply`]: run a plan's steps in dependency order, in parallel, resumably; promotions of
+//!   one source go out together (one pipeline promotion where the apps share a pipeline).
 //!
 //! What they stand on:
 //!
@@ -27,7 +28,8 @@
 //!   platform and the Heroku API v3 client; [`server`] serves the local one over HTTP.
 //! - [`state`]: slugplan's own records beside the manifest: uploads, releases, the audit log,
 //!   the apply lock. [`workspace`] opens a manifest with its state and platform.
-//! - [`ops`]: the verbs `plan` and `apply` composed from all of the above.
+//! - [`ops`]: the verbs composed from all of the above: `plan` and `apply`, `promote`,
+//!   `rollback` and `releases`.
 //! - [`cli`] and [`commands`]: the edge; the only code that knows about clap, terminals and
 //!   exit codes. [`env_vars`] names every environment variable read.
 //!
