@@ -173,24 +173,25 @@ pub async fn prepare(
             source,
         })?);
     }
+    // One app named twice (by name and by id, or repeated) is promoted to once.
+    let mut seen = std::collections::BTreeSet::new();
+    read_targets.retain(|t: &Target| seen.insert(t.app.id.clone()));
     let checksums = running_checksums(platform, &read_targets).await;
     let mut refusals = Vec::new();
     let mut downgrades = Vec::new();
     let mut views = Vec::new();
     for target in &read_targets {
-        let action = match verdict(&source, target) {
+        let (action, downgrade) = match verdict(&source, target) {
             Err(refused) => {
                 refusals.push(refused);
                 continue;
             }
-            Ok(Verdict::AlreadyRuns { .. }) => "no-op",
-            Ok(Verdict::Promote { downgrade }) => {
-                if downgrade {
-                    downgrades.push(target.name.clone());
-                }
-                "promote"
-            }
+            Ok(Verdict::AlreadyRuns { .. }) => ("no-op", false),
+            Ok(Verdict::Promote { downgrade }) => ("promote", downgrade),
         };
+        if downgrade {
+            downgrades.push(target.name.clone());
+        }
         let slug_id = target.running.as_ref().and_then(|r| r.slug_id.clone());
         views.push(TargetView {
             app: target.name.clone(),
@@ -198,7 +199,7 @@ pub async fn prepare(
             checksum: slug_id.and_then(|id| checksums.get(&id).cloned().flatten()),
             action,
             via: via(&source, target),
-            downgrade: downgrades.last() == Some(&target.name),
+            downgrade,
         });
     }
     if !refusals.is_empty() {

@@ -454,7 +454,9 @@ fn promote_releases_the_sources_slug_to_the_manifests_targets_and_reports_json()
     p.new_staging_release("console.log('v2')\n");
     let staging = p.running("web-staging");
 
-    let only = p.json(PROMOTE_TO_EU, 0);
+    // Named twice, promoted to once.
+    let twice = [PROMOTE_TO_EU, &["--to", "web-prod-eu"]].concat();
+    let only = p.json(&twice, 0);
     assert_eq!(only["targets"].as_array().unwrap().len(), 1, "{only:#}");
     assert_eq!(p.running("web-prod-eu"), staging);
 
