@@ -419,6 +419,18 @@ fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn an_apply_killed_mid_release_converges_on_rerun_without_duplicate_releases() {
+    kill_at_release_request(1, "/apps/shop-staging/releases");
+}
+
+#[test]
+fn an_apply_killed_mid_promotion_converges_on_rerun_without_duplicate_releases() {
+    kill_at_release_request(2, "/apps/shop-prod-");
+}
+
+/// Runs an apply whose releases stay pending for a while, `kill -9`s it once its `nth`
+/// release request (to a path starting with `path`) is sent, reruns it, and checks that
+/// every app got exactly one release.
+fn kill_at_release_request(nth: usize, path: &str) {
     let log_dir = tempfile::tempdir().unwrap();
     let log = log_dir.path().join("requests.jsonl");
     let server = server(&[
@@ -434,11 +446,17 @@ fn an_apply_killed_mid_release_converges_on_rerun_without_duplicate_releases() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_until(Duration::from_secs(60), "the first release request", || {
+    let releases_sent = || {
         requests(&log)
-            .iter()
-            .any(|(m, path)| m == "POST" && path.ends_with("/releases"))
+            .into_iter()
+            .filter(|(m, p)| m == "POST" && p.ends_with("/releases"))
+            .collect::<Vec<_>>()
+    };
+    wait_until(Duration::from_secs(60), "the release request", || {
+        releases_sent().len() >= nth
     });
+    let killed_at = releases_sent()[nth - 1].1.clone();
+    assert!(killed_at.starts_with(path), "killed at {killed_at}");
     child.kill().expect("kill -9 the apply");
     child.wait().unwrap();
 
