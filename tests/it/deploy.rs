@@ -672,3 +672,54 @@ fn verbose_traces_the_api_requests_but_never_the_token() {
     );
     assert!(!all.contains(TOKEN), "the token leaked at trace level");
 }
+
+#[test]
+fn apply_json_reports_the_plan_the_outcome_and_every_step() {
+    #[derive(serde::Deserialize)]
+    struct Doc {
+        format_version: u32,
+        applied: bool,
+        outcome: Outcome,
+        error: Option<String>,
+        steps: Vec<Step>,
+        plan: Value,
+    }
+    #[derive(serde::Deserialize)]
+    struct Outcome {
+        created: usize,
+        built: usize,
+        uploaded: usize,
+        released: usize,
+        unchanged: usize,
+    }
+    #[derive(serde::Deserialize)]
+    struct Step {
+        address: String,
+        outcome: String,
+        detail: String,
+    }
+    let p = Project::local();
+    let out = p.run(&["apply", "--yes", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "--json keeps progress off stderr too");
+    let doc: Doc = serde_json::from_slice(&out.stdout).expect("one JSON document on stdout");
+    assert_eq!(doc.format_version, 1);
+    assert!(doc.applied && doc.error.is_none());
+    let o = &doc.outcome;
+    assert_eq!(
+        (o.created, o.built, o.uploaded, o.released, o.unchanged),
+        (4, 2, 2, 4, 0)
+    );
+    assert_eq!(doc.plan["format_version"], 1);
+    let release = doc
+        .steps
+        .iter()
+        .find(|s| s.address == "release.shop-staging")
+        .expect("the release step");
+    assert_eq!(release.outcome, "done");
+    assert!(
+        release.detail.starts_with("v1 runs slug "),
+        "{}",
+        release.detail
+    );
+}
