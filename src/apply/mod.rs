@@ -325,7 +325,7 @@ impl<'a> Applier<'a> {
                     }
                     Err(err) => {
                         failed.insert(step.address.clone());
-                        let detail = err.to_string();
+                        let detail = err.message.clone();
                         failures.push(err);
                         (StepOutcome::Failed, detail)
                     }

@@ -723,3 +723,50 @@ fn apply_json_reports_the_plan_the_outcome_and_every_step() {
         release.detail
     );
 }
+
+#[test]
+fn a_failed_release_fails_the_apply_naming_the_app_and_a_rerun_finishes() {
+    let server = server(&["--fault-release-fail-every", "2"]);
+    let p = Project::on(&server);
+    let out = p.run(&["apply", "--yes", "-j", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("step(s) failed"), "{err}");
+    assert!(err.contains("failed"), "{err}");
+    let failed_app = [
+        "shop-staging",
+        "shop-prod-eu",
+        "shop-prod-us",
+        "shop-worker",
+    ]
+    .into_iter()
+    .find(|app| err.contains(&format!("release v1 of {app} failed")))
+    .unwrap_or_else(|| panic!("no failed app named in:\n{err}"));
+    assert!(
+        !err.contains(&format!(
+            "Failed release.{failed_app}: release.{failed_app}"
+        )) && !err.contains(&format!(
+            "Failed promote.{failed_app}: promote.{failed_app}"
+        )),
+        "the address is said once per line:\n{err}"
+    );
+    let history: Value = serde_json::from_str(&p.ok(&["history", "--json"], 0)).unwrap();
+    let outcome = history[0]["outcome"].as_str().unwrap();
+    assert!(outcome.starts_with("failed"), "{outcome}");
+    assert!(outcome.contains(failed_app), "{outcome}");
+
+    // Every second release fails on this server, so a few reruns finish the job, and none
+    // redoes what already succeeded.
+    let mut finished = false;
+    for _ in 0..6 {
+        if p.run(&["apply", "--yes", "-j", "1"]).status.success() {
+            finished = true;
+            break;
+        }
+    }
+    assert!(finished, "reruns never converged");
+    assert_eq!(
+        p.ok(&["plan", "--detailed-exitcode"], 0).trim(),
+        "No changes. Every app runs its declared slug."
+    );
+}
