@@ -11,9 +11,19 @@
 //!   mtimes, owners or the order files were created in.
 //!
 //! The app component is also hashed file by file, so a rebuild can say `web.js changed`.
+//!
+//! Reading a 200 MB `path` runtime on every plan would cost more than the incremental pack it
+//! decides on, so the content hashes of components other than the app are memoised in the
+//! cache's `tree-hashes-v1` bucket under a signature of their files' stat data (path, size,
+//! mode, mtime and ctime in nanoseconds, inode, device), as git's index does. A `touch` or a
+//! fresh copy changes the signature, so the files are read again, give the same content hash
+//! and cause no rebuild. A signature is only recorded when no file changed within the second
+//! before hashing started, so a file rewritten within one timestamp tick is never trusted.
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
@@ -63,13 +73,22 @@ fn has_file_parts(key: &SlugKey) -> bool {
     key.parts.keys().any(|k| k.starts_with("app/"))
 }
 
-/// Computes the key of a slug made of `components`.
-pub fn slug_key(loaded: &LoadedManifest, components: &[Component]) -> Result<SlugKey, SlugError> {
+/// Computes the key of a slug made of `components`, memoising the content hashes of
+/// non-app components in `cache` (see the module docs).
+pub fn slug_key(
+    loaded: &LoadedManifest,
+    components: &[Component],
+    cache: &Cache,
+) -> Result<SlugKey, SlugError> {
     let mut parts = BTreeMap::new();
     let mut slug = Sha256::new();
     slug.update(FORMAT_VERSION.as_bytes());
     for component in components {
-        let key = component_key(loaded, component)?;
+        let key = match archive_key(loaded, component) {
+            Some(key) => key,
+            None if component.name == "app" => component.content_hash()?,
+            None => memoised_content_hash(component, cache)?,
+        };
         slug.update(component.name.as_bytes());
         slug.update([0]);
         slug.update(key.as_bytes());
@@ -84,8 +103,16 @@ pub fn slug_key(loaded: &LoadedManifest, components: &[Component]) -> Result<Slu
     })
 }
 
-/// The key of one component (see the module docs).
+/// The key of one component (see the module docs), without memoisation.
 pub fn component_key(loaded: &LoadedManifest, component: &Component) -> Result<String, SlugError> {
+    match archive_key(loaded, component) {
+        Some(key) => Ok(key),
+        None => component.content_hash(),
+    }
+}
+
+/// The key of a runtime component unpacked from a pinned archive; None for other components.
+fn archive_key(loaded: &LoadedManifest, component: &Component) -> Option<String> {
     let archive = component
         .name
         .strip_prefix("runtime.")
@@ -97,9 +124,7 @@ pub fn component_key(loaded: &LoadedManifest, component: &Component) -> Result<S
             let (_, sha256) = crate::runtime::pinned(loaded, name, &lock).ok()?;
             Some((sha256, runtime.strip_components))
         });
-    let Some((sha256, strip)) = archive else {
-        return component.content_hash();
-    };
+    let (sha256, strip) = archive?;
     let mut hash = Sha256::new();
     hash.update(FORMAT_VERSION.as_bytes());
     hash.update(format!(
@@ -121,7 +146,89 @@ pub fn component_key(loaded: &LoadedManifest, component: &Component) -> Result<S
             }
         }
     }
-    Ok(hex::encode(hash.finalize()))
+    Some(hex::encode(hash.finalize()))
+}
+
+/// [`Component::content_hash`], looked up by the stat signature of the component's files and
+/// recorded when it is safe to (see the module docs).
+fn memoised_content_hash(component: &Component, cache: &Cache) -> Result<String, SlugError> {
+    let started = SystemTime::now();
+    let Some((signature, newest)) = stat_signature(component) else {
+        return component.content_hash();
+    };
+    let Ok(dir) = cache.bucket(Bucket::TreeHashes) else {
+        return component.content_hash();
+    };
+    let memo = dir.join(&signature);
+    if let Ok(text) = std::fs::read_to_string(&memo)
+        && text.len() == 64
+        && text.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        crate::cache::touch(&memo);
+        return Ok(text);
+    }
+    let hash = component.content_hash()?;
+    let settled = newest < started.checked_sub(Duration::from_secs(1)).unwrap_or(started);
+    if settled && let Ok(mut temp) = cache.temp_file(Bucket::TreeHashes) {
+        // Best effort: without the memo the next plan reads the files again, nothing worse.
+        if std::io::Write::write_all(&mut temp, hash.as_bytes()).is_ok() {
+            let _ = crate::cache::persist(temp, &memo);
+        }
+    }
+    Ok(hash)
+}
+
+/// A hash of what the component's tar bytes depend on as far as `stat` can tell, and the
+/// newest mtime or ctime among its files. None when a file cannot be stat'ed (the content
+/// hash then reports the error).
+fn stat_signature(component: &Component) -> Option<(String, SystemTime)> {
+    let mut sig = Sha256::new();
+    sig.update(FORMAT_VERSION.as_bytes());
+    sig.update(format!(
+        "stat-v1 {} eoa {}\n",
+        component.name, component.end_of_archive
+    ));
+    let mut newest = SystemTime::UNIX_EPOCH;
+    for entry in &component.entries {
+        sig.update(&entry.rel);
+        match &entry.kind {
+            EntryKind::Dir => sig.update(b"\0dir\n"),
+            EntryKind::File {
+                source,
+                size,
+                executable,
+            } => {
+                let meta = std::fs::metadata(source).ok()?;
+                let time = |secs: i64, nanos: i64| {
+                    SystemTime::UNIX_EPOCH
+                        + Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+                        + Duration::from_nanos(u64::try_from(nanos).unwrap_or(0))
+                };
+                newest = newest
+                    .max(time(meta.mtime(), meta.mtime_nsec()))
+                    .max(time(meta.ctime(), meta.ctime_nsec()));
+                sig.update(b"\0file ");
+                sig.update(source.as_os_str().as_encoded_bytes());
+                sig.update(format!(
+                    " {size} {executable} {} {} {}.{} {}.{} {} {}\n",
+                    meta.len(),
+                    meta.mode(),
+                    meta.mtime(),
+                    meta.mtime_nsec(),
+                    meta.ctime(),
+                    meta.ctime_nsec(),
+                    meta.ino(),
+                    meta.dev()
+                ));
+            }
+            EntryKind::Symlink { target } => {
+                sig.update(b"\0link ");
+                sig.update(target);
+                sig.update(b"\n");
+            }
+        }
+    }
+    Some((hex::encode(sig.finalize()), newest))
 }
 
 fn file_hashes(component: &Component) -> Result<BTreeMap<String, String>, SlugError> {
@@ -183,7 +290,11 @@ impl SlugIndex {
         let entry: IndexEntry = serde_json::from_str(&text).ok()?;
         let path = self.slugs.join(format!("{}.tgz", entry.sha256));
         let size = std::fs::metadata(&path).ok()?.len();
-        (size == entry.size).then_some((entry, path))
+        if size != entry.size {
+            return None;
+        }
+        crate::cache::touch(&path);
+        Some((entry, path))
     }
 
     /// Remembers that `key` builds `entry` (temp file + rename: readers never see half).

@@ -6,6 +6,8 @@
 //! that want to hash components or reuse some of their compressed chunks before packing.
 
 pub mod go;
+pub mod chunks;
+pub mod incremental;
 pub mod key;
 
 use std::collections::BTreeMap;
@@ -18,7 +20,7 @@ use crate::runtime::RuntimeError;
 use crate::slug::select::{Selection, app_entries};
 use crate::slug::tree::walk;
 use crate::slug::{
-    Component, ComponentInput, Entry, EntryKind, PackOptions, PackReporter, PackedComponent, Part,
+    Component, Entry, EntryKind, PackOptions, PackReporter, PackedComponent, Part,
     SlugError,
 };
 
@@ -134,6 +136,10 @@ pub struct BuiltSlug {
     pub process_types: BTreeMap<String, String>,
     /// Where each component's compressed chunks are in the archive.
     pub components: Vec<PackedComponent>,
+    /// The components whose compressed chunks came from the chunk cache.
+    pub reused: Vec<String>,
+    /// Its input key.
+    pub key: key::SlugKey,
 }
 
 impl BuiltSlug {
@@ -143,7 +149,8 @@ impl BuiltSlug {
     }
 }
 
-/// Builds slug `slug` of the manifest into `cache`, always packing it.
+/// Builds slug `slug` of the manifest into `cache`, always writing the archive (but reusing
+/// the cached chunks of unchanged components).
 pub fn build_slug(
     loaded: &LoadedManifest,
     slug: &str,
@@ -151,14 +158,19 @@ pub fn build_slug(
     options: &BuildOptions<'_>,
 ) -> Result<BuiltSlug, BuildError> {
     let components = slug_components(loaded, slug, cache)?;
-    pack_slug(loaded, slug, &components, cache, options)
+    let key = key::slug_key(loaded, &components, cache)
+        .map_err(|source| BuildError::slug(slug, source))?;
+    pack_slug(loaded, slug, &components, key, cache, options)
 }
 
-/// Packs `components` (from [`slug_components`]) as slug `slug` into `cache`.
+/// Packs `components` (from [`slug_components`], with their `key`) as slug `slug` into
+/// `cache`: components whose chunks are cached under their key are spliced, the others
+/// compressed (see [`incremental`]).
 pub fn pack_slug(
     loaded: &LoadedManifest,
     slug: &str,
     components: &[Component],
+    key: key::SlugKey,
     cache: &Cache,
     options: &BuildOptions<'_>,
 ) -> Result<BuiltSlug, BuildError> {
@@ -170,13 +182,17 @@ pub fn pack_slug(
             source,
         })?;
     check_stack(slug, &spec.stack, components)?;
-    let inputs: Vec<ComponentInput<'_>> = components.iter().map(ComponentInput::Fresh).collect();
     let pack_options = PackOptions {
         threads: options.threads,
         reporter: options.reporter,
     };
-    let file = crate::slug::write_to_cache(&inputs, cache, pack_options)
-        .map_err(|source| BuildError::slug(slug, source))?;
+    let keys = components
+        .iter()
+        .filter_map(|c| Some((c.name.clone(), key.parts.get(&c.name)?.clone())))
+        .collect();
+    let incremental::Assembled { file, reused } =
+        incremental::assemble(components, &keys, cache, pack_options)
+            .map_err(|source| BuildError::slug(slug, source))?;
     Ok(BuiltSlug {
         name: slug.to_owned(),
         path: file.path,
@@ -185,6 +201,8 @@ pub fn pack_slug(
         stack: spec.stack.clone(),
         process_types,
         components: file.packed.components,
+        reused,
+        key,
     })
 }
 
@@ -246,17 +264,17 @@ pub fn ensure_slug(
     options: &BuildOptions<'_>,
 ) -> Result<CachedSlug, BuildError> {
     let components = slug_components(loaded, slug, cache)?;
-    let key =
-        key::slug_key(loaded, &components).map_err(|source| BuildError::slug(slug, source))?;
+    let key = key::slug_key(loaded, &components, cache)
+        .map_err(|source| BuildError::slug(slug, source))?;
     let cache_err = |err: crate::cache::CacheError| BuildError::slug(slug, SlugError::from(err));
     let index = key::SlugIndex::open(cache).map_err(cache_err)?;
     if let Some(found) = indexed(loaded, slug, &index, key.clone())? {
         return Ok(found);
     }
-    let built = pack_slug(loaded, slug, &components, cache, options)?;
+    let built = pack_slug(loaded, slug, &components, key, cache, options)?;
     index
         .put(
-            &key.key,
+            &built.key.key,
             &key::IndexEntry {
                 sha256: built.sha256.clone(),
                 size: built.size,
@@ -270,7 +288,7 @@ pub fn ensure_slug(
         sha256: built.sha256,
         stack: built.stack,
         process_types: built.process_types,
-        key,
+        key: built.key,
         built_now: true,
     })
 }
@@ -283,7 +301,7 @@ pub fn find_slug(loaded: &LoadedManifest, slug: &str, cache: &Cache) -> Option<C
         return None;
     }
     let components = slug_components(loaded, slug, cache).ok()?;
-    let key = key::slug_key(loaded, &components).ok()?;
+    let key = key::slug_key(loaded, &components, cache).ok()?;
     let index = key::SlugIndex::open(cache).ok()?;
     indexed(loaded, slug, &index, key).ok().flatten()
 }

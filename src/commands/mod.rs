@@ -2,6 +2,7 @@
 
 mod apply;
 mod build;
+mod cache;
 mod completions;
 mod fetch;
 mod graph;
@@ -30,5 +31,6 @@ pub fn run(command: Command, settings: &GlobalSettings) -> miette::Result<ExitSt
         Command::Plan(args) => plan::run(&args, settings),
         Command::Apply(args) => apply::run(&args, settings),
         Command::Server(args) => server::run(&args, settings),
+        Command::Cache(command) => cache::run(&command, settings),
     }
 }

@@ -51,6 +51,9 @@ pub struct CompressedSpan {
     pub tar_len: u64,
     /// The CRC-32 of those tar bytes.
     pub crc: u32,
+    /// The CRC-32 of the compressed bytes, when known: copying checks it, so a corrupted
+    /// cache file fails the pack ([`SlugError::ReusedChunks`]) instead of making a wrong slug.
+    pub deflate_crc: Option<u32>,
 }
 
 /// One input to [`pack`]: entries to compress now, or chunks compressed before.
@@ -89,6 +92,8 @@ pub struct PackedComponent {
     pub tar_len: u64,
     /// CRC-32 of its tar bytes.
     pub crc: u32,
+    /// CRC-32 of its compressed bytes (what a copy of them is checked against).
+    pub deflate_crc: u32,
 }
 
 impl PackedComponent {
@@ -100,6 +105,7 @@ impl PackedComponent {
             deflate_len: self.deflate_len,
             tar_len: self.tar_len,
             crc: self.crc,
+            deflate_crc: Some(self.deflate_crc),
         }
     }
 }
@@ -181,7 +187,13 @@ pub fn pack<W: Write + Send>(
         drop(producer);
         let written = writer.join().expect("writer thread does not panic");
         // A failed writer makes the producer fail too (its channels close); report the cause.
-        let (finished, components) = written.map_err(write_err)?;
+        let (finished, components) = written.map_err(|err| match ReusedChunksError::take(err) {
+            Ok(bad) => SlugError::ReusedChunks {
+                path: bad.path,
+                reason: bad.reason,
+            },
+            Err(err) => write_err(err),
+        })?;
         produced?;
         Ok(Packed {
             sha256: hex::encode(finished.sha256),
@@ -334,7 +346,8 @@ fn write_items<W: Write>(
     let mut pending = BTreeMap::new();
     let mut next = 0u64;
     let mut components = Vec::new();
-    let mut current: Option<(PackedComponent, crc32fast::Hasher)> = None;
+    // Per component: its place, the CRC of its tar bytes and the CRC of its compressed bytes.
+    let mut current: Option<(PackedComponent, crc32fast::Hasher, crc32fast::Hasher)> = None;
     for (seq, item) in done {
         pending.insert(seq, item);
         while let Some(item) = pending.remove(&next) {
@@ -347,14 +360,16 @@ fn write_items<W: Write>(
                         deflate_len: 0,
                         tar_len: 0,
                         crc: 0,
+                        deflate_crc: 0,
                     };
-                    current = Some((packed, crc32fast::Hasher::new()));
+                    current = Some((packed, crc32fast::Hasher::new(), crc32fast::Hasher::new()));
                 }
                 Item::Chunk(slot) => {
                     let len = slot.len as u64;
                     gz.push(&slot.output, slot.crc, len)?;
-                    if let Some((_, crc)) = &mut current {
+                    if let Some((_, crc, deflate_crc)) = &mut current {
                         crc.combine(&crc32fast::Hasher::new_with_initial_len(slot.crc, len));
+                        deflate_crc.update(&slot.output);
                     }
                     // The producer may have finished already; a closed pool is fine then.
                     let _ = free.send(slot);
@@ -363,19 +378,21 @@ fn write_items<W: Write>(
                     }
                 }
                 Item::Span(span) => {
-                    copy_span(&mut gz, &span)?;
-                    if let Some((_, crc)) = &mut current {
+                    let copied_crc = copy_span(&mut gz, &span)?;
+                    if let Some((_, crc, deflate_crc)) = &mut current {
                         *crc = crc32fast::Hasher::new_with_initial_len(span.crc, span.tar_len);
+                        *deflate_crc = copied_crc;
                     }
                     if let Some(r) = reporter {
                         r.advance(span.tar_len);
                     }
                 }
                 Item::End => {
-                    let (mut packed, crc) = current.take().expect("End follows Begin");
+                    let (mut packed, crc, deflate_crc) = current.take().expect("End follows Begin");
                     packed.deflate_len = gz.written() - packed.deflate_offset;
                     packed.tar_len = crc.total_len();
                     packed.crc = crc.finalize();
+                    packed.deflate_crc = deflate_crc.finalize();
                     components.push(packed);
                 }
             }
@@ -384,31 +401,85 @@ fn write_items<W: Write>(
     Ok((gz.finish()?, components))
 }
 
-fn copy_span<W: Write>(gz: &mut GzipAssembler<W>, span: &CompressedSpan) -> std::io::Result<()> {
-    let with_path = |err: std::io::Error| {
-        std::io::Error::new(err.kind(), format!("{}: {err}", span.path.display()))
-    };
-    let mut file = File::open(&span.path).map_err(with_path)?;
-    file.seek(SeekFrom::Start(span.offset)).map_err(with_path)?;
+/// Why reused chunks could not be copied: the file is gone, shorter than recorded, or its
+/// bytes do not have the recorded CRC. Carried through `io::Error` from the writer thread.
+#[derive(Debug)]
+struct ReusedChunksError {
+    path: PathBuf,
+    reason: String,
+}
+
+impl std::fmt::Display for ReusedChunksError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.reason)
+    }
+}
+
+impl std::error::Error for ReusedChunksError {}
+
+impl ReusedChunksError {
+    fn io(path: &Path, reason: impl Into<String>) -> std::io::Error {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            ReusedChunksError {
+                path: path.to_owned(),
+                reason: reason.into(),
+            },
+        )
+    }
+
+    /// The reused-chunks error inside `err`, or `err` back.
+    fn take(err: std::io::Error) -> Result<ReusedChunksError, std::io::Error> {
+        if err
+            .get_ref()
+            .is_some_and(|inner| inner.is::<ReusedChunksError>())
+        {
+            let inner = err.into_inner().expect("checked above");
+            Ok(*inner.downcast().expect("checked above"))
+        } else {
+            Err(err)
+        }
+    }
+}
+
+/// Copies a span's compressed bytes into the slug and returns their CRC-32 (checked against
+/// the span's, when it has one).
+fn copy_span<W: Write>(
+    gz: &mut GzipAssembler<W>,
+    span: &CompressedSpan,
+) -> std::io::Result<crc32fast::Hasher> {
+    let bad = |reason: String| ReusedChunksError::io(&span.path, reason);
+    let mut file = File::open(&span.path).map_err(|err| bad(format!("cannot open: {err}")))?;
+    file.seek(SeekFrom::Start(span.offset))
+        .map_err(|err| bad(format!("cannot seek: {err}")))?;
     let mut reader = file.take(span.deflate_len);
     let mut buf = vec![0u8; 256 * 1024];
     let mut copied = 0;
+    let mut crc = crc32fast::Hasher::new();
     loop {
-        let n = reader.read(&mut buf).map_err(with_path)?;
+        let n = reader
+            .read(&mut buf)
+            .map_err(|err| bad(format!("cannot read: {err}")))?;
         if n == 0 {
             break;
         }
+        crc.update(&buf[..n]);
         gz.write(&buf[..n])?;
         copied += n as u64;
     }
     if copied != span.deflate_len {
-        return Err(with_path(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            "reused chunks are shorter than recorded",
+        return Err(bad(format!(
+            "{copied} compressed bytes where {} were recorded",
+            span.deflate_len
         )));
     }
+    if let Some(expected) = span.deflate_crc
+        && crc.clone().finalize() != expected
+    {
+        return Err(bad("the compressed bytes do not have the recorded CRC-32".into()));
+    }
     gz.add_crc(span.crc, span.tar_len);
-    Ok(())
+    Ok(crc)
 }
 
 #[cfg(test)]
