@@ -63,6 +63,13 @@ impl ChunkStore {
     /// The cached chunks of the component with key `key`, named `name`, if a sound entry is
     /// there (see the module docs for what is checked here and what while copying).
     pub fn get(&self, key: &str, name: &str) -> Option<CompressedSpan> {
+        let span = self.span(key, name)?;
+        cache::touch(&span.path);
+        Some(span)
+    }
+
+    /// The entry's span if its header is sound, without marking it used.
+    fn span(&self, key: &str, name: &str) -> Option<CompressedSpan> {
         let path = self.path(key);
         let file = File::open(&path).ok()?;
         let file_len = file.metadata().ok()?.len();
@@ -81,7 +88,6 @@ impl ChunkStore {
         if !sound {
             return None;
         }
-        cache::touch(&path);
         Some(CompressedSpan {
             path,
             offset,
@@ -93,7 +99,7 @@ impl ChunkStore {
     }
 
     /// Stores the chunks of `component`, which sit in the packed slug `slug`, under `key`.
-    /// An entry already there is kept (same key, same bytes).
+    /// A sound entry already there is kept (same key, same bytes); a damaged one is replaced.
     pub fn put(
         &self,
         key: &str,
@@ -101,8 +107,12 @@ impl ChunkStore {
         slug: &Path,
     ) -> Result<(), CacheError> {
         let dest = self.path(key);
-        if dest.is_file() {
-            return Ok(());
+        match self.span(key, &component.name) {
+            Some(span) if span.deflate_crc == Some(component.deflate_crc) => return Ok(()),
+            // Damaged, or (CRC aside) not what this key stands for: make room for ours.
+            _ => {
+                let _ = std::fs::remove_file(&dest);
+            }
         }
         let header = Header {
             format_version: FORMAT_VERSION.to_owned(),

@@ -168,7 +168,10 @@ fn memoised_content_hash(component: &Component, cache: &Cache) -> Result<String,
         return Ok(text);
     }
     let hash = component.content_hash()?;
-    let settled = newest < started.checked_sub(Duration::from_secs(1)).unwrap_or(started);
+    let settled = newest
+        < started
+            .checked_sub(Duration::from_secs(1))
+            .unwrap_or(started);
     if settled && let Ok(mut temp) = cache.temp_file(Bucket::TreeHashes) {
         // Best effort: without the memo the next plan reads the files again, nothing worse.
         if std::io::Write::write_all(&mut temp, hash.as_bytes()).is_ok() {

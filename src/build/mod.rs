@@ -5,8 +5,8 @@
 //! run it with `spawn_blocking`. [`slug_components`] is the first half on its own, for callers
 //! that want to hash components or reuse some of their compressed chunks before packing.
 
-pub mod go;
 pub mod chunks;
+pub mod go;
 pub mod incremental;
 pub mod key;
 
@@ -20,8 +20,7 @@ use crate::runtime::RuntimeError;
 use crate::slug::select::{Selection, app_entries};
 use crate::slug::tree::walk;
 use crate::slug::{
-    Component, Entry, EntryKind, PackOptions, PackReporter, PackedComponent, Part,
-    SlugError,
+    Component, Entry, EntryKind, PackOptions, PackReporter, PackedComponent, Part, SlugError,
 };
 
 /// Errors while building a slug.

@@ -76,7 +76,9 @@ pub enum CacheError {
     #[error("the cache is in use by another slugplan process (lock {})", path.display())]
     #[diagnostic(
         code(slugplan::cache::busy),
-        help("run `slugplan cache prune` again once the running build, plan or apply has finished")
+        help(
+            "run `slugplan cache prune` again once the running build, plan or apply has finished"
+        )
     )]
     Busy {
         /// The lock file.

@@ -193,11 +193,12 @@ fn make_writable(dir: &Path) -> Result<(), CacheError> {
                 })?
                 .permissions()
                 .mode();
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | 0o700))
-                .map_err(|source| CacheError::Io {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | 0o700)).map_err(
+                |source| CacheError::Io {
                     path: path.to_owned(),
                     source,
-                })?;
+                },
+            )?;
         }
     }
     Ok(())
@@ -222,7 +223,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "M" => 1 << 20,
         "G" => 1 << 30,
         "T" => 1 << 40,
-        _ => return Err(format!("`{text}`: the unit must be K, M, G or T (e.g. 500M, 2G)")),
+        _ => {
+            return Err(format!(
+                "`{text}`: the unit must be K, M, G or T (e.g. 500M, 2G)"
+            ));
+        }
     };
     let value: f64 = number
         .trim()

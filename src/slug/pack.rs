@@ -476,7 +476,9 @@ fn copy_span<W: Write>(
     if let Some(expected) = span.deflate_crc
         && crc.clone().finalize() != expected
     {
-        return Err(bad("the compressed bytes do not have the recorded CRC-32".into()));
+        return Err(bad(
+            "the compressed bytes do not have the recorded CRC-32".into()
+        ));
     }
     gz.add_crc(span.crc, span.tar_len);
     Ok(crc)
