@@ -290,9 +290,7 @@ fn project(root: &Path, name: &str, server: &Server, apps: &[String], slug: &str
         server.url
     );
     for app in apps {
-        manifest.push_str(&format!(
-            "[apps.{app}]\nslug = \"web\"\ncreate = true\n\n"
-        ));
+        manifest.push_str(&format!("[apps.{app}]\nslug = \"web\"\ncreate = true\n\n"));
     }
     fs::write(dir.join("slug.toml"), manifest).expect("slug.toml");
     dir

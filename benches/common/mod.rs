@@ -355,8 +355,12 @@ pub fn full_pack(root: &Path, runs: usize) -> FullPack {
         result.rss_kib = result.rss_kib.max(usage.rss_kib);
         result.ours_size = fs::metadata(&slug).expect("slug").len();
     }
-    result.gzip_size = fs::metadata(root.join("gzip.tgz")).expect("gzip output").len();
-    result.pigz_size = fs::metadata(root.join("pigz.tgz")).expect("pigz output").len();
+    result.gzip_size = fs::metadata(root.join("gzip.tgz"))
+        .expect("gzip output")
+        .len();
+    result.pigz_size = fs::metadata(root.join("pigz.tgz"))
+        .expect("pigz output")
+        .len();
     result
 }
 

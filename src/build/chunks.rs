@@ -151,3 +151,72 @@ impl ChunkStore {
         cache::persist(temp, &dest)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slug::{Component, ComponentInput, Entry, EntryKind, PackOptions, write_to_cache};
+
+    fn stored() -> (tempfile::TempDir, ChunkStore, PackedComponent) {
+        let temp = tempfile::tempdir().unwrap();
+        let cache = Cache::new(temp.path());
+        let app = Component {
+            name: "app".into(),
+            entries: (0..50)
+                .map(|i| Entry {
+                    rel: format!("d{i}").into_bytes(),
+                    kind: EntryKind::Dir,
+                })
+                .collect(),
+            end_of_archive: true,
+        };
+        let file = write_to_cache(
+            &[ComponentInput::Fresh(&app)],
+            &cache,
+            PackOptions::default(),
+        )
+        .unwrap();
+        let store = ChunkStore::open(&cache).unwrap();
+        let packed = file.packed.components[0].clone();
+        store.put("k", &packed, &file.path).unwrap();
+        (temp, store, packed)
+    }
+
+    #[test]
+    fn an_entry_gives_back_the_span_it_was_stored_from() {
+        let (_temp, store, packed) = stored();
+        let span = store.get("k", "app").unwrap();
+        assert_eq!(
+            (span.deflate_len, span.tar_len, span.crc, span.deflate_crc),
+            (
+                packed.deflate_len,
+                packed.tar_len,
+                packed.crc,
+                Some(packed.deflate_crc)
+            )
+        );
+        let bytes = std::fs::read(&span.path).unwrap();
+        assert_eq!(bytes.len() as u64, span.offset + span.deflate_len);
+    }
+
+    #[test]
+    fn entries_for_another_name_format_or_length_are_misses() {
+        let (_temp, store, _) = stored();
+        assert!(store.get("k", "runtime.node").is_none(), "another name");
+        assert!(store.get("other", "app").is_none(), "another key");
+        let path = store.path("k");
+        let text = std::fs::read(&path).unwrap();
+        let other_format = String::from_utf8_lossy(&text)
+            .replacen(FORMAT_VERSION, "chunked-deflate-v0", 1)
+            .into_bytes();
+        // Same length: only the header's format differs.
+        std::fs::write(&path, &other_format).unwrap();
+        assert!(store.get("k", "app").is_none(), "another format");
+        let mut longer = text.clone();
+        longer.push(0);
+        std::fs::write(&path, &longer).unwrap();
+        assert!(store.get("k", "app").is_none(), "a longer file");
+        std::fs::write(&path, &text).unwrap();
+        assert!(store.get("k", "app").is_some(), "restored");
+    }
+}

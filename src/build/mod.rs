@@ -4,6 +4,12 @@
 //! [`build_slug`] is synchronous and CPU-bound (it compresses on its own threads); async callers
 //! run it with `spawn_blocking`. [`slug_components`] is the first half on its own, for callers
 //! that want to hash components or reuse some of their compressed chunks before packing.
+//!
+//! Builds are incremental: [`key`] computes each component's input key, [`chunks`] caches each
+//! component's compressed chunks under it, and [`incremental`] splices the cached chunks of
+//! unchanged components, compressing only the rest. The bytes are those of a from-scratch
+//! build. [`ensure_slug`] (plan and apply) goes one step further and skips packing when the
+//! whole slug's key is in the slug index.
 
 pub mod chunks;
 pub mod go;
