@@ -54,21 +54,22 @@ fn incremental_slugs_are_byte_identical_to_from_scratch_builds() {
     assert!(first.reused.is_empty());
     let mut seen = vec![first.sha256.clone()];
 
-    let changes: [(&str, &dyn Fn(&Path)); 5] = [
-        ("app file changed", &|dir| {
+    type Change = fn(&Path);
+    let changes: [(&str, Change); 5] = [
+        ("app file changed", |dir| {
             std::fs::write(dir.join("src/web.js"), "console.log('changed')\n").unwrap();
         }),
-        ("app file added", &|dir| {
+        ("app file added", |dir| {
             std::fs::write(dir.join("src/lib/new.js"), "module.exports = 2;\n").unwrap();
         }),
-        ("app file removed", &|dir| {
+        ("app file removed", |dir| {
             std::fs::remove_file(dir.join("src/lib.js")).unwrap();
         }),
-        ("app file made executable", &|dir| {
+        ("app file made executable", |dir| {
             let path = dir.join("src/lib/a.js");
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
         }),
-        ("app directory added", &|dir| {
+        ("app directory added", |dir| {
             std::fs::create_dir_all(dir.join("src/public/css")).unwrap();
             std::fs::write(dir.join("src/public/css/site.css"), "body{}\n").unwrap();
         }),
