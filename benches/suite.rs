@@ -151,9 +151,13 @@ fn incremental(root: &Path, full: Duration, runs: usize) -> Vec<Row> {
         let key = slugplan::build::key::slug_key(&loaded, &components, &cache).expect("key");
         keys = keys.min(start.elapsed());
         let start = Instant::now();
+        let keys: Vec<Option<String>> = components
+            .iter()
+            .map(|c| Some(key.parts[&c.name].clone()))
+            .collect();
         let spliced = slugplan::build::incremental::assemble(
             &components,
-            &key.parts,
+            &keys,
             &cache,
             slugplan::slug::PackOptions::default(),
         )

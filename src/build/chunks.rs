@@ -68,6 +68,11 @@ impl ChunkStore {
         Some(span)
     }
 
+    /// Whether a sound entry for `key` is there (without marking it used).
+    pub fn contains(&self, key: &str, name: &str) -> bool {
+        self.span(key, name).is_some()
+    }
+
     /// The entry's span if its header is sound, without marking it used.
     fn span(&self, key: &str, name: &str) -> Option<CompressedSpan> {
         let path = self.path(key);

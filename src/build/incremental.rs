@@ -8,8 +8,6 @@
 //! ([`SlugError::ReusedChunks`]) are evicted and their component compressed again, so a
 //! damaged chunk cache costs time, never a wrong slug.
 
-use std::collections::BTreeMap;
-
 use super::chunks::ChunkStore;
 use crate::cache::Cache;
 use crate::slug::{
@@ -23,23 +21,27 @@ pub struct Assembled {
     pub file: SlugFile,
     /// The components whose chunks came from the chunk cache (the rest were compressed now).
     pub reused: Vec<String>,
+    /// Every component's key: the one given, or the content hash computed while packing.
+    pub keys: Vec<String>,
 }
 
 /// Packs `components` into the cache's slug bucket, reusing the cached chunks of every
-/// component whose key (`keys`: component name → key) is in the chunk cache, and caching the
-/// chunks of the components compressed now. A component without a key is always compressed.
+/// component whose key (`keys`, in the same order) is in the chunk cache, and caching the
+/// chunks of the components compressed now. A component without a key is compressed and
+/// hashed in the same pass ([`PackOptions::hash_fresh`]): its content hash is its key.
 pub fn assemble(
     components: &[Component],
-    keys: &BTreeMap<String, String>,
+    keys: &[Option<String>],
     cache: &Cache,
-    options: PackOptions<'_>,
+    mut options: PackOptions<'_>,
 ) -> Result<Assembled, SlugError> {
     let store = ChunkStore::open(cache)?;
-    let key_of = |c: &Component| keys.get(&c.name).map(String::as_str);
     let mut spans: Vec<Option<CompressedSpan>> = components
         .iter()
-        .map(|c| key_of(c).and_then(|key| store.get(key, &c.name)))
+        .zip(keys)
+        .map(|(c, key)| store.get(key.as_deref()?, &c.name))
         .collect();
+    options.hash_fresh = keys.iter().any(Option::is_none);
     let file = loop {
         let inputs: Vec<ComponentInput<'_>> = components
             .iter()
@@ -75,16 +77,24 @@ pub fn assemble(
         }
     };
     let mut reused = Vec::new();
-    for ((component, span), packed) in components.iter().zip(&spans).zip(&file.packed.components) {
-        if span.is_some() {
+    let mut all_keys = Vec::with_capacity(components.len());
+    for (i, component) in components.iter().enumerate() {
+        let key = keys[i]
+            .clone()
+            .or_else(|| file.packed.content_hashes[i].clone())
+            .expect("fresh components without a key are hashed while packing");
+        if spans[i].is_some() {
             reused.push(component.name.clone());
-        } else if let Some(key) = key_of(component) {
+        } else if let Err(err) = store.put(&key, &file.packed.components[i], &file.path) {
             // A chunk cache that cannot be written makes the next build slower, not this one
             // wrong: warn and go on.
-            if let Err(err) = store.put(key, packed, &file.path) {
-                tracing::warn!("cannot cache the chunks of `{}`: {err}", component.name);
-            }
+            tracing::warn!("cannot cache the chunks of `{}`: {err}", component.name);
         }
+        all_keys.push(key);
     }
-    Ok(Assembled { file, reused })
+    Ok(Assembled {
+        file,
+        reused,
+        keys: all_keys,
+    })
 }

@@ -19,6 +19,8 @@
 //! fresh copy changes the signature, so the files are read again, give the same content hash
 //! and cause no rebuild. A signature is only recorded when no file changed within the second
 //! before hashing started, so a file rewritten within one timestamp tick is never trusted.
+//! A second, untrusted record (the hash last seen for the same names, sizes and modes) tells a
+//! build whether reading the files first, hoping to reuse their cached chunks, is worth it.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -73,29 +75,133 @@ fn has_file_parts(key: &SlugKey) -> bool {
     key.parts.keys().any(|k| k.starts_with("app/"))
 }
 
-/// Computes the key of a slug made of `components`, memoising the content hashes of
-/// non-app components in `cache` (see the module docs).
+/// Computes the key of a slug made of `components`, reading (and hashing) what no archive
+/// hash or stat memo vouches for, and memoising the content hashes of non-app components in
+/// `cache` (see the module docs).
 pub fn slug_key(
     loaded: &LoadedManifest,
     components: &[Component],
     cache: &Cache,
 ) -> Result<SlugKey, SlugError> {
+    let keys = components
+        .iter()
+        .map(|component| known_key(loaded, component, cache).resolve(component, cache))
+        .collect::<Result<Vec<_>, SlugError>>()?;
+    compose(components, &keys)
+}
+
+/// A component's key as far as it is known without reading the component's files.
+#[derive(Debug)]
+pub enum KnownKey {
+    /// Known: from the runtime archive's hash, or from the stat memo.
+    Known(String),
+    /// Only the files' content can tell; once it is hashed, the memo (if any) records it.
+    Unknown(Option<Memo>),
+}
+
+impl KnownKey {
+    /// The key, computing the content hash now (and memoising it) if it is not known.
+    pub fn resolve(self, component: &Component, cache: &Cache) -> Result<String, SlugError> {
+        match self {
+            KnownKey::Known(key) => Ok(key),
+            KnownKey::Unknown(memo) => {
+                let hash = component.content_hash()?;
+                if let Some(memo) = memo {
+                    memo.record(cache, &hash);
+                }
+                Ok(hash)
+            }
+        }
+    }
+}
+
+/// Where a component's content hash is remembered under its files' stat signature, and the
+/// hint of what it was the last time the same files (names, sizes, modes) were hashed.
+#[derive(Debug)]
+pub struct Memo {
+    path: PathBuf,
+    /// Whether no file changed within the second before the signature was taken (only then
+    /// may the signature vouch for the content).
+    settled: bool,
+    hint_path: PathBuf,
+    /// The content hash last recorded for the same listing: a guess, never trusted as a key,
+    /// only used to decide whether reading the files first (hoping to reuse chunks) pays.
+    pub hint: Option<String>,
+}
+
+impl Memo {
+    /// Records `hash` as the content hash for this signature (best effort: without the memo
+    /// the next plan reads the files again, nothing worse).
+    pub fn record(&self, cache: &Cache, hash: &str) {
+        let write = |path: &std::path::Path| {
+            if let Ok(mut temp) = cache.temp_file(Bucket::TreeHashes)
+                && std::io::Write::write_all(&mut temp, hash.as_bytes()).is_ok()
+            {
+                // A hint is replaced; a memo is content-addressed by its signature.
+                let _ = temp.persist(path);
+            }
+        };
+        if self.settled {
+            write(&self.path);
+        }
+        if self.hint.as_deref() != Some(hash) {
+            write(&self.hint_path);
+        }
+    }
+}
+
+fn read_hash(path: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    (text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())).then_some(text)
+}
+
+/// The key of `component` if it can be known without reading its files: a pinned runtime
+/// archive's key, or a content hash memoised under the files' stat signature (never for the
+/// app, whose hash is cheap and whose per-file hashes are needed anyway).
+pub fn known_key(loaded: &LoadedManifest, component: &Component, cache: &Cache) -> KnownKey {
+    if let Some(key) = archive_key(loaded, component) {
+        return KnownKey::Known(key);
+    }
+    if component.name == "app" {
+        return KnownKey::Unknown(None);
+    }
+    let started = SystemTime::now();
+    let (Some(signature), Ok(dir)) = (stat_signature(component), cache.bucket(Bucket::TreeHashes))
+    else {
+        return KnownKey::Unknown(None);
+    };
+    let path = dir.join(&signature.stat);
+    if let Some(hash) = read_hash(&path) {
+        crate::cache::touch(&path);
+        return KnownKey::Known(hash);
+    }
+    let settled = signature.newest
+        < started
+            .checked_sub(Duration::from_secs(1))
+            .unwrap_or(started);
+    let hint_path = dir.join(format!("{}.hint", signature.listing));
+    KnownKey::Unknown(Some(Memo {
+        path,
+        settled,
+        hint: read_hash(&hint_path),
+        hint_path,
+    }))
+}
+
+/// The key of a slug made of `components` whose component keys are `keys` (same order).
+/// Reads the app's files for its per-file hashes.
+pub fn compose(components: &[Component], keys: &[String]) -> Result<SlugKey, SlugError> {
     let mut parts = BTreeMap::new();
     let mut slug = Sha256::new();
     slug.update(FORMAT_VERSION.as_bytes());
-    for component in components {
-        let key = match archive_key(loaded, component) {
-            Some(key) => key,
-            None if component.name == "app" => component.content_hash()?,
-            None => memoised_content_hash(component, cache)?,
-        };
+    for (component, key) in components.iter().zip(keys) {
         slug.update(component.name.as_bytes());
         slug.update([0]);
         slug.update(key.as_bytes());
         if component.name == "app" {
             parts.extend(file_hashes(component)?);
         }
-        parts.insert(component.name.clone(), key);
+        parts.insert(component.name.clone(), key.clone());
     }
     Ok(SlugKey {
         key: hex::encode(slug.finalize()),
@@ -149,71 +255,55 @@ fn archive_key(loaded: &LoadedManifest, component: &Component) -> Option<String>
     Some(hex::encode(hash.finalize()))
 }
 
-/// [`Component::content_hash`], looked up by the stat signature of the component's files and
-/// recorded when it is safe to (see the module docs).
-fn memoised_content_hash(component: &Component, cache: &Cache) -> Result<String, SlugError> {
-    let started = SystemTime::now();
-    let Some((signature, newest)) = stat_signature(component) else {
-        return component.content_hash();
-    };
-    let Ok(dir) = cache.bucket(Bucket::TreeHashes) else {
-        return component.content_hash();
-    };
-    let memo = dir.join(&signature);
-    if let Ok(text) = std::fs::read_to_string(&memo)
-        && text.len() == 64
-        && text.bytes().all(|b| b.is_ascii_hexdigit())
-    {
-        crate::cache::touch(&memo);
-        return Ok(text);
-    }
-    let hash = component.content_hash()?;
-    let settled = newest
-        < started
-            .checked_sub(Duration::from_secs(1))
-            .unwrap_or(started);
-    if settled && let Ok(mut temp) = cache.temp_file(Bucket::TreeHashes) {
-        // Best effort: without the memo the next plan reads the files again, nothing worse.
-        if std::io::Write::write_all(&mut temp, hash.as_bytes()).is_ok() {
-            let _ = crate::cache::persist(temp, &memo);
-        }
-    }
-    Ok(hash)
+/// What `stat` says about a component's files.
+struct Signature {
+    /// A hash of everything the tar bytes depend on as far as `stat` can tell, plus the
+    /// times and inodes that change whenever a file is written.
+    stat: String,
+    /// A hash of names, kinds, sizes, modes and link targets only (unchanged by `touch`).
+    listing: String,
+    /// The newest mtime or ctime among the files.
+    newest: SystemTime,
 }
 
-/// A hash of what the component's tar bytes depend on as far as `stat` can tell, and the
-/// newest mtime or ctime among its files. None when a file cannot be stat'ed (the content
-/// hash then reports the error).
-fn stat_signature(component: &Component) -> Option<(String, SystemTime)> {
-    let mut sig = Sha256::new();
-    sig.update(FORMAT_VERSION.as_bytes());
-    sig.update(format!(
-        "stat-v1 {} eoa {}\n",
+/// The component's [`Signature`]; None when a file cannot be stat'ed (the content hash then
+/// reports the error).
+fn stat_signature(component: &Component) -> Option<Signature> {
+    let mut stat = Sha256::new();
+    let mut listing = Sha256::new();
+    let header = format!(
+        "{FORMAT_VERSION} stat-v1 {} eoa {}\n",
         component.name, component.end_of_archive
-    ));
+    );
+    stat.update(&header);
+    listing.update(&header);
     let mut newest = SystemTime::UNIX_EPOCH;
+    let time = |secs: i64, nanos: i64| {
+        SystemTime::UNIX_EPOCH
+            + Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+            + Duration::from_nanos(u64::try_from(nanos).unwrap_or(0))
+    };
     for entry in &component.entries {
-        sig.update(&entry.rel);
+        let mut both = |bytes: &[u8]| {
+            stat.update(bytes);
+            listing.update(bytes);
+        };
+        both(&entry.rel);
         match &entry.kind {
-            EntryKind::Dir => sig.update(b"\0dir\n"),
+            EntryKind::Dir => both(b"\0dir\n"),
             EntryKind::File {
                 source,
                 size,
                 executable,
             } => {
+                both(format!("\0file {size} {executable}\n").as_bytes());
                 let meta = std::fs::metadata(source).ok()?;
-                let time = |secs: i64, nanos: i64| {
-                    SystemTime::UNIX_EPOCH
-                        + Duration::from_secs(u64::try_from(secs).unwrap_or(0))
-                        + Duration::from_nanos(u64::try_from(nanos).unwrap_or(0))
-                };
                 newest = newest
                     .max(time(meta.mtime(), meta.mtime_nsec()))
                     .max(time(meta.ctime(), meta.ctime_nsec()));
-                sig.update(b"\0file ");
-                sig.update(source.as_os_str().as_encoded_bytes());
-                sig.update(format!(
-                    " {size} {executable} {} {} {}.{} {}.{} {} {}\n",
+                stat.update(source.as_os_str().as_encoded_bytes());
+                stat.update(format!(
+                    " {} {} {}.{} {}.{} {} {}\n",
                     meta.len(),
                     meta.mode(),
                     meta.mtime(),
@@ -225,13 +315,17 @@ fn stat_signature(component: &Component) -> Option<(String, SystemTime)> {
                 ));
             }
             EntryKind::Symlink { target } => {
-                sig.update(b"\0link ");
-                sig.update(target);
-                sig.update(b"\n");
+                both(b"\0link ");
+                both(target);
+                both(b"\n");
             }
         }
     }
-    Some((hex::encode(sig.finalize()), newest))
+    Some(Signature {
+        stat: hex::encode(stat.finalize()),
+        listing: hex::encode(listing.finalize()),
+        newest,
+    })
 }
 
 fn file_hashes(component: &Component) -> Result<BTreeMap<String, String>, SlugError> {

@@ -155,7 +155,8 @@ impl BuiltSlug {
 }
 
 /// Builds slug `slug` of the manifest into `cache`, always writing the archive (but reusing
-/// the cached chunks of unchanged components).
+/// the cached chunks of unchanged components). Components whose key is not known without
+/// reading them are hashed while they are compressed, so a cold build reads each file once.
 pub fn build_slug(
     loaded: &LoadedManifest,
     slug: &str,
@@ -163,19 +164,36 @@ pub fn build_slug(
     options: &BuildOptions<'_>,
 ) -> Result<BuiltSlug, BuildError> {
     let components = slug_components(loaded, slug, cache)?;
-    let key = key::slug_key(loaded, &components, cache)
+    let chunks = chunks::ChunkStore::open(cache)
+        .map_err(|source| BuildError::slug(slug, SlugError::from(source)))?;
+    let keys = components
+        .iter()
+        .map(|c| {
+            let known = key::known_key(loaded, c, cache);
+            // Same names and sizes as a component whose chunks are cached: most likely only
+            // touched or copied, so hash it first, hoping to splice instead of compress. The
+            // app is small: always worth hashing first.
+            let likely_cached = matches!(&known, key::KnownKey::Unknown(Some(memo))
+                if memo.hint.as_ref().is_some_and(|hint| chunks.contains(hint, &c.name)));
+            if likely_cached || c.name == "app" {
+                known.resolve(c, cache).map(key::KnownKey::Known)
+            } else {
+                Ok(known)
+            }
+        })
+        .collect::<Result<_, _>>()
         .map_err(|source| BuildError::slug(slug, source))?;
-    pack_slug(loaded, slug, &components, key, cache, options)
+    pack_slug(loaded, slug, &components, keys, cache, options)
 }
 
-/// Packs `components` (from [`slug_components`], with their `key`) as slug `slug` into
-/// `cache`: components whose chunks are cached under their key are spliced, the others
-/// compressed (see [`incremental`]).
+/// Packs `components` (from [`slug_components`], with what is known of their keys) as slug
+/// `slug` into `cache`: components whose chunks are cached under their key are spliced, the
+/// others compressed (see [`incremental`]); keys computed while packing are memoised.
 pub fn pack_slug(
     loaded: &LoadedManifest,
     slug: &str,
     components: &[Component],
-    key: key::SlugKey,
+    keys: Vec<key::KnownKey>,
     cache: &Cache,
     options: &BuildOptions<'_>,
 ) -> Result<BuiltSlug, BuildError> {
@@ -190,14 +208,24 @@ pub fn pack_slug(
     let pack_options = PackOptions {
         threads: options.threads,
         reporter: options.reporter,
+        hash_fresh: false,
     };
-    let keys = components
-        .iter()
-        .filter_map(|c| Some((c.name.clone(), key.parts.get(&c.name)?.clone())))
-        .collect();
-    let incremental::Assembled { file, reused } =
-        incremental::assemble(components, &keys, cache, pack_options)
-            .map_err(|source| BuildError::slug(slug, source))?;
+    let (known, memos): (Vec<_>, Vec<_>) = keys
+        .into_iter()
+        .map(|k| match k {
+            key::KnownKey::Known(key) => (Some(key), None),
+            key::KnownKey::Unknown(memo) => (None, memo),
+        })
+        .unzip();
+    let slug_err = |source| BuildError::slug(slug, source);
+    let incremental::Assembled { file, reused, keys } =
+        incremental::assemble(components, &known, cache, pack_options).map_err(slug_err)?;
+    for (memo, key) in memos.iter().zip(&keys) {
+        if let Some(memo) = memo {
+            memo.record(cache, key);
+        }
+    }
+    let key = key::compose(components, &keys).map_err(slug_err)?;
     Ok(BuiltSlug {
         name: slug.to_owned(),
         path: file.path,
@@ -276,7 +304,11 @@ pub fn ensure_slug(
     if let Some(found) = indexed(loaded, slug, &index, key.clone())? {
         return Ok(found);
     }
-    let built = pack_slug(loaded, slug, &components, key, cache, options)?;
+    let keys = components
+        .iter()
+        .map(|c| key::KnownKey::Known(key.parts[&c.name].clone()))
+        .collect();
+    let built = pack_slug(loaded, slug, &components, keys, cache, options)?;
     index
         .put(
             &built.key.key,

@@ -70,11 +70,9 @@ impl Component {
             }
         }
         let mut sink = HashSink {
-            sha: Sha256::new(),
+            sha: content_hasher(self.end_of_archive),
             buf: vec![0; 256 * 1024],
         };
-        sink.sha.update(FORMAT_VERSION.as_bytes());
-        sink.sha.update([0, u8::from(self.end_of_archive)]);
         self.write_tar(&mut sink)?;
         Ok(hex::encode(sink.sha.finalize()))
     }
@@ -94,6 +92,16 @@ impl Component {
         }
         Ok(())
     }
+}
+
+/// The hasher [`Component::content_hash`] feeds a component's tar bytes into: it starts with
+/// the encoding's version and the end-of-archive flag. Packing uses it too, to hash while
+/// compressing.
+pub(crate) fn content_hasher(end_of_archive: bool) -> Sha256 {
+    let mut sha = Sha256::new();
+    sha.update(FORMAT_VERSION.as_bytes());
+    sha.update([0, u8::from(end_of_archive)]);
+    sha
 }
 
 /// Streams exactly `size` bytes of `path` into `sink`; a file that shrank or grew since it was

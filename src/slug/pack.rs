@@ -21,8 +21,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 
+use sha2::{Digest, Sha256};
+
 use super::SlugError;
-use super::component::{Component, TarSink};
+use super::component::{self, Component, TarSink};
 use super::encoding::{CHUNK_SIZE, ChunkCompressor, GzipAssembler};
 
 /// Progress callbacks while packing, called from the writer thread.
@@ -77,6 +79,9 @@ pub struct PackOptions<'a> {
     pub threads: usize,
     /// Who hears about progress.
     pub reporter: Option<&'a dyn PackReporter>,
+    /// Also compute [`Component::content_hash`] of every fresh component while its bytes go
+    /// by ([`Packed::content_hashes`]), so a build that needs the hash reads the files once.
+    pub hash_fresh: bool,
 }
 
 /// Where one component's chunks ended up in the packed file.
@@ -121,6 +126,9 @@ pub struct Packed {
     pub tar_len: u64,
     /// Each component's place in the file.
     pub components: Vec<PackedComponent>,
+    /// Per input: its [`Component::content_hash`] when it was fresh and
+    /// [`PackOptions::hash_fresh`] was set, else None.
+    pub content_hashes: Vec<Option<String>>,
 }
 
 /// The number of threads `threads` stands for (0 = one per core).
@@ -179,10 +187,14 @@ pub fn pack<W: Write + Send>(
             done: done_tx,
             seq: 0,
             slot: None,
+            hash_fresh: options.hash_fresh,
+            hashing: None,
+            hashes: Vec::with_capacity(inputs.len()),
         };
         let produced = inputs
             .iter()
             .try_for_each(|input| producer.component(input));
+        let content_hashes = std::mem::take(&mut producer.hashes);
         // Closing the channels lets workers and writer finish (or give up after an error).
         drop(producer);
         let written = writer.join().expect("writer thread does not panic");
@@ -210,6 +222,7 @@ pub fn pack<W: Write + Send>(
                     packed
                 })
                 .collect(),
+            content_hashes,
         })
     })
 }
@@ -241,6 +254,12 @@ struct Producer {
     done: Sender<(u64, Item)>,
     seq: u64,
     slot: Option<Slot>,
+    /// Whether to hash fresh components' tar bytes.
+    hash_fresh: bool,
+    /// The hash of the component being written, when hashing.
+    hashing: Option<Sha256>,
+    /// Per input so far: its content hash, when computed.
+    hashes: Vec<Option<String>>,
 }
 
 /// The writer went away: it failed, and its error is the one to report.
@@ -266,10 +285,18 @@ impl Producer {
         self.send(Item::Begin)?;
         match input {
             ComponentInput::Fresh(component) => {
+                self.hashing = self
+                    .hash_fresh
+                    .then(|| component::content_hasher(component.end_of_archive));
                 component.write_tar(self)?;
                 self.flush()?;
+                let hash = self.hashing.take().map(|sha| hex::encode(sha.finalize()));
+                self.hashes.push(hash);
             }
-            ComponentInput::Reused { span, .. } => self.send(Item::Span((*span).clone()))?,
+            ComponentInput::Reused { span, .. } => {
+                self.send(Item::Span((*span).clone()))?;
+                self.hashes.push(None);
+            }
         }
         self.send(Item::End)
     }
@@ -296,6 +323,7 @@ impl Producer {
 
 impl TarSink for Producer {
     fn write(&mut self, mut bytes: &[u8]) -> Result<(), SlugError> {
+        // Goes through spare/commit, which hash what they accept.
         while !bytes.is_empty() {
             let spare = self.spare()?;
             let n = spare.len().min(bytes.len());
@@ -313,7 +341,11 @@ impl TarSink for Producer {
     }
 
     fn commit(&mut self, n: usize) -> Result<(), SlugError> {
-        let slot = self.current()?;
+        let hashing = self.hashing.as_mut();
+        let slot = self.slot.as_mut().expect("spare() filled the slot");
+        if let Some(sha) = hashing {
+            sha.update(&slot.input[slot.len..slot.len + n]);
+        }
         slot.len += n;
         if slot.len == CHUNK_SIZE {
             self.flush()?;
@@ -509,6 +541,7 @@ mod tests {
         let options = PackOptions {
             threads,
             reporter: None,
+            hash_fresh: false,
         };
         let packed = pack(inputs, &mut out, Path::new("mem"), options).unwrap();
         (packed, out)
@@ -539,6 +572,39 @@ mod tests {
     }
 
     #[test]
+    fn hashes_computed_while_packing_are_the_content_hashes() {
+        let layout = component("layout", vec![dir("")], false);
+        let app = component(
+            "app",
+            (0..3000).map(|i| dir(&format!("d{i}"))).collect(),
+            true,
+        );
+        let span_source = packed(&[ComponentInput::Fresh(&layout)], 1);
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(&span_source.1).unwrap();
+        let span = span_source.0.components[0].span(file.path());
+        let mut out = Vec::new();
+        let options = PackOptions {
+            threads: 2,
+            reporter: None,
+            hash_fresh: true,
+        };
+        let inputs = [
+            ComponentInput::Reused {
+                name: "layout",
+                span: &span,
+            },
+            ComponentInput::Fresh(&app),
+        ];
+        let packed = pack(&inputs, &mut out, Path::new("mem"), options).unwrap();
+        assert!(app.tar_len() > 1 << 20, "more than one chunk");
+        assert_eq!(
+            packed.content_hashes,
+            [None, Some(app.content_hash().unwrap())]
+        );
+    }
+
+    #[test]
     fn reporter_hears_every_byte() {
         use std::sync::atomic::{AtomicU64, Ordering};
         #[derive(Default)]
@@ -561,6 +627,7 @@ mod tests {
         let options = PackOptions {
             threads: 3,
             reporter: Some(&count),
+            hash_fresh: false,
         };
         let packed = pack(
             &[ComponentInput::Fresh(&app)],

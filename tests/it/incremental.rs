@@ -157,7 +157,11 @@ fn path_runtime_hashes_are_memoised_by_stat_data() {
         let mut memos: Vec<_> = std::fs::read_dir(ctx.cache.join("tree-hashes-v1"))
             .unwrap()
             .map(|e| e.unwrap().path())
-            .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+            // Memos only: not temp files, not the listing hints.
+            .filter(|p| {
+                let name = p.file_name().unwrap().to_string_lossy();
+                !name.starts_with('.') && !name.ends_with(".hint")
+            })
             .collect();
         memos.sort();
         memos
