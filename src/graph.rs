@@ -3,11 +3,12 @@
 //! Built from the [`DesiredState`] alone (no platform access), so `slugplan graph` works offline
 //! and the shape of a deploy is reviewable before anything runs. Each step has a stable
 //! [`Address`] (`runtime.node`, `build.api`, `slug.web@heroku-24`, `upload.web→web-staging`,
-//! `release.web-staging`, `promote.web-prod`) that plans, saved plans, `--target` and the audit
-//! log all use.
+//! `release.web-staging`, `coupling.web-prod`, `promote.web-prod`) that plans, saved plans,
+//! `--target` and the audit log all use.
 //!
 //! The dependency chain is fetch runtime → Go build → assemble slug → upload → release →
-//! promote. An upload goes through one app's platform record; every app running the slug gets
+//! promote. A promotion also waits for the pipeline couplings of its source and target, so a
+//! pipeline the manifest declares exists before the promotion that goes through it. An upload goes through one app's platform record; every app running the slug gets
 //! that slug id released to it, so one slug for ten apps is one build and one upload.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -71,6 +72,15 @@ pub enum StepKind {
         /// The slug's name.
         slug: String,
     },
+    /// Couple `app` to `pipeline` at `stage`, creating the pipeline if needed.
+    Couple {
+        /// The app's name.
+        app: String,
+        /// The pipeline's name.
+        pipeline: String,
+        /// The stage, as the API spells it (`staging`, `production`, …).
+        stage: String,
+    },
     /// Release to `app` what `from` runs.
     Promote {
         /// The target app.
@@ -90,6 +100,7 @@ impl StepKind {
             StepKind::EnsureApp { app } => format!("app.{app}"),
             StepKind::Upload { slug, app } => format!("upload.{slug}→{app}"),
             StepKind::Release { app, .. } => format!("release.{app}"),
+            StepKind::Couple { app, .. } => format!("coupling.{app}"),
             StepKind::Promote { app, .. } => format!("promote.{app}"),
         })
     }
@@ -98,6 +109,7 @@ impl StepKind {
     pub fn app(&self) -> Option<&str> {
         match self {
             StepKind::EnsureApp { app }
+            | StepKind::Couple { app, .. }
             | StepKind::Release { app, .. }
             | StepKind::Promote { app, .. } => Some(app),
             _ => None,
@@ -193,6 +205,16 @@ impl StepGraph {
             g.edge_from_app(&app.name, node);
         }
         for app in desired.apps.values() {
+            if let (Some(pipeline), Some(stage)) = (&app.pipeline, app.stage) {
+                let couple = g.add(StepKind::Couple {
+                    app: app.name.clone(),
+                    pipeline: pipeline.clone(),
+                    stage: stage.as_str().to_owned(),
+                });
+                g.edge_from_app(&app.name, couple);
+            }
+        }
+        for app in desired.apps.values() {
             let node = g
                 .node_of_app(&app.name)
                 .expect("every app has a deploy step");
@@ -211,6 +233,12 @@ impl StepGraph {
                 AppSource::PromoteFrom(from) => {
                     if let Some(source) = g.node_of_app(from) {
                         g.graph.update_edge(source, node, ());
+                    }
+                    for app in [from, &app.name] {
+                        let couple = Address(format!("coupling.{app}"));
+                        if let Some(&couple) = g.index.get(&couple) {
+                            g.graph.update_edge(couple, node, ());
+                        }
                     }
                 }
             }
@@ -473,6 +501,40 @@ mod tests {
                 Address("app.web-c".into()),
                 Address("upload.web→web-a".into())
             ]
+        );
+    }
+
+    #[test]
+    fn promotions_wait_for_both_couplings() {
+        let g = graph(
+            r#"
+            [slugs.web]
+            [apps.web-staging]
+            slug = "web"
+            pipeline = "web"
+            stage = "staging"
+            [apps.web-prod]
+            promote_from = "web-staging"
+            pipeline = "web"
+            stage = "production"
+            "#,
+        );
+        assert_eq!(
+            g.dependencies(&Address("promote.web-prod".into())),
+            [
+                Address("app.web-prod".into()),
+                Address("coupling.web-prod".into()),
+                Address("coupling.web-staging".into()),
+                Address("release.web-staging".into()),
+            ]
+        );
+        assert_eq!(
+            g.step(&Address("coupling.web-prod".into())),
+            Some(&StepKind::Couple {
+                app: "web-prod".into(),
+                pipeline: "web".into(),
+                stage: "production".into()
+            })
         );
     }
 

@@ -7,7 +7,8 @@
 //! duplicate release. A failed step stops only the steps that depend on it; the others finish,
 //! and the apply reports every failure by address.
 
-mod promote;
+mod couple;
+pub mod promote;
 mod steps;
 
 pub(crate) use steps::process_types_key;
@@ -21,7 +22,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
 use crate::graph::{Address, StepKind};
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, Plan, PlannedStep};
 use crate::platform::{Platform, PlatformError, UploadProgress};
 use crate::state::{State, StateError};
 
@@ -126,22 +127,31 @@ pub struct ApplySummary {
     pub released: usize,
     /// Apps left as they were.
     pub unchanged: usize,
+    /// Pipeline couplings made or moved.
+    pub coupled: usize,
 }
 
 impl ApplySummary {
     /// `Apply complete! 1 built, 1 uploaded, 3 released, 2 unchanged.`
     pub fn line(&self) -> String {
-        let created = if self.created > 0 {
-            format!("{} created, ", self.created)
-        } else {
-            String::new()
-        };
+        let mut created = String::new();
+        if self.created > 0 {
+            created.push_str(&format!("{} created, ", self.created));
+        }
+        if self.coupled > 0 {
+            created.push_str(&format!("{} coupled, ", self.coupled));
+        }
         format!(
             "Apply complete! {created}{} built, {} uploaded, {} released, {} unchanged.",
             self.built, self.uploaded, self.released, self.unchanged
         )
     }
 }
+
+/// Steps in flight: each future finishes one step, or the promote steps of one source.
+type Running<'p> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Vec<(&'p PlannedStep, steps::StepResult)>> + Send + 'p>,
+>;
 
 /// Everything the steps share.
 pub struct Applier<'a> {
@@ -205,20 +215,24 @@ impl<'a> Applier<'a> {
                 self.remember_slug(slug, id);
             }
         }
-        let runnable: Vec<&crate::plan::PlannedStep> = plan
+        let runnable: Vec<&PlannedStep> = plan
             .steps
             .iter()
             .filter(|s| only.is_none_or(|only| only.contains(&s.address)))
             .filter(|s| {
                 matches!(
                     s.action,
-                    Action::Create | Action::Upload | Action::Release | Action::Promote
+                    Action::Create
+                        | Action::Upload
+                        | Action::Release
+                        | Action::Promote
+                        | Action::Couple
                 )
             })
             .collect();
         let pending_addresses: BTreeSet<&Address> = runnable.iter().map(|s| &s.address).collect();
 
-        let mut waiting: Vec<&crate::plan::PlannedStep> = runnable;
+        let mut waiting: Vec<&PlannedStep> = runnable;
         let mut done: BTreeSet<Address> = BTreeSet::new();
         let mut failed: BTreeSet<Address> = BTreeSet::new();
         let mut failures = Vec::new();
@@ -226,7 +240,7 @@ impl<'a> Applier<'a> {
             unchanged: plan.summary.unchanged,
             ..ApplySummary::default()
         };
-        let mut running = FuturesUnordered::new();
+        let mut running: FuturesUnordered<Running<'_>> = FuturesUnordered::new();
 
         loop {
             // Start every step whose dependencies are all finished, up to `jobs` at once.
@@ -249,46 +263,82 @@ impl<'a> Applier<'a> {
                     continue;
                 }
                 if deps.iter().all(|d| done.contains(*d)) {
+                    if let StepKind::Promote { from, .. } = &step.step {
+                        // The promotions of one source go together (one pipeline promotion
+                        // for all its targets), so wait until all of them can start.
+                        let group = promotions_of(&waiting, from);
+                        let ready = |s: &&PlannedStep| {
+                            let deps = s
+                                .depends_on
+                                .iter()
+                                .filter(|d| pending_addresses.contains(d));
+                            deps.clone().all(|d| done.contains(d) || failed.contains(d))
+                        };
+                        if !group.iter().all(ready) {
+                            index += 1;
+                            continue;
+                        }
+                        // Steps with a failed dependency stay waiting and are failed on
+                        // the next pass.
+                        let group: Vec<&PlannedStep> = group
+                            .into_iter()
+                            .filter(|s| !s.depends_on.iter().any(|d| failed.contains(d)))
+                            .collect();
+                        waiting.retain(|w| !group.iter().any(|g| g.address == w.address));
+                        for s in &group {
+                            self.reporter.started(&s.address, s.action);
+                        }
+                        let from = from.clone();
+                        running.push(Box::pin(
+                            async move { self.promote_group(&from, group).await },
+                        ));
+                        continue;
+                    }
                     waiting.remove(index);
                     self.reporter.started(&step.address, step.action);
-                    running.push(async move { (step, self.run_step(step).await) });
+                    running.push(Box::pin(
+                        async move { vec![(step, self.run_step(step).await)] },
+                    ));
                     continue;
                 }
                 index += 1;
             }
-            let Some((step, result)) = running.next().await else {
+            let Some(finished) = running.next().await else {
                 break;
             };
-            let (outcome, detail) = match result {
-                Ok((outcome, detail)) => {
-                    done.insert(step.address.clone());
-                    if outcome == StepOutcome::Done {
-                        match step.action {
-                            Action::Create => summary.created += 1,
-                            Action::Upload => summary.uploaded += 1,
-                            Action::Release | Action::Promote => summary.released += 1,
-                            _ => {}
+            for (step, result) in finished {
+                let (outcome, detail) = match result {
+                    Ok((outcome, detail)) => {
+                        done.insert(step.address.clone());
+                        if outcome == StepOutcome::Done {
+                            match step.action {
+                                Action::Create => summary.created += 1,
+                                Action::Couple => summary.coupled += 1,
+                                Action::Upload => summary.uploaded += 1,
+                                Action::Release | Action::Promote => summary.released += 1,
+                                _ => {}
+                            }
+                        } else if matches!(step.action, Action::Release | Action::Promote) {
+                            summary.unchanged += 1;
                         }
-                    } else if matches!(step.action, Action::Release | Action::Promote) {
-                        summary.unchanged += 1;
+                        (outcome, detail)
                     }
-                    (outcome, detail)
-                }
-                Err(err) => {
-                    failed.insert(step.address.clone());
-                    let detail = err.to_string();
-                    failures.push(err);
-                    (StepOutcome::Failed, detail)
-                }
-            };
-            self.reporter.finished(&step.address, outcome, &detail);
-            self.state.lock().expect("state lock").record_event(
-                self.apply_id,
-                &step.address.0,
-                step.action.as_str(),
-                outcome.as_str(),
-                &detail,
-            )?;
+                    Err(err) => {
+                        failed.insert(step.address.clone());
+                        let detail = err.to_string();
+                        failures.push(err);
+                        (StepOutcome::Failed, detail)
+                    }
+                };
+                self.reporter.finished(&step.address, outcome, &detail);
+                self.state.lock().expect("state lock").record_event(
+                    self.apply_id,
+                    &step.address.0,
+                    step.action.as_str(),
+                    outcome.as_str(),
+                    &detail,
+                )?;
+            }
         }
         if failures.is_empty() {
             Ok(summary)
@@ -311,4 +361,13 @@ impl<'a> Applier<'a> {
             .get(slug)
             .cloned()
     }
+}
+
+/// The waiting promote steps whose source is `from`.
+fn promotions_of<'p>(waiting: &[&'p PlannedStep], from: &str) -> Vec<&'p PlannedStep> {
+    waiting
+        .iter()
+        .copied()
+        .filter(|s| matches!(&s.step, StepKind::Promote { from: f, .. } if f == from))
+        .collect()
 }

@@ -1,7 +1,5 @@
 //! The steps themselves: create an app, upload a slug, release it.
 
-use std::time::{Duration, Instant};
-
 use super::{Applier, StepError, StepOutcome};
 use crate::graph::StepKind;
 use crate::plan::PlannedStep;
@@ -18,7 +16,17 @@ impl Applier<'_> {
             StepKind::EnsureApp { app } => self.create_app(step, app).await,
             StepKind::Upload { slug, app } => self.upload(step, slug, app).await,
             StepKind::Release { app, slug } => self.release(step, app, slug).await,
-            StepKind::Promote { app, from } => self.promote(step, app, from).await,
+            StepKind::Couple {
+                app,
+                pipeline,
+                stage,
+            } => self.couple(step, app, pipeline, stage).await,
+            StepKind::Promote { from, .. } => {
+                match self.promote_group(from, vec![step]).await.pop() {
+                    Some((_, result)) => result,
+                    None => Err(self.fail(step, "the promotion reported nothing", None)),
+                }
+            }
             other => Err(self.fail(step, format!("{other:?} is not an apply step"), None)),
         }
     }
@@ -231,37 +239,11 @@ impl Applier<'_> {
         &self,
         step: &PlannedStep,
         app: &str,
-        mut release: Release,
+        release: Release,
     ) -> Result<Release, StepError> {
-        let deadline = Instant::now() + self.options.release_timeout;
-        let mut delay = Duration::from_millis(100);
-        while release.status == ReleaseStatus::Pending {
-            if Instant::now() >= deadline {
-                return Err(self.fail(
-                    step,
-                    format!(
-                        "release v{} of {app} is still pending after {:?}",
-                        release.version, self.options.release_timeout
-                    ),
-                    None,
-                ));
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(3));
-            release = self
-                .platform
-                .release(app, &release.id)
-                .await
-                .map_err(self.platform_err(step, "polling the release"))?;
-        }
-        match release.status {
-            ReleaseStatus::Succeeded => Ok(release),
-            status => Err(self.fail(
-                step,
-                format!("release v{} of {app} {status:?}", release.version).to_lowercase(),
-                None,
-            )),
-        }
+        super::promote::wait_for_release(self.platform, app, release, self.options.release_timeout)
+            .await
+            .map_err(|message| self.fail(step, message, None))
     }
 }
 

@@ -97,6 +97,21 @@ pub enum Command {
         after_help = "Examples:\n  slugplan apply\n  slugplan apply --auto-approve --target example-staging\n  slugplan apply release.plan"
     )]
     Apply(ApplyArgs),
+    /// Release what one app runs to others now: no build, no upload, the plan's safety checks.
+    #[command(
+        after_help = "Examples:\n  slugplan promote example-staging --yes\n  slugplan promote example-staging --to example-prod-eu --to example-prod-us --json --yes"
+    )]
+    Promote(PromoteArgs),
+    /// Re-release the slug of an earlier release (the platform's rollback): no build, no upload.
+    #[command(
+        after_help = "Examples:\n  slugplan rollback example-prod\n  slugplan rollback example-prod --to v3 --json"
+    )]
+    Rollback(RollbackArgs),
+    /// List an app's releases: version, checksum, description, status, and whether slugplan made them.
+    #[command(
+        after_help = "Examples:\n  slugplan releases example-staging\n  slugplan releases example-prod --limit 5 --json"
+    )]
+    Releases(ReleasesArgs),
     /// Print the deploy's step graph as Graphviz DOT.
     #[command(after_help = "Example:\n  slugplan graph | dot -Tsvg > deploy.svg")]
     Graph,
@@ -202,6 +217,54 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub allow_downgrade: bool,
     /// Print the plan and the outcome as JSON (implies no prompt only with --yes).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `slugplan promote`.
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The app whose running release is promoted.
+    #[arg(value_name = "SOURCE_APP")]
+    pub source: String,
+    /// A target app (repeatable; default: the manifest's apps with `promote_from` = SOURCE_APP).
+    #[arg(long = "to", value_name = "APP")]
+    pub to: Vec<String>,
+    /// Overwrite targets running a release newer than the source's.
+    #[arg(long)]
+    pub allow_downgrade: bool,
+    /// Print the promotion and its outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Promote without asking for confirmation.
+    #[arg(short = 'y', long = "yes", visible_alias = "auto-approve")]
+    pub yes: bool,
+}
+
+/// `slugplan rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The app to roll back.
+    #[arg(value_name = "APP")]
+    pub app: String,
+    /// The release to go back to, as vN or N (default: the previous successful release).
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `slugplan releases`.
+#[derive(Debug, Args)]
+pub struct ReleasesArgs {
+    /// The app.
+    #[arg(value_name = "APP")]
+    pub app: String,
+    /// How many releases to show, newest first.
+    #[arg(long, value_name = "N", default_value_t = 15)]
+    pub limit: usize,
+    /// Print the releases as JSON.
     #[arg(long)]
     pub json: bool,
 }

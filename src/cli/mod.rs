@@ -35,6 +35,25 @@ impl From<ExitStatus> for ExitCode {
     }
 }
 
+/// Sends the library's traces to stderr: `-v` shows slugplan's debug events (API requests
+/// with method, URL, status and request id; never a token), `-vv` everything at trace level;
+/// `RUST_LOG` overrides both.
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "slugplan=debug",
+        _ => "slugplan=trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .without_time()
+        .try_init();
+}
+
 /// Accepts Terraform's single-dash `-out FILE` / `-out=FILE`, which clap would otherwise read
 /// as `-o ut` and write the plan to a file named `ut`.
 fn terraform_style_args(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
@@ -51,6 +70,7 @@ pub fn main() -> ExitCode {
     let cli = args::Cli::parse_from(terraform_style_args(std::env::args_os()));
     let settings = settings::GlobalSettings::resolve(&cli.global);
     diagnostics::install(settings.printer.color());
+    init_tracing(cli.global.verbose);
     match commands::run(cli.command, &settings) {
         Ok(status) => status.into(),
         Err(report) => {

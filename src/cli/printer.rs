@@ -31,6 +31,16 @@ impl Printer {
         Printer { verbosity, color }
     }
 
+    /// This printer, or a quiet one when `quiet` (e.g. under `--json`, where stdout carries
+    /// one document and progress would only get in the way).
+    pub fn quiet_if(self, quiet: bool) -> Printer {
+        if quiet {
+            Printer::new(Verbosity::Quiet, false)
+        } else {
+            self
+        }
+    }
+
     /// The verbosity.
     pub fn verbosity(&self) -> Verbosity {
         self.verbosity

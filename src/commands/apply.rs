@@ -10,6 +10,7 @@ use crate::cli::ExitStatus;
 use crate::cli::args::ApplyArgs;
 use crate::cli::reporters::apply::ApplyProgress;
 use crate::cli::reporters::fetch::FetchProgress;
+use crate::cli::reporters::pack::PackProgress;
 use crate::cli::settings::GlobalSettings;
 use crate::ops::deploy::Deploy;
 use crate::plan::render;
@@ -17,7 +18,7 @@ use crate::state::ApplyLock;
 use crate::workspace::Workspace;
 
 /// How long a release may stay `pending` before the apply gives up on it.
-const RELEASE_TIMEOUT: Duration = Duration::from_secs(600);
+pub(super) const RELEASE_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Applies the plan (made now, or saved) and reports what happened.
 pub fn run(args: &ApplyArgs, settings: &GlobalSettings) -> miette::Result<ExitStatus> {
@@ -44,7 +45,12 @@ pub fn run(args: &ApplyArgs, settings: &GlobalSettings) -> miette::Result<ExitSt
 
     let planned = match &args.plan_file {
         Some(path) => runtime.block_on(deploy.load_saved(path, &options))?,
-        None => runtime.block_on(deploy.plan(&args.planning.target, &options, &fetch_reporter))?,
+        None => runtime.block_on(deploy.plan(
+            &args.planning.target,
+            &options,
+            &fetch_reporter,
+            std::sync::Arc::new(PackProgress::new(settings.printer.quiet_if(args.json))),
+        ))?,
     };
     let plan = &planned.plan;
     if !args.json {
@@ -99,7 +105,7 @@ pub fn run(args: &ApplyArgs, settings: &GlobalSettings) -> miette::Result<ExitSt
 
 /// Asks on the terminal, as Terraform does; refuses to when stdin is not a terminal, so a CI
 /// job never hangs on a prompt.
-fn confirm() -> miette::Result<bool> {
+pub(super) fn confirm() -> miette::Result<bool> {
     if !std::io::stdin().is_terminal() {
         return Err(miette::miette!(
             help =
@@ -123,7 +129,7 @@ fn confirm() -> miette::Result<bool> {
 
 /// The command line, for the lock holder and the audit log (arguments only: no environment,
 /// so no token).
-fn command_line() -> String {
+pub(super) fn command_line() -> String {
     let args: Vec<String> = std::env::args().collect();
     let mut line = args.join(" ");
     if let Some(first) = args.first()

@@ -4,13 +4,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
-
 use crate::build::{BuildOptions, build_slug};
 use crate::cli::ExitStatus;
 use crate::cli::args::BuildArgs;
+use crate::cli::reporters::pack::PackProgress;
 use crate::cli::settings::GlobalSettings;
-use crate::slug::PackReporter;
 
 /// The `--json` document: `format_version` changes only when a field changes meaning.
 #[derive(Debug, serde::Serialize)]
@@ -27,18 +25,6 @@ struct SlugOutput {
     checksum: String,
     stack: String,
     process_types: BTreeMap<String, String>,
-}
-
-/// A progress bar of tar bytes packed.
-struct Bar(ProgressBar);
-
-impl PackReporter for Bar {
-    fn start(&self, total: u64) {
-        self.0.set_length(total);
-    }
-    fn advance(&self, bytes: u64) {
-        self.0.inc(bytes);
-    }
 }
 
 /// Fetches (or finds in the cache) the runtimes the slugs contain, in parallel, so a build
@@ -60,12 +46,8 @@ fn fetch_runtimes(
     }
     let names: Vec<String> = runtimes.into_iter().collect();
     let lock = crate::runtime::Lockfile::load(loaded)?;
-    let printer = if json {
-        crate::cli::printer::Printer::new(crate::cli::printer::Verbosity::Quiet, false)
-    } else {
-        settings.printer
-    };
-    let reporter = crate::cli::reporters::fetch::FetchProgress::new(printer, false);
+    let reporter =
+        crate::cli::reporters::fetch::FetchProgress::new(settings.printer.quiet_if(json), false);
     let runtime = tokio::runtime::Runtime::new().map_err(|e| miette::miette!("{e}"))?;
     runtime.block_on(crate::runtime::fetch_all(
         loaded,
@@ -89,25 +71,17 @@ pub fn run(args: &BuildArgs, settings: &GlobalSettings) -> miette::Result<ExitSt
         args.slugs.clone()
     };
     fetch_runtimes(&loaded, &names, &cache, settings, args.json)?;
+    let progress = PackProgress::new(printer.quiet_if(args.json));
     let mut built = Vec::new();
     for name in &names {
         let started = Instant::now();
-        printer.status("Packing", name);
-        let bar = (printer.progress_bars() && !args.json).then(|| {
-            let bar = ProgressBar::new(0).with_style(
-                ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec}")
-                    .expect("template is valid"),
-            );
-            Bar(bar)
-        });
+        let bar = progress.for_slug(name);
         let options = BuildOptions {
             threads: args.threads.unwrap_or(0),
-            reporter: bar.as_ref().map(|b| b as &dyn PackReporter),
+            reporter: Some(&bar),
         };
         let result = build_slug(&loaded, name, &cache, &options);
-        if let Some(bar) = bar {
-            bar.0.finish_and_clear();
-        }
+        drop(bar);
         let slug = result?;
         printer.status(
             "Built",

@@ -9,6 +9,9 @@ mod graph;
 mod history;
 mod lock;
 mod plan;
+mod promote;
+mod releases;
+mod rollback;
 mod schema;
 mod server;
 mod validate;
@@ -30,6 +33,9 @@ pub fn run(command: Command, settings: &GlobalSettings) -> miette::Result<ExitSt
         Command::History(args) => history::run(&args, settings),
         Command::Plan(args) => plan::run(&args, settings),
         Command::Apply(args) => apply::run(&args, settings),
+        Command::Promote(args) => promote::run(&args, settings),
+        Command::Rollback(args) => rollback::run(&args, settings),
+        Command::Releases(args) => releases::run(&args, settings),
         Command::Server(args) => server::run(&args, settings),
         Command::Cache(command) => cache::run(&command, settings),
     }

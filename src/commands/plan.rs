@@ -5,6 +5,7 @@ use miette::IntoDiagnostic;
 use crate::cli::ExitStatus;
 use crate::cli::args::PlanArgs;
 use crate::cli::reporters::fetch::FetchProgress;
+use crate::cli::reporters::pack::PackProgress;
 use crate::cli::settings::GlobalSettings;
 use crate::ops::deploy::Deploy;
 use crate::plan::{render, saved};
@@ -26,7 +27,12 @@ pub fn run(args: &PlanArgs, settings: &GlobalSettings) -> miette::Result<ExitSta
     };
     let reporter = FetchProgress::new(settings.printer, false);
     let runtime = tokio::runtime::Runtime::new().into_diagnostic()?;
-    let planned = runtime.block_on(deploy.plan(&args.planning.target, &options, &reporter))?;
+    let planned = runtime.block_on(deploy.plan(
+        &args.planning.target,
+        &options,
+        &reporter,
+        std::sync::Arc::new(PackProgress::new(settings.printer)),
+    ))?;
     let plan = &planned.plan;
     if args.json {
         settings.printer.json(plan);

@@ -6,18 +6,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::apply::{Applier, ApplyError, ApplyOptions, ApplyReporter, ApplySummary, ReadySlug};
 use crate::build::BuildOptions;
 use crate::cache::{Bucket, Cache};
 use crate::graph::{Address, GraphError, StepKind};
-use crate::ops::prepare::{PrepareError, PrepareOptions, Prepared, prepare};
+use crate::ops::prepare::{PackReporters, PrepareError, PrepareOptions, Prepared, prepare};
 use crate::plan::diff::{DiffError, DiffInput, diff};
-use crate::plan::observe::observe;
+use crate::plan::observe::{observe, observe_pipelines};
+use crate::plan::promotion::{self, PromotionPlanError};
 use crate::plan::saved::{self, SavedPlanError};
 use crate::plan::{Action, Plan};
-use crate::platform::PlatformError;
+use crate::platform::{App, Platform, PlatformError};
 use crate::runtime::FetchReporter;
 use crate::state::{State, StateError};
 use crate::workspace::{Connected, Workspace};
@@ -51,6 +52,20 @@ pub enum DeployError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Saved(#[from] SavedPlanError),
+    /// A promotion is refused (Fir or stack mismatch) or its source runs nothing.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Promotion(#[from] PromotionPlanError),
+    /// Promotions would overwrite newer releases and `--allow-downgrade` was not given.
+    #[error("promoting would downgrade {}: each runs a release newer than its source's", targets.join(", "))]
+    #[diagnostic(
+        code(slugplan::apply::downgrade),
+        help("nothing was released; pass --allow-downgrade to overwrite them")
+    )]
+    Downgrade {
+        /// The promote steps that would downgrade.
+        targets: Vec<String>,
+    },
     /// Steps failed.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -89,6 +104,7 @@ impl Deploy<'_> {
         targets: &[String],
         options: &PrepareOptions,
         reporter: &dyn FetchReporter,
+        packing: Arc<dyn PackReporters>,
     ) -> Result<Planned, DeployError> {
         let graph = &self.workspace.graph;
         let only = if targets.is_empty() {
@@ -122,6 +138,7 @@ impl Deploy<'_> {
             &slugs,
             options,
             reporter,
+            packing,
         )
         .await?;
         let observed = observe(self.connected.platform.as_ref(), apps, options.jobs)
@@ -131,6 +148,26 @@ impl Deploy<'_> {
                 source,
             })?;
 
+        let pipelines = observe_pipelines(
+            self.connected.platform.as_ref(),
+            desired
+                .apps
+                .values()
+                .filter_map(|a| a.pipeline.clone())
+                .collect::<BTreeSet<_>>(),
+            desired
+                .apps
+                .values()
+                .filter(|a| a.pipeline.is_some() && observed.get(&a.name).is_some_and(|o| o.exists))
+                .map(|a| a.name.clone())
+                .collect::<Vec<_>>(),
+            options.jobs,
+        )
+        .await
+        .map_err(|source| DeployError::Observe {
+            platform: self.connected.platform.describe(),
+            source,
+        })?;
         let mut facts = prepared.facts.clone();
         // Slugs outside the target still need facts for the diff's per-app decisions.
         for name in desired.slugs.keys() {
@@ -164,14 +201,26 @@ impl Deploy<'_> {
             slugs: &facts,
             fetched: &fetched,
             observed: &observed,
+            pipelines: &pipelines,
             uploads: &uploads,
             ours: &ours,
             platform: &self.connected.id,
             manifest_sha256: &self.workspace.manifest_sha256,
         })?;
+        // A promotion outside the target is neither checked nor applied.
         if let Some(only) = &only {
             plan.retain(only);
         }
+        // Promotion targets (and their sources) are read only where a promotion changes
+        // something, so a plan with nothing to do stays at its release and slug reads.
+        let to_read = promotion::apps_to_read(&plan, &observed);
+        let apps = read_apps(self.connected.platform.as_ref(), to_read, options.jobs)
+            .await
+            .map_err(|source| DeployError::Observe {
+                platform: self.connected.platform.describe(),
+                source,
+            })?;
+        promotion::check(&mut plan, desired, &observed, &apps)?;
         Ok(Planned { plan, ready })
     }
 
@@ -275,6 +324,12 @@ impl Deploy<'_> {
         options: ApplyOptions,
         reporter: &dyn ApplyReporter,
     ) -> Result<ApplySummary, DeployError> {
+        let downgrades = promotion::downgrades(&planned.plan);
+        if !downgrades.is_empty() && !options.allow_downgrade {
+            return Err(DeployError::Downgrade {
+                targets: downgrades.iter().map(|a| a.0.clone()).collect(),
+            });
+        }
         let apply_id = self.state.lock().expect("state lock").begin_apply(
             command,
             &self.connected.id,
@@ -320,6 +375,20 @@ impl Deploy<'_> {
             .count();
         Ok(summary)
     }
+}
+
+/// Reads the app records of `apps`, `jobs` at a time.
+async fn read_apps(
+    platform: &dyn Platform,
+    apps: BTreeSet<String>,
+    jobs: usize,
+) -> Result<BTreeMap<String, App>, PlatformError> {
+    use futures_util::{StreamExt, TryStreamExt, stream};
+    stream::iter(apps)
+        .map(|app| async move { Ok::<_, PlatformError>((app.clone(), platform.app(&app).await?)) })
+        .buffer_unordered(jobs.max(1))
+        .try_collect()
+        .await
 }
 
 fn unknown_facts(workspace: &Workspace, slug: &str) -> crate::plan::diff::SlugFacts {

@@ -7,6 +7,10 @@
 //! - [`prepare`]: fetch runtimes and build (or find by input key) every slug a plan needs.
 //! - [`deploy`]: make a plan (prepare, observe, diff) and apply it under the apply lock,
 //!   recording it in the audit log.
+//! - [`promote`]: `slugplan promote`, checked then promoted, nothing built or uploaded.
+//! - [`releases`]: an app's release history with checksums, and rollback.
 
 pub mod deploy;
 pub mod prepare;
+pub mod promote;
+pub mod releases;

@@ -6,7 +6,7 @@
 //! not packed again.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 
@@ -17,6 +17,7 @@ use crate::cache::Cache;
 use crate::manifest::{LoadedManifest, ManifestError};
 use crate::plan::diff::SlugFacts;
 use crate::runtime::{FetchOptions, FetchReporter, LockError, Lockfile, RuntimeError};
+use crate::slug::PackReporter;
 use crate::state::{State, StateError};
 
 /// How to prepare.
@@ -60,6 +61,26 @@ pub enum PrepareError {
     Task(String),
 }
 
+/// Hands out a packing-progress reporter for each slug that gets packed.
+pub trait PackReporters: Send + Sync {
+    /// The reporter for slug `slug`.
+    fn for_slug(&self, slug: &str) -> Arc<dyn PackReporter + Send>;
+}
+
+/// Reports nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoPackProgress;
+
+struct Silent;
+
+impl PackReporter for Silent {}
+
+impl PackReporters for NoPackProgress {
+    fn for_slug(&self, _slug: &str) -> Arc<dyn PackReporter + Send> {
+        Arc::new(Silent)
+    }
+}
+
 /// What preparing found or made.
 #[derive(Debug, Clone, Default)]
 pub struct Prepared {
@@ -79,6 +100,7 @@ pub async fn prepare(
     slugs: &BTreeSet<String>,
     options: &PrepareOptions,
     reporter: &dyn FetchReporter,
+    packing: Arc<dyn PackReporters>,
 ) -> Result<Prepared, PrepareError> {
     let mut prepared = Prepared::default();
     let runtimes: BTreeSet<String> = slugs
@@ -106,11 +128,13 @@ pub async fn prepare(
             let cache = cache.clone();
             let build = options.build;
             let threads = options.threads;
+            let packing = packing.clone();
             async move {
                 let task = tokio::task::spawn_blocking(move || {
+                    let progress = packing.for_slug(&slug);
                     let options = BuildOptions {
                         threads,
-                        reporter: None,
+                        reporter: Some(progress.as_ref()),
                     };
                     if build {
                         crate::build::ensure_slug(&loaded, &slug, &cache, &options).map(Some)

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::desired::DesiredState;
 use crate::graph::{StepGraph, StepKind};
-use crate::plan::observe::ObservedApp;
+use crate::plan::observe::{ObservedApp, ObservedPipelines};
 use crate::plan::{Action, Drift, FORMAT_VERSION, Plan, PlannedStep, Summary};
 use crate::state::RecordedUpload;
 
@@ -47,6 +47,8 @@ pub struct DiffInput<'a> {
     pub fetched: &'a BTreeSet<String>,
     /// What each app runs now.
     pub observed: &'a BTreeMap<String, ObservedApp>,
+    /// The declared pipelines and the apps' couplings.
+    pub pipelines: &'a ObservedPipelines,
     /// Uploads slugplan recorded, by slug name (matching checksum, stack and process types).
     pub uploads: &'a BTreeMap<String, RecordedUpload>,
     /// Release ids slugplan made.
@@ -112,6 +114,7 @@ pub fn diff(input: DiffInput<'_>) -> Result<Plan, DiffError> {
             before: None,
             after: None,
             slug_id: None,
+            promotion: None,
         };
         match step {
             StepKind::FetchRuntime { runtime } => {
@@ -170,6 +173,18 @@ pub fn diff(input: DiffInput<'_>) -> Result<Plan, DiffError> {
                         planned.reason = "not on the platform yet".into();
                     }
                 }
+            }
+            StepKind::Couple {
+                app,
+                pipeline,
+                stage,
+            } => {
+                let coupling = input.pipelines.couplings.get(app).cloned().flatten();
+                let pipeline_id = input.pipelines.pipelines.get(pipeline).cloned().flatten();
+                let (action, reason) =
+                    decide_coupling(coupling.as_ref(), pipeline_id.as_deref(), pipeline, stage);
+                planned.action = action;
+                planned.reason = reason;
             }
             StepKind::Release { app, slug } | StepKind::Promote { app, from: slug } => {
                 let decision = &decisions[app];
@@ -246,6 +261,39 @@ fn decide_apps(input: &DiffInput<'_>) -> Result<BTreeMap<String, AppDecision>, D
         decisions.insert(app.name.clone(), decision);
     }
     Ok(decisions)
+}
+
+/// Whether an app's coupling must be made or moved, and why.
+fn decide_coupling(
+    coupling: Option<&crate::platform::Coupling>,
+    pipeline_id: Option<&str>,
+    pipeline: &str,
+    stage: &str,
+) -> (Action, String) {
+    match (coupling, pipeline_id) {
+        (None, None) => (
+            Action::Couple,
+            format!("pipeline {pipeline} does not exist yet: create it and couple at {stage}"),
+        ),
+        (None, Some(_)) => (
+            Action::Couple,
+            format!("in no pipeline: couple to {pipeline} at {stage}"),
+        ),
+        (Some(c), Some(id)) if c.pipeline_id == id && c.stage == stage => {
+            (Action::NoOp, format!("coupled to {pipeline} at {stage}"))
+        }
+        (Some(c), Some(id)) if c.pipeline_id == id => (
+            Action::Couple,
+            format!("coupled to {pipeline} at {}, declared {stage}", c.stage),
+        ),
+        (Some(c), _) => (
+            Action::Couple,
+            format!(
+                "coupled to another pipeline ({}) at {}, declared {pipeline} at {stage}",
+                c.pipeline_id, c.stage
+            ),
+        ),
+    }
 }
 
 /// Why an app must be released to, or None when it runs what it should.
@@ -356,6 +404,7 @@ fn drift(input: &DiffInput<'_>, decisions: &BTreeMap<String, AppDecision>) -> Ve
                 checksum: observed.checksum().map(str::to_owned),
                 description: release.description.clone(),
                 corrected,
+                newer_than_source: None,
             })
         })
         .collect()

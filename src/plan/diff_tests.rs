@@ -85,6 +85,7 @@ impl Fixture {
             slugs: &self.slugs,
             fetched: &BTreeSet::new(),
             observed: &self.observed,
+            pipelines: &ObservedPipelines::default(),
             uploads: &self.uploads,
             ours: &self.ours,
             platform: "local",
@@ -127,7 +128,8 @@ fn a_fresh_platform_gets_everything() {
             build: 1,
             upload: 1,
             release: 2,
-            unchanged: 0
+            unchanged: 0,
+            couple: 0,
         }
     );
 }
@@ -258,6 +260,7 @@ fn a_missing_app_that_may_not_be_created_is_an_error() {
         slugs: &f.slugs,
         fetched: &BTreeSet::new(),
         observed: &f.observed,
+        pipelines: &ObservedPipelines::default(),
         uploads: &f.uploads,
         ours: &f.ours,
         platform: "https://api.heroku.com",
@@ -265,4 +268,81 @@ fn a_missing_app_that_may_not_be_created_is_an_error() {
     })
     .unwrap_err();
     assert!(err.to_string().contains("web-staging"), "{err}");
+}
+
+/// The promotion checks that run on a diffed plan (`plan::promotion::check`).
+mod promotion_checks {
+    use super::*;
+    use crate::graph::Address;
+    use crate::plan::promotion::{PromotionPlanError, Refusal, check, downgrades};
+    use crate::platform::{App, Generation};
+
+    fn apps(prod: Generation) -> BTreeMap<String, App> {
+        let app = |id: &str, name: &str, generation| App {
+            id: id.into(),
+            name: name.into(),
+            stack: "heroku-24".into(),
+            generation,
+        };
+        BTreeMap::from([
+            (
+                "web-staging".into(),
+                app("a1", "web-staging", Generation::Cedar),
+            ),
+            ("web-prod".into(), app("a2", "web-prod", prod)),
+        ])
+    }
+
+    /// Staging runs C1 (nothing to do); web-prod runs C2, released at `prod_at`.
+    fn fixture(prod_at: &str) -> Fixture {
+        let mut f = Fixture::new(STAGING_AND_PROD, Some(C1));
+        f.slugs.get_mut("web").unwrap().built_now = false;
+        f.runs("web-staging", "r1", C1, "node web.js");
+        f.runs("web-prod", "r2", C2, "node web.js");
+        let prod = f.observed.get_mut("web-prod").unwrap();
+        prod.running.as_mut().unwrap().created_at = prod_at.into();
+        f
+    }
+
+    #[test]
+    fn a_target_newer_than_its_source_is_a_downgrade_reported_as_drift() {
+        let f = fixture("2026-11-25T11:00:00Z");
+        let mut plan = f.plan();
+        check(&mut plan, &f.desired, &f.observed, &apps(Generation::Cedar)).unwrap();
+        let address = Address("promote.web-prod".into());
+        let detail = plan.step(&address).unwrap().promotion.clone().unwrap();
+        assert_eq!(detail.source, "web-staging");
+        assert_eq!(detail.source_version, Some(3));
+        assert!(!detail.source_planned);
+        assert_eq!(detail.source_checksum.as_deref(), Some(C1));
+        assert_eq!(detail.target_checksum.as_deref(), Some(C2));
+        assert!(detail.downgrade);
+        assert_eq!(downgrades(&plan), [&address]);
+        let drift = plan.drift.iter().find(|d| d.app == "web-prod").unwrap();
+        assert_eq!(
+            drift.newer_than_source.as_deref(),
+            Some("newer than web-staging's v3")
+        );
+    }
+
+    #[test]
+    fn an_older_target_is_promoted_and_a_fir_target_refused() {
+        let f = fixture("2026-11-25T09:00:00Z");
+        let mut plan = f.plan();
+        check(&mut plan, &f.desired, &f.observed, &apps(Generation::Cedar)).unwrap();
+        assert!(downgrades(&plan).is_empty());
+        assert!(plan.drift.iter().all(|d| d.newer_than_source.is_none()));
+
+        let mut plan = f.plan();
+        let err = check(&mut plan, &f.desired, &f.observed, &apps(Generation::Fir)).unwrap_err();
+        let PromotionPlanError::Refused { refusals } = err else {
+            panic!("expected a refusal, got {err:?}");
+        };
+        assert_eq!(
+            refusals,
+            [Refusal::Fir {
+                app: "web-prod".into()
+            }]
+        );
+    }
 }

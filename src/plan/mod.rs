@@ -12,6 +12,7 @@
 
 pub mod diff;
 pub mod observe;
+pub mod promotion;
 pub mod render;
 pub mod saved;
 
@@ -43,6 +44,8 @@ pub enum Action {
     Release,
     /// Release what another app runs.
     Promote,
+    /// Couple an app to its pipeline (creating the pipeline if needed), or move its coupling.
+    Couple,
 }
 
 impl Action {
@@ -56,6 +59,7 @@ impl Action {
             Action::Upload => "upload",
             Action::Release => "release",
             Action::Promote => "promote",
+            Action::Couple => "couple",
         }
     }
 }
@@ -78,6 +82,9 @@ pub struct PlannedStep {
     /// A slug id already on the platform that this step releases (reuse, no upload).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug_id: Option<String>,
+    /// For a promotion that changes something: its source and both sides' releases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion: Option<promotion::PromotionDetail>,
     /// The addresses this step waits for.
     pub depends_on: Vec<Address>,
 }
@@ -97,6 +104,11 @@ pub struct Drift {
     pub description: String,
     /// Whether this plan replaces it.
     pub corrected: bool,
+    /// Set when the app is a promotion target running a newer release than its source (e.g.
+    /// `newer than web-staging's v3`): promoting downgrades it, so apply needs
+    /// `--allow-downgrade`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newer_than_source: Option<String>,
 }
 
 /// Counts of what a plan does.
@@ -112,6 +124,9 @@ pub struct Summary {
     pub release: usize,
     /// Apps already running what they should.
     pub unchanged: usize,
+    /// Pipeline couplings to create or move.
+    #[serde(default)]
+    pub couple: usize,
 }
 
 impl Summary {
@@ -123,6 +138,7 @@ impl Summary {
             match (&step.step, step.action) {
                 (StepKind::AssembleSlug { .. }, Action::Build) => summary.build += 1,
                 (_, Action::Create) => summary.create += 1,
+                (_, Action::Couple) => summary.couple += 1,
                 (_, Action::Upload) => summary.upload += 1,
                 (_, Action::Release | Action::Promote) => summary.release += 1,
                 (StepKind::Release { .. } | StepKind::Promote { .. }, Action::NoOp) => {
@@ -136,7 +152,7 @@ impl Summary {
 
     /// Whether the plan changes nothing on the platform.
     pub fn is_empty(&self) -> bool {
-        self.create == 0 && self.upload == 0 && self.release == 0
+        self.create == 0 && self.upload == 0 && self.release == 0 && self.couple == 0
     }
 }
 

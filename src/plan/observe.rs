@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 
-use crate::platform::{Platform, PlatformError, Release, Slug};
+use crate::platform::{Coupling, Platform, PlatformError, Release, Slug};
 
 /// What one app runs now, as the platform reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -88,4 +88,47 @@ pub async fn observe(
             (app, observed)
         })
         .collect())
+}
+
+/// The pipelines the manifest names and the couplings of the apps that declare one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObservedPipelines {
+    /// Each declared pipeline's id by name; None when the platform has no such pipeline.
+    pub pipelines: BTreeMap<String, Option<String>>,
+    /// The coupling of each existing app that declares a pipeline (None: in no pipeline).
+    pub couplings: BTreeMap<String, Option<Coupling>>,
+}
+
+/// Reads each pipeline named in `pipelines` once and the coupling of each app in `apps` (apps
+/// that exist and declare a pipeline): one read per app and one per pipeline.
+pub async fn observe_pipelines(
+    platform: &dyn Platform,
+    pipelines: impl IntoIterator<Item = String>,
+    apps: impl IntoIterator<Item = String>,
+    jobs: usize,
+) -> Result<ObservedPipelines, PlatformError> {
+    let jobs = jobs.max(1);
+    let pipelines = stream::iter(pipelines)
+        .map(|name| async move {
+            match platform.pipeline(&name).await {
+                Ok(pipeline) => Ok((name, Some(pipeline.id))),
+                Err(PlatformError::NotFound { .. }) => Ok((name, None)),
+                Err(err) => Err(err),
+            }
+        })
+        .buffer_unordered(jobs)
+        .try_collect()
+        .await?;
+    let couplings = stream::iter(apps)
+        .map(|app| async move {
+            let coupling = platform.coupling(&app).await?;
+            Ok::<_, PlatformError>((app, coupling))
+        })
+        .buffer_unordered(jobs)
+        .try_collect()
+        .await?;
+    Ok(ObservedPipelines {
+        pipelines,
+        couplings,
+    })
 }

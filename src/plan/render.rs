@@ -7,6 +7,7 @@ use std::fmt::Write;
 use owo_colors::OwoColorize;
 
 use crate::plan::diff::short;
+use crate::plan::promotion::PromotionDetail;
 use crate::plan::{Action, Plan, PlannedStep, Summary};
 
 fn symbol(action: Action) -> &'static str {
@@ -18,6 +19,7 @@ fn symbol(action: Action) -> &'static str {
         Action::Upload => "↑",
         Action::Release => "~",
         Action::Promote => "»",
+        Action::Couple => "&",
     }
 }
 
@@ -30,6 +32,7 @@ fn meaning(action: Action) -> &'static str {
         Action::Upload => "upload",
         Action::Release => "release",
         Action::Promote => "promote",
+        Action::Couple => "couple to a pipeline",
     }
 }
 
@@ -42,6 +45,7 @@ fn verb_phrase(action: Action) -> &'static str {
         Action::Upload => "will be uploaded",
         Action::Release => "will be released",
         Action::Promote => "will be promoted",
+        Action::Couple => "will be coupled",
     }
 }
 
@@ -65,6 +69,13 @@ pub fn render(plan: &Plan, color: bool) -> String {
                 "  ! {} runs v{} ({checksum}), made outside slugplan: \"{}\"; {fix}",
                 drift.app, drift.version, drift.description
             );
+            if let Some(newer) = &drift.newer_than_source {
+                let _ = writeln!(
+                    out,
+                    "    v{} is {newer}: promoting downgrades it; apply needs --allow-downgrade",
+                    drift.version
+                );
+            }
         }
         out.push('\n');
     }
@@ -90,10 +101,15 @@ pub fn render(plan: &Plan, color: bool) -> String {
             (None, Some(after)) => {
                 let _ = writeln!(out, "      checksum: {}", short(after));
             }
-            (_, None) if step.action != Action::Fetch && step.action != Action::Create => {
+            (_, None)
+                if !matches!(step.action, Action::Fetch | Action::Create | Action::Couple) =>
+            {
                 let _ = writeln!(out, "      checksum: (known after build)");
             }
             _ => {}
+        }
+        if let Some(promotion) = &step.promotion {
+            out.push_str(&promotion_lines(promotion));
         }
         if let Some(slug_id) = &step.slug_id {
             let _ = writeln!(out, "      slug:     {slug_id} (already on the platform)");
@@ -105,6 +121,45 @@ pub fn render(plan: &Plan, color: bool) -> String {
     out
 }
 
+/// The source and target lines of a promotion block.
+fn promotion_lines(p: &PromotionDetail) -> String {
+    let checksum = |c: &Option<String>| c.as_deref().map_or("no slug".into(), short);
+    let version = |v: Option<u64>| v.map_or("no release".into(), |v| format!("v{v}"));
+    let source = if p.source_planned {
+        format!(
+            "{} (released earlier in this apply, {})",
+            p.source,
+            checksum(&p.source_checksum)
+        )
+    } else {
+        format!(
+            "{} {} ({})",
+            p.source,
+            version(p.source_version),
+            checksum(&p.source_checksum)
+        )
+    };
+    let mut out = format!("      from:     {source}\n");
+    let _ = writeln!(
+        out,
+        "      target:   runs {} ({}){}",
+        version(p.target_version),
+        checksum(&p.target_checksum),
+        if p.downgrade {
+            ", newer than the source"
+        } else {
+            ""
+        }
+    );
+    match &p.pipeline {
+        Some(pipeline) => {
+            let _ = writeln!(out, "      via:      pipeline {pipeline} (one promotion)");
+        }
+        None => out.push_str("      via:      release of the source's slug id\n"),
+    }
+    out
+}
+
 fn paint(action: Action, color: bool) -> String {
     let symbol = symbol(action);
     if !color {
@@ -113,7 +168,7 @@ fn paint(action: Action, color: bool) -> String {
     match action {
         Action::Create | Action::Fetch | Action::Build => symbol.green().to_string(),
         Action::Upload => symbol.cyan().to_string(),
-        Action::Release | Action::Promote => symbol.yellow().to_string(),
+        Action::Release | Action::Promote | Action::Couple => symbol.yellow().to_string(),
         Action::NoOp => symbol.to_owned(),
     }
 }
@@ -123,6 +178,9 @@ pub fn summary_line(summary: &Summary) -> String {
     let mut parts = Vec::new();
     if summary.create > 0 {
         parts.push(format!("{} to create", summary.create));
+    }
+    if summary.couple > 0 {
+        parts.push(format!("{} to couple", summary.couple));
     }
     parts.push(format!("{} to build", summary.build));
     parts.push(format!("{} to upload", summary.upload));
@@ -144,6 +202,7 @@ mod tests {
             before: Some(format!("SHA256:{}", "1".repeat(64))),
             after: Some(format!("SHA256:{}", "2".repeat(64))),
             slug_id: None,
+            promotion: None,
             depends_on: vec![],
         }
     }

@@ -360,6 +360,13 @@ pub trait Platform: Send + Sync {
     /// Couples `app` to `pipeline_id` at `stage`.
     async fn create_coupling(&self, app: &str, pipeline_id: &str, stage: &str) -> Result<Coupling>;
 
+    /// Moves coupling `coupling_id` to `stage` (`PATCH /pipeline-couplings/{id}`).
+    async fn update_coupling(&self, coupling_id: &str, stage: &str) -> Result<Coupling>;
+
+    /// Removes coupling `coupling_id`, taking its app out of the pipeline
+    /// (`DELETE /pipeline-couplings/{id}`).
+    async fn delete_coupling(&self, coupling_id: &str) -> Result<()>;
+
     /// Promotes `source_release_id` of `source_app_id` to each of `target_app_ids`.
     async fn create_promotion(
         &self,

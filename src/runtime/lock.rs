@@ -210,7 +210,8 @@ pub async fn update_lockfile(
         (spec.sha256.is_none() && !current).then_some((name, url))
     });
     let hashes = futures_util::future::try_join_all(pending.map(|(name, url)| async move {
-        let sha = super::hash_url(name, url, cache, options, reporter).await?;
+        let absolute = super::absolute_url(loaded, url);
+        let sha = super::hash_url(name, &absolute, cache, options, reporter).await?;
         Ok::<_, super::RuntimeError>((name.clone(), sha))
     }))
     .await?;

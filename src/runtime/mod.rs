@@ -219,6 +219,7 @@ async fn fetch_with(
     if !tree.is_dir() {
         let archive = bucket(cache, name, Bucket::RuntimeArchives)?.join(&sha);
         if !archive.is_file() {
+            let url = absolute_url(loaded, &url);
             downloaded = fetch_pinned(fetcher, name, &url, &sha, &archive).await?;
         }
         let (name_owned, limits, strip) = (
@@ -285,6 +286,20 @@ async fn lock_archive(archive: &Path) -> Result<std::fs::File, RuntimeError> {
     })
     .await
     .expect("locking does not panic")
+}
+
+/// `url` with a relative `file:` URL (npm's convention: `file:runtimes/node.tar.gz`, no
+/// slashes after the colon) made absolute against the manifest's directory, so a manifest and
+/// its slug.lock can name an archive that lives beside them in the repository.
+pub fn absolute_url(loaded: &LoadedManifest, url: &str) -> String {
+    match url.strip_prefix("file:") {
+        Some(rest) if !rest.starts_with('/') => {
+            let path = loaded.dir.join(rest);
+            let path = std::path::absolute(&path).unwrap_or(path);
+            url::Url::from_file_path(&path).map_or_else(|()| url.to_owned(), |u| u.to_string())
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// Downloads `url` without a pin (for `slugplan lock`), stores it in the cache under its hash

@@ -274,6 +274,12 @@ fn router(state: AppState) -> Router {
             get(pipelines::pipeline_couplings),
         )
         .route("/pipeline-couplings", post(pipelines::create_coupling))
+        .route(
+            "/pipeline-couplings/{coupling}",
+            get(pipelines::get_coupling)
+                .patch(pipelines::update_coupling)
+                .delete(pipelines::delete_coupling),
+        )
         .route("/pipeline-promotions", post(pipelines::create_promotion))
         .route(
             "/pipeline-promotions/{promotion}",

@@ -136,6 +136,51 @@ pub(crate) async fn create_coupling(State(state): State<AppState>, bytes: Bytes)
     Ok(json(StatusCode::CREATED, wire::coupling(&coupling)))
 }
 
+/// `GET /pipeline-couplings/{id}`.
+pub(crate) async fn get_coupling(
+    State(state): State<AppState>,
+    Path(coupling): Path<String>,
+) -> ApiResult {
+    let coupling = state
+        .platform
+        .blocking(move |s| s.coupling_by_id(&coupling))
+        .await?;
+    Ok(json(StatusCode::OK, wire::coupling(&coupling)))
+}
+
+/// `PATCH /pipeline-couplings/{id}`: moves the app to another stage.
+pub(crate) async fn update_coupling(
+    State(state): State<AppState>,
+    Path(coupling): Path<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    #[derive(Deserialize)]
+    struct Update {
+        stage: Option<String>,
+    }
+    let update: Update = body(&bytes)?;
+    let stage = update
+        .stage
+        .ok_or_else(|| ApiError::invalid_params("stage is required"))?;
+    let coupling = state
+        .platform
+        .blocking(move |s| s.update_coupling(&coupling, &stage))
+        .await?;
+    Ok(json(StatusCode::OK, wire::coupling(&coupling)))
+}
+
+/// `DELETE /pipeline-couplings/{id}`: answers the coupling as it was.
+pub(crate) async fn delete_coupling(
+    State(state): State<AppState>,
+    Path(coupling): Path<String>,
+) -> ApiResult {
+    let coupling = state
+        .platform
+        .blocking(move |s| s.delete_coupling(&coupling))
+        .await?;
+    Ok(json(StatusCode::OK, wire::coupling(&coupling)))
+}
+
 /// `POST /pipeline-promotions`: releases the source release's slug to every target now;
 /// each target's outcome is in its promotion target.
 pub(crate) async fn create_promotion(State(state): State<AppState>, bytes: Bytes) -> ApiResult {

@@ -141,3 +141,20 @@ fn verbose_and_quiet_conflict() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("cannot be used with"), "{stderr}");
 }
+
+/// CI must run exactly the test command the README gives, so the two cannot drift apart.
+#[test]
+fn ci_runs_the_readme_test_command() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).expect("README.md");
+    let command = readme
+        .lines()
+        .find(|line| line.contains("cargo test") && line.contains("# the tests"))
+        .map(|line| line.split('#').next().unwrap().trim().to_owned())
+        .expect("the README's set-up names a test command");
+    let ci = std::fs::read_to_string(format!("{root}/.ci/run")).expect(".ci/run");
+    assert!(
+        ci.lines().any(|line| line.trim() == command),
+        ".ci/run does not run the README's test command `{command}`:\n{ci}"
+    );
+}

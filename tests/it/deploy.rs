@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::common::TestContext;
-use crate::server::support::Server;
+use crate::server::support::{Server, block_on, logged_requests};
 
 /// A project with two slugs: `web` (staging, promoted to two production apps) and `worker`.
 struct Project {
@@ -90,15 +90,7 @@ slug = "worker"
 
     /// Runs and asserts the exit code, returning stdout.
     fn ok(&self, args: &[&str], code: i32) -> String {
-        let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "slugplan {args:?}\nstdout:\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        crate::common::expect_exit(&self.run(args), args, code)
     }
 
     fn path(&self, rel: &str) -> std::path::PathBuf {
@@ -110,14 +102,6 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(future)
-}
-
 fn server(extra: &[&str]) -> Server {
     let mut args = vec!["--token", TOKEN];
     args.extend_from_slice(extra);
@@ -126,17 +110,7 @@ fn server(extra: &[&str]) -> Server {
 
 /// The requests the server logged, as (method, path).
 fn requests(log: &Path) -> Vec<(String, String)> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .map(|line| {
-            let v: Value = serde_json::from_str(line).expect("a JSON log line");
-            (
-                v["method"].as_str().unwrap_or_default().to_owned(),
-                v["path"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
+    logged_requests(log)
 }
 
 fn writes(requests: &[(String, String)]) -> Vec<&(String, String)> {
@@ -380,7 +354,9 @@ fn drift_made_by_another_client_is_reported_and_fixed() {
         out.contains("Plan: 0 to build, 0 to upload, 1 to release."),
         "{out}"
     );
-    p.ok(&["apply", "--yes"], 0);
+    // The hotfix may be a second newer than shop-staging's release: replacing a promotion
+    // target's newer release is a downgrade, which apply makes only when allowed.
+    p.ok(&["apply", "--yes", "--allow-downgrade"], 0);
     assert_eq!(
         p.ok(&["plan", "--detailed-exitcode"], 0).trim(),
         "No changes. Every app runs its declared slug."
@@ -516,4 +492,165 @@ fn a_second_concurrent_apply_fails_fast_naming_the_holder_or_waits_for_it() {
         "No changes. Every app runs its declared slug."
     );
     assert!(first.wait().unwrap().success());
+}
+
+#[test]
+fn a_relative_file_url_runtime_is_locked_and_deployed_from_beside_the_manifest() {
+    let p = Project::local();
+    p.ctx
+        .write("rt-src/rt-1.0/bin/tool", "#!/bin/sh\necho tool\n");
+    std::fs::create_dir_all(p.path("runtimes")).unwrap();
+    let status = Command::new("tar")
+        .args(["czf", "runtimes/rt-1.0.tar.gz", "-C", "rt-src", "rt-1.0"])
+        .current_dir(&p.ctx.dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::remove_dir_all(p.path("rt-src")).unwrap();
+    let text = std::fs::read_to_string(p.path("slug.toml"))
+        .unwrap()
+        .replace(
+            "source = \"worker\"\n",
+            "source = \"worker\"\nruntimes = [\"rt\"]\n",
+        )
+        + "\n[runtimes.rt]\nurl = \"file:runtimes/rt-1.0.tar.gz\"\nstrip_components = 1\ndest = \"rt-1.0\"\n";
+    p.ctx.write("slug.toml", text);
+
+    let refused = p.run(&["plan"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("slugplan lock"),
+        "{}",
+        stderr(&refused)
+    );
+    p.ok(&["lock"], 0);
+    let lock = std::fs::read_to_string(p.path("slug.lock")).unwrap();
+    assert!(
+        lock.contains("url = \"file:runtimes/rt-1.0.tar.gz\""),
+        "{lock}"
+    );
+    p.ok(&["apply", "--yes"], 0);
+
+    // The manifest, its lock and the archive travel together: a copy elsewhere plans clean.
+    let moved = p.ctx.temp.path().join("moved");
+    let status = Command::new("cp")
+        .args(["-r"])
+        .arg(&p.ctx.dir)
+        .arg(&moved)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = p
+        .ctx
+        .command()
+        .args(["plan", "--detailed-exitcode"])
+        .current_dir(&moved)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "No changes. Every app runs its declared slug.",
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn apply_reports_progress_as_plain_lines_when_stderr_is_a_pipe() {
+    let p = Project::local();
+    let out = p.run(&["apply", "--yes"]);
+    assert!(out.status.success());
+    let err = stderr(&out);
+    for line in [
+        "Packing web (",
+        "Creating app.shop-staging",
+        "Uploading upload.web→shop-staging",
+        "Done release.shop-staging: v1 runs slug",
+        "Done promote.shop-prod-eu: v1 runs slug",
+    ] {
+        assert!(err.contains(line), "no `{line}` in:\n{err}");
+    }
+    let quiet = Project::local();
+    let out = quiet.run(&["-q", "apply", "--yes"]);
+    assert!(out.status.success());
+    assert_eq!(stderr(&out), "", "--quiet prints nothing on stderr");
+}
+
+/// Runs `slugplan ARGS` on a pseudo-terminal (util-linux `script`), typing `input`; returns
+/// the exit code and everything the terminal showed.
+fn on_a_terminal(p: &Project, args: &str, input: &str) -> (Option<i32>, String) {
+    use std::io::Write;
+    let template = p.ctx.command();
+    let mut script = Command::new("script");
+    script
+        .args(["-qefc"])
+        .arg(format!(
+            "{} {args}",
+            crate::common::slugplan_bin().display()
+        ))
+        .arg("/dev/null")
+        .current_dir(&p.ctx.dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in template.get_envs() {
+        match value {
+            Some(value) => script.env(key, value),
+            None => script.env_remove(key),
+        };
+    }
+    let mut child = script.spawn().expect("spawn script");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn apply_asks_on_a_terminal_and_only_yes_applies() {
+    let p = Project::local();
+    let (code, screen) = on_a_terminal(&p, "apply", "no\n");
+    assert_eq!(code, Some(1), "{screen}");
+    assert!(
+        screen.contains("Do you want to perform these actions?"),
+        "{screen}"
+    );
+    assert!(screen.contains("nothing was applied"), "{screen}");
+    assert!(p.ok(&["history", "--json"], 0).trim() == "[]");
+
+    let (code, screen) = on_a_terminal(&p, "apply", "yes\n");
+    assert_eq!(code, Some(0), "{screen}");
+    // The declined run already packed the slugs into the cache: nothing is built twice.
+    assert!(
+        screen.contains("Apply complete! 4 created, 0 built, 2 uploaded, 4 released"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn verbose_traces_the_api_requests_but_never_the_token() {
+    let server = server(&[]);
+    let p = Project::on(&server);
+    let out = p.run(&["-v", "apply", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(
+        all.contains("/apps/shop-staging/releases"),
+        "no request traced:\n{all}"
+    );
+    assert!(!all.contains(TOKEN), "the token leaked:\n{all}");
+    let trace = p.run(&["-vv", "plan"]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&trace.stdout),
+        stderr(&trace)
+    );
+    assert!(!all.contains(TOKEN), "the token leaked at trace level");
 }

@@ -10,6 +10,7 @@ mod heroku;
 mod incremental;
 mod manifest;
 mod platform;
+mod promote;
 mod runtime;
 mod server;
 mod slug;

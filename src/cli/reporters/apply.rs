@@ -66,6 +66,7 @@ fn gerund(action: Action) -> &'static str {
         Action::Upload => "Uploading",
         Action::Release => "Releasing",
         Action::Promote => "Promoting",
+        Action::Couple => "Coupling",
         Action::Fetch => "Fetching",
         Action::Build => "Building",
         Action::NoOp => "Checking",

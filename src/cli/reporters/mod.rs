@@ -5,3 +5,4 @@
 
 pub mod apply;
 pub mod fetch;
+pub mod pack;

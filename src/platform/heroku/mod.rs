@@ -365,6 +365,41 @@ impl Platform for HerokuPlatform {
         Ok(coupling.into())
     }
 
+    async fn update_coupling(&self, coupling_id: &str, stage: &str) -> Result<Coupling> {
+        let body = serde_json::json!({ "stage": stage });
+        // Setting a stage twice leaves it set: safe to repeat.
+        let coupling: CouplingWire = self
+            .api
+            .send(
+                reqwest::Method::PATCH,
+                &["pipeline-couplings", coupling_id],
+                Some(&body),
+                None,
+                Repeat::Idempotent,
+            )
+            .await?
+            .json()?;
+        Ok(coupling.into())
+    }
+
+    async fn delete_coupling(&self, coupling_id: &str) -> Result<()> {
+        match self
+            .api
+            .send(
+                reqwest::Method::DELETE,
+                &["pipeline-couplings", coupling_id],
+                None,
+                None,
+                Repeat::Idempotent,
+            )
+            .await
+        {
+            // Gone already (a repeated delete after a lost answer): what was asked.
+            Ok(_) | Err(PlatformError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn create_promotion(
         &self,
         pipeline_id: &str,

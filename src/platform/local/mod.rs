@@ -319,6 +319,19 @@ impl Platform for LocalPlatform {
             .map(Coupling::from)
     }
 
+    async fn update_coupling(&self, coupling_id: &str, stage: &str) -> Result<Coupling> {
+        let (id, stage) = (coupling_id.to_owned(), stage.to_owned());
+        self.blocking(move |s| s.update_coupling(&id, &stage))
+            .await
+            .map(Coupling::from)
+    }
+
+    async fn delete_coupling(&self, coupling_id: &str) -> Result<()> {
+        let id = coupling_id.to_owned();
+        self.blocking(move |s| s.delete_coupling(&id).map(|_| ()))
+            .await
+    }
+
     async fn create_promotion(
         &self,
         pipeline_id: &str,

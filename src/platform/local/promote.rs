@@ -72,12 +72,7 @@ impl Store {
         pipeline: &str,
         stage: &str,
     ) -> Result<CouplingRecord, PlatformError> {
-        if !STAGES.contains(&stage) {
-            return Err(invalid(format!(
-                "stage {stage:?} must be one of {}",
-                STAGES.join(", ")
-            )));
-        }
+        check_stage(stage)?;
         let id = uuid::Uuid::new_v4().to_string();
         self.write(|tx| {
             let app = app_in(tx, app, self)?;
@@ -96,6 +91,43 @@ impl Store {
             .map_err(self.err("cannot create the coupling"))?;
             Ok(coupling_of(tx, &app.id, self)?.expect("the coupling was just written"))
         })
+    }
+
+    /// Moves coupling `coupling` (its id) to `stage`.
+    pub fn update_coupling(
+        &self,
+        coupling: &str,
+        stage: &str,
+    ) -> Result<CouplingRecord, PlatformError> {
+        check_stage(stage)?;
+        self.write(|tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE couplings SET stage = ?2, updated_at = ?3 WHERE id = ?1",
+                    params![coupling, stage, now()],
+                )
+                .map_err(self.err("cannot update the coupling"))?;
+            if changed == 0 {
+                return Err(coupling_not_found(coupling));
+            }
+            coupling_by_id(tx, coupling, self)
+        })
+    }
+
+    /// Deletes coupling `coupling` (its id) and answers it as it was.
+    pub fn delete_coupling(&self, coupling: &str) -> Result<CouplingRecord, PlatformError> {
+        self.write(|tx| {
+            let record = coupling_by_id(tx, coupling, self)?;
+            tx.execute("DELETE FROM couplings WHERE id = ?1", [coupling])
+                .map_err(self.err("cannot delete the coupling"))?;
+            Ok(record)
+        })
+    }
+
+    /// Reads a coupling by id.
+    pub fn coupling_by_id(&self, coupling: &str) -> Result<CouplingRecord, PlatformError> {
+        let conn = self.conn();
+        coupling_by_id(&conn, coupling, self)
     }
 
     /// The coupling of `app`, if it is in a pipeline.
@@ -339,15 +371,50 @@ fn pipeline_from_row(row: &Row<'_>) -> rusqlite::Result<PipelineRecord> {
     })
 }
 
+fn check_stage(stage: &str) -> Result<(), PlatformError> {
+    if STAGES.contains(&stage) {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "stage {stage:?} must be one of {}",
+            STAGES.join(", ")
+        )))
+    }
+}
+
+fn coupling_not_found(coupling: &str) -> PlatformError {
+    not_found(format!("Couldn't find that pipeline coupling: {coupling}"))
+}
+
+fn coupling_by_id(
+    conn: &Connection,
+    coupling: &str,
+    store: &Store,
+) -> Result<CouplingRecord, PlatformError> {
+    coupling_where(conn, "id", coupling, store)?.ok_or_else(|| coupling_not_found(coupling))
+}
+
 fn coupling_of(
     conn: &Connection,
     app_id: &str,
     store: &Store,
 ) -> Result<Option<CouplingRecord>, PlatformError> {
+    coupling_where(conn, "app_id", app_id, store)
+}
+
+/// The coupling whose `column` (`id` or `app_id`, both unique) is `value`.
+fn coupling_where(
+    conn: &Connection,
+    column: &str,
+    value: &str,
+    store: &Store,
+) -> Result<Option<CouplingRecord>, PlatformError> {
     conn.query_row(
-        "SELECT id, pipeline_id, app_id, stage, created_at, updated_at FROM couplings \
-         WHERE app_id = ?1",
-        [app_id],
+        &format!(
+            "SELECT id, pipeline_id, app_id, stage, created_at, updated_at FROM couplings \
+             WHERE {column} = ?1"
+        ),
+        [value],
         coupling_from_row,
     )
     .optional()

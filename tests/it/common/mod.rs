@@ -5,6 +5,19 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Asserts `out` (of `slugplan ARGS`) exited with `code`, showing both streams when not, and
+/// returns its stdout.
+pub fn expect_exit(out: &Output, args: &[&str], code: i32) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "slugplan {args:?}\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The path of the `slugplan` binary cargo built for these tests.
 pub fn slugplan_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_slugplan"))

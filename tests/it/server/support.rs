@@ -264,3 +264,26 @@ impl Api {
         .await
     }
 }
+
+/// The requests a server logged with `--request-log`, as (method, path).
+pub(crate) fn logged_requests(log: &std::path::Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| {
+            let v: Value = serde_json::from_str(line).expect("a JSON log line");
+            let field = |name: &str| v[name].as_str().unwrap_or_default().to_owned();
+            (field("method"), field("path"))
+        })
+        .collect()
+}
+
+/// Runs `future` to completion on a fresh single-threaded runtime (for sync tests that make a
+/// few API calls).
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
+}

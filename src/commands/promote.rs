@@ -1,0 +1,198 @@
+//! `slugplan promote`: the imperative promotion, for CI jobs.
+
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use miette::IntoDiagnostic;
+
+use crate::cli::ExitStatus;
+use crate::cli::args::PromoteArgs;
+use crate::cli::settings::GlobalSettings;
+use crate::ops::promote::{Preview, Report, prepare, run as promote};
+use crate::plan::diff::short;
+use crate::state::ApplyLock;
+use crate::workspace::Workspace;
+
+/// Checks the promotion, shows it, confirms, promotes, and reports every target.
+pub fn run(args: &PromoteArgs, settings: &GlobalSettings) -> miette::Result<ExitStatus> {
+    let workspace = Workspace::open(&settings.manifest)?;
+    let command = super::apply::command_line();
+    let _lock = ApplyLock::acquire(&workspace.state_dir(), &command, Duration::ZERO)?;
+    let connected = settings.connect(&workspace)?;
+    let state = Mutex::new(workspace.open_state()?);
+    let targets: Vec<String> = if args.to.is_empty() {
+        let manifest = &workspace.loaded.manifest;
+        manifest
+            .promoted_to(&args.source)
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    } else {
+        args.to.clone()
+    };
+    let platform = connected.platform.as_ref();
+    let runtime = tokio::runtime::Runtime::new().into_diagnostic()?;
+    let preview = runtime.block_on(prepare(
+        platform,
+        &args.source,
+        &targets,
+        args.allow_downgrade,
+    ))?;
+    if !args.json {
+        settings.printer.data(preview_text(&preview).trim_end());
+    }
+    if preview.targets.iter().all(|t| t.action == "no-op") {
+        if args.json {
+            let counts = (0, preview.targets.len(), 0);
+            settings
+                .printer
+                .json(&document(&preview.source, &preview.targets, false, counts));
+        }
+        return Ok(ExitStatus::Success);
+    }
+    if !args.yes && !super::apply::confirm()? {
+        settings.printer.status("Cancelled", "nothing was promoted");
+        return Ok(ExitStatus::Failure);
+    }
+    let apply_id = state.lock().expect("state lock").begin_apply(
+        &command,
+        &connected.id,
+        &workspace.manifest_sha256,
+    )?;
+    let result = runtime.block_on(promote(
+        platform,
+        &state,
+        &connected.id,
+        preview,
+        super::apply::RELEASE_TIMEOUT,
+    ));
+    let outcome = match &result {
+        Ok(report) if report.failed == 0 => "succeeded".to_owned(),
+        Ok(report) => format!("failed: {} target(s) failed", report.failed),
+        Err(err) => format!("failed: {err}"),
+    };
+    {
+        let state = state.lock().expect("state lock");
+        if let Ok(report) = &result {
+            for target in &report.targets {
+                let detail = target.error.clone().unwrap_or_else(|| {
+                    format!("v{} via {}", target.version.unwrap_or(0), target.via)
+                });
+                state.record_event(
+                    apply_id,
+                    &format!("promote.{}", target.app),
+                    "promote",
+                    target.status,
+                    &detail,
+                )?;
+            }
+        }
+        state.finish_apply(apply_id, &outcome)?;
+    }
+    let report = result?;
+    if args.json {
+        settings.printer.json(&document(
+            &report.source,
+            &report.targets,
+            true,
+            (report.promoted, report.unchanged, report.failed),
+        ));
+    } else {
+        settings.printer.data(report_text(&report).trim_end());
+    }
+    if report.failed > 0 {
+        let failed: Vec<&str> = report
+            .targets
+            .iter()
+            .filter(|t| t.status == "failed")
+            .map(|t| t.app.as_str())
+            .collect();
+        return Err(miette::miette!(
+            help = "the other targets were promoted; fix the cause and run the promotion again",
+            "promotion failed for {}",
+            failed.join(", ")
+        ));
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// The `--json` document: versioned, the source, and one object per target.
+fn document(
+    source: &impl serde::Serialize,
+    targets: &impl serde::Serialize,
+    applied: bool,
+    (promoted, unchanged, failed): (usize, usize, usize),
+) -> serde_json::Value {
+    serde_json::json!({
+        "format_version": crate::plan::FORMAT_VERSION,
+        "source": source,
+        "targets": targets,
+        "applied": applied,
+        "promoted": promoted,
+        "unchanged": unchanged,
+        "failed": failed,
+    })
+}
+
+fn checksum(c: Option<&str>) -> String {
+    c.map_or("no slug".into(), short)
+}
+
+fn preview_text(preview: &Preview) -> String {
+    let source = &preview.source;
+    let mut out = format!(
+        "Promote {} v{} ({}, {}):\n",
+        source.app,
+        source.version,
+        checksum(source.checksum.as_deref()),
+        source.stack
+    );
+    for target in &preview.targets {
+        let running = target
+            .version
+            .map_or("no release".into(), |v| format!("v{v}"));
+        if target.action == "no-op" {
+            let _ = writeln!(out, "    {}  already runs it ({running})", target.app);
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "  » {}  {running} ({}) → {}  via {}{}",
+            target.app,
+            checksum(target.checksum.as_deref()),
+            checksum(source.checksum.as_deref()),
+            target.via,
+            if target.downgrade {
+                ", downgrades a newer release"
+            } else {
+                ""
+            }
+        );
+    }
+    out
+}
+
+fn report_text(report: &Report) -> String {
+    let mut out = String::new();
+    for target in &report.targets {
+        let line = match (target.status, &target.error) {
+            (_, Some(error)) => format!("  ✗ {}  failed: {error}", target.app),
+            ("unchanged", _) => format!("    {}  unchanged", target.app),
+            _ => format!(
+                "  ✓ {}  v{} via {}",
+                target.app,
+                target.version.unwrap_or(0),
+                target.via
+            ),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "Promote complete! {} promoted, {} unchanged, {} failed.",
+        report.promoted, report.unchanged, report.failed
+    );
+    out
+}

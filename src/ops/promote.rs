@@ -1,0 +1,331 @@
+//! `slugplan promote`: release what one app runs to others, now, with the checks `apply` makes.
+//!
+//! The imperative shortcut for CI jobs ("staging is green, ship it"). It is two phases, like a
+//! plan and its apply: [`prepare`] reads the source and every target and refuses the whole
+//! promotion (nothing released) when a target is Fir, on another stack, the source itself, or
+//! would be downgraded without `--allow-downgrade`; [`run`] then promotes, one pipeline
+//! promotion for the targets sharing the source's pipeline and a release of the slug id for the
+//! others, and reports every target, a failed one by name while the others succeed. Nothing is
+//! built or uploaded.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use serde::Serialize;
+
+use crate::apply::promote::{
+    Source, SourceError, Target, Verdict, promote_all, read_source, read_target, verdict,
+    via_pipeline,
+};
+use crate::plan::promotion::PromotionPlanError;
+use crate::platform::{Platform, PlatformError};
+use crate::state::{State, StateError};
+
+/// Errors of `slugplan promote`.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum PromoteError {
+    /// No target was named and the manifest has none for this source.
+    #[error("no target apps for {source_app}")]
+    #[diagnostic(help(
+        "name them with --to APP, or add `promote_from = \"{source_app}\"` to apps in slug.toml"
+    ))]
+    NoTargets {
+        /// The source.
+        source_app: String,
+    },
+    /// The source could not be read or runs nothing.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Source(#[from] SourceError),
+    /// A target could not be read.
+    #[error("reading the promotion target {app}")]
+    Target {
+        /// The target.
+        app: String,
+        /// The cause.
+        #[source]
+        #[diagnostic_source]
+        source: PlatformError,
+    },
+    /// Targets are refused.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Refused(#[from] PromotionPlanError),
+    /// Targets run newer releases than the source.
+    #[error("promoting would downgrade {}: each runs a release newer than {source_app}'s v{version}", targets.join(", "))]
+    #[diagnostic(
+        code(slugplan::promote::downgrade),
+        help("nothing was released; pass --allow-downgrade to overwrite them")
+    )]
+    Downgrade {
+        /// The source.
+        source_app: String,
+        /// Its running version.
+        version: u64,
+        /// The targets.
+        targets: Vec<String>,
+    },
+    /// The local state failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    State(#[from] StateError),
+}
+
+/// The source, as the preview shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceView {
+    /// The source app.
+    pub app: String,
+    /// Its running release's version.
+    pub version: u64,
+    /// That release's id.
+    pub release_id: String,
+    /// The slug promoted.
+    pub slug_id: String,
+    /// Its checksum.
+    pub checksum: Option<String>,
+    /// Its stack.
+    pub stack: String,
+}
+
+/// One target in the preview.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetView {
+    /// The target app.
+    pub app: String,
+    /// Its running version before.
+    pub version: Option<u64>,
+    /// The checksum it runs before.
+    pub checksum: Option<String>,
+    /// `promote` or `no-op` (it runs the source's slug already).
+    pub action: &'static str,
+    /// `pipeline` (one pipeline promotion) or `release` (the slug id released directly).
+    pub via: &'static str,
+    /// It runs a release newer than the source's.
+    pub downgrade: bool,
+}
+
+/// What a promotion will do, checked, before anything is released.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    /// The source.
+    pub source: SourceView,
+    /// Every target.
+    pub targets: Vec<TargetView>,
+    #[serde(skip)]
+    read_source: Source,
+    #[serde(skip)]
+    read_targets: Vec<Target>,
+}
+
+/// What happened to one target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetReport {
+    /// The target app.
+    pub app: String,
+    /// `promoted`, `unchanged` or `failed`.
+    pub status: &'static str,
+    /// The release it runs after (None when it failed).
+    pub version: Option<u64>,
+    /// The checksum it runs after (None when it failed).
+    pub checksum: Option<String>,
+    /// `pipeline` or `release`.
+    pub via: &'static str,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// What a promotion did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The source.
+    pub source: SourceView,
+    /// Every target.
+    pub targets: Vec<TargetReport>,
+    /// Targets promoted.
+    pub promoted: usize,
+    /// Targets already running the slug.
+    pub unchanged: usize,
+    /// Targets that failed.
+    pub failed: usize,
+}
+
+/// Reads the source and `targets`, and checks every target; nothing is released.
+pub async fn prepare(
+    platform: &dyn Platform,
+    source: &str,
+    targets: &[String],
+    allow_downgrade: bool,
+) -> Result<Preview, PromoteError> {
+    if targets.is_empty() {
+        return Err(PromoteError::NoTargets {
+            source_app: source.to_owned(),
+        });
+    }
+    let source = read_source(platform, source).await?;
+    let read = join_all(targets.iter().map(|t| read_target(platform, t))).await;
+    let mut read_targets = Vec::new();
+    for (name, target) in targets.iter().zip(read) {
+        read_targets.push(target.map_err(|source| PromoteError::Target {
+            app: name.clone(),
+            source,
+        })?);
+    }
+    // One app named twice (by name and by id, or repeated) is promoted to once.
+    let mut seen = std::collections::BTreeSet::new();
+    read_targets.retain(|t: &Target| seen.insert(t.app.id.clone()));
+    let checksums = running_checksums(platform, &read_targets).await;
+    let mut refusals = Vec::new();
+    let mut downgrades = Vec::new();
+    let mut views = Vec::new();
+    for target in &read_targets {
+        let (action, downgrade) = match verdict(&source, target) {
+            Err(refused) => {
+                refusals.push(refused);
+                continue;
+            }
+            Ok(Verdict::AlreadyRuns { .. }) => ("no-op", false),
+            Ok(Verdict::Promote { downgrade }) => ("promote", downgrade),
+        };
+        if downgrade {
+            downgrades.push(target.name.clone());
+        }
+        let slug_id = target.running.as_ref().and_then(|r| r.slug_id.clone());
+        views.push(TargetView {
+            app: target.name.clone(),
+            version: target.running.as_ref().map(|r| r.version),
+            checksum: slug_id.and_then(|id| checksums.get(&id).cloned().flatten()),
+            action,
+            via: via(&source, target),
+            downgrade,
+        });
+    }
+    if !refusals.is_empty() {
+        return Err(PromotionPlanError::Refused { refusals }.into());
+    }
+    if !downgrades.is_empty() && !allow_downgrade {
+        return Err(PromoteError::Downgrade {
+            source_app: source.name.clone(),
+            version: source.release.version,
+            targets: downgrades,
+        });
+    }
+    Ok(Preview {
+        source: SourceView {
+            app: source.name.clone(),
+            version: source.release.version,
+            release_id: source.release.id.clone(),
+            slug_id: source.slug.id.clone(),
+            checksum: source.slug.checksum.clone(),
+            stack: source.slug.stack.clone(),
+        },
+        targets: views,
+        read_source: source,
+        read_targets,
+    })
+}
+
+fn via(source: &Source, target: &Target) -> &'static str {
+    if via_pipeline(source, target) {
+        "pipeline"
+    } else {
+        "release"
+    }
+}
+
+/// The checksum of each distinct slug the targets run (one read per slug; unreadable ones are
+/// None, which only the preview shows).
+async fn running_checksums(
+    platform: &dyn Platform,
+    targets: &[Target],
+) -> BTreeMap<String, Option<String>> {
+    let mut reads: BTreeMap<String, &str> = BTreeMap::new();
+    for target in targets {
+        if let Some(slug_id) = target.running.as_ref().and_then(|r| r.slug_id.as_deref()) {
+            reads.entry(slug_id.to_owned()).or_insert(&target.name);
+        }
+    }
+    let read = join_all(reads.iter().map(|(slug_id, app)| async move {
+        let checksum = platform
+            .slug(app, slug_id)
+            .await
+            .ok()
+            .and_then(|s| s.checksum);
+        (slug_id.clone(), checksum)
+    }))
+    .await;
+    read.into_iter().collect()
+}
+
+/// Promotes what `preview` says and records each release in the state (so `releases` and
+/// later plans know slugplan made it).
+pub async fn run(
+    platform: &dyn Platform,
+    state: &Mutex<State>,
+    platform_id: &str,
+    preview: Preview,
+    timeout: Duration,
+) -> Result<Report, PromoteError> {
+    let source = &preview.read_source;
+    let to_promote: Vec<&Target> = preview
+        .targets
+        .iter()
+        .zip(&preview.read_targets)
+        .filter(|(view, _)| view.action == "promote")
+        .map(|(_, target)| target)
+        .collect();
+    let results = promote_all(platform, source, &to_promote, timeout).await;
+    let mut outcomes: BTreeMap<&str, Result<_, String>> = BTreeMap::new();
+    for (target, result) in to_promote.iter().zip(results) {
+        if let Ok(release) = &result {
+            state.lock().expect("state lock").record_release(
+                platform_id,
+                &target.name,
+                &release.id,
+                release.version,
+                source.slug.checksum.as_deref(),
+            )?;
+        }
+        outcomes.insert(target.name.as_str(), result);
+    }
+    let mut targets = Vec::new();
+    for (view, target) in preview.targets.iter().zip(&preview.read_targets) {
+        let report = match outcomes.remove(target.name.as_str()) {
+            None => TargetReport {
+                app: view.app.clone(),
+                status: "unchanged",
+                version: view.version,
+                checksum: view.checksum.clone(),
+                via: view.via,
+                error: None,
+            },
+            Some(Ok(release)) => TargetReport {
+                app: view.app.clone(),
+                status: "promoted",
+                version: Some(release.version),
+                checksum: source.slug.checksum.clone(),
+                via: view.via,
+                error: None,
+            },
+            Some(Err(message)) => TargetReport {
+                app: view.app.clone(),
+                status: "failed",
+                version: None,
+                checksum: None,
+                via: view.via,
+                error: Some(message),
+            },
+        };
+        targets.push(report);
+    }
+    let count = |status: &str| targets.iter().filter(|t| t.status == status).count();
+    Ok(Report {
+        promoted: count("promoted"),
+        unchanged: count("unchanged"),
+        failed: count("failed"),
+        source: preview.source,
+        targets,
+    })
+}
