@@ -38,7 +38,9 @@ use crate::slug::{Component, EntryKind, FORMAT_VERSION, SlugError};
 pub struct SlugKey {
     /// The key: lowercase hex SHA-256.
     pub key: String,
-    /// Component name → key, plus `app/<path>` → the SHA-256 of each of the app's files.
+    /// Component name → key, plus `app/<path>` → the first 64 bits of the SHA-256 of each of
+    /// the app's files (they only name what changed; the key itself hashes every byte, and
+    /// a short hash keeps a 50,000-file app's key small in memory and in the state file).
     pub parts: BTreeMap<String, String>,
 }
 
@@ -344,7 +346,7 @@ fn file_hashes(component: &Component) -> Result<BTreeMap<String, String>, SlugEr
                     path: source.clone(),
                     source: err,
                 })?;
-                hex::encode(sha.finalize())
+                hex::encode(&sha.finalize()[..8])
             }
             EntryKind::Symlink { target } => {
                 format!("link:{}", String::from_utf8_lossy(target))

@@ -11,6 +11,7 @@
 //! build. [`ensure_slug`] (plan and apply) goes one step further and skips packing when the
 //! whole slug's key is in the slug index.
 
+mod checks;
 pub mod chunks;
 pub mod go;
 pub mod incremental;
@@ -204,7 +205,6 @@ pub fn pack_slug(
             slug: slug.to_owned(),
             source,
         })?;
-    check_stack(slug, &spec.stack, components)?;
     let pack_options = PackOptions {
         threads: options.threads,
         reporter: options.reporter,
@@ -217,12 +217,17 @@ pub fn pack_slug(
             key::KnownKey::Unknown(memo) => (None, memo),
         })
         .unzip();
+    checks::check_stack(slug, &spec.stack, components, &known, cache)?;
     let slug_err = |source| BuildError::slug(slug, source);
     let incremental::Assembled { file, reused, keys } =
         incremental::assemble(components, &known, cache, pack_options).map_err(slug_err)?;
-    for (memo, key) in memos.iter().zip(&keys) {
+    for (i, (memo, key)) in memos.iter().zip(&keys).enumerate() {
         if let Some(memo) = memo {
             memo.record(cache, key);
+        }
+        // Checked above, before its key was known.
+        if known[i].is_none() && checks::checks_stack(&components[i]) {
+            checks::record_stack_check(cache, key, &spec.stack);
         }
     }
     let key = key::compose(components, &keys).map_err(slug_err)?;
@@ -237,26 +242,6 @@ pub fn pack_slug(
         reused,
         key,
     })
-}
-
-/// Refuses to pack binaries the stack cannot run: every ELF file slugplan put in the slug (the
-/// runtimes' and the Go binary; the app's own files are the user's business) must be x86-64
-/// and need no newer glibc than the stack has.
-fn check_stack(slug: &str, stack: &str, components: &[Component]) -> Result<(), BuildError> {
-    let ours = components
-        .iter()
-        .filter(|c| c.name.starts_with("runtime.") || c.name == "go");
-    for component in ours {
-        for entry in &component.entries {
-            if let EntryKind::File { source, .. } = &entry.kind {
-                crate::stack::check_file(source, stack).map_err(|source| BuildError::Stack {
-                    slug: slug.to_owned(),
-                    source,
-                })?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// A slug in the cache, packed now or found by its input key.
