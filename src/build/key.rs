@@ -13,8 +13,8 @@
 //! The app component is also hashed file by file, so a rebuild can say `web.js changed`.
 //!
 //! Reading a 200 MB `path` runtime on every plan would cost more than the incremental pack it
-//! decides on, so the content hashes of components other than the app are memoised in the
-//! cache's `tree-hashes-v1` bucket under a signature of their files' stat data (path, size,
+//! decides on, so the content hashes of components not from an archive (the app included)
+//! are memoised in the cache's `tree-hashes-v1` bucket under a signature of their files' stat data (path, size,
 //! mode, mtime and ctime in nanoseconds, inode, device), as git's index does. A `touch` or a
 //! fresh copy changes the signature, so the files are read again, give the same content hash
 //! and cause no rebuild. A signature is only recorded when no file changed within the second
@@ -78,8 +78,8 @@ fn has_file_parts(key: &SlugKey) -> bool {
 }
 
 /// Computes the key of a slug made of `components`, reading (and hashing) what no archive
-/// hash or stat memo vouches for, and memoising the content hashes of non-app components in
-/// `cache` (see the module docs).
+/// hash or stat memo vouches for, and memoising the content hashes in `cache` (see the
+/// module docs).
 pub fn slug_key(
     loaded: &LoadedManifest,
     components: &[Component],
@@ -158,14 +158,10 @@ fn read_hash(path: &std::path::Path) -> Option<String> {
 }
 
 /// The key of `component` if it can be known without reading its files: a pinned runtime
-/// archive's key, or a content hash memoised under the files' stat signature (never for the
-/// app, whose hash is cheap and whose per-file hashes are needed anyway).
+/// archive's key, or a content hash memoised under the files' stat signature.
 pub fn known_key(loaded: &LoadedManifest, component: &Component, cache: &Cache) -> KnownKey {
     if let Some(key) = archive_key(loaded, component) {
         return KnownKey::Known(key);
-    }
-    if component.name == "app" {
-        return KnownKey::Unknown(None);
     }
     let started = SystemTime::now();
     let (Some(signature), Ok(dir)) = (stat_signature(component), cache.bucket(Bucket::TreeHashes))

@@ -172,11 +172,11 @@ pub fn build_slug(
         .map(|c| {
             let known = key::known_key(loaded, c, cache);
             // Same names and sizes as a component whose chunks are cached: most likely only
-            // touched or copied, so hash it first, hoping to splice instead of compress. The
-            // app is small: always worth hashing first.
+            // touched or copied, so hash it first, hoping to splice instead of compress.
+            // Otherwise it changed: compress it, hashing it in the same pass.
             let likely_cached = matches!(&known, key::KnownKey::Unknown(Some(memo))
                 if memo.hint.as_ref().is_some_and(|hint| chunks.contains(hint, &c.name)));
-            if likely_cached || c.name == "app" {
+            if likely_cached {
                 known.resolve(c, cache).map(key::KnownKey::Known)
             } else {
                 Ok(known)
