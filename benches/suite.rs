@@ -198,14 +198,19 @@ fn incremental(root: &Path, full: Duration, runs: usize) -> Vec<Row> {
     let cold_hash = start.elapsed();
 
     let pct = |t: Duration| t.as_secs_f64() / full.as_secs_f64() * 100.0;
+    let app_bytes = components
+        .iter()
+        .find(|c| c.name == "app")
+        .map_or(0, |c| c.tar_len());
     println!(
-        "incremental build (list + keys + splice + compress app): {:.3} s = {:.2}% of the full pack ({:.2} s); byte-identical to a from-scratch build",
+        "incremental build (list + keys + splice + compress the {:.1} MB app): {:.3} s = {:.2}% of the full pack ({:.2} s); byte-identical to a from-scratch build",
+        app_bytes as f64 / MB,
         best.as_secs_f64(),
         pct(best),
         full.as_secs_f64()
     );
     println!(
-        "  its parts: listing the tree {:.3} s; keys (stat memo; app read and hashed) {:.3} s; splice + compress app {:.3} s",
+        "  its parts: listing the tree {:.3} s; keys (stat memo; app read and hashed) {:.3} s; splicing every component's cached chunks {:.3} s",
         listing.as_secs_f64(),
         keys.as_secs_f64(),
         splice.as_secs_f64()
@@ -224,7 +229,7 @@ fn incremental(root: &Path, full: Duration, runs: usize) -> Vec<Row> {
             target: "<= 0.1 s, <= 5%",
         },
         Row {
-            figure: "2. app change: splice only",
+            figure: "2. splice, all chunks cached",
             value: format!("{:.3} s", splice.as_secs_f64()),
             baseline: format!("{:.2} s", full.as_secs_f64()),
             ratio: format!("{:.2}% of full", pct(splice)),
