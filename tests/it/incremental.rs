@@ -421,3 +421,36 @@ fn prune_refuses_while_another_process_uses_the_cache() {
     assert!(rebuilt.reused.is_empty());
     assert_eq!(rebuilt.sha256, also_building.sha256);
 }
+
+#[test]
+fn a_remembered_stack_check_never_hides_a_changed_binary() {
+    let ctx = fixture();
+    let bash = ctx.path().join("rt/bin/bash");
+    std::fs::copy("/usr/bin/bash", &bash).unwrap();
+    let first = build_with(&ctx, &ctx.cache);
+    let passed: Vec<String> = std::fs::read_dir(ctx.cache.join("tree-hashes-v1"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".stack-"))
+        .collect();
+    assert_eq!(
+        passed,
+        [format!("{}.stack-heroku-24", first.key.parts["runtime.rt"])]
+    );
+
+    // Same name, size and mode; built for AArch64 now (e_machine, offset 18, = 183).
+    let mut bytes = std::fs::read(&bash).unwrap();
+    bytes[18..20].copy_from_slice(&183u16.to_le_bytes());
+    std::fs::write(&bash, bytes).unwrap();
+    let err = build_slug(
+        &load(&ctx),
+        "web",
+        &Cache::new(&ctx.cache),
+        &BuildOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        format!("{:?}", miette::Report::new(err)).contains("AArch64"),
+        "the changed binary is checked again"
+    );
+}
