@@ -195,12 +195,14 @@ pub async fn promote_all(
         let target = targets[i];
         let description = description.as_str();
         async move {
-            let release = platform
-                .create_release(&target.name, &source.slug.id, description)
-                .await
-                .map_err(|e| {
-                    format!("releasing slug {} to {}: {e}", source.slug.id, target.name)
-                })?;
+            let release = super::steps::create_or_resume_release(
+                platform,
+                &target.name,
+                &source.slug.id,
+                description,
+            )
+            .await
+            .map_err(|e| format!("releasing slug {} to {}: {e}", source.slug.id, target.name))?;
             wait_for_release(platform, &target.name, release, timeout).await
         }
     }));

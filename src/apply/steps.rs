@@ -4,7 +4,7 @@ use super::{Applier, StepError, StepOutcome};
 use crate::graph::StepKind;
 use crate::plan::PlannedStep;
 use crate::plan::diff::release_description;
-use crate::platform::{NewSlug, PlatformError, Release, ReleaseStatus};
+use crate::platform::{NewSlug, Platform, PlatformError, Release, ReleaseStatus};
 use crate::state::RecordedUpload;
 
 /// What a step reports when it ends well: how, and a detail for the log.
@@ -196,26 +196,9 @@ impl Applier<'_> {
                 format!("already runs slug {slug_id} (v{})", current.version),
             ));
         }
-        // An apply killed while its release was pending left that release behind: wait for it
-        // instead of releasing the same slug twice.
-        let newest = self
-            .platform
-            .releases(app, 1)
+        let release = create_or_resume_release(self.platform, app, slug_id, &description())
             .await
-            .map_err(self.platform_err(step, "reading the newest release"))?;
-        let release = match newest.into_iter().next() {
-            Some(pending)
-                if pending.status == ReleaseStatus::Pending
-                    && pending.slug_id.as_deref() == Some(slug_id) =>
-            {
-                pending
-            }
-            _ => self
-                .platform
-                .create_release(app, slug_id, &description())
-                .await
-                .map_err(self.platform_err(step, "creating the release"))?,
-        };
+            .map_err(self.platform_err(step, "creating the release"))?;
         let release = self.wait_for_release(step, app, release).await?;
         self.state
             .lock()
@@ -244,6 +227,27 @@ impl Applier<'_> {
         super::promote::wait_for_release(self.platform, app, release, self.options.release_timeout)
             .await
             .map_err(|message| self.fail(step, message, None))
+    }
+}
+
+/// Releases `slug_id` to `app`, unless the app's newest release is a pending release of that
+/// same slug: an apply killed while waiting for it left it behind, and it is resumed (waited
+/// for by the caller) instead of released twice.
+pub(crate) async fn create_or_resume_release(
+    platform: &dyn Platform,
+    app: &str,
+    slug_id: &str,
+    description: &str,
+) -> Result<Release, PlatformError> {
+    let newest = platform.releases(app, 1).await?;
+    match newest.into_iter().next() {
+        Some(pending)
+            if pending.status == ReleaseStatus::Pending
+                && pending.slug_id.as_deref() == Some(slug_id) =>
+        {
+            Ok(pending)
+        }
+        _ => platform.create_release(app, slug_id, description).await,
     }
 }
 

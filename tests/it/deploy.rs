@@ -419,6 +419,18 @@ fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn an_apply_killed_mid_release_converges_on_rerun_without_duplicate_releases() {
+    kill_at_release_request(1, "/apps/shop-staging/releases");
+}
+
+#[test]
+fn an_apply_killed_mid_promotion_converges_on_rerun_without_duplicate_releases() {
+    kill_at_release_request(2, "/apps/shop-prod-");
+}
+
+/// Runs an apply whose releases stay pending for a while, `kill -9`s it once its `nth`
+/// release request (to a path starting with `path`) is sent, reruns it, and checks that
+/// every app got exactly one release.
+fn kill_at_release_request(nth: usize, path: &str) {
     let log_dir = tempfile::tempdir().unwrap();
     let log = log_dir.path().join("requests.jsonl");
     let server = server(&[
@@ -434,11 +446,17 @@ fn an_apply_killed_mid_release_converges_on_rerun_without_duplicate_releases() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_until(Duration::from_secs(60), "the first release request", || {
+    let releases_sent = || {
         requests(&log)
-            .iter()
-            .any(|(m, path)| m == "POST" && path.ends_with("/releases"))
+            .into_iter()
+            .filter(|(m, p)| m == "POST" && p.ends_with("/releases"))
+            .collect::<Vec<_>>()
+    };
+    wait_until(Duration::from_secs(60), "the release request", || {
+        releases_sent().len() >= nth
     });
+    let killed_at = releases_sent()[nth - 1].1.clone();
+    assert!(killed_at.starts_with(path), "killed at {killed_at}");
     child.kill().expect("kill -9 the apply");
     child.wait().unwrap();
 
@@ -653,4 +671,55 @@ fn verbose_traces_the_api_requests_but_never_the_token() {
         stderr(&trace)
     );
     assert!(!all.contains(TOKEN), "the token leaked at trace level");
+}
+
+#[test]
+fn apply_json_reports_the_plan_the_outcome_and_every_step() {
+    #[derive(serde::Deserialize)]
+    struct Doc {
+        format_version: u32,
+        applied: bool,
+        outcome: Outcome,
+        error: Option<String>,
+        steps: Vec<Step>,
+        plan: Value,
+    }
+    #[derive(serde::Deserialize)]
+    struct Outcome {
+        created: usize,
+        built: usize,
+        uploaded: usize,
+        released: usize,
+        unchanged: usize,
+    }
+    #[derive(serde::Deserialize)]
+    struct Step {
+        address: String,
+        outcome: String,
+        detail: String,
+    }
+    let p = Project::local();
+    let out = p.run(&["apply", "--yes", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "--json keeps progress off stderr too");
+    let doc: Doc = serde_json::from_slice(&out.stdout).expect("one JSON document on stdout");
+    assert_eq!(doc.format_version, 1);
+    assert!(doc.applied && doc.error.is_none());
+    let o = &doc.outcome;
+    assert_eq!(
+        (o.created, o.built, o.uploaded, o.released, o.unchanged),
+        (4, 2, 2, 4, 0)
+    );
+    assert_eq!(doc.plan["format_version"], 1);
+    let release = doc
+        .steps
+        .iter()
+        .find(|s| s.address == "release.shop-staging")
+        .expect("the release step");
+    assert_eq!(release.outcome, "done");
+    assert!(
+        release.detail.starts_with("v1 runs slug "),
+        "{}",
+        release.detail
+    );
 }
