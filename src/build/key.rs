@@ -85,11 +85,23 @@ pub fn slug_key(
     components: &[Component],
     cache: &Cache,
 ) -> Result<SlugKey, SlugError> {
+    let mut app_files = None;
     let keys = components
         .iter()
-        .map(|component| known_key(loaded, component, cache).resolve(component, cache))
+        .map(|component| match known_key(loaded, component, cache) {
+            // The app's files are read for the per-file hashes anyway: one read for both.
+            KnownKey::Unknown(memo) if component.name == "app" => {
+                let (hash, files) = component.content_and_file_hashes()?;
+                if let Some(memo) = memo {
+                    memo.record(cache, &hash);
+                }
+                app_files = Some(file_map(component, &files));
+                Ok(hash)
+            }
+            known => known.resolve(component, cache),
+        })
         .collect::<Result<Vec<_>, SlugError>>()?;
-    compose(components, &keys)
+    compose(components, &keys, app_files)
 }
 
 /// A component's key as far as it is known without reading the component's files.
@@ -187,8 +199,12 @@ pub fn known_key(loaded: &LoadedManifest, component: &Component, cache: &Cache) 
 }
 
 /// The key of a slug made of `components` whose component keys are `keys` (same order).
-/// Reads the app's files for its per-file hashes.
-pub fn compose(components: &[Component], keys: &[String]) -> Result<SlugKey, SlugError> {
+/// Reads the app's files for its per-file hashes unless `app_files` has them already.
+pub fn compose(
+    components: &[Component],
+    keys: &[String],
+    mut app_files: Option<BTreeMap<String, String>>,
+) -> Result<SlugKey, SlugError> {
     let mut parts = BTreeMap::new();
     let mut slug = Sha256::new();
     slug.update(FORMAT_VERSION.as_bytes());
@@ -197,7 +213,10 @@ pub fn compose(components: &[Component], keys: &[String]) -> Result<SlugKey, Slu
         slug.update([0]);
         slug.update(key.as_bytes());
         if component.name == "app" {
-            parts.extend(file_hashes(component)?);
+            match app_files.take() {
+                Some(files) => parts.extend(files),
+                None => parts.extend(file_hashes(component)?),
+            }
         }
         parts.insert(component.name.clone(), key.clone());
     }
@@ -326,31 +345,40 @@ fn stat_signature(component: &Component) -> Option<Signature> {
     })
 }
 
+/// The app's per-file hashes, read from the files.
 fn file_hashes(component: &Component) -> Result<BTreeMap<String, String>, SlugError> {
+    let mut files = Vec::new();
+    for entry in &component.entries {
+        if let EntryKind::File { source, .. } = &entry.kind {
+            let read_err = |err| SlugError::Read {
+                path: source.clone(),
+                source: err,
+            };
+            let mut file = std::fs::File::open(source).map_err(read_err)?;
+            let mut sha = Sha256::new();
+            std::io::copy(&mut file, &mut sha).map_err(read_err)?;
+            files.push(sha.finalize().into());
+        }
+    }
+    Ok(file_map(component, &files))
+}
+
+/// `app/<path>` → a short hash of each file (`files`: their SHA-256s, in entry order) or
+/// symlink.
+fn file_map(component: &Component, files: &[[u8; 32]]) -> BTreeMap<String, String> {
+    let mut files = files.iter();
     let mut out = BTreeMap::new();
     for entry in &component.entries {
-        let name = format!("app/{}", String::from_utf8_lossy(&entry.rel));
         let hash = match &entry.kind {
             EntryKind::Dir => continue,
-            EntryKind::File { source, .. } => {
-                let mut file = std::fs::File::open(source).map_err(|err| SlugError::Read {
-                    path: source.clone(),
-                    source: err,
-                })?;
-                let mut sha = Sha256::new();
-                std::io::copy(&mut file, &mut sha).map_err(|err| SlugError::Read {
-                    path: source.clone(),
-                    source: err,
-                })?;
-                hex::encode(&sha.finalize()[..8])
+            EntryKind::File { .. } => {
+                hex::encode(&files.next().expect("one hash per file entry")[..8])
             }
-            EntryKind::Symlink { target } => {
-                format!("link:{}", String::from_utf8_lossy(target))
-            }
+            EntryKind::Symlink { target } => format!("link:{}", String::from_utf8_lossy(target)),
         };
-        out.insert(name, hash);
+        out.insert(format!("app/{}", String::from_utf8_lossy(&entry.rel)), hash);
     }
-    Ok(out)
+    out
 }
 
 /// What the slug index remembers of a built slug.

@@ -184,17 +184,19 @@ pub fn build_slug(
         })
         .collect::<Result<_, _>>()
         .map_err(|source| BuildError::slug(slug, source))?;
-    pack_slug(loaded, slug, &components, keys, cache, options)
+    pack_slug(loaded, slug, &components, keys, None, cache, options)
 }
 
-/// Packs `components` (from [`slug_components`], with what is known of their keys) as slug
-/// `slug` into `cache`: components whose chunks are cached under their key are spliced, the
-/// others compressed (see [`incremental`]); keys computed while packing are memoised.
+/// Packs `components` (from [`slug_components`], with what is known of their keys, and the
+/// slug's key when already computed) as slug `slug` into `cache`: components whose chunks are
+/// cached under their key are spliced, the others compressed (see [`incremental`]); keys
+/// computed while packing are memoised.
 pub fn pack_slug(
     loaded: &LoadedManifest,
     slug: &str,
     components: &[Component],
     keys: Vec<key::KnownKey>,
+    slug_key: Option<key::SlugKey>,
     cache: &Cache,
     options: &BuildOptions<'_>,
 ) -> Result<BuiltSlug, BuildError> {
@@ -230,7 +232,10 @@ pub fn pack_slug(
             checks::record_stack_check(cache, key, &spec.stack);
         }
     }
-    let key = key::compose(components, &keys).map_err(slug_err)?;
+    let key = match slug_key {
+        Some(key) => key,
+        None => key::compose(components, &keys, None).map_err(slug_err)?,
+    };
     Ok(BuiltSlug {
         name: slug.to_owned(),
         path: file.path,
@@ -286,14 +291,14 @@ pub fn ensure_slug(
         .map_err(|source| BuildError::slug(slug, source))?;
     let cache_err = |err: crate::cache::CacheError| BuildError::slug(slug, SlugError::from(err));
     let index = key::SlugIndex::open(cache).map_err(cache_err)?;
-    if let Some(found) = indexed(loaded, slug, &index, key.clone())? {
+    if let Some(found) = indexed(loaded, slug, &index, &key)? {
         return Ok(found);
     }
     let keys = components
         .iter()
         .map(|c| key::KnownKey::Known(key.parts[&c.name].clone()))
         .collect();
-    let built = pack_slug(loaded, slug, &components, keys, cache, options)?;
+    let built = pack_slug(loaded, slug, &components, keys, Some(key), cache, options)?;
     index
         .put(
             &built.key.key,
@@ -325,14 +330,14 @@ pub fn find_slug(loaded: &LoadedManifest, slug: &str, cache: &Cache) -> Option<C
     let components = slug_components(loaded, slug, cache).ok()?;
     let key = key::slug_key(loaded, &components, cache).ok()?;
     let index = key::SlugIndex::open(cache).ok()?;
-    indexed(loaded, slug, &index, key).ok().flatten()
+    indexed(loaded, slug, &index, &key).ok().flatten()
 }
 
 fn indexed(
     loaded: &LoadedManifest,
     slug: &str,
     index: &key::SlugIndex,
-    key: key::SlugKey,
+    key: &key::SlugKey,
 ) -> Result<Option<CachedSlug>, BuildError> {
     let Some((entry, path)) = index.get(&key.key) else {
         return Ok(None);
@@ -351,7 +356,7 @@ fn indexed(
         sha256: entry.sha256,
         stack: spec.stack.clone(),
         process_types,
-        key,
+        key: key.clone(),
         built_now: false,
     }))
 }
