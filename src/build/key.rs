@@ -11,9 +11,21 @@
 //!   mtimes, owners or the order files were created in.
 //!
 //! The app component is also hashed file by file, so a rebuild can say `web.js changed`.
+//!
+//! Reading a 200 MB `path` runtime on every plan would cost more than the incremental pack it
+//! decides on, so the content hashes of components not from an archive (the app included)
+//! are memoised in the cache's `tree-hashes-v1` bucket under a signature of their files' stat data (path, size,
+//! mode, mtime and ctime in nanoseconds, inode, device), as git's index does. A `touch` or a
+//! fresh copy changes the signature, so the files are read again, give the same content hash
+//! and cause no rebuild. A signature is only recorded when no file changed within the second
+//! before hashing started, so a file rewritten within one timestamp tick is never trusted.
+//! A second, untrusted record (the hash last seen for the same names, sizes and modes) tells a
+//! build whether reading the files first, hoping to reuse their cached chunks, is worth it.
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
@@ -26,7 +38,9 @@ use crate::slug::{Component, EntryKind, FORMAT_VERSION, SlugError};
 pub struct SlugKey {
     /// The key: lowercase hex SHA-256.
     pub key: String,
-    /// Component name → key, plus `app/<path>` → the SHA-256 of each of the app's files.
+    /// Component name → key, plus `app/<path>` → the first 64 bits of the SHA-256 of each of
+    /// the app's files (they only name what changed; the key itself hashes every byte, and
+    /// a short hash keeps a 50,000-file app's key small in memory and in the state file).
     pub parts: BTreeMap<String, String>,
 }
 
@@ -63,20 +77,148 @@ fn has_file_parts(key: &SlugKey) -> bool {
     key.parts.keys().any(|k| k.starts_with("app/"))
 }
 
-/// Computes the key of a slug made of `components`.
-pub fn slug_key(loaded: &LoadedManifest, components: &[Component]) -> Result<SlugKey, SlugError> {
+/// Computes the key of a slug made of `components`, reading (and hashing) what no archive
+/// hash or stat memo vouches for, and memoising the content hashes in `cache` (see the
+/// module docs).
+pub fn slug_key(
+    loaded: &LoadedManifest,
+    components: &[Component],
+    cache: &Cache,
+) -> Result<SlugKey, SlugError> {
+    let mut app_files = None;
+    let keys = components
+        .iter()
+        .map(|component| match known_key(loaded, component, cache) {
+            // The app's files are read for the per-file hashes anyway: one read for both.
+            KnownKey::Unknown(memo) if component.name == "app" => {
+                let (hash, files) = component.content_and_file_hashes()?;
+                if let Some(memo) = memo {
+                    memo.record(cache, &hash);
+                }
+                app_files = Some(file_map(component, &files));
+                Ok(hash)
+            }
+            known => known.resolve(component, cache),
+        })
+        .collect::<Result<Vec<_>, SlugError>>()?;
+    compose(components, &keys, app_files)
+}
+
+/// A component's key as far as it is known without reading the component's files.
+#[derive(Debug)]
+pub enum KnownKey {
+    /// Known: from the runtime archive's hash, or from the stat memo.
+    Known(String),
+    /// Only the files' content can tell; once it is hashed, the memo (if any) records it.
+    Unknown(Option<Memo>),
+}
+
+impl KnownKey {
+    /// The key, computing the content hash now (and memoising it) if it is not known.
+    pub fn resolve(self, component: &Component, cache: &Cache) -> Result<String, SlugError> {
+        match self {
+            KnownKey::Known(key) => Ok(key),
+            KnownKey::Unknown(memo) => {
+                let hash = component.content_hash()?;
+                if let Some(memo) = memo {
+                    memo.record(cache, &hash);
+                }
+                Ok(hash)
+            }
+        }
+    }
+}
+
+/// Where a component's content hash is remembered under its files' stat signature, and the
+/// hint of what it was the last time the same files (names, sizes, modes) were hashed.
+#[derive(Debug)]
+pub struct Memo {
+    path: PathBuf,
+    /// Whether no file changed within the second before the signature was taken (only then
+    /// may the signature vouch for the content).
+    settled: bool,
+    hint_path: PathBuf,
+    /// The content hash last recorded for the same listing: a guess, never trusted as a key,
+    /// only used to decide whether reading the files first (hoping to reuse chunks) pays.
+    pub hint: Option<String>,
+}
+
+impl Memo {
+    /// Records `hash` as the content hash for this signature (best effort: without the memo
+    /// the next plan reads the files again, nothing worse).
+    pub fn record(&self, cache: &Cache, hash: &str) {
+        let write = |path: &std::path::Path| {
+            if let Ok(mut temp) = cache.temp_file(Bucket::TreeHashes)
+                && std::io::Write::write_all(&mut temp, hash.as_bytes()).is_ok()
+            {
+                // A hint is replaced; a memo is content-addressed by its signature.
+                let _ = temp.persist(path);
+            }
+        };
+        if self.settled {
+            write(&self.path);
+        }
+        if self.hint.as_deref() != Some(hash) {
+            write(&self.hint_path);
+        }
+    }
+}
+
+fn read_hash(path: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    (text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())).then_some(text)
+}
+
+/// The key of `component` if it can be known without reading its files: a pinned runtime
+/// archive's key, or a content hash memoised under the files' stat signature.
+pub fn known_key(loaded: &LoadedManifest, component: &Component, cache: &Cache) -> KnownKey {
+    if let Some(key) = archive_key(loaded, component) {
+        return KnownKey::Known(key);
+    }
+    let started = SystemTime::now();
+    let (Some(signature), Ok(dir)) = (stat_signature(component), cache.bucket(Bucket::TreeHashes))
+    else {
+        return KnownKey::Unknown(None);
+    };
+    let path = dir.join(&signature.stat);
+    if let Some(hash) = read_hash(&path) {
+        crate::cache::touch(&path);
+        return KnownKey::Known(hash);
+    }
+    let settled = signature.newest
+        < started
+            .checked_sub(Duration::from_secs(1))
+            .unwrap_or(started);
+    let hint_path = dir.join(format!("{}.hint", signature.listing));
+    KnownKey::Unknown(Some(Memo {
+        path,
+        settled,
+        hint: read_hash(&hint_path),
+        hint_path,
+    }))
+}
+
+/// The key of a slug made of `components` whose component keys are `keys` (same order).
+/// Reads the app's files for its per-file hashes unless `app_files` has them already.
+pub fn compose(
+    components: &[Component],
+    keys: &[String],
+    mut app_files: Option<BTreeMap<String, String>>,
+) -> Result<SlugKey, SlugError> {
     let mut parts = BTreeMap::new();
     let mut slug = Sha256::new();
     slug.update(FORMAT_VERSION.as_bytes());
-    for component in components {
-        let key = component_key(loaded, component)?;
+    for (component, key) in components.iter().zip(keys) {
         slug.update(component.name.as_bytes());
         slug.update([0]);
         slug.update(key.as_bytes());
         if component.name == "app" {
-            parts.extend(file_hashes(component)?);
+            match app_files.take() {
+                Some(files) => parts.extend(files),
+                None => parts.extend(file_hashes(component)?),
+            }
         }
-        parts.insert(component.name.clone(), key);
+        parts.insert(component.name.clone(), key.clone());
     }
     Ok(SlugKey {
         key: hex::encode(slug.finalize()),
@@ -84,8 +226,16 @@ pub fn slug_key(loaded: &LoadedManifest, components: &[Component]) -> Result<Slu
     })
 }
 
-/// The key of one component (see the module docs).
+/// The key of one component (see the module docs), without memoisation.
 pub fn component_key(loaded: &LoadedManifest, component: &Component) -> Result<String, SlugError> {
+    match archive_key(loaded, component) {
+        Some(key) => Ok(key),
+        None => component.content_hash(),
+    }
+}
+
+/// The key of a runtime component unpacked from a pinned archive; None for other components.
+fn archive_key(loaded: &LoadedManifest, component: &Component) -> Option<String> {
     let archive = component
         .name
         .strip_prefix("runtime.")
@@ -97,9 +247,7 @@ pub fn component_key(loaded: &LoadedManifest, component: &Component) -> Result<S
             let (_, sha256) = crate::runtime::pinned(loaded, name, &lock).ok()?;
             Some((sha256, runtime.strip_components))
         });
-    let Some((sha256, strip)) = archive else {
-        return component.content_hash();
-    };
+    let (sha256, strip) = archive?;
     let mut hash = Sha256::new();
     hash.update(FORMAT_VERSION.as_bytes());
     hash.update(format!(
@@ -121,34 +269,116 @@ pub fn component_key(loaded: &LoadedManifest, component: &Component) -> Result<S
             }
         }
     }
-    Ok(hex::encode(hash.finalize()))
+    Some(hex::encode(hash.finalize()))
 }
 
-fn file_hashes(component: &Component) -> Result<BTreeMap<String, String>, SlugError> {
-    let mut out = BTreeMap::new();
+/// What `stat` says about a component's files.
+struct Signature {
+    /// A hash of everything the tar bytes depend on as far as `stat` can tell, plus the
+    /// times and inodes that change whenever a file is written.
+    stat: String,
+    /// A hash of names, kinds, sizes, modes and link targets only (unchanged by `touch`).
+    listing: String,
+    /// The newest mtime or ctime among the files.
+    newest: SystemTime,
+}
+
+/// The component's [`Signature`]; None when a file cannot be stat'ed (the content hash then
+/// reports the error).
+fn stat_signature(component: &Component) -> Option<Signature> {
+    let mut stat = Sha256::new();
+    let mut listing = Sha256::new();
+    let header = format!(
+        "{FORMAT_VERSION} stat-v1 {} eoa {}\n",
+        component.name, component.end_of_archive
+    );
+    stat.update(&header);
+    listing.update(&header);
+    let mut newest = SystemTime::UNIX_EPOCH;
+    let time = |secs: i64, nanos: i64| {
+        SystemTime::UNIX_EPOCH
+            + Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+            + Duration::from_nanos(u64::try_from(nanos).unwrap_or(0))
+    };
     for entry in &component.entries {
-        let name = format!("app/{}", String::from_utf8_lossy(&entry.rel));
-        let hash = match &entry.kind {
-            EntryKind::Dir => continue,
-            EntryKind::File { source, .. } => {
-                let mut file = std::fs::File::open(source).map_err(|err| SlugError::Read {
-                    path: source.clone(),
-                    source: err,
-                })?;
-                let mut sha = Sha256::new();
-                std::io::copy(&mut file, &mut sha).map_err(|err| SlugError::Read {
-                    path: source.clone(),
-                    source: err,
-                })?;
-                hex::encode(sha.finalize())
+        let mut both = |bytes: &[u8]| {
+            stat.update(bytes);
+            listing.update(bytes);
+        };
+        both(&entry.rel);
+        match &entry.kind {
+            EntryKind::Dir => both(b"\0dir\n"),
+            EntryKind::File {
+                source,
+                size,
+                executable,
+            } => {
+                both(format!("\0file {size} {executable}\n").as_bytes());
+                let meta = std::fs::metadata(source).ok()?;
+                newest = newest
+                    .max(time(meta.mtime(), meta.mtime_nsec()))
+                    .max(time(meta.ctime(), meta.ctime_nsec()));
+                stat.update(source.as_os_str().as_encoded_bytes());
+                stat.update(format!(
+                    " {} {} {}.{} {}.{} {} {}\n",
+                    meta.len(),
+                    meta.mode(),
+                    meta.mtime(),
+                    meta.mtime_nsec(),
+                    meta.ctime(),
+                    meta.ctime_nsec(),
+                    meta.ino(),
+                    meta.dev()
+                ));
             }
             EntryKind::Symlink { target } => {
-                format!("link:{}", String::from_utf8_lossy(target))
+                both(b"\0link ");
+                both(target);
+                both(b"\n");
             }
-        };
-        out.insert(name, hash);
+        }
     }
-    Ok(out)
+    Some(Signature {
+        stat: hex::encode(stat.finalize()),
+        listing: hex::encode(listing.finalize()),
+        newest,
+    })
+}
+
+/// The app's per-file hashes, read from the files.
+fn file_hashes(component: &Component) -> Result<BTreeMap<String, String>, SlugError> {
+    let mut files = Vec::new();
+    for entry in &component.entries {
+        if let EntryKind::File { source, .. } = &entry.kind {
+            let read_err = |err| SlugError::Read {
+                path: source.clone(),
+                source: err,
+            };
+            let mut file = std::fs::File::open(source).map_err(read_err)?;
+            let mut sha = Sha256::new();
+            std::io::copy(&mut file, &mut sha).map_err(read_err)?;
+            files.push(sha.finalize().into());
+        }
+    }
+    Ok(file_map(component, &files))
+}
+
+/// `app/<path>` → a short hash of each file (`files`: their SHA-256s, in entry order) or
+/// symlink.
+fn file_map(component: &Component, files: &[[u8; 32]]) -> BTreeMap<String, String> {
+    let mut files = files.iter();
+    let mut out = BTreeMap::new();
+    for entry in &component.entries {
+        let hash = match &entry.kind {
+            EntryKind::Dir => continue,
+            EntryKind::File { .. } => {
+                hex::encode(&files.next().expect("one hash per file entry")[..8])
+            }
+            EntryKind::Symlink { target } => format!("link:{}", String::from_utf8_lossy(target)),
+        };
+        out.insert(format!("app/{}", String::from_utf8_lossy(&entry.rel)), hash);
+    }
+    out
 }
 
 /// What the slug index remembers of a built slug.
@@ -183,7 +413,11 @@ impl SlugIndex {
         let entry: IndexEntry = serde_json::from_str(&text).ok()?;
         let path = self.slugs.join(format!("{}.tgz", entry.sha256));
         let size = std::fs::metadata(&path).ok()?.len();
-        (size == entry.size).then_some((entry, path))
+        if size != entry.size {
+            return None;
+        }
+        crate::cache::touch(&path);
+        Some((entry, path))
     }
 
     /// Remembers that `key` builds `entry` (temp file + rename: readers never see half).

@@ -4,8 +4,17 @@
 //! [`build_slug`] is synchronous and CPU-bound (it compresses on its own threads); async callers
 //! run it with `spawn_blocking`. [`slug_components`] is the first half on its own, for callers
 //! that want to hash components or reuse some of their compressed chunks before packing.
+//!
+//! Builds are incremental: [`key`] computes each component's input key, [`chunks`] caches each
+//! component's compressed chunks under it, and [`incremental`] splices the cached chunks of
+//! unchanged components, compressing only the rest. The bytes are those of a from-scratch
+//! build. [`ensure_slug`] (plan and apply) goes one step further and skips packing when the
+//! whole slug's key is in the slug index.
 
+mod checks;
+pub mod chunks;
 pub mod go;
+pub mod incremental;
 pub mod key;
 
 use std::collections::BTreeMap;
@@ -18,8 +27,7 @@ use crate::runtime::RuntimeError;
 use crate::slug::select::{Selection, app_entries};
 use crate::slug::tree::walk;
 use crate::slug::{
-    Component, ComponentInput, Entry, EntryKind, PackOptions, PackReporter, PackedComponent, Part,
-    SlugError,
+    Component, Entry, EntryKind, PackOptions, PackReporter, PackedComponent, Part, SlugError,
 };
 
 /// Errors while building a slug.
@@ -134,6 +142,10 @@ pub struct BuiltSlug {
     pub process_types: BTreeMap<String, String>,
     /// Where each component's compressed chunks are in the archive.
     pub components: Vec<PackedComponent>,
+    /// The components whose compressed chunks came from the chunk cache.
+    pub reused: Vec<String>,
+    /// Its input key.
+    pub key: key::SlugKey,
 }
 
 impl BuiltSlug {
@@ -143,7 +155,9 @@ impl BuiltSlug {
     }
 }
 
-/// Builds slug `slug` of the manifest into `cache`, always packing it.
+/// Builds slug `slug` of the manifest into `cache`, always writing the archive (but reusing
+/// the cached chunks of unchanged components). Components whose key is not known without
+/// reading them are hashed while they are compressed, so a cold build reads each file once.
 pub fn build_slug(
     loaded: &LoadedManifest,
     slug: &str,
@@ -151,14 +165,38 @@ pub fn build_slug(
     options: &BuildOptions<'_>,
 ) -> Result<BuiltSlug, BuildError> {
     let components = slug_components(loaded, slug, cache)?;
-    pack_slug(loaded, slug, &components, cache, options)
+    let chunks = chunks::ChunkStore::open(cache)
+        .map_err(|source| BuildError::slug(slug, SlugError::from(source)))?;
+    let keys = components
+        .iter()
+        .map(|c| {
+            let known = key::known_key(loaded, c, cache);
+            // Same names and sizes as a component whose chunks are cached: most likely only
+            // touched or copied, so hash it first, hoping to splice instead of compress.
+            // Otherwise it changed: compress it, hashing it in the same pass.
+            let likely_cached = matches!(&known, key::KnownKey::Unknown(Some(memo))
+                if memo.hint.as_ref().is_some_and(|hint| chunks.contains(hint, &c.name)));
+            if likely_cached {
+                known.resolve(c, cache).map(key::KnownKey::Known)
+            } else {
+                Ok(known)
+            }
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|source| BuildError::slug(slug, source))?;
+    pack_slug(loaded, slug, &components, keys, None, cache, options)
 }
 
-/// Packs `components` (from [`slug_components`]) as slug `slug` into `cache`.
+/// Packs `components` (from [`slug_components`], with what is known of their keys, and the
+/// slug's key when already computed) as slug `slug` into `cache`: components whose chunks are
+/// cached under their key are spliced, the others compressed (see [`incremental`]); keys
+/// computed while packing are memoised.
 pub fn pack_slug(
     loaded: &LoadedManifest,
     slug: &str,
     components: &[Component],
+    keys: Vec<key::KnownKey>,
+    slug_key: Option<key::SlugKey>,
     cache: &Cache,
     options: &BuildOptions<'_>,
 ) -> Result<BuiltSlug, BuildError> {
@@ -169,14 +207,35 @@ pub fn pack_slug(
             slug: slug.to_owned(),
             source,
         })?;
-    check_stack(slug, &spec.stack, components)?;
-    let inputs: Vec<ComponentInput<'_>> = components.iter().map(ComponentInput::Fresh).collect();
     let pack_options = PackOptions {
         threads: options.threads,
         reporter: options.reporter,
+        hash_fresh: false,
     };
-    let file = crate::slug::write_to_cache(&inputs, cache, pack_options)
-        .map_err(|source| BuildError::slug(slug, source))?;
+    let (known, memos): (Vec<_>, Vec<_>) = keys
+        .into_iter()
+        .map(|k| match k {
+            key::KnownKey::Known(key) => (Some(key), None),
+            key::KnownKey::Unknown(memo) => (None, memo),
+        })
+        .unzip();
+    checks::check_stack(slug, &spec.stack, components, &known, cache)?;
+    let slug_err = |source| BuildError::slug(slug, source);
+    let incremental::Assembled { file, reused, keys } =
+        incremental::assemble(components, &known, cache, pack_options).map_err(slug_err)?;
+    for (i, (memo, key)) in memos.iter().zip(&keys).enumerate() {
+        if let Some(memo) = memo {
+            memo.record(cache, key);
+        }
+        // Checked above, before its key was known.
+        if known[i].is_none() && checks::checks_stack(&components[i]) {
+            checks::record_stack_check(cache, key, &spec.stack);
+        }
+    }
+    let key = match slug_key {
+        Some(key) => key,
+        None => key::compose(components, &keys, None).map_err(slug_err)?,
+    };
     Ok(BuiltSlug {
         name: slug.to_owned(),
         path: file.path,
@@ -185,27 +244,9 @@ pub fn pack_slug(
         stack: spec.stack.clone(),
         process_types,
         components: file.packed.components,
+        reused,
+        key,
     })
-}
-
-/// Refuses to pack binaries the stack cannot run: every ELF file slugplan put in the slug (the
-/// runtimes' and the Go binary; the app's own files are the user's business) must be x86-64
-/// and need no newer glibc than the stack has.
-fn check_stack(slug: &str, stack: &str, components: &[Component]) -> Result<(), BuildError> {
-    let ours = components
-        .iter()
-        .filter(|c| c.name.starts_with("runtime.") || c.name == "go");
-    for component in ours {
-        for entry in &component.entries {
-            if let EntryKind::File { source, .. } = &entry.kind {
-                crate::stack::check_file(source, stack).map_err(|source| BuildError::Stack {
-                    slug: slug.to_owned(),
-                    source,
-                })?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// A slug in the cache, packed now or found by its input key.
@@ -246,17 +287,21 @@ pub fn ensure_slug(
     options: &BuildOptions<'_>,
 ) -> Result<CachedSlug, BuildError> {
     let components = slug_components(loaded, slug, cache)?;
-    let key =
-        key::slug_key(loaded, &components).map_err(|source| BuildError::slug(slug, source))?;
+    let key = key::slug_key(loaded, &components, cache)
+        .map_err(|source| BuildError::slug(slug, source))?;
     let cache_err = |err: crate::cache::CacheError| BuildError::slug(slug, SlugError::from(err));
     let index = key::SlugIndex::open(cache).map_err(cache_err)?;
-    if let Some(found) = indexed(loaded, slug, &index, key.clone())? {
+    if let Some(found) = indexed(loaded, slug, &index, &key)? {
         return Ok(found);
     }
-    let built = pack_slug(loaded, slug, &components, cache, options)?;
+    let keys = components
+        .iter()
+        .map(|c| key::KnownKey::Known(key.parts[&c.name].clone()))
+        .collect();
+    let built = pack_slug(loaded, slug, &components, keys, Some(key), cache, options)?;
     index
         .put(
-            &key.key,
+            &built.key.key,
             &key::IndexEntry {
                 sha256: built.sha256.clone(),
                 size: built.size,
@@ -270,7 +315,7 @@ pub fn ensure_slug(
         sha256: built.sha256,
         stack: built.stack,
         process_types: built.process_types,
-        key,
+        key: built.key,
         built_now: true,
     })
 }
@@ -283,16 +328,16 @@ pub fn find_slug(loaded: &LoadedManifest, slug: &str, cache: &Cache) -> Option<C
         return None;
     }
     let components = slug_components(loaded, slug, cache).ok()?;
-    let key = key::slug_key(loaded, &components).ok()?;
+    let key = key::slug_key(loaded, &components, cache).ok()?;
     let index = key::SlugIndex::open(cache).ok()?;
-    indexed(loaded, slug, &index, key).ok().flatten()
+    indexed(loaded, slug, &index, &key).ok().flatten()
 }
 
 fn indexed(
     loaded: &LoadedManifest,
     slug: &str,
     index: &key::SlugIndex,
-    key: key::SlugKey,
+    key: &key::SlugKey,
 ) -> Result<Option<CachedSlug>, BuildError> {
     let Some((entry, path)) = index.get(&key.key) else {
         return Ok(None);
@@ -311,7 +356,7 @@ fn indexed(
         sha256: entry.sha256,
         stack: spec.stack.clone(),
         process_types,
-        key,
+        key: key.clone(),
         built_now: false,
     }))
 }

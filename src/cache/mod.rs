@@ -5,8 +5,17 @@
 //! bucket and never reads stale bytes. Entries are written to a temp file in the same bucket and
 //! renamed into place; since names are content hashes, a rename that finds the entry already
 //! there is success, which makes concurrent writers harmless.
+//!
+//! Sharing with pruning: every command that reads or writes entries holds a shared lock on
+//! `<root>/.lock` for as long as its [`Cache`] lives ([`Cache::with_shared_lock`]);
+//! `slugplan cache prune` takes it exclusively and refuses to run while anyone else holds it
+//! ([`Cache::lock_exclusive`]), so a build never finds an entry it is using deleted under it.
+//! Readers are robust on their own too: a missing or damaged entry is a miss, never an error.
+
+pub mod prune;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::env_vars;
 
@@ -25,9 +34,23 @@ pub enum Bucket {
     Chunks,
     /// Slug input key → the archive built from it, so unchanged slugs are not packed again.
     SlugIndex,
+    /// Content hashes of local directories (`path` runtimes), keyed by their files' stat
+    /// data, so an unchanged directory is not read again to compute its key.
+    TreeHashes,
 }
 
 impl Bucket {
+    /// Every bucket.
+    pub const ALL: [Bucket; 7] = [
+        Bucket::Slugs,
+        Bucket::RuntimeArchives,
+        Bucket::RuntimeTrees,
+        Bucket::GoBuilds,
+        Bucket::Chunks,
+        Bucket::SlugIndex,
+        Bucket::TreeHashes,
+    ];
+
     /// The bucket's directory name, including its format version.
     pub fn dir_name(self) -> &'static str {
         match self {
@@ -37,6 +60,7 @@ impl Bucket {
             Bucket::GoBuilds => "go-v1",
             Bucket::Chunks => "chunks-v1",
             Bucket::SlugIndex => "slug-index-v1",
+            Bucket::TreeHashes => "tree-hashes-v1",
         }
     }
 }
@@ -48,8 +72,21 @@ pub enum CacheError {
     #[error("no cache directory: neither XDG_CACHE_HOME nor HOME is set")]
     #[diagnostic(help("pass --cache-dir DIR or set SLUGPLAN_CACHE_DIR"))]
     NoLocation,
+    /// Another process holds the cache (a build, plan or apply is running).
+    #[error("the cache is in use by another slugplan process (lock {})", path.display())]
+    #[diagnostic(
+        code(slugplan::cache::busy),
+        help(
+            "run `slugplan cache prune` again once the running build, plan or apply has finished"
+        )
+    )]
+    Busy {
+        /// The lock file.
+        path: PathBuf,
+    },
     /// A filesystem operation in the cache failed.
     #[error("cache I/O error at {}", path.display())]
+    #[diagnostic(help("check the permissions and free space of the cache directory"))]
     Io {
         /// The path involved.
         path: PathBuf,
@@ -63,12 +100,66 @@ pub enum CacheError {
 #[derive(Debug, Clone)]
 pub struct Cache {
     root: PathBuf,
+    /// The shared lock, when this handle holds one (released when the last clone is dropped).
+    lock: Option<Arc<std::fs::File>>,
+}
+
+/// The exclusive lock on a cache root, held while pruning; released on drop.
+#[derive(Debug)]
+pub struct ExclusiveLock {
+    _file: std::fs::File,
 }
 
 impl Cache {
     /// Uses `root` as the cache root.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Cache { root: root.into() }
+        Cache {
+            root: root.into(),
+            lock: None,
+        }
+    }
+
+    /// This handle, holding a shared lock on the root for as long as it (or a clone) lives,
+    /// so that `slugplan cache prune` waits for it. Blocks while a prune runs.
+    pub fn with_shared_lock(mut self) -> Result<Self, CacheError> {
+        let file = self.lock_file()?;
+        file.lock_shared().map_err(|source| CacheError::Io {
+            path: self.lock_path(),
+            source,
+        })?;
+        self.lock = Some(Arc::new(file));
+        Ok(self)
+    }
+
+    /// Takes the root's lock exclusively, or fails with [`CacheError::Busy`] when another
+    /// process uses the cache.
+    pub fn lock_exclusive(&self) -> Result<ExclusiveLock, CacheError> {
+        let file = self.lock_file()?;
+        match file.try_lock() {
+            Ok(()) => Ok(ExclusiveLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(CacheError::Busy {
+                path: self.lock_path(),
+            }),
+            Err(std::fs::TryLockError::Error(source)) => Err(CacheError::Io {
+                path: self.lock_path(),
+                source,
+            }),
+        }
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        self.root.join(".lock")
+    }
+
+    fn lock_file(&self) -> Result<std::fs::File, CacheError> {
+        create_dir_all(&self.root)?;
+        let path = self.lock_path();
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| CacheError::Io { path, source })
     }
 
     /// Finds the cache root: `override_dir` (from `--cache-dir`), then `SLUGPLAN_CACHE_DIR`,
@@ -86,7 +177,7 @@ impl Cache {
         } else {
             return Err(CacheError::NoLocation);
         };
-        Ok(Cache { root })
+        Ok(Cache::new(root))
     }
 
     /// The cache root.
@@ -139,6 +230,15 @@ pub fn persist(temp: tempfile::NamedTempFile, dest: &Path) -> Result<(), CacheEr
             path: dest.to_owned(),
             source: err.error,
         }),
+    }
+}
+
+/// Marks the entry at `path` (file or directory) as used now, by setting its mtime: pruning
+/// removes least recently used entries first. Best effort: an entry that cannot be touched is
+/// merely pruned earlier than it might have been.
+pub fn touch(path: &Path) {
+    if let Ok(file) = std::fs::File::open(path) {
+        let _ = file.set_modified(std::time::SystemTime::now());
     }
 }
 

@@ -123,6 +123,48 @@ pub enum Command {
         after_help = "Examples:\n  slugplan server\n  slugplan server --listen 127.0.0.1:0 --data /tmp/platform\n  SLUGPLAN_SERVER_TOKEN=secret slugplan server --listen 0.0.0.0:4747"
     )]
     Server(ServerArgs),
+    /// Show or prune the local cache (slugs, runtimes, compressed chunks, Go builds).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  slugplan cache ls\n  slugplan cache prune --max-size 2G --older-than 7d"
+    )]
+    Cache(CacheCommand),
+}
+
+/// `slugplan cache …`.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List the cache's buckets and entries with their sizes and ages.
+    #[command(after_help = "Examples:\n  slugplan cache ls\n  slugplan cache ls --json")]
+    Ls(CacheLsArgs),
+    /// Remove least recently used entries (refuses while another slugplan uses the cache).
+    #[command(
+        after_help = "Examples:\n  slugplan cache prune --max-size 500M\n  slugplan cache prune --older-than 12h\n  slugplan cache prune --max-size 2G --older-than 7d --json"
+    )]
+    Prune(CachePruneArgs),
+}
+
+/// `slugplan cache ls`.
+#[derive(Debug, Args)]
+pub struct CacheLsArgs {
+    /// Print every entry as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `slugplan cache prune`.
+#[derive(Debug, Args)]
+pub struct CachePruneArgs {
+    /// Remove least recently used entries until the cache takes at most SIZE (e.g. `500M`,
+    /// `2G`; `0` empties it).
+    #[arg(long, value_name = "SIZE", value_parser = crate::cache::prune::parse_size)]
+    pub max_size: Option<u64>,
+    /// Remove entries not used for longer than AGE (e.g. `12h`, `7d`).
+    #[arg(long, value_name = "AGE", value_parser = crate::cache::prune::parse_age)]
+    pub older_than: Option<std::time::Duration>,
+    /// Print what was removed as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options shared by `plan` and `apply` for making a plan.

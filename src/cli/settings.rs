@@ -37,8 +37,14 @@ impl GlobalSettings {
         }
     }
 
-    /// The cache, located from `--cache-dir`, the environment or the defaults.
+    /// The cache, located from `--cache-dir`, the environment or the defaults, held with a
+    /// shared lock for as long as it lives (so `slugplan cache prune` waits for this process).
     pub fn cache(&self) -> Result<Cache, CacheError> {
+        Cache::locate(self.cache_dir.as_deref())?.with_shared_lock()
+    }
+
+    /// The cache without a lock, for `slugplan cache` itself (which locks as it needs).
+    pub fn cache_unlocked(&self) -> Result<Cache, CacheError> {
         Cache::locate(self.cache_dir.as_deref())
     }
 }

@@ -2,6 +2,7 @@
 
 mod apply;
 mod build;
+mod cache;
 mod completions;
 mod fetch;
 mod graph;
@@ -36,5 +37,6 @@ pub fn run(command: Command, settings: &GlobalSettings) -> miette::Result<ExitSt
         Command::Rollback(args) => rollback::run(&args, settings),
         Command::Releases(args) => releases::run(&args, settings),
         Command::Server(args) => server::run(&args, settings),
+        Command::Cache(command) => cache::run(&command, settings),
     }
 }

@@ -408,6 +408,8 @@ pub fn materialize_with(
         }
         unpack(name, &archive, &root, spec.strip_components, limits)?;
     }
+    // Used now: pruning removes the least recently used trees first.
+    crate::cache::touch(&root);
     Ok(RuntimeTree {
         name: name.to_owned(),
         root,

@@ -34,6 +34,11 @@ pub(crate) trait TarSink {
     fn spare(&mut self) -> Result<&mut [u8], SlugError>;
     /// Accepts `n` bytes read into the buffer [`TarSink::spare`] returned.
     fn commit(&mut self, n: usize) -> Result<(), SlugError>;
+    /// A file's contents start: what comes through [`TarSink::commit`] until
+    /// [`TarSink::file_end`] is that file's data.
+    fn file_start(&mut self) {}
+    /// The file's contents ended.
+    fn file_end(&mut self) {}
 }
 
 impl Component {
@@ -52,9 +57,22 @@ impl Component {
     /// compressed chunks. Reads every file, but compresses nothing. Independent of mtimes,
     /// owners and the order files were created in, because the tar bytes are.
     pub fn content_hash(&self) -> Result<String, SlugError> {
+        Ok(self.hash(false)?.0)
+    }
+
+    /// [`Component::content_hash`] and, in the same read, the SHA-256 of each file's contents
+    /// (in entry order, one per file entry).
+    pub fn content_and_file_hashes(&self) -> Result<(String, Vec<[u8; 32]>), SlugError> {
+        self.hash(true)
+    }
+
+    fn hash(&self, per_file: bool) -> Result<(String, Vec<[u8; 32]>), SlugError> {
         struct HashSink {
             sha: Sha256,
             buf: Vec<u8>,
+            per_file: bool,
+            file: Option<Sha256>,
+            files: Vec<[u8; 32]>,
         }
         impl TarSink for HashSink {
             fn write(&mut self, bytes: &[u8]) -> Result<(), SlugError> {
@@ -66,17 +84,29 @@ impl Component {
             }
             fn commit(&mut self, n: usize) -> Result<(), SlugError> {
                 self.sha.update(&self.buf[..n]);
+                if let Some(file) = &mut self.file {
+                    file.update(&self.buf[..n]);
+                }
                 Ok(())
+            }
+            fn file_start(&mut self) {
+                self.file = self.per_file.then(Sha256::new);
+            }
+            fn file_end(&mut self) {
+                if let Some(file) = self.file.take() {
+                    self.files.push(file.finalize().into());
+                }
             }
         }
         let mut sink = HashSink {
-            sha: Sha256::new(),
+            sha: content_hasher(self.end_of_archive),
             buf: vec![0; 256 * 1024],
+            per_file,
+            file: None,
+            files: Vec::new(),
         };
-        sink.sha.update(FORMAT_VERSION.as_bytes());
-        sink.sha.update([0, u8::from(self.end_of_archive)]);
         self.write_tar(&mut sink)?;
-        Ok(hex::encode(sink.sha.finalize()))
+        Ok((hex::encode(sink.sha.finalize()), sink.files))
     }
 
     /// Writes the component's tar bytes into `sink`, reading file data as it goes.
@@ -84,7 +114,9 @@ impl Component {
         for entry in &self.entries {
             sink.write(&entry.header_bytes())?;
             if let EntryKind::File { source, size, .. } = &entry.kind {
+                sink.file_start();
                 copy_file(source, *size, sink)?;
+                sink.file_end();
                 let pad = padded(*size) - size;
                 sink.write(&[0u8; BLOCK][..pad as usize])?;
             }
@@ -94,6 +126,16 @@ impl Component {
         }
         Ok(())
     }
+}
+
+/// The hasher [`Component::content_hash`] feeds a component's tar bytes into: it starts with
+/// the encoding's version and the end-of-archive flag. Packing uses it too, to hash while
+/// compressing.
+pub(crate) fn content_hasher(end_of_archive: bool) -> Sha256 {
+    let mut sha = Sha256::new();
+    sha.update(FORMAT_VERSION.as_bytes());
+    sha.update([0, u8::from(end_of_archive)]);
+    sha
 }
 
 /// Streams exactly `size` bytes of `path` into `sink`; a file that shrank or grew since it was

@@ -167,6 +167,19 @@ pub enum SlugError {
         #[source]
         source: std::io::Error,
     },
+    /// Compressed chunks meant for reuse are missing, short or corrupted. Callers that spliced
+    /// cached chunks fall back to compressing the component again.
+    #[error("cannot reuse compressed chunks from {}: {reason}", path.display())]
+    #[diagnostic(
+        code(slugplan::slug::reused_chunks),
+        help("the chunk cache is damaged; `slugplan cache prune --max-size 0` empties it")
+    )]
+    ReusedChunks {
+        /// The file holding the chunks.
+        path: PathBuf,
+        /// What is wrong with them.
+        reason: String,
+    },
     /// The cache could not hold the slug.
     #[error(transparent)]
     #[diagnostic(transparent)]

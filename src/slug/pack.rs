@@ -21,8 +21,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 
+use sha2::{Digest, Sha256};
+
 use super::SlugError;
-use super::component::{Component, TarSink};
+use super::component::{self, Component, TarSink};
 use super::encoding::{CHUNK_SIZE, ChunkCompressor, GzipAssembler};
 
 /// Progress callbacks while packing, called from the writer thread.
@@ -51,6 +53,9 @@ pub struct CompressedSpan {
     pub tar_len: u64,
     /// The CRC-32 of those tar bytes.
     pub crc: u32,
+    /// The CRC-32 of the compressed bytes, when known: copying checks it, so a corrupted
+    /// cache file fails the pack ([`SlugError::ReusedChunks`]) instead of making a wrong slug.
+    pub deflate_crc: Option<u32>,
 }
 
 /// One input to [`pack`]: entries to compress now, or chunks compressed before.
@@ -74,6 +79,9 @@ pub struct PackOptions<'a> {
     pub threads: usize,
     /// Who hears about progress.
     pub reporter: Option<&'a dyn PackReporter>,
+    /// Also compute [`Component::content_hash`] of every fresh component while its bytes go
+    /// by ([`Packed::content_hashes`]), so a build that needs the hash reads the files once.
+    pub hash_fresh: bool,
 }
 
 /// Where one component's chunks ended up in the packed file.
@@ -89,6 +97,8 @@ pub struct PackedComponent {
     pub tar_len: u64,
     /// CRC-32 of its tar bytes.
     pub crc: u32,
+    /// CRC-32 of its compressed bytes (what a copy of them is checked against).
+    pub deflate_crc: u32,
 }
 
 impl PackedComponent {
@@ -100,6 +110,7 @@ impl PackedComponent {
             deflate_len: self.deflate_len,
             tar_len: self.tar_len,
             crc: self.crc,
+            deflate_crc: Some(self.deflate_crc),
         }
     }
 }
@@ -115,6 +126,9 @@ pub struct Packed {
     pub tar_len: u64,
     /// Each component's place in the file.
     pub components: Vec<PackedComponent>,
+    /// Per input: its [`Component::content_hash`] when it was fresh and
+    /// [`PackOptions::hash_fresh`] was set, else None.
+    pub content_hashes: Vec<Option<String>>,
 }
 
 /// The number of threads `threads` stands for (0 = one per core).
@@ -173,15 +187,25 @@ pub fn pack<W: Write + Send>(
             done: done_tx,
             seq: 0,
             slot: None,
+            hash_fresh: options.hash_fresh,
+            hashing: None,
+            hashes: Vec::with_capacity(inputs.len()),
         };
         let produced = inputs
             .iter()
             .try_for_each(|input| producer.component(input));
+        let content_hashes = std::mem::take(&mut producer.hashes);
         // Closing the channels lets workers and writer finish (or give up after an error).
         drop(producer);
         let written = writer.join().expect("writer thread does not panic");
         // A failed writer makes the producer fail too (its channels close); report the cause.
-        let (finished, components) = written.map_err(write_err)?;
+        let (finished, components) = written.map_err(|err| match ReusedChunksError::take(err) {
+            Ok(bad) => SlugError::ReusedChunks {
+                path: bad.path,
+                reason: bad.reason,
+            },
+            Err(err) => write_err(err),
+        })?;
         produced?;
         Ok(Packed {
             sha256: hex::encode(finished.sha256),
@@ -198,6 +222,7 @@ pub fn pack<W: Write + Send>(
                     packed
                 })
                 .collect(),
+            content_hashes,
         })
     })
 }
@@ -229,6 +254,12 @@ struct Producer {
     done: Sender<(u64, Item)>,
     seq: u64,
     slot: Option<Slot>,
+    /// Whether to hash fresh components' tar bytes.
+    hash_fresh: bool,
+    /// The hash of the component being written, when hashing.
+    hashing: Option<Sha256>,
+    /// Per input so far: its content hash, when computed.
+    hashes: Vec<Option<String>>,
 }
 
 /// The writer went away: it failed, and its error is the one to report.
@@ -254,10 +285,18 @@ impl Producer {
         self.send(Item::Begin)?;
         match input {
             ComponentInput::Fresh(component) => {
+                self.hashing = self
+                    .hash_fresh
+                    .then(|| component::content_hasher(component.end_of_archive));
                 component.write_tar(self)?;
                 self.flush()?;
+                let hash = self.hashing.take().map(|sha| hex::encode(sha.finalize()));
+                self.hashes.push(hash);
             }
-            ComponentInput::Reused { span, .. } => self.send(Item::Span((*span).clone()))?,
+            ComponentInput::Reused { span, .. } => {
+                self.send(Item::Span((*span).clone()))?;
+                self.hashes.push(None);
+            }
         }
         self.send(Item::End)
     }
@@ -284,6 +323,7 @@ impl Producer {
 
 impl TarSink for Producer {
     fn write(&mut self, mut bytes: &[u8]) -> Result<(), SlugError> {
+        // Goes through spare/commit, which hash what they accept.
         while !bytes.is_empty() {
             let spare = self.spare()?;
             let n = spare.len().min(bytes.len());
@@ -301,7 +341,11 @@ impl TarSink for Producer {
     }
 
     fn commit(&mut self, n: usize) -> Result<(), SlugError> {
-        let slot = self.current()?;
+        let hashing = self.hashing.as_mut();
+        let slot = self.slot.as_mut().expect("spare() filled the slot");
+        if let Some(sha) = hashing {
+            sha.update(&slot.input[slot.len..slot.len + n]);
+        }
         slot.len += n;
         if slot.len == CHUNK_SIZE {
             self.flush()?;
@@ -334,7 +378,8 @@ fn write_items<W: Write>(
     let mut pending = BTreeMap::new();
     let mut next = 0u64;
     let mut components = Vec::new();
-    let mut current: Option<(PackedComponent, crc32fast::Hasher)> = None;
+    // Per component: its place, the CRC of its tar bytes and the CRC of its compressed bytes.
+    let mut current: Option<(PackedComponent, crc32fast::Hasher, crc32fast::Hasher)> = None;
     for (seq, item) in done {
         pending.insert(seq, item);
         while let Some(item) = pending.remove(&next) {
@@ -347,14 +392,16 @@ fn write_items<W: Write>(
                         deflate_len: 0,
                         tar_len: 0,
                         crc: 0,
+                        deflate_crc: 0,
                     };
-                    current = Some((packed, crc32fast::Hasher::new()));
+                    current = Some((packed, crc32fast::Hasher::new(), crc32fast::Hasher::new()));
                 }
                 Item::Chunk(slot) => {
                     let len = slot.len as u64;
                     gz.push(&slot.output, slot.crc, len)?;
-                    if let Some((_, crc)) = &mut current {
+                    if let Some((_, crc, deflate_crc)) = &mut current {
                         crc.combine(&crc32fast::Hasher::new_with_initial_len(slot.crc, len));
+                        deflate_crc.update(&slot.output);
                     }
                     // The producer may have finished already; a closed pool is fine then.
                     let _ = free.send(slot);
@@ -363,19 +410,21 @@ fn write_items<W: Write>(
                     }
                 }
                 Item::Span(span) => {
-                    copy_span(&mut gz, &span)?;
-                    if let Some((_, crc)) = &mut current {
+                    let copied_crc = copy_span(&mut gz, &span)?;
+                    if let Some((_, crc, deflate_crc)) = &mut current {
                         *crc = crc32fast::Hasher::new_with_initial_len(span.crc, span.tar_len);
+                        *deflate_crc = copied_crc;
                     }
                     if let Some(r) = reporter {
                         r.advance(span.tar_len);
                     }
                 }
                 Item::End => {
-                    let (mut packed, crc) = current.take().expect("End follows Begin");
+                    let (mut packed, crc, deflate_crc) = current.take().expect("End follows Begin");
                     packed.deflate_len = gz.written() - packed.deflate_offset;
                     packed.tar_len = crc.total_len();
                     packed.crc = crc.finalize();
+                    packed.deflate_crc = deflate_crc.finalize();
                     components.push(packed);
                 }
             }
@@ -384,31 +433,87 @@ fn write_items<W: Write>(
     Ok((gz.finish()?, components))
 }
 
-fn copy_span<W: Write>(gz: &mut GzipAssembler<W>, span: &CompressedSpan) -> std::io::Result<()> {
-    let with_path = |err: std::io::Error| {
-        std::io::Error::new(err.kind(), format!("{}: {err}", span.path.display()))
-    };
-    let mut file = File::open(&span.path).map_err(with_path)?;
-    file.seek(SeekFrom::Start(span.offset)).map_err(with_path)?;
+/// Why reused chunks could not be copied: the file is gone, shorter than recorded, or its
+/// bytes do not have the recorded CRC. Carried through `io::Error` from the writer thread.
+#[derive(Debug)]
+struct ReusedChunksError {
+    path: PathBuf,
+    reason: String,
+}
+
+impl std::fmt::Display for ReusedChunksError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.reason)
+    }
+}
+
+impl std::error::Error for ReusedChunksError {}
+
+impl ReusedChunksError {
+    fn io(path: &Path, reason: impl Into<String>) -> std::io::Error {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            ReusedChunksError {
+                path: path.to_owned(),
+                reason: reason.into(),
+            },
+        )
+    }
+
+    /// The reused-chunks error inside `err`, or `err` back.
+    fn take(err: std::io::Error) -> Result<ReusedChunksError, std::io::Error> {
+        if err
+            .get_ref()
+            .is_some_and(|inner| inner.is::<ReusedChunksError>())
+        {
+            let inner = err.into_inner().expect("checked above");
+            Ok(*inner.downcast().expect("checked above"))
+        } else {
+            Err(err)
+        }
+    }
+}
+
+/// Copies a span's compressed bytes into the slug and returns their CRC-32 (checked against
+/// the span's, when it has one).
+fn copy_span<W: Write>(
+    gz: &mut GzipAssembler<W>,
+    span: &CompressedSpan,
+) -> std::io::Result<crc32fast::Hasher> {
+    let bad = |reason: String| ReusedChunksError::io(&span.path, reason);
+    let mut file = File::open(&span.path).map_err(|err| bad(format!("cannot open: {err}")))?;
+    file.seek(SeekFrom::Start(span.offset))
+        .map_err(|err| bad(format!("cannot seek: {err}")))?;
     let mut reader = file.take(span.deflate_len);
     let mut buf = vec![0u8; 256 * 1024];
     let mut copied = 0;
+    let mut crc = crc32fast::Hasher::new();
     loop {
-        let n = reader.read(&mut buf).map_err(with_path)?;
+        let n = reader
+            .read(&mut buf)
+            .map_err(|err| bad(format!("cannot read: {err}")))?;
         if n == 0 {
             break;
         }
+        crc.update(&buf[..n]);
         gz.write(&buf[..n])?;
         copied += n as u64;
     }
     if copied != span.deflate_len {
-        return Err(with_path(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            "reused chunks are shorter than recorded",
+        return Err(bad(format!(
+            "{copied} compressed bytes where {} were recorded",
+            span.deflate_len
         )));
     }
+    if let Some(expected) = span.deflate_crc
+        && crc.clone().finalize() != expected
+    {
+        return Err(bad(
+            "the compressed bytes do not have the recorded CRC-32".into()
+        ));
+    }
     gz.add_crc(span.crc, span.tar_len);
-    Ok(())
+    Ok(crc)
 }
 
 #[cfg(test)]
@@ -436,6 +541,7 @@ mod tests {
         let options = PackOptions {
             threads,
             reporter: None,
+            hash_fresh: false,
         };
         let packed = pack(inputs, &mut out, Path::new("mem"), options).unwrap();
         (packed, out)
@@ -466,6 +572,39 @@ mod tests {
     }
 
     #[test]
+    fn hashes_computed_while_packing_are_the_content_hashes() {
+        let layout = component("layout", vec![dir("")], false);
+        let app = component(
+            "app",
+            (0..3000).map(|i| dir(&format!("d{i}"))).collect(),
+            true,
+        );
+        let span_source = packed(&[ComponentInput::Fresh(&layout)], 1);
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(&span_source.1).unwrap();
+        let span = span_source.0.components[0].span(file.path());
+        let mut out = Vec::new();
+        let options = PackOptions {
+            threads: 2,
+            reporter: None,
+            hash_fresh: true,
+        };
+        let inputs = [
+            ComponentInput::Reused {
+                name: "layout",
+                span: &span,
+            },
+            ComponentInput::Fresh(&app),
+        ];
+        let packed = pack(&inputs, &mut out, Path::new("mem"), options).unwrap();
+        assert!(app.tar_len() > 1 << 20, "more than one chunk");
+        assert_eq!(
+            packed.content_hashes,
+            [None, Some(app.content_hash().unwrap())]
+        );
+    }
+
+    #[test]
     fn reporter_hears_every_byte() {
         use std::sync::atomic::{AtomicU64, Ordering};
         #[derive(Default)]
@@ -488,6 +627,7 @@ mod tests {
         let options = PackOptions {
             threads: 3,
             reporter: Some(&count),
+            hash_fresh: false,
         };
         let packed = pack(
             &[ComponentInput::Fresh(&app)],

@@ -7,6 +7,7 @@ mod cli;
 mod deploy;
 mod go;
 mod heroku;
+mod incremental;
 mod manifest;
 mod platform;
 mod promote;

@@ -1,0 +1,155 @@
+//! `slugplan cache ls` and `slugplan cache prune`: what the cache holds, and making it smaller.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::time::{Duration, SystemTime};
+
+use crate::cache::prune::{self, EntryInfo, PruneOptions};
+use crate::cli::ExitStatus;
+use crate::cli::args::{CacheCommand, CacheLsArgs, CachePruneArgs};
+use crate::cli::settings::GlobalSettings;
+
+/// The `--json` document of `cache ls`: `format_version` changes only when a field changes
+/// meaning.
+#[derive(Debug, serde::Serialize)]
+struct LsOutput<'a> {
+    format_version: u32,
+    root: &'a std::path::Path,
+    size: u64,
+    buckets: Vec<BucketOutput>,
+    entries: &'a [EntryInfo],
+}
+
+#[derive(Debug, serde::Serialize)]
+struct BucketOutput {
+    name: &'static str,
+    entries: usize,
+    size: u64,
+}
+
+/// The `--json` document of `cache prune`.
+#[derive(Debug, serde::Serialize)]
+struct PruneOutput<'a> {
+    format_version: u32,
+    #[serde(flatten)]
+    pruned: &'a prune::Pruned,
+}
+
+/// Runs `slugplan cache …`.
+pub fn run(command: &CacheCommand, settings: &GlobalSettings) -> miette::Result<ExitStatus> {
+    match command {
+        CacheCommand::Ls(args) => ls(args, settings),
+        CacheCommand::Prune(args) => prune(args, settings),
+    }
+}
+
+fn ls(args: &CacheLsArgs, settings: &GlobalSettings) -> miette::Result<ExitStatus> {
+    let cache = settings.cache_unlocked()?;
+    let entries = prune::list(&cache)?;
+    let mut buckets: BTreeMap<&'static str, BucketOutput> = BTreeMap::new();
+    for entry in &entries {
+        let bucket = buckets.entry(entry.bucket).or_insert(BucketOutput {
+            name: entry.bucket,
+            entries: 0,
+            size: 0,
+        });
+        bucket.entries += 1;
+        bucket.size += entry.size;
+    }
+    let size = entries.iter().map(|e| e.size).sum();
+    if args.json {
+        settings.printer.json(&LsOutput {
+            format_version: 1,
+            root: cache.root(),
+            size,
+            buckets: buckets.into_values().collect(),
+            entries: &entries,
+        });
+        return Ok(ExitStatus::Success);
+    }
+    let now = SystemTime::now();
+    let mut out = format!("{} ({})\n", cache.root().display(), human_size(size));
+    for bucket in buckets.values() {
+        let _ = writeln!(
+            out,
+            "\n{} ({} entries, {})",
+            bucket.name,
+            bucket.entries,
+            human_size(bucket.size)
+        );
+        // Most recently used first: what a prune would keep longest is on top.
+        for entry in entries.iter().rev().filter(|e| e.bucket == bucket.name) {
+            let _ = writeln!(
+                out,
+                "  {:>9}  {:>9}  {}",
+                human_size(entry.size),
+                human_age(entry.age(now)),
+                entry.name
+            );
+        }
+    }
+    settings.printer.data(out.trim_end());
+    Ok(ExitStatus::Success)
+}
+
+fn prune(args: &CachePruneArgs, settings: &GlobalSettings) -> miette::Result<ExitStatus> {
+    let cache = settings.cache_unlocked()?;
+    let options = PruneOptions {
+        max_size: args.max_size,
+        older_than: args.older_than,
+        now: SystemTime::now(),
+    };
+    if options.max_size.is_none() && options.older_than.is_none() {
+        settings.printer.warn(
+            "no --max-size or --older-than given: only temp files of interrupted writers are removed",
+        );
+    }
+    let pruned = prune::prune(&cache, &options)?;
+    if args.json {
+        settings.printer.json(&PruneOutput {
+            format_version: 1,
+            pruned: &pruned,
+        });
+        return Ok(ExitStatus::Success);
+    }
+    for entry in &pruned.removed {
+        settings.printer.verbose(format_args!(
+            "removed {}/{} ({})",
+            entry.bucket,
+            entry.name,
+            human_size(entry.size)
+        ));
+    }
+    settings.printer.data(format_args!(
+        "Removed {} entries, freed {}; the cache now takes {}.",
+        pruned.removed.len(),
+        human_size(pruned.freed),
+        human_size(pruned.remaining)
+    ));
+    Ok(ExitStatus::Success)
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+fn human_age(age: Duration) -> String {
+    let secs = age.as_secs();
+    match secs {
+        0..60 => format!("{secs}s ago"),
+        60..3600 => format!("{}m ago", secs / 60),
+        3600..86_400 => format!("{}h ago", secs / 3600),
+        _ => format!("{}d ago", secs / 86_400),
+    }
+}

@@ -1,0 +1,456 @@
+//! Integration tests: incremental slugs (cached chunks spliced, only changed components
+//! compressed) are byte-identical to from-scratch builds; damaged chunk caches fall back to
+//! compressing; `touch` and fresh copies cause no rebuild; `slugplan cache ls` and `prune`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use slugplan::build::{BuildOptions, BuiltSlug, build_slug};
+use slugplan::cache::Cache;
+use slugplan::manifest::LoadedManifest;
+
+use crate::common::TestContext;
+use crate::slug::{fixture, run};
+
+fn load(ctx: &TestContext) -> LoadedManifest {
+    slugplan::manifest::load(&ctx.path().join("slug.toml")).unwrap()
+}
+
+/// Builds slug `web` with `cache`.
+fn build_with(ctx: &TestContext, cache: &Path) -> BuiltSlug {
+    build_slug(
+        &load(ctx),
+        "web",
+        &Cache::new(cache),
+        &BuildOptions::default(),
+    )
+    .unwrap()
+}
+
+/// Builds slug `web` incrementally (with the context's cache, warm from earlier builds) and
+/// from scratch (a fresh cache); asserts both give the same bytes and returns the incremental
+/// build.
+fn incremental_matches_scratch(ctx: &TestContext) -> BuiltSlug {
+    let incremental = build_with(ctx, &ctx.cache);
+    let scratch_dir = tempfile::tempdir().unwrap();
+    let scratch = build_with(ctx, scratch_dir.path());
+    assert!(scratch.reused.is_empty(), "a fresh cache has no chunks");
+    assert_eq!(incremental.sha256, scratch.sha256);
+    assert_eq!(
+        std::fs::read(&incremental.path).unwrap(),
+        std::fs::read(&scratch.path).unwrap()
+    );
+    assert_eq!(incremental.components, scratch.components);
+    run(Command::new("gzip").arg("-t").arg(&incremental.path));
+    incremental
+}
+
+#[test]
+fn incremental_slugs_are_byte_identical_to_from_scratch_builds() {
+    let ctx = fixture();
+    let first = build_with(&ctx, &ctx.cache);
+    assert!(first.reused.is_empty());
+    let mut seen = vec![first.sha256.clone()];
+
+    type Change = fn(&Path);
+    let changes: [(&str, Change); 5] = [
+        ("app file changed", |dir| {
+            std::fs::write(dir.join("src/web.js"), "console.log('changed')\n").unwrap();
+        }),
+        ("app file added", |dir| {
+            std::fs::write(dir.join("src/lib/new.js"), "module.exports = 2;\n").unwrap();
+        }),
+        ("app file removed", |dir| {
+            std::fs::remove_file(dir.join("src/lib.js")).unwrap();
+        }),
+        ("app file made executable", |dir| {
+            let path = dir.join("src/lib/a.js");
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }),
+        ("app directory added", |dir| {
+            std::fs::create_dir_all(dir.join("src/public/css")).unwrap();
+            std::fs::write(dir.join("src/public/css/site.css"), "body{}\n").unwrap();
+        }),
+    ];
+    for (what, change) in changes {
+        change(ctx.path());
+        let built = incremental_matches_scratch(&ctx);
+        assert_eq!(built.reused, ["layout", "runtime.rt"], "{what}");
+        assert!(!seen.contains(&built.sha256), "{what}: the slug changed");
+        seen.push(built.sha256);
+    }
+
+    // Nothing changed: every component comes from the chunk cache, app included.
+    let again = incremental_matches_scratch(&ctx);
+    assert_eq!(again.reused, ["layout", "runtime.rt", "app"]);
+
+    // A runtime change recompresses the runtime and keeps the app's chunks.
+    std::fs::write(ctx.path().join("rt/bin/tool"), "#!/bin/sh\necho tool 2\n").unwrap();
+    let built = incremental_matches_scratch(&ctx);
+    assert_eq!(built.reused, ["layout", "app"]);
+}
+
+/// The chunk cache entry of component `name` in `cache`.
+fn chunk_entry(cache: &Path, built: &BuiltSlug, name: &str) -> std::path::PathBuf {
+    cache
+        .join("chunks-v1")
+        .join(format!("{}.chunks", built.key.parts[name]))
+}
+
+#[test]
+fn damaged_chunk_entries_fall_back_to_compressing_and_are_replaced() {
+    let ctx = fixture();
+    let first = build_with(&ctx, &ctx.cache);
+    let entry = chunk_entry(&ctx.cache, &first, "runtime.rt");
+    let sound = std::fs::read(&entry).unwrap();
+    let header_len = sound.iter().position(|&b| b == b'\n').unwrap() + 1;
+    assert!(sound.len() > header_len + 100_000, "multi-chunk runtime");
+
+    type Damage = fn(&mut Vec<u8>, usize);
+    let damages: [(&str, Damage); 4] = [
+        // Same length, one bit flipped in the middle of the compressed bytes.
+        ("bit flip", |bytes, header| {
+            let mid = header + (bytes.len() - header) / 2;
+            bytes[mid] ^= 0x10;
+        }),
+        ("truncated", |bytes, _| bytes.truncate(bytes.len() - 1000)),
+        ("bad header", |bytes, _| bytes[2] = b'#'),
+        ("emptied", |bytes, _| bytes.clear()),
+    ];
+    for (i, (what, damage)) in damages.iter().enumerate() {
+        let mut bytes = sound.clone();
+        damage(&mut bytes, header_len);
+        std::fs::write(&entry, &bytes).unwrap();
+        std::fs::write(ctx.path().join("src/web.js"), format!("v{i}\n")).unwrap();
+        let built = incremental_matches_scratch(&ctx);
+        assert_eq!(
+            built.reused,
+            ["layout"],
+            "{what}: the runtime was compressed again"
+        );
+        assert!(
+            std::fs::read(&entry).unwrap() == sound,
+            "{what}: the entry was replaced by a sound one"
+        );
+    }
+
+    // A missing entry is a miss too, and the next build reuses the rewritten one.
+    std::fs::remove_file(&entry).unwrap();
+    std::fs::write(ctx.path().join("src/web.js"), "gone\n").unwrap();
+    assert_eq!(incremental_matches_scratch(&ctx).reused, ["layout"]);
+    std::fs::write(ctx.path().join("src/web.js"), "back\n").unwrap();
+    assert_eq!(
+        incremental_matches_scratch(&ctx).reused,
+        ["layout", "runtime.rt"]
+    );
+}
+
+#[test]
+fn path_runtime_hashes_are_memoised_by_stat_data() {
+    let ctx = fixture();
+    // Files changed within the last second are never trusted to the memo.
+    std::thread::sleep(Duration::from_millis(1100));
+    let first = build_with(&ctx, &ctx.cache);
+    let memos = || -> Vec<std::path::PathBuf> {
+        let mut memos: Vec<_> = std::fs::read_dir(ctx.cache.join("tree-hashes-v1"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            // Memos only: not temp files, not the listing hints.
+            .filter(|p| {
+                let name = p.file_name().unwrap().to_string_lossy();
+                !name.starts_with('.') && !name.ends_with(".hint")
+            })
+            .collect();
+        memos.sort();
+        memos
+    };
+    let recorded = memos();
+    let runtime_memo = recorded
+        .iter()
+        .find(|m| std::fs::read_to_string(m).unwrap() == first.key.parts["runtime.rt"])
+        .expect("the runtime's hash is memoised")
+        .clone();
+
+    // The memo is what the key comes from while the files' stat data is unchanged …
+    let fake = "0".repeat(64);
+    std::fs::write(&runtime_memo, &fake).unwrap();
+    assert_eq!(build_with(&ctx, &ctx.cache).key.parts["runtime.rt"], fake);
+    // … and a touch changes the stat data: the files are read again, giving the true hash.
+    run(Command::new("touch").arg(ctx.path().join("rt/lib/big.bin")));
+    let touched = build_with(&ctx, &ctx.cache);
+    assert_eq!(touched.key, first.key);
+    assert_eq!(touched.sha256, first.sha256);
+}
+
+/// A project deployed to the embedded local platform: runtime `rt` (a local directory) and
+/// slug `web` running on app `inc-staging`.
+fn deployed() -> TestContext {
+    let ctx = fixture();
+    let manifest = std::fs::read_to_string(ctx.path().join("slug.toml")).unwrap();
+    std::fs::write(
+        ctx.path().join("slug.toml"),
+        format!("{manifest}\n[apps.inc-staging]\nslug = \"web\"\n"),
+    )
+    .unwrap();
+    let out = ctx.run(&["apply", "--yes"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ctx
+}
+
+fn plan_says_no_changes(ctx: &TestContext, dir: &Path) {
+    let out = ctx
+        .command()
+        .current_dir(dir)
+        .args(["plan", "--detailed-exitcode"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).trim()
+        ),
+        (Some(0), "No changes. Every app runs its declared slug."),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn touching_or_copying_the_sources_causes_no_rebuild() {
+    let ctx = deployed();
+    plan_says_no_changes(&ctx, ctx.path());
+
+    // Every file and directory of the app and the runtime gets a new mtime.
+    for dir in ["src", "rt"] {
+        run(Command::new("find").arg(ctx.path().join(dir)).args([
+            "-exec",
+            "touch",
+            "-h",
+            "-d",
+            "2031-02-03 04:05:06",
+            "{}",
+            "+",
+        ]));
+    }
+    plan_says_no_changes(&ctx, ctx.path());
+
+    // A fresh checkout: a copy with new inodes, mtimes and ctimes.
+    let copy = ctx.temp.path().join("checkout");
+    run(Command::new("cp").arg("-r").arg(ctx.path()).arg(&copy));
+    plan_says_no_changes(&ctx, &copy);
+
+    // A real change is still seen.
+    std::fs::write(copy.join("src/web.js"), "console.log('changed')\n").unwrap();
+    let out = ctx
+        .command()
+        .current_dir(&copy)
+        .args(["plan", "--detailed-exitcode"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("forces new slug: web.js changed"),
+        "{stdout}"
+    );
+}
+
+/// Sets the mtime of `path` to `age` ago.
+fn age(path: &Path, age: Duration) {
+    let file = std::fs::File::open(path).unwrap();
+    file.set_modified(SystemTime::now() - age).unwrap();
+}
+
+fn cache_ls(ctx: &TestContext) -> serde_json::Value {
+    let out = ctx.run(&["cache", "ls", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+#[test]
+fn cache_ls_lists_buckets_entries_sizes_and_ages() {
+    let ctx = fixture();
+    let built = build_with(&ctx, &ctx.cache);
+    age(&built.path, 3 * DAY);
+
+    let doc = cache_ls(&ctx);
+    assert_eq!(doc["format_version"], 1);
+    let entries = doc["entries"].as_array().unwrap();
+    let slug = entries
+        .iter()
+        .find(|e| e["bucket"] == "slugs-v1")
+        .expect("the slug is listed");
+    assert_eq!(slug["name"], format!("{}.tgz", built.sha256));
+    assert_eq!(slug["size"], built.size);
+    let age_secs = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - slug["last_used"].as_u64().unwrap();
+    assert!(
+        (3 * 86_400..3 * 86_400 + 60).contains(&age_secs),
+        "{age_secs}"
+    );
+    // Least recently used first.
+    assert_eq!(entries[0]["name"], slug["name"]);
+
+    let chunks = doc["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "chunks-v1")
+        .unwrap();
+    let on_disk: u64 = std::fs::read_dir(ctx.cache.join("chunks-v1"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert_eq!(chunks["entries"], 3, "layout, runtime and app");
+    assert_eq!(chunks["size"], on_disk);
+    let total: u64 = entries.iter().map(|e| e["size"].as_u64().unwrap()).sum();
+    assert_eq!(doc["size"], total);
+
+    let out = ctx.run(&["cache", "ls"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("chunks-v1 (3 entries"), "{text}");
+    assert!(text.contains("3d ago"), "{text}");
+}
+
+#[test]
+fn prune_removes_old_entries_then_least_recently_used_until_it_fits() {
+    let ctx = TestContext::new();
+    let bucket = ctx.cache.join("slugs-v1");
+    std::fs::create_dir_all(&bucket).unwrap();
+    // Five 1 MiB entries, used a little less than 1 to 5 days ago.
+    for days in 1..=5u32 {
+        let path = bucket.join(format!("{days}.tgz"));
+        std::fs::write(&path, vec![0u8; 1 << 20]).unwrap();
+        age(&path, DAY * days - Duration::from_secs(3600));
+    }
+    // An unpacked runtime tree, read-only as extraction leaves it, used 10 days ago.
+    let tree = ctx.cache.join("runtime-trees-v1/abc-s1-x1");
+    std::fs::create_dir_all(tree.join("bin")).unwrap();
+    std::fs::write(tree.join("bin/node"), "#!/bin/sh\n").unwrap();
+    for dir in [tree.join("bin"), tree.clone()] {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    }
+    age(&tree, 10 * DAY);
+    // What a prune killed midway leaves behind.
+    std::fs::write(bucket.join(".tmp-prune-dead"), "x").unwrap();
+
+    let names = |list: &serde_json::Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let prune = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["cache", "prune", "--json"];
+        all.extend_from_slice(args);
+        let out = ctx.run(&all);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+
+    let pruned = prune(&["--older-than", "4d"]);
+    assert_eq!(
+        names(&pruned["removed"]),
+        ["abc-s1-x1", "5.tgz", ".tmp-prune-dead"]
+    );
+    assert!(!tree.exists());
+    assert_eq!(pruned["remaining"], 4 << 20);
+
+    let pruned = prune(&["--max-size", "2.5M"]);
+    assert_eq!(pruned["freed"], 2 << 20);
+    assert_eq!(names(&cache_ls(&ctx)["entries"]), ["2.tgz", "1.tgz"]);
+
+    let pruned = prune(&["--max-size", "0"]);
+    assert_eq!(pruned["remaining"], 0);
+    assert!(names(&cache_ls(&ctx)["entries"]).is_empty());
+}
+
+#[test]
+fn prune_refuses_while_another_process_uses_the_cache() {
+    let ctx = fixture();
+    build_with(&ctx, &ctx.cache);
+    let before = cache_ls(&ctx)["size"].as_u64().unwrap();
+    assert!(before > 0);
+
+    // What a running build, plan or apply holds for as long as it runs.
+    let in_use = Cache::new(&ctx.cache).with_shared_lock().unwrap();
+    let out = ctx.run(&["cache", "prune", "--max-size", "0"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("in use by another slugplan process"),
+        "{stderr}"
+    );
+    assert_eq!(cache_ls(&ctx)["size"], before, "nothing was removed");
+
+    // A build beside it is not blocked by the lock.
+    let also_building = build_with(&ctx, &ctx.cache);
+    assert!(also_building.path.is_file());
+
+    drop(in_use);
+    let out = ctx.run(&["cache", "prune", "--max-size", "0"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(cache_ls(&ctx)["size"], 0);
+    // An emptied cache builds again from scratch.
+    let rebuilt = build_with(&ctx, &ctx.cache);
+    assert!(rebuilt.reused.is_empty());
+    assert_eq!(rebuilt.sha256, also_building.sha256);
+}
+
+#[test]
+fn a_remembered_stack_check_never_hides_a_changed_binary() {
+    let ctx = fixture();
+    let bash = ctx.path().join("rt/bin/bash");
+    std::fs::copy("/usr/bin/bash", &bash).unwrap();
+    let first = build_with(&ctx, &ctx.cache);
+    let passed: Vec<String> = std::fs::read_dir(ctx.cache.join("tree-hashes-v1"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".stack-"))
+        .collect();
+    assert_eq!(
+        passed,
+        [format!("{}.stack-heroku-24", first.key.parts["runtime.rt"])]
+    );
+
+    // Same name, size and mode; built for AArch64 now (e_machine, offset 18, = 183).
+    let mut bytes = std::fs::read(&bash).unwrap();
+    bytes[18..20].copy_from_slice(&183u16.to_le_bytes());
+    std::fs::write(&bash, bytes).unwrap();
+    let err = build_slug(
+        &load(&ctx),
+        "web",
+        &Cache::new(&ctx.cache),
+        &BuildOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        format!("{:?}", miette::Report::new(err)).contains("AArch64"),
+        "the changed binary is checked again"
+    );
+}
