@@ -154,7 +154,9 @@ async fn kill_9_mid_release_leaves_whole_releases_only() {
     }
     server.child.kill().unwrap();
     server.child.wait().unwrap();
-    assert!(hammer.await.unwrap() >= 5);
+    // Requests go one after another, so 5 releases stored means at least 4 answers received;
+    // the 5th answer may still have been on its way when the server died.
+    assert!(hammer.await.unwrap() >= 4);
 
     use slugplan::platform::Platform;
     let local = slugplan::platform::local::LocalPlatform::open(&server.data).unwrap();
