@@ -12,7 +12,7 @@
 //!   one; being one file, an entry is also deleted whole (by `slugplan cache prune`).
 //! - A header that does not parse, names another format, or disagrees with the file's length
 //!   is a miss. The compressed bytes' CRC-32 travels with the span and is checked while they
-//!   are copied; a mismatch fails the pack with [`SlugError::ReusedChunks`], and the caller
+//!   are copied; a mismatch fails the pack with [`crate::slug::SlugError::ReusedChunks`], and the caller
 //!   evicts the entry and compresses the component again. A damaged cache costs time, never a
 //!   wrong slug.
 //! - Using an entry refreshes its mtime, which is what pruning orders by (least recently used

@@ -26,13 +26,8 @@ fn symbol(action: Action) -> &'static str {
 fn meaning(action: Action) -> &'static str {
     match action {
         Action::NoOp => "no change",
-        Action::Fetch => "fetch",
-        Action::Build => "build",
-        Action::Create => "create",
-        Action::Upload => "upload",
-        Action::Release => "release",
-        Action::Promote => "promote",
         Action::Couple => "couple to a pipeline",
+        other => other.as_str(),
     }
 }
 
