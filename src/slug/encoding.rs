@@ -140,8 +140,8 @@ impl<W: Write> GzipAssembler<W> {
         Ok(())
     }
 
-    /// An empty buffer to read compressed bytes into and hand to [`Self::write_buf`], which
-    /// hashes them without copying them.
+    /// A buffer (of stale bytes) to read compressed bytes into and hand to
+    /// [`Self::write_buf`], which hashes them without copying them.
     pub fn buffer(&mut self) -> Vec<u8> {
         self.sha.buffer()
     }

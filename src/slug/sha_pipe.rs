@@ -33,9 +33,8 @@ impl ShaPipe {
         let (done, back) = mpsc::sync_channel::<Vec<u8>>(BUFFERS);
         let hasher = std::thread::spawn(move || {
             let mut sha = Sha256::new();
-            for mut buf in todo {
+            for buf in todo {
                 sha.update(&buf);
-                buf.clear();
                 // The pipe may be gone already (finished or dropped): the buffer is not needed.
                 let _ = done.send(buf);
             }
@@ -49,8 +48,9 @@ impl ShaPipe {
         }
     }
 
-    /// An empty buffer with [`BUF_SIZE`] bytes of capacity, waiting for the hasher to give
-    /// one back when all are in flight.
+    /// A buffer with [`BUF_SIZE`] bytes of capacity, waiting for the hasher to give one back
+    /// when all are in flight. Its contents are stale bytes: callers overwrite or clear them
+    /// (a reader resizing it to [`BUF_SIZE`] then zero-fills nothing the second time round).
     pub fn buffer(&mut self) -> Vec<u8> {
         if let Ok(buf) = self.back.try_recv() {
             return buf;
@@ -77,6 +77,7 @@ impl ShaPipe {
     pub fn update(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() {
             let mut buf = self.buffer();
+            buf.clear();
             let n = bytes.len().min(BUF_SIZE);
             buf.extend_from_slice(&bytes[..n]);
             self.submit(buf);
@@ -117,6 +118,7 @@ mod tests {
         let mut rest = &data[10..];
         while !rest.is_empty() {
             let mut buf = pipe.buffer();
+            buf.clear();
             let n = rest.len().min(BUF_SIZE - 5);
             buf.extend_from_slice(&rest[..n]);
             pipe.submit(buf);
