@@ -40,7 +40,10 @@ pub fn runtime_entries(
         .bucket(Bucket::RuntimeListings)
         .ok()
         .map(|dir| dir.join(format!("{tree_key}.listing")));
-    if let Some(listed) = memo.as_deref().and_then(|m| read(m, tree_key, root, prefix)) {
+    if let Some(listed) = memo
+        .as_deref()
+        .and_then(|m| read(m, tree_key, root, prefix))
+    {
         cache::touch(memo.as_deref().expect("read from it"));
         return Ok(listed);
     }
@@ -106,7 +109,11 @@ fn write(cache: &Cache, memo: &Path, tree_key: &str, entries: &[Entry]) {
     if written.is_ok()
         && let Err(err) = temp.persist(memo)
     {
-        tracing::debug!("cannot memoise the listing {}: {}", memo.display(), err.error);
+        tracing::debug!(
+            "cannot memoise the listing {}: {}",
+            memo.display(),
+            err.error
+        );
     }
 }
 

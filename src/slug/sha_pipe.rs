@@ -60,7 +60,9 @@ impl ShaPipe {
             return Vec::with_capacity(BUF_SIZE);
         }
         // The hasher only stops once the jobs channel closes, which happens in `finish`.
-        self.back.recv().expect("the hashing thread runs until finished")
+        self.back
+            .recv()
+            .expect("the hashing thread runs until finished")
     }
 
     /// Hashes `buf` (a buffer from [`ShaPipe::buffer`]) after everything submitted before.
@@ -112,7 +114,9 @@ mod tests {
 
     #[test]
     fn the_digest_is_the_inline_digest_however_the_bytes_arrive() {
-        let data: Vec<u8> = (0..3 * BUF_SIZE + 123).map(|i| (i * 7 % 251) as u8).collect();
+        let data: Vec<u8> = (0..3 * BUF_SIZE + 123)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
         let mut pipe = ShaPipe::new();
         pipe.update(&data[..10]);
         let mut rest = &data[10..];
@@ -126,6 +130,9 @@ mod tests {
         }
         let inline: [u8; 32] = Sha256::digest(&data).into();
         assert_eq!(pipe.finish(), inline);
-        assert_eq!(ShaPipe::new().finish(), <[u8; 32]>::from(Sha256::digest(b"")));
+        assert_eq!(
+            ShaPipe::new().finish(),
+            <[u8; 32]>::from(Sha256::digest(b""))
+        );
     }
 }
