@@ -192,6 +192,10 @@ fn incremental(root: &Path, full: Duration, runs: usize) -> Vec<Row> {
     );
     // The invariant: the incremental bytes are exactly a from-scratch build's.
     let scratch_cache = tempfile::tempdir_in(root).expect("temp cache");
+    // Its runtime fetched and unpacked anew: its listing is walked, not read from a memo.
+    let mut fetch = slugplan(root, scratch_cache.path());
+    fetch.args(["-q", "fetch"]);
+    timed(fetch, root);
     let scratch = build_slug(
         &loaded,
         "bench",
