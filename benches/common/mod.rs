@@ -24,9 +24,15 @@ pub fn runs(default: usize) -> usize {
         .max(1)
 }
 
-/// Builds the Node-like runtime under `app/<NODE_DIR>` and an app beside it: the machine's
-/// `node` binary, npm's node_modules, C headers from /usr/include standing in for Node's,
-/// symlinks and paths over 100 bytes; about 200 MB in all.
+/// The runtime archive, beside the manifest (named by a relative `file:` URL, as a project
+/// that keeps its runtime tarball in the repository does).
+pub const NODE_ARCHIVE: &str = "node-v20.11.0-linux-x64.tar.gz";
+
+/// Builds the tree a Node slug unpacks to under `app`: the Node-like runtime in
+/// `app/<NODE_DIR>` (the machine's `node` binary, `lib/node_modules` with npm inside it as in
+/// Node's own tarball, C headers from /usr/include standing in for Node's, symlinks and paths
+/// over 100 bytes; about 200 MB in all) and, beside it, an app of a few KB (`web.js`,
+/// `package.json`, a `Procfile`). This is what `tar czf slug.tgz ./app` of the slug packs.
 pub fn build_tree(app: &Path) {
     let node = app.join(NODE_DIR);
     fs::create_dir_all(node.join("bin")).expect("mkdir");
@@ -47,23 +53,8 @@ pub fn build_tree(app: &Path) {
         node.join("bin/corepack"),
     )
     .expect("symlink");
-    // Headers: Node ships ~6 MB of them; C headers stand in, up to a budget that brings the
-    // whole tree near 200 MB.
-    copy_tree(Path::new("/usr/include"), &node.join("include"), 70_000_000);
-
-    // The app: its own code, a node_modules of small JS files, and a deep path.
-    fs::write(
-        app.join("web.js"),
-        "require('http').createServer((q, s) => s.end('Hello World')).listen(process.env.PORT);\n",
-    )
-    .expect("write web.js");
-    copy_tree(
-        Path::new("/usr/lib/node_modules/npm"),
-        &app.join("node_modules/npm"),
-        u64::MAX,
-    );
-    let deep = app.join(format!(
-        "node_modules/{}/{}",
+    let deep = node.join(format!(
+        "lib/node_modules/{}/{}",
         "a-rather-long-package-name-for-testing".repeat(2),
         "nested-directory-with-a-long-name".repeat(2)
     ));
@@ -73,7 +64,42 @@ pub fn build_tree(app: &Path) {
         "module.exports = 42;\n",
     )
     .expect("write");
-    symlink("../web.js", app.join("node_modules/.bin-web")).expect("symlink");
+    // Headers: Node ships ~6 MB of them; C headers stand in, up to a budget that brings the
+    // whole tree near 200 MB.
+    copy_tree(Path::new("/usr/include"), &node.join("include"), 70_000_000);
+
+    // The app: a few KB of its own code.
+    for (name, text) in [
+        (
+            "web.js",
+            "require('http').createServer((q, s) => s.end('Hello World')).listen(process.env.PORT);\n",
+        ),
+        (
+            "package.json",
+            "{\n  \"name\": \"bench\",\n  \"version\": \"1.0.0\",\n  \"main\": \"web.js\",\n  \"engines\": { \"node\": \"20.x\" }\n}\n",
+        ),
+        ("Procfile", "web: node web.js\n"),
+    ] {
+        fs::write(app.join(name), text).expect("write an app file");
+    }
+}
+
+/// Packs `<root>/app/<NODE_DIR>` as `<root>/<NODE_ARCHIVE>` (with its top-level folder, as
+/// nodejs.org ships it) and returns its SHA-256.
+pub fn build_runtime_archive(root: &Path) -> String {
+    shell(
+        root,
+        &format!("tar --sort=name -C app -cf - {NODE_DIR} | pigz -6 -n > {NODE_ARCHIVE}"),
+    );
+    let out = Command::new("sha256sum")
+        .arg(root.join(NODE_ARCHIVE))
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .expect("a hash")
+        .to_owned()
 }
 
 /// Copies regular files, directories and symlinks from `from` to `to`, stopping (between
@@ -134,16 +160,17 @@ pub fn tree_size(dir: &Path) -> u64 {
         .sum()
 }
 
-/// A manifest packing `<root>/<app>` as slug `bench`, with the Node directory as a `path`
-/// runtime.
-pub fn write_manifest(root: &Path, app: &str) {
-    fs::write(root.join("slug.toml"), manifest_text(app, "")).expect("write slug.toml");
+/// A manifest packing `<root>/<app>` as slug `bench`: the runtime from `<root>/<NODE_ARCHIVE>`
+/// (whose SHA-256 is `sha256`) unpacked at `<NODE_DIR>`, the app's own files beside it.
+pub fn write_manifest(root: &Path, app: &str, sha256: &str) {
+    fs::write(root.join("slug.toml"), manifest_text(app, sha256, "")).expect("write slug.toml");
 }
 
 /// [`write_manifest`]'s text, with `extra` appended (apps, a platform).
-pub fn manifest_text(app: &str, extra: &str) -> String {
+pub fn manifest_text(app: &str, sha256: &str, extra: &str) -> String {
     format!(
-        "[runtimes.node]\npath = \"{app}/{NODE_DIR}\"\ndest = \"{NODE_DIR}\"\n\n\
+        "[runtimes.node]\nurl = \"file:{NODE_ARCHIVE}\"\nsha256 = \"{sha256}\"\n\
+         strip_components = 1\ndest = \"{NODE_DIR}\"\n\n\
          [slugs.bench]\nsource = \"{app}\"\nexclude = [\"/{NODE_DIR}\"]\nruntimes = [\"node\"]\n\
          process_types = {{ web = \"node web.js\" }}\n{extra}"
     )
@@ -216,11 +243,25 @@ pub fn slugplan(dir: &Path, cache: &Path) -> Command {
     cmd
 }
 
-/// Runs `slugplan build` in `root` with a fresh cache: its usage and the slug it wrote
-/// (checked with `gzip -t`).
+/// Buckets a full pack keeps: the runtime is fetched (downloaded and unpacked) once, as
+/// `slugplan fetch` or the first build after a checkout does; packing starts from its tree.
+const FETCHED: [&str; 2] = ["runtimes-v1", "runtime-trees-v1"];
+
+/// Runs `slugplan build` in `root` with a cache holding only the fetched runtime (no chunks,
+/// no memos, no slugs): its usage and the slug it wrote (checked with `gzip -t`).
 pub fn slugplan_build(root: &Path) -> (Usage, PathBuf) {
     let cache = root.join("cache");
-    let _ = fs::remove_dir_all(&cache);
+    if let Ok(buckets) = fs::read_dir(&cache) {
+        for bucket in buckets.filter_map(Result::ok) {
+            let name = bucket.file_name();
+            if !FETCHED.iter().any(|kept| name == *kept) && bucket.path().is_dir() {
+                fs::remove_dir_all(bucket.path()).expect("empty a cache bucket");
+            }
+        }
+    }
+    let mut fetch = slugplan(root, &cache);
+    fetch.args(["-q", "fetch"]);
+    timed(fetch, root);
     let mut cmd = slugplan(root, &cache);
     cmd.args(["-q", "build"]);
     let usage = timed(cmd, root);

@@ -16,6 +16,7 @@ pub mod chunks;
 pub mod go;
 pub mod incremental;
 pub mod key;
+pub mod listing;
 
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
@@ -383,7 +384,11 @@ pub fn slug_components(
         let tree = crate::runtime::materialize(loaded, name, cache)
             .map_err(|source| BuildError::Runtime(Box::new(source)))?;
         let dest = inside_app(&tree.dest, true).ok_or_else(|| bad_path(&tree.dest))?;
-        let entries = walk(&tree.root, &dest, |_, _| false).map_err(slug_err)?;
+        let entries = match &tree.tree_key {
+            Some(key) => listing::runtime_entries(cache, key, &tree.root, &dest),
+            None => walk(&tree.root, &dest, |_, _| false),
+        }
+        .map_err(slug_err)?;
         parts.push(Part::tree(format!("runtime.{name}"), &dest, entries));
     }
 

@@ -37,11 +37,14 @@ pub enum Bucket {
     /// Content hashes of local directories (`path` runtimes), keyed by their files' stat
     /// data, so an unchanged directory is not read again to compute its key.
     TreeHashes,
+    /// Listings of unpacked runtime trees, keyed like the trees, so a build need not walk
+    /// a tree whose content its key already fixes.
+    RuntimeListings,
 }
 
 impl Bucket {
     /// Every bucket.
-    pub const ALL: [Bucket; 7] = [
+    pub const ALL: [Bucket; 8] = [
         Bucket::Slugs,
         Bucket::RuntimeArchives,
         Bucket::RuntimeTrees,
@@ -49,6 +52,7 @@ impl Bucket {
         Bucket::Chunks,
         Bucket::SlugIndex,
         Bucket::TreeHashes,
+        Bucket::RuntimeListings,
     ];
 
     /// The bucket's directory name, including its format version.
@@ -61,6 +65,7 @@ impl Bucket {
             Bucket::Chunks => "chunks-v1",
             Bucket::SlugIndex => "slug-index-v1",
             Bucket::TreeHashes => "tree-hashes-v1",
+            Bucket::RuntimeListings => "runtime-listings-v1",
         }
     }
 }

@@ -166,7 +166,13 @@ pub async fn prepare(
                 let go_changed = previous
                     .as_ref()
                     .is_none_or(|p: &SlugKey| p.parts.get("go") != slug.key.parts.get("go"));
-                state.record_slug_key(&name, &slug.key)?;
+                let recorded = previous.is_some_and(|p| p.key == slug.key.key);
+                // A large app's parts are megabytes, and recording them briefly takes as much
+                // again in SQLite: record only a key that changed, once the previous one is
+                // dropped (peak RSS of plan and apply).
+                if !recorded {
+                    state.record_slug_key(&name, &slug.key)?;
+                }
                 prepared.ready.insert(
                     name.clone(),
                     ReadySlug {

@@ -56,7 +56,9 @@ pub(super) struct Download {
 
 /// What every fetch of one run shares: the HTTP client, the cache, the options, the reporter.
 pub(super) struct Fetcher<'a> {
-    pub client: reqwest::Client,
+    /// Built on first use: initialising TLS costs milliseconds that a build whose runtimes
+    /// are all cached (the common case) should not pay.
+    client: std::sync::OnceLock<reqwest::Client>,
     pub cache: &'a Cache,
     pub options: &'a FetchOptions,
     pub reporter: &'a dyn FetchReporter,
@@ -68,18 +70,24 @@ impl<'a> Fetcher<'a> {
         options: &'a FetchOptions,
         reporter: &'a dyn FetchReporter,
     ) -> Self {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("slugplan/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
-            .read_timeout(Duration::from_secs(60))
-            .build()
-            .expect("the TLS backend initialises");
         Fetcher {
-            client,
+            client: std::sync::OnceLock::new(),
             cache,
             options,
             reporter,
         }
+    }
+
+    /// The HTTP client, built on first use.
+    pub fn client(&self) -> &reqwest::Client {
+        self.client.get_or_init(|| {
+            reqwest::Client::builder()
+                .user_agent(concat!("slugplan/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(Duration::from_secs(30))
+                .read_timeout(Duration::from_secs(60))
+                .build()
+                .expect("the TLS backend initialises")
+        })
     }
 }
 
@@ -182,7 +190,7 @@ async fn attempt_http(
 ) -> Result<Download, Attempt> {
     let reporter = fetcher.reporter;
     let response = fetcher
-        .client
+        .client()
         .get(url)
         .send()
         .await

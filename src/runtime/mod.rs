@@ -46,6 +46,9 @@ pub struct RuntimeTree {
     pub root: PathBuf,
     /// Path inside `./app` (no leading or trailing `/`; empty for the root of `./app`).
     pub dest: String,
+    /// The tree's cache key ([`tree_key`]) when it was unpacked from a pinned archive (its
+    /// content is then fixed by the key); None for a local `path` directory.
+    pub tree_key: Option<String>,
 }
 
 /// What [`fetch`] made available.
@@ -392,12 +395,13 @@ pub fn materialize_with(
             name: name.to_owned(),
             root,
             dest,
+            tree_key: None,
         });
     }
     let lock = Lockfile::load(loaded)?;
     let (url, sha) = pinned(loaded, name, &lock)?;
-    let root =
-        bucket(cache, name, Bucket::RuntimeTrees)?.join(tree_key(&sha, spec.strip_components));
+    let key = tree_key(&sha, spec.strip_components);
+    let root = bucket(cache, name, Bucket::RuntimeTrees)?.join(&key);
     if !root.is_dir() {
         let archive = bucket(cache, name, Bucket::RuntimeArchives)?.join(&sha);
         if !archive.is_file() {
@@ -414,5 +418,6 @@ pub fn materialize_with(
         name: name.to_owned(),
         root,
         dest,
+        tree_key: Some(key),
     })
 }

@@ -20,7 +20,8 @@
 use std::io::{self, Write};
 
 use flate2::{Compress, Compression, FlushCompress};
-use sha2::{Digest, Sha256};
+
+use super::sha_pipe::ShaPipe;
 
 /// The name of this encoding. Every cache key derived from slug bytes includes it, so a change
 /// of encoding can never serve stale chunks.
@@ -97,13 +98,14 @@ pub fn compress_chunk(chunk: &[u8]) -> (Vec<u8>, u32) {
     (out, crc)
 }
 
-/// Writes the gzip frame around compressed chunks and hashes every byte it writes.
+/// Writes the gzip frame around compressed chunks and hashes every byte it writes (on its own
+/// thread, see [`super::sha_pipe`]).
 ///
 /// The caller pushes chunks (or whole already-compressed spans of chunks) in stream order;
 /// [`GzipAssembler::finish`] writes the trailer and returns the SHA-256 of the whole file.
 pub struct GzipAssembler<W: Write> {
     out: W,
-    sha: Sha256,
+    sha: ShaPipe,
     crc: crc32fast::Hasher,
     written: u64,
 }
@@ -113,7 +115,7 @@ impl<W: Write> GzipAssembler<W> {
     pub fn new(out: W) -> io::Result<Self> {
         let mut this = GzipAssembler {
             out,
-            sha: Sha256::new(),
+            sha: ShaPipe::new(),
             crc: crc32fast::Hasher::new(),
             written: 0,
         };
@@ -135,6 +137,20 @@ impl<W: Write> GzipAssembler<W> {
         self.out.write_all(bytes)?;
         self.sha.update(bytes);
         self.written += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// A buffer (of stale bytes) to read compressed bytes into and hand to
+    /// [`Self::write_buf`], which hashes them without copying them.
+    pub fn buffer(&mut self) -> Vec<u8> {
+        self.sha.buffer()
+    }
+
+    /// [`Self::write`] of a buffer from [`Self::buffer`].
+    pub fn write_buf(&mut self, buf: Vec<u8>) -> io::Result<()> {
+        self.out.write_all(&buf)?;
+        self.written += buf.len() as u64;
+        self.sha.submit(buf);
         Ok(())
     }
 
@@ -160,7 +176,7 @@ impl<W: Write> GzipAssembler<W> {
         self.write(&(tar_len as u32).to_le_bytes())?;
         self.out.flush()?;
         Ok(Finished {
-            sha256: self.sha.finalize().into(),
+            sha256: self.sha.finish(),
             size: self.written,
             crc,
             tar_len,

@@ -48,6 +48,7 @@ pub mod encoding;
 pub mod layout;
 pub mod pack;
 pub mod select;
+mod sha_pipe;
 pub mod tar;
 pub mod tree;
 

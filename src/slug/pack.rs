@@ -485,18 +485,25 @@ fn copy_span<W: Write>(
     file.seek(SeekFrom::Start(span.offset))
         .map_err(|err| bad(format!("cannot seek: {err}")))?;
     let mut reader = file.take(span.deflate_len);
-    let mut buf = vec![0u8; 256 * 1024];
     let mut copied = 0;
     let mut crc = crc32fast::Hasher::new();
     loop {
-        let n = reader
-            .read(&mut buf)
-            .map_err(|err| bad(format!("cannot read: {err}")))?;
+        // Read straight into the hasher's buffer: the bytes are written and hashed, not copied.
+        let mut buf = gz.buffer();
+        buf.resize(super::sha_pipe::BUF_SIZE, 0);
+        let n = loop {
+            match reader.read(&mut buf) {
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                read => break read.map_err(|err| bad(format!("cannot read: {err}")))?,
+            }
+        };
+        buf.truncate(n);
+        crc.update(&buf);
+        // Even empty, the buffer goes back to the pool.
+        gz.write_buf(buf)?;
         if n == 0 {
             break;
         }
-        crc.update(&buf[..n]);
-        gz.write(&buf[..n])?;
         copied += n as u64;
     }
     if copied != span.deflate_len {

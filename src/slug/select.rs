@@ -73,6 +73,7 @@ pub fn app_entries(source: &Path, selection: &Selection<'_>) -> Result<Vec<Entry
             keep.insert(entry.rel.clone());
         }
         entries.retain(|e| keep.contains(&e.rel));
+        entries.shrink_to_fit();
     }
     Ok(entries)
 }

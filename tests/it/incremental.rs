@@ -454,3 +454,124 @@ fn a_remembered_stack_check_never_hides_a_changed_binary() {
         "the changed binary is checked again"
     );
 }
+
+/// `slugplan build --json` of slug `web` with the cache at `cache`: the slug's checksum.
+fn checksum_with(ctx: &TestContext, cache: &Path) -> String {
+    let out = ctx
+        .command()
+        .env("SLUGPLAN_CACHE_DIR", cache)
+        .args(["build", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "build failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    doc["slugs"][0]["checksum"].as_str().unwrap().to_owned()
+}
+
+/// The runtime listing memos in `cache`, by file name.
+fn listing_memos(cache: &Path) -> Vec<std::path::PathBuf> {
+    let mut memos: Vec<_> = std::fs::read_dir(cache.join("runtime-listings-v1"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "listing"))
+        .collect();
+    memos.sort();
+    memos
+}
+
+/// A slug of a few app files and the runtime from `archive` (beside the manifest, pinned).
+fn archive_manifest(ctx: &TestContext, archive: &str) {
+    let sha256 = crate::runtime::sha256_of(&ctx.path().join(archive));
+    ctx.write(
+        "slug.toml",
+        format!(
+            "[runtimes.node]\nurl = \"file:{archive}\"\nsha256 = \"{sha256}\"\n\
+             strip_components = 1\ndest = \"node\"\n\n\
+             [slugs.web]\nsource = \"app\"\nruntimes = [\"node\"]\n\
+             process_types = {{ web = \"node web.js\" }}\n"
+        ),
+    );
+}
+
+#[test]
+fn runtime_listing_memos_are_used_checked_and_never_stand_for_another_tree() {
+    let ctx = TestContext::new();
+    ctx.write("app/web.js", "console.log(1)\n");
+    crate::runtime::node_tarball(ctx.path());
+    archive_manifest(&ctx, "node-v1.0.0-linux-x64.tar.gz");
+    let scratch = |ctx: &TestContext| checksum_with(ctx, tempfile::tempdir().unwrap().path());
+
+    let first = checksum_with(&ctx, &ctx.cache);
+    let memos = listing_memos(&ctx.cache);
+    assert_eq!(memos.len(), 1, "the unpacked tree's listing is memoised");
+    let sound = std::fs::read(&memos[0]).unwrap();
+
+    // An app change is built from the memo, byte for byte as from scratch.
+    ctx.write("app/web.js", "console.log(2)\n");
+    let changed = checksum_with(&ctx, &ctx.cache);
+    assert_ne!(changed, first);
+    assert_eq!(changed, scratch(&ctx));
+
+    // A damaged or missing memo falls back to walking the tree, and is written again.
+    type Damage = fn(&Path, &[u8]);
+    let damages: [(&str, Damage); 4] = [
+        ("truncated", |memo, sound| {
+            std::fs::write(memo, &sound[..sound.len() - 7]).unwrap();
+        }),
+        ("bit flip", |memo, sound| {
+            let mut bytes = sound.to_vec();
+            let last = bytes.len() - 1;
+            bytes[last] ^= 0x20;
+            std::fs::write(memo, bytes).unwrap();
+        }),
+        ("garbage", |memo, _| {
+            std::fs::write(memo, "not a listing\n").unwrap()
+        }),
+        ("removed", |memo, _| std::fs::remove_file(memo).unwrap()),
+    ];
+    for (what, damage) in damages {
+        damage(&memos[0], &sound);
+        assert_eq!(checksum_with(&ctx, &ctx.cache), changed, "{what}");
+        assert_eq!(
+            std::fs::read(&memos[0]).unwrap(),
+            sound,
+            "{what}: rewritten"
+        );
+    }
+
+    // Another archive (one more file in the tree) gets its own memo and its own slug, even
+    // with the first tree's memo in the cache.
+    ctx.write(
+        "node-src/node-v1.0.0-linux-x64/lib/extra.js",
+        "module.exports = 1;\n",
+    );
+    let status = Command::new("tar")
+        .args(["-C", "node-src", "-czf", "node-v2.tar.gz"])
+        .arg("node-v1.0.0-linux-x64")
+        .current_dir(ctx.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    archive_manifest(&ctx, "node-v2.tar.gz");
+    let other = checksum_with(&ctx, &ctx.cache);
+    assert_ne!(other, changed);
+    assert_eq!(other, scratch(&ctx));
+    assert_eq!(listing_memos(&ctx.cache).len(), 2);
+    let listed = Command::new("tar")
+        .args(["-tzf"])
+        .arg(
+            ctx.cache
+                .join("slugs-v1")
+                .join(format!("{}.tgz", other.trim_start_matches("SHA256:"))),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("./app/node/lib/extra.js"),
+        "the new tree's file is in its slug"
+    );
+}
