@@ -126,9 +126,9 @@ pub struct BuildOptions<'a> {
     pub reporter: Option<&'a dyn PackReporter>,
 }
 
-/// A slug built into the cache.
+/// A slug archive in the cache: what both building and finding a slug give.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct BuiltSlug {
+pub struct SlugArchive {
     /// The slug's name in the manifest.
     pub name: String,
     /// The archive: `<cache>/slugs-v1/<sha256>.tgz`.
@@ -141,18 +141,33 @@ pub struct BuiltSlug {
     pub stack: String,
     /// Its process types.
     pub process_types: BTreeMap<String, String>,
-    /// Where each component's compressed chunks are in the archive.
-    pub components: Vec<PackedComponent>,
-    /// The components whose compressed chunks came from the chunk cache.
-    pub reused: Vec<String>,
     /// Its input key.
     pub key: key::SlugKey,
 }
 
-impl BuiltSlug {
+impl SlugArchive {
     /// The checksum as the platform reports it: `SHA256:<lowercase hex>`.
     pub fn checksum(&self) -> String {
         crate::slug::checksum(&self.sha256)
+    }
+}
+
+/// A slug just packed into the cache, with where its components' chunks are.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BuiltSlug {
+    /// The archive.
+    #[serde(flatten)]
+    pub archive: SlugArchive,
+    /// Where each component's compressed chunks are in the archive.
+    pub components: Vec<PackedComponent>,
+    /// The components whose compressed chunks came from the chunk cache.
+    pub reused: Vec<String>,
+}
+
+impl std::ops::Deref for BuiltSlug {
+    type Target = SlugArchive;
+    fn deref(&self) -> &SlugArchive {
+        &self.archive
     }
 }
 
@@ -238,43 +253,34 @@ pub fn pack_slug(
         None => key::compose(components, &keys, None).map_err(slug_err)?,
     };
     Ok(BuiltSlug {
-        name: slug.to_owned(),
-        path: file.path,
-        size: file.packed.size,
-        sha256: file.packed.sha256,
-        stack: spec.stack.clone(),
-        process_types,
+        archive: SlugArchive {
+            name: slug.to_owned(),
+            path: file.path,
+            size: file.packed.size,
+            sha256: file.packed.sha256,
+            stack: spec.stack.clone(),
+            process_types,
+            key,
+        },
         components: file.packed.components,
         reused,
-        key,
     })
 }
 
 /// A slug in the cache, packed now or found by its input key.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CachedSlug {
-    /// The slug's name in the manifest.
-    pub name: String,
-    /// The archive: `<cache>/slugs-v1/<sha256>.tgz`.
-    pub path: PathBuf,
-    /// Its size in bytes.
-    pub size: u64,
-    /// Its SHA-256, lowercase hex.
-    pub sha256: String,
-    /// The stack it is built for.
-    pub stack: String,
-    /// Its process types.
-    pub process_types: BTreeMap<String, String>,
-    /// Its input key.
-    pub key: key::SlugKey,
+    /// The archive.
+    #[serde(flatten)]
+    pub archive: SlugArchive,
     /// Whether it was packed now (false: the key was in the slug index).
     pub built_now: bool,
 }
 
-impl CachedSlug {
-    /// The checksum as the platform reports it: `SHA256:<lowercase hex>`.
-    pub fn checksum(&self) -> String {
-        crate::slug::checksum(&self.sha256)
+impl std::ops::Deref for CachedSlug {
+    type Target = SlugArchive;
+    fn deref(&self) -> &SlugArchive {
+        &self.archive
     }
 }
 
@@ -310,13 +316,7 @@ pub fn ensure_slug(
         )
         .map_err(cache_err)?;
     Ok(CachedSlug {
-        name: built.name,
-        path: built.path,
-        size: built.size,
-        sha256: built.sha256,
-        stack: built.stack,
-        process_types: built.process_types,
-        key: built.key,
+        archive: built.archive,
         built_now: true,
     })
 }
@@ -351,13 +351,15 @@ fn indexed(
             source,
         })?;
     Ok(Some(CachedSlug {
-        name: slug.to_owned(),
-        path,
-        size: entry.size,
-        sha256: entry.sha256,
-        stack: spec.stack.clone(),
-        process_types,
-        key: key.clone(),
+        archive: SlugArchive {
+            name: slug.to_owned(),
+            path,
+            size: entry.size,
+            sha256: entry.sha256,
+            stack: spec.stack.clone(),
+            process_types,
+            key: key.clone(),
+        },
         built_now: false,
     }))
 }

@@ -100,11 +100,11 @@ pub fn run(args: &BuildArgs, settings: &GlobalSettings) -> miette::Result<ExitSt
                 .into_iter()
                 .map(|s| SlugOutput {
                     checksum: s.checksum(),
-                    name: s.name,
-                    path: s.path,
-                    size: s.size,
-                    stack: s.stack,
-                    process_types: s.process_types,
+                    name: s.archive.name,
+                    path: s.archive.path,
+                    size: s.archive.size,
+                    stack: s.archive.stack,
+                    process_types: s.archive.process_types,
                 })
                 .collect(),
         });

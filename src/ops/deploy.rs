@@ -305,7 +305,7 @@ impl Deploy<'_> {
                     }
                     .into());
                 }
-                built.path
+                built.archive.path
             }
         };
         Ok(ReadySlug {

@@ -79,7 +79,7 @@ fn incremental_slugs_are_byte_identical_to_from_scratch_builds() {
         let built = incremental_matches_scratch(&ctx);
         assert_eq!(built.reused, ["layout", "runtime.rt"], "{what}");
         assert!(!seen.contains(&built.sha256), "{what}: the slug changed");
-        seen.push(built.sha256);
+        seen.push(built.archive.sha256);
     }
 
     // Nothing changed: every component comes from the chunk cache, app included.
