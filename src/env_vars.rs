@@ -1,16 +1,23 @@
 //! Every environment variable slugplan reads, as a documented constant.
 //!
-//! Keeping the names in one place makes them greppable and keeps their precedence
-//! (flag, then environment, then manifest, then default) in `cli::settings` only.
+//! Keeping the names in one place makes them greppable. They are read at the edge only, once:
+//! `cli::settings` reads them into an `Env` and resolves their precedence (flag, then
+//! environment, then manifest, then default), and the library gets the resolved values. A
+//! variable that only defaults one flag (`SLUGPLAN_CACHE_DIR`, `SLUGPLAN_SERVER_TOKEN`,
+//! `SLUGPLAN_FAULT_*`) is bound to that flag in `cli::args` instead, so clap reads it with the
+//! arguments and `--help` shows it.
 
 /// Overrides the cache directory (the `--cache-dir` flag wins over it).
 pub const SLUGPLAN_CACHE_DIR: &str = "SLUGPLAN_CACHE_DIR";
 /// Overrides the Heroku API base URL (the manifest's `[platform] api_url` loses to it).
 pub const SLUGPLAN_API_URL: &str = "SLUGPLAN_API_URL";
-/// Number of threads used to compress slug chunks (default: the number of cores).
+/// Number of threads used to compress slug chunks (default: the number of cores; `build -j N`
+/// wins over it; ignored when it is not a number).
 pub const SLUGPLAN_THREADS: &str = "SLUGPLAN_THREADS";
-/// The Heroku API token; never printed.
+/// The Heroku API token; never printed. Read by the settings and handed to the Heroku client.
 pub const HEROKU_API_KEY: &str = "HEROKU_API_KEY";
+/// The `tracing` filter for `-v` output (it overrides `-v`/`-vv`), e.g. `slugplan=trace`.
+pub const RUST_LOG: &str = "RUST_LOG";
 /// The XDG cache root; `slugplan` lives in `$XDG_CACHE_HOME/slugplan`.
 pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
 /// Disables colour when set to a non-empty value (<https://no-color.org>).

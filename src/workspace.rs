@@ -14,7 +14,7 @@ use crate::desired::DesiredState;
 use crate::graph::{GraphError, StepGraph};
 use crate::manifest::PlatformKind;
 use crate::manifest::{self, LoadedManifest, ManifestError};
-use crate::platform::heroku::{self, HerokuPlatform};
+use crate::platform::heroku::{self, HerokuPlatform, Token};
 use crate::platform::local::{self, LocalPlatform};
 use crate::platform::{Platform, PlatformError};
 use crate::state::{State, StateError};
@@ -45,6 +45,18 @@ pub enum ConnectError {
     Heroku(#[from] heroku::ConnectError),
 }
 
+/// How to reach the Heroku API, resolved at the edge from flags, environment and manifest:
+/// the library reads no environment. The local platform needs none of it.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// The API's base URL.
+    pub api_url: String,
+    /// The token given by the environment (`HEROKU_API_KEY`); blank counts as none.
+    pub api_key: Option<Token>,
+    /// The home directory whose `.netrc` is searched when no token is given.
+    pub home: Option<PathBuf>,
+}
+
 /// A connection to the manifest's platform.
 pub struct Connected {
     /// The platform.
@@ -71,7 +83,11 @@ pub struct Workspace {
 impl Workspace {
     /// Loads and resolves the manifest at `path`.
     pub fn open(path: &Path) -> Result<Self, WorkspaceError> {
-        let loaded = manifest::load(path)?;
+        Self::from_loaded(manifest::load(path)?)
+    }
+
+    /// Resolves a manifest already loaded.
+    pub fn from_loaded(loaded: LoadedManifest) -> Result<Self, WorkspaceError> {
         let manifest_sha256 = hex::encode(Sha256::digest(loaded.text.as_bytes()));
         let desired = DesiredState::from_manifest(&loaded);
         let graph = StepGraph::build(&desired)?;
@@ -94,16 +110,10 @@ impl Workspace {
     }
 
     /// Connects to the manifest's platform: the local one in its data directory, or the
-    /// Heroku API at `api_url` (already resolved by the caller from `SLUGPLAN_API_URL`), else
-    /// the manifest's `api_url`, else `https://api.heroku.com`, with the token from
-    /// `HEROKU_API_KEY` or `<home>/.netrc`.
-    pub fn connect(
-        &self,
-        api_url: Option<&str>,
-        home: Option<&Path>,
-    ) -> Result<Connected, ConnectError> {
-        let platform = &self.loaded.manifest.platform;
-        match platform.kind {
+    /// Heroku API as `options` say, with the token they give, else the one for the API's host
+    /// in `<home>/.netrc`.
+    pub fn connect(&self, options: &ConnectOptions) -> Result<Connected, ConnectError> {
+        match self.loaded.manifest.platform.kind {
             PlatformKind::Local => {
                 let dir = local::data_dir(&self.loaded);
                 let local = LocalPlatform::open(&dir)?;
@@ -115,10 +125,12 @@ impl Workspace {
                 })
             }
             PlatformKind::Heroku => {
-                let url = api_url
-                    .or(platform.api_url.as_deref())
-                    .unwrap_or(heroku::DEFAULT_API_URL);
-                let (client, source) = HerokuPlatform::connect(url, home)?;
+                let url = options.api_url.as_str();
+                let (client, source) = HerokuPlatform::connect(
+                    url,
+                    options.api_key.as_ref(),
+                    options.home.as_deref(),
+                )?;
                 tracing::debug!("API token from {source:?}");
                 let client = Arc::new(client);
                 Ok(Connected {

@@ -17,8 +17,6 @@ pub mod prune;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::env_vars;
-
 /// The kinds of entries in the cache, each in its own versioned directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bucket {
@@ -116,7 +114,8 @@ pub struct ExclusiveLock {
 }
 
 impl Cache {
-    /// Uses `root` as the cache root.
+    /// Uses `root` as the cache root. Where that is by default (`$XDG_CACHE_HOME/slugplan`,
+    /// `~/.cache/slugplan`) is the settings' decision: the cache reads no environment.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Cache {
             root: root.into(),
@@ -165,24 +164,6 @@ impl Cache {
             .write(true)
             .open(&path)
             .map_err(|source| CacheError::Io { path, source })
-    }
-
-    /// Finds the cache root: `override_dir` (from `--cache-dir`), then `SLUGPLAN_CACHE_DIR`,
-    /// then `$XDG_CACHE_HOME/slugplan`, then `~/.cache/slugplan`.
-    pub fn locate(override_dir: Option<&Path>) -> Result<Self, CacheError> {
-        let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-        let root = if let Some(dir) = override_dir {
-            dir.to_owned()
-        } else if let Some(dir) = non_empty(env_vars::SLUGPLAN_CACHE_DIR) {
-            PathBuf::from(dir)
-        } else if let Some(dir) = non_empty(env_vars::XDG_CACHE_HOME) {
-            PathBuf::from(dir).join("slugplan")
-        } else if let Some(home) = non_empty(env_vars::HOME) {
-            PathBuf::from(home).join(".cache").join("slugplan")
-        } else {
-            return Err(CacheError::NoLocation);
-        };
-        Ok(Cache::new(root))
     }
 
     /// The cache root.

@@ -302,8 +302,8 @@ pub struct BuildArgs {
     /// Slugs to build (default: all of the manifest's).
     #[arg(value_name = "SLUG")]
     pub slugs: Vec<String>,
-    /// Threads compressing chunks (default: the number of cores).
-    #[arg(short = 'j', long, value_name = "N", env = env_vars::SLUGPLAN_THREADS)]
+    /// Threads compressing chunks (default: `SLUGPLAN_THREADS`, else the number of cores).
+    #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,
     /// Print the result as JSON.
     #[arg(long)]

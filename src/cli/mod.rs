@@ -38,14 +38,17 @@ impl From<ExitStatus> for ExitCode {
 /// Sends the library's traces to stderr: `-v` shows slugplan's debug events (API requests
 /// with method, URL, status and request id; never a token), `-vv` everything at trace level;
 /// `RUST_LOG` overrides both.
-fn init_tracing(verbose: u8) {
-    let default = match verbose {
+fn init_tracing(settings: &settings::GlobalSettings) {
+    let default = match settings.verbose {
         0 => "warn",
         1 => "slugplan=debug",
         _ => "slugplan=trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let filter = settings
+        .log_filter
+        .as_deref()
+        .and_then(|filter| tracing_subscriber::EnvFilter::try_new(filter).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -68,9 +71,10 @@ fn terraform_style_args(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<s
 /// Runs slugplan with the process's arguments and returns its exit code.
 pub fn main() -> ExitCode {
     let cli = args::Cli::parse_from(terraform_style_args(std::env::args_os()));
-    let settings = settings::GlobalSettings::resolve(&cli.global);
+    let env = settings::Env::from_process();
+    let settings = settings::GlobalSettings::resolve(&cli.global, &env);
     diagnostics::install(settings.printer.color());
-    init_tracing(cli.global.verbose);
+    init_tracing(&settings);
     match commands::run(cli.command, &settings) {
         Ok(status) => status.into(),
         Err(report) => {

@@ -2,14 +2,86 @@
 //!
 //! Precedence lives here and only here: a flag beats an environment variable, which beats the
 //! manifest, which beats the default.
+//!
+//! The environment is read once, into an [`Env`], when the settings are resolved; from then on
+//! it travels as values (a cache root, fetch options, the API's URL and token), so the library
+//! reads no environment of its own. The one exception is a variable whose only job is to
+//! default a single flag (`SLUGPLAN_CACHE_DIR` for `--cache-dir`, `slugplan server`'s token and
+//! fault injection): `args` binds it to its flag, clap reads it with the arguments, and
+//! `--help` shows it.
 
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::fmt;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::cache::{Cache, CacheError};
+use crate::cache::CacheError;
 use crate::cli::args::{ColorChoice, GlobalArgs};
 use crate::cli::printer::{Printer, Verbosity};
 use crate::env_vars;
+use crate::manifest::PlatformConfig;
+use crate::ops::prepare::PrepareOptions;
+use crate::platform::heroku::{self, Token};
+use crate::runtime::FetchOptions;
+use crate::workspace::ConnectOptions;
+
+/// The process's environment variables, read once.
+///
+/// `Debug` lists the names only: values may be secrets (`HEROKU_API_KEY`).
+#[derive(Clone, Default)]
+pub struct Env {
+    vars: HashMap<OsString, OsString>,
+}
+
+impl Env {
+    /// The environment of this process, as it is now. The one place slugplan reads it.
+    pub fn from_process() -> Self {
+        Env {
+            vars: std::env::vars_os().collect(),
+        }
+    }
+
+    /// An environment holding exactly `vars` (for tests, and for embedding slugplan).
+    pub fn from_vars<K, V>(vars: impl IntoIterator<Item = (K, V)>) -> Self
+    where
+        K: Into<OsString>,
+        V: Into<OsString>,
+    {
+        Env {
+            vars: vars
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// The variable's value, empty or not.
+    fn os(&self, name: &str) -> Option<&OsStr> {
+        self.vars.get(OsStr::new(name)).map(OsString::as_os_str)
+    }
+
+    /// The variable's value when it is set to something.
+    fn non_empty(&self, name: &str) -> Option<&OsStr> {
+        self.os(name).filter(|v| !v.is_empty())
+    }
+
+    /// The variable's value when it is valid UTF-8, empty or not.
+    fn text(&self, name: &str) -> Option<&str> {
+        self.os(name)?.to_str()
+    }
+
+    /// The variable as a number; None when unset or when it does not parse (it is ignored).
+    fn number<T: std::str::FromStr>(&self, name: &str) -> Option<T> {
+        self.text(name)?.trim().parse().ok()
+    }
+}
+
+impl fmt::Debug for Env {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.vars.keys()).finish()
+    }
+}
 
 /// What every command runs with.
 #[derive(Debug, Clone)]
@@ -18,13 +90,27 @@ pub struct GlobalSettings {
     pub manifest: PathBuf,
     /// Where output goes and how much of it.
     pub printer: Printer,
-    /// An explicit cache directory, if one was given.
-    pub cache_dir: Option<PathBuf>,
+    /// `-v` given this many times.
+    pub verbose: u8,
+    /// `RUST_LOG`, which overrides `-v` when it parses as a filter.
+    pub log_filter: Option<String>,
+    /// Download retries and extraction caps.
+    pub fetch: FetchOptions,
+    /// The cache root; None when no flag or variable says where it could be.
+    cache_root: Option<PathBuf>,
+    /// Compression threads per slug from `SLUGPLAN_THREADS` (None: unset or not a number).
+    threads: Option<usize>,
+    /// `SLUGPLAN_API_URL`.
+    api_url: Option<String>,
+    /// `HEROKU_API_KEY`, as set (blank counts as unset when the token is looked for).
+    api_key: Option<Token>,
+    /// `HOME`, whose `.netrc` may hold the API token.
+    home: Option<PathBuf>,
 }
 
 impl GlobalSettings {
     /// Resolves the global flags and the environment.
-    pub fn resolve(args: &GlobalArgs) -> Self {
+    pub fn resolve(args: &GlobalArgs, env: &Env) -> Self {
         let verbosity = match (args.quiet, args.verbose) {
             (true, _) => Verbosity::Quiet,
             (false, 0) => Verbosity::Normal,
@@ -32,70 +118,25 @@ impl GlobalSettings {
         };
         GlobalSettings {
             manifest: args.manifest.clone(),
-            printer: Printer::new(verbosity, resolve_color(args.color)),
-            cache_dir: args.cache_dir.clone(),
+            printer: Printer::new(verbosity, resolve_color(args.color, env)),
+            verbose: args.verbose,
+            log_filter: env.text(env_vars::RUST_LOG).map(str::to_owned),
+            fetch: fetch_options(env),
+            cache_root: cache_root(args.cache_dir.as_deref(), env),
+            threads: env.number(env_vars::SLUGPLAN_THREADS),
+            api_url: env
+                .text(env_vars::SLUGPLAN_API_URL)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned),
+            api_key: env.text(env_vars::HEROKU_API_KEY).map(Token::new),
+            home: env.os(env_vars::HOME).map(PathBuf::from),
         }
     }
 
-    /// The cache, located from `--cache-dir`, the environment or the defaults, held with a
-    /// shared lock for as long as it lives (so `slugplan cache prune` waits for this process).
-    pub fn cache(&self) -> Result<Cache, CacheError> {
-        Cache::locate(self.cache_dir.as_deref())?.with_shared_lock()
-    }
-
-    /// The cache without a lock, for `slugplan cache` itself (which locks as it needs).
-    pub fn cache_unlocked(&self) -> Result<Cache, CacheError> {
-        Cache::locate(self.cache_dir.as_deref())
-    }
-}
-
-/// `--color`, then `NO_COLOR`, then `FORCE_COLOR`, then whether stderr is a terminal.
-pub fn resolve_color(choice: ColorChoice) -> bool {
-    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-    match choice {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto if set(env_vars::NO_COLOR) => false,
-        ColorChoice::Auto if set(env_vars::FORCE_COLOR) => true,
-        ColorChoice::Auto => std::io::stderr().is_terminal(),
-    }
-}
-
-impl GlobalSettings {
-    /// Download retries and extraction caps: the defaults, overridden by `SLUGPLAN_FETCH_*`
-    /// and `SLUGPLAN_MAX_*` variables (ignored when they do not parse as numbers).
-    pub fn fetch_options(&self) -> crate::runtime::FetchOptions {
-        let number = |name: &str| -> Option<u64> { std::env::var(name).ok()?.trim().parse().ok() };
-        let mut options = crate::runtime::FetchOptions::default();
-        if let Some(retries) = number(env_vars::SLUGPLAN_FETCH_RETRIES) {
-            options.retries = u32::try_from(retries).unwrap_or(u32::MAX);
-        }
-        if let Some(ms) = number(env_vars::SLUGPLAN_FETCH_BACKOFF_MS) {
-            options.base_delay = std::time::Duration::from_millis(ms);
-            options.max_delay = options.max_delay.max(options.base_delay);
-        }
-        if let Some(bytes) = number(env_vars::SLUGPLAN_MAX_UNPACKED_BYTES) {
-            options.limits.max_unpacked_bytes = bytes;
-        }
-        if let Some(ratio) = number(env_vars::SLUGPLAN_MAX_COMPRESSION_RATIO) {
-            options.limits.max_ratio = ratio;
-        }
-        options
-    }
-}
-
-impl GlobalSettings {
-    /// Connects to `workspace`'s platform: `SLUGPLAN_API_URL` beats the manifest's `api_url`;
-    /// the token comes from `HEROKU_API_KEY` or `$HOME/.netrc`.
-    pub fn connect(
-        &self,
-        workspace: &crate::workspace::Workspace,
-    ) -> Result<crate::workspace::Connected, crate::workspace::ConnectError> {
-        let api_url = std::env::var(env_vars::SLUGPLAN_API_URL)
-            .ok()
-            .filter(|v| !v.is_empty());
-        let home = std::env::var_os(env_vars::HOME).map(PathBuf::from);
-        workspace.connect(api_url.as_deref(), home.as_deref())
+    /// The cache root: `--cache-dir` (or `SLUGPLAN_CACHE_DIR`), then `$XDG_CACHE_HOME/slugplan`,
+    /// then `~/.cache/slugplan`.
+    pub fn cache_root(&self) -> Result<&Path, CacheError> {
+        self.cache_root.as_deref().ok_or(CacheError::NoLocation)
     }
 
     /// Steps at once: `-j N`, else the number of cores.
@@ -105,17 +146,238 @@ impl GlobalSettings {
         })
     }
 
+    /// Compression threads per slug: `flag` (`build -j N`), then `SLUGPLAN_THREADS`, then 0
+    /// (one per core).
+    pub fn threads(&self, flag: Option<usize>) -> usize {
+        flag.or(self.threads).unwrap_or(0)
+    }
+
     /// How plans prepare slugs: building unless `no_build`, `jobs` at a time.
-    pub fn prepare_options(&self, build: bool, jobs: usize) -> crate::ops::prepare::PrepareOptions {
-        let threads = std::env::var(env_vars::SLUGPLAN_THREADS)
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
-        crate::ops::prepare::PrepareOptions {
+    pub fn prepare_options(&self, build: bool, jobs: usize) -> PrepareOptions {
+        PrepareOptions {
             build,
             jobs,
-            threads,
-            fetch: self.fetch_options(),
+            threads: self.threads(None),
+            fetch: self.fetch.clone(),
         }
+    }
+
+    /// How to reach the manifest's `platform`: the API URL is `SLUGPLAN_API_URL`, else the
+    /// manifest's `api_url`, else Heroku's; the token is `HEROKU_API_KEY`, else the one in
+    /// `$HOME/.netrc`.
+    pub fn connect_options(&self, platform: &PlatformConfig) -> ConnectOptions {
+        let api_url = self
+            .api_url
+            .as_deref()
+            .or(platform.api_url.as_deref())
+            .unwrap_or(heroku::DEFAULT_API_URL);
+        ConnectOptions {
+            api_url: api_url.to_owned(),
+            api_key: self.api_key.clone(),
+            home: self.home.clone(),
+        }
+    }
+}
+
+impl GlobalSettings {
+    /// The cache at [`GlobalSettings::cache_root`], held with a shared lock for as long as it
+    /// lives (so `slugplan cache prune` waits for this process).
+    pub fn cache(&self) -> Result<crate::cache::Cache, CacheError> {
+        self.cache_unlocked()?.with_shared_lock()
+    }
+
+    /// The cache without a lock, for `slugplan cache` itself (which locks as it needs).
+    pub fn cache_unlocked(&self) -> Result<crate::cache::Cache, CacheError> {
+        Ok(crate::cache::Cache::new(self.cache_root()?))
+    }
+
+    /// Download retries and extraction caps.
+    pub fn fetch_options(&self) -> FetchOptions {
+        self.fetch.clone()
+    }
+
+    /// Connects to `workspace`'s platform as [`GlobalSettings::connect_options`] say.
+    pub fn connect(
+        &self,
+        workspace: &crate::workspace::Workspace,
+    ) -> Result<crate::workspace::Connected, crate::workspace::ConnectError> {
+        workspace.connect(&self.connect_options(&workspace.loaded.manifest.platform))
+    }
+}
+
+/// `--color`, then `NO_COLOR`, then `FORCE_COLOR`, then whether stderr is a terminal.
+pub fn resolve_color(choice: ColorChoice, env: &Env) -> bool {
+    let set = |name: &str| env.non_empty(name).is_some();
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto if set(env_vars::NO_COLOR) => false,
+        ColorChoice::Auto if set(env_vars::FORCE_COLOR) => true,
+        ColorChoice::Auto => std::io::stderr().is_terminal(),
+    }
+}
+
+/// `flag` (which clap fills from `SLUGPLAN_CACHE_DIR` too), then `$XDG_CACHE_HOME/slugplan`,
+/// then `$HOME/.cache/slugplan`.
+fn cache_root(flag: Option<&Path>, env: &Env) -> Option<PathBuf> {
+    if let Some(dir) = flag {
+        Some(dir.to_owned())
+    } else if let Some(dir) = env.non_empty(env_vars::XDG_CACHE_HOME) {
+        Some(PathBuf::from(dir).join("slugplan"))
+    } else {
+        let home = env.non_empty(env_vars::HOME)?;
+        Some(PathBuf::from(home).join(".cache").join("slugplan"))
+    }
+}
+
+/// Download retries and extraction caps: the defaults, overridden by `SLUGPLAN_FETCH_*` and
+/// `SLUGPLAN_MAX_*` variables (ignored when they do not parse as numbers).
+fn fetch_options(env: &Env) -> FetchOptions {
+    let mut options = FetchOptions::default();
+    if let Some(retries) = env.number::<u64>(env_vars::SLUGPLAN_FETCH_RETRIES) {
+        options.retries = u32::try_from(retries).unwrap_or(u32::MAX);
+    }
+    if let Some(ms) = env.number(env_vars::SLUGPLAN_FETCH_BACKOFF_MS) {
+        options.base_delay = std::time::Duration::from_millis(ms);
+        options.max_delay = options.max_delay.max(options.base_delay);
+    }
+    if let Some(bytes) = env.number(env_vars::SLUGPLAN_MAX_UNPACKED_BYTES) {
+        options.limits.max_unpacked_bytes = bytes;
+    }
+    if let Some(ratio) = env.number(env_vars::SLUGPLAN_MAX_COMPRESSION_RATIO) {
+        options.limits.max_ratio = ratio;
+    }
+    options
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The global flags as clap leaves them with none given. Built by hand, not parsed, so
+    /// that the process's own `SLUGPLAN_CACHE_DIR` (clap reads it) cannot leak in.
+    fn no_flags() -> GlobalArgs {
+        GlobalArgs {
+            manifest: PathBuf::from("slug.toml"),
+            verbose: 0,
+            quiet: false,
+            color: ColorChoice::Auto,
+            cache_dir: None,
+        }
+    }
+
+    /// Settings from `args` and `env` alone, whatever the process's environment is.
+    fn resolve(args: &GlobalArgs, env: &[(&str, &str)]) -> GlobalSettings {
+        GlobalSettings::resolve(args, &Env::from_vars(env.iter().copied()))
+    }
+
+    fn heroku_at(api_url: Option<&str>) -> PlatformConfig {
+        PlatformConfig {
+            kind: crate::manifest::PlatformKind::Heroku,
+            api_url: api_url.map(str::to_owned),
+            data_dir: None,
+        }
+    }
+
+    #[test]
+    fn api_url_env_beats_manifest_beats_default() {
+        let url = |env: &[(&str, &str)], platform: &PlatformConfig| {
+            resolve(&no_flags(), env).connect_options(platform).api_url
+        };
+        let env = [(env_vars::SLUGPLAN_API_URL, "http://127.0.0.1:1/")];
+        let manifest = heroku_at(Some("http://127.0.0.1:2/"));
+        assert_eq!(url(&env, &manifest), "http://127.0.0.1:1/");
+        assert_eq!(url(&[], &manifest), "http://127.0.0.1:2/");
+        assert_eq!(url(&[], &heroku_at(None)), heroku::DEFAULT_API_URL);
+        let empty = [(env_vars::SLUGPLAN_API_URL, "")];
+        assert_eq!(
+            url(&empty, &manifest),
+            "http://127.0.0.1:2/",
+            "empty is unset"
+        );
+    }
+
+    #[test]
+    fn cache_dir_flag_beats_xdg_beats_home() {
+        let root = |args: &GlobalArgs, env: &[(&str, &str)]| {
+            resolve(args, env).cache_root().map(Path::to_owned).ok()
+        };
+        let env = [
+            (env_vars::XDG_CACHE_HOME, "/xdg"),
+            (env_vars::HOME, "/home/me"),
+        ];
+        let flag = GlobalArgs {
+            cache_dir: Some(PathBuf::from("/explicit")),
+            ..no_flags()
+        };
+        assert_eq!(root(&flag, &env), Some(PathBuf::from("/explicit")));
+        assert_eq!(
+            root(&no_flags(), &env),
+            Some(PathBuf::from("/xdg/slugplan"))
+        );
+        let no_xdg = [(env_vars::XDG_CACHE_HOME, ""), (env_vars::HOME, "/home/me")];
+        assert_eq!(
+            root(&no_flags(), &no_xdg),
+            Some(PathBuf::from("/home/me/.cache/slugplan"))
+        );
+        assert!(matches!(
+            resolve(&no_flags(), &[]).cache_root(),
+            Err(CacheError::NoLocation)
+        ));
+    }
+
+    #[test]
+    fn threads_flag_beats_env_beats_default() {
+        let env = [(env_vars::SLUGPLAN_THREADS, " 3 ")];
+        let settings = resolve(&no_flags(), &env);
+        assert_eq!(settings.threads(Some(5)), 5);
+        assert_eq!(settings.threads(None), 3);
+        assert_eq!(settings.prepare_options(true, 1).threads, 3);
+        assert_eq!(resolve(&no_flags(), &[]).threads(None), 0);
+        let junk = [(env_vars::SLUGPLAN_THREADS, "many")];
+        assert_eq!(resolve(&no_flags(), &junk).threads(None), 0, "ignored");
+    }
+
+    #[test]
+    fn colour_flag_beats_no_color_beats_force_color() {
+        let with = |color| GlobalArgs {
+            color,
+            ..no_flags()
+        };
+        let both = [(env_vars::NO_COLOR, "1"), (env_vars::FORCE_COLOR, "1")];
+        let force = [(env_vars::FORCE_COLOR, "1")];
+        assert!(resolve(&with(ColorChoice::Always), &both).printer.color());
+        assert!(!resolve(&with(ColorChoice::Never), &force).printer.color());
+        assert!(!resolve(&no_flags(), &both).printer.color());
+        assert!(resolve(&no_flags(), &force).printer.color());
+    }
+
+    #[test]
+    fn fetch_variables_override_the_defaults_and_junk_is_ignored() {
+        let env = [
+            (env_vars::SLUGPLAN_FETCH_RETRIES, "1"),
+            (env_vars::SLUGPLAN_FETCH_BACKOFF_MS, "20000"),
+            (env_vars::SLUGPLAN_MAX_UNPACKED_BYTES, "junk"),
+        ];
+        let fetch = resolve(&no_flags(), &env).fetch;
+        assert_eq!(fetch.retries, 1);
+        assert_eq!(fetch.base_delay, std::time::Duration::from_secs(20));
+        assert_eq!(
+            fetch.max_delay, fetch.base_delay,
+            "the cap grows to the base"
+        );
+        let defaults = FetchOptions::default().limits;
+        assert_eq!(fetch.limits.max_unpacked_bytes, defaults.max_unpacked_bytes);
+    }
+
+    #[test]
+    fn the_api_key_never_shows_in_debug_output() {
+        const SECRET: &str = "s3cr3t-from-the-environment";
+        let env = Env::from_vars([(env_vars::HEROKU_API_KEY, SECRET)]);
+        let settings = GlobalSettings::resolve(&no_flags(), &env);
+        let options = settings.connect_options(&heroku_at(None));
+        let shown = format!("{env:?} {settings:?} {options:?}");
+        assert!(!shown.contains(SECRET), "{shown}");
+        assert!(shown.contains(env_vars::HEROKU_API_KEY), "{shown}");
     }
 }

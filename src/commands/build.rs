@@ -77,7 +77,7 @@ pub fn run(args: &BuildArgs, settings: &GlobalSettings) -> miette::Result<ExitSt
         let started = Instant::now();
         let bar = progress.for_slug(name);
         let options = BuildOptions {
-            threads: args.threads.unwrap_or(0),
+            threads: settings.threads(args.threads),
             reporter: Some(&bar),
         };
         let result = build_slug(&loaded, name, &cache, &options);

@@ -1,6 +1,7 @@
 //! The API token: where it comes from and how it stays secret.
 //!
-//! A [`Token`] is found in `HEROKU_API_KEY`, else in `~/.netrc` under the machine named by the API
+//! A [`Token`] is found in `HEROKU_API_KEY` (read by the caller's settings and passed in: this
+//! module reads no environment), else in `~/.netrc` under the machine named by the API
 //! URL's host (`api.heroku.com` for Heroku, `127.0.0.1` for a local `slugplan server`). The token
 //! can only be read back through a crate-private accessor that builds the `Authorization` header;
 //! its `Debug` and `Display` print `[redacted]`, and no error of this module ever quotes the netrc
@@ -27,28 +28,16 @@ impl Token {
         &self.0
     }
 
-    /// Finds the token for the API at `host`: `HEROKU_API_KEY`, else `machine <host>` in
-    /// `<home>/.netrc` (its password field). `home` is normally `$HOME`.
-    pub fn from_env_or_netrc(
+    /// Finds the token for the API at `host`: `given` (the caller's `HEROKU_API_KEY`; blank
+    /// counts as unset), else `machine <host>` in `<home>/.netrc` (its password field). `home`
+    /// is normally `$HOME`. Reads no environment itself: the caller passes what it found there.
+    pub fn find(
+        given: Option<&Token>,
         home: Option<&Path>,
         host: &str,
     ) -> Result<(Token, TokenSource), AuthError> {
-        let env = std::env::var(env_vars::HEROKU_API_KEY).ok();
-        Token::resolve(env, home, host)
-    }
-
-    /// [`Token::from_env_or_netrc`] with the environment variable's value passed in, so that
-    /// callers and tests need not mutate the process environment.
-    pub fn resolve(
-        env_value: Option<String>,
-        home: Option<&Path>,
-        host: &str,
-    ) -> Result<(Token, TokenSource), AuthError> {
-        if let Some(value) = env_value
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-        {
-            return Ok((Token(value), TokenSource::Env));
+        if let Some(value) = given.map(|t| t.0.trim()).filter(|v| !v.is_empty()) {
+            return Ok((Token(value.to_owned()), TokenSource::Env));
         }
         let netrc = home.map(|home| home.join(".netrc"));
         if let Some(path) = &netrc
@@ -62,6 +51,15 @@ impl Token {
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| "~/.netrc (HOME is not set)".to_owned()),
         })
+    }
+
+    /// [`Token::find`] with the variable's raw value, as read from the environment.
+    pub fn resolve(
+        env_value: Option<String>,
+        home: Option<&Path>,
+        host: &str,
+    ) -> Result<(Token, TokenSource), AuthError> {
+        Token::find(env_value.map(Token).as_ref(), home, host)
     }
 }
 

@@ -189,14 +189,16 @@ impl HerokuPlatform {
     }
 
     /// The client for the API at `api_url` (already resolved from the manifest, the environment
-    /// or [`DEFAULT_API_URL`]), with the token for that API's host from `HEROKU_API_KEY` or
-    /// `<home>/.netrc`; also says where the token came from, for `-v` output.
+    /// or [`DEFAULT_API_URL`]), with `api_key` (the caller's `HEROKU_API_KEY`) or else the token
+    /// for that API's host in `<home>/.netrc`; also says where the token came from, for `-v`
+    /// output. Reads no environment: the caller passes what it found there.
     pub fn connect(
         api_url: &str,
+        api_key: Option<&Token>,
         home: Option<&Path>,
     ) -> std::result::Result<(Self, TokenSource), ConnectError> {
         let config = HerokuConfig::new(api_url)?;
-        let (token, source) = Token::from_env_or_netrc(home, config.netrc_host())?;
+        let (token, source) = Token::find(api_key, home, config.netrc_host())?;
         tracing::debug!(api = %config.base_url, token_from = %source, "heroku api client");
         Ok((Self::with_config(config, token)?, source))
     }
@@ -453,14 +455,53 @@ mod tests {
             "machine 127.0.0.1 password local\n",
         )
         .unwrap();
-        // Whatever HEROKU_API_KEY the developer has set, a token is found for the local server.
         let (platform, _) =
-            HerokuPlatform::connect("http://127.0.0.1:5000", Some(home.path())).unwrap();
+            HerokuPlatform::connect("http://127.0.0.1:5000", None, Some(home.path())).unwrap();
         assert_eq!(platform.describe(), "http://127.0.0.1:5000/");
         assert!(matches!(
-            HerokuPlatform::connect("ftp://x", Some(home.path())),
+            HerokuPlatform::connect("ftp://x", None, Some(home.path())),
             Err(ConnectError::Config(_))
         ));
+    }
+
+    /// Set in the child process of [`connect_reads_no_environment`].
+    const CHILD: &str = "SLUGPLAN_TEST_CHILD_WITH_API_KEY";
+
+    #[test]
+    fn connect_reads_no_environment() {
+        if std::env::var_os(CHILD).is_none() {
+            // Run this test again in a child whose environment holds a key: a test cannot set
+            // one in its own process without racing the other tests' threads.
+            let output = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "platform::heroku::tests::connect_reads_no_environment",
+                ])
+                .arg("--test-threads=1")
+                .env(CHILD, "1")
+                .env(crate::env_vars::HEROKU_API_KEY, "from-the-environment")
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(output.status.success(), "{stdout}");
+            assert!(
+                stdout.contains("1 passed"),
+                "the child ran no test: {stdout}"
+            );
+            return;
+        }
+        // HEROKU_API_KEY is set in this process, and no netrc is there: only a key passed in
+        // counts.
+        let home = tempfile::tempdir().unwrap();
+        let url = "http://127.0.0.1:5000";
+        let ignored = HerokuPlatform::connect(url, None, Some(home.path()));
+        assert!(
+            matches!(ignored, Err(ConnectError::Auth(AuthError::Missing { .. }))),
+            "{ignored:?}"
+        );
+        let given = Token::new("given");
+        let (_, source) = HerokuPlatform::connect(url, Some(&given), Some(home.path())).unwrap();
+        assert_eq!(source, TokenSource::Env);
     }
 
     #[test]
