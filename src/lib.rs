@@ -31,9 +31,13 @@
 //! - [`ops`]: the verbs composed from all of the above: `plan` and `apply`, `promote`,
 //!   `rollback` and `releases`.
 //! - [`cli`] and [`commands`]: the edge; the only code that knows about clap, terminals and
-//!   exit codes. [`env_vars`] names every environment variable read.
+//!   exit codes. [`cli::settings`] reads the environment once and resolves every setting;
+//!   [`commands::Session`] opens what a command needs from them; [`run`] builds the one async
+//!   runtime and dispatches. [`env_vars`] names every environment variable read, and
+//!   [`exit_status`] the codes the process ends with.
 //!
-//! Nouns (manifest, slug, cache, platform, state) never import verbs (ops, commands).
+//! Nouns (manifest, slug, cache, platform, state) never import verbs (ops, commands), and
+//! below the edge nothing reads the environment: settings pass their values down.
 
 pub mod apply;
 pub mod build;
@@ -42,6 +46,7 @@ pub mod cli;
 pub mod commands;
 pub mod desired;
 pub mod env_vars;
+pub mod exit_status;
 pub mod graph;
 pub mod manifest;
 pub mod ops;
@@ -53,3 +58,29 @@ pub mod slug;
 pub mod stack;
 pub mod state;
 pub mod workspace;
+
+use cli::settings::{Env, GlobalSettings};
+use commands::Session;
+use exit_status::ExitStatus;
+
+/// Runs slugplan on parsed arguments: resolves the settings (reading the environment, once),
+/// builds the one async runtime, and runs the command on it with a [`Session`] that opens
+/// what the command asks for. Errors are rendered here, on stderr.
+pub fn run(cli: cli::args::Cli) -> ExitStatus {
+    let settings = GlobalSettings::resolve(&cli.global, &Env::from_process());
+    cli::diagnostics::install(settings.printer.color());
+    cli::init_tracing(&settings);
+    let session = Session::new(settings);
+    let result = match tokio::runtime::Runtime::new() {
+        // The runtime drops at the end of this arm, waiting for blocking tasks still running
+        // (a build an error cut short); then the session closes the state and releases the
+        // locks; only then is an error printed.
+        Ok(runtime) => runtime.block_on(commands::run(cli.command, &session)),
+        Err(err) => Err(miette::miette!("cannot start the async runtime: {err}")),
+    };
+    drop(session);
+    result.unwrap_or_else(|report| {
+        cli::diagnostics::report(&report);
+        ExitStatus::Failure
+    })
+}

@@ -1,6 +1,7 @@
 //! The command line, as clap derive types. Only argument shapes live here; what they mean is
 //! resolved in [`super::settings`] and acted on in [`crate::commands`].
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -23,6 +24,26 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses `args` (the program's name first), exiting with clap's usage error (code 2) or
+    /// with `--help` and `--version` output as clap does.
+    pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Self {
+        Cli::parse_from(terraform_style_args(args))
+    }
+}
+
+/// Accepts Terraform's single-dash `-out FILE` / `-out=FILE`, which clap would otherwise read
+/// as `-o ut` and write the plan to a file named `ut`.
+fn terraform_style_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    args.into_iter()
+        .map(|arg| match arg.to_str() {
+            Some("-out") => "--out".into(),
+            Some(text) if text.starts_with("-out=") => format!("-{text}").into(),
+            _ => arg,
+        })
+        .collect()
 }
 
 /// Options every command takes.

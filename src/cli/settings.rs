@@ -179,32 +179,6 @@ impl GlobalSettings {
     }
 }
 
-impl GlobalSettings {
-    /// The cache at [`GlobalSettings::cache_root`], held with a shared lock for as long as it
-    /// lives (so `slugplan cache prune` waits for this process).
-    pub fn cache(&self) -> Result<crate::cache::Cache, CacheError> {
-        self.cache_unlocked()?.with_shared_lock()
-    }
-
-    /// The cache without a lock, for `slugplan cache` itself (which locks as it needs).
-    pub fn cache_unlocked(&self) -> Result<crate::cache::Cache, CacheError> {
-        Ok(crate::cache::Cache::new(self.cache_root()?))
-    }
-
-    /// Download retries and extraction caps.
-    pub fn fetch_options(&self) -> FetchOptions {
-        self.fetch.clone()
-    }
-
-    /// Connects to `workspace`'s platform as [`GlobalSettings::connect_options`] say.
-    pub fn connect(
-        &self,
-        workspace: &crate::workspace::Workspace,
-    ) -> Result<crate::workspace::Connected, crate::workspace::ConnectError> {
-        workspace.connect(&self.connect_options(&workspace.loaded.manifest.platform))
-    }
-}
-
 /// `--color`, then `NO_COLOR`, then `FORCE_COLOR`, then whether stderr is a terminal.
 pub fn resolve_color(choice: ColorChoice, env: &Env) -> bool {
     let set = |name: &str| env.non_empty(name).is_some();

@@ -1,66 +1,45 @@
 //! `slugplan apply`: plan (or read a saved plan), confirm, and apply under the apply lock.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
 use std::time::Duration;
 
-use miette::IntoDiagnostic;
-
 use crate::apply::ApplyOptions;
-use crate::cli::ExitStatus;
 use crate::cli::args::ApplyArgs;
 use crate::cli::reporters::apply::ApplyProgress;
 use crate::cli::reporters::fetch::FetchProgress;
 use crate::cli::reporters::pack::PackProgress;
-use crate::cli::settings::GlobalSettings;
-use crate::ops::deploy::Deploy;
+use crate::exit_status::ExitStatus;
 use crate::plan::render;
-use crate::state::ApplyLock;
-use crate::workspace::Workspace;
 
-/// How long a release may stay `pending` before the apply gives up on it.
-pub(super) const RELEASE_TIMEOUT: Duration = Duration::from_secs(600);
+use super::Session;
+use super::shared::{RELEASE_TIMEOUT, confirm};
 
 /// Applies the plan (made now, or saved) and reports what happened.
-pub fn run(args: &ApplyArgs, settings: &GlobalSettings) -> miette::Result<ExitStatus> {
-    let workspace = Workspace::open(&settings.manifest)?;
-    let command = command_line();
-    let _lock = ApplyLock::acquire(
-        &workspace.state_dir(),
-        &command,
-        Duration::from_secs(args.lock_timeout),
-    )?;
-    let cache = settings.cache()?;
-    let connected = settings.connect(&workspace)?;
-    let state = std::sync::Mutex::new(workspace.open_state()?);
+pub async fn run(args: &ApplyArgs, session: &Session) -> miette::Result<ExitStatus> {
+    let settings = session.settings();
+    let printer = session.printer();
+    session.lock_applies(Duration::from_secs(args.lock_timeout))?;
+    let deploy = session.deploy()?;
     let jobs = settings.jobs(args.planning.jobs);
     let options = settings.prepare_options(true, jobs);
-    let deploy = Deploy {
-        workspace: &workspace,
-        connected: &connected,
-        state: &state,
-        cache: &cache,
-    };
-    let runtime = tokio::runtime::Runtime::new().into_diagnostic()?;
-    let fetch_reporter = FetchProgress::new(settings.printer, false);
+    let fetch_reporter = FetchProgress::new(printer, false);
 
     let planned = match &args.plan_file {
-        Some(path) => runtime.block_on(deploy.load_saved(path, &options))?,
-        None => runtime.block_on(deploy.plan(
-            &args.planning.target,
-            &options,
-            &fetch_reporter,
-            std::sync::Arc::new(PackProgress::new(settings.printer.quiet_if(args.json))),
-        ))?,
+        Some(path) => deploy.load_saved(path, &options).await?,
+        None => {
+            let packing = Arc::new(PackProgress::new(printer.quiet_if(args.json)));
+            deploy
+                .plan(&args.planning.target, &options, &fetch_reporter, packing)
+                .await?
+        }
     };
     let plan = &planned.plan;
     if !args.json {
-        settings
-            .printer
-            .data(render::render(plan, settings.printer.color()).trim_end());
+        printer.data(render::render(plan, printer.color()).trim_end());
     }
     if plan.changes().next().is_none() {
         if args.json {
-            settings.printer.json(&serde_json::json!({
+            printer.json(&serde_json::json!({
                 "format_version": crate::plan::FORMAT_VERSION,
                 "plan": plan,
                 "applied": false,
@@ -71,23 +50,21 @@ pub fn run(args: &ApplyArgs, settings: &GlobalSettings) -> miette::Result<ExitSt
     }
     // A saved plan was reviewed when it was saved; applying it never asks.
     if args.plan_file.is_none() && !args.yes && !confirm()? {
-        settings.printer.status("Cancelled", "nothing was applied");
+        printer.status("Cancelled", "nothing was applied");
         return Ok(ExitStatus::Failure);
     }
 
-    let reporter = ApplyProgress::new(settings.printer, args.json);
-    let result = runtime.block_on(deploy.apply(
-        &planned,
-        &command,
-        ApplyOptions {
-            jobs,
-            allow_downgrade: args.allow_downgrade,
-            release_timeout: RELEASE_TIMEOUT,
-        },
-        &reporter,
-    ));
+    let reporter = ApplyProgress::new(printer, args.json);
+    let options = ApplyOptions {
+        jobs,
+        allow_downgrade: args.allow_downgrade,
+        release_timeout: RELEASE_TIMEOUT,
+    };
+    let result = deploy
+        .apply(&planned, session.command_line(), options, &reporter)
+        .await;
     if args.json {
-        settings.printer.json(&serde_json::json!({
+        printer.json(&serde_json::json!({
             "format_version": crate::plan::FORMAT_VERSION,
             "plan": plan,
             "applied": true,
@@ -98,44 +75,7 @@ pub fn run(args: &ApplyArgs, settings: &GlobalSettings) -> miette::Result<ExitSt
     }
     let summary = result?;
     if !args.json {
-        settings.printer.data(summary.line());
+        printer.data(summary.line());
     }
     Ok(ExitStatus::Success)
-}
-
-/// Asks on the terminal, as Terraform does; refuses to when stdin is not a terminal, so a CI
-/// job never hangs on a prompt.
-pub(super) fn confirm() -> miette::Result<bool> {
-    if !std::io::stdin().is_terminal() {
-        return Err(miette::miette!(
-            help =
-                "pass --yes (or --auto-approve) to apply without a prompt, or apply a saved plan",
-            "refusing to prompt for confirmation: stdin is not a terminal"
-        ));
-    }
-    let mut stderr = std::io::stderr();
-    let _ = write!(
-        stderr,
-        "\nDo you want to perform these actions? Only 'yes' will be accepted: "
-    );
-    let _ = stderr.flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .into_diagnostic()?;
-    Ok(answer.trim() == "yes")
-}
-
-/// The command line, for the lock holder and the audit log (arguments only: no environment,
-/// so no token).
-pub(super) fn command_line() -> String {
-    let args: Vec<String> = std::env::args().collect();
-    let mut line = args.join(" ");
-    if let Some(first) = args.first()
-        && let Some(name) = std::path::Path::new(first).file_name()
-    {
-        line = line.replacen(first.as_str(), &name.to_string_lossy(), 1);
-    }
-    line
 }

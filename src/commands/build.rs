@@ -1,14 +1,17 @@
 //! `slugplan build`: builds slugs from local sources into the cache.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::build::{BuildOptions, build_slug};
-use crate::cli::ExitStatus;
 use crate::cli::args::BuildArgs;
+use crate::cli::reporters::fetch::FetchProgress;
 use crate::cli::reporters::pack::PackProgress;
-use crate::cli::settings::GlobalSettings;
+use crate::exit_status::ExitStatus;
+use crate::runtime::{self, Lockfile};
+
+use super::Session;
 
 /// The `--json` document: `format_version` changes only when a field changes meaning.
 #[derive(Debug, serde::Serialize)]
@@ -29,14 +32,9 @@ struct SlugOutput {
 
 /// Fetches (or finds in the cache) the runtimes the slugs contain, in parallel, so a build
 /// after a fresh checkout needs no separate `slugplan fetch`.
-fn fetch_runtimes(
-    loaded: &crate::manifest::LoadedManifest,
-    slugs: &[String],
-    cache: &crate::cache::Cache,
-    settings: &GlobalSettings,
-    json: bool,
-) -> miette::Result<()> {
-    let runtimes: std::collections::BTreeSet<String> = slugs
+async fn fetch_runtimes(session: &Session, slugs: &[String], json: bool) -> miette::Result<()> {
+    let loaded = session.manifest()?;
+    let runtimes: BTreeSet<String> = slugs
         .iter()
         .filter_map(|s| loaded.manifest.slugs.get(s))
         .flat_map(|spec| spec.runtimes.iter().cloned())
@@ -45,42 +43,34 @@ fn fetch_runtimes(
         return Ok(());
     }
     let names: Vec<String> = runtimes.into_iter().collect();
-    let lock = crate::runtime::Lockfile::load(loaded)?;
-    let reporter =
-        crate::cli::reporters::fetch::FetchProgress::new(settings.printer.quiet_if(json), false);
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| miette::miette!("{e}"))?;
-    runtime.block_on(crate::runtime::fetch_all(
-        loaded,
-        &names,
-        cache,
-        &lock,
-        &settings.fetch_options(),
-        &reporter,
-    ))?;
+    let lock = Lockfile::load(loaded)?;
+    let reporter = FetchProgress::new(session.printer().quiet_if(json), false);
+    let fetch = &session.settings().fetch;
+    runtime::fetch_all(loaded, &names, session.cache()?, &lock, fetch, &reporter).await?;
     Ok(())
 }
 
 /// Builds the requested slugs and prints path, size and checksum of each.
-pub fn run(args: &BuildArgs, settings: &GlobalSettings) -> miette::Result<ExitStatus> {
-    let printer = settings.printer;
-    let loaded = crate::manifest::load(&settings.manifest)?;
-    let cache = settings.cache()?;
+pub async fn run(args: &BuildArgs, session: &Session) -> miette::Result<ExitStatus> {
+    let printer = session.printer();
+    let loaded = session.manifest()?;
+    let cache = session.cache()?;
     let names: Vec<String> = if args.slugs.is_empty() {
         loaded.manifest.slugs.keys().cloned().collect()
     } else {
         args.slugs.clone()
     };
-    fetch_runtimes(&loaded, &names, &cache, settings, args.json)?;
+    fetch_runtimes(session, &names, args.json).await?;
     let progress = PackProgress::new(printer.quiet_if(args.json));
     let mut built = Vec::new();
     for name in &names {
         let started = Instant::now();
         let bar = progress.for_slug(name);
         let options = BuildOptions {
-            threads: settings.threads(args.threads),
+            threads: session.settings().threads(args.threads),
             reporter: Some(&bar),
         };
-        let result = build_slug(&loaded, name, &cache, &options);
+        let result = build_slug(loaded, name, cache, &options);
         drop(bar);
         let slug = result?;
         printer.status(

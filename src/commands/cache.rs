@@ -5,9 +5,10 @@ use std::fmt::Write;
 use std::time::{Duration, SystemTime};
 
 use crate::cache::prune::{self, EntryInfo, PruneOptions};
-use crate::cli::ExitStatus;
 use crate::cli::args::{CacheCommand, CacheLsArgs, CachePruneArgs};
-use crate::cli::settings::GlobalSettings;
+use crate::exit_status::ExitStatus;
+
+use super::Session;
 
 /// The `--json` document of `cache ls`: `format_version` changes only when a field changes
 /// meaning.
@@ -36,15 +37,16 @@ struct PruneOutput<'a> {
 }
 
 /// Runs `slugplan cache …`.
-pub fn run(command: &CacheCommand, settings: &GlobalSettings) -> miette::Result<ExitStatus> {
+pub fn run(command: &CacheCommand, session: &Session) -> miette::Result<ExitStatus> {
     match command {
-        CacheCommand::Ls(args) => ls(args, settings),
-        CacheCommand::Prune(args) => prune(args, settings),
+        CacheCommand::Ls(args) => ls(args, session),
+        CacheCommand::Prune(args) => prune(args, session),
     }
 }
 
-fn ls(args: &CacheLsArgs, settings: &GlobalSettings) -> miette::Result<ExitStatus> {
-    let cache = settings.cache_unlocked()?;
+fn ls(args: &CacheLsArgs, session: &Session) -> miette::Result<ExitStatus> {
+    let printer = session.printer();
+    let cache = session.cache_unlocked()?;
     let entries = prune::list(&cache)?;
     let mut buckets: BTreeMap<&'static str, BucketOutput> = BTreeMap::new();
     for entry in &entries {
@@ -58,7 +60,7 @@ fn ls(args: &CacheLsArgs, settings: &GlobalSettings) -> miette::Result<ExitStatu
     }
     let size = entries.iter().map(|e| e.size).sum();
     if args.json {
-        settings.printer.json(&LsOutput {
+        printer.json(&LsOutput {
             format_version: 1,
             root: cache.root(),
             size,
@@ -88,39 +90,40 @@ fn ls(args: &CacheLsArgs, settings: &GlobalSettings) -> miette::Result<ExitStatu
             );
         }
     }
-    settings.printer.data(out.trim_end());
+    printer.data(out.trim_end());
     Ok(ExitStatus::Success)
 }
 
-fn prune(args: &CachePruneArgs, settings: &GlobalSettings) -> miette::Result<ExitStatus> {
-    let cache = settings.cache_unlocked()?;
+fn prune(args: &CachePruneArgs, session: &Session) -> miette::Result<ExitStatus> {
+    let printer = session.printer();
+    let cache = session.cache_unlocked()?;
     let options = PruneOptions {
         max_size: args.max_size,
         older_than: args.older_than,
         now: SystemTime::now(),
     };
     if options.max_size.is_none() && options.older_than.is_none() {
-        settings.printer.warn(
+        printer.warn(
             "no --max-size or --older-than given: only temp files of interrupted writers are removed",
         );
     }
     let pruned = prune::prune(&cache, &options)?;
     if args.json {
-        settings.printer.json(&PruneOutput {
+        printer.json(&PruneOutput {
             format_version: 1,
             pruned: &pruned,
         });
         return Ok(ExitStatus::Success);
     }
     for entry in &pruned.removed {
-        settings.printer.verbose(format_args!(
+        printer.verbose(format_args!(
             "removed {}/{} ({})",
             entry.bucket,
             entry.name,
             human_size(entry.size)
         ));
     }
-    settings.printer.data(format_args!(
+    printer.data(format_args!(
         "Removed {} entries, freed {}; the cache now takes {}.",
         pruned.removed.len(),
         human_size(pruned.freed),

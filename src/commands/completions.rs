@@ -2,8 +2,8 @@
 
 use clap::CommandFactory;
 
-use crate::cli::ExitStatus;
 use crate::cli::args::{Cli, CompletionsArgs};
+use crate::exit_status::ExitStatus;
 
 /// Prints the completion script for the requested shell.
 pub fn run(args: &CompletionsArgs) -> miette::Result<ExitStatus> {

@@ -1,12 +1,12 @@
 //! `slugplan graph`: the step graph as DOT.
 
-use crate::cli::ExitStatus;
-use crate::cli::settings::GlobalSettings;
-use crate::workspace::Workspace;
+use crate::exit_status::ExitStatus;
+
+use super::Session;
 
 /// Prints the deploy's step graph in Graphviz DOT.
-pub fn run(settings: &GlobalSettings) -> miette::Result<ExitStatus> {
-    let workspace = Workspace::open(&settings.manifest)?;
-    settings.printer.data(workspace.graph.to_dot().trim_end());
+pub fn run(session: &Session) -> miette::Result<ExitStatus> {
+    let workspace = session.workspace()?;
+    session.printer().data(workspace.graph.to_dot().trim_end());
     Ok(ExitStatus::Success)
 }

@@ -2,21 +2,25 @@
 
 use std::fmt::Write;
 
-use crate::cli::ExitStatus;
 use crate::cli::args::HistoryArgs;
-use crate::cli::settings::GlobalSettings;
-use crate::workspace::Workspace;
+use crate::exit_status::ExitStatus;
+
+use super::Session;
 
 /// Prints the newest applies and what each step did.
-pub fn run(args: &HistoryArgs, settings: &GlobalSettings) -> miette::Result<ExitStatus> {
-    let workspace = Workspace::open(&settings.manifest)?;
-    let history = workspace.open_state()?.history(args.limit)?;
+pub fn run(args: &HistoryArgs, session: &Session) -> miette::Result<ExitStatus> {
+    let printer = session.printer();
+    let history = session
+        .state()?
+        .lock()
+        .expect("state lock")
+        .history(args.limit)?;
     if args.json {
-        settings.printer.json(&history);
+        printer.json(&history);
         return Ok(ExitStatus::Success);
     }
     if history.is_empty() {
-        settings.printer.data("No applies recorded yet.");
+        printer.data("No applies recorded yet.");
         return Ok(ExitStatus::Success);
     }
     let mut out = String::new();
@@ -38,6 +42,6 @@ pub fn run(args: &HistoryArgs, settings: &GlobalSettings) -> miette::Result<Exit
             }
         }
     }
-    settings.printer.data(out.trim_end());
+    printer.data(out.trim_end());
     Ok(ExitStatus::Success)
 }

@@ -1,32 +1,27 @@
 //! `slugplan lock`: pins every runtime URL's SHA-256 in slug.lock.
 
-use crate::cli::ExitStatus;
 use crate::cli::args::LockArgs;
 use crate::cli::reporters::fetch::FetchProgress;
-use crate::cli::settings::GlobalSettings;
-use crate::runtime::{LockChange, Lockfile};
+use crate::exit_status::ExitStatus;
+use crate::runtime::{self, LockChange, Lockfile};
+
+use super::Session;
 
 /// Updates slug.lock and says what changed.
-pub fn run(args: &LockArgs, settings: &GlobalSettings) -> miette::Result<ExitStatus> {
-    let loaded = crate::manifest::load(&settings.manifest)?;
-    let cache = settings.cache()?;
-    let reporter = FetchProgress::new(settings.printer, args.json);
-    let runtime = tokio::runtime::Runtime::new()
-        .map_err(|err| miette::miette!("cannot start the async runtime: {err}"))?;
-    let changes = runtime.block_on(crate::runtime::update_lockfile(
-        &loaded,
-        &cache,
-        &settings.fetch_options(),
-        &reporter,
-    ))?;
-    let path = Lockfile::path_for(&loaded);
+pub async fn run(args: &LockArgs, session: &Session) -> miette::Result<ExitStatus> {
+    let printer = session.printer();
+    let loaded = session.manifest()?;
+    let cache = session.cache()?;
+    let reporter = FetchProgress::new(printer, args.json);
+    let fetch = &session.settings().fetch;
+    let changes = runtime::update_lockfile(loaded, cache, fetch, &reporter).await?;
+    let path = Lockfile::path_for(loaded);
     if args.json {
-        settings.printer.data(serde_json::json!({
+        printer.data(serde_json::json!({
             "event": "locked", "lockfile": path, "changes": changes,
         }));
         return Ok(ExitStatus::Success);
     }
-    let printer = &settings.printer;
     for change in &changes {
         match change {
             LockChange::Added { name, sha256 } => {

@@ -1,4 +1,9 @@
-//! One thin module per subcommand: read settings, call the library, print the result.
+//! One thin module per subcommand: ask the [`Session`] for what it needs, call the library,
+//! print the result.
+//!
+//! [`session`] opens the workspace, cache, platform, state and apply lock the same way for
+//! every command; [`shared`] holds what the commands that change the platform share (the
+//! confirmation prompt, the recorded command line, the release timeout).
 
 mod apply;
 mod build;
@@ -14,29 +19,32 @@ mod releases;
 mod rollback;
 mod schema;
 mod server;
+pub mod session;
+mod shared;
 mod validate;
 
-use crate::cli::ExitStatus;
-use crate::cli::args::Command;
-use crate::cli::settings::GlobalSettings;
+pub use session::Session;
 
-/// Runs `command`.
-pub fn run(command: Command, settings: &GlobalSettings) -> miette::Result<ExitStatus> {
+use crate::cli::args::Command;
+use crate::exit_status::ExitStatus;
+
+/// Runs `command` with what `session` opens, on the entry point's async runtime.
+pub async fn run(command: Command, session: &Session) -> miette::Result<ExitStatus> {
     match command {
-        Command::Validate(args) => validate::run(&args, settings),
-        Command::Schema => schema::run(settings),
+        Command::Validate(args) => validate::run(&args, session),
+        Command::Schema => schema::run(session),
         Command::Completions(args) => completions::run(&args),
-        Command::Build(args) => build::run(&args, settings),
-        Command::Lock(args) => lock::run(&args, settings),
-        Command::Fetch(args) => fetch::run(&args, settings),
-        Command::Graph => graph::run(settings),
-        Command::History(args) => history::run(&args, settings),
-        Command::Plan(args) => plan::run(&args, settings),
-        Command::Apply(args) => apply::run(&args, settings),
-        Command::Promote(args) => promote::run(&args, settings),
-        Command::Rollback(args) => rollback::run(&args, settings),
-        Command::Releases(args) => releases::run(&args, settings),
-        Command::Server(args) => server::run(&args, settings),
-        Command::Cache(command) => cache::run(&command, settings),
+        Command::Build(args) => build::run(&args, session).await,
+        Command::Lock(args) => lock::run(&args, session).await,
+        Command::Fetch(args) => fetch::run(&args, session).await,
+        Command::Graph => graph::run(session),
+        Command::History(args) => history::run(&args, session),
+        Command::Plan(args) => plan::run(&args, session).await,
+        Command::Apply(args) => apply::run(&args, session).await,
+        Command::Promote(args) => promote::run(&args, session).await,
+        Command::Rollback(args) => rollback::run(&args, session).await,
+        Command::Releases(args) => releases::run(&args, session).await,
+        Command::Server(args) => server::run(&args, session).await,
+        Command::Cache(command) => cache::run(&command, session),
     }
 }

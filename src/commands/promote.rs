@@ -1,26 +1,23 @@
 //! `slugplan promote`: the imperative promotion, for CI jobs.
 
 use std::fmt::Write;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use miette::IntoDiagnostic;
-
-use crate::cli::ExitStatus;
 use crate::cli::args::PromoteArgs;
-use crate::cli::settings::GlobalSettings;
+use crate::exit_status::ExitStatus;
 use crate::ops::promote::{Preview, Report, prepare, run as promote};
 use crate::plan::diff::short;
-use crate::state::ApplyLock;
-use crate::workspace::Workspace;
+
+use super::Session;
+use super::shared::{RELEASE_TIMEOUT, confirm};
 
 /// Checks the promotion, shows it, confirms, promotes, and reports every target.
-pub fn run(args: &PromoteArgs, settings: &GlobalSettings) -> miette::Result<ExitStatus> {
-    let workspace = Workspace::open(&settings.manifest)?;
-    let command = super::apply::command_line();
-    let _lock = ApplyLock::acquire(&workspace.state_dir(), &command, Duration::ZERO)?;
-    let connected = settings.connect(&workspace)?;
-    let state = Mutex::new(workspace.open_state()?);
+pub async fn run(args: &PromoteArgs, session: &Session) -> miette::Result<ExitStatus> {
+    let printer = session.printer();
+    session.lock_applies(Duration::ZERO)?;
+    let workspace = session.workspace()?;
+    let connected = session.connected()?;
+    let state = session.state()?;
     let targets: Vec<String> = if args.to.is_empty() {
         let manifest = &workspace.loaded.manifest;
         manifest
@@ -32,41 +29,27 @@ pub fn run(args: &PromoteArgs, settings: &GlobalSettings) -> miette::Result<Exit
         args.to.clone()
     };
     let platform = connected.platform.as_ref();
-    let runtime = tokio::runtime::Runtime::new().into_diagnostic()?;
-    let preview = runtime.block_on(prepare(
-        platform,
-        &args.source,
-        &targets,
-        args.allow_downgrade,
-    ))?;
+    let preview = prepare(platform, &args.source, &targets, args.allow_downgrade).await?;
     if !args.json {
-        settings.printer.data(preview_text(&preview).trim_end());
+        printer.data(preview_text(&preview).trim_end());
     }
     if preview.targets.iter().all(|t| t.action == "no-op") {
         if args.json {
             let counts = (0, preview.targets.len(), 0);
-            settings
-                .printer
-                .json(&document(&preview.source, &preview.targets, false, counts));
+            printer.json(&document(&preview.source, &preview.targets, false, counts));
         }
         return Ok(ExitStatus::Success);
     }
-    if !args.yes && !super::apply::confirm()? {
-        settings.printer.status("Cancelled", "nothing was promoted");
+    if !args.yes && !confirm()? {
+        printer.status("Cancelled", "nothing was promoted");
         return Ok(ExitStatus::Failure);
     }
     let apply_id = state.lock().expect("state lock").begin_apply(
-        &command,
+        session.command_line(),
         &connected.id,
         &workspace.manifest_sha256,
     )?;
-    let result = runtime.block_on(promote(
-        platform,
-        &state,
-        &connected.id,
-        preview,
-        super::apply::RELEASE_TIMEOUT,
-    ));
+    let result = promote(platform, state, &connected.id, preview, RELEASE_TIMEOUT).await;
     let outcome = match &result {
         Ok(report) if report.failed == 0 => "succeeded".to_owned(),
         Ok(report) => format!("failed: {} target(s) failed", report.failed),
@@ -92,14 +75,14 @@ pub fn run(args: &PromoteArgs, settings: &GlobalSettings) -> miette::Result<Exit
     }
     let report = result?;
     if args.json {
-        settings.printer.json(&document(
+        printer.json(&document(
             &report.source,
             &report.targets,
             true,
             (report.promoted, report.unchanged, report.failed),
         ));
     } else {
-        settings.printer.data(report_text(&report).trim_end());
+        printer.data(report_text(&report).trim_end());
     }
     if report.failed > 0 {
         let failed: Vec<&str> = report

@@ -1,32 +1,23 @@
 //! `slugplan releases`: an app's releases, like `heroku releases`, with checksums.
 
 use std::fmt::Write;
-use std::sync::Mutex;
 
-use miette::IntoDiagnostic;
-
-use crate::cli::ExitStatus;
 use crate::cli::args::ReleasesArgs;
-use crate::cli::settings::GlobalSettings;
+use crate::exit_status::ExitStatus;
 use crate::ops::releases::list;
 use crate::plan::diff::short;
-use crate::workspace::Workspace;
+
+use super::Session;
 
 /// Lists the newest releases of an app.
-pub fn run(args: &ReleasesArgs, settings: &GlobalSettings) -> miette::Result<ExitStatus> {
-    let workspace = Workspace::open(&settings.manifest)?;
-    let connected = settings.connect(&workspace)?;
-    let state = Mutex::new(workspace.open_state()?);
-    let runtime = tokio::runtime::Runtime::new().into_diagnostic()?;
-    let rows = runtime.block_on(list(
-        connected.platform.as_ref(),
-        &state,
-        &connected.id,
-        &args.app,
-        args.limit,
-    ))?;
+pub async fn run(args: &ReleasesArgs, session: &Session) -> miette::Result<ExitStatus> {
+    let printer = session.printer();
+    let connected = session.connected()?;
+    let state = session.state()?;
+    let platform = connected.platform.as_ref();
+    let rows = list(platform, state, &connected.id, &args.app, args.limit).await?;
     if args.json {
-        settings.printer.json(&serde_json::json!({
+        printer.json(&serde_json::json!({
             "format_version": crate::plan::FORMAT_VERSION,
             "app": args.app,
             "releases": rows,
@@ -51,6 +42,6 @@ pub fn run(args: &ReleasesArgs, settings: &GlobalSettings) -> miette::Result<Exi
             row.description,
         );
     }
-    settings.printer.data(out.trim_end());
+    printer.data(out.trim_end());
     Ok(ExitStatus::Success)
 }

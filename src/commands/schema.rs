@@ -1,10 +1,11 @@
 //! `slugplan schema`: the JSON Schema of slug.toml, generated from the manifest types.
 
-use crate::cli::ExitStatus;
-use crate::cli::settings::GlobalSettings;
+use crate::exit_status::ExitStatus;
+
+use super::Session;
 
 /// Prints the manifest's JSON Schema (the same document as `schema/slug.schema.json`).
-pub fn run(settings: &GlobalSettings) -> miette::Result<ExitStatus> {
-    settings.printer.json(&crate::manifest::json_schema());
+pub fn run(session: &Session) -> miette::Result<ExitStatus> {
+    session.printer().json(&crate::manifest::json_schema());
     Ok(ExitStatus::Success)
 }

@@ -4,17 +4,19 @@ use std::time::Duration;
 
 use miette::IntoDiagnostic;
 
-use crate::cli::ExitStatus;
 use crate::cli::args::ServerArgs;
-use crate::cli::settings::GlobalSettings;
+use crate::exit_status::ExitStatus;
 use crate::platform::local::{self, LocalOptions, LocalPlatform};
 use crate::server::{Faults, Server, ServerConfig, Token};
 
+use super::Session;
+
 /// Opens the data directory, binds, prints the base URL on stdout and serves.
-pub fn run(args: &ServerArgs, settings: &GlobalSettings) -> miette::Result<ExitStatus> {
+pub async fn run(args: &ServerArgs, session: &Session) -> miette::Result<ExitStatus> {
+    let printer = session.printer();
     let data = match &args.data {
         Some(dir) => dir.clone(),
-        None => local::data_dir_for_manifest(&settings.manifest)?,
+        None => local::data_dir_for_manifest(&session.settings().manifest)?,
     };
     let config = ServerConfig {
         token: args.token.clone().filter(|t| !t.is_empty()).map(Token::new),
@@ -29,39 +31,34 @@ pub fn run(args: &ServerArgs, settings: &GlobalSettings) -> miette::Result<ExitS
             latency: Duration::from_millis(args.fault_latency_ms),
         },
     };
-    let runtime = tokio::runtime::Runtime::new().into_diagnostic()?;
-    runtime.block_on(async {
-        let platform = LocalPlatform::open_with(
-            &data,
-            LocalOptions {
-                release_delay: Duration::from_millis(args.release_delay_ms),
-                fail_release_every: args.fault_release_fail_every,
-            },
-        )?;
-        let shutdown = shutdown_signal().into_diagnostic()?;
-        let open = config.token.is_none();
-        let server = Server::bind(args.listen, platform, config).await?;
-        let url = format!("http://{}", server.local_addr());
-        settings.printer.status(
-            "Serving",
-            format!(
-                "the local platform in {} at {url}{}",
-                data.display(),
-                if open {
-                    " (no token: open to loopback clients)"
-                } else {
-                    ""
-                }
-            ),
-        );
-        // The URL alone on stdout, so a script or test can read the port it got.
-        settings.printer.data(&url);
-        server.run(shutdown).await?;
-        settings
-            .printer
-            .status("Stopped", "the server shut down cleanly");
-        Ok(ExitStatus::Success)
-    })
+    let platform = LocalPlatform::open_with(
+        &data,
+        LocalOptions {
+            release_delay: Duration::from_millis(args.release_delay_ms),
+            fail_release_every: args.fault_release_fail_every,
+        },
+    )?;
+    let shutdown = shutdown_signal().into_diagnostic()?;
+    let open = config.token.is_none();
+    let server = Server::bind(args.listen, platform, config).await?;
+    let url = format!("http://{}", server.local_addr());
+    printer.status(
+        "Serving",
+        format!(
+            "the local platform in {} at {url}{}",
+            data.display(),
+            if open {
+                " (no token: open to loopback clients)"
+            } else {
+                ""
+            }
+        ),
+    );
+    // The URL alone on stdout, so a script or test can read the port it got.
+    printer.data(&url);
+    server.run(shutdown).await?;
+    printer.status("Stopped", "the server shut down cleanly");
+    Ok(ExitStatus::Success)
 }
 
 /// A future that completes on ctrl-c or SIGTERM. The handlers are installed now, before the

@@ -2,10 +2,11 @@
 
 use serde::Serialize;
 
-use crate::cli::ExitStatus;
 use crate::cli::args::ValidateArgs;
-use crate::cli::settings::GlobalSettings;
-use crate::manifest::{self, DiagnosticRecord, ManifestError};
+use crate::exit_status::ExitStatus;
+use crate::manifest::{DiagnosticRecord, ManifestError};
+
+use super::Session;
 
 /// `slugplan validate --json` output (`format_version` 1).
 #[derive(Debug, Serialize)]
@@ -36,12 +37,13 @@ pub struct Counts {
 }
 
 /// Loads and checks the manifest; prints a summary, or every problem.
-pub fn run(args: &ValidateArgs, settings: &GlobalSettings) -> miette::Result<ExitStatus> {
-    let result = manifest::load(&settings.manifest);
+pub fn run(args: &ValidateArgs, session: &Session) -> miette::Result<ExitStatus> {
+    let printer = session.printer();
+    let result = session.manifest();
     if !args.json {
         let loaded = result?;
         let m = &loaded.manifest;
-        settings.printer.status(
+        printer.status(
             "Valid",
             format_args!(
                 "{}: {} runtimes, {} slugs, {} apps",
@@ -56,7 +58,7 @@ pub fn run(args: &ValidateArgs, settings: &GlobalSettings) -> miette::Result<Exi
     let mut report = ValidateReport {
         format_version: 1,
         valid: result.is_ok(),
-        manifest: settings.manifest.display().to_string(),
+        manifest: session.settings().manifest.display().to_string(),
         counts: None,
         errors: Vec::new(),
     };
@@ -71,7 +73,7 @@ pub fn run(args: &ValidateArgs, settings: &GlobalSettings) -> miette::Result<Exi
         }
         Err(err) => report.errors = records(err),
     }
-    settings.printer.json(&report);
+    printer.json(&report);
     Ok(if report.valid {
         ExitStatus::Success
     } else {
