@@ -122,9 +122,11 @@ pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: 
             "path": path,
             "status": response.status().as_u16(),
         });
+        // One write call per line (O_APPEND): a server killed mid-request leaves whole lines,
+        // never half of one. A line lost to a full disk must not fail the request it describes.
+        let line = format!("{line}\n");
         let mut file = log.lock().unwrap_or_else(|p| p.into_inner());
-        // A log line lost to a full disk must not fail the request it describes.
-        let _ = writeln!(file, "{line}");
+        let _ = file.write_all(line.as_bytes());
     }
     response
 }
