@@ -4,7 +4,9 @@
 #
 #   ./examples/demo.sh
 #
-# Running it again shows "No changes": every app already runs its declared slug.
+# Running it again shows "No changes": every app already runs its declared slug. The last line
+# compares the Node slug's checksum with the one the README prints, which is the same on every
+# machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,8 +14,14 @@ cargo build --locked --quiet
 slugplan="$PWD/target/debug/slugplan"
 
 examples/runtimes/prepare.sh
-for example in node ruby go; do
-  manifest="examples/$example/slug.toml"
+# prepare.sh writes this manifest only when it had to fall back to this machine's own node.
+node_manifest=examples/node/slug.toml
+fallback=examples/runtimes/node-fallback/slug.toml
+if [ -f "$fallback" ]; then
+  node_manifest="$fallback"
+fi
+
+for manifest in "$node_manifest" examples/ruby/slug.toml examples/go/slug.toml; do
   echo
   echo "== $manifest"
   "$slugplan" -f "$manifest" lock --quiet
@@ -22,6 +30,21 @@ done
 
 echo
 echo "== releases"
-"$slugplan" -f examples/node/slug.toml releases node-example
+"$slugplan" -f "$node_manifest" releases node-example
 "$slugplan" -f examples/ruby/slug.toml releases ruby-example
 "$slugplan" -f examples/go/slug.toml releases go-example-eu
+
+echo
+echo "== the Node slug"
+checksum="$("$slugplan" -f "$node_manifest" releases node-example --limit 1 --json |
+  sed -n 's/^ *"checksum": "\(SHA256:[0-9a-f]\{64\}\)",\{0,1\}$/\1/p')"
+readme="$(sed -n 's/^ *node-example runs \(SHA256:[0-9a-f]\{64\}\)$/\1/p' README.md)"
+echo "node-example runs ${checksum:?the releases of node-example name no checksum}"
+if [ "$node_manifest" = "$fallback" ]; then
+  echo "The README's is $readme: this one differs, as it must, since the Node runtime is this"
+  echo "machine's own node (prepare.sh could not reach the npm registry; see its FALLBACK note)."
+elif [ "$checksum" = "$readme" ]; then
+  echo "The checksum the README prints: the same slug as on every other machine."
+else
+  echo "The README prints $readme: this slug differs (are examples/node or slugplan changed?)."
+fi
