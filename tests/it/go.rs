@@ -2,7 +2,6 @@
 //! binaries (the Go output, this machine's /usr/bin/bash, a patched non-x86 copy).
 
 use std::ffi::OsStr;
-use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,28 +37,7 @@ fn build(module: &Path, cache: &Path, go: &str) -> Result<PathBuf, GoError> {
 
 /// Runs the binary on a free port and returns its answer to `GET /`.
 fn hello(binary: &Path) -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(binary)
-        .env("PORT", port.to_string())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut answer = String::new();
-    for _ in 0..500 {
-        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            stream.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
-            stream.read_to_string(&mut answer).unwrap();
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    answer
+    crate::common::answer_on_port(Command::new(binary))
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod common;
 mod build;
 mod cli;
 mod deploy;
+mod examples;
 mod go;
 mod heroku;
 mod incremental;

@@ -2,8 +2,9 @@
 
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 /// Asserts `out` (of `slugplan ARGS`) exited with `code`, showing both streams when not, and
 /// returns its stdout.
@@ -95,4 +96,46 @@ impl TestContext {
 /// Replaces the parts of `text` that change from run to run (temp paths) with placeholders.
 pub fn redact(text: &str, ctx: &TestContext) -> String {
     text.replace(&ctx.temp.path().display().to_string(), "[TEMP]")
+}
+
+/// Starts `command` (a web process) with `PORT` set to a free loopback port, returns its whole
+/// answer to `GET /` once it listens (within 10 s), then stops it. Panics with the process's
+/// output when it exits or never answers.
+pub fn answer_on_port(mut command: Command) -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind loopback")
+        .local_addr()
+        .expect("local address")
+        .port();
+    let mut child = command
+        .env("PORT", port.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("start {command:?}: {err}"));
+    let mut answer = None;
+    for _ in 0..500 {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let mut text = String::new();
+            stream.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+            stream.read_to_string(&mut text).unwrap();
+            answer = Some(text);
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // It may have exited already; what matters is that it is gone before we return.
+    let _ = child.kill();
+    let output = child.wait_with_output().expect("wait for the server");
+    answer.unwrap_or_else(|| {
+        panic!(
+            "{command:?} never answered on port {port} ({})\nstdout:\n{}\nstderr:\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
 }

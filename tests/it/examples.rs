@@ -1,0 +1,225 @@
+//! Integration tests: the apps under examples/, as a platform runs them. Each example is copied
+//! as a fresh clone has it (without `.slugplan/` and `slug.lock`), locked and built by the
+//! `slugplan` binary with the runtimes `examples/runtimes/prepare.sh` made (tests/setup.sh runs
+//! it), unpacked by GNU tar, and its `web` process type run in `./app` with `$PORT` and nothing
+//! of this machine's environment but `PATH`: it must answer. The Node slug must also be the one
+//! whose checksum the README prints, from the archive the committed lock pins.
+//!
+//! An example whose runtime archive is not there (prepare.sh has not run, or could not reach
+//! the npm registry and fell back to this machine's node) is skipped, saying so on stderr.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{TestContext, answer_on_port, expect_exit};
+
+/// The repository's root.
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+/// What every example's `GET /` answers (the seed's web.js, server.rb and web.go).
+const HELLO: &str = "Hello World\n";
+
+/// An example's slug, built and unpacked.
+struct Unpacked {
+    /// Keeps the directories alive.
+    _ctx: TestContext,
+    /// The unpacked `./app`.
+    app: PathBuf,
+    /// The `web` process type's command.
+    web: String,
+    /// The slug's checksum, `SHA256:…`.
+    checksum: String,
+    /// The `slug.lock` that `slugplan lock` wrote for the copy.
+    lock: String,
+}
+
+/// The runtime archives `examples/<name>/slug.toml` names by `file:` URL that are not there.
+fn missing_runtimes(name: &str) -> Vec<PathBuf> {
+    let dir = Path::new(REPO).join("examples").join(name);
+    let manifest: toml::Table = std::fs::read_to_string(dir.join("slug.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let runtimes = manifest.get("runtimes").and_then(|r| r.as_table());
+    runtimes
+        .into_iter()
+        .flat_map(|table| table.values())
+        .filter_map(|runtime| runtime.get("url")?.as_str()?.strip_prefix("file:"))
+        .map(|rel| dir.join(rel))
+        .filter(|archive| !archive.is_file())
+        .collect()
+}
+
+/// Copies `from` into `to`, leaving out what a fresh clone does not have or a build writes.
+fn copy_example(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == ".slugplan" || name == "slug.lock" {
+            continue;
+        }
+        if entry.file_type().unwrap().is_dir() {
+            copy_example(&entry.path(), &to.join(&name));
+        } else {
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// Locks, builds and unpacks `examples/<name>`; `None` (said on stderr) when its runtimes are
+/// not prepared.
+fn build_example(name: &str) -> Option<Unpacked> {
+    let missing = missing_runtimes(name);
+    if !missing.is_empty() {
+        // Straight to stderr, past the test harness's capture: a skip must show in the run.
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipping the {name} example: {missing:?} not there; run examples/runtimes/prepare.sh"
+        );
+        return None;
+    }
+    let ctx = TestContext::new();
+    let examples = ctx.dir.join("examples");
+    copy_example(
+        &Path::new(REPO).join("examples").join(name),
+        &examples.join(name),
+    );
+    // The runtimes are large: the copy names the prepared ones through a link.
+    std::os::unix::fs::symlink(
+        Path::new(REPO).join("examples/runtimes"),
+        examples.join("runtimes"),
+    )
+    .unwrap();
+
+    // The context's HOME is empty: the Go build would start from a cold Go build cache.
+    let go_cache = Command::new("go")
+        .args(["env", "GOCACHE"])
+        .output()
+        .unwrap();
+    let go_cache = String::from_utf8(go_cache.stdout).unwrap();
+    let slugplan = |args: &[&str]| {
+        let out = ctx
+            .command()
+            .current_dir(examples.join(name))
+            .env("GOCACHE", go_cache.trim())
+            .args(args)
+            .output()
+            .unwrap();
+        expect_exit(&out, args, 0)
+    };
+    slugplan(&["lock", "--quiet"]);
+    let built: serde_json::Value =
+        serde_json::from_str(&slugplan(&["build", "--json", "--quiet"])).unwrap();
+    let slug = &built["slugs"][0];
+
+    let unpacked = ctx.temp.path().join("unpacked");
+    std::fs::create_dir_all(&unpacked).unwrap();
+    let tar = Command::new("tar")
+        .arg("-xzf")
+        .arg(slug["path"].as_str().unwrap())
+        .arg("-C")
+        .arg(&unpacked)
+        .output()
+        .unwrap();
+    assert!(tar.status.success(), "GNU tar: {tar:?}");
+    let app = unpacked.join("app").canonicalize().unwrap();
+    let lock = std::fs::read_to_string(examples.join(name).join("slug.lock")).unwrap();
+    Some(Unpacked {
+        app,
+        web: slug["process_types"]["web"].as_str().unwrap().to_owned(),
+        checksum: slug["checksum"].as_str().unwrap().to_owned(),
+        lock,
+        _ctx: ctx,
+    })
+}
+
+/// A command run in the unpacked `./app` as a dyno would: only `PATH` of this machine's
+/// environment, so no RUBYLIB or NODE_PATH from here can help it.
+fn in_app(app: &Path, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new(program);
+    command
+        .current_dir(app)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin");
+    command
+}
+
+/// Builds `examples/<name>`, checks its `web` process type is `web` and that, run as the
+/// platform runs it (`sh -c` in `./app`), it answers `GET /` with [`HELLO`]. `None` when the
+/// example's runtimes are not prepared.
+fn serve_example(name: &str, web: &str) -> Option<Unpacked> {
+    let slug = build_example(name)?;
+    assert_eq!(slug.web, web);
+    let mut command = in_app(&slug.app, "sh");
+    command.arg("-c").arg(format!("exec {web}"));
+    let answer = answer_on_port(command);
+    assert!(
+        answer.starts_with("HTTP/1.") && answer.contains(" 200 ") && answer.ends_with(HELLO),
+        "{name}: {answer}"
+    );
+    Some(slug)
+}
+
+/// The checksum the README's Examples section prints for the Node slug.
+fn readme_node_checksum() -> String {
+    let readme = std::fs::read_to_string(Path::new(REPO).join("README.md")).unwrap();
+    readme
+        .lines()
+        .find_map(|line| line.trim_start().strip_prefix("node-example runs "))
+        .expect("the README prints `node-example runs SHA256:…`")
+        .to_owned()
+}
+
+#[test]
+fn node_example_answers_and_is_the_slug_the_readme_prints() {
+    let Some(slug) = serve_example("node", "node/bin/node web.js") else {
+        return;
+    };
+
+    let committed = std::fs::read_to_string(Path::new(REPO).join("examples/node/slug.lock"))
+        .expect("examples/node/slug.lock is committed");
+    assert_eq!(
+        slug.lock, committed,
+        "the committed lock pins another archive than prepare.sh fetched"
+    );
+    assert_eq!(
+        slug.checksum,
+        readme_node_checksum(),
+        "the Node slug changed: update the README's checksum (the demo prints the new one)"
+    );
+}
+
+#[test]
+fn ruby_example_answers_with_its_own_ruby_and_webrick() {
+    let Some(slug) = serve_example("ruby", "ruby/bin/ruby server.rb") else {
+        return;
+    };
+
+    // The slug's ruby loads webrick and libruby from the slug, not from this machine's ruby.
+    let out = in_app(&slug.app, "ruby/bin/ruby")
+        .args([
+            "-rwebrick",
+            "-e",
+            r#"puts $LOADED_FEATURES.grep(%r{/webrick\.rb\z}).first
+               puts File.readlines("/proc/self/maps").grep(/libruby/).first.split.last"#,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let paths: Vec<&str> = stdout.lines().collect();
+    assert_eq!(paths.len(), 2, "{stdout}");
+    for path in paths {
+        assert!(
+            Path::new(path).starts_with(&slug.app),
+            "{path} is not in the slug"
+        );
+    }
+}
+
+#[test]
+fn go_example_answers() {
+    serve_example("go", "./bin/web").expect("the Go example has no runtime archive to miss");
+}
