@@ -1,4 +1,4 @@
-// The seed's Go app: answers "Hello World" on $PORT.
+// The seed's Go app: answers "hello, world" on $PORT.
 package main
 
 import (
@@ -14,7 +14,7 @@ func main() {
 		port = "5000"
 	}
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "Hello World")
+		fmt.Fprintln(w, "hello, world")
 	})
 	log.Printf("listening on %s", port)
 	log.Fatal(http.ListenAndServe(":"+port, nil))

@@ -1,12 +1,11 @@
-# The seed's Ruby app: answers "Hello World" on $PORT, with only the standard library.
-require "socket"
+# The seed's Ruby app: WEBrick answers "Hello, world!" on $PORT.
+require "webrick"
 
-server = TCPServer.new("0.0.0.0", Integer(ENV.fetch("PORT", "5000")))
-puts "listening on #{server.addr[1]}"
-loop do
-  client = server.accept
-  while (line = client.gets) && line != "\r\n"; end
-  body = "Hello World\n"
-  client.write "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: #{body.bytesize}\r\nConnection: close\r\n\r\n#{body}"
-  client.close
+server = WEBrick::HTTPServer.new(BindAddress: "0.0.0.0", Port: Integer(ENV.fetch("PORT", "5000")))
+server.mount_proc("/") do |_request, response|
+  response["Content-Type"] = "text/plain"
+  response.body = "Hello, world!\n"
 end
+trap("TERM") { server.shutdown }
+trap("INT") { server.shutdown }
+server.start

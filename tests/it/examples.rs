@@ -17,8 +17,6 @@ use crate::common::{TestContext, answer_on_port, expect_exit};
 /// The repository's root.
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
-/// What every example's `GET /` answers (the seed's web.js, server.rb and web.go).
-const HELLO: &str = "Hello World\n";
 
 /// An example's slug, built and unpacked.
 struct Unpacked {
@@ -147,16 +145,16 @@ fn in_app(app: &Path, program: impl AsRef<std::ffi::OsStr>) -> Command {
 }
 
 /// Builds `examples/<name>`, checks its `web` process type is `web` and that, run as the
-/// platform runs it (`sh -c` in `./app`), it answers `GET /` with [`HELLO`]. `None` when the
-/// example's runtimes are not prepared.
-fn serve_example(name: &str, web: &str) -> Option<Unpacked> {
+/// platform runs it (`sh -c` in `./app`), it answers `GET /` with `hello` (the seed's text for
+/// that example). `None` when the example's runtimes are not prepared.
+fn serve_example(name: &str, web: &str, hello: &str) -> Option<Unpacked> {
     let slug = build_example(name)?;
     assert_eq!(slug.web, web);
     let mut command = in_app(&slug.app, "sh");
     command.arg("-c").arg(format!("exec {web}"));
     let answer = answer_on_port(command);
     assert!(
-        answer.starts_with("HTTP/1.") && answer.contains(" 200 ") && answer.ends_with(HELLO),
+        answer.starts_with("HTTP/1.") && answer.contains(" 200 ") && answer.ends_with(hello),
         "{name}: {answer}"
     );
     Some(slug)
@@ -174,7 +172,7 @@ fn readme_node_checksum() -> String {
 
 #[test]
 fn node_example_answers_and_is_the_slug_the_readme_prints() {
-    let Some(slug) = serve_example("node", "node/bin/node web.js") else {
+    let Some(slug) = serve_example("node", "node/bin/node web.js", "Hello World\n") else {
         return;
     };
 
@@ -193,7 +191,7 @@ fn node_example_answers_and_is_the_slug_the_readme_prints() {
 
 #[test]
 fn ruby_example_answers_with_its_own_ruby_and_webrick() {
-    let Some(slug) = serve_example("ruby", "ruby/bin/ruby server.rb") else {
+    let Some(slug) = serve_example("ruby", "ruby/bin/ruby server.rb", "Hello, world!\n") else {
         return;
     };
 
@@ -221,5 +219,5 @@ fn ruby_example_answers_with_its_own_ruby_and_webrick() {
 
 #[test]
 fn go_example_answers() {
-    serve_example("go", "./bin/web").expect("the Go example has no runtime archive to miss");
+    serve_example("go", "./bin/web", "hello, world\n").expect("the Go example has no runtime archive to miss");
 }

@@ -11,7 +11,7 @@ use slugplan::cache::Cache;
 use slugplan::manifest::GoBuild;
 use slugplan::stack::{self, StackError};
 
-/// The seed's web.go (examples/go): "Hello World" on $PORT.
+/// The seed's web.go (examples/go): "hello, world" on $PORT.
 const WEB_GO: &str = include_str!("../../examples/go/web.go");
 
 fn module(dir: &Path, source: &str) -> PathBuf {
@@ -59,7 +59,7 @@ fn web_go_builds_static_x86_64_and_reproducibly_from_two_directories() {
         (62, false, None)
     );
     stack::check_file(&first, "heroku-22").unwrap();
-    assert!(hello(&first).ends_with("Hello World\n"));
+    assert!(hello(&first).ends_with("hello, world\n"));
 }
 
 #[test]
@@ -94,7 +94,7 @@ fn unchanged_input_skips_go_build_and_works_without_go() {
     // A changed source is a new key: go builds again, and without go it is an error.
     std::fs::write(
         src.join("web.go"),
-        WEB_GO.replace("Hello World", "Hello Again"),
+        WEB_GO.replace("hello, world", "Hello Again"),
     )
     .unwrap();
     let err = build(&src, &cache, "/nonexistent/go").unwrap_err();
