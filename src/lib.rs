@@ -57,6 +57,7 @@ pub mod server;
 pub mod slug;
 pub mod stack;
 pub mod state;
+mod sync;
 pub mod workspace;
 
 use cli::settings::{Env, GlobalSettings};

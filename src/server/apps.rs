@@ -383,11 +383,7 @@ pub(crate) async fn empty_list(
 
 /// `GET /account/rate-limits`.
 pub(crate) async fn rate_limits(State(state): State<AppState>) -> ApiResult {
-    let remaining = state
-        .bucket
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remaining();
+    let remaining = crate::sync::lock(&state.bucket).remaining();
     Ok(json(StatusCode::OK, json!({ "remaining": remaining })))
 }
 

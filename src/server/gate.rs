@@ -106,11 +106,7 @@ pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: 
     if fires(faults.drop_body_every, n) {
         response = truncate_body(response).await;
     }
-    let remaining = state
-        .bucket
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remaining();
+    let remaining = crate::sync::lock(&state.bucket).remaining();
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         headers.insert("request-id", value);
@@ -125,7 +121,7 @@ pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: 
         // One write call per line (O_APPEND): a server killed mid-request leaves whole lines,
         // never half of one. A line lost to a full disk must not fail the request it describes.
         let line = format!("{line}\n");
-        let mut file = log.lock().unwrap_or_else(|p| p.into_inner());
+        let mut file = crate::sync::lock(log);
         let _ = file.write_all(line.as_bytes());
     }
     response
@@ -155,11 +151,7 @@ fn check(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
             ),
         ));
     }
-    let allowed = state
-        .bucket
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .take();
+    let allowed = crate::sync::lock(&state.bucket).take();
     if allowed {
         Ok(())
     } else {

@@ -357,7 +357,7 @@ impl TarSink for Producer {
 fn compress_jobs(jobs: &Mutex<Receiver<(u64, Slot)>>, done: &Sender<(u64, Item)>) {
     let mut compressor = ChunkCompressor::new();
     loop {
-        let job = jobs.lock().expect("job queue lock").recv();
+        let job = crate::sync::lock(jobs).recv();
         let Ok((seq, mut slot)) = job else { return };
         slot.crc = compressor.compress(&slot.input[..slot.len], &mut slot.output);
         if done.send((seq, Item::Chunk(slot))).is_err() {

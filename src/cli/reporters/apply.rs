@@ -50,11 +50,11 @@ impl ApplyProgress {
 
     /// Every step's outcome so far, in the order they ended.
     pub fn records(&self) -> Vec<StepRecord> {
-        self.records.lock().expect("records lock").clone()
+        crate::sync::lock(&self.records).clone()
     }
 
     fn take_bar(&self, address: &Address) -> Option<ProgressBar> {
-        let mut bars = self.bars.lock().expect("bars lock");
+        let mut bars = crate::sync::lock(&self.bars);
         let index = bars.iter().position(|(a, _)| a == address)?;
         Some(bars.remove(index).1)
     }
@@ -84,17 +84,14 @@ impl ApplyReporter for ApplyProgress {
                 );
                 bar.set_message(format!("{} {address}", gerund(action)));
                 bar.enable_steady_tick(Duration::from_millis(100));
-                self.bars
-                    .lock()
-                    .expect("bars lock")
-                    .push((address.clone(), bar));
+                crate::sync::lock(&self.bars).push((address.clone(), bar));
             }
             None => self.printer.status(gerund(action), address),
         }
     }
 
     fn finished(&self, address: &Address, outcome: StepOutcome, detail: &str) {
-        self.records.lock().expect("records lock").push(StepRecord {
+        crate::sync::lock(&self.records).push(StepRecord {
             address: address.clone(),
             outcome,
             detail: detail.to_owned(),

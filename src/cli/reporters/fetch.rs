@@ -83,9 +83,7 @@ impl FetchReporter for FetchProgress {
                     .status("Downloading", format_args!("{name} from {url}{total}"));
             }
             Mode::Json(last) => {
-                last.lock()
-                    .expect("not poisoned")
-                    .insert(name.to_owned(), 0);
+                crate::sync::lock(last).insert(name.to_owned(), 0);
                 self.json(serde_json::json!({
                     "event": "start", "runtime": name, "url": url, "total": total,
                 }));
@@ -94,11 +92,7 @@ impl FetchReporter for FetchProgress {
                 let bar = multi.add(ProgressBar::new(total.unwrap_or(0)));
                 bar.set_style(bar_style(self.printer.color()));
                 bar.set_prefix(name.to_owned());
-                if let Some(old) = bars
-                    .lock()
-                    .expect("not poisoned")
-                    .insert(name.to_owned(), bar)
-                {
+                if let Some(old) = crate::sync::lock(bars).insert(name.to_owned(), bar) {
                     old.finish_and_clear();
                 }
             }
@@ -109,7 +103,7 @@ impl FetchReporter for FetchProgress {
         match &self.mode {
             Mode::Quiet | Mode::Lines => {}
             Mode::Json(last) => {
-                let mut last = last.lock().expect("not poisoned");
+                let mut last = crate::sync::lock(last);
                 let sent = last.entry(name.to_owned()).or_default();
                 if bytes >= *sent + JSON_PROGRESS_STEP {
                     *sent = bytes;
@@ -120,7 +114,7 @@ impl FetchReporter for FetchProgress {
                 }
             }
             Mode::Bars { bars, .. } => {
-                if let Some(bar) = bars.lock().expect("not poisoned").get(name) {
+                if let Some(bar) = crate::sync::lock(bars).get(name) {
                     bar.set_position(bytes);
                 }
             }
@@ -140,7 +134,7 @@ impl FetchReporter for FetchProgress {
                 "delay_ms": u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
             })),
             Mode::Bars { multi, bars } => {
-                if let Some(bar) = bars.lock().expect("not poisoned").remove(name) {
+                if let Some(bar) = crate::sync::lock(bars).remove(name) {
                     bar.finish_and_clear();
                 }
                 let _ = multi.println(format!("warning: {message}"));
@@ -161,7 +155,7 @@ impl FetchReporter for FetchProgress {
                 "event": "finish", "runtime": name, "downloaded": downloaded,
             })),
             Mode::Bars { multi, bars } => {
-                if let Some(bar) = bars.lock().expect("not poisoned").remove(name) {
+                if let Some(bar) = crate::sync::lock(bars).remove(name) {
                     bar.finish_and_clear();
                 }
                 let _ = multi.println(format!("{:>12} {line}", "Fetched"));
