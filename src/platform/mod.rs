@@ -285,6 +285,11 @@ pub enum PlatformError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The local platform's database could not be opened or migrated, or was written by a
+    /// newer slugplan.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Database(#[from] Box<crate::sqlite::SqliteError>),
     /// The local platform's storage failed.
     #[error("local platform storage error: {message}")]
     Storage {

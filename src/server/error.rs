@@ -88,18 +88,14 @@ impl From<PlatformError> for ApiError {
                 };
                 ApiError::new(status, id, message)
             }
-            other @ (PlatformError::Transport { .. } | PlatformError::Storage { .. }) => {
+            other @ (PlatformError::Transport { .. }
+            | PlatformError::Storage { .. }
+            | PlatformError::Database(_)) => {
                 tracing::error!(error = ?other, "local platform failure");
-                let mut message = other.to_string();
-                let mut source = std::error::Error::source(&other);
-                while let Some(cause) = source {
-                    message.push_str(&format!(": {cause}"));
-                    source = cause.source();
-                }
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal_server_error",
-                    message,
+                    crate::error_chain::one_line(&other),
                 )
             }
         }

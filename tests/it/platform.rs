@@ -439,11 +439,23 @@ async fn migrating_twice_keeps_data_and_the_schema_version() {
 
     conn.pragma_update(None, "user_version", 999).unwrap();
     drop(conn);
+    let before = std::fs::read(dir.join("platform.db")).unwrap();
     let err = LocalPlatform::open(&dir).unwrap_err();
     assert!(
         err.to_string().contains("newer than this slugplan knows"),
         "{err}"
     );
+    // Refused untouched: a newer slugplan still finds its own schema (never written back down).
+    assert_eq!(
+        std::fs::read(dir.join("platform.db")).unwrap(),
+        before,
+        "the refused database is byte for byte as it was"
+    );
+    let version: usize = rusqlite::Connection::open(dir.join("platform.db"))
+        .unwrap()
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 999);
 }
 
 #[test]

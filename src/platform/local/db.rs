@@ -1,17 +1,16 @@
-//! The local platform's SQLite database: opening it and its migration list.
+//! The local platform's SQLite database: its schema (the migration list) and how it is opened.
 //!
-//! Guarantees: the schema is built by an append-only list of migrations applied under
-//! `pragma user_version` inside one exclusive transaction, so two processes opening a fresh
+//! Opening and migrating are [`crate::sqlite`]'s: an append-only migration list under
+//! `pragma user_version` applied in one exclusive transaction, so two processes opening a fresh
 //! directory at once never apply a migration twice, and a database written by a newer slugplan is
-//! refused instead of misread. The connection runs in WAL mode with a busy timeout, so a server
-//! and a CLI can share one data directory.
+//! refused, untouched, instead of misread. WAL and a busy timeout let a server and a CLI share
+//! one data directory.
 
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, TransactionBehavior};
-
 use crate::platform::PlatformError;
+use crate::sqlite::{Database, Schema};
 
 /// The schema, one migration per entry. Never edit or reorder an entry once it has shipped:
 /// append a new one, because `user_version` records how many have run.
@@ -100,58 +99,19 @@ CREATE TABLE blob_urls (
 );
 "];
 
-/// How long a writer waits for another process's transaction before giving up.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How the local platform's database is opened: WAL with a busy timeout (a server and a CLI
+/// share one data directory), foreign keys enforced, and `synchronous = NORMAL` (safe with WAL:
+/// a power cut may lose the last commits, never corrupt the file).
+pub(crate) const SCHEMA: Schema = Schema {
+    name: "local platform",
+    busy_timeout: Duration::from_secs(30),
+    pragmas: &[("foreign_keys", "ON"), ("synchronous", "NORMAL")],
+    migrations: MIGRATIONS,
+};
 
 /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-pub(crate) fn open(path: &Path) -> Result<Connection, PlatformError> {
-    let conn = Connection::open(path).map_err(|e| storage(path, "cannot open the database", e))?;
-    conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(|e| storage(path, "cannot set the busy timeout", e))?;
-    // WAL lets readers run beside one writer; a second process then waits (busy timeout)
-    // instead of failing.
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(|e| storage(path, "cannot switch to WAL mode", e))?;
-    conn.pragma_update(None, "foreign_keys", true)
-        .map_err(|e| storage(path, "cannot enable foreign keys", e))?;
-    conn.pragma_update(None, "synchronous", "NORMAL")
-        .map_err(|e| storage(path, "cannot set synchronous mode", e))?;
-    let mut conn = conn;
-    migrate(&mut conn, path)?;
-    Ok(conn)
-}
-
-/// Applies the migrations that have not run yet, all in one exclusive transaction.
-pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), PlatformError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Exclusive)
-        .map_err(|e| storage(path, "cannot lock the database to migrate it", e))?;
-    let applied: usize = tx
-        .pragma_query_value(None, "user_version", |row| row.get(0))
-        .map_err(|e| storage(path, "cannot read the schema version", e))?;
-    if applied > MIGRATIONS.len() {
-        return Err(PlatformError::Storage {
-            message: format!(
-                "{} has schema version {applied}, newer than this slugplan knows ({}); upgrade slugplan",
-                path.display(),
-                MIGRATIONS.len()
-            ),
-            source: None,
-        });
-    }
-    for migration in &MIGRATIONS[applied..] {
-        tx.execute_batch(migration)
-            .map_err(|e| storage(path, "cannot apply a schema migration", e))?;
-    }
-    tx.pragma_update(None, "user_version", MIGRATIONS.len())
-        .map_err(|e| storage(path, "cannot record the schema version", e))?;
-    tx.commit()
-        .map_err(|e| storage(path, "cannot commit the schema migration", e))
-}
-
-/// The number of migrations this slugplan knows (the `user_version` of an up-to-date database).
-pub(crate) fn schema_version() -> usize {
-    MIGRATIONS.len()
+pub(crate) fn open(path: &Path) -> Result<Database, PlatformError> {
+    Ok(Database::open(path, &SCHEMA).map_err(Box::new)?)
 }
 
 /// A storage error naming the database file.

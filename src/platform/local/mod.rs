@@ -112,7 +112,7 @@ impl LocalPlatform {
 
     /// The schema version an up-to-date database has (`pragma user_version`).
     pub fn schema_version() -> usize {
-        db::schema_version()
+        db::SCHEMA.version()
     }
 
     /// Creates an app of a given generation (the trait's `create_app` makes Cedar apps).

@@ -7,8 +7,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::MutexGuard;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
@@ -19,6 +19,7 @@ use super::db;
 use super::records::{AppRecord, SlugRecord};
 use super::releases::{has_due_releases, settle};
 use crate::platform::{Generation, PlatformError};
+use crate::sqlite::Database;
 
 /// The columns [`app_from_row`] reads, in order.
 const APP_COLUMNS: &str = "a.id, a.name, a.stack, a.generation, a.region, a.created_at, \
@@ -53,8 +54,7 @@ pub struct SlugParams {
 /// The database and blob directory of one local platform.
 #[derive(Debug)]
 pub struct Store {
-    conn: Mutex<Connection>,
-    db_path: PathBuf,
+    db: Database,
     pub(crate) blobs: BlobStore,
     pub(crate) options: LocalOptions,
     /// Releases attempted through this store, for `fail_release_every`.
@@ -65,11 +65,9 @@ impl Store {
     /// Opens the store in `dir`: `dir/platform.db` and `dir/blobs/`.
     pub(crate) fn open(dir: &Path) -> Result<Store, PlatformError> {
         fs_err::create_dir_all(dir).map_err(|e| super::blobs::io_error(dir, e))?;
-        let db_path = dir.join("platform.db");
-        let conn = db::open(&db_path)?;
+        let db = db::open(&dir.join("platform.db"))?;
         Ok(Store {
-            conn: Mutex::new(conn),
-            db_path,
+            db,
             blobs: BlobStore::new(dir.join("blobs")),
             options: LocalOptions::default(),
             releases_made: AtomicU64::new(0),
@@ -83,14 +81,12 @@ impl Store {
 
     /// The connection; keep the guard short, other tasks wait on it.
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite consistent (the transaction rolls back on
-        // drop), so a poisoned lock is safe to keep using.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+        self.db.conn()
     }
 
     /// Converts a SQLite error into a storage error naming the database.
     pub(crate) fn err(&self, what: &'static str) -> impl FnOnce(rusqlite::Error) -> PlatformError {
-        let path = self.db_path.clone();
+        let path = self.db.path().to_owned();
         move |e| db::storage(&path, what, e)
     }
 
