@@ -11,8 +11,6 @@ mod couple;
 pub mod promote;
 mod steps;
 
-pub(crate) use steps::process_types_key;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -160,7 +158,7 @@ pub struct Applier<'a> {
     /// The platform's identity in the state (`local:<dir>` or the API URL).
     pub platform_id: String,
     /// The local state (uploads, releases made, the audit log).
-    pub state: &'a Mutex<State>,
+    pub state: &'a State,
     /// The audit-log entry of this apply.
     pub apply_id: i64,
     /// The slugs to upload, by name.
@@ -184,7 +182,7 @@ impl<'a> Applier<'a> {
     pub fn new(
         platform: &'a dyn Platform,
         platform_id: String,
-        state: &'a Mutex<State>,
+        state: &'a State,
         apply_id: i64,
         slugs: &'a BTreeMap<String, ReadySlug>,
         app_stacks: &'a BTreeMap<String, String>,
@@ -331,7 +329,7 @@ impl<'a> Applier<'a> {
                     }
                 };
                 self.reporter.finished(&step.address, outcome, &detail);
-                self.state.lock().expect("state lock").record_event(
+                self.state.record_event(
                     self.apply_id,
                     &step.address.0,
                     step.action.as_str(),
@@ -348,18 +346,11 @@ impl<'a> Applier<'a> {
     }
 
     fn remember_slug(&self, slug: &str, id: &str) {
-        self.slug_ids
-            .lock()
-            .expect("slug ids lock")
-            .insert(slug.to_owned(), id.to_owned());
+        crate::sync::lock(&self.slug_ids).insert(slug.to_owned(), id.to_owned());
     }
 
     fn known_slug(&self, slug: &str) -> Option<String> {
-        self.slug_ids
-            .lock()
-            .expect("slug ids lock")
-            .get(slug)
-            .cloned()
+        crate::sync::lock(&self.slug_ids).get(slug).cloned()
     }
 }
 

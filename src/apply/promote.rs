@@ -414,8 +414,6 @@ impl Applier<'_> {
                 Err(message) => Err(self.fail(step, message, None)),
                 Ok(release) => self
                     .state
-                    .lock()
-                    .expect("state lock")
                     .record_release(
                         &self.platform_id,
                         &target.name,

@@ -93,16 +93,13 @@ impl Applier<'_> {
             .slugs
             .get(slug)
             .ok_or_else(|| self.fail(step, format!("slug `{slug}` was not built"), None))?;
-        let process_types = process_types_key(&ready.process_types);
         let recorded = self
             .state
-            .lock()
-            .expect("state lock")
             .find_upload(
                 &self.platform_id,
                 &ready.checksum,
                 &ready.stack,
-                &process_types,
+                &ready.process_types,
             )
             .map_err(self.record_failure(step))?;
         if let Some(upload) = recorded {
@@ -137,13 +134,11 @@ impl Applier<'_> {
             app: app.to_owned(),
         };
         self.state
-            .lock()
-            .expect("state lock")
             .record_upload(
                 &self.platform_id,
                 &ready.checksum,
                 &ready.stack,
-                &process_types,
+                &ready.process_types,
                 &upload,
             )
             .map_err(self.record_failure(step))?;
@@ -201,8 +196,6 @@ impl Applier<'_> {
             .map_err(self.platform_err(step, "creating the release"))?;
         let release = self.wait_for_release(step, app, release).await?;
         self.state
-            .lock()
-            .expect("state lock")
             .record_release(
                 &self.platform_id,
                 app,
@@ -249,11 +242,4 @@ pub(crate) async fn create_or_resume_release(
         }
         _ => platform.create_release(app, slug_id, description).await,
     }
-}
-
-/// The process types as a canonical string, part of the key of a recorded upload.
-pub(crate) fn process_types_key(
-    process_types: &std::collections::BTreeMap<String, String>,
-) -> String {
-    serde_json::to_string(process_types).expect("a string map serialises")
 }

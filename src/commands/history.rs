@@ -10,11 +10,7 @@ use super::Session;
 /// Prints the newest applies and what each step did.
 pub fn run(args: &HistoryArgs, session: &Session) -> miette::Result<ExitStatus> {
     let printer = session.printer();
-    let history = session
-        .state()?
-        .lock()
-        .expect("state lock")
-        .history(args.limit)?;
+    let history = session.state()?.history(args.limit)?;
     if args.json {
         printer.json(&history);
         return Ok(ExitStatus::Success);

@@ -44,7 +44,7 @@ pub async fn run(args: &PromoteArgs, session: &Session) -> miette::Result<ExitSt
         printer.status("Cancelled", "nothing was promoted");
         return Ok(ExitStatus::Failure);
     }
-    let apply_id = state.lock().expect("state lock").begin_apply(
+    let apply_id = state.begin_apply(
         session.command_line(),
         &connected.id,
         &workspace.manifest_sha256,
@@ -56,7 +56,6 @@ pub async fn run(args: &PromoteArgs, session: &Session) -> miette::Result<ExitSt
         Err(err) => format!("failed: {err}"),
     };
     {
-        let state = state.lock().expect("state lock");
         if let Ok(report) = &result {
             for target in &report.targets {
                 let detail = target.error.clone().unwrap_or_else(|| {

@@ -10,7 +10,7 @@
 //! The async runtime is not here: the entry point builds the one runtime and runs the command
 //! on it ([`crate::run`]).
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::cache::{Cache, CacheError};
@@ -50,7 +50,7 @@ pub struct Session {
     command_line: OnceLock<String>,
     // Fields drop in declaration order: the state, the connection and the cache close before
     // the apply lock is released, as they did when each command held them itself.
-    state: OnceLock<Mutex<State>>,
+    state: OnceLock<State>,
     connected: OnceLock<Connected>,
     cache: OnceLock<Cache>,
     apply_lock: OnceLock<ApplyLock>,
@@ -128,9 +128,9 @@ impl Session {
     }
 
     /// slugplan's state beside the manifest.
-    pub fn state(&self) -> Result<&Mutex<State>, SessionError> {
+    pub fn state(&self) -> Result<&State, SessionError> {
         let workspace = self.workspace()?;
-        once(&self.state, || Ok(Mutex::new(workspace.open_state()?)))
+        once(&self.state, || Ok(workspace.open_state()?))
     }
 
     /// Takes the apply lock for the rest of the command, waiting up to `timeout` for another

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::apply::{Applier, ApplyError, ApplyOptions, ApplyReporter, ApplySummary, ReadySlug};
 use crate::build::BuildOptions;
@@ -83,7 +83,7 @@ pub struct Deploy<'a> {
     /// The platform.
     pub connected: &'a Connected,
     /// slugplan's state.
-    pub state: &'a Mutex<State>,
+    pub state: &'a State,
     /// The cache.
     pub cache: &'a Cache,
 }
@@ -175,25 +175,25 @@ impl Deploy<'_> {
                 .entry(name.clone())
                 .or_insert_with(|| unknown_facts(self.workspace, name));
         }
-        let (uploads, ours) = {
-            let state = self.state.lock().expect("state lock");
-            let mut uploads = BTreeMap::new();
-            for (name, slug) in &prepared.ready {
-                let key = crate::apply::process_types_key(&slug.process_types);
-                if let Some(upload) =
-                    state.find_upload(&self.connected.id, &slug.checksum, &slug.stack, &key)?
-                {
-                    uploads.insert(name.clone(), upload);
-                }
+        let state = self.state;
+        let mut uploads = BTreeMap::new();
+        for (name, slug) in &prepared.ready {
+            let found = state.find_upload(
+                &self.connected.id,
+                &slug.checksum,
+                &slug.stack,
+                &slug.process_types,
+            )?;
+            if let Some(upload) = found {
+                uploads.insert(name.clone(), upload);
             }
-            let mut ours = BTreeSet::new();
-            for release in observed.values().filter_map(|o| o.running.as_ref()) {
-                if state.made_release(&self.connected.id, &release.id)? {
-                    ours.insert(release.id.clone());
-                }
+        }
+        let mut ours = BTreeSet::new();
+        for release in observed.values().filter_map(|o| o.running.as_ref()) {
+            if state.made_release(&self.connected.id, &release.id)? {
+                ours.insert(release.id.clone());
             }
-            (uploads, ours)
-        };
+        }
         let Prepared { ready, fetched, .. } = prepared;
         let mut plan = diff(DiffInput {
             graph,
@@ -330,11 +330,9 @@ impl Deploy<'_> {
                 targets: downgrades.iter().map(|a| a.0.clone()).collect(),
             });
         }
-        let apply_id = self.state.lock().expect("state lock").begin_apply(
-            command,
-            &self.connected.id,
-            &self.workspace.manifest_sha256,
-        )?;
+        let apply_id =
+            self.state
+                .begin_apply(command, &self.connected.id, &self.workspace.manifest_sha256)?;
         let app_stacks: BTreeMap<String, String> = self
             .workspace
             .desired
@@ -360,10 +358,7 @@ impl Deploy<'_> {
             Ok(_) => "succeeded".to_owned(),
             Err(err) => format!("failed: {err}"),
         };
-        self.state
-            .lock()
-            .expect("state lock")
-            .finish_apply(apply_id, &outcome)?;
+        self.state.finish_apply(apply_id, &outcome)?;
         let mut summary = result?;
         summary.built = planned
             .plan

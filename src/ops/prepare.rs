@@ -6,7 +6,7 @@
 //! not packed again.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 
@@ -96,7 +96,7 @@ pub struct Prepared {
 pub async fn prepare(
     loaded: &LoadedManifest,
     cache: &Cache,
-    state: &Mutex<State>,
+    state: &State,
     slugs: &BTreeSet<String>,
     options: &PrepareOptions,
     reporter: &dyn FetchReporter,
@@ -153,7 +153,6 @@ pub async fn prepare(
         .try_collect()
         .await?;
 
-    let state = state.lock().expect("state lock");
     for (name, cached) in results {
         let spec = &loaded.manifest.slugs[&name];
         let facts = match &cached {

@@ -9,7 +9,6 @@
 //! built or uploaded.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -263,7 +262,7 @@ async fn running_checksums(
 /// later plans know slugplan made it).
 pub async fn run(
     platform: &dyn Platform,
-    state: &Mutex<State>,
+    state: &State,
     platform_id: &str,
     preview: Preview,
     timeout: Duration,
@@ -280,7 +279,7 @@ pub async fn run(
     let mut outcomes: BTreeMap<&str, Result<_, String>> = BTreeMap::new();
     for (target, result) in to_promote.iter().zip(results) {
         if let Ok(release) = &result {
-            state.lock().expect("state lock").record_release(
+            state.record_release(
                 platform_id,
                 &target.name,
                 &release.id,

@@ -8,7 +8,6 @@
 //! Nothing is rebuilt or uploaded; the slug is already on the platform.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -145,7 +144,7 @@ fn platform_err(app: &str, doing: &str) -> impl Fn(PlatformError) -> ReleasesErr
 /// The newest `limit` releases of `app`, newest first, with checksums and who made them.
 pub async fn list(
     platform: &dyn Platform,
-    state: &Mutex<State>,
+    state: &State,
     platform_id: &str,
     app: &str,
     limit: usize,
@@ -166,7 +165,6 @@ pub async fn list(
         let slug = slug.map_err(platform_err(app, &format!("reading slug {id}")))?;
         checksums.insert(*id, slug.checksum);
     }
-    let state = state.lock().expect("state lock");
     let mut rows = Vec::with_capacity(releases.len());
     for release in &releases {
         let by_slugplan = release.description.ends_with("(slugplan)")
@@ -193,7 +191,7 @@ pub async fn list(
 /// release before the running one, and waits for the new release to settle.
 pub async fn rollback(
     platform: &dyn Platform,
-    state: &Mutex<State>,
+    state: &State,
     platform_id: &str,
     app: &str,
     to: Option<&str>,
@@ -255,7 +253,7 @@ pub async fn rollback(
         .await
         .map_err(platform_err(app, &format!("reading slug {slug_id}")))?
         .checksum;
-    state.lock().expect("state lock").record_release(
+    state.record_release(
         platform_id,
         app,
         &made.id,

@@ -7,20 +7,33 @@
 //! - `apply.lock`: an exclusive file lock held for the whole of an apply; its content names the
 //!   holder (pid, host, command, start time) so a second apply can say who is in the way.
 //!
-//! The schema evolves by an append-only list of migrations applied under `pragma user_version`
-//! in one exclusive transaction; a migration is never edited once released.
+//! [`State`] owns its database connection (internally synchronised), so every caller shares it
+//! as `&State`, and its methods are the domain's operations (find an upload, record a release,
+//! begin an apply): nothing above this module sees SQL or a connection. The database is opened
+//! through [`crate::sqlite`]: an append-only migration list under `pragma user_version` applied
+//! in one exclusive transaction, and a file written by a newer slugplan refused, untouched.
 
 mod lock;
 
 pub use lock::{ApplyLock, LockHolder};
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use crate::build::key::SlugKey;
+use crate::sqlite::{Database, Schema, SqliteError};
+
+/// The state database: how it is opened and its migrations.
+const SCHEMA: Schema = Schema {
+    name: "state",
+    busy_timeout: Duration::from_secs(10),
+    pragmas: &[],
+    migrations: MIGRATIONS,
+};
 
 /// Migrations, in order. Append only.
 const MIGRATIONS: &[&str] = &[
@@ -75,7 +88,11 @@ const MIGRATIONS: &[&str] = &[
 /// Errors of the local state.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum StateError {
-    /// The database could not be opened, migrated or queried.
+    /// The database could not be opened or migrated, or was written by a newer slugplan.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Open(#[from] Box<SqliteError>),
+    /// A query failed.
     #[error("state database {} failed", path.display())]
     #[diagnostic(help(
         "the state only speeds deploys up and records history; move it aside if it is damaged"
@@ -152,11 +169,11 @@ pub struct ApplyEvent {
     pub detail: String,
 }
 
-/// An open state database.
+/// An open state database. Shared by `&State` between the steps of an apply, which run on
+/// many tasks at once: each method holds the connection for its own statements only.
 #[derive(Debug)]
 pub struct State {
-    path: PathBuf,
-    conn: Connection,
+    db: Database,
 }
 
 impl State {
@@ -166,36 +183,29 @@ impl State {
             path: dir.to_owned(),
             source,
         })?;
-        let path = dir.join("state.db");
-        let wrap = |source| StateError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let mut conn = Connection::open(&path).map_err(wrap)?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(wrap)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(wrap)?;
-        migrate(&mut conn).map_err(wrap)?;
-        Ok(State { path, conn })
+        let db = Database::open(&dir.join("state.db"), &SCHEMA).map_err(Box::new)?;
+        Ok(State { db })
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> StateError + '_ {
         |source| StateError::Sqlite {
-            path: self.path.clone(),
+            path: self.db.path().to_owned(),
             source,
         }
     }
 
     /// A slug slugplan already uploaded to `platform` with this checksum, stack and process
-    /// types.
+    /// types (all three identify it: the same archive with other process types is another slug).
     pub fn find_upload(
         &self,
         platform: &str,
         checksum: &str,
         stack: &str,
-        process_types: &str,
+        process_types: &BTreeMap<String, String>,
     ) -> Result<Option<RecordedUpload>, StateError> {
-        self.conn
+        let process_types = process_types_key(process_types);
+        self.db
+            .conn()
             .query_row(
                 "SELECT slug_id, app FROM uploads
                  WHERE platform = ?1 AND checksum = ?2 AND stack = ?3 AND process_types = ?4",
@@ -217,10 +227,12 @@ impl State {
         platform: &str,
         checksum: &str,
         stack: &str,
-        process_types: &str,
+        process_types: &BTreeMap<String, String>,
         upload: &RecordedUpload,
     ) -> Result<(), StateError> {
-        self.conn
+        let process_types = process_types_key(process_types);
+        self.db
+            .conn()
             .execute(
                 "INSERT OR REPLACE INTO uploads VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
@@ -239,7 +251,8 @@ impl State {
 
     /// Forgets a recorded upload that turned out not to exist on the platform any more.
     pub fn forget_upload(&self, platform: &str, slug_id: &str) -> Result<(), StateError> {
-        self.conn
+        self.db
+            .conn()
             .execute(
                 "DELETE FROM uploads WHERE platform = ?1 AND slug_id = ?2",
                 params![platform, slug_id],
@@ -257,7 +270,8 @@ impl State {
         version: u64,
         checksum: Option<&str>,
     ) -> Result<(), StateError> {
-        self.conn
+        self.db
+            .conn()
             .execute(
                 "INSERT OR REPLACE INTO releases VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![platform, release_id, app, version as i64, checksum, now()],
@@ -268,7 +282,8 @@ impl State {
 
     /// Whether slugplan made release `release_id` on `platform`.
     pub fn made_release(&self, platform: &str, release_id: &str) -> Result<bool, StateError> {
-        self.conn
+        self.db
+            .conn()
             .query_row(
                 "SELECT 1 FROM releases WHERE platform = ?1 AND release_id = ?2",
                 params![platform, release_id],
@@ -282,7 +297,8 @@ impl State {
     /// The input key recorded for slug `slug` by the last plan that built or found it.
     pub fn slug_key(&self, slug: &str) -> Result<Option<SlugKey>, StateError> {
         let row: Option<(String, String)> = self
-            .conn
+            .db
+            .conn()
             .query_row(
                 "SELECT key, parts FROM slug_keys WHERE slug = ?1",
                 [slug],
@@ -301,7 +317,8 @@ impl State {
     /// Records slug `slug`'s current input key.
     pub fn record_slug_key(&self, slug: &str, key: &SlugKey) -> Result<(), StateError> {
         let parts = serde_json::to_string(&key.parts).expect("a string map serialises");
-        self.conn
+        self.db
+            .conn()
             .execute(
                 "INSERT OR REPLACE INTO slug_keys VALUES (?1, ?2, ?3, ?4)",
                 params![slug, key.key, parts, now()],
@@ -317,14 +334,15 @@ impl State {
         platform: &str,
         manifest_sha256: &str,
     ) -> Result<i64, StateError> {
-        self.conn
-            .execute(
-                "INSERT INTO applies (started_at, command, platform, manifest_sha256)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![now(), command, platform, manifest_sha256],
-            )
-            .map_err(self.err())?;
-        Ok(self.conn.last_insert_rowid())
+        // One guard for both: the row id is the connection's last insert.
+        let conn = self.db.conn();
+        conn.execute(
+            "INSERT INTO applies (started_at, command, platform, manifest_sha256)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![now(), command, platform, manifest_sha256],
+        )
+        .map_err(self.err())?;
+        Ok(conn.last_insert_rowid())
     }
 
     /// Appends a step's outcome to apply `apply_id`.
@@ -336,7 +354,8 @@ impl State {
         outcome: &str,
         detail: &str,
     ) -> Result<(), StateError> {
-        self.conn
+        self.db
+            .conn()
             .execute(
                 "INSERT INTO events (apply_id, seq, at, address, action, outcome, detail)
                  VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE apply_id = ?1),
@@ -349,7 +368,8 @@ impl State {
 
     /// Closes apply `apply_id` with its outcome.
     pub fn finish_apply(&self, apply_id: i64, outcome: &str) -> Result<(), StateError> {
-        self.conn
+        self.db
+            .conn()
             .execute(
                 "UPDATE applies SET finished_at = ?2, outcome = ?3 WHERE id = ?1",
                 params![apply_id, now(), outcome],
@@ -360,8 +380,8 @@ impl State {
 
     /// The audit log, newest first, at most `limit` entries.
     pub fn history(&self, limit: usize) -> Result<Vec<ApplyRecord>, StateError> {
-        let mut stmt = self
-            .conn
+        let conn = self.db.conn();
+        let mut stmt = conn
             .prepare(
                 "SELECT id, started_at, finished_at, command, platform, manifest_sha256, outcome
                  FROM applies ORDER BY id DESC LIMIT ?1",
@@ -382,8 +402,7 @@ impl State {
             })
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(self.err())?;
-        let mut events = self
-            .conn
+        let mut events = conn
             .prepare(
                 "SELECT at, address, action, outcome, detail FROM events
                  WHERE apply_id = ?1 ORDER BY seq",
@@ -407,15 +426,10 @@ impl State {
     }
 }
 
-/// Applies the migrations the database has not seen, in one exclusive transaction.
-fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
-    let version: usize = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    for migration in MIGRATIONS.iter().skip(version) {
-        tx.execute_batch(migration)?;
-    }
-    tx.pragma_update(None, "user_version", MIGRATIONS.len())?;
-    tx.commit()
+/// The process types as a canonical string: part of the key of a recorded upload. serde_json
+/// writes a `BTreeMap` in key order, so equal maps give equal keys.
+fn process_types_key(process_types: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(process_types).expect("a string map serialises")
 }
 
 /// Now, in RFC 3339 (UTC, whole seconds).
@@ -429,6 +443,10 @@ pub(crate) fn now() -> String {
 mod tests {
     use super::*;
 
+    fn web() -> BTreeMap<String, String> {
+        BTreeMap::from([("web".to_owned(), "./server".to_owned())])
+    }
+
     #[test]
     fn migrating_twice_keeps_the_data() {
         let dir = tempfile::tempdir().unwrap();
@@ -438,28 +456,105 @@ mod tests {
             app: "web-staging".into(),
         };
         state
-            .record_upload("local", "SHA256:aa", "heroku-24", "{}", &upload)
+            .record_upload("local", "SHA256:aa", "heroku-24", &web(), &upload)
             .unwrap();
         drop(state);
         let state = State::open(dir.path()).unwrap();
         let version: usize = state
-            .conn
+            .db
+            .conn()
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!(version, MIGRATIONS.len());
         assert_eq!(
             state
-                .find_upload("local", "SHA256:aa", "heroku-24", "{}")
+                .find_upload("local", "SHA256:aa", "heroku-24", &web())
                 .unwrap(),
             Some(upload)
         );
         assert_eq!(
             state
-                .find_upload("local", "SHA256:aa", "heroku-22", "{}")
+                .find_upload("local", "SHA256:aa", "heroku-22", &web())
                 .unwrap(),
             None,
             "another stack is another slug"
         );
+        assert_eq!(
+            state
+                .find_upload("local", "SHA256:aa", "heroku-24", &BTreeMap::new())
+                .unwrap(),
+            None,
+            "other process types are another slug"
+        );
+    }
+
+    #[test]
+    fn a_state_written_by_a_newer_slugplan_is_refused_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        let apply = state.begin_apply("slugplan apply", "local", "m1").unwrap();
+        drop(state);
+        let path = dir.path().join("state.db");
+        let newer = MIGRATIONS.len() + 1;
+        // What a newer slugplan leaves: one more migration applied (closing checkpoints the WAL
+        // into the file, so the bytes below are the whole database).
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE from_the_future (x TEXT);")
+            .unwrap();
+        conn.pragma_update(None, "user_version", newer).unwrap();
+        drop(conn);
+        let before = std::fs::read(&path).unwrap();
+
+        let err = State::open(dir.path()).unwrap_err();
+        assert!(
+            matches!(&err, StateError::Open(open) if matches!(**open, SqliteError::Newer { found, .. } if found == newer)),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("newer than this slugplan knows"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "the file is untouched"
+        );
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let version: usize = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, newer, "the version is not written back down");
+        let kept: i64 = conn
+            .query_row("SELECT id FROM applies", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, apply);
+    }
+
+    #[test]
+    fn one_state_is_shared_by_reference_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<State>();
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        let apply = state.begin_apply("slugplan apply", "local", "m").unwrap();
+        std::thread::scope(|scope| {
+            for n in 0..8 {
+                let state = &state;
+                scope.spawn(move || {
+                    state
+                        .record_event(apply, &format!("release.a{n}"), "release", "done", "")
+                        .unwrap();
+                });
+            }
+        });
+        let history = state.history(1).unwrap();
+        let mut seen: Vec<&str> = history[0]
+            .events
+            .iter()
+            .map(|e| e.address.as_str())
+            .collect();
+        seen.sort_unstable();
+        assert_eq!(seen.len(), 8, "{seen:?}");
     }
 
     #[test]
