@@ -53,6 +53,7 @@ pub mod manifest;
 pub mod ops;
 pub mod plan;
 pub mod platform;
+pub mod release;
 pub mod runtime;
 pub mod server;
 pub mod slug;

@@ -6,7 +6,7 @@
 //! Each step re-reads the coupling first, so a repeated apply does nothing twice.
 
 use super::steps::StepResult;
-use super::{Applier, StepOutcome};
+use super::{Applier, StepError, StepOutcome};
 use crate::plan::PlannedStep;
 use crate::platform::{Pipeline, PlatformError};
 
@@ -18,7 +18,7 @@ impl Applier<'_> {
         pipeline: &str,
         stage: &str,
     ) -> StepResult {
-        let err = |doing: &str| self.platform_err(step, doing);
+        let err = |doing: &'static str| self.platform_err(step, doing);
         let pipeline = self.ensure_pipeline(step, pipeline).await?;
         let coupling = self
             .platform
@@ -63,12 +63,8 @@ impl Applier<'_> {
     }
 
     /// The pipeline named `name`, created when missing.
-    async fn ensure_pipeline(
-        &self,
-        step: &PlannedStep,
-        name: &str,
-    ) -> Result<Pipeline, super::StepError> {
-        let err = |doing: &str| self.platform_err(step, doing);
+    async fn ensure_pipeline(&self, step: &PlannedStep, name: &str) -> Result<Pipeline, StepError> {
+        let err = |doing: &'static str| self.platform_err(step, doing);
         match self.platform.pipeline(name).await {
             Ok(pipeline) => return Ok(pipeline),
             Err(PlatformError::NotFound { .. }) => {}

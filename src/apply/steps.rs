@@ -1,10 +1,20 @@
-//! The steps themselves: create an app, upload a slug, release it.
+//! The steps themselves: create an app, upload a slug, release it, promote to it.
+//!
+//! Each step first checks whether its effect is already there (see the module docs of
+//! `apply`); releasing, waiting and promoting are [`crate::release`]'s, and a step records in
+//! the state only what has settled.
 
-use super::{Applier, StepError, StepOutcome};
+use futures_util::future::join_all;
+
+use super::{Applier, StepError, StepFailure, StepOutcome};
+use crate::error_chain::Shared;
 use crate::graph::StepKind;
 use crate::plan::PlannedStep;
 use crate::plan::diff::release_description;
-use crate::platform::{NewSlug, Platform, PlatformError, Release, ReleaseStatus};
+use crate::platform::{NewSlug, PlatformError};
+use crate::release::{
+    self, ReleaseError, Target, Verdict, promote_all, read_source, read_target, verdict,
+};
 use crate::state::RecordedUpload;
 
 /// What a step reports when it ends well: how, and a detail for the log.
@@ -22,39 +32,32 @@ impl Applier<'_> {
                 stage,
             } => self.couple(step, app, pipeline, stage).await,
             StepKind::Promote { from, .. } => {
-                match self.promote_group(from, vec![step]).await.pop() {
-                    Some((_, result)) => result,
-                    None => Err(self.fail(step, "the promotion reported nothing", None)),
-                }
+                let (_, result) = self
+                    .promote_group(from, vec![step])
+                    .await
+                    .pop()
+                    .expect("one result per promote step");
+                result
             }
-            other => Err(self.fail(step, format!("{other:?} is not an apply step"), None)),
+            other => Err(fail(
+                step,
+                StepFailure::NotAnApplyStep {
+                    step: format!("{other:?}"),
+                },
+            )),
         }
     }
 
-    pub(super) fn fail(
-        &self,
-        step: &PlannedStep,
-        message: impl Into<String>,
-        source: Option<PlatformError>,
-    ) -> StepError {
-        StepError {
-            address: step.address.clone(),
-            message: message.into(),
-            source,
-        }
-    }
-
+    /// Turns a platform error into a failure of `step`, saying what it was doing.
     pub(super) fn platform_err(
         &self,
         step: &PlannedStep,
-        doing: &str,
+        doing: &'static str,
     ) -> impl Fn(PlatformError) -> StepError + use<> {
         let address = step.address.clone();
-        let doing = doing.to_owned();
-        move |err| StepError {
+        move |source| StepError {
             address: address.clone(),
-            message: format!("{doing}: {err}"),
-            source: Some(err),
+            failure: StepFailure::Platform { doing, source },
         }
     }
 
@@ -65,8 +68,7 @@ impl Applier<'_> {
         let address = step.address.clone();
         move |err| StepError {
             address: address.clone(),
-            message: format!("recording in the local state: {err}"),
-            source: None,
+            failure: StepFailure::State(err),
         }
     }
 
@@ -89,10 +91,14 @@ impl Applier<'_> {
     }
 
     async fn upload(&self, step: &PlannedStep, slug: &str, app: &str) -> StepResult {
-        let ready = self
-            .slugs
-            .get(slug)
-            .ok_or_else(|| self.fail(step, format!("slug `{slug}` was not built"), None))?;
+        let ready = self.slugs.get(slug).ok_or_else(|| {
+            fail(
+                step,
+                StepFailure::NotBuilt {
+                    slug: slug.to_owned(),
+                },
+            )
+        })?;
         let recorded = self
             .state
             .find_upload(
@@ -155,10 +161,11 @@ impl Applier<'_> {
             .clone()
             .or_else(|| self.known_slug(slug))
             .ok_or_else(|| {
-                self.fail(
+                fail(
                     step,
-                    format!("no slug id for `{slug}`: its upload did not run"),
-                    None,
+                    StepFailure::NoSlugId {
+                        slug: slug.to_owned(),
+                    },
                 )
             })?;
         let checksum = self.slugs.get(slug).map(|s| s.checksum.clone());
@@ -170,7 +177,7 @@ impl Applier<'_> {
 
     /// Releases `slug_id` to `app` unless the app already runs it (re-read right now, so an
     /// interrupted apply is never released twice), then waits for the release to settle.
-    pub(super) async fn release_slug(
+    async fn release_slug(
         &self,
         step: &PlannedStep,
         app: &str,
@@ -191,10 +198,13 @@ impl Applier<'_> {
                 format!("already runs slug {slug_id} (v{})", current.version),
             ));
         }
-        let release = create_or_resume_release(self.platform, app, slug_id, &description())
+        let failed = |e: ReleaseError| fail(step, e.into());
+        let made = release::create_or_resume(self.platform, app, slug_id, &description())
             .await
-            .map_err(self.platform_err(step, "creating the release"))?;
-        let release = self.wait_for_release(step, app, release).await?;
+            .map_err(failed)?;
+        let release = release::wait(self.platform, app, made, self.options.release_timeout)
+            .await
+            .map_err(failed)?;
         self.state
             .record_release(
                 &self.platform_id,
@@ -209,37 +219,114 @@ impl Applier<'_> {
             format!("v{} runs slug {slug_id}", release.version),
         ))
     }
+}
 
-    /// Polls a release until it leaves `pending`; a failed or expired one fails the step.
-    pub(super) async fn wait_for_release(
-        &self,
-        step: &PlannedStep,
-        app: &str,
-        release: Release,
-    ) -> Result<Release, StepError> {
-        super::promote::wait_for_release(self.platform, app, release, self.options.release_timeout)
-            .await
-            .map_err(|message| self.fail(step, message, None))
+/// A failure of `step`.
+fn fail(step: &PlannedStep, failure: StepFailure) -> StepError {
+    StepError {
+        address: step.address.clone(),
+        failure,
     }
 }
 
-/// Releases `slug_id` to `app`, unless the app's newest release is a pending release of that
-/// same slug: an apply killed while waiting for it left it behind, and it is resumed (waited
-/// for by the caller) instead of released twice.
-pub(crate) async fn create_or_resume_release(
-    platform: &dyn Platform,
-    app: &str,
-    slug_id: &str,
-    description: &str,
-) -> Result<Release, PlatformError> {
-    let newest = platform.releases(app, 1).await?;
-    match newest.into_iter().next() {
-        Some(pending)
-            if pending.status == ReleaseStatus::Pending
-                && pending.slug_id.as_deref() == Some(slug_id) =>
-        {
-            Ok(pending)
+impl Applier<'_> {
+    /// Runs the promote steps of one source that are ready together: the source is read once,
+    /// every target is checked, and the allowed ones are promoted at once.
+    pub(super) async fn promote_group<'s>(
+        &self,
+        from: &str,
+        steps: Vec<&'s PlannedStep>,
+    ) -> Vec<(&'s PlannedStep, StepResult)> {
+        let source = match read_source(self.platform, from).await {
+            Ok(source) => source,
+            Err(e) => {
+                // Every step of the group fails for this one reason.
+                let cause = Shared::new(e);
+                return steps
+                    .into_iter()
+                    .map(|s| (s, Err(fail(s, StepFailure::Source(cause.clone())))))
+                    .collect();
+            }
+        };
+        let read = join_all(steps.iter().map(|step| async move {
+            let app = step.step.app().unwrap_or_default();
+            read_target(self.platform, app)
+                .await
+                .map_err(self.platform_err(step, "reading the target app"))
+        }))
+        .await;
+        let mut results: Vec<(&PlannedStep, StepResult)> = Vec::new();
+        let mut to_promote: Vec<(&PlannedStep, Target)> = Vec::new();
+        for (step, target) in steps.into_iter().zip(read) {
+            let target = match target {
+                Ok(target) => target,
+                Err(e) => {
+                    results.push((step, Err(e)));
+                    continue;
+                }
+            };
+            match verdict(&source, &target) {
+                Err(refused) => results.push((step, Err(fail(step, refused.into())))),
+                Ok(Verdict::AlreadyRuns { version }) => results.push((
+                    step,
+                    Ok((
+                        StepOutcome::Skipped,
+                        format!("already runs {from}'s slug {} (v{version})", source.slug.id),
+                    )),
+                )),
+                Ok(Verdict::Promote { downgrade: true }) if !self.options.allow_downgrade => {
+                    let running = target.running.as_ref().expect("a newer release exists");
+                    let failure = StepFailure::Downgrade {
+                        target: target.name.clone(),
+                        target_version: running.version,
+                        target_created_at: running.created_at.clone(),
+                        source_app: from.to_owned(),
+                        source_version: source.release.version,
+                        source_created_at: source.release.created_at.clone(),
+                    };
+                    results.push((step, Err(fail(step, failure))));
+                }
+                Ok(Verdict::Promote { .. }) => to_promote.push((step, target)),
+            }
         }
-        _ => platform.create_release(app, slug_id, description).await,
+        let targets: Vec<&Target> = to_promote.iter().map(|(_, t)| t).collect();
+        let promoted = promote_all(
+            self.platform,
+            &source,
+            &targets,
+            self.options.release_timeout,
+        )
+        .await;
+        for ((step, target), outcome) in to_promote.iter().zip(promoted) {
+            let how = if release::via_pipeline(&source, target) {
+                "pipeline promotion"
+            } else {
+                "release of the slug id"
+            };
+            let result = match outcome {
+                Err(e) => Err(fail(step, e.into())),
+                Ok(release) => self
+                    .state
+                    .record_release(
+                        &self.platform_id,
+                        &target.name,
+                        &release.id,
+                        release.version,
+                        source.slug.checksum.as_deref(),
+                    )
+                    .map(|()| {
+                        (
+                            StepOutcome::Done,
+                            format!(
+                                "v{} runs slug {} ({how} of {from} v{})",
+                                release.version, source.slug.id, source.release.version
+                            ),
+                        )
+                    })
+                    .map_err(self.record_failure(step)),
+            };
+            results.push((step, result));
+        }
+        results
     }
 }

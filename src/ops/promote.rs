@@ -14,12 +14,12 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use serde::Serialize;
 
-use crate::apply::promote::{
-    Source, SourceError, Target, Verdict, promote_all, read_source, read_target, verdict,
-    via_pipeline,
-};
 use crate::plan::promotion::PromotionPlanError;
 use crate::platform::{Platform, PlatformError};
+use crate::release::{
+    ReleaseError, Source, SourceError, Target, Verdict, promote_all, read_source, read_target,
+    verdict, via_pipeline,
+};
 use crate::state::{State, StateError};
 
 /// Errors of `slugplan promote`.
@@ -132,7 +132,7 @@ pub struct TargetReport {
     pub checksum: Option<String>,
     /// `pipeline` or `release`.
     pub via: &'static str,
-    /// Why it failed.
+    /// Why it failed: the error and its causes on one line.
     pub error: Option<String>,
 }
 
@@ -276,7 +276,7 @@ pub async fn run(
         .map(|(_, target)| target)
         .collect();
     let results = promote_all(platform, source, &to_promote, timeout).await;
-    let mut outcomes: BTreeMap<&str, Result<_, String>> = BTreeMap::new();
+    let mut outcomes: BTreeMap<&str, Result<_, ReleaseError>> = BTreeMap::new();
     for (target, result) in to_promote.iter().zip(results) {
         if let Ok(release) = &result {
             state.record_release(
@@ -308,13 +308,13 @@ pub async fn run(
                 via: view.via,
                 error: None,
             },
-            Some(Err(message)) => TargetReport {
+            Some(Err(err)) => TargetReport {
                 app: view.app.clone(),
                 status: "failed",
                 version: None,
                 checksum: None,
                 via: view.via,
-                error: Some(message),
+                error: Some(crate::error_chain::one_line(&err)),
             },
         };
         targets.push(report);

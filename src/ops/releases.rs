@@ -13,8 +13,8 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use serde::Serialize;
 
-use crate::apply::promote::wait_for_release;
 use crate::platform::{Platform, PlatformError, Release, ReleaseStatus};
+use crate::release::{self, ReleaseError};
 use crate::state::{State, StateError};
 
 /// Releases considered when looking for the one before the current (Heroku keeps the history;
@@ -77,12 +77,14 @@ pub enum ReleasesError {
         status: String,
     },
     /// The rollback release failed or did not settle.
-    #[error("rolling back {app}: {message}")]
+    #[error("rolling back {app}")]
     Failed {
         /// The app.
         app: String,
         /// What happened.
-        message: String,
+        #[source]
+        #[diagnostic_source]
+        source: ReleaseError,
     },
     /// The local state failed.
     #[error(transparent)]
@@ -226,13 +228,13 @@ pub async fn rollback(
         .filter(|_| target.status == ReleaseStatus::Succeeded)
     else {
         let status = match target.status {
-            ReleaseStatus::Succeeded => "without a slug".to_owned(),
-            other => format!("{other:?}").to_lowercase(),
+            ReleaseStatus::Succeeded => "without a slug",
+            other => other.as_str(),
         };
         return Err(ReleasesError::NotRunnable {
             app: app.to_owned(),
             version: target.version,
-            status,
+            status: status.to_owned(),
         });
     };
     let made = platform
@@ -242,11 +244,11 @@ pub async fn rollback(
             app,
             &format!("rolling back to v{}", target.version),
         ))?;
-    let made = wait_for_release(platform, app, made, timeout)
+    let made = release::wait(platform, app, made, timeout)
         .await
-        .map_err(|message| ReleasesError::Failed {
+        .map_err(|source| ReleasesError::Failed {
             app: app.to_owned(),
-            message,
+            source,
         })?;
     let checksum = platform
         .slug(app, &slug_id)

@@ -274,8 +274,9 @@ fn a_missing_app_that_may_not_be_created_is_an_error() {
 mod promotion_checks {
     use super::*;
     use crate::graph::Address;
-    use crate::plan::promotion::{PromotionPlanError, Refusal, check, downgrades};
+    use crate::plan::promotion::{PromotionPlanError, check, downgrades};
     use crate::platform::{App, Generation};
+    use crate::release::Refusal;
 
     fn apps(prod: Generation) -> BTreeMap<String, App> {
         let app = |id: &str, name: &str, generation| App {

@@ -1,18 +1,12 @@
-//! Promotion safety, decided before anything is released.
+//! Promotion safety in a plan, decided before anything is released.
 //!
-//! A promotion releases to a target exactly the slug its source runs. Three things make that
-//! wrong, and all are checked at plan time (by `plan`/`apply` and by `slugplan promote`) so a
-//! refused target stops the deploy before any release, then re-checked at apply time in case the
-//! platform moved since:
-//!
-//! - the target is a Fir-generation app, which runs OCI images and cannot take a slug;
-//! - the target's stack differs from the slug's (the slug's binaries were built for another OS);
-//! - the target's running release is newer than the source's: someone deployed to it directly,
-//!   and promoting would silently downgrade it. That is drift; overwriting it needs
-//!   `--allow-downgrade`.
-//!
-//! Apps are compared by their platform id, never by how a name is spelled, so an app named twice
-//! (by name and by id) is recognised as one.
+//! A promotion releases to a target exactly the slug its source runs. The rules that make one
+//! wrong (a Fir target, another stack, the source itself, a target newer than its source) are
+//! [`crate::release`]'s, shared with `slugplan promote` and re-checked at apply time in case the
+//! platform moved since. Here they are applied to a diffed plan, so a refused target stops the
+//! deploy before any release and a target newer than its source shows as drift that needs
+//! `--allow-downgrade`. A source that is itself released earlier in the same apply is checked
+//! against the slug it will get.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,82 +16,8 @@ use crate::desired::DesiredState;
 use crate::graph::{Address, StepKind};
 use crate::plan::observe::ObservedApp;
 use crate::plan::{Action, Drift, Plan};
-use crate::platform::{App, Generation, Release};
-
-/// Why a target may not receive a promotion.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
-pub enum Refusal {
-    /// The target runs OCI images.
-    #[error("{app} is a Fir-generation app, which runs OCI images, not slugs")]
-    #[diagnostic(help("remove {app} from the promotion, or deploy it with a container image"))]
-    Fir {
-        /// The target.
-        app: String,
-    },
-    /// The target's stack is not the slug's.
-    #[error("{app} runs on {app_stack}, but {source_app}'s slug was built for {slug_stack}")]
-    #[diagnostic(help(
-        "move {app} to {slug_stack} (`heroku stack:set {slug_stack} -a {app}`), or build a slug for {app_stack}"
-    ))]
-    Stack {
-        /// The target.
-        app: String,
-        /// The target's stack.
-        app_stack: String,
-        /// The source.
-        source_app: String,
-        /// The slug's stack.
-        slug_stack: String,
-    },
-    /// Source and target are the same app.
-    #[error("{app} is the source app {source_app} itself (same app id {id})")]
-    #[diagnostic(help("name a different target app"))]
-    SameApp {
-        /// The target as named.
-        app: String,
-        /// The source as named.
-        source_app: String,
-        /// Their common id.
-        id: String,
-    },
-}
-
-/// Checks one target against the source app and the stack of the slug being promoted.
-pub fn refusal(source_name: &str, source: &App, slug_stack: &str, target: &App) -> Option<Refusal> {
-    if target.id == source.id {
-        return Some(Refusal::SameApp {
-            app: target.name.clone(),
-            source_app: source_name.to_owned(),
-            id: target.id.clone(),
-        });
-    }
-    if target.generation == Generation::Fir {
-        return Some(Refusal::Fir {
-            app: target.name.clone(),
-        });
-    }
-    if target.stack != slug_stack {
-        return Some(Refusal::Stack {
-            app: target.name.clone(),
-            app_stack: target.stack.clone(),
-            source_app: source_name.to_owned(),
-            slug_stack: slug_stack.to_owned(),
-        });
-    }
-    None
-}
-
-/// Whether `target`'s release was made after `source`'s (someone deployed to the target
-/// directly), compared as instants, not strings.
-pub fn is_newer(target: &Release, source: &Release) -> bool {
-    match (
-        target.created_at.parse::<jiff::Timestamp>(),
-        source.created_at.parse::<jiff::Timestamp>(),
-    ) {
-        (Ok(t), Ok(s)) => t > s,
-        _ => false,
-    }
-}
+use crate::platform::App;
+use crate::release::{Refusal, is_newer, refusal};
 
 /// What a plan shows about one promotion target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -304,66 +224,4 @@ pub fn downgrades(plan: &Plan) -> Vec<&Address> {
         .filter(|s| s.promotion.as_ref().is_some_and(|p| p.downgrade))
         .map(|s| &s.address)
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn app(id: &str, stack: &str, generation: Generation) -> App {
-        App {
-            id: id.into(),
-            name: format!("app-{id}"),
-            stack: stack.into(),
-            generation,
-        }
-    }
-
-    #[test]
-    fn targets_are_refused_by_generation_stack_and_identity() {
-        let source = app("1", "heroku-24", Generation::Cedar);
-        let ok = app("2", "heroku-24", Generation::Cedar);
-        assert_eq!(refusal("src", &source, "heroku-24", &ok), None);
-        let fir = app("3", "heroku-24", Generation::Fir);
-        assert!(matches!(
-            refusal("src", &source, "heroku-24", &fir),
-            Some(Refusal::Fir { .. })
-        ));
-        let old = app("4", "heroku-22", Generation::Cedar);
-        let refused = refusal("src", &source, "heroku-24", &old).unwrap();
-        assert_eq!(
-            refused.to_string(),
-            "app-4 runs on heroku-22, but src's slug was built for heroku-24"
-        );
-        // The same app under another spelling is still the same app.
-        let same = App {
-            name: "SRC".into(),
-            ..source.clone()
-        };
-        assert!(matches!(
-            refusal("src", &source, "heroku-24", &same),
-            Some(Refusal::SameApp { .. })
-        ));
-    }
-
-    #[test]
-    fn newer_compares_instants_not_strings() {
-        let release = |at: &str| Release {
-            id: at.into(),
-            version: 1,
-            status: crate::platform::ReleaseStatus::Succeeded,
-            current: true,
-            slug_id: None,
-            description: String::new(),
-            created_at: at.into(),
-        };
-        assert!(is_newer(
-            &release("2026-11-25T10:00:01Z"),
-            &release("2026-11-25T11:00:00+02:00")
-        ));
-        assert!(!is_newer(
-            &release("2026-11-25T09:00:00Z"),
-            &release("2026-11-25T10:00:00Z")
-        ));
-    }
 }

@@ -51,6 +51,18 @@ pub enum ReleaseStatus {
     Expired,
 }
 
+impl ReleaseStatus {
+    /// The status as the API spells it: `pending`, `succeeded`, `failed`, `expired`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReleaseStatus::Pending => "pending",
+            ReleaseStatus::Succeeded => "succeeded",
+            ReleaseStatus::Failed => "failed",
+            ReleaseStatus::Expired => "expired",
+        }
+    }
+}
+
 /// A release of an app.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Release {
