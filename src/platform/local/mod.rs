@@ -16,12 +16,12 @@
 
 mod blobs;
 mod db;
-mod promote;
+mod pipelines;
 mod records;
 mod releases;
 mod store;
 
-pub use promote::STAGES;
+pub use pipelines::STAGES;
 pub use records::{
     AppRecord, CouplingRecord, PipelineRecord, PromotionRecord, ReleaseRecord, SlugRecord,
     TargetRecord,

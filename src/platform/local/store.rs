@@ -3,7 +3,7 @@
 //! Guarantees: every write runs in an `IMMEDIATE` transaction (the write lock is taken up front,
 //! so two processes queue on the busy timeout instead of deadlocking), names are validated as the
 //! API validates them, and every storage error names the database file. Releases live in
-//! `releases.rs`; pipelines and promotions in `promote.rs`.
+//! `releases.rs`; pipelines and promotions in `pipelines.rs`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
