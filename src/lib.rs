@@ -17,6 +17,12 @@
 //! - [`apply`]: run a plan's steps in dependency order, in parallel, resumably; promotions of
 //!   one source go out together (one pipeline promotion where the apps share a pipeline).
 //!
+//! Releases and promotions have one home below `apply` and `ops`:
+//!
+//! - [`release`]: create a release or resume the pending one an interrupted apply left, wait
+//!   for it to settle; read a promotion's source and targets, the verdict on each target, and
+//!   promote (one pipeline promotion, or the slug id released directly).
+//!
 //! What they stand on:
 //!
 //! - [`runtime`]: fetching, verifying and safely unpacking runtime archives; `slug.lock`.
@@ -27,9 +33,14 @@
 //! - [`platform`]: the `Platform` trait and its two implementations, the embedded local
 //!   platform and the Heroku API v3 client; [`server`] serves the local one over HTTP.
 //! - [`state`]: slugplan's own records beside the manifest: uploads, releases, the audit log,
-//!   the apply lock. [`workspace`] opens a manifest with its state and platform.
+//!   the apply lock; one [`state::State`] owns its connection and is shared as `&State`.
+//!   [`workspace`] opens a manifest with its state and platform.
+//! - [`sqlite`]: how both SQLite databases (the state, the local platform) are opened and
+//!   migrated: WAL, a busy timeout, an append-only migration list, a newer schema refused.
+//! - [`error_chain`]: an error and its causes on one line (audit log, `--json`), and one error
+//!   shared by several steps; mutexes share one poison policy (`sync`).
 //! - [`ops`]: the verbs composed from all of the above: `plan` and `apply`, `promote`,
-//!   `rollback` and `releases`.
+//!   `rollback` and `releases` (the last three on [`release`], as `apply` is).
 //! - [`cli`] and [`commands`]: the edge; the only code that knows about clap, terminals and
 //!   exit codes. [`cli::settings`] reads the environment once and resolves every setting;
 //!   [`commands::Session`] opens what a command needs from them; [`run`] builds the one async
@@ -38,6 +49,7 @@
 //!
 //! Nouns (manifest, slug, cache, platform, state) never import verbs (ops, commands), and
 //! below the edge nothing reads the environment: settings pass their values down.
+//! [`release`] imports neither `apply` nor `ops`: they both stand on it.
 
 pub mod apply;
 pub mod build;

@@ -1,8 +1,10 @@
 //! The verbs: what `plan` and `apply` do, composed from the nouns.
 //!
 //! cargo's split: `commands/` parse and print; `ops/` does the work and returns data; the
-//! library modules underneath (manifest, runtime, build, platform, plan, apply, state) know
-//! nothing of each other's callers.
+//! library modules underneath (manifest, runtime, build, platform, plan, release, apply, state)
+//! know nothing of each other's callers. As uv's `pip/operations.rs` holds steps shared by
+//! several commands, [`crate::release`] holds what `apply`, [`promote`] and [`releases`]'s
+//! rollback share: making a release, waiting for it, and promoting.
 //!
 //! - [`prepare`]: fetch runtimes and build (or find by input key) every slug a plan needs.
 //! - [`deploy`]: make a plan (prepare, observe, diff) and apply it under the apply lock,
