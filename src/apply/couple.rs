@@ -5,7 +5,7 @@
 //! stage (`PATCH`), or, when it sits in another pipeline, uncouples it there and couples it here.
 //! Each step re-reads the coupling first, so a repeated apply does nothing twice.
 
-use super::steps::StepResult;
+use super::error::StepResult;
 use super::{Applier, StepError, StepOutcome};
 use crate::plan::PlannedStep;
 use crate::platform::{Pipeline, PlatformError};

@@ -13,12 +13,15 @@
 //!
 //! - `steps`: create an app, upload a slug, release it, promote to it.
 //! - `couple`: pipeline couplings.
+//! - `error`: how an apply fails: every failed step by address, each cause said once.
 
 mod couple;
+mod error;
 mod steps;
 
+pub use error::{ApplyError, StepError, StepFailure};
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -26,12 +29,12 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
-use crate::error_chain::Shared;
+use error::StepResult;
+
 use crate::graph::{Address, StepKind};
 use crate::plan::{Action, Plan, PlannedStep};
-use crate::platform::{Platform, PlatformError, UploadProgress};
-use crate::release::{Refusal, ReleaseError, SourceError};
-use crate::state::{State, StateError};
+use crate::platform::{Platform, UploadProgress};
+use crate::state::State;
 
 /// A built slug, ready to upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,144 +92,6 @@ pub struct ApplyOptions {
     pub release_timeout: Duration,
 }
 
-/// Errors of an apply.
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum ApplyError {
-    /// Some steps failed; the others finished.
-    #[error("{} step(s) failed: {}", failures.len(), failures.iter().map(|f| f.address.0.as_str()).collect::<Vec<_>>().join(", "))]
-    #[diagnostic(help(
-        "fix the cause and run `slugplan apply` again: finished steps are not redone"
-    ))]
-    Steps {
-        /// Each failure.
-        #[related]
-        failures: Vec<StepError>,
-    },
-    /// The local state failed.
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    State(#[from] StateError),
-}
-
-/// One failed step: its address and why.
-///
-/// It reads `<address>: <failure>`, followed by the failure's causes. The failure's message never
-/// repeats its cause (the cause is its `source`), so a rendered chain says each cause once.
-#[derive(Debug)]
-pub struct StepError {
-    /// The step.
-    pub address: Address,
-    /// Why it failed.
-    pub failure: StepFailure,
-}
-
-impl StepError {
-    /// The failure and its causes on one line, without the address: the step's detail in the
-    /// progress output, `--json` and the audit log.
-    pub fn detail(&self) -> String {
-        crate::error_chain::one_line(&self.failure)
-    }
-}
-
-impl fmt::Display for StepError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.address, self.failure)
-    }
-}
-
-// The failure's message is part of this one, so its causes (not the failure itself) follow.
-impl std::error::Error for StepError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.failure.source()
-    }
-}
-
-impl miette::Diagnostic for StepError {
-    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.failure.code()
-    }
-
-    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.failure.help()
-    }
-
-    fn diagnostic_source(&self) -> Option<&dyn miette::Diagnostic> {
-        self.failure.diagnostic_source()
-    }
-}
-
-/// Why a step failed. Each variant's message says what went wrong without its cause, which is
-/// its `source`.
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum StepFailure {
-    /// A platform call failed.
-    #[error("{doing}")]
-    Platform {
-        /// What the step was doing, e.g. `creating the slug`.
-        doing: &'static str,
-        /// The cause.
-        #[source]
-        #[diagnostic_source]
-        source: PlatformError,
-    },
-    /// A release or promotion did not end up running.
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Release(#[from] ReleaseError),
-    /// The promotion's source could not be read, or runs nothing (the same error for every
-    /// promote step of that source).
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Source(Shared<SourceError>),
-    /// The target may not take the source's slug.
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Refused(#[from] Refusal),
-    /// The target runs a release newer than the source's, and downgrades were not allowed.
-    #[error(
-        "{target}'s release v{target_version} ({target_created_at}) is newer than {source_app}'s v{source_version} ({source_created_at}); pass --allow-downgrade to overwrite it"
-    )]
-    Downgrade {
-        /// The target.
-        target: String,
-        /// Its running version.
-        target_version: u64,
-        /// When that release was made.
-        target_created_at: String,
-        /// The source.
-        source_app: String,
-        /// The source's running version.
-        source_version: u64,
-        /// When that release was made.
-        source_created_at: String,
-    },
-    /// What the step did could not be recorded in the local state.
-    #[error("recording in the local state")]
-    State(
-        #[source]
-        #[diagnostic_source]
-        StateError,
-    ),
-    /// The slug to upload was not built.
-    #[error("slug `{slug}` was not built")]
-    NotBuilt {
-        /// The slug.
-        slug: String,
-    },
-    /// The release has no slug id: no upload made one and the plan knew none.
-    #[error("no slug id for `{slug}`: its upload did not run")]
-    NoSlugId {
-        /// The slug.
-        slug: String,
-    },
-    /// The plan holds a step that apply does not run.
-    #[error("{step} is not an apply step")]
-    NotAnApplyStep {
-        /// The step, as debug output.
-        step: String,
-    },
-}
-
 /// What an apply did, for the closing line and `--json`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ApplySummary {
@@ -263,7 +128,7 @@ impl ApplySummary {
 
 /// Steps in flight: each future finishes one step, or the promote steps of one source.
 type Running<'p> = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Vec<(&'p PlannedStep, steps::StepResult)>> + Send + 'p>,
+    Box<dyn std::future::Future<Output = Vec<(&'p PlannedStep, StepResult)>> + Send + 'p>,
 >;
 
 /// Everything the steps share.
@@ -476,94 +341,4 @@ fn promotions_of<'p>(waiting: &[&'p PlannedStep], from: &str) -> Vec<&'p Planned
         .copied()
         .filter(|s| matches!(&s.step, StepKind::Promote { from: f, .. } if f == from))
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::error_chain::Shared;
-
-    /// A platform error with a cause of its own, as a broken connection gives.
-    fn unreachable() -> PlatformError {
-        PlatformError::Transport {
-            url: "http://127.0.0.1:9/apps/web/releases".into(),
-            source: Box::new(std::io::Error::other("connection refused")),
-        }
-    }
-
-    /// Rendered as `slugplan` prints errors, without colour (and without the renderer's
-    /// trailing spaces, which a snapshot in source cannot keep).
-    fn render(diagnostic: &dyn miette::Diagnostic) -> String {
-        let rendered = crate::cli::diagnostics::render(diagnostic, false);
-        let lines: Vec<&str> = rendered.lines().map(str::trim_end).collect();
-        lines.join("\n")
-    }
-
-    #[test]
-    fn a_failed_apply_prints_each_cause_once() {
-        let err = ApplyError::Steps {
-            failures: vec![
-                StepError {
-                    address: Address("release.web".into()),
-                    failure: StepFailure::Release(ReleaseError::Create {
-                        app: "web".into(),
-                        slug_id: "s-1".into(),
-                        source: Shared::new(unreachable()),
-                    }),
-                },
-                StepError {
-                    address: Address("upload.api→api".into()),
-                    failure: StepFailure::Platform {
-                        doing: "creating the slug",
-                        source: unreachable(),
-                    },
-                },
-            ],
-        };
-        let rendered = render(&err);
-        for line in ["cannot reach the platform at", "connection refused"] {
-            assert_eq!(
-                rendered.matches(line).count(),
-                2,
-                "one per step:\n{rendered}"
-            );
-        }
-        insta::assert_snapshot!(rendered, @r"
-          × 2 step(s) failed: release.web, upload.api→api
-          help: fix the cause and run `slugplan apply` again: finished steps are not redone
-
-        Error:
-          × release.web: releasing slug s-1 to web
-          ├─▶   × cannot reach the platform at http://127.0.0.1:9/apps/web/releases
-          │
-          ╰─▶ connection refused
-
-        Error:
-          × upload.api→api: creating the slug
-          ├─▶   × cannot reach the platform at http://127.0.0.1:9/apps/web/releases
-          │
-          ╰─▶ connection refused
-        ");
-    }
-
-    #[test]
-    fn a_step_detail_is_its_failure_and_causes_on_one_line() {
-        let err = StepError {
-            address: Address("release.web".into()),
-            failure: StepFailure::Platform {
-                doing: "reading the current release",
-                source: unreachable(),
-            },
-        };
-        assert_eq!(
-            err.detail(),
-            "reading the current release: cannot reach the platform at \
-             http://127.0.0.1:9/apps/web/releases: connection refused"
-        );
-        assert_eq!(
-            err.to_string(),
-            "release.web: reading the current release",
-            "the address once, the cause only in the chain"
-        );
-    }
 }

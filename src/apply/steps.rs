@@ -6,6 +6,7 @@
 
 use futures_util::future::join_all;
 
+use super::error::StepResult;
 use super::{Applier, StepError, StepFailure, StepOutcome};
 use crate::error_chain::Shared;
 use crate::graph::StepKind;
@@ -16,9 +17,6 @@ use crate::release::{
     self, ReleaseError, Target, Verdict, promote_all, read_source, read_target, verdict,
 };
 use crate::state::RecordedUpload;
-
-/// What a step reports when it ends well: how, and a detail for the log.
-pub(super) type StepResult = Result<(StepOutcome, String), StepError>;
 
 impl Applier<'_> {
     pub(super) async fn run_step(&self, step: &PlannedStep) -> StepResult {

@@ -2,8 +2,8 @@
 //!
 //! Targets coupled to the source's pipeline are promoted with **one** pipeline promotion holding
 //! all of them (the platform's own promotion history and checks apply), then polled until none is
-//! pending; every other target gets the slug id released directly ([`super::create_or_resume`],
-//! then [`super::wait`]). Both run at once, and every target has its own result, so one failed
+//! pending; every other target gets the slug id released directly ([`create_or_resume`],
+//! then [`wait`]). Both run at once, and every target has its own result, so one failed
 //! target is reported by name while the others go ahead. The verdict (refused, already done,
 //! downgrade) is the caller's, made before: everything given here is promoted.
 
@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 
-use super::settle::{FIRST_POLL_DELAY, MAX_POLL_DELAY};
+use super::error::ReleaseError;
+use super::settle::{FIRST_POLL_DELAY, MAX_POLL_DELAY, create_or_resume, wait};
 use super::verdict::{Source, Target, via_pipeline};
-use super::{ReleaseError, create_or_resume, wait};
 use crate::error_chain::Shared;
 use crate::platform::{Platform, Release, TargetStatus};
 

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::ReleaseError;
+use super::error::ReleaseError;
 use crate::error_chain::Shared;
 use crate::platform::{Platform, Release, ReleaseStatus};
 
