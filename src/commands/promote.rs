@@ -44,35 +44,16 @@ pub async fn run(args: &PromoteArgs, session: &Session) -> miette::Result<ExitSt
         printer.status("Cancelled", "nothing was promoted");
         return Ok(ExitStatus::Failure);
     }
-    let apply_id = state.begin_apply(
-        session.command_line(),
+    let report = promote(
+        platform,
+        state,
         &connected.id,
+        preview,
+        RELEASE_TIMEOUT,
+        session.command_line(),
         &workspace.manifest_sha256,
-    )?;
-    let result = promote(platform, state, &connected.id, preview, RELEASE_TIMEOUT).await;
-    let outcome = match &result {
-        Ok(report) if report.failed == 0 => "succeeded".to_owned(),
-        Ok(report) => format!("failed: {} target(s) failed", report.failed),
-        Err(err) => format!("failed: {err}"),
-    };
-    {
-        if let Ok(report) = &result {
-            for target in &report.targets {
-                let detail = target.error.clone().unwrap_or_else(|| {
-                    format!("v{} via {}", target.version.unwrap_or(0), target.via)
-                });
-                state.record_event(
-                    apply_id,
-                    &format!("promote.{}", target.app),
-                    "promote",
-                    target.status,
-                    &detail,
-                )?;
-            }
-        }
-        state.finish_apply(apply_id, &outcome)?;
-    }
-    let report = result?;
+    )
+    .await?;
     if args.json {
         printer.json(&document(
             &report.source,

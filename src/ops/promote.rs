@@ -6,7 +6,8 @@
 //! would be downgraded without `--allow-downgrade`; [`run`] then promotes, one pipeline
 //! promotion for the targets sharing the source's pipeline and a release of the slug id for the
 //! others, and reports every target, a failed one by name while the others succeed. Nothing is
-//! built or uploaded.
+//! built or uploaded. Like an apply, a promotion is an entry of the audit log (`slugplan
+//! history`), with one event per target.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -258,9 +259,46 @@ async fn running_checksums(
     read.into_iter().collect()
 }
 
-/// Promotes what `preview` says and records each release in the state (so `releases` and
-/// later plans know slugplan made it).
+/// Promotes what `preview` says, records each release in the state (so `releases` and later
+/// plans know slugplan made it), and records the promotion in the audit log as `command`, one
+/// event per target, as an apply is.
 pub async fn run(
+    platform: &dyn Platform,
+    state: &State,
+    platform_id: &str,
+    preview: Preview,
+    timeout: Duration,
+    command: &str,
+    manifest_sha256: &str,
+) -> Result<Report, PromoteError> {
+    let apply_id = state.begin_apply(command, platform_id, manifest_sha256)?;
+    let result = promote(platform, state, platform_id, preview, timeout).await;
+    let outcome = match &result {
+        Ok(report) if report.failed == 0 => "succeeded".to_owned(),
+        Ok(report) => format!("failed: {} target(s) failed", report.failed),
+        Err(err) => format!("failed: {err}"),
+    };
+    if let Ok(report) = &result {
+        for target in &report.targets {
+            let detail = target
+                .error
+                .clone()
+                .unwrap_or_else(|| format!("v{} via {}", target.version.unwrap_or(0), target.via));
+            state.record_event(
+                apply_id,
+                &format!("promote.{}", target.app),
+                "promote",
+                target.status,
+                &detail,
+            )?;
+        }
+    }
+    state.finish_apply(apply_id, &outcome)?;
+    result
+}
+
+/// Promotes what `preview` says and records each settled release in the state.
+async fn promote(
     platform: &dyn Platform,
     state: &State,
     platform_id: &str,
