@@ -17,7 +17,6 @@ use crate::common::{TestContext, answer_on_port, expect_exit};
 /// The repository's root.
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
-
 /// An example's slug, built and unpacked.
 struct Unpacked {
     /// Keeps the directories alive.
@@ -219,5 +218,6 @@ fn ruby_example_answers_with_its_own_ruby_and_webrick() {
 
 #[test]
 fn go_example_answers() {
-    serve_example("go", "./bin/web", "hello, world\n").expect("the Go example has no runtime archive to miss");
+    serve_example("go", "./bin/web", "hello, world\n")
+        .expect("the Go example has no runtime archive to miss");
 }
