@@ -2,19 +2,13 @@
 //! input without leaving a partial slug in the cache.
 
 use std::os::unix::fs::{PermissionsExt, symlink};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use crate::common::TestContext;
-use crate::slug::{build, fixture, run, tar_listing};
+use crate::common::{TestContext, run_ok, slugplan_snapshot, stderr, stdout};
+use crate::slug::{build, fixture, tar_listing};
 
-/// Asserts that `slugplan build` fails naming `needle` and leaves nothing in the slug bucket.
-fn assert_refused(ctx: &TestContext, out: Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains(needle),
-        "stderr does not name {needle}: {stderr}"
-    );
+/// Asserts that nothing was left in the slug bucket (by a build that was refused).
+fn assert_nothing_cached(ctx: &TestContext) {
     let bucket = ctx.cache.join("slugs-v1");
     let left: Vec<_> = std::fs::read_dir(&bucket)
         .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
@@ -26,16 +20,34 @@ fn assert_refused(ctx: &TestContext, out: Output, needle: &str) {
 fn symlink_escaping_app_is_refused() {
     let ctx = fixture();
     symlink("../../../etc/passwd", ctx.path().join("src/lib/escape")).unwrap();
-    let out = ctx.run(&["build"]);
-    assert_refused(&ctx, out, "./app/lib/escape -> ../../../etc/passwd");
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["build"]), @"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+         Fetched rt (cached)
+      × slug `web` could not be packed
+      ╰─▶ symlink ./app/lib/escape -> ../../../etc/passwd points outside ./app
+      help: the slug is extracted on another machine: point the link inside the app, or exclude it
+    ");
+    assert_nothing_cached(&ctx);
 }
 
 #[test]
 fn fifo_is_refused() {
     let ctx = fixture();
-    run(Command::new("mkfifo").arg(ctx.path().join("rt/lib/pipe")));
-    let out = ctx.run(&["build"]);
-    assert_refused(&ctx, out, "rt/lib/pipe is a fifo");
+    run_ok(Command::new("mkfifo").arg(ctx.path().join("rt/lib/pipe")));
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["build"]), @"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+         Fetched rt (cached)
+      × slug `web` could not be packed
+      ╰─▶ ./rt/lib/pipe is a fifo; a slug can only hold files, directories and symlinks
+      help: remove it, or leave it out with `exclude` or .slugignore
+    ");
+    assert_nothing_cached(&ctx);
 }
 
 #[test]
@@ -43,14 +55,25 @@ fn socket_is_refused() {
     let ctx = fixture();
     let socket = ctx.path().join("src/lib/app.sock");
     // Python binds a Unix socket and exits; the socket file stays behind.
-    run(Command::new("python3")
-        .args([
-            "-c",
-            "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])",
-        ])
-        .arg(&socket));
-    let out = ctx.run(&["build"]);
-    assert_refused(&ctx, out, "src/lib/app.sock is a socket");
+    run_ok(
+        Command::new("python3")
+            .args([
+                "-c",
+                "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])",
+            ])
+            .arg(&socket),
+    );
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["build"]), @"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+         Fetched rt (cached)
+      × slug `web` could not be packed
+      ╰─▶ ./src/lib/app.sock is a socket; a slug can only hold files, directories and symlinks
+      help: remove it, or leave it out with `exclude` or .slugignore
+    ");
+    assert_nothing_cached(&ctx);
 }
 
 #[test]
@@ -62,11 +85,7 @@ fn build_without_names_builds_every_slug() {
         format!("{manifest}\n[slugs.api]\nsource = \"src/lib\"\n"),
     );
     let out = ctx.run(&["build", "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let names: Vec<&str> = doc["slugs"]
         .as_array()
@@ -90,22 +109,26 @@ fn unreadable_file_is_refused() {
     let privileged = std::fs::read(&secret).is_ok();
     let mut cmd = ctx.command();
     if privileged {
-        let program = cmd.get_program().to_owned();
-        let mut wrapped = Command::new("setpriv");
-        wrapped
-            .arg("--bounding-set=-dac_override,-dac_read_search")
-            .arg(program)
+        cmd = Command::new("setpriv");
+        cmd.arg("--bounding-set=-dac_override,-dac_read_search")
+            .arg(crate::common::slugplan_bin())
             .current_dir(ctx.path());
-        for (key, value) in cmd.get_envs() {
-            match value {
-                Some(value) => wrapped.env(key, value),
-                None => wrapped.env_remove(key),
-            };
-        }
-        cmd = wrapped;
+        ctx.apply_env(&mut cmd);
     }
-    let out = cmd.arg("build").output().unwrap();
-    assert_refused(&ctx, out, "cannot read ./src/lib.js");
+    cmd.arg("build");
+    slugplan_snapshot!(ctx.filters(), cmd, @"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+         Fetched rt (cached)
+         Packing web (3.7 MB of tar)
+      × slug `web` could not be packed
+      ├─▶ cannot read ./src/lib.js
+      ╰─▶ Permission denied (os error 13)
+      help: make the file readable, or leave it out with `exclude` or .slugignore
+    ");
+    assert_nothing_cached(&ctx);
 }
 
 #[test]
@@ -113,24 +136,33 @@ fn runtime_and_app_providing_the_same_path_is_an_error_naming_both() {
     let ctx = fixture();
     std::fs::create_dir_all(ctx.path().join("src/vendor/rt")).unwrap();
     std::fs::write(ctx.path().join("src/vendor/rt/x"), "x").unwrap();
-    let out = ctx.run(&["build"]);
-    assert_refused(
-        &ctx,
-        out,
-        "./app/vendor/rt is provided by both `runtime.rt` and `app`",
-    );
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["build"]), @"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+         Fetched rt (cached)
+      × slug `web` could not be packed
+      ╰─▶ ./app/vendor/rt is provided by both `runtime.rt` and `app`
+      help: change a runtime's `dest` or the Go `output`, or exclude the path from the app's files
+    ");
+    assert_nothing_cached(&ctx);
 }
 
 #[test]
 fn build_prints_name_checksum_size_and_path() {
     let ctx = fixture();
-    let out = ctx.run(&["build", "web"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let out = slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["build", "web"]), @"
+    exit code: 0
+    ----- stdout -----
+    web	SHA256:5faaf7d219a87a98c75bade1c5770a56b445f7967ebb7cee2c124a38051e93f4	969243	[CACHE]/slugs-v1/5faaf7d219a87a98c75bade1c5770a56b445f7967ebb7cee2c124a38051e93f4.tgz
+
+    ----- stderr -----
+         Fetched rt (cached)
+         Packing web (3.7 MB of tar)
+           Built web (1.0 MB) in [DURATION]
+    ");
+    let stdout = stdout(&out);
     let fields: Vec<&str> = stdout.trim_end().split('\t').collect();
     assert_eq!(fields.len(), 4, "{stdout}");
     assert_eq!(fields[0], "web");
@@ -147,9 +179,16 @@ fn build_prints_name_checksum_size_and_path() {
         std::fs::metadata(fields[3]).unwrap().len().to_string()
     );
 
-    let out = ctx.run(&["build", "nope"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no slug `nope`"));
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["build", "nope"]), @"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    slugplan::build::unknown_slug
+
+      × no slug `nope` in the manifest
+      help: the manifest's slugs are: web
+    ");
 }
 
 #[test]

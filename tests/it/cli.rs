@@ -4,7 +4,7 @@
 use clap::CommandFactory;
 use slugplan::cli::args::Cli;
 
-use crate::common::{TestContext, redact};
+use crate::common::{TestContext, slugplan_snapshot};
 
 /// Every subcommand, at any depth, with its full name (`cache prune`).
 fn subcommands() -> Vec<(String, clap::Command)> {
@@ -92,8 +92,17 @@ fn completions_name_every_subcommand() {
 
 #[test]
 fn completions_reject_an_unknown_shell() {
-    let out = TestContext::new().run(&["completions", "cmd.exe"]);
-    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let ctx = TestContext::new();
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["completions", "cmd.exe"]), @"
+    exit code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: invalid value 'cmd.exe' for '<SHELL>'
+      [possible values: bash, elvish, fish, powershell, zsh]
+
+    For more information, try '--help'.
+    ");
 }
 
 const BROKEN: &str = "[apps.example-web]\nslug = \"nope\"\n";
@@ -109,7 +118,7 @@ fn broken_stderr(env: &[(&str, &str)], args: &[&str]) -> String {
     }
     let out = cmd.arg("validate").args(args).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    redact(&String::from_utf8(out.stderr).unwrap(), &ctx)
+    ctx.redact(&String::from_utf8(out.stderr).unwrap())
 }
 
 #[test]
@@ -117,8 +126,8 @@ fn no_color_wins_over_force_color() {
     // FORCE_COLOR alone does colour a piped stderr, so the NO_COLOR check below can fail.
     assert!(broken_stderr(&[("FORCE_COLOR", "1")], &[]).contains('\u{1b}'));
     let plain = broken_stderr(&[("FORCE_COLOR", "1"), ("NO_COLOR", "1")], &[]);
-    assert!(!plain.contains('\u{1b}'), "{plain:?}");
-    assert!(plain.contains("[slug.toml:2:8]"), "{plain}");
+    // Exactly what a pipe gets (snapshotted below).
+    assert_eq!(plain, broken_stderr(&[], &[]));
 }
 
 #[test]
@@ -136,10 +145,18 @@ fn a_pipe_gets_no_colour_by_default() {
 
 #[test]
 fn verbose_and_quiet_conflict() {
-    let out = TestContext::new().run(&["-v", "-q", "schema"]);
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("cannot be used with"), "{stderr}");
+    let ctx = TestContext::new();
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["-v", "-q", "schema"]), @"
+    exit code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: the argument '--verbose...' cannot be used with '--quiet'
+
+    Usage: slugplan --verbose... --cache-dir <DIR> <COMMAND>
+
+    For more information, try '--help'.
+    ");
 }
 
 /// CI must run exactly the test command the README gives, so the two cannot drift apart.

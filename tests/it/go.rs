@@ -11,6 +11,8 @@ use slugplan::cache::Cache;
 use slugplan::manifest::GoBuild;
 use slugplan::stack::{self, StackError};
 
+use crate::common::render;
+
 /// The seed's web.go (examples/go): "hello, world" on $PORT.
 const WEB_GO: &str = include_str!("../../examples/go/web.go");
 
@@ -99,11 +101,10 @@ fn unchanged_input_skips_go_build_and_works_without_go() {
     .unwrap();
     let err = build(&src, &cache, "/nonexistent/go").unwrap_err();
     assert!(matches!(err, GoError::GoMissing { .. }), "{err}");
-    let help = miette::Diagnostic::help(&err).unwrap().to_string();
-    assert!(
-        help.contains("apt-get install golang-go") && help.contains("go.dev/dl"),
-        "{help}"
-    );
+    insta::assert_snapshot!(render(&err), @"
+    × slug `web`: the Go toolchain (`go`) is not installed or not on PATH
+    help: install Go: `apt-get install golang-go` on Debian/Ubuntu, or see https://go.dev/dl/
+    ");
     let third = build(&src, &cache, wrapper).unwrap();
     assert_ne!(third, first);
     assert!(hello(&third).ends_with("Hello Again\n"));
@@ -178,13 +179,12 @@ fn non_x86_elf_in_a_tree_is_refused_and_unknown_stacks_too() {
     std::fs::write(tree.join("bin/arm"), bytes).unwrap();
     let err = stack::check_tree(&tree, "heroku-24").unwrap_err();
     assert!(matches!(err, StackError::WrongMachine { .. }), "{err}");
-    assert!(
-        err.to_string().contains(&format!(
-            "{} is built for AArch64 (e_machine 183)",
-            tree.join("bin/arm").display()
-        )),
-        "{err}"
-    );
+    let shown = render(&err).replace(&temp.path().display().to_string(), "[TEMP]");
+    insta::assert_snapshot!(shown, @"
+    × [TEMP]/tree/bin/arm is built for AArch64 (e_machine 183), but stack heroku-24 runs
+    │ x86-64 only
+    help: use the linux x64 (amd64) build of this runtime or program
+    ");
 
     let err = stack::check_tree(&tree, "cedar-14").unwrap_err();
     assert!(matches!(err, StackError::UnknownStack { .. }), "{err}");
@@ -194,12 +194,10 @@ fn non_x86_elf_in_a_tree_is_refused_and_unknown_stacks_too() {
 fn manifest_go_build_resolves_the_module_under_the_slug_source() {
     let ctx = crate::common::TestContext::new();
     module(&ctx.dir.join("apps/api/server"), WEB_GO);
-    let path = ctx.write(
-        "slug.toml",
+    let loaded = ctx.manifest(
         "[slugs.api]\nsource = \"apps/api\"\nprocess_types = { web = \"bin/web\" }\n\
          [slugs.api.go]\nmodule = \"server\"\noutput = \"bin/web\"\n",
     );
-    let loaded = slugplan::manifest::load(&path).unwrap();
     let spec = loaded.manifest.slugs["api"].go.clone().unwrap();
     let cache = Cache::new(&ctx.cache);
     let binary = go::build(&loaded, "api", &spec, &cache).unwrap();
@@ -211,5 +209,8 @@ fn manifest_go_build_resolves_the_module_under_the_slug_source() {
 
     std::fs::remove_file(ctx.dir.join("apps/api/server/go.mod")).unwrap();
     let err = go::build(&loaded, "api", &spec, &cache).unwrap_err();
-    assert!(err.to_string().contains("has no go.mod"), "{err}");
+    insta::assert_snapshot!(ctx.redact(&render(&err)), @"
+    × slug `api`: [PROJECT]/apps/api/server has no go.mod
+    help: set `module` in [slugs.api.go] to the directory holding go.mod
+    ");
 }

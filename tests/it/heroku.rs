@@ -3,7 +3,6 @@
 
 mod canned;
 mod contract;
-mod fake;
 mod raw;
 mod secrecy;
 mod server;
@@ -19,7 +18,7 @@ use slugplan::platform::heroku::{
 };
 use slugplan::platform::{BlobTarget, NewSlug, Platform, PlatformError, UploadProgress};
 
-use fake::{FakeApi, Reply, Seen};
+use crate::common::http::{FakeServer, Reply, Seen};
 
 const TOKEN: &str = "hk-test-0123456789abcdef-do-not-print";
 
@@ -83,7 +82,7 @@ fn new_slug() -> NewSlug {
 
 #[tokio::test]
 async fn api_requests_carry_accept_user_agent_and_bearer() {
-    let api = FakeApi::start(canned::heroku).await;
+    let api = FakeServer::start(canned::heroku);
     let heroku = client(&api.url);
     let app = heroku.app("example").await.unwrap();
     assert_eq!(
@@ -128,7 +127,7 @@ async fn api_requests_carry_accept_user_agent_and_bearer() {
 
 #[tokio::test]
 async fn blob_put_streams_a_known_length_without_credentials_or_content_type() {
-    let api = FakeApi::start(canned::heroku).await;
+    let api = FakeServer::start(canned::heroku);
     let heroku = client(&api.url);
     let temp = tempfile::tempdir().unwrap();
     let (path, bytes) = slug_file(temp.path(), 300_000);
@@ -161,14 +160,13 @@ async fn blob_put_streams_a_known_length_without_credentials_or_content_type() {
 
 #[tokio::test]
 async fn blob_put_is_retried_by_reopening_the_file() {
-    let api = FakeApi::start(|_: &Seen, index| {
+    let api = FakeServer::start(|_: &Seen, index| {
         if index == 0 {
             Reply::error(503, "unavailable", "try again")
         } else {
             Reply::ok()
         }
-    })
-    .await;
+    });
     let heroku = client(&api.url);
     let temp = tempfile::tempdir().unwrap();
     let (path, bytes) = slug_file(temp.path(), 70_000);
@@ -222,7 +220,7 @@ fn paged_releases(total: u64, page: u64, current: Option<u64>) -> impl Fn(&Seen,
 
 #[tokio::test]
 async fn releases_follow_next_range_on_206() {
-    let api = FakeApi::start(paged_releases(30, 10, Some(30))).await;
+    let api = FakeServer::start(paged_releases(30, 10, Some(30)));
     let releases = client(&api.url).releases("example", 25).await.unwrap();
     let versions: Vec<u64> = releases.iter().map(|r| r.version).collect();
     assert_eq!(versions, (6..=30).rev().collect::<Vec<_>>());
@@ -246,7 +244,7 @@ async fn current_release_reads_only_as_many_pages_as_it_needs() {
     // (releases, which one runs, pages read): v40 is newest, but what runs may be older (the
     // newer ones failed or are pending); a fresh app has none.
     for (total, running, pages) in [(40, Some(38), 1), (40, Some(15), 3), (0, None, 1)] {
-        let api = FakeApi::start(paged_releases(total, 10, running)).await;
+        let api = FakeServer::start(paged_releases(total, 10, running));
         let current = client(&api.url).current_release("example").await.unwrap();
         assert_eq!(current.map(|r| r.version), running);
         let seen = api.seen();
@@ -260,14 +258,13 @@ async fn current_release_reads_only_as_many_pages_as_it_needs() {
 
 #[tokio::test]
 async fn rate_limit_answers_are_retried_until_success() {
-    let api = FakeApi::start(|seen: &Seen, index| {
+    let api = FakeServer::start(|seen: &Seen, index| {
         if index < 2 {
             Reply::error(429, "rate_limit", "Your account reached the API rate limit")
         } else {
             canned::heroku(seen, index)
         }
-    })
-    .await;
+    });
     let heroku = client(&api.url);
     // A 429 was never executed, so even a release creation is retried.
     let release = heroku
@@ -281,14 +278,13 @@ async fn rate_limit_answers_are_retried_until_success() {
 
 #[tokio::test]
 async fn server_errors_are_retried_on_reads_but_not_on_releases() {
-    let api = FakeApi::start(|seen: &Seen, index| {
+    let api = FakeServer::start(|seen: &Seen, index| {
         if index == 0 || seen.method == "POST" {
             Reply::error(500, "internal_server_error", "Internal server error")
         } else {
             canned::heroku(seen, index)
         }
-    })
-    .await;
+    });
     let heroku = client(&api.url);
     assert_eq!(heroku.app("example").await.unwrap().name, "example");
     assert_eq!(api.seen().len(), 2);
@@ -308,7 +304,7 @@ async fn server_errors_are_retried_on_reads_but_not_on_releases() {
 #[tokio::test]
 async fn gives_up_after_the_retry_time_naming_the_last_request_id() {
     for (status, id) in [(503, "unavailable"), (429, "rate_limit")] {
-        let api = FakeApi::start(move |_: &Seen, _| Reply::error(status, id, "not now")).await;
+        let api = FakeServer::start(move |_: &Seen, _| Reply::error(status, id, "not now"));
         let heroku = impatient(&api.url, 300);
         let err = heroku.app("example").await.unwrap_err();
         let seen = api.seen();
@@ -349,11 +345,10 @@ async fn connection_refused_is_retried_then_reported_as_transport() {
 async fn slows_down_when_rate_limit_remaining_runs_low() {
     let remaining = Arc::new(Mutex::new("4000"));
     let answer = remaining.clone();
-    let api = FakeApi::start(move |seen: &Seen, index| {
+    let api = FakeServer::start(move |seen: &Seen, index| {
         let value = *answer.lock().unwrap();
         canned::heroku(seen, index).header("ratelimit-remaining", value)
-    })
-    .await;
+    });
     let heroku = client(&api.url);
     heroku.app("example").await.unwrap();
     heroku.app("example").await.unwrap();
@@ -374,10 +369,9 @@ async fn slows_down_when_rate_limit_remaining_runs_low() {
 
 #[tokio::test]
 async fn coupling_is_none_when_the_app_has_no_pipeline() {
-    let api = FakeApi::start(|_: &Seen, _| {
+    let api = FakeServer::start(|_: &Seen, _| {
         Reply::error(404, "not_found", "Couldn't find that pipeline coupling.")
-    })
-    .await;
+    });
     let heroku = client(&api.url);
     assert_eq!(heroku.coupling("example").await.unwrap(), None);
     let missing = heroku.app("nope").await.unwrap_err();
@@ -389,7 +383,7 @@ async fn coupling_is_none_when_the_app_has_no_pipeline() {
 
 #[tokio::test]
 async fn netrc_token_for_the_api_host_is_sent() {
-    let api = FakeApi::start(canned::heroku).await;
+    let api = FakeServer::start(canned::heroku);
     let home = tempfile::tempdir().unwrap();
     std::fs::write(
         home.path().join(".netrc"),

@@ -9,19 +9,14 @@ use std::time::{Duration, SystemTime};
 
 use slugplan::build::{BuildOptions, BuiltSlug, build_slug};
 use slugplan::cache::Cache;
-use slugplan::manifest::LoadedManifest;
 
-use crate::common::TestContext;
-use crate::slug::{fixture, run};
-
-fn load(ctx: &TestContext) -> LoadedManifest {
-    slugplan::manifest::load(&ctx.path().join("slug.toml")).unwrap()
-}
+use crate::common::{TestContext, render, run_ok, slugplan_snapshot, stderr, stdout};
+use crate::slug::{built_web, fixture};
 
 /// Builds slug `web` with `cache`.
 fn build_with(ctx: &TestContext, cache: &Path) -> BuiltSlug {
     build_slug(
-        &load(ctx),
+        &ctx.load_manifest(),
         "web",
         &Cache::new(cache),
         &BuildOptions::default(),
@@ -43,7 +38,7 @@ fn incremental_matches_scratch(ctx: &TestContext) -> BuiltSlug {
         std::fs::read(&scratch.path).unwrap()
     );
     assert_eq!(incremental.components, scratch.components);
-    run(Command::new("gzip").arg("-t").arg(&incremental.path));
+    run_ok(Command::new("gzip").arg("-t").arg(&incremental.path));
     incremental
 }
 
@@ -178,7 +173,7 @@ fn path_runtime_hashes_are_memoised_by_stat_data() {
     std::fs::write(&runtime_memo, &fake).unwrap();
     assert_eq!(build_with(&ctx, &ctx.cache).key.parts["runtime.rt"], fake);
     // … and a touch changes the stat data: the files are read again, giving the true hash.
-    run(Command::new("touch").arg(ctx.path().join("rt/lib/big.bin")));
+    run_ok(Command::new("touch").arg(ctx.path().join("rt/lib/big.bin")));
     let touched = build_with(&ctx, &ctx.cache);
     assert_eq!(touched.key, first.key);
     assert_eq!(touched.sha256, first.sha256);
@@ -194,13 +189,7 @@ fn deployed() -> TestContext {
         format!("{manifest}\n[apps.inc-staging]\nslug = \"web\"\n"),
     )
     .unwrap();
-    let out = ctx.run(&["apply", "--yes"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(ctx.command().args(["apply", "--yes"]));
     ctx
 }
 
@@ -212,13 +201,10 @@ fn plan_says_no_changes(ctx: &TestContext, dir: &Path) {
         .output()
         .unwrap();
     assert_eq!(
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).trim()
-        ),
+        (out.status.code(), stdout(&out).trim()),
         (Some(0), "No changes. Every app runs its declared slug."),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        stderr(&out)
     );
 }
 
@@ -229,7 +215,7 @@ fn touching_or_copying_the_sources_causes_no_rebuild() {
 
     // Every file and directory of the app and the runtime gets a new mtime.
     for dir in ["src", "rt"] {
-        run(Command::new("find").arg(ctx.path().join(dir)).args([
+        run_ok(Command::new("find").arg(ctx.path().join(dir)).args([
             "-exec",
             "touch",
             "-h",
@@ -243,23 +229,45 @@ fn touching_or_copying_the_sources_causes_no_rebuild() {
 
     // A fresh checkout: a copy with new inodes, mtimes and ctimes.
     let copy = ctx.temp.path().join("checkout");
-    run(Command::new("cp").arg("-r").arg(ctx.path()).arg(&copy));
+    run_ok(Command::new("cp").arg("-r").arg(ctx.path()).arg(&copy));
     plan_says_no_changes(&ctx, &copy);
 
     // A real change is still seen.
     std::fs::write(copy.join("src/web.js"), "console.log('changed')\n").unwrap();
-    let out = ctx
-        .command()
-        .current_dir(&copy)
-        .args(["plan", "--detailed-exitcode"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(2), "{stdout}");
-    assert!(
-        stdout.contains("forces new slug: web.js changed"),
-        "{stdout}"
-    );
+    let mut plan = ctx.slugplan(&["plan", "--detailed-exitcode"]);
+    plan.current_dir(&copy);
+    slugplan_snapshot!(ctx.filters(), plan, @r#"
+    exit code: 2
+    ----- stdout -----
+    Drift: releases made outside slugplan
+      ! inc-staging runs v1 (SHA256:5faaf7d219a8…), made outside slugplan: "Deploy web SHA256:5faaf7d219a8… (slugplan)"; this plan replaces it
+
+    slugplan will perform these actions, shown with these symbols:
+      * build
+      ↑ upload
+      ~ release
+
+      # slug.web@heroku-24 will be built
+      * slug.web@heroku-24
+          reason:   forces new slug: web.js changed
+          checksum: SHA256:31baa78d599d…
+
+      # upload.web→inc-staging will be uploaded
+      ↑ upload.web→inc-staging
+          reason:   not on the platform yet
+          checksum: SHA256:31baa78d599d…
+
+      # release.inc-staging will be released
+      ~ release.inc-staging
+          reason:   runs SHA256:5faaf7d219a8… (v1), declared SHA256:31baa78d599d…
+          checksum: SHA256:5faaf7d219a8… → SHA256:31baa78d599d…
+
+    Plan: 1 to build, 1 to upload, 1 to release.
+
+    ----- stderr -----
+         Fetched rt (cached)
+         Packing web (3.7 MB of tar)
+    "#);
 }
 
 /// Sets the mtime of `path` to `age` ago.
@@ -269,12 +277,7 @@ fn age(path: &Path, age: Duration) {
 }
 
 fn cache_ls(ctx: &TestContext) -> serde_json::Value {
-    let out = ctx.run(&["cache", "ls", "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(ctx.command().args(["cache", "ls", "--json"]));
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -322,8 +325,10 @@ fn cache_ls_lists_buckets_entries_sizes_and_ages() {
     let total: u64 = entries.iter().map(|e| e["size"].as_u64().unwrap()).sum();
     assert_eq!(doc["size"], total);
 
-    let out = ctx.run(&["cache", "ls"]);
-    let text = String::from_utf8_lossy(&out.stdout);
+    // What is listed beside the slug hashes the fixture's paths and was used a moment ago, in
+    // an order of its own: the listing is checked by `prune`'s test, on entries made to measure.
+    let out = run_ok(ctx.command().args(["cache", "ls"]));
+    let text = stdout(&out);
     assert!(text.contains("chunks-v1 (3 entries"), "{text}");
     assert!(text.contains("3d ago"), "{text}");
 }
@@ -360,15 +365,30 @@ fn prune_removes_old_entries_then_least_recently_used_until_it_fits() {
     let prune = |args: &[&str]| -> serde_json::Value {
         let mut all = vec!["cache", "prune", "--json"];
         all.extend_from_slice(args);
-        let out = ctx.run(&all);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = run_ok(ctx.command().args(&all));
         serde_json::from_slice(&out.stdout).unwrap()
     };
 
+    // With sizes and ages (what was written just now, a second or so ago).
+    let listing = ctx.filters_with(&[(r"\b\d+s ago", "[SECONDS] ago")]);
+    slugplan_snapshot!(listing, ctx.slugplan(&["cache", "ls"]), @"
+    exit code: 0
+    ----- stdout -----
+    [CACHE] (5.0 MiB)
+
+    runtime-trees-v1 (1 entries, 10 B)
+           10 B    10d ago  abc-s1-x1
+
+    slugs-v1 (6 entries, 5.0 MiB)
+            1 B     [SECONDS] ago  .tmp-prune-dead
+        1.0 MiB    23h ago  1.tgz
+        1.0 MiB     1d ago  2.tgz
+        1.0 MiB     2d ago  3.tgz
+        1.0 MiB     3d ago  4.tgz
+        1.0 MiB     4d ago  5.tgz
+
+    ----- stderr -----
+    ");
     let pruned = prune(&["--older-than", "4d"]);
     assert_eq!(
         names(&pruned["removed"]),
@@ -381,8 +401,14 @@ fn prune_removes_old_entries_then_least_recently_used_until_it_fits() {
     assert_eq!(pruned["freed"], 2 << 20);
     assert_eq!(names(&cache_ls(&ctx)["entries"]), ["2.tgz", "1.tgz"]);
 
-    let pruned = prune(&["--max-size", "0"]);
-    assert_eq!(pruned["remaining"], 0);
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["cache", "prune", "--max-size", "0"]), @"
+    exit code: 0
+    ----- stdout -----
+    Removed 2 entries, freed 2.0 MiB; the cache now takes 0 B.
+
+    ----- stderr -----
+    ");
+    assert_eq!(cache_ls(&ctx)["size"], 0);
     assert!(names(&cache_ls(&ctx)["entries"]).is_empty());
 }
 
@@ -395,13 +421,16 @@ fn prune_refuses_while_another_process_uses_the_cache() {
 
     // What a running build, plan or apply holds for as long as it runs.
     let in_use = Cache::new(&ctx.cache).with_shared_lock().unwrap();
-    let out = ctx.run(&["cache", "prune", "--max-size", "0"]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("in use by another slugplan process"),
-        "{stderr}"
-    );
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["cache", "prune", "--max-size", "0"]), @"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    slugplan::cache::busy
+
+      × the cache is in use by another slugplan process (lock [CACHE]/.lock)
+      help: run `slugplan cache prune` again once the running build, plan or apply has finished
+    ");
     assert_eq!(cache_ls(&ctx)["size"], before, "nothing was removed");
 
     // A build beside it is not blocked by the lock.
@@ -409,12 +438,7 @@ fn prune_refuses_while_another_process_uses_the_cache() {
     assert!(also_building.path.is_file());
 
     drop(in_use);
-    let out = ctx.run(&["cache", "prune", "--max-size", "0"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(ctx.command().args(["cache", "prune", "--max-size", "0"]));
     assert_eq!(cache_ls(&ctx)["size"], 0);
     // An emptied cache builds again from scratch.
     let rebuilt = build_with(&ctx, &ctx.cache);
@@ -443,33 +467,24 @@ fn a_remembered_stack_check_never_hides_a_changed_binary() {
     bytes[18..20].copy_from_slice(&183u16.to_le_bytes());
     std::fs::write(&bash, bytes).unwrap();
     let err = build_slug(
-        &load(&ctx),
+        &ctx.load_manifest(),
         "web",
         &Cache::new(&ctx.cache),
         &BuildOptions::default(),
     )
     .unwrap_err();
-    assert!(
-        format!("{:?}", miette::Report::new(err)).contains("AArch64"),
-        "the changed binary is checked again"
-    );
+    // The changed binary is checked again.
+    insta::assert_snapshot!(ctx.redact(&render(&err)), @"
+    × slug `web` cannot be built for its stack
+    ╰─▶   × [PROJECT]/rt/bin/bash is built for AArch64 (e_machine 183), but stack
+          │ heroku-24 runs x86-64 only
+          help: use the linux x64 (amd64) build of this runtime or program
+    ");
 }
 
 /// `slugplan build --json` of slug `web` with the cache at `cache`: the slug's checksum.
 fn checksum_with(ctx: &TestContext, cache: &Path) -> String {
-    let out = ctx
-        .command()
-        .env("SLUGPLAN_CACHE_DIR", cache)
-        .args(["build", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "build failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    doc["slugs"][0]["checksum"].as_str().unwrap().to_owned()
+    built_web(ctx.command().env("SLUGPLAN_CACHE_DIR", cache), &[]).0
 }
 
 /// The runtime listing memos in `cache`, by file name.
@@ -549,29 +564,26 @@ fn runtime_listing_memos_are_used_checked_and_never_stand_for_another_tree() {
         "node-src/node-v1.0.0-linux-x64/lib/extra.js",
         "module.exports = 1;\n",
     );
-    let status = Command::new("tar")
-        .args(["-C", "node-src", "-czf", "node-v2.tar.gz"])
-        .arg("node-v1.0.0-linux-x64")
-        .current_dir(ctx.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    run_ok(
+        Command::new("tar")
+            .args(["-C", "node-src", "-czf", "node-v2.tar.gz"])
+            .arg("node-v1.0.0-linux-x64")
+            .current_dir(ctx.path()),
+    );
     archive_manifest(&ctx, "node-v2.tar.gz");
     let other = checksum_with(&ctx, &ctx.cache);
     assert_ne!(other, changed);
     assert_eq!(other, scratch(&ctx));
     assert_eq!(listing_memos(&ctx.cache).len(), 2);
-    let listed = Command::new("tar")
-        .args(["-tzf"])
-        .arg(
+    let listed = run_ok(
+        Command::new("tar").args(["-tzf"]).arg(
             ctx.cache
                 .join("slugs-v1")
                 .join(format!("{}.tgz", other.trim_start_matches("SHA256:"))),
-        )
-        .output()
-        .unwrap();
+        ),
+    );
     assert!(
-        String::from_utf8_lossy(&listed.stdout).contains("./app/node/lib/extra.js"),
+        stdout(&listed).contains("./app/node/lib/extra.js"),
         "the new tree's file is in its slug"
     );
 }

@@ -12,6 +12,8 @@ use slugplan::platform::{
     UploadProgress,
 };
 
+use crate::common::snapshot::{STANDARD_FILTERS, apply_filters};
+
 /// A fresh data directory and the platform on it.
 fn platform() -> (tempfile::TempDir, LocalPlatform) {
     let temp = tempfile::tempdir().expect("temp dir");
@@ -79,6 +81,12 @@ async fn uploaded_slug(
         .await
         .expect("upload");
     created.slug.id
+}
+
+/// `text` as a snapshot shows it: the data directory and generated ids replaced.
+fn redact(temp: &tempfile::TempDir, text: &str) -> String {
+    let text = text.replace(&temp.path().display().to_string(), "[TEMP]");
+    apply_filters(&text, STANDARD_FILTERS)
 }
 
 fn message(err: &PlatformError) -> String {
@@ -221,10 +229,7 @@ async fn promotion_releases_each_target_and_reports_the_one_that_fails() {
         .create_promotion(&pipeline.id, &staging.id, &source.id, &targets)
         .await
         .unwrap_err();
-    assert!(
-        message(&stray).contains("not coupled to pipeline shop"),
-        "{stray}"
-    );
+    insta::assert_snapshot!(redact(&temp, &message(&stray)), @"app prod-eu is not coupled to pipeline shop");
     for target in &targets {
         platform
             .create_coupling(target, &pipeline.id, "production")
@@ -249,10 +254,11 @@ async fn promotion_releases_each_target_and_reports_the_one_that_fails() {
     let failed = by_app[old.id.as_str()];
     assert_eq!(failed.status, TargetStatus::Failed);
     let why = failed.error_message.as_deref().unwrap();
-    assert!(why.contains("slug not compatible with stack"), "{why}");
+    insta::assert_snapshot!(redact(&temp, why), @"slug not compatible with stack: slug [UUID] was built for heroku-24, app prod-old runs heroku-22");
     let fir_target = by_app[fir.id.as_str()];
     assert_eq!(fir_target.status, TargetStatus::Failed);
-    assert!(fir_target.error_message.as_deref().unwrap().contains("Fir"));
+    let why = fir_target.error_message.as_deref().unwrap();
+    insta::assert_snapshot!(redact(&temp, why), @"app prod-fir is a Fir-generation app: it runs OCI images, not slugs");
     assert_eq!(platform.current_release("prod-old").await.unwrap(), None);
 }
 
@@ -270,12 +276,12 @@ async fn upload_whose_bytes_miss_the_declared_checksum_is_refused_and_not_releas
         .upload_blob(&created.blob, &tampered, &NoProgress)
         .await
         .unwrap_err();
-    assert!(message(&err).contains("not its declared checksum"), "{err}");
+    insta::assert_snapshot!(redact(&temp, &message(&err)), @"the archive uploaded for slug [UUID] hashes to SHA256:70bb8106dba5a7bafe69f2c4f02e875e016e3722eef259cc254c457f1cd9d84e, not its declared checksum SHA256:677d60eb4358e77ac812368f7e5b85c9cfda20a4c0e28da88e90627f64648db2");
     let err = platform
         .create_release("demo", &created.slug.id, "Deploy")
         .await
         .unwrap_err();
-    assert!(message(&err).contains("has no archive"), "{err}");
+    insta::assert_snapshot!(redact(&temp, &message(&err)), @"slug [UUID] has no archive: upload it to the slug's blob URL before releasing");
     assert!(platform.releases("demo", 10).await.unwrap().is_empty());
 }
 
@@ -301,9 +307,8 @@ async fn release_of_a_slug_whose_archive_vanished_is_refused() {
         .create_release("demo", &created.slug.id, "Deploy")
         .await
         .unwrap_err();
-    let message = message(&err);
-    assert!(message.contains("missing"), "{message}");
-    assert!(message.contains(&blob.display().to_string()), "{message}");
+    // The message names the missing file (the blob's name is the fixed bytes' digest).
+    insta::assert_snapshot!(redact(&temp, &message(&err)), @"slug [UUID]'s archive is missing from [TEMP]/platform/blobs/sha256/983c1a74df9ad6ac82b4306bcc978efa0496ae3b078c960516167e1c9e219542");
     assert!(platform.releases("demo", 10).await.unwrap().is_empty());
 }
 
@@ -320,19 +325,14 @@ async fn slug_for_another_stack_or_a_fir_app_is_refused() {
         .create_release("demo", &old, "Deploy")
         .await
         .unwrap_err();
-    let text = message(&err);
-    assert!(text.contains("slug not compatible with stack"), "{text}");
-    assert!(
-        text.contains("heroku-22") && text.contains("heroku-24"),
-        "{text}"
-    );
+    insta::assert_snapshot!(redact(&temp, &message(&err)), @"slug not compatible with stack: slug [UUID] was built for heroku-22, app demo runs heroku-24");
 
     let new = uploaded_slug(&platform, temp.path(), "demo", b"built for 24", "heroku-24").await;
     let err = platform
         .create_release("firapp", &new, "Deploy")
         .await
         .unwrap_err();
-    assert!(message(&err).contains("Fir-generation"), "{err}");
+    insta::assert_snapshot!(redact(&temp, &message(&err)), @"app firapp is a Fir-generation app: it runs OCI images, not slugs");
 }
 
 #[tokio::test]
@@ -347,12 +347,12 @@ async fn unknown_names_and_bad_input_are_typed_errors() {
         .create_app("Bad_Name", "heroku-24")
         .await
         .unwrap_err();
-    assert!(message(&err).contains("app name"), "{err}");
+    insta::assert_snapshot!(message(&err), @r#"app name "Bad_Name" must match ^[a-z][a-z0-9-]{1,28}[a-z0-9]$"#);
     let err = platform
         .create_slug("demo", &new_slug("SHA256:abc", "heroku-24"))
         .await
         .unwrap_err();
-    assert!(message(&err).contains("64 lowercase hex"), "{err}");
+    insta::assert_snapshot!(message(&err), @r#"checksum "SHA256:abc" must be SHA256: followed by 64 lowercase hex digits"#);
     let err = platform.release("demo", "7").await.unwrap_err();
     assert!(matches!(err, PlatformError::NotFound { .. }), "{err:?}");
 }
@@ -515,10 +515,7 @@ async fn injected_release_failures_never_become_current() {
         )
         .await
         .unwrap_err();
-    assert!(
-        message(&failed_source).contains("only a succeeded release"),
-        "{failed_source}"
-    );
+    insta::assert_snapshot!(redact(&temp, &message(&failed_source)), @"release v2 of staging has status failed: only a succeeded release can be promoted");
     let promotion = platform
         .create_promotion(
             &pipeline.id,

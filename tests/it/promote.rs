@@ -3,18 +3,15 @@
 //!
 //! The slugs are tiny app-only archives (no runtimes, no Go), so every test is quick.
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-
 use serde_json::{Value, json};
 
-use crate::common::TestContext;
+use crate::common::project::{Project, count};
+use crate::common::server::block_on;
+use crate::common::{slugplan_snapshot, stderr};
 
 mod history;
 mod safety;
-use crate::server::support::{Api, Server, block_on, logged_requests};
 
-const TOKEN: &str = "promote-test-token";
 const PROMOTE_TO_EU: &[&str] = &[
     "promote",
     "web-staging",
@@ -25,160 +22,68 @@ const PROMOTE_TO_EU: &[&str] = &[
 ];
 const TARGETS: [&str; 3] = ["web-prod-ap", "web-prod-eu", "web-prod-us"];
 
-/// A project: `web-staging` runs slug `web`; three production apps promote from it.
-struct Project {
-    ctx: TestContext,
-    /// The server's URL, when deploying through the API.
-    url: Option<String>,
-    /// The server's request log.
-    log: Option<PathBuf>,
-    /// Keeps the server running.
-    _server: Option<Server>,
+/// `web-staging` runs slug `web`; three production apps promote from it (in pipeline `web` when
+/// `pipeline`), on the embedded local platform.
+fn local(pipeline: bool) -> Project {
+    web(Project::local(), pipeline)
 }
 
-impl Project {
-    fn local(pipeline: bool) -> Project {
-        Project::make(TestContext::new(), None, None, pipeline)
-    }
+/// The same project deploying through a fresh `slugplan server` started with `flags`.
+fn served(pipeline: bool, flags: &[&str]) -> Project {
+    web(Project::served(flags), pipeline)
+}
 
-    /// A project deploying through a fresh `slugplan server` started with `flags`.
-    fn served(pipeline: bool, flags: &[&str]) -> Project {
-        let ctx = TestContext::new();
-        let log = ctx.temp.path().join("requests.jsonl");
-        let mut args = vec!["--token", TOKEN, "--request-log", log.to_str().unwrap()];
-        args.extend_from_slice(flags);
-        let server = Server::start(&args);
-        let url = server.url.clone();
-        Project::make(ctx, Some(server), Some((url, log)), pipeline)
-    }
+fn web(p: Project, pipeline: bool) -> Project {
+    p.ctx.write("web/web.js", "console.log('v1')\n");
+    write_manifest(&p, pipeline, &[]);
+    p
+}
 
-    fn make(
-        ctx: TestContext,
-        server: Option<Server>,
-        at: Option<(String, PathBuf)>,
-        pipeline: bool,
-    ) -> Project {
-        ctx.write("web/web.js", "console.log('v1')\n");
-        let (url, log) = at.unzip();
-        let project = Project {
-            ctx,
-            url,
-            log,
-            _server: server,
-        };
-        project.manifest(pipeline, &[]);
-        project
-    }
-
-    /// Writes slug.toml; `more` adds production apps promoting from web-staging.
-    fn manifest(&self, pipeline: bool, more: &[&str]) {
-        let mut text = match &self.url {
-            Some(url) => format!("[platform]\nkind = \"heroku\"\napi_url = \"{url}\"\n"),
-            None => String::new(),
-        };
-        let app = |stage: &str| {
-            let mut lines = String::from("create = true\n");
-            if pipeline {
-                lines.push_str(&format!("pipeline = \"web\"\nstage = \"{stage}\"\n"));
-            }
-            lines
-        };
-        text.push_str(
-            "[slugs.web]\nsource = \"web\"\nprocess_types = { web = \"node web.js\" }\n\n",
-        );
+/// Writes slug.toml; `more` adds production apps promoting from web-staging.
+fn write_manifest(p: &Project, pipeline: bool, more: &[&str]) {
+    let mut text = p.platform_table();
+    let app = |stage: &str| {
+        let mut lines = String::from("create = true\n");
+        if pipeline {
+            lines.push_str(&format!("pipeline = \"web\"\nstage = \"{stage}\"\n"));
+        }
+        lines
+    };
+    text.push_str("[slugs.web]\nsource = \"web\"\nprocess_types = { web = \"node web.js\" }\n\n");
+    text.push_str(&format!(
+        "[apps.web-staging]\nslug = \"web\"\n{}\n",
+        app("staging")
+    ));
+    for target in TARGETS.iter().chain(more) {
         text.push_str(&format!(
-            "[apps.web-staging]\nslug = \"web\"\n{}\n",
-            app("staging")
+            "[apps.{target}]\npromote_from = \"web-staging\"\n{}\n",
+            app("production")
         ));
-        for target in TARGETS.iter().chain(more) {
-            text.push_str(&format!(
-                "[apps.{target}]\npromote_from = \"web-staging\"\n{}\n",
-                app("production")
-            ));
-        }
-        self.ctx.write("slug.toml", text);
     }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let mut cmd: Command = self.ctx.command();
-        cmd.args(args).stdin(Stdio::null());
-        if self.url.is_some() {
-            cmd.env("HEROKU_API_KEY", TOKEN);
-        }
-        cmd.output().expect("run slugplan")
-    }
-
-    /// Runs, asserts the exit code, and returns stdout.
-    fn ok(&self, args: &[&str], code: i32) -> String {
-        crate::common::expect_exit(&self.run(args), args, code)
-    }
-
-    fn json(&self, args: &[&str], code: i32) -> Value {
-        let out = self.ok(args, code);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out}"))
-    }
-
-    /// `slugplan releases APP --json`, newest first.
-    fn releases(&self, app: &str) -> Vec<Value> {
-        let doc = self.json(&["releases", app, "--json"], 0);
-        assert_eq!(doc["format_version"], 1);
-        doc["releases"].as_array().unwrap().clone()
-    }
-
-    /// The checksum of what `app` runs (its current, succeeded release).
-    fn running(&self, app: &str) -> String {
-        let releases = self.releases(app);
-        let current = releases
-            .iter()
-            .find(|r| r["current"] == true && r["status"] == "succeeded")
-            .unwrap_or_else(|| panic!("{app} runs nothing: {releases:#?}"));
-        current["checksum"].as_str().unwrap().to_owned()
-    }
-
-    /// Staging gets a new slug; the production apps still run the old one.
-    fn new_staging_release(&self, text: &str) {
-        self.ctx.write("web/web.js", text);
-        self.ok(&["apply", "--yes", "--target", "web-staging"], 0);
-    }
-
-    /// The requests the server logged so far, as (method, path).
-    fn requests(&self) -> Vec<(String, String)> {
-        let log = self.log.as_deref().expect("a served project");
-        logged_requests(log)
-    }
-
-    /// Another client uploads `bytes` as a slug of `app` and releases it.
-    fn release_by_hand(&self, app: &str, bytes: &'static [u8], description: &str) {
-        let api = self.api();
-        block_on(async {
-            let slug = api.upload_slug(app, bytes, "heroku-24").await;
-            api.create(
-                &format!("/apps/{app}/releases"),
-                json!({"slug": slug["id"], "description": description}),
-                "release",
-            )
-            .await;
-        });
-    }
-
-    fn api(&self) -> Api {
-        Api {
-            client: reqwest::Client::new(),
-            base: self.url.clone().expect("a served project"),
-            auth: Some(format!("Bearer {TOKEN}")),
-        }
-    }
+    p.ctx.write("slug.toml", text);
 }
 
-fn count(requests: &[(String, String)], method: &str, path: impl Fn(&str) -> bool) -> usize {
-    requests
+/// `slugplan releases APP --json`, newest first.
+fn releases(p: &Project, app: &str) -> Vec<Value> {
+    let doc = p.json(&["releases", app, "--json"], 0);
+    assert_eq!(doc["format_version"], 1);
+    doc["releases"].as_array().unwrap().clone()
+}
+
+/// The checksum of what `app` runs (its current, succeeded release).
+fn running(p: &Project, app: &str) -> String {
+    let releases = releases(p, app);
+    let current = releases
         .iter()
-        .filter(|(m, p)| m == method && path(p))
-        .count()
+        .find(|r| r["current"] == true && r["status"] == "succeeded")
+        .unwrap_or_else(|| panic!("{app} runs nothing: {releases:#?}"));
+    current["checksum"].as_str().unwrap().to_owned()
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+/// Staging gets a new slug; the production apps still run the old one.
+fn new_staging_release(p: &Project, text: &str) {
+    p.ctx.write("web/web.js", text);
+    p.ok(&["apply", "--yes", "--target", "web-staging"], 0);
 }
 
 /// The promote steps of an `apply --json` document, by address: (outcome, detail).
@@ -198,31 +103,51 @@ fn promote_steps(doc: &Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// Staging runs a new slug the production apps do not: one apply promotes it to all three. The
-/// plan shows each promotion with its source release and both checksums; the apply builds and
-/// uploads nothing and makes three releases.
+/// Staging runs a new slug the production apps do not (in pipeline `web`): the plan shows each
+/// promotion, and one apply promotes it to all three, building and uploading nothing and making
+/// three releases.
 fn promote_to_three_production_apps(p: &Project) -> Value {
-    let staging = p.running("web-staging");
-    let old = p.running("web-prod-eu");
-    assert_ne!(staging, old);
+    let staging = running(p, "web-staging");
+    assert_ne!(staging, running(p, "web-prod-eu"));
 
-    let plan = p.ok(&["plan"], 0);
-    assert!(
-        plan.contains("Plan: 0 to build, 0 to upload, 3 to release."),
-        "{plan}"
-    );
-    for target in TARGETS {
-        assert!(plan.contains(&format!("» promote.{target}")), "{plan}");
+    // Each promotion with its source release and both checksums, through the pipeline: the
+    // same plan on either platform (both tests assert this one snapshot).
+    insta::allow_duplicates! {
+        slugplan_snapshot!(p.filters(), p.command(&["plan"]), @"
+        exit code: 0
+        ----- stdout -----
+        slugplan will perform these actions, shown with these symbols:
+          » promote
+
+          # promote.web-prod-ap will be promoted
+          » promote.web-prod-ap
+              reason:   runs SHA256:6f688d0dfc99… (v1), declared SHA256:d184cd54bab1…; promoted from web-staging
+              checksum: SHA256:6f688d0dfc99… → SHA256:d184cd54bab1…
+              from:     web-staging v2 (SHA256:d184cd54bab1…)
+              target:   runs v1 (SHA256:6f688d0dfc99…)
+              via:      pipeline web (one promotion)
+
+          # promote.web-prod-eu will be promoted
+          » promote.web-prod-eu
+              reason:   runs SHA256:6f688d0dfc99… (v1), declared SHA256:d184cd54bab1…; promoted from web-staging
+              checksum: SHA256:6f688d0dfc99… → SHA256:d184cd54bab1…
+              from:     web-staging v2 (SHA256:d184cd54bab1…)
+              target:   runs v1 (SHA256:6f688d0dfc99…)
+              via:      pipeline web (one promotion)
+
+          # promote.web-prod-us will be promoted
+          » promote.web-prod-us
+              reason:   runs SHA256:6f688d0dfc99… (v1), declared SHA256:d184cd54bab1…; promoted from web-staging
+              checksum: SHA256:6f688d0dfc99… → SHA256:d184cd54bab1…
+              from:     web-staging v2 (SHA256:d184cd54bab1…)
+              target:   runs v1 (SHA256:6f688d0dfc99…)
+              via:      pipeline web (one promotion)
+
+        Plan: 0 to build, 0 to upload, 3 to release.
+
+        ----- stderr -----
+        ");
     }
-    let short = |c: &str| format!("{}…", &c[..19]);
-    assert!(
-        plan.contains(&format!("from:     web-staging v2 ({})", short(&staging))),
-        "{plan}"
-    );
-    assert!(
-        plan.contains(&format!("target:   runs v1 ({})", short(&old))),
-        "{plan}"
-    );
 
     let doc = p.json(&["apply", "--yes", "--json"], 0);
     assert_eq!(doc["outcome"]["built"], 0, "{doc:#}");
@@ -234,8 +159,8 @@ fn promote_to_three_production_apps(p: &Project) -> Value {
         assert_eq!(outcome, "done", "{address}: {doc:#}");
     }
     for target in TARGETS {
-        assert_eq!(p.running(target), staging, "{target}");
-        let newest = &p.releases(target)[0];
+        assert_eq!(running(p, target), staging, "{target}");
+        let newest = &releases(p, target)[0];
         assert_eq!(newest["version"], 2);
         assert_eq!(newest["by_slugplan"], true);
     }
@@ -248,16 +173,9 @@ fn promote_to_three_production_apps(p: &Project) -> Value {
 
 #[test]
 fn staging_promotes_to_three_production_apps_on_the_local_platform() {
-    let p = Project::local(true);
+    let p = local(true);
     p.ok(&["apply", "--yes"], 0);
-    p.new_staging_release("console.log('v2')\n");
-    let plan = p.ok(&["plan"], 0);
-    assert_eq!(
-        plan.matches("via:      pipeline web (one promotion)")
-            .count(),
-        3,
-        "{plan}"
-    );
+    new_staging_release(&p, "console.log('v2')\n");
     let doc = promote_to_three_production_apps(&p);
     for (address, _, detail) in promote_steps(&doc) {
         assert!(
@@ -269,9 +187,9 @@ fn staging_promotes_to_three_production_apps_on_the_local_platform() {
 
 #[test]
 fn through_the_server_one_pipeline_promotion_releases_all_three_targets() {
-    let p = Project::served(true, &[]);
+    let p = served(true, &[]);
     p.ok(&["apply", "--yes"], 0);
-    p.new_staging_release("console.log('v2')\n");
+    new_staging_release(&p, "console.log('v2')\n");
     let before = p.requests().len();
     let doc = promote_to_three_production_apps(&p);
     for (address, _, detail) in promote_steps(&doc) {
@@ -305,7 +223,7 @@ fn through_the_server_one_pipeline_promotion_releases_all_three_targets() {
 
 #[test]
 fn couplings_that_are_missing_or_differ_are_planned_and_fixed() {
-    let p = Project::served(true, &[]);
+    let p = served(true, &[]);
     let api = p.api();
     block_on(async {
         let web = api
@@ -330,14 +248,85 @@ fn couplings_that_are_missing_or_differ_are_planned_and_fixed() {
         )
         .await;
     });
-    let plan = p.ok(&["plan"], 0);
-    assert!(plan.contains("& coupling.web-prod-eu"), "{plan}");
-    assert!(
-        plan.contains("reason:   coupled to web at staging, declared production"),
-        "{plan}"
-    );
-    assert!(plan.contains("coupled to another pipeline"), "{plan}");
-    assert!(plan.contains("Plan: 2 to create, 4 to couple,"), "{plan}");
+    slugplan_snapshot!(p.filters(), p.command(&["plan"]), @"
+    exit code: 0
+    ----- stdout -----
+    slugplan will perform these actions, shown with these symbols:
+      * build
+      + create
+      ↑ upload
+      ~ release
+      » promote
+      & couple to a pipeline
+
+      # app.web-prod-ap will be created
+      + app.web-prod-ap
+          reason:   app does not exist yet
+
+      # app.web-staging will be created
+      + app.web-staging
+          reason:   app does not exist yet
+
+      # coupling.web-prod-ap will be coupled
+      & coupling.web-prod-ap
+          reason:   in no pipeline: couple to web at production
+
+      # coupling.web-prod-eu will be coupled
+      & coupling.web-prod-eu
+          reason:   coupled to web at staging, declared production
+
+      # coupling.web-prod-us will be coupled
+      & coupling.web-prod-us
+          reason:   coupled to another pipeline ([UUID]) at production, declared web at production
+
+      # coupling.web-staging will be coupled
+      & coupling.web-staging
+          reason:   in no pipeline: couple to web at staging
+
+      # slug.web@heroku-24 will be built
+      * slug.web@heroku-24
+          reason:   forces new slug: first build
+          checksum: SHA256:6f688d0dfc99…
+
+      # upload.web→web-staging will be uploaded
+      ↑ upload.web→web-staging
+          reason:   not on the platform yet
+          checksum: SHA256:6f688d0dfc99…
+
+      # release.web-staging will be released
+      ~ release.web-staging
+          reason:   new app
+          checksum: SHA256:6f688d0dfc99…
+
+      # promote.web-prod-ap will be promoted
+      » promote.web-prod-ap
+          reason:   new app; promoted from web-staging
+          checksum: SHA256:6f688d0dfc99…
+          from:     web-staging (released earlier in this apply, SHA256:6f688d0dfc99…)
+          target:   runs no release (no slug)
+          via:      pipeline web (one promotion)
+
+      # promote.web-prod-eu will be promoted
+      » promote.web-prod-eu
+          reason:   no release yet; promoted from web-staging
+          checksum: SHA256:6f688d0dfc99…
+          from:     web-staging (released earlier in this apply, SHA256:6f688d0dfc99…)
+          target:   runs no release (no slug)
+          via:      pipeline web (one promotion)
+
+      # promote.web-prod-us will be promoted
+      » promote.web-prod-us
+          reason:   no release yet; promoted from web-staging
+          checksum: SHA256:6f688d0dfc99…
+          from:     web-staging (released earlier in this apply, SHA256:6f688d0dfc99…)
+          target:   runs no release (no slug)
+          via:      pipeline web (one promotion)
+
+    Plan: 2 to create, 4 to couple, 1 to build, 1 to upload, 4 to release.
+
+    ----- stderr -----
+         Packing web (0.0 MB of tar)
+    ");
 
     let before = p.requests().len();
     p.ok(&["apply", "--yes"], 0);
@@ -374,7 +363,7 @@ fn couplings_that_are_missing_or_differ_are_planned_and_fixed() {
 #[test]
 fn a_failed_target_is_reported_by_name_while_the_others_succeed() {
     // Releases: staging is #1, the three targets #2..#4 in one promotion; #3 fails.
-    let p = Project::served(true, &["--fault-release-fail-every", "3"]);
+    let p = served(true, &["--fault-release-fail-every", "3"]);
     let out = p.run(&["apply", "--yes", "--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -392,26 +381,32 @@ fn a_failed_target_is_reported_by_name_while_the_others_succeed() {
         doc["error"].as_str().unwrap().contains(address.as_str()),
         "{doc:#}"
     );
-    assert!(stderr(&out).contains(address.as_str()), "{}", stderr(&out));
-    let staging = p.running("web-staging");
+    insta::assert_snapshot!(p.ctx.redact(&stderr(&out)), @"
+      × 1 step(s) failed: promote.web-prod-eu
+      help: fix the cause and run `slugplan apply` again: finished steps are not redone
+
+    Error:
+      × promote.web-prod-eu: promotion to web-prod-eu failed: the release on the target app failed
+    ");
+    let staging = running(&p, "web-staging");
     for target in TARGETS.iter().filter(|t| **t != name) {
-        assert_eq!(p.running(target), staging, "{target}");
+        assert_eq!(running(&p, target), staging, "{target}");
     }
-    assert_eq!(p.releases(name)[0]["status"], "failed");
+    assert_eq!(releases(&p, name)[0]["status"], "failed");
 }
 
 #[test]
 fn promote_releases_the_sources_slug_to_the_manifests_targets_and_reports_json() {
-    let p = Project::local(false);
+    let p = local(false);
     p.ok(&["apply", "--yes"], 0);
-    p.new_staging_release("console.log('v2')\n");
-    let staging = p.running("web-staging");
+    new_staging_release(&p, "console.log('v2')\n");
+    let staging = running(&p, "web-staging");
 
     // Named twice, promoted to once.
     let twice = [PROMOTE_TO_EU, &["--to", "web-prod-eu"]].concat();
     let only = p.json(&twice, 0);
     assert_eq!(only["targets"].as_array().unwrap().len(), 1, "{only:#}");
-    assert_eq!(p.running("web-prod-eu"), staging);
+    assert_eq!(running(&p, "web-prod-eu"), staging);
 
     let doc = p.json(&["promote", "web-staging", "--json", "--yes"], 0);
     assert_eq!(doc["format_version"], 1);
@@ -444,33 +439,48 @@ fn promote_releases_the_sources_slug_to_the_manifests_targets_and_reports_json()
             .all(|t| t["action"] == "no-op")
     );
     // The source itself, named by another app's promotion, is refused by app id.
-    let err = p.run(&["promote", "web-staging", "--to", "web-staging", "--yes"]);
-    assert_eq!(err.status.code(), Some(1));
-    assert!(
-        stderr(&err).contains("is the source app web-staging itself"),
-        "{}",
-        stderr(&err)
-    );
-    let history = p.ok(&["history", "--limit", "1"], 0);
-    assert!(history.contains("promote web-staging"), "{history}");
+    slugplan_snapshot!(p.filters(), p.command(&["promote", "web-staging", "--to", "web-staging", "--yes"]), @"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      × promotion refused for web-staging
+      help: nothing was released; fix the targets named below and plan again
+
+    Error:
+      × web-staging is the source app web-staging itself (same app id [UUID])
+      help: name a different target app
+    ");
+    slugplan_snapshot!(p.filters(), p.command(&["history", "--limit", "1"]), @"
+    exit code: 0
+    ----- stdout -----
+    #4 [TIME] slugplan promote web-staging --json --yes (succeeded) on local:[PROJECT]/.slugplan/platform
+        [TIME] promoted promote  promote.web-prod-ap
+            v2 via release
+        [TIME] unchanged promote  promote.web-prod-eu
+            v2 via release
+        [TIME] promoted promote  promote.web-prod-us
+            v2 via release
+
+    ----- stderr -----
+    ");
 }
 
 #[test]
 fn promote_through_a_pipeline_reports_each_target_and_names_the_one_that_failed() {
     // Releases: the first apply makes #1-#4, staging's new one is #5; of the promotion's three
     // (#6-#8, targets in name order) the first fails.
-    let p = Project::served(true, &["--fault-release-fail-every", "6"]);
+    let p = served(true, &["--fault-release-fail-every", "6"]);
     p.ok(&["apply", "--yes"], 0);
-    p.new_staging_release("console.log('v2')\n");
-    let staging = p.running("web-staging");
+    new_staging_release(&p, "console.log('v2')\n");
+    let staging = running(&p, "web-staging");
     let before = p.requests().len();
     let out = p.run(&["promote", "web-staging", "--json", "--yes"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("promotion failed for web-prod-ap"),
-        "{}",
-        stderr(&out)
-    );
+    insta::assert_snapshot!(p.ctx.redact(&stderr(&out)), @"
+    × promotion failed for web-prod-ap
+    help: the other targets were promoted; fix the cause and run the promotion again
+    ");
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let sent = p.requests()[before..].to_vec();
     assert_eq!(
@@ -494,7 +504,7 @@ fn promote_through_a_pipeline_reports_each_target_and_names_the_one_that_failed(
             );
         } else {
             assert_eq!(target["status"], "promoted", "{target}");
-            assert_eq!(p.running(app), staging);
+            assert_eq!(running(&p, app), staging);
         }
     }
     // Run again, only the failed target is left to promote.
@@ -503,5 +513,5 @@ fn promote_through_a_pipeline_reports_each_target_and_names_the_one_that_failed(
         (again["promoted"].as_u64(), again["unchanged"].as_u64()),
         (Some(1), Some(2))
     );
-    assert_eq!(p.running("web-prod-ap"), staging);
+    assert_eq!(running(&p, "web-prod-ap"), staging);
 }

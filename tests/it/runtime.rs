@@ -15,8 +15,8 @@ use slugplan::cache::{Bucket, Cache};
 use slugplan::manifest::LoadedManifest;
 use slugplan::runtime::{self, FetchOptions, FetchedArchive, Lockfile, NoReporter, RuntimeError};
 
-use crate::common::TestContext;
-use server::{Route, Server};
+use crate::common::{TestContext, render, run_ok};
+use server::{Route, serve};
 
 /// Small delays so retry tests stay fast.
 pub fn options() -> FetchOptions {
@@ -30,15 +30,6 @@ pub fn options() -> FetchOptions {
 
 pub fn sha256_of(path: &Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
-}
-
-fn run_ok(cmd: &mut Command) {
-    let out = cmd.output().expect("run tool");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// A Node-style tarball: everything under one top-level folder, with a relative symlink.
@@ -87,12 +78,6 @@ pub fn ruby_archive(dir: &Path, flag: &str, name: &str) -> PathBuf {
     out
 }
 
-/// Writes slug.toml with `runtimes` as its body and loads it.
-pub fn manifest(ctx: &TestContext, body: &str) -> LoadedManifest {
-    let path = ctx.write("slug.toml", body);
-    slugplan::manifest::load(&path).expect("manifest loads")
-}
-
 pub fn cache(ctx: &TestContext) -> Cache {
     Cache::new(&ctx.cache)
 }
@@ -133,13 +118,11 @@ pub fn fetch(
 fn node_style_tarball_over_http_strips_the_top_folder_and_is_reused() {
     let ctx = TestContext::new();
     let archive = node_tarball(ctx.temp.path());
-    let server = Server::start(vec![("/node.tar.gz", Route::file(&archive))]);
+    let server = serve(vec![("/node.tar.gz", Route::file(&archive))]);
     let sha = sha256_of(&archive);
-    let loaded = manifest(
-        &ctx,
-        &format!(
+    let loaded = ctx.manifest(&format!(
             "[runtimes.node]\nurl = \"{}\"\nsha256 = \"{sha}\"\nstrip_components = 1\ndest = \"node\"\n",
-            server.url("/node.tar.gz")
+            server.url_of("/node.tar.gz")
         ),
     );
     let first = fetch(&ctx, &loaded, "node").unwrap();
@@ -186,21 +169,18 @@ fn ruby_style_tgz_and_tar_xz_without_top_folder_fetch_in_parallel() {
     let ctx = TestContext::new();
     let tgz = ruby_archive(ctx.temp.path(), "z", "ruby.tgz");
     let txz = ruby_archive(ctx.temp.path(), "J", "ruby.tar.xz");
-    let server = Server::start(vec![
+    let server = serve(vec![
         ("/ruby.tgz", Route::file(&tgz)),
         ("/ruby.tar.xz", Route::file(&txz)),
     ]);
-    let loaded = manifest(
-        &ctx,
-        &format!(
-            "[runtimes.ruby]\nurl = \"{}\"\nsha256 = \"{}\"\ndest = \"ruby-3.3.0\"\n\
+    let loaded = ctx.manifest(&format!(
+        "[runtimes.ruby]\nurl = \"{}\"\nsha256 = \"{}\"\ndest = \"ruby-3.3.0\"\n\
          [runtimes.rubyxz]\nurl = \"{}\"\nsha256 = \"{}\"\n",
-            server.url("/ruby.tgz"),
-            sha256_of(&tgz),
-            server.url("/ruby.tar.xz"),
-            sha256_of(&txz)
-        ),
-    );
+        server.url_of("/ruby.tgz"),
+        sha256_of(&tgz),
+        server.url_of("/ruby.tar.xz"),
+        sha256_of(&txz)
+    ));
     let names = vec!["ruby".to_owned(), "rubyxz".to_owned()];
     let fetched = tokio::runtime::Runtime::new()
         .unwrap()
@@ -231,13 +211,10 @@ fn file_url_is_verified_and_cached() {
     let ctx = TestContext::new();
     let tgz = ruby_archive(ctx.temp.path(), "z", "ruby.tgz");
     let url = url::Url::from_file_path(&tgz).unwrap();
-    let loaded = manifest(
-        &ctx,
-        &format!(
-            "[runtimes.ruby]\nurl = \"{url}\"\nsha256 = \"{}\"\n",
-            sha256_of(&tgz)
-        ),
-    );
+    let loaded = ctx.manifest(&format!(
+        "[runtimes.ruby]\nurl = \"{url}\"\nsha256 = \"{}\"\n",
+        sha256_of(&tgz)
+    ));
     let fetched = fetch(&ctx, &loaded, "ruby").unwrap();
     assert!(fetched.tree.join("bin/ruby").is_file());
     assert_eq!(
@@ -247,10 +224,9 @@ fn file_url_is_verified_and_cached() {
 
     let wrong = "0".repeat(64);
     let other = TestContext::new();
-    let loaded = manifest(
-        &other,
-        &format!("[runtimes.ruby]\nurl = \"{url}\"\nsha256 = \"{wrong}\"\n"),
-    );
+    let loaded = other.manifest(&format!(
+        "[runtimes.ruby]\nurl = \"{url}\"\nsha256 = \"{wrong}\"\n"
+    ));
     let err = fetch(&other, &loaded, "ruby").unwrap_err();
     assert!(
         matches!(err, RuntimeError::ChecksumMismatch { .. }),
@@ -261,23 +237,23 @@ fn file_url_is_verified_and_cached() {
 
 #[test]
 fn wrong_checksum_names_url_and_both_hashes_and_keeps_nothing() {
-    let ctx = TestContext::new();
+    let mut ctx = TestContext::new();
     let tgz = ruby_archive(ctx.temp.path(), "z", "ruby.tgz");
-    let server = Server::start(vec![("/ruby.tgz", Route::file(&tgz))]);
+    ctx.add_filter(sha256_of(&tgz), "[ACTUAL_SHA256]");
+    let server = serve(vec![("/ruby.tgz", Route::file(&tgz))]);
     let expected = "ab".repeat(32);
-    let loaded = manifest(
-        &ctx,
-        &format!(
-            "[runtimes.ruby]\nurl = \"{}\"\nsha256 = \"{expected}\"\n",
-            server.url("/ruby.tgz")
-        ),
-    );
-    let err = fetch(&ctx, &loaded, "ruby").unwrap_err().to_string();
-    assert!(err.contains(&server.url("/ruby.tgz")), "{err}");
-    assert!(
-        err.contains(&expected) && err.contains(&sha256_of(&tgz)),
-        "{err}"
-    );
+    let loaded = ctx.manifest(&format!(
+        "[runtimes.ruby]\nurl = \"{}\"\nsha256 = \"{expected}\"\n",
+        server.url_of("/ruby.tgz")
+    ));
+    let err = fetch(&ctx, &loaded, "ruby").unwrap_err();
+    insta::assert_snapshot!(ctx.redact(&render(&err)), @"
+    × runtime `ruby`: checksum mismatch for http://127.0.0.1:[PORT]/ruby.tgz: expected sha256
+    │ abababababababababababababababababababababababababababababababab, got
+    │ [ACTUAL_SHA256]
+    help: the file changed upstream or the pin is wrong; if the new file is trusted, update `sha256`
+          or run `slugplan lock`
+    ");
     assert!(bucket_entries(&ctx, Bucket::RuntimeArchives).is_empty());
     assert!(bucket_entries(&ctx, Bucket::RuntimeTrees).is_empty());
 }
@@ -286,21 +262,18 @@ fn wrong_checksum_names_url_and_both_hashes_and_keeps_nothing() {
 fn server_failing_twice_then_succeeding_is_retried() {
     let ctx = TestContext::new();
     let tgz = ruby_archive(ctx.temp.path(), "z", "ruby.tgz");
-    let server = Server::start(vec![(
+    let server = serve(vec![(
         "/ruby.tgz",
         Route {
             fail_first: 2,
             ..Route::file(&tgz)
         },
     )]);
-    let loaded = manifest(
-        &ctx,
-        &format!(
-            "[runtimes.ruby]\nurl = \"{}\"\nsha256 = \"{}\"\n",
-            server.url("/ruby.tgz"),
-            sha256_of(&tgz)
-        ),
-    );
+    let loaded = ctx.manifest(&format!(
+        "[runtimes.ruby]\nurl = \"{}\"\nsha256 = \"{}\"\n",
+        server.url_of("/ruby.tgz"),
+        sha256_of(&tgz)
+    ));
     let fetched = fetch(&ctx, &loaded, "ruby").unwrap();
     assert!(fetched.tree.join("bin/ruby").is_file());
     assert_eq!(server.hits("/ruby.tgz"), 3);
@@ -311,7 +284,7 @@ fn connection_dropped_mid_body_is_retried_then_reported() {
     let ctx = TestContext::new();
     let tgz = ruby_archive(ctx.temp.path(), "z", "ruby.tgz");
     let body = std::fs::read(&tgz).unwrap();
-    let server = Server::start(vec![
+    let server = serve(vec![
         (
             "/once.tgz",
             Route {
@@ -330,15 +303,12 @@ fn connection_dropped_mid_body_is_retried_then_reported() {
         ),
     ]);
     let sha = sha256_of(&tgz);
-    let loaded = manifest(
-        &ctx,
-        &format!(
-            "[runtimes.once]\nurl = \"{}\"\nsha256 = \"{sha}\"\n\
+    let loaded = ctx.manifest(&format!(
+        "[runtimes.once]\nurl = \"{}\"\nsha256 = \"{sha}\"\n\
          [runtimes.always]\nurl = \"{}\"\nsha256 = \"{sha}\"\n",
-            server.url("/once.tgz"),
-            server.url("/always.tgz")
-        ),
-    );
+        server.url_of("/once.tgz"),
+        server.url_of("/always.tgz")
+    ));
     fetch(&ctx, &loaded, "once").unwrap();
     assert_eq!(server.hits("/once.tgz"), 2);
 
@@ -349,7 +319,7 @@ fn connection_dropped_mid_body_is_retried_then_reported() {
     };
     assert_eq!(
         (url.as_str(), *attempts),
-        (server.url("/always.tgz").as_str(), 4)
+        (server.url_of("/always.tgz").as_str(), 4)
     );
     assert_eq!(server.hits("/always.tgz"), 4);
     assert!(
@@ -361,15 +331,12 @@ fn connection_dropped_mid_body_is_retried_then_reported() {
 #[test]
 fn client_errors_are_not_retried() {
     let ctx = TestContext::new();
-    let server = Server::start(vec![]);
-    let loaded = manifest(
-        &ctx,
-        &format!(
-            "[runtimes.gone]\nurl = \"{}\"\nsha256 = \"{}\"\n",
-            server.url("/gone.tgz"),
-            "1".repeat(64)
-        ),
-    );
+    let server = serve(vec![]);
+    let loaded = ctx.manifest(&format!(
+        "[runtimes.gone]\nurl = \"{}\"\nsha256 = \"{}\"\n",
+        server.url_of("/gone.tgz"),
+        "1".repeat(64)
+    ));
     let err = fetch(&ctx, &loaded, "gone").unwrap_err();
     assert!(
         matches!(&err, RuntimeError::Download { attempts: 1, .. }),
@@ -381,15 +348,14 @@ fn client_errors_are_not_retried() {
 #[test]
 fn materialize_without_fetch_says_how_to_fetch() {
     let ctx = TestContext::new();
-    let loaded = manifest(
-        &ctx,
-        &format!(
-            "[runtimes.node]\nurl = \"https://nodejs.invalid/node.tgz\"\nsha256 = \"{}\"\n",
-            "2".repeat(64)
-        ),
-    );
+    let loaded = ctx.manifest(&format!(
+        "[runtimes.node]\nurl = \"https://nodejs.invalid/node.tgz\"\nsha256 = \"{}\"\n",
+        "2".repeat(64)
+    ));
     let err = runtime::materialize(&loaded, "node", &cache(&ctx)).unwrap_err();
     assert!(matches!(err, RuntimeError::NotFetched { .. }), "{err}");
-    let help = miette::Diagnostic::help(&err).unwrap().to_string();
-    assert!(help.contains("slugplan fetch node"), "{help}");
+    insta::assert_snapshot!(ctx.redact(&render(&err)), @"
+    × runtime `node` is not fetched (https://nodejs.invalid/node.tgz)
+    help: run `slugplan fetch node` (or `slugplan apply`, which fetches first)
+    ");
 }

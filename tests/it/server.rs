@@ -2,13 +2,20 @@
 //! client. Every response body is checked against the official Platform API schema.
 
 mod reliability;
-pub(crate) mod support;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::common::TestContext;
-use support::{Server, assert_list_matches, schema_errors};
+use crate::common::schema::{assert_list_matches, schema_errors};
+use crate::common::server::Server;
+use crate::common::snapshot::{STANDARD_FILTERS, apply_filters};
+use crate::common::{TestContext, slugplan_snapshot};
+
+/// An answer's body as a snapshot shows it: pretty, with generated ids replaced.
+fn redact(body: &Value) -> String {
+    let text = serde_json::to_string_pretty(body).unwrap();
+    apply_filters(&text, STANDARD_FILTERS)
+}
 
 #[test]
 fn the_contract_check_catches_wrong_shapes() {
@@ -261,7 +268,7 @@ async fn rollback_and_promotion_over_http() {
     assert_eq!(release["slug"]["id"], one["id"]);
     assert_eq!(target(&old)["status"], "failed");
     let why = target(&old)["error_message"].as_str().unwrap().to_owned();
-    assert!(why.contains("slug not compatible with stack"), "{why}");
+    insta::assert_snapshot!(apply_filters(&why, STANDARD_FILTERS), @"slug not compatible with stack: slug [UUID] was built for heroku-24, app prod-old runs heroku-22");
 }
 
 #[tokio::test]
@@ -451,14 +458,14 @@ fn sigterm_shuts_down_cleanly_and_open_apis_stay_on_loopback() {
     assert!(status.success(), "{status:?}");
 
     let ctx = TestContext::new();
-    let output = ctx.run(&["server", "--listen", "0.0.0.0:0", "--data", "p"]);
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("refusing to serve the API without a token"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("--token"), "{stderr}");
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["server", "--listen", "0.0.0.0:0", "--data", "p"]), @"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      × refusing to serve the API without a token on 0.0.0.0:0, which is not a loopback address
+      help: pass --token (or set SLUGPLAN_SERVER_TOKEN), or listen on 127.0.0.1
+    ");
 }
 
 /// The token never reaches the server's output.
@@ -486,13 +493,12 @@ async fn releases_of_unuploaded_or_tampered_slugs_are_refused() {
         .post("/apps/demo/releases", json!({ "slug": slug["id"] }))
         .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(refused.body["id"], "invalid_params");
-    assert!(
-        refused.body["message"]
-            .as_str()
-            .unwrap()
-            .contains("has no archive")
-    );
+    insta::assert_snapshot!(redact(&refused.body), @r#"
+    {
+      "id": "invalid_params",
+      "message": "slug [UUID] has no archive: upload it to the slug's blob URL before releasing"
+    }
+    "#);
 
     let declared = format!("SHA256:{}", "ab".repeat(32));
     let slug = api
@@ -514,8 +520,12 @@ async fn releases_of_unuploaded_or_tampered_slugs_are_refused() {
         .post("/apps/demo/releases", json!({ "slug": slug["id"] }))
         .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let message = refused.body["message"].as_str().unwrap();
-    assert!(message.contains("not its declared checksum"), "{message}");
+    insta::assert_snapshot!(redact(&refused.body), @r#"
+    {
+      "id": "invalid_params",
+      "message": "slug [UUID]'s archive hashes to SHA256:7304d7f3cb2874c890e0a94ce07e14774e7506255846174e7650a317919cf140, not its declared checksum SHA256:abababababababababababababababababababababababababababababababab"
+    }
+    "#);
     assert_eq!(api.get("/apps/demo/releases").await.body, json!([]));
 }
 

@@ -4,9 +4,9 @@
 
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use crate::common::TestContext;
+use crate::common::{TestContext, run_ok};
 
 /// The checksum of [`write_tree`]'s tree packed as slug `web` with runtime `rt`. It pins the
 /// whole encoding: tar headers, chunking, zlib-rs level 6 output and the gzip framing. If it
@@ -139,20 +139,14 @@ pub(crate) fn fixture() -> TestContext {
     ctx
 }
 
-/// Runs `slugplan build --json ARGS` and returns (checksum, path) of slug `web`.
+/// Runs `slugplan build --json ARGS` in `dir` and returns (checksum, path) of slug `web`.
 pub(crate) fn build(ctx: &TestContext, dir: &Path, args: &[&str]) -> (String, PathBuf) {
-    let out = ctx
-        .command()
-        .current_dir(dir)
-        .args(["build", "--json"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "build failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    built_web(ctx.command().current_dir(dir), args)
+}
+
+/// Runs `cmd` as `slugplan build --json ARGS` and returns (checksum, path) of slug `web`.
+pub(crate) fn built_web(cmd: &mut Command, args: &[&str]) -> (String, PathBuf) {
+    let out = run_ok(cmd.args(["build", "--json"]).args(args));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let slug = &doc["slugs"][0];
     assert_eq!(slug["name"], "web");
@@ -164,19 +158,9 @@ pub(crate) fn build(ctx: &TestContext, dir: &Path, args: &[&str]) -> (String, Pa
     (slug["checksum"].as_str().unwrap().to_owned(), path)
 }
 
-pub(crate) fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 /// `tar tzvf` as (mode string, owner, size, name, link target) rows.
 pub(crate) fn tar_listing(slug: &Path) -> Vec<(String, String, u64, String, Option<String>)> {
-    let out = run(Command::new("tar").arg("tzvf").arg(slug).env("TZ", "UTC"));
+    let out = run_ok(Command::new("tar").arg("tzvf").arg(slug).env("TZ", "UTC"));
     assert!(
         out.stderr.is_empty(),
         "tar warned: {}",
@@ -263,53 +247,76 @@ fn extracts_to_the_same_tree_and_every_reader_accepts_it() {
 
     // The expected tree: the app's files without what is left out, and the runtime at its dest.
     let expected = root.join("expected");
-    run(Command::new("cp")
-        .arg("-a")
-        .arg(root.join("src"))
-        .arg(&expected));
+    run_ok(
+        Command::new("cp")
+            .arg("-a")
+            .arg(root.join("src"))
+            .arg(&expected),
+    );
     for gone in ["tmp", "debug.log", ".git", ".slugplan"] {
-        run(Command::new("rm").arg("-rf").arg(expected.join(gone)));
+        run_ok(Command::new("rm").arg("-rf").arg(expected.join(gone)));
     }
-    run(Command::new("cp")
-        .arg("-a")
-        .arg(root.join("rt"))
-        .arg(expected.join("vendor/rt")));
+    run_ok(
+        Command::new("cp")
+            .arg("-a")
+            .arg(root.join("rt"))
+            .arg(expected.join("vendor/rt")),
+    );
 
     let out = root.join("out");
     std::fs::create_dir(&out).unwrap();
-    run(Command::new("tar").arg("xzf").arg(&slug).current_dir(&out));
-    run(Command::new("diff")
-        .args(["-r", "--no-dereference"])
-        .arg(&expected)
-        .arg(out.join("app")));
+    run_ok(Command::new("tar").arg("xzf").arg(&slug).current_dir(&out));
+    run_ok(
+        Command::new("diff")
+            .args(["-r", "--no-dereference"])
+            .arg(&expected)
+            .arg(out.join("app")),
+    );
 
-    run(Command::new("gzip").arg("-t").arg(&slug));
-    run(Command::new("pigz").arg("-t").arg(&slug));
-    let python = run(Command::new("python3")
-        .args([
-            "-c",
-            "import sys, tarfile\n\
+    run_ok(Command::new("gzip").arg("-t").arg(&slug));
+    run_ok(Command::new("pigz").arg("-t").arg(&slug));
+    let python = run_ok(
+        Command::new("python3")
+            .args([
+                "-c",
+                "import sys, tarfile\n\
          with tarfile.open(sys.argv[1], 'r:gz') as t:\n\
          \tfor m in t.getmembers():\n\
          \t\tdata = t.extractfile(m).read() if m.isfile() else b''\n\
          \t\tassert len(data) == m.size, m.name\n\
          \t\tprint(m.name, oct(m.mode), m.uid, m.gid, repr(m.uname), m.linkname)\n",
-        ])
-        .arg(&slug));
-    let listing = String::from_utf8(python.stdout).unwrap();
-    assert_eq!(listing.lines().count(), 21, "{listing}");
-    assert!(
-        listing.contains(&format!("./app/{LONG_DIR}/{LONG_FILE} 0o644 0 0 '' \n")),
-        "{listing}"
+            ])
+            .arg(&slug),
     );
-    assert!(
-        listing.contains("./app/bin/start 0o755 0 0 '' \n"),
-        "{listing}"
-    );
-    assert!(
-        listing.contains("./app/vendor/rt/bin/link 0o777 0 0 '' ../lib/big.bin\n"),
-        "{listing}"
-    );
+    // Every member as Python reads it: name, mode, owner ids, owner name (empty), link target.
+    let listing: Vec<&str> = std::str::from_utf8(&python.stdout)
+        .unwrap()
+        .lines()
+        .map(str::trim_end)
+        .collect();
+    insta::assert_snapshot!(listing.join("\n"), @"
+    ./app 0o755 0 0 ''
+    ./app/vendor 0o755 0 0 ''
+    ./app/vendor/rt 0o755 0 0 ''
+    ./app/vendor/rt/bin 0o755 0 0 ''
+    ./app/vendor/rt/bin/link 0o777 0 0 '' ../lib/big.bin
+    ./app/vendor/rt/bin/tool 0o755 0 0 ''
+    ./app/vendor/rt/lib 0o755 0 0 ''
+    ./app/vendor/rt/lib/big.bin 0o644 0 0 ''
+    ./app/.slugignore 0o644 0 0 ''
+    ./app/bin 0o755 0 0 ''
+    ./app/bin/start 0o755 0 0 ''
+    ./app/empty 0o755 0 0 ''
+    ./app/hard 0o644 0 0 ''
+    ./app/lib 0o755 0 0 ''
+    ./app/lib/a.js 0o644 0 0 ''
+    ./app/lib.js 0o644 0 0 ''
+    ./app/long-directory-name-long-directory-name-long-directory-name 0o755 0 0 ''
+    ./app/long-directory-name-long-directory-name-long-directory-name/a-file-with-a-rather-long-name-to-pass-100.js 0o644 0 0 ''
+    ./app/longlink 0o777 0 0 '' long-directory-name-long-directory-name-long-directory-name/a-file-with-a-rather-long-name-to-pass-100.js
+    ./app/vendor/own.rb 0o644 0 0 ''
+    ./app/web.js 0o644 0 0 ''
+    ");
 }
 
 #[test]
@@ -320,27 +327,29 @@ fn app_only_slug_is_byte_identical_to_gnu_tar_sort_name() {
     // Only the app's own files; GNU tar archives a copy holding exactly what the slug holds.
     std::fs::write(root.join("slug.toml"), "[slugs.web]\nsource = \"app\"\n").unwrap();
     let app = root.join("app");
-    run(Command::new("cp").arg("-a").arg(root.join("src")).arg(&app));
+    run_ok(Command::new("cp").arg("-a").arg(root.join("src")).arg(&app));
     for gone in ["tmp", "debug.log", ".git", ".slugplan"] {
-        run(Command::new("rm").arg("-rf").arg(app.join(gone)));
+        run_ok(Command::new("rm").arg("-rf").arg(app.join(gone)));
     }
     // A hard link is a link to GNU tar but a file to slugplan; make it a plain file here.
     std::fs::remove_file(app.join("hard")).unwrap();
     std::fs::copy(app.join("web.js"), app.join("hard")).unwrap();
     let (_, slug) = build(&ctx, root, &[]);
 
-    let gnu = run(Command::new("tar")
-        .args([
-            "--sort=name",
-            "--mtime=@0",
-            "--owner=0",
-            "--group=0",
-            "--numeric-owner",
-        ])
-        .args(["--format=gnu", "-cf", "-", "./app"])
-        .current_dir(root))
+    let gnu = run_ok(
+        Command::new("tar")
+            .args([
+                "--sort=name",
+                "--mtime=@0",
+                "--owner=0",
+                "--group=0",
+                "--numeric-owner",
+            ])
+            .args(["--format=gnu", "-cf", "-", "./app"])
+            .current_dir(root),
+    )
     .stdout;
-    let ours = run(Command::new("gzip").arg("-dc").arg(&slug)).stdout;
+    let ours = run_ok(Command::new("gzip").arg("-dc").arg(&slug)).stdout;
     assert!(ours.len() > 1_100_000);
     // GNU tar pads its last record to 10 KiB with zeros; slugplan stops after the end marker.
     assert_eq!(gnu[..ours.len()], ours[..]);
@@ -364,35 +373,31 @@ fn checksum_ignores_time_zone_umask_order_mtimes_copies_and_threads() {
     // Created in reverse order, with other mtimes, built in another time zone.
     let reversed = root.join("reversed");
     write_tree(&reversed, true);
-    run(Command::new("sh")
-        .arg("-c")
-        .arg("find . -exec touch -h -d '2001-02-03 04:05:06' {} +")
-        .current_dir(&reversed));
-    let tokyo = ctx
-        .command()
-        .current_dir(&reversed)
-        .env("TZ", "Asia/Tokyo")
-        .args(["build", "--json"])
-        .output()
-        .unwrap();
-    assert!(tokyo.status.success());
-    let doc: serde_json::Value = serde_json::from_slice(&tokyo.stdout).unwrap();
-    seen.push((
-        "reversed, Tokyo".into(),
-        doc["slugs"][0]["checksum"].as_str().unwrap().into(),
-    ));
+    run_ok(
+        Command::new("sh")
+            .arg("-c")
+            .arg("find . -exec touch -h -d '2001-02-03 04:05:06' {} +")
+            .current_dir(&reversed),
+    );
+    let (tokyo, _) = built_web(
+        ctx.command().current_dir(&reversed).env("TZ", "Asia/Tokyo"),
+        &[],
+    );
+    seen.push(("reversed, Tokyo".into(), tokyo));
 
     // Copies made under umask 077 and 022 (new inodes, mtimes and, for 077, modes 0600/0700).
     for umask in ["077", "022"] {
         let copy = root.join(format!("copy{umask}"));
         std::fs::create_dir(&copy).unwrap();
-        run(Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "umask {umask} && cp -r src rt slug.toml {}",
-                copy.display()
-            ))
-            .current_dir(root));
+        run_ok(
+            Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "umask {umask} && cp -r src rt slug.toml {}",
+                    copy.display()
+                ))
+                .current_dir(root),
+        );
         let mode = std::fs::metadata(copy.join("src/web.js"))
             .unwrap()
             .permissions()
@@ -417,7 +422,7 @@ fn unchanged_component_chunks_are_reused_byte_for_byte() {
     use slugplan::slug::{ComponentInput, PackOptions, write_to_cache};
 
     let ctx = fixture();
-    let loaded = slugplan::manifest::load(&ctx.path().join("slug.toml")).unwrap();
+    let loaded = ctx.load_manifest();
     let cache = slugplan::cache::Cache::new(&ctx.cache);
     let before = build_slug(&loaded, "web", &cache, &BuildOptions::default()).unwrap();
 
@@ -460,16 +465,18 @@ fn content_hash_ignores_mtimes_but_not_contents() {
     use slugplan::build::slug_components;
 
     let ctx = fixture();
-    let loaded = slugplan::manifest::load(&ctx.path().join("slug.toml")).unwrap();
+    let loaded = ctx.load_manifest();
     let cache = slugplan::cache::Cache::new(&ctx.cache);
     let hash = || {
         let components = slug_components(&loaded, "web", &cache).unwrap();
         components.last().unwrap().content_hash().unwrap()
     };
     let first = hash();
-    run(Command::new("touch")
-        .args(["-d", "2010-01-01"])
-        .arg(ctx.path().join("src/web.js")));
+    run_ok(
+        Command::new("touch")
+            .args(["-d", "2010-01-01"])
+            .arg(ctx.path().join("src/web.js")),
+    );
     assert_eq!(hash(), first);
     std::fs::write(
         ctx.path().join("src/web.js"),

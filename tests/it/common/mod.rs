@@ -1,31 +1,40 @@
-//! Shared test scaffolding: a [`TestContext`] with its own directory, cache and HOME.
+//! Shared test scaffolding: a hermetic [`TestContext`] (its own directory, cache and HOME, a
+//! cleaned environment), the [`slugplan_snapshot!`](crate::common::snapshot) macro that pins exit
+//! code, stdout and stderr together, and the helpers several test files need: a project deploying
+//! to the local platform or a `slugplan server` ([`project`]), that server and a plain API client
+//! ([`server`], [`schema`]), a scripted HTTP fake ([`http`]) and a pseudo-terminal ([`terminal`]).
 
 #![allow(dead_code)]
+
+pub mod http;
+pub mod project;
+pub mod schema;
+pub mod server;
+pub mod snapshot;
+pub mod terminal;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-/// Asserts `out` (of `slugplan ARGS`) exited with `code`, showing both streams when not, and
-/// returns its stdout.
-pub fn expect_exit(out: &Output, args: &[&str], code: i32) -> String {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "slugplan {args:?}\nstdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use slugplan::manifest::LoadedManifest;
 
-/// The path of the `slugplan` binary cargo built for these tests.
-pub fn slugplan_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_slugplan"))
-}
+pub(crate) use snapshot::slugplan_snapshot;
+
+/// Variables slugplan (or a library under it) reads, besides every `SLUGPLAN_*` one: all are
+/// removed so that the developer's shell never changes what a test sees.
+const FOREIGN_VARIABLES: &[&str] = &[
+    "HEROKU_API_KEY",
+    "XDG_CACHE_HOME",
+    "FORCE_COLOR",
+    "CLICOLOR",
+    "CLICOLOR_FORCE",
+    "COLUMNS",
+    "RUST_LOG",
+];
 
 /// A scratch project: a temp directory as the working directory, with its own cache and HOME,
-/// and every `SLUGPLAN_*` variable cleared so the developer's environment never leaks in.
+/// every `SLUGPLAN_*` variable cleared, `TZ` fixed and `NO_COLOR` set, so the tests are hermetic.
 pub struct TestContext {
     /// Keeps the directory alive.
     pub temp: tempfile::TempDir,
@@ -35,6 +44,8 @@ pub struct TestContext {
     pub cache: PathBuf,
     /// The HOME directory.
     pub home: PathBuf,
+    /// The snapshot filters: this context's paths, then [`snapshot::STANDARD_FILTERS`].
+    filters: Vec<(String, String)>,
 }
 
 impl TestContext {
@@ -47,11 +58,27 @@ impl TestContext {
         for d in [&dir, &cache, &home] {
             std::fs::create_dir_all(d).expect("create dir");
         }
+        // The most specific first: the project, cache and HOME all lie inside the temp dir.
+        let mut filters = Vec::new();
+        for (path, name) in [
+            (&dir, "[PROJECT]"),
+            (&cache, "[CACHE]"),
+            (&home, "[HOME]"),
+            (&temp.path().to_owned(), "[TEMP]"),
+        ] {
+            filters.extend(snapshot::path_filters(path, name));
+        }
+        filters.extend(
+            snapshot::STANDARD_FILTERS
+                .iter()
+                .map(|(re, to)| (re.to_string(), to.to_string())),
+        );
         TestContext {
             temp,
             dir,
             cache,
             home,
+            filters,
         }
     }
 
@@ -63,23 +90,38 @@ impl TestContext {
         path
     }
 
+    /// Writes `text` as slug.toml and loads it, as `slugplan` would.
+    pub fn manifest(&self, text: &str) -> LoadedManifest {
+        self.write("slug.toml", text);
+        self.load_manifest()
+    }
+
+    /// Loads the project's slug.toml.
+    pub fn load_manifest(&self) -> LoadedManifest {
+        slugplan::manifest::load(&self.dir.join("slug.toml")).expect("manifest loads")
+    }
+
     /// A `slugplan` command run in the project directory with a clean environment.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(slugplan_bin());
         cmd.current_dir(&self.dir);
+        self.apply_env(&mut cmd);
+        cmd
+    }
+
+    /// Gives `cmd` this context's environment: every variable slugplan reads removed, then
+    /// HOME, the cache, `TZ` and `NO_COLOR` set.
+    pub fn apply_env(&self, cmd: &mut Command) {
         for (key, _) in std::env::vars_os() {
-            let key_str = key.to_string_lossy();
-            if key_str.starts_with("SLUGPLAN_") || key_str == "HEROKU_API_KEY" {
+            let name = key.to_string_lossy();
+            if name.starts_with("SLUGPLAN_") || FOREIGN_VARIABLES.contains(&name.as_ref()) {
                 cmd.env_remove(&key);
             }
         }
         cmd.env("HOME", &self.home)
             .env("SLUGPLAN_CACHE_DIR", &self.cache)
             .env("TZ", "UTC")
-            .env("NO_COLOR", "1")
-            .env_remove("XDG_CACHE_HOME")
-            .env_remove("FORCE_COLOR");
-        cmd
+            .env("NO_COLOR", "1");
     }
 
     /// Runs `slugplan ARGS…` and returns its output.
@@ -87,15 +129,96 @@ impl TestContext {
         self.command().args(args).output().expect("run slugplan")
     }
 
+    /// A `slugplan ARGS…` command, for [`slugplan_snapshot!`].
+    pub fn slugplan(&self, args: &[&str]) -> Command {
+        let mut cmd = self.command();
+        cmd.args(args);
+        cmd
+    }
+
     /// The project directory.
     pub fn path(&self) -> &Path {
         &self.dir
     }
+
+    /// The snapshot filters, as insta takes them.
+    pub fn filters(&self) -> Vec<(&str, &str)> {
+        self.filters
+            .iter()
+            .map(|(re, to)| (re.as_str(), to.as_str()))
+            .collect()
+    }
+
+    /// The snapshot filters with `extra` ones added (applied before the standard ones), for one
+    /// snapshot of a context that is borrowed elsewhere.
+    pub fn filters_with<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut filters = self.filters();
+        let at = filters.len() - snapshot::STANDARD_FILTERS.len();
+        filters.splice(at..at, extra.iter().copied());
+        filters
+    }
+
+    /// Adds a filter (a regex and its replacement), applied before the standard ones.
+    pub fn add_filter(&mut self, regex: impl Into<String>, replacement: impl Into<String>) {
+        let paths = self
+            .filters
+            .len()
+            .saturating_sub(snapshot::STANDARD_FILTERS.len());
+        self.filters
+            .insert(paths, (regex.into(), replacement.into()));
+    }
+
+    /// Filters sizes such as `(314 B)` or `3.88 KiB`, for archives made at test time (their
+    /// compressed size moves with the time stamps inside).
+    pub fn filter_sizes(&mut self) {
+        self.add_filter(r"\b\d+(\.\d+)? (B|KiB|MiB|GiB)\b", "[SIZE]");
+    }
+
+    /// Applies this context's filters to `text` (for output not produced by one command).
+    pub fn redact(&self, text: &str) -> String {
+        snapshot::apply_filters(text, &self.filters())
+    }
 }
 
-/// Replaces the parts of `text` that change from run to run (temp paths) with placeholders.
-pub fn redact(text: &str, ctx: &TestContext) -> String {
-    text.replace(&ctx.temp.path().display().to_string(), "[TEMP]")
+/// A process's stdout, lossily decoded.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A process's stderr, lossily decoded.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts `out` (of `slugplan ARGS`) exited with `code`, showing both streams when not, and
+/// returns its stdout.
+pub fn expect_exit(out: &Output, args: &[&str], code: i32) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "slugplan {args:?}\nstdout:\n{}\nstderr:\n{}",
+        stdout(out),
+        stderr(out)
+    );
+    stdout(out)
+}
+
+/// `err` with its causes and help, without colour, as slugplan's error renderer prints it: for
+/// errors a test gets from the library rather than from the binary.
+pub fn render(err: &dyn miette::Diagnostic) -> String {
+    slugplan::cli::diagnostics::render(err, false)
+}
+
+/// Runs `cmd`, asserts it succeeded (showing its stderr when not) and returns its output.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?} failed: {}", stderr(&out));
+    out
+}
+
+/// The path of the `slugplan` binary cargo built for these tests.
+pub fn slugplan_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_slugplan"))
 }
 
 /// Starts `command` (a web process) with `PORT` set to a free loopback port, returns its whole

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::fake::{Reply, Seen};
+use crate::common::http::{Reply, Seen};
 
 /// The app's UUID in canned answers.
 pub const APP_ID: &str = "01234567-89ab-cdef-0123-456789abcdef";

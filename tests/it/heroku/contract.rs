@@ -2,8 +2,9 @@
 //!
 //! Link schemas refer to `#/definitions/…` of the whole document, so a request body is checked
 //! against a root that carries the document's `definitions` beside the link's schema (answers
-//! are checked with the server tests' `schema_errors`). The tests here run the whole flow against canned answers and check every body sent, and check the
-//! canned answers themselves, so the fake is held to the schema too.
+//! are checked with [`schema_errors`]). The tests here run the whole flow against canned answers
+//! and check every body sent, and check the canned answers themselves, so the fake is held to the
+//! schema too.
 
 use std::path::Path;
 
@@ -11,9 +12,9 @@ use serde_json::{Value, json};
 use slugplan::platform::heroku::HerokuPlatform;
 use slugplan::platform::{Platform, ReleaseStatus};
 
-use super::fake::FakeApi;
 use super::{Progress, canned, client, new_slug, slug_file};
-use crate::server::support::{schema, schema_errors};
+use crate::common::http::FakeServer;
+use crate::common::schema::{errors_against, schema, schema_errors};
 
 /// The link of `definition` titled `title` (e.g. `release`, `Rollback`).
 pub fn link(definition: &str, title: &str) -> &'static Value {
@@ -52,15 +53,7 @@ pub fn request_errors(definition: &str, title: &str, body: &Value) -> Vec<String
     for (key, value) in request_schema.as_object().expect("schema object") {
         root[key] = value.clone();
     }
-    let validator = jsonschema::draft4::options()
-        .should_validate_formats(true)
-        .with_format("uuid", |s: &str| uuid::Uuid::parse_str(s).is_ok())
-        .build(&root)
-        .expect("schema compiles");
-    validator
-        .iter_errors(body)
-        .map(|e| format!("{} at {}", e, e.instance_path))
-        .collect()
+    errors_against(&root, body)
 }
 
 /// Runs the whole slug flow and pipeline promotion against canned Heroku answers.
@@ -130,7 +123,7 @@ async fn whole_flow(heroku: &HerokuPlatform, dir: &Path) {
 
 #[tokio::test]
 async fn every_request_body_matches_its_link_schema() {
-    let api = FakeApi::start(canned::heroku).await;
+    let api = FakeServer::start(canned::heroku);
     let temp = tempfile::tempdir().unwrap();
     whole_flow(&client(&api.url), temp.path()).await;
 

@@ -13,6 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{Progress, TOKEN, canned, client, config, slug_file};
+use crate::common::render;
 
 /// Accepts connections on 127.0.0.1 and hands each, with its index, to `serve`; returns the
 /// base URL and a count of connections.
@@ -119,14 +120,17 @@ async fn a_stalled_upload_is_abandoned_and_retried() {
     let (path, _) = slug_file(temp.path(), 10_000);
     let target = BlobTarget {
         method: "put".into(),
-        url,
+        url: url.clone(),
     };
     let err = heroku
         .upload_blob(&target, &path, &Progress::default())
         .await
         .unwrap_err();
-    let chain = format!("{:?}", miette::Report::new(err));
-    assert!(chain.contains("made no progress"), "{chain}");
+    let chain = render(&err).replace(&url, "[BLOB_URL]");
+    insta::assert_snapshot!(chain, @"
+    × cannot reach the platform at [BLOB_URL]
+    ╰─▶ the upload made no progress for 0.1 s
+    ");
     assert!(
         connections.load(Ordering::SeqCst) >= 2,
         "the upload was retried"

@@ -13,8 +13,8 @@ use serde_json::json;
 use slugplan::platform::heroku::Token;
 use slugplan::platform::{BlobTarget, Platform, PlatformError};
 
-use super::fake::{FakeApi, Reply, Seen};
 use super::{Progress, TOKEN, canned, impatient, refusing_url, slug_file};
+use crate::common::http::{FakeServer, Reply, Seen};
 
 /// Set in the child process: install a global `TRACE` subscriber writing to stderr.
 const TRACE_ALL: &str = "SLUGPLAN_TEST_TRACE_ALL";
@@ -47,7 +47,7 @@ fn failing(seen: &Seen, index: usize) -> Reply {
 
 /// Every error the client returns, rendered.
 async fn every_error_rendered() -> Vec<String> {
-    let api = FakeApi::start(failing).await;
+    let api = FakeServer::start(failing);
     let heroku = impatient(&api.url, 20);
     let mut shown = vec![format!("{heroku:?}")];
     for app in [

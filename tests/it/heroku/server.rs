@@ -13,7 +13,7 @@ use slugplan::platform::heroku::{
 use slugplan::platform::{NewSlug, Platform, PlatformError, Release, ReleaseStatus, TargetStatus};
 
 use super::Progress;
-use crate::server::support::Server;
+use crate::common::server::Server;
 
 const SERVER_TOKEN: &str = "server-test-token";
 

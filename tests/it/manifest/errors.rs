@@ -1,21 +1,22 @@
 //! The diagnostic of each manifest error kind, as a user sees it.
 //!
-//! Each case runs the real binary on a small manifest and snapshots stderr (`NO_COLOR=1`), and
-//! separately asserts the exit code and the `file:line:column` it points at, so a snapshot
+//! Each case runs the real binary on a small manifest and snapshots its output (`NO_COLOR=1`),
+//! and separately asserts the exit code and the `file:line:column` it points at, so a snapshot
 //! accepted by mistake still cannot hide a wrong location.
 
-use crate::common::{TestContext, redact};
+use crate::common::{TestContext, slugplan_snapshot, stderr};
 
-/// Writes `manifest` as slug.toml (plus `files`), runs `slugplan validate`, checks it fails with
-/// exit code 1 at `location` (`slug.toml:3:8`), and snapshots stderr as `name`.
-fn assert_invalid(name: &str, manifest: &str, files: &[(&str, &str)], location: &str) {
+/// Writes `manifest` as slug.toml (plus `files`), runs `slugplan validate`, snapshots its output
+/// as `name`, checks it failed with exit code 1 at `location` (`slug.toml:3:8`), and returns
+/// its stderr.
+fn assert_invalid(name: &str, manifest: &str, files: &[(&str, &str)], location: &str) -> String {
     let ctx = TestContext::new();
     ctx.write("slug.toml", manifest);
     for (path, contents) in files {
         ctx.write(path, contents);
     }
-    let out = ctx.run(&["validate"]);
-    let stderr = redact(&String::from_utf8_lossy(&out.stderr), &ctx);
+    let out = slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["validate"]), name = name);
+    let stderr = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(out.stdout.is_empty(), "no data on stdout for an error");
     assert!(
@@ -23,7 +24,7 @@ fn assert_invalid(name: &str, manifest: &str, files: &[(&str, &str)], location: 
         "expected a snippet at {location}:\n{stderr}"
     );
     assert!(!stderr.contains('\u{1b}'), "NO_COLOR output has escapes");
-    insta::assert_snapshot!(name, stderr);
+    stderr
 }
 
 /// The source directory most test manifests name.
@@ -122,10 +123,7 @@ fn promote_from_an_unknown_app() {
 #[test]
 fn promotion_cycle_shows_the_chain() {
     let manifest = "[apps.aaa]\npromote_from = \"bbb\"\n\n[apps.bbb]\npromote_from = \"aaa\"\n";
-    assert_invalid("promotion_cycle", manifest, &[], "slug.toml:2:16");
-    let ctx = TestContext::new();
-    ctx.write("slug.toml", manifest);
-    let stderr = String::from_utf8(ctx.run(&["validate"]).stderr).unwrap();
+    let stderr = assert_invalid("promotion_cycle", manifest, &[], "slug.toml:2:16");
     assert!(
         stderr.contains("promotion cycle: aaa → bbb → aaa"),
         "{stderr}"
@@ -307,11 +305,7 @@ slug = "wbe"
 [apps.x]
 slug = "web"
 "#;
-    assert_invalid("many_problems", manifest, &[WEB], "slug.toml:3:10");
-    let ctx = TestContext::new();
-    ctx.write("slug.toml", manifest);
-    ctx.write(WEB.0, WEB.1);
-    let stderr = String::from_utf8(ctx.run(&["validate"]).stderr).unwrap();
+    let stderr = assert_invalid("many_problems", manifest, &[WEB], "slug.toml:3:10");
     assert!(stderr.contains("slug.toml has 4 problems"), "{stderr}");
     let order: Vec<usize> = ["3:10]", "7:21]", "10:8]", "12:7]"]
         .iter()
@@ -327,10 +321,10 @@ slug = "web"
 #[test]
 fn unreadable_manifest_names_its_path_and_the_flag() {
     let ctx = TestContext::new();
-    let out = ctx.run(&["validate", "-f", "nope.toml"]);
-    assert_eq!(out.status.code(), Some(1));
-    insta::assert_snapshot!(
-        "missing_manifest",
-        redact(&String::from_utf8_lossy(&out.stderr), &ctx)
+    let out = slugplan_snapshot!(
+        ctx.filters(),
+        ctx.slugplan(&["validate", "-f", "nope.toml"]),
+        name = "missing_manifest"
     );
+    assert_eq!(out.status.code(), Some(1));
 }

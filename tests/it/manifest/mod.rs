@@ -5,7 +5,7 @@ mod errors;
 
 use std::path::Path;
 
-use crate::common::{TestContext, redact};
+use crate::common::{TestContext, slugplan_snapshot, stderr};
 use errors::WEB;
 
 #[test]
@@ -16,16 +16,19 @@ fn valid_manifest_prints_a_summary_and_json() {
         "deploy/slug.toml",
         "[slugs.web]\nsource = \"../web\"\n\n[apps.example-web]\nslug = \"web\"\n",
     );
-    let out = ctx.run(&["-f", "deploy/slug.toml", "validate"]);
-    assert_eq!(out.status.code(), Some(0));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        "       Valid deploy/slug.toml: 0 runtimes, 1 slugs, 1 apps\n"
-    );
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["-f", "deploy/slug.toml", "validate"]), @"
+    exit code: 0
+    ----- stdout -----
 
-    let quiet = ctx.run(&["-q", "validate", "-f", "deploy/slug.toml"]);
-    assert_eq!(quiet.status.code(), Some(0));
-    assert!(quiet.stderr.is_empty() && quiet.stdout.is_empty());
+    ----- stderr -----
+           Valid deploy/slug.toml: 0 runtimes, 1 slugs, 1 apps
+    ");
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["-q", "validate", "-f", "deploy/slug.toml"]), @"
+    exit code: 0
+    ----- stdout -----
+
+    ----- stderr -----
+    ");
 
     let json = ctx.run(&["validate", "--json", "-f", "deploy/slug.toml"]);
     assert_eq!(json.status.code(), Some(0));
@@ -51,11 +54,7 @@ fn validate_json_reports_every_error_with_its_location() {
     );
     let out = ctx.run(&["validate", "--json"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.stderr.is_empty(), "{}", stderr(&out));
     let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(value["valid"], false);
     let errors = value["errors"].as_array().unwrap();
@@ -117,7 +116,7 @@ fn the_example_manifest_is_valid() {
         serde_json::json!({"runtimes": 2, "slugs": 3, "apps": 5})
     );
 
-    let loaded = slugplan::manifest::load(&ctx.dir.join("slug.toml")).unwrap();
+    let loaded = ctx.load_manifest();
     let node = &loaded.manifest.runtimes["node"];
     assert_eq!(
         node.url.as_deref(),
@@ -200,7 +199,7 @@ fn process_types_come_from_the_table_or_the_procfile() {
         "slug.toml",
         "[slugs.web]\nsource = \"web\"\nprocfile = \"Procfile\"\n\n[slugs.api]\nsource = \"web\"\nprocess_types = { web = \"bin/web\" }\n\n[slugs.bare]\nsource = \"web\"\n",
     );
-    let loaded = slugplan::manifest::load(&ctx.dir.join("slug.toml")).unwrap();
+    let loaded = ctx.load_manifest();
     let web = loaded.process_types("web").unwrap();
     assert_eq!(
         web.into_iter().collect::<Vec<_>>(),
@@ -236,7 +235,7 @@ fn other_modules_can_point_at_manifest_keys() {
         "slug.toml",
         "[runtimes.node]\nurl = \"https://nodejs.org/dist/node.tar.gz\"\n\n[slugs.web]\nsource = \"web\"\nruntimes = [\"node\"]\n\n[apps.example-web]\nslug = \"web\"\n",
     );
-    let loaded = slugplan::manifest::load(Path::new(&ctx.dir.join("slug.toml"))).unwrap();
+    let loaded = ctx.load_manifest();
     let span = loaded.span_of(&["apps", "example-web", "slug"]).unwrap();
     assert_eq!(
         &loaded.text[span.offset()..span.offset() + span.len()],
@@ -264,5 +263,5 @@ fn other_modules_can_point_at_manifest_keys() {
         .with_help("run `slugplan lock` to update slug.lock");
     assert_eq!(diag.line_column(), Some((1, 11)));
     let rendered = slugplan::cli::diagnostics::render(&diag, false);
-    insta::assert_snapshot!("diagnostic_at_default_key", redact(&rendered, &ctx));
+    insta::assert_snapshot!("diagnostic_at_default_key", ctx.redact(&rendered));
 }

@@ -1,15 +1,16 @@
 //! `slugplan releases` and `slugplan rollback`: an app's history with checksums and who made
 //! each release, and going back in it without building or uploading.
 
-use super::{Project, stderr};
+use super::{local, new_staging_release, releases, running, served};
+use crate::common::slugplan_snapshot;
 
 #[test]
 fn rollback_to_v1_after_two_releases_runs_v1s_checksum() {
-    let p = Project::local(false);
+    let p = local(false);
     p.ok(&["apply", "--yes", "--target", "web-staging"], 0);
-    p.new_staging_release("console.log('v2')\n");
-    let releases = p.releases("web-staging");
-    let (v2, v1) = (&releases[0], &releases[1]);
+    new_staging_release(&p, "console.log('v2')\n");
+    let history = releases(&p, "web-staging");
+    let (v2, v1) = (&history[0], &history[1]);
     assert_eq!(
         (v2["version"].as_u64(), v1["version"].as_u64()),
         (Some(2), Some(1))
@@ -22,52 +23,51 @@ fn rollback_to_v1_after_two_releases_runs_v1s_checksum() {
     assert_eq!(rollback["from_version"], 2, "{doc:#}");
     assert_eq!(rollback["version"], 3, "{doc:#}");
     assert_eq!(rollback["checksum"], v1["checksum"], "{doc:#}");
-    assert_eq!(p.running("web-staging"), v1["checksum"].as_str().unwrap());
+    assert_eq!(running(&p, "web-staging"), v1["checksum"].as_str().unwrap());
 
     // By default: the release before the running one, here v2.
-    let out = p.ok(&["rollback", "web-staging"], 0);
-    assert!(
-        out.starts_with("Rolled back web-staging to v2: v4 runs slug"),
-        "{out}"
-    );
-    assert_eq!(p.running("web-staging"), v2["checksum"].as_str().unwrap());
+    slugplan_snapshot!(p.filters(), p.command(&["rollback", "web-staging"]), @"
+    exit code: 0
+    ----- stdout -----
+    Rolled back web-staging to v2: v4 runs slug [UUID] (SHA256:d184cd54bab1…).
 
-    let text = p.ok(&["releases", "web-staging"], 0);
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "=== web-staging Releases");
-    assert_eq!(lines.len(), 5, "{text}");
-    assert!(
-        lines[1].starts_with("v4 ") && lines[1].contains("current"),
-        "{text}"
-    );
-    assert!(lines[1].contains("Rollback to v2"), "{text}");
-    for line in &lines[1..] {
-        assert!(
-            line.contains("SHA256:") && line.contains(" slugplan "),
-            "{text}"
-        );
-    }
-    let err = p.run(&["rollback", "web-staging", "--to", "v9"]);
-    assert_eq!(err.status.code(), Some(1));
-    assert!(
-        stderr(&err).contains("reading release v9 of web-staging"),
-        "{}",
-        stderr(&err)
-    );
+    ----- stderr -----
+    ");
+    assert_eq!(running(&p, "web-staging"), v2["checksum"].as_str().unwrap());
+
+    slugplan_snapshot!(p.filters(), p.command(&["releases", "web-staging"]), @"
+    exit code: 0
+    ----- stdout -----
+    === web-staging Releases
+    v4    SHA256:d184cd54bab1…        succeeded  current  slugplan  [TIME]  Rollback to v2
+    v3    SHA256:6f688d0dfc99…        succeeded           slugplan  [TIME]  Rollback to v1
+    v2    SHA256:d184cd54bab1…        succeeded           slugplan  [TIME]  Deploy web SHA256:d184cd54bab1… (slugplan)
+    v1    SHA256:6f688d0dfc99…        succeeded           slugplan  [TIME]  Deploy web SHA256:6f688d0dfc99… (slugplan)
+
+    ----- stderr -----
+    ");
+    slugplan_snapshot!(p.filters(), p.command(&["rollback", "web-staging", "--to", "v9"]), @"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      × reading release v9 of web-staging
+      ╰─▶   × not found: Couldn't find that release: 9 of web-staging
+    ");
 }
 
 #[test]
 fn releases_tells_slugplans_releases_from_others_by_state_or_marker() {
-    let p = Project::served(false, &[]);
+    let p = served(false, &[]);
     p.ok(&["apply", "--yes", "--target", "web-staging"], 0);
-    p.release_by_hand("web-staging", b"by hand", "Deployed by hand");
+    p.release_by_hand("web-staging", b"by hand", Some("Deployed by hand"));
     p.release_by_hand(
         "web-staging",
         b"another machine",
-        "Deploy web SHA256:abc (slugplan)",
+        Some("Deploy web SHA256:abc (slugplan)"),
     );
-    let releases = p.releases("web-staging");
-    let made: Vec<(u64, bool)> = releases
+    let history = releases(&p, "web-staging");
+    let made: Vec<(u64, bool)> = history
         .iter()
         .map(|r| {
             (
@@ -77,9 +77,19 @@ fn releases_tells_slugplans_releases_from_others_by_state_or_marker() {
         })
         .collect();
     assert_eq!(made, [(3, true), (2, false), (1, true)]);
-    for release in &releases {
+    for release in &history {
         assert!(release["checksum"].as_str().unwrap().starts_with("SHA256:"));
     }
+    slugplan_snapshot!(p.filters(), p.command(&["releases", "web-staging"]), @"
+    exit code: 0
+    ----- stdout -----
+    === web-staging Releases
+    v3    SHA256:4bca39b228bf…        succeeded  current  slugplan  [TIME]  Deploy web SHA256:abc (slugplan)
+    v2    SHA256:c9616cb59d02…        succeeded                     [TIME]  Deployed by hand
+    v1    SHA256:6f688d0dfc99…        succeeded           slugplan  [TIME]  Deploy web SHA256:6f688d0dfc99… (slugplan)
+
+    ----- stderr -----
+    ");
     let limited = p.json(&["releases", "web-staging", "--limit", "1", "--json"], 0);
     assert_eq!(limited["releases"].as_array().unwrap().len(), 1);
 }

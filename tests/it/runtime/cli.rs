@@ -5,54 +5,66 @@ use std::time::Duration;
 
 use slugplan::cache::Bucket;
 
-use super::server::{Route, Server};
+use super::server::{Route, serve};
 use super::{bucket_entries, node_tarball, ruby_archive, sha256_of};
-use crate::common::TestContext;
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use crate::common::terminal::on_a_terminal;
+use crate::common::{TestContext, slugplan_snapshot, stderr, stdout};
 
 #[test]
 fn lock_pins_sorted_urls_and_is_stable() {
-    let ctx = TestContext::new();
+    let mut ctx = TestContext::new();
     let tgz = ruby_archive(ctx.temp.path(), "z", "ruby.tgz");
     let node = node_tarball(ctx.temp.path());
-    let server = Server::start(vec![
+    let server = serve(vec![
         ("/ruby.tgz", Route::file(&tgz)),
         ("/node.tgz", Route::file(&node)),
     ]);
     ctx.write("slug.toml", format!(
         "[runtimes.zruby]\nurl = \"{}\"\n[runtimes.anode]\nurl = \"{}\"\nstrip_components = 1\n",
-        server.url("/ruby.tgz"), server.url("/node.tgz")
+        server.url_of("/ruby.tgz"), server.url_of("/node.tgz")
     ));
+    ctx.add_filter(sha256_of(&node), "[NODE_SHA256]");
+    ctx.add_filter(sha256_of(&tgz), "[RUBY_SHA256]");
+    // The two downloads run at once, so their lines come in any order: each must be there.
     let out = ctx.run(&["lock"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("Locked anode"), "{}", stderr(&out));
+    for line in [
+        "Locked anode sha256:",
+        "Locked zruby sha256:",
+        "Wrote ./slug.lock",
+    ] {
+        assert!(stderr(&out).contains(line), "{}", stderr(&out));
+    }
     let text = std::fs::read_to_string(ctx.dir.join("slug.lock")).unwrap();
     let expected = format!(
         "# This file is written by `slugplan lock`. Commit it; do not edit it by hand.\n\
          version = 1\n\n[runtimes.anode]\nurl = \"{}\"\nsha256 = \"{}\"\n\n\
          [runtimes.zruby]\nurl = \"{}\"\nsha256 = \"{}\"\n",
-        server.url("/node.tgz"),
+        server.url_of("/node.tgz"),
         sha256_of(&node),
-        server.url("/ruby.tgz"),
+        server.url_of("/ruby.tgz"),
         sha256_of(&tgz)
     );
     assert_eq!(text, expected);
 
     // Again: no download, same bytes. Then fetch uses the pins without downloading again.
-    let out = ctx.run(&["lock"]);
-    assert!(
-        out.status.success() && !stderr(&out).contains("Locked"),
-        "{}",
-        stderr(&out)
-    );
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["lock"]), @"
+    exit code: 0
+    ----- stdout -----
+
+    ----- stderr -----
+           Wrote ./slug.lock
+    ");
     assert_eq!(
         std::fs::read_to_string(ctx.dir.join("slug.lock")).unwrap(),
         expected
     );
     let out = ctx.run(&["fetch"]);
     assert!(out.status.success(), "{}", stderr(&out));
+    insta::assert_snapshot!(ctx.redact(&stdout(&out)), @"
+    anode	[CACHE]/runtime-trees-v1/[NODE_SHA256]-s1-x1
+    zruby	[CACHE]/runtime-trees-v1/[RUBY_SHA256]-s0-x1
+    ");
     assert_eq!((server.hits("/node.tgz"), server.hits("/ruby.tgz")), (1, 1));
 }
 
@@ -63,56 +75,78 @@ fn fetch_without_a_pin_is_refused_with_the_lock_hint() {
         "slug.toml",
         "[runtimes.node]\nurl = \"http://127.0.0.1:9/node.tgz\"\n",
     );
-    let out = ctx.run(&["fetch"]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
-    assert!(
-        err.contains("no sha256") && err.contains("run `slugplan lock`"),
-        "{err}"
-    );
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["fetch"]), @r#"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      × runtime `node`: no sha256 for http://127.0.0.1:[PORT]/node.tgz in slug.toml or slug.lock
+       ╭─[slug.toml:2:7]
+     1 │ [runtimes.node]
+     2 │ url = "http://127.0.0.1:[PORT]/node.tgz"
+       ·       ──────────────┬──────────────
+       ·                     ╰── no sha256 for this URL here or in slug.lock
+       ╰────
+      help: run `slugplan lock` to pin it, or set `sha256` in [runtimes.node]
+    "#);
 }
 
 #[test]
 fn changed_url_is_reported_then_relocked() {
-    let ctx = TestContext::new();
+    let mut ctx = TestContext::new();
     let tgz = ruby_archive(ctx.temp.path(), "z", "ruby.tgz");
     let xz = ruby_archive(ctx.temp.path(), "J", "ruby.tar.xz");
-    let server = Server::start(vec![
+    let server = serve(vec![
         ("/v1.tgz", Route::file(&tgz)),
         ("/v2.tar.xz", Route::file(&xz)),
     ]);
     ctx.write(
         "slug.toml",
-        format!("[runtimes.ruby]\nurl = \"{}\"\n", server.url("/v1.tgz")),
+        format!("[runtimes.ruby]\nurl = \"{}\"\n", server.url_of("/v1.tgz")),
     );
     assert!(ctx.run(&["lock"]).status.success());
     ctx.write(
         "slug.toml",
-        format!("[runtimes.ruby]\nurl = \"{}\"\n", server.url("/v2.tar.xz")),
+        format!(
+            "[runtimes.ruby]\nurl = \"{}\"\n",
+            server.url_of("/v2.tar.xz")
+        ),
     );
-    let out = ctx.run(&["fetch"]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains(&format!("slug.lock pins {}", server.url("/v1.tgz"))),
-        "{err}"
-    );
+    ctx.filter_sizes();
+    ctx.add_filter(sha256_of(&tgz), "[V1_SHA256]");
+    ctx.add_filter(sha256_of(&xz), "[V2_SHA256]");
+    // The error names the pinned URL and underlines the URL in slug.toml.
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["fetch"]), @r#"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      × runtime `ruby`: slug.lock pins http://127.0.0.1:[PORT]/v1.tgz, but slug.toml now says
+      │ http://127.0.0.1:[PORT]/v2.tar.xz
+       ╭─[slug.toml:2:7]
+     1 │ [runtimes.ruby]
+     2 │ url = "http://127.0.0.1:[PORT]/v2.tar.xz"
+       ·       ─────────────────┬────────────────
+       ·                        ╰── slug.lock pins another URL
+       ╰────
+      help: run `slugplan lock` to pin the new URL
+    "#);
     assert_eq!(
         server.hits("/v2.tar.xz"),
         0,
         "a stale pin is never used to download"
     );
-    assert!(
-        err.contains("slug.lock pins another URL"),
-        "the URL in slug.toml is underlined: {err}"
-    );
 
-    let out = ctx.run(&["lock"]);
-    let err = stderr(&out);
-    assert!(
-        err.contains("Updated ruby") && err.contains("stale entry was for"),
-        "{err}"
-    );
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["lock"]), @"
+    exit code: 0
+    ----- stdout -----
+
+    ----- stderr -----
+     Downloading ruby from http://127.0.0.1:[PORT]/v2.tar.xz ([SIZE])
+         Fetched ruby ([SIZE])
+         Updated ruby sha256:[V2_SHA256] (stale entry was for http://127.0.0.1:[PORT]/v1.tgz)
+           Wrote ./slug.lock
+    ");
     let lock = std::fs::read_to_string(ctx.dir.join("slug.lock")).unwrap();
     assert!(
         lock.contains(&sha256_of(&xz)) && !lock.contains(&sha256_of(&tgz)),
@@ -126,7 +160,7 @@ fn two_processes_fetching_one_runtime_share_the_cache() {
     let ctx = TestContext::new();
     let node = node_tarball(ctx.temp.path());
     // Paced so that the two processes overlap: the second waits on the archive's lock.
-    let server = Server::start(vec![(
+    let server = serve(vec![(
         "/node.tgz",
         Route {
             pace: Some(Duration::from_millis(30)),
@@ -137,7 +171,7 @@ fn two_processes_fetching_one_runtime_share_the_cache() {
         "slug.toml",
         format!(
             "[runtimes.node]\nurl = \"{}\"\nsha256 = \"{}\"\nstrip_components = 1\n",
-            server.url("/node.tgz"),
+            server.url_of("/node.tgz"),
             sha256_of(&node)
         ),
     );
@@ -180,9 +214,10 @@ fn two_processes_fetching_one_runtime_share_the_cache() {
 
 #[test]
 fn progress_is_plain_lines_json_or_nothing_and_never_shows_secrets() {
-    let ctx = TestContext::new();
+    let mut ctx = TestContext::new();
     let tgz = ruby_archive(ctx.temp.path(), "z", "ruby.tgz");
-    let server = Server::start(vec![(
+    ctx.add_filter(sha256_of(&tgz), "[RUBY_SHA256]");
+    let server = serve(vec![(
         "/ruby.tgz",
         Route {
             fail_first: 1,
@@ -190,7 +225,7 @@ fn progress_is_plain_lines_json_or_nothing_and_never_shows_secrets() {
         },
     )]);
     let secret_url = server
-        .url("/ruby.tgz")
+        .url_of("/ruby.tgz")
         .replace("http://", "http://deploy:hunter2@");
     ctx.write(
         "slug.toml",
@@ -206,7 +241,7 @@ fn progress_is_plain_lines_json_or_nothing_and_never_shows_secrets() {
         .output()
         .unwrap();
     assert!(json.status.success(), "{}", stderr(&json));
-    let stdout = String::from_utf8(json.stdout).unwrap();
+    let stdout = stdout(&json);
     let events: Vec<serde_json::Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -218,23 +253,26 @@ fn progress_is_plain_lines_json_or_nothing_and_never_shows_secrets() {
     assert_eq!(kinds, ["retry", "start", "finish", "fetched"], "{stdout}");
     assert_eq!(
         events[1]["url"],
-        server.url("/ruby.tgz").replace("http://", "http://***@")
+        server.url_of("/ruby.tgz").replace("http://", "http://***@")
     );
     assert!(!stdout.contains("hunter2"));
 
     // Cached now: plain lines say so on stderr (not a terminal); --quiet says nothing.
-    let plain = ctx.run(&["fetch"]);
-    assert!(
-        stderr(&plain).contains("Fetched ruby (cached)"),
-        "{}",
-        stderr(&plain)
-    );
-    let quiet = ctx.run(&["-q", "fetch"]);
-    assert!(
-        quiet.status.success() && quiet.stderr.is_empty(),
-        "{}",
-        stderr(&quiet)
-    );
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["fetch"]), @"
+    exit code: 0
+    ----- stdout -----
+    ruby	[CACHE]/runtime-trees-v1/[RUBY_SHA256]-s0-x1
+
+    ----- stderr -----
+         Fetched ruby (cached)
+    ");
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["-q", "fetch"]), @"
+    exit code: 0
+    ----- stdout -----
+    ruby	[CACHE]/runtime-trees-v1/[RUBY_SHA256]-s0-x1
+
+    ----- stderr -----
+    ");
 
     // An error naming the URL redacts it too.
     ctx.write(
@@ -245,13 +283,16 @@ fn progress_is_plain_lines_json_or_nothing_and_never_shows_secrets() {
             "3".repeat(64)
         ),
     );
-    let failed = ctx.run(&["fetch"]);
-    assert_eq!(failed.status.code(), Some(1));
-    assert!(
-        stderr(&failed).contains("http://***@127.0.0.1") && !stderr(&failed).contains("hunter2"),
-        "{}",
-        stderr(&failed)
-    );
+    let failed = slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["fetch"]), @"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      × runtime `ruby`: downloading http://***@127.0.0.1:[PORT]/missing.tgz failed after 1 attempt(s)
+      ╰─▶ HTTP status 404
+      help: check the URL and the network; SLUGPLAN_FETCH_RETRIES sets the retries
+    ");
+    assert!(!stderr(&failed).contains("hunter2"), "{}", stderr(&failed));
 }
 
 #[test]
@@ -262,14 +303,14 @@ fn invalid_lock_file_is_reported_with_its_position() {
         "[runtimes.x]\nurl = \"http://127.0.0.1:9/x.tgz\"\n",
     );
     ctx.write("slug.lock", "version = 1\n\n[runtimes.x]\nurl = 3\n");
-    let out = ctx.run(&["fetch"]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("invalid lock file") && err.contains("line 4, column 7"),
-        "{err}"
-    );
-    assert!(err.contains("run `slugplan lock`"), "{err}");
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["fetch"]), @"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      × invalid lock file ./slug.lock: line 4, column 7: invalid type: integer `3`, expected a string
+      help: delete it and run `slugplan lock` to write it again
+    ");
 }
 
 #[test]
@@ -284,18 +325,11 @@ fn a_terminal_gets_progress_bars_instead_of_lines() {
             sha256_of(&tgz)
         ),
     );
-    // `script` runs slugplan on a pseudo-terminal, so stderr is a TTY.
-    let command = format!("{} fetch", crate::common::slugplan_bin().display());
-    let out = std::process::Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .current_dir(&ctx.dir)
-        .env("SLUGPLAN_CACHE_DIR", &ctx.cache)
-        .env("HOME", &ctx.home)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("script (util-linux) runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    // On a pseudo-terminal stderr is a TTY: bars are drawn and redrawn, so the screen is
+    // checked for what matters rather than snapshotted.
+    let screen = on_a_terminal(&ctx, &["fetch"], "");
+    let text = &screen.text;
+    assert_eq!(screen.code, Some(0), "{text}");
     assert!(text.contains("Fetched ruby ("), "{text}");
     assert!(
         !text.contains("Downloading"),

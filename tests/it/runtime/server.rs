@@ -1,11 +1,11 @@
-//! A tiny HTTP/1.1 server on 127.0.0.1 for download tests: serves fixed bodies and can fail
-//! the first requests with 500, cut the body short, or send it slowly.
+//! Download routes for the runtime tests, answered by the shared scripted fake: fixed bodies,
+//! and on request the first answers failing with `500`, cut off halfway, or sent slowly.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
+
+use crate::common::http::{FakeServer, Reply};
 
 /// How one path answers.
 #[derive(Clone, Default)]
@@ -28,99 +28,39 @@ impl Route {
             ..Route::default()
         }
     }
-}
 
-/// A running server; it lives until the test process ends.
-pub struct Server {
-    /// `http://127.0.0.1:PORT`.
-    pub base: String,
-    hits: Arc<Mutex<HashMap<String, usize>>>,
-}
-
-impl Server {
-    /// Starts serving `routes` (path → route); other paths get 404.
-    pub fn start(routes: Vec<(&str, Route)>) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let routes: Arc<HashMap<String, Route>> =
-            Arc::new(routes.into_iter().map(|(p, r)| (p.to_owned(), r)).collect());
-        let hits = Arc::new(Mutex::new(HashMap::new()));
-        let counter = hits.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let (routes, counter) = (routes.clone(), counter.clone());
-                std::thread::spawn(move || handle(stream, &routes, &counter));
-            }
-        });
-        Server { base, hits }
-    }
-
-    /// The URL of `path`.
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// How many requests `path` received.
-    pub fn hits(&self, path: &str) -> usize {
-        self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
+    /// The answer to this route's `n`th request (from 1).
+    fn reply(&self, n: usize) -> Reply {
+        if n <= self.fail_first {
+            return Reply::bytes(500, "oops");
+        }
+        let mut reply =
+            Reply::bytes(200, self.body.clone()).header("content-type", "application/octet-stream");
+        if n <= self.fail_first + self.truncate_first {
+            reply = reply.truncated();
+        }
+        if let Some(pace) = self.pace {
+            reply = reply.paced(pace);
+        }
+        reply
     }
 }
 
-fn handle(
-    stream: TcpStream,
-    routes: &HashMap<String, Route>,
-    hits: &Mutex<HashMap<String, usize>>,
-) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-            break;
+/// Starts serving `routes` (path → route); other paths get `404`.
+pub fn serve(routes: Vec<(&str, Route)>) -> FakeServer {
+    let routes: HashMap<String, Route> =
+        routes.into_iter().map(|(p, r)| (p.to_owned(), r)).collect();
+    let hits = Mutex::new(HashMap::<String, usize>::new());
+    FakeServer::start(move |seen, _| {
+        let n = {
+            let mut hits = hits.lock().unwrap();
+            let n = hits.entry(seen.path.clone()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        match routes.get(&seen.path) {
+            Some(route) => route.reply(n),
+            None => Reply::bytes(404, ""),
         }
-    }
-    let path = request_line.split(' ').nth(1).unwrap_or("/").to_owned();
-    let n = {
-        let mut hits = hits.lock().unwrap();
-        let n = hits.entry(path.clone()).or_insert(0);
-        *n += 1;
-        *n
-    };
-    let mut out = stream;
-    let Some(route) = routes.get(&path) else {
-        let _ = out
-            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        return;
-    };
-    if n <= route.fail_first {
-        let _ = out.write_all(
-            b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\nConnection: close\r\n\r\noops",
-        );
-        return;
-    }
-    let head = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        route.body.len()
-    );
-    if out.write_all(head.as_bytes()).is_err() {
-        return;
-    }
-    let body: &[u8] = if n <= route.fail_first + route.truncate_first {
-        &route.body[..route.body.len() / 2]
-    } else {
-        &route.body
-    };
-    for piece in body.chunks(64 * 1024) {
-        if out.write_all(piece).is_err() {
-            return;
-        }
-        if let Some(pace) = route.pace {
-            std::thread::sleep(pace);
-        }
-    }
-    let _ = out.flush();
-    let _ = out.shutdown(std::net::Shutdown::Both);
+    })
 }

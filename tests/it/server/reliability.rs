@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::support::Server;
+use crate::common::server::Server;
 
 #[tokio::test]
 async fn blob_urls_need_a_length_a_valid_token_and_time_left() {

@@ -1,96 +1,39 @@
-//! Support for the server tests: a `slugplan server` process, a plain API v3 client, and the
-//! contract check against the official schema.
+//! A `slugplan server` process on 127.0.0.1 and a plain API v3 client that checks every answer
+//! against the official schema ([`super::schema`]): the server tests, the Heroku client's tests
+//! and the deploy tests all drive the same server.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
-use std::sync::OnceLock;
 
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::common::TestContext;
-
-/// The official schema, loaded once.
-pub(crate) fn schema() -> &'static Value {
-    static SCHEMA: OnceLock<Value> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/heroku/platform-api-schema.json"
-        );
-        let text = std::fs::read_to_string(path).expect("read the Platform API schema");
-        serde_json::from_str(&text).expect("the schema is JSON")
-    })
-}
-
-/// What is wrong with `value` as a `#/definitions/<definition>` (refs resolved against the
-/// whole document, formats checked).
-pub(crate) fn schema_errors(definition: &str, value: &Value) -> Vec<String> {
-    let mut root = schema().clone();
-    let object = root.as_object_mut().expect("schema object");
-    object.remove("$schema");
-    object.remove("id");
-    object.insert(
-        "$ref".to_owned(),
-        Value::String(format!("#/definitions/{definition}")),
-    );
-    let validator = jsonschema::draft4::options()
-        .should_validate_formats(true)
-        // Draft 4 does not know `uuid`; the schema uses it for every id, so check it too.
-        .with_format("uuid", |s: &str| {
-            s.len() == 36 && uuid::Uuid::parse_str(s).is_ok()
-        })
-        .build(&root)
-        .unwrap_or_else(|e| panic!("compile schema for {definition}: {e}"));
-    validator
-        .iter_errors(value)
-        .map(|e| format!("{} at {}", e, e.instance_path))
-        .collect()
-}
-
-/// Checks `value` against `#/definitions/<definition>` (refs resolved against the whole
-/// document), and that it has every property the definition lists, as clients expect.
-pub(crate) fn assert_matches(definition: &str, value: &Value) {
-    let errors = schema_errors(definition, value);
-    assert!(
-        errors.is_empty(),
-        "{definition} does not match the schema: {errors:#?}\n{value:#}"
-    );
-    if let Some(properties) = schema()["definitions"][definition]["properties"].as_object() {
-        for key in properties.keys() {
-            assert!(
-                value.get(key).is_some(),
-                "{definition} lacks property {key}: {value:#}"
-            );
-        }
-    }
-}
-
-/// Checks every item of a list answer against `definition`.
-pub(crate) fn assert_list_matches(definition: &str, value: &Value) {
-    for item in value.as_array().expect("a list answer is an array") {
-        assert_matches(definition, item);
-    }
-}
+use super::TestContext;
+use super::schema::assert_matches;
 
 /// A running `slugplan server`, killed when dropped.
-pub(crate) struct Server {
-    pub(crate) child: Child,
-    pub(crate) url: String,
+pub struct Server {
+    /// The server process.
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`, as the server printed it.
+    pub url: String,
     _ctx: TestContext,
-    pub(crate) data: std::path::PathBuf,
+    /// The platform's data directory.
+    pub data: std::path::PathBuf,
 }
 
 impl Server {
-    pub(crate) fn start(args: &[&str]) -> Server {
+    /// Starts `slugplan server ARGS…` on a free port with a fresh data directory.
+    pub fn start(args: &[&str]) -> Server {
         let ctx = TestContext::new();
         let data = ctx.temp.path().join("platform");
         Self::start_on(ctx, data, args)
     }
 
-    pub(crate) fn start_on(ctx: TestContext, data: std::path::PathBuf, args: &[&str]) -> Server {
+    /// Starts `slugplan server ARGS…` on a free port, run in `ctx`, on the data in `data`.
+    pub fn start_on(ctx: TestContext, data: std::path::PathBuf, args: &[&str]) -> Server {
         let mut child = ctx
             .command()
             .args(["server", "--listen", "127.0.0.1:0", "--data"])
@@ -117,7 +60,8 @@ impl Server {
         }
     }
 
-    pub(crate) fn api(&self) -> Api {
+    /// An unauthenticated client of this server.
+    pub fn api(&self) -> Api {
         Api {
             client: reqwest::Client::new(),
             base: self.url.clone(),
@@ -134,21 +78,36 @@ impl Drop for Server {
 }
 
 /// A plain HTTP client speaking API v3.
-pub(crate) struct Api {
-    pub(crate) client: reqwest::Client,
-    pub(crate) base: String,
-    pub(crate) auth: Option<String>,
+pub struct Api {
+    /// The HTTP client.
+    pub client: reqwest::Client,
+    /// The API's base URL.
+    pub base: String,
+    /// The `Authorization` header sent, if any.
+    pub auth: Option<String>,
 }
 
 /// An answer: status, headers and JSON body.
-pub(crate) struct Answer {
-    pub(crate) status: StatusCode,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Value,
+pub struct Answer {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body, parsed.
+    pub body: Value,
 }
 
 impl Api {
-    pub(crate) async fn call(
+    /// The same client, sending `token` as a bearer token.
+    #[must_use]
+    pub fn with_token(mut self, token: &str) -> Api {
+        self.auth = Some(format!("Bearer {token}"));
+        self
+    }
+
+    /// Sends one request, checks the headers and error shape every answer must have, and
+    /// returns the answer.
+    pub async fn call(
         &self,
         method: Method,
         path: &str,
@@ -192,16 +151,18 @@ impl Api {
         }
     }
 
-    pub(crate) async fn get(&self, path: &str) -> Answer {
+    /// `GET`s `path`.
+    pub async fn get(&self, path: &str) -> Answer {
         self.call(Method::GET, path, None, None).await
     }
 
-    pub(crate) async fn post(&self, path: &str, body: Value) -> Answer {
+    /// `POST`s `body` to `path`.
+    pub async fn post(&self, path: &str, body: Value) -> Answer {
         self.call(Method::POST, path, Some(body), None).await
     }
 
     /// `POST`s and checks a `201` whose body matches `definition`.
-    pub(crate) async fn create(&self, path: &str, body: Value, definition: &str) -> Value {
+    pub async fn create(&self, path: &str, body: Value, definition: &str) -> Value {
         let answer = self.post(path, body).await;
         assert_eq!(
             answer.status,
@@ -214,7 +175,7 @@ impl Api {
     }
 
     /// `GET`s and checks a `200` whose body matches `definition`.
-    pub(crate) async fn read(&self, path: &str, definition: &str) -> Value {
+    pub async fn read(&self, path: &str, definition: &str) -> Value {
         let answer = self.get(path).await;
         assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.body);
         assert_matches(definition, &answer.body);
@@ -223,7 +184,7 @@ impl Api {
 
     /// Creates a slug holding `bytes` on `app`, uploads it the way Heroku's docs say (no
     /// Authorization, empty Content-Type, a real Content-Length) and returns the slug.
-    pub(crate) async fn upload_slug(&self, app: &str, bytes: &'static [u8], stack: &str) -> Value {
+    pub async fn upload_slug(&self, app: &str, bytes: &'static [u8], stack: &str) -> Value {
         let checksum = format!("SHA256:{}", hex::encode(Sha256::digest(bytes)));
         let slug = self
             .create(
@@ -245,7 +206,7 @@ impl Api {
     }
 
     /// Creates app `demo` and a slug on it with nothing uploaded yet.
-    pub(crate) async fn demo_slug_without_archive(&self) -> Value {
+    pub async fn demo_slug_without_archive(&self) -> Value {
         self.create("/apps", json!({ "name": "demo" }), "app").await;
         self.create(
             "/apps/demo/slugs",
@@ -255,7 +216,8 @@ impl Api {
         .await
     }
 
-    pub(crate) async fn release(&self, app: &str, slug: &Value) -> Value {
+    /// Releases `slug` on `app`, described as `Deploy`.
+    pub async fn release(&self, app: &str, slug: &Value) -> Value {
         self.create(
             &format!("/apps/{app}/releases"),
             json!({ "slug": slug["id"], "description": "Deploy" }),
@@ -263,12 +225,31 @@ impl Api {
         )
         .await
     }
+
+    /// What another client deploying by hand does: uploads `bytes` as a slug of `app` and
+    /// releases it, with `description` when given.
+    pub async fn release_by_hand(
+        &self,
+        app: &str,
+        bytes: &'static [u8],
+        description: Option<&str>,
+    ) {
+        let slug = self.upload_slug(app, bytes, "heroku-24").await;
+        let mut body = json!({ "slug": slug["id"] });
+        if let Some(description) = description {
+            body["description"] = json!(description);
+        }
+        self.create(&format!("/apps/{app}/releases"), body, "release")
+            .await;
+    }
 }
 
-/// The requests a server logged with `--request-log`, as (method, path).
-pub(crate) fn logged_requests(log: &std::path::Path) -> Vec<(String, String)> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
+/// The requests a server logged with `--request-log`, as (method, path). A test may read the
+/// log while the server appends to it: a last line not yet ended is left for the next read.
+pub fn logged_requests(log: &std::path::Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let whole = text.rfind('\n').map_or("", |end| &text[..end]);
+    whole
         .lines()
         .map(|line| {
             let v: Value = serde_json::from_str(line).expect("a JSON log line");
@@ -280,7 +261,7 @@ pub(crate) fn logged_requests(log: &std::path::Path) -> Vec<(String, String)> {
 
 /// Runs `future` to completion on a fresh single-threaded runtime (for sync tests that make a
 /// few API calls).
-pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

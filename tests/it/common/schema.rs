@@ -1,0 +1,83 @@
+//! The contract check: JSON against Heroku's official Platform API schema
+//! (`shared/heroku/platform-api-schema.json`), for the server's answers and the client's requests.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+/// Where the schema lives: `shared/heroku/` beside the checkout, or beside one of its ancestors
+/// (a git worktree sits a level or two deeper than the main checkout).
+fn schema_path() -> PathBuf {
+    const REL: &str = "shared/heroku/platform-api-schema.json";
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    root.ancestors()
+        .skip(1)
+        .map(|dir| dir.join(REL))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| panic!("no {REL} beside {} or above it", root.display()))
+}
+
+/// The official schema, loaded once.
+pub fn schema() -> &'static Value {
+    static SCHEMA: OnceLock<Value> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let text = std::fs::read_to_string(schema_path()).expect("read the Platform API schema");
+        serde_json::from_str(&text).expect("the schema is JSON")
+    })
+}
+
+/// What is wrong with `value` against the draft-4 schema `root` (refs resolved within it,
+/// formats checked, `uuid` too: the schema uses it for every id but draft 4 does not know it).
+pub fn errors_against(root: &Value, value: &Value) -> Vec<String> {
+    let validator = jsonschema::draft4::options()
+        .should_validate_formats(true)
+        .with_format("uuid", |s: &str| {
+            s.len() == 36 && uuid::Uuid::parse_str(s).is_ok()
+        })
+        .build(root)
+        .unwrap_or_else(|e| panic!("compile schema: {e}"));
+    validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect()
+}
+
+/// What is wrong with `value` as a `#/definitions/<definition>` (refs resolved against the
+/// whole document, formats checked).
+pub fn schema_errors(definition: &str, value: &Value) -> Vec<String> {
+    let mut root = schema().clone();
+    let object = root.as_object_mut().expect("schema object");
+    object.remove("$schema");
+    object.remove("id");
+    object.insert(
+        "$ref".to_owned(),
+        Value::String(format!("#/definitions/{definition}")),
+    );
+    errors_against(&root, value)
+}
+
+/// Checks `value` against `#/definitions/<definition>` (refs resolved against the whole
+/// document), and that it has every property the definition lists, as clients expect.
+pub fn assert_matches(definition: &str, value: &Value) {
+    let errors = schema_errors(definition, value);
+    assert!(
+        errors.is_empty(),
+        "{definition} does not match the schema: {errors:#?}\n{value:#}"
+    );
+    if let Some(properties) = schema()["definitions"][definition]["properties"].as_object() {
+        for key in properties.keys() {
+            assert!(
+                value.get(key).is_some(),
+                "{definition} lacks property {key}: {value:#}"
+            );
+        }
+    }
+}
+
+/// Checks every item of a list answer against `definition`.
+pub fn assert_list_matches(definition: &str, value: &Value) {
+    for item in value.as_array().expect("a list answer is an array") {
+        assert_matches(definition, item);
+    }
+}
