@@ -14,6 +14,16 @@ pub struct Screen {
     pub text: String,
 }
 
+impl Screen {
+    /// Asserts the run exited with `code` and the screen shows each of `lines`.
+    pub fn assert_shows(&self, code: i32, lines: &[&str]) {
+        assert_eq!(self.code, Some(code), "{}", self.text);
+        for line in lines {
+            assert!(self.text.contains(line), "no `{line}` on:\n{}", self.text);
+        }
+    }
+}
+
 /// Runs `slugplan ARGS` (one shell word each, none needing quotes) in `ctx` on a pseudo-terminal,
 /// with `ctx`'s environment, typing `input`.
 pub fn on_a_terminal(ctx: &TestContext, args: &[&str], input: &str) -> Screen {

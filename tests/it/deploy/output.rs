@@ -39,31 +39,19 @@ fn apply_asks_on_a_terminal_and_only_yes_applies() {
     // A terminal shows progress bars, redrawn at times of their own: the screen is checked for
     // what matters, not snapshotted.
     let p = local();
-    let screen = on_a_terminal(&p.ctx, &["apply"], "no\n");
-    assert_eq!(screen.code, Some(1), "{}", screen.text);
-    assert!(
-        screen
-            .text
-            .contains("Do you want to perform these actions?"),
-        "{}",
-        screen.text
-    );
-    assert!(
-        screen.text.contains("nothing was applied"),
-        "{}",
-        screen.text
+    on_a_terminal(&p.ctx, &["apply"], "no\n").assert_shows(
+        1,
+        &[
+            "Do you want to perform these actions?",
+            "nothing was applied",
+        ],
     );
     assert_eq!(p.ok(&["history", "--json"], 0).trim(), "[]");
 
-    let screen = on_a_terminal(&p.ctx, &["apply"], "yes\n");
-    assert_eq!(screen.code, Some(0), "{}", screen.text);
     // The declined run already packed the slugs into the cache: nothing is built twice.
-    assert!(
-        screen
-            .text
-            .contains("Apply complete! 4 created, 0 built, 2 uploaded, 4 released"),
-        "{}",
-        screen.text
+    on_a_terminal(&p.ctx, &["apply"], "yes\n").assert_shows(
+        0,
+        &["Apply complete! 4 created, 0 built, 2 uploaded, 4 released"],
     );
 }
 
