@@ -218,8 +218,8 @@ fn a_failed_release_fails_the_apply_naming_the_app_and_a_rerun_finishes() {
 
 #[test]
 fn an_upload_the_blob_store_refuses_fails_its_step_and_skips_what_depends_on_it() {
-    // Upload URLs expire at once: the platform error is the step's cause. Today that cause is
-    // printed twice, as the step error's message and again as its source (issue 11).
+    // Upload URLs expire at once: the platform error is the step's cause, printed once (it
+    // used to appear both in the step error's message and as its source).
     let p = served(&["--blob-url-ttl", "0"]);
     let out = p.run(&["apply", "--yes", "--target", "shop-worker"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -237,9 +237,8 @@ fn an_upload_the_blob_store_refuses_fails_its_step_and_skips_what_depends_on_it(
       help: fix the cause and run `slugplan apply` again: finished steps are not redone
 
     Error:
-      × upload.worker→shop-worker: uploading the archive: platform error 403 (expired): Request has
-      │ expired: create a new slug for a fresh upload URL (request id [UUID])
-      ╰─▶ platform error 403 (expired): Request has expired: create a new slug for a fresh upload URL
-          (request id [UUID])
+      × upload.worker→shop-worker: uploading the archive
+      ╰─▶   × platform error 403 (expired): Request has expired: create a new slug for a fresh upload
+            │ URL (request id [UUID])
     ");
 }
