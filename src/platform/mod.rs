@@ -243,13 +243,15 @@ pub enum PlatformError {
     /// The credentials were missing, wrong or not allowed to do this.
     #[error("unauthorized: {message}{}", request_suffix(.request_id))]
     #[diagnostic(help(
-        "set HEROKU_API_KEY or add `machine api.heroku.com` to ~/.netrc with a valid token"
+        "set HEROKU_API_KEY to a token {host} accepts, or put one in ~/.netrc as `machine {host} login <email> password <token>`"
     ))]
     Unauthorized {
         /// The platform's message.
         message: String,
         /// The platform's request id.
         request_id: Option<String>,
+        /// The API host that refused the token: the `machine` of `~/.netrc` that holds it.
+        host: String,
     },
     /// The rate limit was hit and retries ran out.
     #[error("rate limited: {message}{}", request_suffix(.request_id))]
@@ -313,6 +315,22 @@ pub enum PlatformError {
     },
 }
 
+impl PlatformError {
+    /// Whether the platform may have done what was asked although the call failed: it answered
+    /// `5xx`, or the connection broke after the request went out (a reset, a timeout, a reply cut
+    /// off). A write that failed so is read back before it is made again; every other failure
+    /// (an answer saying no, a connection that never opened) left the platform as it was.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            PlatformError::Api { status, .. } => *status >= 500,
+            PlatformError::Transport { source, .. } => !source
+                .downcast_ref::<reqwest::Error>()
+                .is_some_and(reqwest::Error::is_connect),
+            _ => false,
+        }
+    }
+}
+
 fn request_suffix(request_id: &Option<String>) -> String {
     match request_id {
         Some(id) => format!(" (request id {id})"),
@@ -328,6 +346,13 @@ pub type Result<T, E = PlatformError> = std::result::Result<T, E>;
 pub trait Platform: Send + Sync {
     /// A short name for messages: `local` or the API's base URL.
     fn describe(&self) -> String;
+
+    /// Checks with one cheap read that the platform answers and accepts slugplan's credentials,
+    /// so a wrong token or an unreachable API fails a command before it builds anything. The
+    /// embedded platform always does.
+    async fn check_access(&self) -> Result<()> {
+        Ok(())
+    }
 
     /// Reads an app.
     async fn app(&self, app: &str) -> Result<App>;

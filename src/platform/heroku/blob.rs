@@ -130,12 +130,13 @@ async fn attempt(
     if status.is_success() {
         Ok(())
     } else {
-        let mut failure = failure_from_answer(status, &headers, &body);
+        let mut failure = failure_from_answer(status, &headers, &body, api.host());
         // A refused upload is about the blob URL (expired, wrong signature), not about the API
         // token, so it must not read like a login problem.
         if let PlatformError::Unauthorized {
             message,
             request_id,
+            ..
         } = failure.error
         {
             failure.error = PlatformError::Api {

@@ -3,9 +3,13 @@
 //!
 //! Guarantees: the token only ever travels in a header marked sensitive (so even `reqwest`'s and
 //! `hyper`'s own debug output shows it as `Sensitive`); log lines carry the method, URL, status,
-//! attempt and request id, never a header or a body.
+//! attempt and request id, never a header or a body. A call is tried at most
+//! [`RetryPolicy::max_attempts`] times within [`RetryPolicy::max_elapsed`], each failed attempt
+//! told to the [`RetryReporter`]; a write that must happen once and failed with an unknown
+//! outcome is read back before it is sent again ([`Api::post_once`]).
 
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -16,7 +20,10 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::auth::Token;
-use super::retry::{Repeat, RetryPolicy, ThrottlePolicy};
+use super::retry::{
+    NextStep, Repeat, RetryEvent, RetryPolicy, RetryReporter, Silent, ThrottlePolicy,
+    retry_after as parse_retry_after,
+};
 use super::wire::ErrorWire;
 use crate::platform::{PlatformError, Result};
 
@@ -51,8 +58,8 @@ pub enum Retry {
     Never,
     /// Always: the platform did nothing (`429`, or the connection never opened).
     Always,
-    /// Only for calls whose repetition is harmless: the platform may have acted (`5xx`, a
-    /// connection broken after sending).
+    /// The platform may have acted (`5xx`, a connection broken after sending, a reply cut off):
+    /// repeated as such only by calls whose repetition is harmless, read back first by the rest.
     IfRepeatable,
 }
 
@@ -63,8 +70,8 @@ pub struct Failure {
     pub error: PlatformError,
     /// Whether it may be retried.
     pub retry: Retry,
-    /// The server's `Retry-After`, when it sent one: the next attempt waits at least that long
-    /// (within the backoff cap).
+    /// The server's `Retry-After`, when it sent one: the next attempt waits at least that long,
+    /// or is not made when that would pass the retry time.
     pub retry_after: Option<Duration>,
 }
 
@@ -126,6 +133,8 @@ pub struct Api {
     /// The last `RateLimit-Remaining` seen; `u64::MAX` before any.
     remaining: AtomicU64,
     counters: Counters,
+    /// Hears about every failed attempt.
+    reporter: Arc<dyn RetryReporter>,
 }
 
 impl Api {
@@ -149,7 +158,18 @@ impl Api {
             request_timeout,
             remaining: AtomicU64::new(u64::MAX),
             counters: Counters::default(),
+            reporter: Arc::new(Silent),
         })
+    }
+
+    /// Tells every failed attempt from now on to `reporter`.
+    pub fn set_reporter(&mut self, reporter: Arc<dyn RetryReporter>) {
+        self.reporter = reporter;
+    }
+
+    /// The host the API lives on, as errors name it (`api.heroku.com`, `127.0.0.1`).
+    pub fn host(&self) -> &str {
+        self.base.host_str().unwrap_or("the API host")
     }
 
     /// The longest one request may take; for uploads, the longest they may stand still.
@@ -200,6 +220,40 @@ impl Api {
         self.send(Method::POST, segments, Some(body), None, repeat)
             .await?
             .json()
+    }
+
+    /// `POST` a body that must take effect once (a release, an app), expecting the created
+    /// resource back. When an attempt fails with an unknown outcome (a `5xx`, a reset, a reply cut
+    /// off), the call waits its backoff, then asks `took_effect` whether the platform did the work
+    /// (Some: what it made, which is returned) and sends the request again only if not. After the
+    /// last attempt, it asks once more before failing.
+    pub async fn post_once<W, T, R, RFut>(
+        &self,
+        segments: &[&str],
+        body: &serde_json::Value,
+        took_effect: R,
+    ) -> Result<T>
+    where
+        W: DeserializeOwned + Into<T>,
+        R: Fn() -> RFut,
+        RFut: Future<Output = Result<Option<T>>>,
+    {
+        let url = self.url(segments);
+        let what = format!("POST {url}");
+        let attempt = || async {
+            let answer = self
+                .attempt(&Method::POST, &url, &what, Some(body), None)
+                .await?;
+            // A reply cut off halfway fails to decode: the work may be done, so it is read back
+            // like any other unknown outcome.
+            answer.json::<W>().map(Into::into).map_err(|error| Failure {
+                error,
+                retry: Retry::IfRepeatable,
+                retry_after: None,
+            })
+        };
+        self.run(&what, Repeat::Once, attempt, Some(took_effect))
+            .await
     }
 
     /// `GET` a list starting at `range`, following `Next-Range` on `206` until the list ends or
@@ -255,48 +309,61 @@ impl Api {
     ) -> Result<Answer> {
         let url = self.url(segments);
         let what = format!("{method} {url}");
-        self.with_retries(&what, repeat, || async {
-            let mut request = self
-                .http
-                .request(method.clone(), url.clone())
-                .timeout(self.request_timeout)
-                .header(ACCEPT, ACCEPT_V3)
-                .header(AUTHORIZATION, self.auth.clone());
-            if let Some(range) = range {
-                request = request.header(RANGE, range);
-            }
-            if let Some(body) = body {
-                request = request
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(body.to_string());
-            }
-            self.count(&method);
-            let response = request
-                .send()
-                .await
-                .map_err(|e| Failure::transport(url.as_str(), e))?;
-            let status = response.status();
-            let headers = response.headers().clone();
-            let request_id = request_id(&headers);
-            self.observe_rate_limit(&headers);
-            tracing::debug!(%method, %url, status = status.as_u16(), request_id = request_id.as_deref().unwrap_or("-"), "heroku api");
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| Failure::transport(url.as_str(), e))?;
-            if status.is_success() {
-                Ok(Answer {
-                    status,
-                    next_range: header(&headers, "next-range"),
-                    request_id,
-                    body,
-                    what: what.clone(),
-                })
-            } else {
-                Err(failure_from_answer(status, &headers, &body))
-            }
+        self.with_retries(&what, repeat, || {
+            self.attempt(&method, &url, &what, body, range)
         })
         .await
+    }
+
+    /// One attempt of a request: sent, answered and read whole, or a [`Failure`] saying whether
+    /// it may be tried again.
+    async fn attempt(
+        &self,
+        method: &Method,
+        url: &Url,
+        what: &str,
+        body: Option<&serde_json::Value>,
+        range: Option<&str>,
+    ) -> std::result::Result<Answer, Failure> {
+        let mut request = self
+            .http
+            .request(method.clone(), url.clone())
+            .timeout(self.request_timeout)
+            .header(ACCEPT, ACCEPT_V3)
+            .header(AUTHORIZATION, self.auth.clone());
+        if let Some(range) = range {
+            request = request.header(RANGE, range);
+        }
+        if let Some(body) = body {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.to_string());
+        }
+        self.count(method);
+        let response = request
+            .send()
+            .await
+            .map_err(|e| Failure::transport(url.as_str(), e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let request_id = request_id(&headers);
+        self.observe_rate_limit(&headers);
+        tracing::debug!(%method, %url, status = status.as_u16(), request_id = request_id.as_deref().unwrap_or("-"), "heroku api");
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| Failure::transport(url.as_str(), e))?;
+        if status.is_success() {
+            Ok(Answer {
+                status,
+                next_range: header(&headers, "next-range"),
+                request_id,
+                body,
+                what: what.to_owned(),
+            })
+        } else {
+            Err(failure_from_answer(status, &headers, &body, self.host()))
+        }
     }
 
     /// Counts a request about to go out.
@@ -316,48 +383,110 @@ impl Api {
         }
     }
 
-    /// Runs `attempt` until it succeeds, fails for good, or the retry time runs out; each attempt
-    /// first waits if the rate limit is running low.
+    /// Runs `attempt` until it succeeds, fails for good, or the attempts or the retry time run
+    /// out; each attempt first waits if the rate limit is running low. A failure with an unknown
+    /// outcome ends the call at once unless `repeat` says repeating it is harmless.
     pub(super) async fn with_retries<T, F, Fut>(
         &self,
         what: &str,
         repeat: Repeat,
-        mut attempt: F,
+        attempt: F,
     ) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = std::result::Result<T, Failure>>,
     {
+        type Never<T> = fn() -> std::future::Ready<Result<Option<T>>>;
+        self.run(what, repeat, attempt, None::<Never<T>>).await
+    }
+
+    /// The retry loop of [`with_retries`](Self::with_retries) and [`post_once`](Self::post_once):
+    /// with `took_effect`, a failure of unknown outcome is read back (after its backoff) instead
+    /// of ending the call, and the request is sent again only if it did not take effect.
+    async fn run<T, F, Fut, R, RFut>(
+        &self,
+        what: &str,
+        repeat: Repeat,
+        mut attempt: F,
+        took_effect: Option<R>,
+    ) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = std::result::Result<T, Failure>>,
+        R: Fn() -> RFut,
+        RFut: Future<Output = Result<Option<T>>>,
+    {
         let start = Instant::now();
-        let mut retries = 0;
+        let attempts = self.retry.max_attempts();
+        let mut number = 1;
         loop {
             self.throttle_if_low().await;
             let failure = match attempt().await {
                 Ok(value) => return Ok(value),
                 Err(failure) => failure,
             };
-            let allowed = match failure.retry {
-                Retry::Never => false,
-                Retry::Always => true,
-                Retry::IfRepeatable => repeat.after_unknown_outcome(),
+            let unknown = failure.retry == Retry::IfRepeatable && !repeat.after_unknown_outcome();
+            let next = match (
+                failure.retry,
+                self.next_wait(start, number, attempts, &failure),
+            ) {
+                (Retry::Never, _) => return Err(failure.error),
+                _ if unknown && took_effect.is_none() => NextStep::Unknown,
+                (_, None) => NextStep::GiveUp,
+                (_, Some(wait)) if unknown => NextStep::Reconcile(wait),
+                (_, Some(wait)) => NextStep::Retry(wait),
             };
-            let wait = self.retry.backoff(retries).max(
-                failure
-                    .retry_after
-                    .unwrap_or_default()
-                    .min(self.retry.max_backoff),
-            );
-            if !allowed || start.elapsed() + wait > self.retry.max_elapsed {
-                if allowed {
-                    tracing::debug!(what, retries, "giving up: retry time exhausted");
+            self.reporter.failed_attempt(&RetryEvent {
+                what,
+                why: why(&failure.error),
+                attempt: number,
+                attempts,
+                elapsed: start.elapsed(),
+                next,
+            });
+            tracing::debug!(what, attempt = number, attempts, next = ?next, error = %failure.error, "attempt failed");
+            match next {
+                NextStep::Retry(wait) => tokio::time::sleep(wait).await,
+                NextStep::Reconcile(wait) => {
+                    tokio::time::sleep(wait).await;
+                    match read_back(what, took_effect.as_ref()).await {
+                        ReadBack::Done(made) => return Ok(made),
+                        ReadBack::Unknown => return Err(failure.error),
+                        ReadBack::NotDone => {}
+                    }
                 }
-                return Err(failure.error);
+                NextStep::GiveUp if unknown => {
+                    // The last attempt may still have done the work: one more look before the
+                    // call fails, so a caller never repeats what is done.
+                    return match read_back(what, took_effect.as_ref()).await {
+                        ReadBack::Done(made) => Ok(made),
+                        ReadBack::NotDone | ReadBack::Unknown => Err(failure.error),
+                    };
+                }
+                NextStep::Unknown | NextStep::GiveUp => return Err(failure.error),
             }
-            tracing::debug!(what, retries, wait_ms = wait.as_millis() as u64, error = %failure.error, "retrying");
             self.counters.retries.fetch_add(1, Ordering::Relaxed);
-            retries += 1;
-            tokio::time::sleep(wait).await;
+            number += 1;
         }
+    }
+
+    /// The wait before attempt `number + 1`: the backoff, or longer when `Retry-After` asks;
+    /// None when no attempt is left or the wait would end past the retry time.
+    fn next_wait(
+        &self,
+        start: Instant,
+        number: u32,
+        attempts: u32,
+        failure: &Failure,
+    ) -> Option<Duration> {
+        if number >= attempts {
+            return None;
+        }
+        let wait = self
+            .retry
+            .backoff(number - 1)
+            .max(failure.retry_after.unwrap_or_default());
+        (start.elapsed() + wait <= self.retry.max_elapsed).then_some(wait)
     }
 
     async fn throttle_if_low(&self) {
@@ -370,6 +499,39 @@ impl Api {
                 "rate limit running low: slowing down"
             );
             tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+/// What reading back a write of unknown outcome found.
+enum ReadBack<T> {
+    /// It took effect and made this: not sent again.
+    Done(T),
+    /// It did not: sent again.
+    NotDone,
+    /// The read-back itself failed: the outcome stays unknown, so the call fails rather than
+    /// risk doing the work twice.
+    Unknown,
+}
+
+/// Asks `took_effect` (present whenever a call reads back) whether the write `what` was done.
+async fn read_back<T, R, RFut>(what: &str, took_effect: Option<&R>) -> ReadBack<T>
+where
+    R: Fn() -> RFut,
+    RFut: Future<Output = Result<Option<T>>>,
+{
+    let Some(took_effect) = took_effect else {
+        return ReadBack::Unknown;
+    };
+    match took_effect().await {
+        Ok(Some(made)) => {
+            tracing::debug!(what, "the failed write took effect: not sending it again");
+            ReadBack::Done(made)
+        }
+        Ok(None) => ReadBack::NotDone,
+        Err(error) => {
+            tracing::debug!(what, %error, "cannot read back whether the write took effect");
+            ReadBack::Unknown
         }
     }
 }
@@ -387,13 +549,32 @@ pub fn request_id(headers: &HeaderMap) -> Option<String> {
     header(headers, "request-id").or_else(|| header(headers, "x-amz-request-id"))
 }
 
-/// Turns an error answer into a typed error, and says whether it may be retried.
-pub fn failure_from_answer(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Failure {
+/// Why an attempt failed, on one line for a retry message: the platform's answer, or for a
+/// connection that failed, its innermost cause (`Connection refused (os error 111)`).
+fn why(error: &PlatformError) -> String {
+    match error {
+        PlatformError::Transport { source, .. } => {
+            let mut cause: &dyn std::error::Error = source.as_ref();
+            while let Some(next) = cause.source() {
+                cause = next;
+            }
+            cause.to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Turns an error answer from the API at `host` into a typed error, and says whether it may be
+/// retried.
+pub fn failure_from_answer(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    host: &str,
+) -> Failure {
     let request_id = request_id(headers);
-    // Only the delay-seconds form: an HTTP date would need the server's clock to agree with ours.
     let retry_after = header(headers, "retry-after")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+        .and_then(|v| parse_retry_after(&v, header(headers, "date").as_deref()));
     let wire: ErrorWire = serde_json::from_slice(body).unwrap_or_default();
     let id = wire.id.unwrap_or_default();
     let message = wire.message.unwrap_or_else(|| {
@@ -410,6 +591,7 @@ pub fn failure_from_answer(status: StatusCode, headers: &HeaderMap, body: &[u8])
         ("unauthorized" | "forbidden", _) | ("", 401 | 403) => PlatformError::Unauthorized {
             message,
             request_id,
+            host: host.to_owned(),
         },
         ("rate_limit", _) | (_, 429) => PlatformError::RateLimited {
             message,
@@ -460,6 +642,7 @@ mod tests {
             StatusCode::from_u16(status).unwrap(),
             &headers,
             body.as_bytes(),
+            "api.example.com",
         )
     }
 

@@ -8,8 +8,11 @@
 //!
 //! What it guarantees: the token never appears in output; lists are read with `Range` and
 //! `Next-Range`, and the current release is found from the newest page without reading the
-//! whole history; `429`/`5xx` are retried within a bounded time, `POST`s only where repeating them
-//! cannot do the work twice (see [`retry::Repeat`]).
+//! whole history; `429`/`5xx`/broken connections are retried within a bounded time and number of
+//! attempts, each one told to a [`RetryReporter`]. A write that must happen once (an app, a
+//! release, a rollback, a pipeline, a coupling) and fails with an unknown outcome is read back and
+//! sent again only if it did not take effect (see [`retry::Repeat`]); a pipeline promotion, which
+//! cannot be read back without its id, is left to the caller (`release` reads its targets).
 
 pub mod auth;
 mod blob;
@@ -24,7 +27,10 @@ use url::Url;
 
 pub use auth::{AuthError, Token, TokenSource};
 pub use http::ClientStats;
-pub use retry::{Repeat, RetryPolicy, ThrottlePolicy};
+pub use retry::{
+    DEFAULT_RETRY_TIMEOUT, NextStep, Repeat, RetryEvent, RetryPolicy, RetryReporter, Silent,
+    ThrottlePolicy,
+};
 
 use self::http::Api;
 use self::wire::{
@@ -32,7 +38,7 @@ use self::wire::{
 };
 use crate::platform::{
     App, BlobTarget, Coupling, CreatedSlug, NewSlug, Pipeline, Platform, PlatformError, Promotion,
-    PromotionTarget, Release, Result, Slug, UploadProgress,
+    PromotionTarget, Release, ReleaseStatus, Result, Slug, UploadProgress,
 };
 
 /// The API's base URL when neither the manifest nor `SLUGPLAN_API_URL` names another.
@@ -197,10 +203,25 @@ impl HerokuPlatform {
         api_key: Option<&Token>,
         home: Option<&Path>,
     ) -> std::result::Result<(Self, TokenSource), ConnectError> {
-        let config = HerokuConfig::new(api_url)?;
+        Self::connect_with(HerokuConfig::new(api_url)?, api_key, home)
+    }
+
+    /// [`connect`](Self::connect) with a configuration of the caller's (its retry policy).
+    pub fn connect_with(
+        config: HerokuConfig,
+        api_key: Option<&Token>,
+        home: Option<&Path>,
+    ) -> std::result::Result<(Self, TokenSource), ConnectError> {
         let (token, source) = Token::find(api_key, home, config.netrc_host())?;
         tracing::debug!(api = %config.base_url, token_from = %source, "heroku api client");
         Ok((Self::with_config(config, token)?, source))
+    }
+
+    /// The same client, telling every failed attempt of a call to `reporter`.
+    #[must_use]
+    pub fn reporting_retries(mut self, reporter: std::sync::Arc<dyn RetryReporter>) -> Self {
+        self.api.set_reporter(reporter);
+        self
     }
 
     /// `app`'s releases newest first, `first_page` of them at first, then page after page
@@ -223,6 +244,12 @@ impl HerokuPlatform {
     }
 }
 
+/// Whether a release made by a write of unknown outcome counts as that write's work: it is being
+/// released or was (one that failed or expired is repeated, as a failed release would be).
+fn is_live(status: ReleaseStatus) -> bool {
+    matches!(status, ReleaseStatus::Pending | ReleaseStatus::Succeeded)
+}
+
 /// `Range: version ..; order=desc, max=N`: the newest releases first.
 fn newest_range(max: usize) -> String {
     format!("version ..; order=desc, max={}", max.clamp(1, MAX_PAGE))
@@ -234,18 +261,37 @@ impl Platform for HerokuPlatform {
         self.api.base().to_string()
     }
 
+    async fn check_access(&self) -> Result<()> {
+        // The rate-limit counter: the cheapest authenticated read there is (Heroku does not
+        // count it against the limit), and it has nothing to do with any app.
+        self.api
+            .send(
+                reqwest::Method::GET,
+                &["account", "rate-limits"],
+                None,
+                None,
+                Repeat::Idempotent,
+            )
+            .await
+            .map(drop)
+    }
+
     async fn app(&self, app: &str) -> Result<App> {
         Ok(self.api.get::<AppWire>(&["apps", app]).await?.into())
     }
 
     async fn create_app(&self, name: &str, stack: &str) -> Result<App> {
         let body = wire::create_app_body(name, stack);
-        // A 5xx may have created it: a retry would then fail with a conflict, so don't.
-        Ok(self
-            .api
-            .post::<AppWire>(&["apps"], &body, Repeat::Once)
-            .await?
-            .into())
+        // A 5xx may have created it: read it back rather than fail on a conflict next time.
+        self.api
+            .post_once::<AppWire, App, _, _>(&["apps"], &body, || async {
+                match self.app(name).await {
+                    Ok(app) => Ok(Some(app)),
+                    Err(PlatformError::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .await
     }
 
     async fn releases(&self, app: &str, max: usize) -> Result<Vec<Release>> {
@@ -311,30 +357,50 @@ impl Platform for HerokuPlatform {
 
     async fn create_release(&self, app: &str, slug_id: &str, description: &str) -> Result<Release> {
         let body = wire::create_release_body(slug_id, description);
-        // Never repeated after an unknown outcome: apply re-reads the current release first.
-        let release: ReleaseWire = self
-            .api
-            .post(&["apps", app, "releases"], &body, Repeat::Once)
-            .await?;
-        Ok(release.into())
+        // Never sent twice: after an unknown outcome, the newest release says whether it was
+        // made (this slug, this description, not failed). Callers release a slug only when the
+        // app's newest release is not already a live one of it, so that newest one is ours.
+        self.api
+            .post_once::<ReleaseWire, Release, _, _>(&["apps", app, "releases"], &body, || async {
+                let newest = self.releases(app, 1).await?.into_iter().next();
+                Ok(newest.filter(|r| {
+                    r.slug_id.as_deref() == Some(slug_id)
+                        && r.description == description
+                        && is_live(r.status)
+                }))
+            })
+            .await
     }
 
     async fn rollback(&self, app: &str, release_id: &str) -> Result<Release> {
         let body = wire::rollback_body(release_id);
-        let release: ReleaseWire = self
-            .api
-            .post(&["apps", app, "releases"], &body, Repeat::Once)
-            .await?;
-        Ok(release.into())
+        // A rollback is a new release of the old one's slug, described after its version.
+        self.api
+            .post_once::<ReleaseWire, Release, _, _>(&["apps", app, "releases"], &body, || async {
+                let (old, newest) =
+                    futures_util::try_join!(self.release(app, release_id), self.releases(app, 1))?;
+                let description = format!("Rollback to v{}", old.version);
+                Ok(newest.into_iter().next().filter(|r| {
+                    r.id != old.id
+                        && r.slug_id == old.slug_id
+                        && r.description == description
+                        && is_live(r.status)
+                }))
+            })
+            .await
     }
 
     async fn create_pipeline(&self, name: &str) -> Result<Pipeline> {
         let body = wire::create_pipeline_body(name);
-        Ok(self
-            .api
-            .post::<PipelineWire>(&["pipelines"], &body, Repeat::Once)
-            .await?
-            .into())
+        self.api
+            .post_once::<PipelineWire, Pipeline, _, _>(&["pipelines"], &body, || async {
+                match self.pipeline(name).await {
+                    Ok(pipeline) => Ok(Some(pipeline)),
+                    Err(PlatformError::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .await
     }
 
     async fn pipeline(&self, pipeline: &str) -> Result<Pipeline> {
@@ -360,11 +426,12 @@ impl Platform for HerokuPlatform {
 
     async fn create_coupling(&self, app: &str, pipeline_id: &str, stage: &str) -> Result<Coupling> {
         let body = wire::create_coupling_body(app, pipeline_id, stage);
-        let coupling: CouplingWire = self
-            .api
-            .post(&["pipeline-couplings"], &body, Repeat::Once)
-            .await?;
-        Ok(coupling.into())
+        self.api
+            .post_once::<CouplingWire, Coupling, _, _>(&["pipeline-couplings"], &body, || async {
+                let coupling = self.coupling(app).await?;
+                Ok(coupling.filter(|c| c.pipeline_id == pipeline_id && c.stage == stage))
+            })
+            .await
     }
 
     async fn update_coupling(&self, coupling_id: &str, stage: &str) -> Result<Coupling> {
@@ -415,6 +482,8 @@ impl Platform for HerokuPlatform {
             source_release_id,
             target_app_ids,
         );
+        // No list of promotions to look in: after an unknown outcome the error goes to the
+        // caller, which reads the targets' releases (`release::promote_all`).
         let promotion: PromotionWire = self
             .api
             .post(&["pipeline-promotions"], &body, Repeat::Once)

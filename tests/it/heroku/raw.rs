@@ -3,12 +3,12 @@
 //! know whether the platform acted.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use slugplan::platform::heroku::{HerokuPlatform, Token};
-use slugplan::platform::{BlobTarget, Platform, PlatformError};
+use slugplan::platform::{BlobTarget, Platform};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -36,17 +36,18 @@ where
     (url, connections)
 }
 
-/// Reads one whole request; false when the client went away first.
-async fn read_request(socket: &mut TcpStream) -> bool {
+/// Reads one whole request and returns its first line; None when the client went away first.
+async fn read_request(socket: &mut TcpStream) -> Option<String> {
     let mut request = Vec::new();
     let mut buf = [0u8; 8192];
     while !complete_request(&request) {
         match socket.read(&mut buf).await {
-            Ok(0) | Err(_) => return false,
+            Ok(0) | Err(_) => return None,
             Ok(n) => request.extend_from_slice(&buf[..n]),
         }
     }
-    true
+    let text = String::from_utf8_lossy(&request);
+    Some(text.lines().next().unwrap_or_default().to_owned())
 }
 
 /// Whether `request` holds a whole HTTP/1.1 request (headers, then `Content-Length` bytes).
@@ -68,40 +69,60 @@ fn complete_request(request: &[u8]) -> bool {
 }
 
 /// The first `drops` connections read the whole request and close without answering (the
-/// platform may or may not have acted); later ones answer with an app.
-async fn dropping_server(drops: usize) -> (String, Arc<AtomicUsize>) {
-    raw_server(move |mut socket, index| async move {
-        if !read_request(&mut socket).await || index < drops {
-            return;
+/// platform may or may not have acted); later ones answer a list of releases whose newest is
+/// release 3 of the canned slug (`Deploy v3`) to `GET …/releases`, and an app to anything else.
+/// Also returns each request's first line, in order.
+async fn dropping_server(drops: usize) -> (String, Arc<Mutex<Vec<String>>>) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let seen = lines.clone();
+    let (url, _) = raw_server(move |mut socket, index| {
+        let seen = seen.clone();
+        async move {
+            let Some(line) = read_request(&mut socket).await else {
+                return;
+            };
+            seen.lock().unwrap().push(line.clone());
+            if index < drops {
+                return;
+            }
+            let body = if line.starts_with("GET /apps/example/releases ") {
+                serde_json::json!([canned::release(3, "pending", false)]).to_string()
+            } else {
+                canned::app("example", "cedar").to_string()
+            };
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = socket.write_all(format!("{head}{body}").as_bytes()).await;
         }
-        let body = canned::app("example", "cedar").to_string();
-        let head = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-            body.len()
-        );
-        let _ = socket.write_all(format!("{head}{body}").as_bytes()).await;
     })
-    .await
+    .await;
+    (url, lines)
 }
 
 #[tokio::test]
 async fn a_connection_dropped_after_sending_is_retried_only_when_repeating_is_harmless() {
-    let (url, connections) = dropping_server(1).await;
+    let (url, lines) = dropping_server(1).await;
     assert_eq!(client(&url).app("example").await.unwrap().name, "example");
-    assert_eq!(
-        connections.load(Ordering::SeqCst),
-        2,
-        "the read was retried"
-    );
+    assert_eq!(lines.lock().unwrap().len(), 2, "the read was retried");
 
-    let (url, connections) = dropping_server(1).await;
-    let err = client(&url)
-        .create_release("example", canned::SLUG_ID, "Deploy")
+    // The release may have been made: it is read back, found, and not sent again.
+    let (url, lines) = dropping_server(1).await;
+    let release = client(&url)
+        .create_release("example", canned::SLUG_ID, "Deploy v3")
         .await
-        .unwrap_err();
-    assert!(matches!(err, PlatformError::Transport { .. }), "{err:?}");
-    let sent = connections.load(Ordering::SeqCst);
-    assert_eq!(sent, 1, "the release was not sent twice");
+        .unwrap();
+    assert_eq!(release.version, 3);
+    let lines = lines.lock().unwrap().clone();
+    assert_eq!(
+        lines,
+        [
+            "POST /apps/example/releases HTTP/1.1",
+            "GET /apps/example/releases HTTP/1.1"
+        ],
+        "the release was not sent twice"
+    );
 }
 
 #[tokio::test]
