@@ -16,7 +16,7 @@ use crate::platform::{NewSlug, PlatformError};
 use crate::release::{
     self, ReleaseError, Target, Verdict, promote_all, read_source, read_target, verdict,
 };
-use crate::state::RecordedUpload;
+use crate::state::{Promotions, RecordedUpload};
 
 impl Applier<'_> {
     pub(super) async fn run_step(&self, step: &PlannedStep) -> StepResult {
@@ -288,11 +288,13 @@ impl Applier<'_> {
             }
         }
         let targets: Vec<&Target> = to_promote.iter().map(|(_, t)| t).collect();
+        let journal = Promotions::new(self.state, &self.platform_id);
         let promoted = promote_all(
             self.platform,
             &source,
             &targets,
             self.options.release_timeout,
+            &journal,
         )
         .await;
         for ((step, target), outcome) in to_promote.iter().zip(promoted) {

@@ -21,7 +21,7 @@ use crate::release::{
     ReleaseError, Source, SourceError, Target, Verdict, promote_all, read_source, read_target,
     verdict, via_pipeline,
 };
-use crate::state::{State, StateError};
+use crate::state::{Promotions, State, StateError};
 
 /// Errors of `slugplan promote`.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -313,7 +313,8 @@ async fn promote(
         .filter(|(view, _)| view.action == "promote")
         .map(|(_, target)| target)
         .collect();
-    let results = promote_all(platform, source, &to_promote, timeout).await;
+    let journal = Promotions::new(state, platform_id);
+    let results = promote_all(platform, source, &to_promote, timeout, &journal).await;
     let mut outcomes: BTreeMap<&str, Result<_, ReleaseError>> = BTreeMap::new();
     for (target, result) in to_promote.iter().zip(results) {
         if let Ok(release) = &result {

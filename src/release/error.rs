@@ -57,6 +57,16 @@ pub enum ReleaseError {
         /// How it ended.
         status: ReleaseStatus,
     },
+    /// The target could not be read to see whether an earlier promotion reached it.
+    #[error("reading {app}'s newest release before promoting to it")]
+    ReadTarget {
+        /// The target.
+        app: String,
+        /// The cause.
+        #[source]
+        #[diagnostic_source]
+        source: Shared<PlatformError>,
+    },
     /// The pipeline promotion holding this target could not be created.
     #[error("creating the pipeline promotion of {source_app} to {app}")]
     CreatePromotion {

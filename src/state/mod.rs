@@ -2,7 +2,8 @@
 //!
 //! - `state.db` (SQLite): uploads slugplan made (so a slug already on the platform is released
 //!   by id instead of uploaded again, even after a crash between upload and release), the
-//!   releases it made (so drift can be told apart from its own work), and an append-only audit
+//!   releases it made (so drift can be told apart from its own work), the pipeline promotions it
+//!   started (so an interrupted one is polled again, never repeated), and an append-only audit
 //!   log of every apply (`slugplan history`).
 //! - `apply.lock`: an exclusive file lock held for the whole of an apply; its content names the
 //!   holder (pid, host, command, start time) so a second apply can say who is in the way.
@@ -14,8 +15,10 @@
 //! in one exclusive transaction, and a file written by a newer slugplan refused, untouched.
 
 mod lock;
+mod promotions;
 
 pub use lock::{ApplyLock, LockHolder};
+pub use promotions::Promotions;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -83,6 +86,17 @@ const MIGRATIONS: &[&str] = &[
         parts TEXT NOT NULL,
         recorded_at TEXT NOT NULL
     );",
+    // 3: the pipeline promotions slugplan started, recorded before they are polled, so an
+    // interrupted apply polls one again instead of promoting twice.
+    "CREATE TABLE promotions (
+        platform TEXT NOT NULL,
+        promotion_id TEXT NOT NULL,
+        source_release_id TEXT NOT NULL,
+        target_app_ids TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (platform, promotion_id)
+    );
+    CREATE INDEX promotions_by_source ON promotions (platform, source_release_id);",
 ];
 
 /// Errors of the local state.

@@ -12,6 +12,7 @@ mod incremental;
 mod manifest;
 mod platform;
 mod promote;
+mod reliability;
 mod runtime;
 mod server;
 mod slug;

@@ -1,0 +1,137 @@
+//! `kill -9` during applies that release and promote through a `slugplan server`: at a planned
+//! moment (right after the pipeline promotion is sent) and at staggered ones (after the n-th write
+//! request, plus a few milliseconds). Every rerun converges, no app gets the same slug twice in a
+//! row, and the plan afterwards is clean.
+
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use super::{APPS, all_duplicates, figures, pipeline_project, releases, wait_until};
+use crate::common::project::Project;
+
+const NO_CHANGES: &str = "No changes. Every app runs its declared slug.";
+
+/// The write requests the server has answered, from the `skip`-th on.
+fn writes_since(p: &Project, skip: usize) -> Vec<(String, String)> {
+    p.requests()
+        .into_iter()
+        .skip(skip)
+        .filter(|(method, _)| method != "GET")
+        .collect()
+}
+
+/// Starts `slugplan apply --yes` with its output thrown away.
+fn spawn_apply(p: &Project) -> Child {
+    p.command(&["apply", "--yes", "-j", "2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start slugplan apply")
+}
+
+/// `kill -9`s `child` unless it has ended already; says whether it was killed.
+fn kill_9(child: &mut Child) -> bool {
+    let running = child.try_wait().expect("poll the apply").is_none();
+    if running {
+        child.kill().expect("kill -9 the apply");
+    }
+    child.wait().expect("reap the apply");
+    running
+}
+
+/// Reruns the apply, which must finish, and checks the plan after it is clean.
+fn converge(p: &Project) {
+    let out = p.ok(&["apply", "--yes"], 0);
+    assert!(
+        out.contains("Apply complete!") || out.trim() == NO_CHANGES,
+        "{out}"
+    );
+    assert_eq!(p.ok(&["plan", "--detailed-exitcode"], 0).trim(), NO_CHANGES);
+}
+
+#[test]
+fn a_kill_right_after_the_pipeline_promotion_is_sent_never_promotes_twice() {
+    // The targets' releases stay pending long enough for the rerun to find them in flight.
+    let p = pipeline_project(&["--release-delay-ms", "3000"]);
+    let mut apply = spawn_apply(&p);
+    wait_until(Duration::from_secs(90), "the pipeline promotion", || {
+        writes_since(&p, 0)
+            .iter()
+            .any(|(_, path)| path == "/pipeline-promotions")
+    });
+    assert!(kill_9(&mut apply), "the apply ended before the kill");
+
+    converge(&p);
+    let sent = writes_since(&p, 0);
+    let promotions = sent
+        .iter()
+        .filter(|(_, path)| path == "/pipeline-promotions")
+        .count();
+    assert_eq!(promotions, 1, "promoted twice: {sent:#?}");
+    for app in APPS {
+        let made = releases(&p, app);
+        assert_eq!(
+            made.len(),
+            1,
+            "{app} was released more than once: {made:#?}"
+        );
+    }
+}
+
+/// How many rounds the campaign runs; a round whose apply ends before its kill point counts as
+/// a round but not as a kill.
+const ROUNDS: usize = 14;
+/// The kills the campaign must reach.
+const KILLS: u64 = 12;
+
+#[test]
+fn kill_9_at_staggered_moments_of_applies_with_promotions_always_converges() {
+    let p = pipeline_project(&["--release-delay-ms", "400"]);
+    let (mut kills, mut converged) = (0, 0);
+    for round in 0..ROUNDS {
+        // Every round changes the web slug (a release, then promotions); every third the
+        // worker's too.
+        p.ctx
+            .write("web/web.js", format!("console.log('v{}')\n", round + 1));
+        if round % 3 == 2 {
+            p.ctx.write(
+                "worker/worker.js",
+                format!("setInterval(() => {{}}, {})\n", 1000 + round),
+            );
+        }
+        let seen = p.requests().len();
+        let mut apply = spawn_apply(&p);
+        // The kill point: after the n-th write of this apply, n cycling through what a round
+        // writes (slugs, blobs, releases, the promotion), then up to 0.3 s more, so kills land
+        // before, during and after each request and while releases are pending.
+        let nth = round % 5 + 1;
+        let extra = Duration::from_millis((round as u64 * 71) % 300);
+        wait_until(Duration::from_secs(90), "the kill point", || {
+            writes_since(&p, seen).len() >= nth || apply.try_wait().unwrap().is_some()
+        });
+        std::thread::sleep(extra);
+        if kill_9(&mut apply) {
+            kills += 1;
+        }
+        converge(&p);
+        converged += 1;
+        let duplicates = all_duplicates(&p);
+        assert!(
+            duplicates.is_empty(),
+            "round {round} (killed after write {nth} + {extra:?}): {duplicates:#?}"
+        );
+    }
+    figures::print(
+        "kill -9 during apply with promotions",
+        &[
+            ("rounds", ROUNDS as u64),
+            ("kills", kills),
+            ("converged", converged),
+            ("duplicates", all_duplicates(&p).len() as u64),
+        ],
+    );
+    assert!(
+        kills >= KILLS,
+        "only {kills} of {ROUNDS} rounds were killed mid-apply"
+    );
+}
