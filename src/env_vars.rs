@@ -30,6 +30,12 @@ pub const HOME: &str = "HOME";
 pub const SLUGPLAN_FETCH_RETRIES: &str = "SLUGPLAN_FETCH_RETRIES";
 /// The delay before the first download retry, in milliseconds (doubles per retry, capped).
 pub const SLUGPLAN_FETCH_BACKOFF_MS: &str = "SLUGPLAN_FETCH_BACKOFF_MS";
+/// The longest one platform API call keeps retrying, in seconds (`--retry-timeout` wins over
+/// it; ignored when it is not a number).
+pub const SLUGPLAN_RETRY_TIMEOUT: &str = "SLUGPLAN_RETRY_TIMEOUT";
+/// The wait before the first retry of a platform API call, in milliseconds (doubles per retry,
+/// capped); for impatient CI jobs and tests.
+pub const SLUGPLAN_RETRY_BACKOFF_MS: &str = "SLUGPLAN_RETRY_BACKOFF_MS";
 /// The most bytes a runtime archive may unpack to (a decompression-bomb cap).
 pub const SLUGPLAN_MAX_UNPACKED_BYTES: &str = "SLUGPLAN_MAX_UNPACKED_BYTES";
 /// The highest compression ratio a runtime archive may have (a decompression-bomb cap).

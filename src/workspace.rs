@@ -14,7 +14,9 @@ use crate::desired::DesiredState;
 use crate::graph::{GraphError, StepGraph};
 use crate::manifest::PlatformKind;
 use crate::manifest::{self, LoadedManifest, ManifestError};
-use crate::platform::heroku::{self, HerokuPlatform, Token};
+use crate::platform::heroku::{
+    self, HerokuConfig, HerokuPlatform, RetryPolicy, RetryReporter, Token,
+};
 use crate::platform::local::{self, LocalPlatform};
 use crate::platform::{Platform, PlatformError};
 use crate::state::{State, StateError};
@@ -47,7 +49,7 @@ pub enum ConnectError {
 
 /// How to reach the Heroku API, resolved at the edge from flags, environment and manifest:
 /// the library reads no environment. The local platform needs none of it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ConnectOptions {
     /// The API's base URL.
     pub api_url: String,
@@ -55,6 +57,33 @@ pub struct ConnectOptions {
     pub api_key: Option<Token>,
     /// The home directory whose `.netrc` is searched when no token is given.
     pub home: Option<PathBuf>,
+    /// How API calls are retried.
+    pub retry: RetryPolicy,
+    /// Who hears about each failed attempt (the edge prints a line for each).
+    pub retries: Arc<dyn RetryReporter>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            api_url: heroku::DEFAULT_API_URL.to_owned(),
+            api_key: None,
+            home: None,
+            retry: RetryPolicy::default(),
+            retries: Arc::new(heroku::Silent),
+        }
+    }
+}
+
+impl std::fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("api_url", &self.api_url)
+            .field("api_key", &self.api_key)
+            .field("home", &self.home)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A connection to the manifest's platform.
@@ -126,13 +155,15 @@ impl Workspace {
             }
             PlatformKind::Heroku => {
                 let url = options.api_url.as_str();
-                let (client, source) = HerokuPlatform::connect(
-                    url,
+                let mut config = HerokuConfig::new(url).map_err(heroku::ConnectError::from)?;
+                config.retry = options.retry.clone();
+                let (client, source) = HerokuPlatform::connect_with(
+                    config,
                     options.api_key.as_ref(),
                     options.home.as_deref(),
                 )?;
                 tracing::debug!("API token from {source:?}");
-                let client = Arc::new(client);
+                let client = Arc::new(client.reporting_retries(options.retries.clone()));
                 Ok(Connected {
                     platform: client.clone(),
                     id: url.trim_end_matches('/').to_owned(),

@@ -70,6 +70,10 @@ pub struct GlobalArgs {
     /// The cache directory (default `$XDG_CACHE_HOME/slugplan` or `~/.cache/slugplan`).
     #[arg(long, global = true, value_name = "DIR", env = env_vars::SLUGPLAN_CACHE_DIR)]
     pub cache_dir: Option<PathBuf>,
+    /// The longest one platform API call keeps retrying (429, 5xx, connection failures) before
+    /// it fails, in seconds (default: `SLUGPLAN_RETRY_TIMEOUT`, else 60).
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub retry_timeout: Option<f64>,
 }
 
 /// When to use colour on the terminal.

@@ -22,7 +22,7 @@ use crate::cli::printer::{Printer, Verbosity};
 use crate::env_vars;
 use crate::manifest::PlatformConfig;
 use crate::ops::prepare::PrepareOptions;
-use crate::platform::heroku::{self, Token};
+use crate::platform::heroku::{self, RetryPolicy, Token};
 use crate::runtime::FetchOptions;
 use crate::workspace::ConnectOptions;
 
@@ -96,6 +96,8 @@ pub struct GlobalSettings {
     pub log_filter: Option<String>,
     /// Download retries and extraction caps.
     pub fetch: FetchOptions,
+    /// How platform API calls are retried.
+    pub retry: RetryPolicy,
     /// The cache root; None when no flag or variable says where it could be.
     cache_root: Option<PathBuf>,
     /// Compression threads per slug from `SLUGPLAN_THREADS` (None: unset or not a number).
@@ -122,6 +124,7 @@ impl GlobalSettings {
             verbose: args.verbose,
             log_filter: env.text(env_vars::RUST_LOG).map(str::to_owned),
             fetch: fetch_options(env),
+            retry: retry_policy(args.retry_timeout, env),
             cache_root: cache_root(args.cache_dir.as_deref(), env),
             threads: env.number(env_vars::SLUGPLAN_THREADS),
             api_url: env
@@ -175,6 +178,8 @@ impl GlobalSettings {
             api_url: api_url.to_owned(),
             api_key: self.api_key.clone(),
             home: self.home.clone(),
+            retry: self.retry.clone(),
+            ..ConnectOptions::default()
         }
     }
 }
@@ -202,6 +207,22 @@ fn cache_root(flag: Option<&Path>, env: &Env) -> Option<PathBuf> {
         let home = env.non_empty(env_vars::HOME)?;
         Some(PathBuf::from(home).join(".cache").join("slugplan"))
     }
+}
+
+/// The API retry policy: the total time from `flag` (`--retry-timeout`), else
+/// `SLUGPLAN_RETRY_TIMEOUT`, else the default; the first backoff from `SLUGPLAN_RETRY_BACKOFF_MS`.
+/// Seconds that are negative or not a number are ignored.
+fn retry_policy(flag: Option<f64>, env: &Env) -> RetryPolicy {
+    let mut policy = RetryPolicy::default();
+    let seconds = flag.or_else(|| env.number(env_vars::SLUGPLAN_RETRY_TIMEOUT));
+    if let Some(timeout) = seconds.and_then(|s| std::time::Duration::try_from_secs_f64(s).ok()) {
+        policy = policy.with_timeout(timeout);
+    }
+    if let Some(ms) = env.number(env_vars::SLUGPLAN_RETRY_BACKOFF_MS) {
+        policy.initial_backoff = std::time::Duration::from_millis(ms);
+        policy.max_backoff = policy.max_backoff.max(policy.initial_backoff);
+    }
+    policy
 }
 
 /// Download retries and extraction caps: the defaults, overridden by `SLUGPLAN_FETCH_*` and
@@ -237,6 +258,7 @@ mod tests {
             quiet: false,
             color: ColorChoice::Auto,
             cache_dir: None,
+            retry_timeout: None,
         }
     }
 
@@ -342,6 +364,29 @@ mod tests {
         );
         let defaults = FetchOptions::default().limits;
         assert_eq!(fetch.limits.max_unpacked_bytes, defaults.max_unpacked_bytes);
+    }
+
+    #[test]
+    fn retry_timeout_flag_beats_env_beats_default() {
+        use std::time::Duration;
+        let env = [
+            (env_vars::SLUGPLAN_RETRY_TIMEOUT, "2.5"),
+            (env_vars::SLUGPLAN_RETRY_BACKOFF_MS, "20"),
+        ];
+        let flag = GlobalArgs {
+            retry_timeout: Some(7.0),
+            ..no_flags()
+        };
+        let retry = |args: &GlobalArgs, env: &[(&str, &str)]| {
+            resolve(args, env).connect_options(&heroku_at(None)).retry
+        };
+        assert_eq!(retry(&flag, &env).max_elapsed, Duration::from_secs(7));
+        let from_env = retry(&no_flags(), &env);
+        assert_eq!(from_env.max_elapsed, Duration::from_millis(2500));
+        assert_eq!(from_env.initial_backoff, Duration::from_millis(20));
+        assert_eq!(retry(&no_flags(), &[]), RetryPolicy::default());
+        let junk = [(env_vars::SLUGPLAN_RETRY_TIMEOUT, "-1")];
+        assert_eq!(retry(&no_flags(), &junk), RetryPolicy::default(), "ignored");
     }
 
     #[test]

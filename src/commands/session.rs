@@ -10,11 +10,12 @@
 //! The async runtime is not here: the entry point builds the one runtime and runs the command
 //! on it ([`crate::run`]).
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::cache::{Cache, CacheError};
 use crate::cli::printer::Printer;
+use crate::cli::reporters::retry::RetryLines;
 use crate::cli::settings::GlobalSettings;
 use crate::manifest::{self, LoadedManifest, ManifestError};
 use crate::ops::deploy::Deploy;
@@ -120,9 +121,10 @@ impl Session {
     pub fn connected(&self) -> Result<&Connected, SessionError> {
         let workspace = self.workspace()?;
         once(&self.connected, || {
-            let options = self
+            let mut options = self
                 .settings
                 .connect_options(&workspace.loaded.manifest.platform);
+            options.retries = Arc::new(RetryLines::new(self.printer()));
             Ok(workspace.connect(&options)?)
         })
     }
@@ -184,6 +186,7 @@ mod tests {
             quiet: true,
             color: ColorChoice::Never,
             cache_dir: None,
+            retry_timeout: None,
         };
         Session::new(GlobalSettings::resolve(&args, &Env::default()))
     }

@@ -30,6 +30,16 @@ pub enum DeployError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Prepare(#[from] PrepareError),
+    /// The platform cannot be reached, or refuses the credentials.
+    #[error("cannot use the platform at {platform}")]
+    Access {
+        /// The platform.
+        platform: String,
+        /// The error.
+        #[source]
+        #[diagnostic_source]
+        source: PlatformError,
+    },
     /// The platform could not be read.
     #[error("reading the apps from {platform}")]
     Observe {
@@ -116,6 +126,7 @@ impl Deploy<'_> {
             }
             Some(only)
         };
+        self.check_access().await?;
         let wanted = |address: &Address| only.as_ref().is_none_or(|o| o.contains(address));
         let desired = &self.workspace.desired;
         let slugs: BTreeSet<String> = graph
@@ -224,6 +235,19 @@ impl Deploy<'_> {
         Ok(Planned { plan, ready })
     }
 
+    /// Fails early, before anything is built, when the platform is unreachable or refuses the
+    /// token: one cheap read.
+    async fn check_access(&self) -> Result<(), DeployError> {
+        let platform = self.connected.platform.as_ref();
+        platform
+            .check_access()
+            .await
+            .map_err(|source| DeployError::Access {
+                platform: platform.describe(),
+                source,
+            })
+    }
+
     /// Reads a saved plan, refuses it when stale, and finds its slugs (rebuilding any the
     /// cache lost, which must come out byte-identical).
     pub async fn load_saved(
@@ -232,6 +256,7 @@ impl Deploy<'_> {
         options: &PrepareOptions,
     ) -> Result<Planned, DeployError> {
         let plan = saved::load(path)?;
+        self.check_access().await?;
         let apps: Vec<String> = plan.fingerprint.keys().cloned().collect();
         let observed = observe(self.connected.platform.as_ref(), apps, options.jobs)
             .await

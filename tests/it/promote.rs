@@ -206,8 +206,8 @@ fn through_the_server_one_pipeline_promotion_releases_all_three_targets() {
         "{sent:#?}"
     );
 
-    // With nothing to do, a plan reads each app's release, the shared slug once, each
-    // coupling and the pipeline: no app reads, no writes.
+    // With nothing to do, a plan checks the token, reads each app's release, the shared slug
+    // once, each coupling and the pipeline: no app reads, no writes.
     let before = p.requests().len();
     p.ok(&["plan", "--detailed-exitcode"], 0);
     let sent = p.requests()[before..].to_vec();
@@ -218,7 +218,7 @@ fn through_the_server_one_pipeline_promotion_releases_all_three_targets() {
         0,
         "{sent:#?}"
     );
-    assert!(sent.len() <= 4 + 1 + 4 + 1, "{sent:#?}");
+    assert!(sent.len() <= 1 + 4 + 1 + 4 + 1, "{sent:#?}");
 }
 
 #[test]

@@ -12,6 +12,7 @@
 //! Each campaign prints one line of figures in a stable format ([`figures`]); the README's
 //! Reliability section quotes them.
 
+mod faults;
 mod figures;
 mod kills;
 

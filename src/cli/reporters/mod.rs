@@ -6,3 +6,4 @@
 pub mod apply;
 pub mod fetch;
 pub mod pack;
+pub mod retry;

@@ -27,8 +27,8 @@ fn through_the_api_a_second_apply_makes_no_write_requests() {
     ");
     let second = p.requests()[before..].to_vec();
     assert!(writes(&second).is_empty(), "writes: {:?}", writes(&second));
-    // Each app's running release, and each distinct slug once.
-    assert!(second.len() <= 4 + 2, "{second:#?}");
+    // The token check, each app's running release, and each distinct slug once.
+    assert!(second.len() <= 1 + 4 + 2, "{second:#?}");
 }
 
 #[test]
