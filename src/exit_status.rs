@@ -14,14 +14,25 @@ pub enum ExitStatus {
     Failure,
     /// 2: `plan --detailed-exitcode` found changes to apply.
     ChangesPending,
+    /// 130 (128 + SIGINT, as shells report Ctrl-C): stopped by Ctrl-C or `SIGTERM` before it
+    /// finished; what was done stays done, and running the command again finishes it.
+    Interrupted,
+}
+
+impl ExitStatus {
+    /// The process's exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::ChangesPending => 2,
+            ExitStatus::Interrupted => 130,
+        }
+    }
 }
 
 impl From<ExitStatus> for ExitCode {
     fn from(status: ExitStatus) -> Self {
-        match status {
-            ExitStatus::Success => ExitCode::from(0),
-            ExitStatus::Failure => ExitCode::from(1),
-            ExitStatus::ChangesPending => ExitCode::from(2),
-        }
+        ExitCode::from(status.code())
     }
 }

@@ -15,7 +15,8 @@
 //! - [`graph`]: every step of a deploy as a DAG with stable addresses.
 //! - [`plan`]: observe each app's running release, diff, render, save.
 //! - [`apply`]: run a plan's steps in dependency order, in parallel, resumably; promotions of
-//!   one source go out together (one pipeline promotion where the apps share a pipeline).
+//!   one source go out together (one pipeline promotion where the apps share a pipeline); an
+//!   [`interrupt`] (the edge's Ctrl-C) stops it scheduling steps, never mid-step.
 //!
 //! Releases and promotions have one home below `apply` and `ops`:
 //!
@@ -61,6 +62,7 @@ pub mod env_vars;
 pub mod error_chain;
 pub mod exit_status;
 pub mod graph;
+pub mod interrupt;
 pub mod manifest;
 pub mod ops;
 pub mod plan;

@@ -30,6 +30,27 @@ pub enum ApplyError {
         #[related]
         failures: Vec<StepError>,
     },
+    /// The apply was interrupted (Ctrl-C, `SIGTERM`): the steps running then finished, the rest
+    /// were never started.
+    #[error(
+        "interrupted: {} step(s) finished, {} not run{}",
+        finished.len(),
+        not_run.len(),
+        if failures.is_empty() { String::new() } else { format!(", {} failed", failures.len()) },
+    )]
+    #[diagnostic(
+        code(slugplan::apply::interrupted),
+        help("run `slugplan apply` again to finish: what is done is not redone")
+    )]
+    Interrupted {
+        /// The steps that finished (done, or already done before).
+        finished: Vec<Address>,
+        /// The steps never started, in plan order.
+        not_run: Vec<Address>,
+        /// The steps that failed before the interruption.
+        #[related]
+        failures: Vec<StepError>,
+    },
     /// The local state failed.
     #[error(transparent)]
     #[diagnostic(transparent)]

@@ -5,7 +5,9 @@
 //! there (the app exists; the app already runs the slug, re-read right before releasing; the
 //! upload was recorded), so `kill -9` at any point followed by another apply converges without a
 //! duplicate release. A failed step stops only the steps that depend on it; the others finish,
-//! and the apply reports every failure by address.
+//! and the apply reports every failure by address. An [`Interrupt`] (the first Ctrl-C) stops
+//! it starting steps: the running ones finish, and the apply ends with
+//! [`ApplyError::Interrupted`], naming what was done and what was not.
 //!
 //! Releasing and promoting themselves (resuming a pending release, waiting for it, the verdict on
 //! a promotion target, one pipeline promotion per source) are [`crate::release`]'s; the steps
@@ -32,6 +34,7 @@ use futures_util::stream::FuturesUnordered;
 use error::StepResult;
 
 use crate::graph::{Address, StepKind};
+use crate::interrupt::Interrupt;
 use crate::plan::{Action, Plan, PlannedStep};
 use crate::platform::{Platform, UploadProgress};
 use crate::state::State;
@@ -69,6 +72,9 @@ pub enum StepOutcome {
     Skipped,
     /// It failed.
     Failed,
+    /// It was never started: the apply was interrupted first.
+    #[serde(rename = "not-run")]
+    NotRun,
 }
 
 impl StepOutcome {
@@ -77,6 +83,7 @@ impl StepOutcome {
             StepOutcome::Done => "done",
             StepOutcome::Skipped => "skipped",
             StepOutcome::Failed => "failed",
+            StepOutcome::NotRun => "not-run",
         }
     }
 }
@@ -90,6 +97,8 @@ pub struct ApplyOptions {
     pub allow_downgrade: bool,
     /// How long to wait for a release to leave `pending`.
     pub release_timeout: Duration,
+    /// Once requested, no step is started; those running finish.
+    pub interrupt: Interrupt,
 }
 
 /// What an apply did, for the closing line and `--json`.
@@ -220,7 +229,24 @@ impl<'a> Applier<'a> {
         };
         let mut running: FuturesUnordered<Running<'_>> = FuturesUnordered::new();
 
+        let mut not_run: Vec<Address> = Vec::new();
         loop {
+            if self.options.interrupt.requested() {
+                // Nothing new starts; what runs finishes below.
+                for step in waiting.drain(..) {
+                    let detail = "the apply was interrupted first";
+                    self.reporter
+                        .finished(&step.address, StepOutcome::NotRun, detail);
+                    self.state.record_event(
+                        self.apply_id,
+                        &step.address.0,
+                        step.action.as_str(),
+                        StepOutcome::NotRun.as_str(),
+                        detail,
+                    )?;
+                    not_run.push(step.address.clone());
+                }
+            }
             // Start every step whose dependencies are all finished, up to `jobs` at once.
             let mut index = 0;
             while index < waiting.len() && running.len() < self.options.jobs.max(1) {
@@ -318,7 +344,19 @@ impl<'a> Applier<'a> {
                 )?;
             }
         }
-        if failures.is_empty() {
+        if !not_run.is_empty() {
+            // Steps skipped because a dependency failed were not run either.
+            not_run.extend(
+                failed
+                    .into_iter()
+                    .filter(|a| !failures.iter().any(|f| &f.address == a)),
+            );
+            Err(ApplyError::Interrupted {
+                finished: done.into_iter().collect(),
+                not_run,
+                failures,
+            })
+        } else if failures.is_empty() {
             Ok(summary)
         } else {
             Err(ApplyError::Steps { failures })

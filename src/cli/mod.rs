@@ -9,6 +9,7 @@ pub mod diagnostics;
 pub mod printer;
 pub mod reporters;
 pub mod settings;
+pub mod signals;
 
 use settings::GlobalSettings;
 

@@ -1,14 +1,22 @@
 //! `slugplan apply`: plan (or read a saved plan), confirm, and apply under the apply lock.
+//!
+//! Ctrl-C and `SIGTERM` are handled ([`Signals`]): before applying, they end the command at
+//! once; while applying, the first lets the running steps finish and reports what was done and
+//! what was not (exit 130), the second exits at once.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::apply::ApplyOptions;
+use miette::IntoDiagnostic;
+
+use crate::apply::{ApplyError, ApplyOptions};
 use crate::cli::args::ApplyArgs;
 use crate::cli::reporters::apply::ApplyProgress;
 use crate::cli::reporters::fetch::FetchProgress;
 use crate::cli::reporters::pack::PackProgress;
+use crate::cli::signals::Signals;
 use crate::exit_status::ExitStatus;
+use crate::ops::deploy::DeployError;
 use crate::plan::render;
 
 use super::Session;
@@ -18,6 +26,7 @@ use super::shared::{RELEASE_TIMEOUT, confirm};
 pub async fn run(args: &ApplyArgs, session: &Session) -> miette::Result<ExitStatus> {
     let settings = session.settings();
     let printer = session.printer();
+    let signals = Signals::listen(printer).into_diagnostic()?;
     session.lock_applies(Duration::from_secs(args.lock_timeout))?;
     let deploy = session.deploy()?;
     let jobs = settings.jobs(args.planning.jobs);
@@ -59,7 +68,9 @@ pub async fn run(args: &ApplyArgs, session: &Session) -> miette::Result<ExitStat
         jobs,
         allow_downgrade: args.allow_downgrade,
         release_timeout: RELEASE_TIMEOUT,
+        interrupt: signals.interrupt(),
     };
+    signals.applying();
     let result = deploy
         .apply(&planned, session.command_line(), options, &reporter)
         .await;
@@ -73,9 +84,32 @@ pub async fn run(args: &ApplyArgs, session: &Session) -> miette::Result<ExitStat
             "steps": reporter.records(),
         }));
     }
-    let summary = result?;
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(interrupted @ DeployError::Apply(ApplyError::Interrupted { .. })) => {
+            if let DeployError::Apply(ApplyError::Interrupted {
+                finished, not_run, ..
+            }) = &interrupted
+            {
+                printer.status("Finished", list(finished));
+                printer.status("Not run", list(not_run));
+            }
+            crate::cli::diagnostics::report(&miette::Report::new(interrupted));
+            return Ok(ExitStatus::Interrupted);
+        }
+        Err(e) => return Err(e.into()),
+    };
     if !args.json {
         printer.data(summary.line());
     }
     Ok(ExitStatus::Success)
+}
+
+/// Step addresses as one comma-separated line, or `none`.
+fn list(addresses: &[crate::graph::Address]) -> String {
+    if addresses.is_empty() {
+        return "none".to_owned();
+    }
+    let names: Vec<&str> = addresses.iter().map(|a| a.0.as_str()).collect();
+    names.join(", ")
 }

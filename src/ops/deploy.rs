@@ -381,6 +381,13 @@ impl Deploy<'_> {
         let result = applier.apply(&planned.plan, None).await;
         let outcome = match &result {
             Ok(_) => "succeeded".to_owned(),
+            Err(ApplyError::Interrupted {
+                finished, not_run, ..
+            }) => format!(
+                "interrupted: {} step(s) finished, {} not run",
+                finished.len(),
+                not_run.len()
+            ),
             Err(err) => format!("failed: {err}"),
         };
         self.state.finish_apply(apply_id, &outcome)?;

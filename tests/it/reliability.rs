@@ -15,6 +15,7 @@
 mod faults;
 mod figures;
 mod kills;
+mod signals;
 
 use std::time::{Duration, Instant};
 

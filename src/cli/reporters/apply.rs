@@ -100,6 +100,7 @@ impl ApplyReporter for ApplyProgress {
             StepOutcome::Done => "done",
             StepOutcome::Skipped => "skipped",
             StepOutcome::Failed => "FAILED",
+            StepOutcome::NotRun => "not run",
         };
         match self.take_bar(address) {
             Some(bar) => {
@@ -111,6 +112,7 @@ impl ApplyReporter for ApplyProgress {
                     StepOutcome::Done => "Done",
                     StepOutcome::Skipped => "Skipped",
                     StepOutcome::Failed => "Failed",
+                    StepOutcome::NotRun => "Not run",
                 };
                 self.printer
                     .status(verb, format_args!("{address}: {detail}"));
