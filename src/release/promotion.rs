@@ -122,7 +122,7 @@ async fn pipeline_promotion(
     else {
         return Vec::new();
     };
-    let started = journal.started_for(&source.release.id);
+    let started = journal.started_for(&source.release.id).await;
     let mut ways: Vec<Way> = join_all(targets.iter().map(|target| async {
         match in_flight(platform, source, target, &started).await {
             Ok(None) => Way::Promote,
@@ -156,7 +156,9 @@ async fn pipeline_promotion(
             .await;
         let error = match created {
             Ok(promotion) => {
-                journal.started(&promotion.id, &source.release.id, &ids);
+                journal
+                    .started(&promotion.id, &source.release.id, &ids)
+                    .await;
                 for &i in &pending {
                     ways[i] = Way::Poll(promotion.id.clone());
                 }

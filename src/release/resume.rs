@@ -33,24 +33,27 @@ pub struct StartedPromotion {
 ///
 /// It is a second line of defence behind the targets' releases, which the platform always has:
 /// a journal that fails to record or to read only loses that second line, so its methods do not
-/// fail (an implementation logs what went wrong).
+/// fail (an implementation logs what went wrong). Async, as a state on a database server is.
+#[async_trait::async_trait]
 pub trait PromotionJournal: Send + Sync {
     /// Pipeline promotion `promotion_id` of `source_release_id` to `target_app_ids` was created;
     /// called before it is polled.
-    fn started(&self, promotion_id: &str, source_release_id: &str, target_app_ids: &[String]);
+    async fn started(&self, promotion_id: &str, source_release_id: &str, target_app_ids: &[String]);
 
     /// The pipeline promotions of `source_release_id` started earlier, oldest first.
-    fn started_for(&self, source_release_id: &str) -> Vec<StartedPromotion>;
+    async fn started_for(&self, source_release_id: &str) -> Vec<StartedPromotion>;
 }
 
 /// A journal that remembers nothing (promotions are then recognised by the targets' releases).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoJournal;
 
+#[async_trait::async_trait]
 impl PromotionJournal for NoJournal {
-    fn started(&self, _promotion_id: &str, _source_release_id: &str, _target_app_ids: &[String]) {}
+    async fn started(&self, _promotion_id: &str, _source_release_id: &str, _target_ids: &[String]) {
+    }
 
-    fn started_for(&self, _source_release_id: &str) -> Vec<StartedPromotion> {
+    async fn started_for(&self, _source_release_id: &str) -> Vec<StartedPromotion> {
         Vec::new()
     }
 }

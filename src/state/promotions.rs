@@ -68,8 +68,14 @@ impl<'a> Promotions<'a> {
     }
 }
 
+#[async_trait::async_trait]
 impl PromotionJournal for Promotions<'_> {
-    fn started(&self, promotion_id: &str, source_release_id: &str, target_app_ids: &[String]) {
+    async fn started(
+        &self,
+        promotion_id: &str,
+        source_release_id: &str,
+        target_app_ids: &[String],
+    ) {
         if let Err(error) = self.state.record_promotion(
             self.platform,
             promotion_id,
@@ -81,7 +87,7 @@ impl PromotionJournal for Promotions<'_> {
         }
     }
 
-    fn started_for(&self, source_release_id: &str) -> Vec<StartedPromotion> {
+    async fn started_for(&self, source_release_id: &str) -> Vec<StartedPromotion> {
         self.state
             .promotions_of(self.platform, source_release_id)
             .unwrap_or_else(|error| {
@@ -95,8 +101,8 @@ impl PromotionJournal for Promotions<'_> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn promotions_are_found_by_platform_and_source_release_oldest_first() {
+    #[tokio::test]
+    async fn promotions_are_found_by_platform_and_source_release_oldest_first() {
         let dir = tempfile::tempdir().unwrap();
         let state = State::open(dir.path()).unwrap();
         let targets = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -114,7 +120,7 @@ mod tests {
             .unwrap();
         let journal = Promotions::new(&state, "p1");
         assert_eq!(
-            journal.started_for("rel-a"),
+            journal.started_for("rel-a").await,
             [
                 StartedPromotion {
                     id: "promo-1".into(),
@@ -126,8 +132,8 @@ mod tests {
                 },
             ]
         );
-        journal.started("promo-5", "rel-c", &targets(&["ap"]));
-        assert_eq!(journal.started_for("rel-c")[0].id, "promo-5");
-        assert!(journal.started_for("rel-z").is_empty());
+        journal.started("promo-5", "rel-c", &targets(&["ap"])).await;
+        assert_eq!(journal.started_for("rel-c").await[0].id, "promo-5");
+        assert!(journal.started_for("rel-z").await.is_empty());
     }
 }

@@ -5,6 +5,7 @@ mod canned;
 mod contract;
 mod raw;
 mod reconcile;
+mod resume;
 mod secrecy;
 mod server;
 
