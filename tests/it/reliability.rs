@@ -9,11 +9,12 @@
 //!   `503` fails in a bounded, configured time, saying so once per retry.
 //! - [`signals`]: `SIGINT`/`SIGTERM` mid-apply stop it cleanly, and a second `SIGINT` at once.
 //!
-//! Each campaign prints one line of figures in a stable format ([`figures`]); the README's
-//! Reliability section quotes them.
+//! Each campaign prints one line of figures in a stable format
+//! ([`figures`](crate::common::figures)), as do the hostile-input tests elsewhere (archives in
+//! `runtime::extract`, the token in `heroku::secrecy`); the README's Reliability section quotes
+//! them.
 
 mod faults;
-mod figures;
 mod kills;
 mod signals;
 
@@ -22,7 +23,7 @@ use std::time::{Duration, Instant};
 use slugplan::platform::local::LocalPlatform;
 use slugplan::platform::{Platform, Release};
 
-use crate::common::project::Project;
+use crate::common::project::{Project, TOKEN};
 use crate::common::server::block_on;
 
 /// Waits until `done` holds, polling; panics after `limit`.
@@ -121,6 +122,23 @@ fn duplicates(p: &Project, app: &str) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// How many times the API token appears in `outputs` (what the commands printed) and in the
+/// files under the project (slug.toml, the state, saved plans): a secret is never printed or
+/// stored, so this is 0.
+fn secrets_found(p: &Project, outputs: &[String]) -> u64 {
+    let token = TOKEN.as_bytes();
+    let count = |bytes: &[u8]| bytes.windows(token.len()).filter(|w| *w == token).count() as u64;
+    let printed: u64 = outputs.iter().map(|o| count(o.as_bytes())).sum();
+    let stored: u64 = walkdir::WalkDir::new(p.path(""))
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| std::fs::read(e.path()).ok())
+        .map(|bytes| count(&bytes))
+        .sum();
+    printed + stored
 }
 
 /// Every back-to-back duplicate release of [`APPS`].

@@ -2,10 +2,12 @@
 //! cleaned environment), the [`slugplan_snapshot!`](crate::common::snapshot) macro that pins exit
 //! code, stdout and stderr together, and the helpers several test files need: a project deploying
 //! to the local platform or a `slugplan server` ([`project`]), that server and a plain API client
-//! ([`server`], [`schema`]), a scripted HTTP fake ([`http`]) and a pseudo-terminal ([`terminal`]).
+//! ([`server`], [`schema`]), a scripted HTTP fake ([`http`]), a pseudo-terminal ([`terminal`]),
+//! and the reliability campaign's [`figures`].
 
 #![allow(dead_code)]
 
+pub mod figures;
 pub mod http;
 pub mod project;
 pub mod schema;

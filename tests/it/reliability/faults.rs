@@ -7,7 +7,8 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::{all_duplicates, figures, pipeline_project};
+use super::{all_duplicates, pipeline_project, secrets_found};
+use crate::common::figures;
 use crate::common::project::Project;
 use crate::common::server::Server;
 use crate::common::{TestContext, slugplan_snapshot, stderr};
@@ -31,17 +32,19 @@ fn patient(p: &Project, args: &[&str]) -> Command {
     command
 }
 
-/// Runs `command`, which must exit 0, and returns its stdout.
-fn succeed(mut command: Command) -> String {
+/// Runs `command`, which must exit 0; returns its stdout, and adds both streams to `outputs`.
+fn succeed(mut command: Command, outputs: &mut Vec<String>) -> String {
     let out = command.output().expect("run slugplan");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(
         out.status.code(),
         Some(0),
-        "{command:?}\nstdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
+        "{command:?}\nstdout:\n{stdout}\nstderr:\n{}",
         stderr(&out)
     );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    outputs.push(stdout.clone());
+    outputs.push(stderr(&out));
+    stdout
 }
 
 /// How many of requests 1..=`n` each fault hit: (429s, 503s, replies cut off). A `429` wins
@@ -56,21 +59,24 @@ fn faults_among(n: u64) -> (u64, u64, u64) {
 fn one_apply_of_six_apps_converges_through_429_503_and_dropped_replies() {
     let p = pipeline_project(&FAULTS);
     let mut applies = 0;
+    let mut outputs = Vec::new();
     for round in 0..2 {
         if round > 0 {
             // A new web slug: a release, a pipeline promotion and a direct one, under faults.
             p.ctx.write("web/web.js", "console.log('v1')\n");
         }
-        let out = succeed(patient(&p, &["apply", "--yes"]));
+        let out = succeed(patient(&p, &["apply", "--yes"]), &mut outputs);
         applies += 1;
         assert!(out.contains("Apply complete!"), "{out}");
-        let plan = succeed(patient(&p, &["plan", "--detailed-exitcode"]));
+        let plan = succeed(patient(&p, &["plan", "--detailed-exitcode"]), &mut outputs);
         assert_eq!(plan.trim(), NO_CHANGES);
         let duplicates = all_duplicates(&p);
         assert!(duplicates.is_empty(), "round {round}: {duplicates:#?}");
     }
     let requests = p.requests().len() as u64;
     let (limited, unavailable, cut) = faults_among(requests);
+    let secrets = secrets_found(&p, &outputs);
+    assert_eq!(secrets, 0, "the token was printed or stored");
     figures::print(
         "faults (429 every 3rd, 503 every 7th, reply cut off every 11th), 6 apps",
         &[
@@ -79,6 +85,7 @@ fn one_apply_of_six_apps_converges_through_429_503_and_dropped_replies() {
             ("applies", applies),
             ("converged", applies),
             ("duplicates", all_duplicates(&p).len() as u64),
+            ("secrets found", secrets),
         ],
     );
 }

@@ -6,8 +6,10 @@
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use super::{APPS, all_duplicates, figures, pipeline_project, releases, wait_until};
+use super::{APPS, all_duplicates, pipeline_project, releases, secrets_found, wait_until};
+use crate::common::figures;
 use crate::common::project::Project;
+use crate::common::{expect_exit, stderr};
 
 const NO_CHANGES: &str = "No changes. Every app runs its declared slug.";
 
@@ -39,14 +41,19 @@ fn kill_9(child: &mut Child) -> bool {
     running
 }
 
-/// Reruns the apply, which must finish, and checks the plan after it is clean.
-fn converge(p: &Project) {
-    let out = p.ok(&["apply", "--yes"], 0);
+/// Reruns the apply, which must finish, and checks the plan after it is clean; returns what
+/// both printed.
+fn converge(p: &Project) -> Vec<String> {
+    let apply = p.run(&["apply", "--yes"]);
+    let out = expect_exit(&apply, &["apply", "--yes"], 0);
     assert!(
         out.contains("Apply complete!") || out.trim() == NO_CHANGES,
         "{out}"
     );
-    assert_eq!(p.ok(&["plan", "--detailed-exitcode"], 0).trim(), NO_CHANGES);
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    let planned = expect_exit(&plan, &["plan", "--detailed-exitcode"], 0);
+    assert_eq!(planned.trim(), NO_CHANGES);
+    vec![out, stderr(&apply), planned, stderr(&plan)]
 }
 
 #[test]
@@ -88,6 +95,7 @@ const KILLS: u64 = 12;
 fn kill_9_at_staggered_moments_of_applies_with_promotions_always_converges() {
     let p = pipeline_project(&["--release-delay-ms", "400"]);
     let (mut kills, mut converged) = (0, 0);
+    let mut outputs = Vec::new();
     for round in 0..ROUNDS {
         // Every round changes the web slug (a release, then promotions); every third the
         // worker's too.
@@ -113,7 +121,7 @@ fn kill_9_at_staggered_moments_of_applies_with_promotions_always_converges() {
         if kill_9(&mut apply) {
             kills += 1;
         }
-        converge(&p);
+        outputs.extend(converge(&p));
         converged += 1;
         let duplicates = all_duplicates(&p);
         assert!(
@@ -121,6 +129,12 @@ fn kill_9_at_staggered_moments_of_applies_with_promotions_always_converges() {
             "round {round} (killed after write {nth} + {extra:?}): {duplicates:#?}"
         );
     }
+    assert!(
+        kills >= KILLS,
+        "only {kills} of {ROUNDS} rounds were killed mid-apply"
+    );
+    let secrets = secrets_found(&p, &outputs);
+    assert_eq!(secrets, 0, "the token was printed or stored");
     figures::print(
         "kill -9 during apply with promotions",
         &[
@@ -128,10 +142,7 @@ fn kill_9_at_staggered_moments_of_applies_with_promotions_always_converges() {
             ("kills", kills),
             ("converged", converged),
             ("duplicates", all_duplicates(&p).len() as u64),
+            ("secrets found", secrets),
         ],
-    );
-    assert!(
-        kills >= KILLS,
-        "only {kills} of {ROUNDS} rounds were killed mid-apply"
     );
 }

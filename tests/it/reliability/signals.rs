@@ -7,7 +7,8 @@ use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{all_duplicates, figures, pipeline_project, wait_until};
+use super::{all_duplicates, pipeline_project, secrets_found, wait_until};
+use crate::common::figures;
 use crate::common::project::Project;
 
 const NO_CHANGES: &str = "No changes. Every app runs its declared slug.";
@@ -76,7 +77,7 @@ fn from_interruption(p: &Project, stderr: &str) -> String {
 
 #[test]
 fn the_first_sigint_or_sigterm_finishes_the_running_step_and_reports_what_was_not_run() {
-    let mut stopped = 0;
+    let (mut stopped, mut duplicates, mut secrets) = (0, 0, 0);
     for signal in ["INT", "TERM"] {
         let p = pipeline_project(&["--release-delay-ms", "1000"]);
         let apply = spawn_apply(&p);
@@ -107,13 +108,18 @@ fn the_first_sigint_or_sigterm_finishes_the_running_step_and_reports_what_was_no
         }
         stopped += 1;
         converges(&p);
+        duplicates += all_duplicates(&p).len() as u64;
+        secrets += secrets_found(&p, &[stderr]);
     }
+    assert_eq!(secrets, 0, "the token was printed or stored");
     figures::print(
         "SIGINT/SIGTERM mid-apply",
         &[
             ("signals", 2),
             ("stopped cleanly", stopped),
             ("converged", stopped),
+            ("duplicates", duplicates),
+            ("secrets found", secrets),
         ],
     );
 }

@@ -10,7 +10,7 @@ use slugplan::cache::Bucket;
 use slugplan::runtime::{self, ExtractLimits, RuntimeError};
 
 use super::{bucket_entries, sha256_of};
-use crate::common::{TestContext, run_ok, slugplan_snapshot, stderr};
+use crate::common::{TestContext, figures, run_ok, slugplan_snapshot, stderr};
 
 /// Python that builds `out` (gzip) from a list of entries:
 /// `(name, kind, data_or_target, mode)` with kind `file|dir|sym|hard|chr|fifo`.
@@ -90,7 +90,10 @@ fn file(name: &'static str, data: &str) -> Entry {
     (name, "file", data.into(), 0o644)
 }
 
-fn assert_refused(entries: &[Entry], entry: &str, reason: &str) {
+/// Fetches `entries` as an archive, which must be refused naming `entry` and `reason`, with
+/// nothing written outside the destination and no temp directory left; returns the bytes found
+/// outside (always 0 once the checks pass).
+fn assert_refused(entries: &[Entry], entry: &str, reason: &str) -> u64 {
     let ctx = TestContext::new();
     let err = fetch_archive(&ctx, entries, 0).expect_err("hostile archive refused");
     let RuntimeError::Extract { source, .. } = &err else {
@@ -99,126 +102,130 @@ fn assert_refused(entries: &[Entry], entry: &str, reason: &str) {
     let message = source.to_string();
     assert!(message.contains(&format!("entry `{entry}`")), "{message}");
     assert!(message.contains(reason), "{message}");
-    assert_eq!(
-        evil_files(ctx.temp.path()),
-        Vec::<String>::new(),
-        "{message}"
-    );
+    let outside = evil_files(ctx.temp.path());
+    assert_eq!(outside, Vec::<String>::new(), "{message}");
     assert!(!Path::new("/tmp/evil-slugplan-abs").exists());
     assert!(
         bucket_entries(&ctx, Bucket::RuntimeTrees).is_empty(),
         "temp dir left: {message}"
     );
+    outside
+        .iter()
+        .filter_map(|path| std::fs::symlink_metadata(path).ok())
+        .map(|meta| meta.len())
+        .sum()
+}
+
+/// Hostile archives: the entries, the entry the refusal must name, and the reason it must give.
+fn hostile_archives() -> Vec<(Vec<Entry>, &'static str, &'static str)> {
+    vec![
+        // Climbing out with `..`, or starting at the root.
+        (
+            vec![file("ok.txt", "fine"), file("a/../../evil", "x")],
+            "a/../../evil",
+            "`..`",
+        ),
+        (
+            vec![file("/tmp/evil-slugplan-abs", "x")],
+            "/tmp/evil-slugplan-abs",
+            "absolute path",
+        ),
+        // Symlinks resolving outside.
+        (
+            vec![("evil-link", "sym", "../..".into(), 0o777)],
+            "evil-link",
+            "outside",
+        ),
+        (
+            vec![("evil-abs", "sym", "/etc/passwd".into(), 0o777)],
+            "evil-abs",
+            "absolute path",
+        ),
+        // `sub/up` is inside (the root), but `sub/up/..` is not: resolution follows the archive's
+        // links.
+        (
+            vec![
+                ("sub", "dir", "".into(), 0o755),
+                ("sub/up", "sym", "..".into(), 0o777),
+                ("sub/evil", "sym", "up/..".into(), 0o777),
+            ],
+            "sub/evil",
+            "outside",
+        ),
+        // A later link turning an earlier one into an escape is caught by the final check.
+        (
+            vec![
+                ("evil-late", "sym", "a/..".into(), 0o777),
+                ("a", "sym", ".".into(), 0o777),
+            ],
+            "evil-late",
+            "outside",
+        ),
+        // A file written through a symlink.
+        (
+            vec![
+                ("sub", "dir", "".into(), 0o755),
+                ("link", "sym", "sub".into(), 0o777),
+                file("link/evil", "x"),
+            ],
+            "link/evil",
+            "through a symlink",
+        ),
+        // Hard links outside, or to nothing.
+        (
+            vec![("evil-hard", "hard", "../outside".into(), 0o644)],
+            "evil-hard",
+            "`..`",
+        ),
+        (
+            vec![("evil-hard", "hard", "/etc/passwd".into(), 0o644)],
+            "evil-hard",
+            "absolute path",
+        ),
+        (
+            vec![("evil-hard", "hard", "missing".into(), 0o644)],
+            "evil-hard",
+            "not a file extracted earlier",
+        ),
+        // Devices and fifos.
+        (
+            vec![("evil-null", "chr", "".into(), 0o666)],
+            "evil-null",
+            "device nodes and fifos",
+        ),
+        (
+            vec![("evil-fifo", "fifo", "".into(), 0o666)],
+            "evil-fifo",
+            "device nodes and fifos",
+        ),
+        // Duplicate entries changing type.
+        (
+            vec![file("evil", "x"), ("evil", "dir", "".into(), 0o755)],
+            "evil/",
+            "changes a file into a directory",
+        ),
+        (
+            vec![file("evil", "x"), ("evil", "sym", "other".into(), 0o777)],
+            "evil",
+            "changes a file into a symlink",
+        ),
+    ]
 }
 
 #[test]
-fn parent_traversal_is_refused() {
-    assert_refused(
-        &[file("ok.txt", "fine"), file("a/../../evil", "x")],
-        "a/../../evil",
-        "`..`",
-    );
-}
-
-#[test]
-fn absolute_path_is_refused() {
-    assert_refused(
-        &[file("/tmp/evil-slugplan-abs", "x")],
-        "/tmp/evil-slugplan-abs",
-        "absolute path",
-    );
-}
-
-#[test]
-fn symlinks_resolving_outside_are_refused() {
-    assert_refused(
-        &[("evil-link", "sym", "../..".into(), 0o777)],
-        "evil-link",
-        "outside",
-    );
-    assert_refused(
-        &[("evil-abs", "sym", "/etc/passwd".into(), 0o777)],
-        "evil-abs",
-        "absolute path",
-    );
-    // `sub/up` is inside (the root), but `sub/up/..` is not: resolution follows the archive's links.
-    assert_refused(
+fn every_hostile_archive_is_refused_naming_its_entry_and_writes_nothing_outside() {
+    let archives = hostile_archives();
+    let mut outside = 0;
+    for (entries, entry, reason) in &archives {
+        outside += assert_refused(entries, entry, reason);
+    }
+    figures::print(
+        "hostile runtime archives",
         &[
-            ("sub", "dir", "".into(), 0o755),
-            ("sub/up", "sym", "..".into(), 0o777),
-            ("sub/evil", "sym", "up/..".into(), 0o777),
+            ("inputs tried", archives.len() as u64),
+            ("refused", archives.len() as u64),
+            ("bytes written outside", outside),
         ],
-        "sub/evil",
-        "outside",
-    );
-    // A later link turning an earlier one into an escape is caught by the final check.
-    assert_refused(
-        &[
-            ("evil-late", "sym", "a/..".into(), 0o777),
-            ("a", "sym", ".".into(), 0o777),
-        ],
-        "evil-late",
-        "outside",
-    );
-}
-
-#[test]
-fn file_written_through_a_symlink_is_refused() {
-    assert_refused(
-        &[
-            ("sub", "dir", "".into(), 0o755),
-            ("link", "sym", "sub".into(), 0o777),
-            file("link/evil", "x"),
-        ],
-        "link/evil",
-        "through a symlink",
-    );
-}
-
-#[test]
-fn hard_links_outside_or_to_nothing_are_refused() {
-    assert_refused(
-        &[("evil-hard", "hard", "../outside".into(), 0o644)],
-        "evil-hard",
-        "`..`",
-    );
-    assert_refused(
-        &[("evil-hard", "hard", "/etc/passwd".into(), 0o644)],
-        "evil-hard",
-        "absolute path",
-    );
-    assert_refused(
-        &[("evil-hard", "hard", "missing".into(), 0o644)],
-        "evil-hard",
-        "not a file extracted earlier",
-    );
-}
-
-#[test]
-fn devices_and_fifos_are_refused() {
-    assert_refused(
-        &[("evil-null", "chr", "".into(), 0o666)],
-        "evil-null",
-        "device nodes and fifos",
-    );
-    assert_refused(
-        &[("evil-fifo", "fifo", "".into(), 0o666)],
-        "evil-fifo",
-        "device nodes and fifos",
-    );
-}
-
-#[test]
-fn duplicate_entries_changing_type_are_refused() {
-    assert_refused(
-        &[file("evil", "x"), ("evil", "dir", "".into(), 0o755)],
-        "evil/",
-        "changes a file into a directory",
-    );
-    assert_refused(
-        &[file("evil", "x"), ("evil", "sym", "other".into(), 0o777)],
-        "evil",
-        "changes a file into a symlink",
     );
 }
 
