@@ -18,6 +18,7 @@ mod faults;
 mod kills;
 mod signals;
 
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use slugplan::platform::local::LocalPlatform;
@@ -25,6 +26,15 @@ use slugplan::platform::{Platform, Release};
 
 use crate::common::project::{Project, TOKEN};
 use crate::common::server::block_on;
+
+/// Starts `slugplan apply --yes -j JOBS` with its output thrown away, or its stderr piped.
+fn spawn_apply(p: &Project, jobs: &str, stderr: Stdio) -> Child {
+    p.command(&["apply", "--yes", "-j", jobs])
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("start slugplan apply")
+}
 
 /// Waits until `done` holds, polling; panics after `limit`.
 fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {

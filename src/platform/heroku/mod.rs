@@ -244,6 +244,15 @@ impl HerokuPlatform {
     }
 }
 
+/// A read whose `404` means "there is none".
+fn found<T>(read: Result<T>) -> Result<Option<T>> {
+    match read {
+        Ok(found) => Ok(Some(found)),
+        Err(PlatformError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Whether a release made by a write of unknown outcome counts as that write's work: it is being
 /// released or was (one that failed or expired is repeated, as a failed release would be).
 fn is_live(status: ReleaseStatus) -> bool {
@@ -285,11 +294,7 @@ impl Platform for HerokuPlatform {
         // A 5xx may have created it: read it back rather than fail on a conflict next time.
         self.api
             .post_once::<AppWire, App, _, _>(&["apps"], &body, || async {
-                match self.app(name).await {
-                    Ok(app) => Ok(Some(app)),
-                    Err(PlatformError::NotFound { .. }) => Ok(None),
-                    Err(e) => Err(e),
-                }
+                found(self.app(name).await)
             })
             .await
     }
@@ -394,11 +399,7 @@ impl Platform for HerokuPlatform {
         let body = wire::create_pipeline_body(name);
         self.api
             .post_once::<PipelineWire, Pipeline, _, _>(&["pipelines"], &body, || async {
-                match self.pipeline(name).await {
-                    Ok(pipeline) => Ok(Some(pipeline)),
-                    Err(PlatformError::NotFound { .. }) => Ok(None),
-                    Err(e) => Err(e),
-                }
+                found(self.pipeline(name).await)
             })
             .await
     }
@@ -413,15 +414,11 @@ impl Platform for HerokuPlatform {
 
     async fn coupling(&self, app: &str) -> Result<Option<Coupling>> {
         // "Info By App" answers the app's one coupling, or 404 when it has none.
-        match self
+        let coupling = self
             .api
             .get::<CouplingWire>(&["apps", app, "pipeline-couplings"])
-            .await
-        {
-            Ok(coupling) => Ok(Some(coupling.into())),
-            Err(PlatformError::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
+            .await;
+        Ok(found(coupling)?.map(Into::into))
     }
 
     async fn create_coupling(&self, app: &str, pipeline_id: &str, stage: &str) -> Result<Coupling> {

@@ -6,7 +6,9 @@
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use super::{APPS, all_duplicates, pipeline_project, releases, secrets_found, wait_until};
+use super::{
+    APPS, all_duplicates, pipeline_project, releases, secrets_found, spawn_apply, wait_until,
+};
 use crate::common::figures;
 use crate::common::project::Project;
 use crate::common::{expect_exit, stderr};
@@ -20,15 +22,6 @@ fn writes_since(p: &Project, skip: usize) -> Vec<(String, String)> {
         .skip(skip)
         .filter(|(method, _)| method != "GET")
         .collect()
-}
-
-/// Starts `slugplan apply --yes` with its output thrown away.
-fn spawn_apply(p: &Project) -> Child {
-    p.command(&["apply", "--yes", "-j", "2"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start slugplan apply")
 }
 
 /// `kill -9`s `child` unless it has ended already; says whether it was killed.
@@ -60,7 +53,7 @@ fn converge(p: &Project) -> Vec<String> {
 fn a_kill_right_after_the_pipeline_promotion_is_sent_never_promotes_twice() {
     // The targets' releases stay pending long enough for the rerun to find them in flight.
     let p = pipeline_project(&["--release-delay-ms", "3000"]);
-    let mut apply = spawn_apply(&p);
+    let mut apply = spawn_apply(&p, "2", Stdio::null());
     wait_until(Duration::from_secs(90), "the pipeline promotion", || {
         writes_since(&p, 0)
             .iter()
@@ -108,7 +101,7 @@ fn kill_9_at_staggered_moments_of_applies_with_promotions_always_converges() {
             );
         }
         let seen = p.requests().len();
-        let mut apply = spawn_apply(&p);
+        let mut apply = spawn_apply(&p, "2", Stdio::null());
         // The kill point: after the n-th write of this apply, n cycling through what a round
         // writes (slugs, blobs, releases, the promotion), then up to 0.3 s more, so kills land
         // before, during and after each request and while releases are pending.

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{all_duplicates, pipeline_project, secrets_found, wait_until};
+use super::{all_duplicates, pipeline_project, secrets_found, spawn_apply, wait_until};
 use crate::common::figures;
 use crate::common::project::Project;
 
@@ -15,12 +15,8 @@ const NO_CHANGES: &str = "No changes. Every app runs its declared slug.";
 
 /// Starts `slugplan apply --yes -j 1` (one step at a time, so what is running when a signal
 /// arrives is known), capturing stderr.
-fn spawn_apply(p: &Project) -> Child {
-    p.command(&["apply", "--yes", "-j", "1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start slugplan apply")
+fn one_step_at_a_time(p: &Project) -> Child {
+    spawn_apply(p, "1", Stdio::piped())
 }
 
 /// Sends `signal` (`INT`, `TERM`) to `child`.
@@ -80,7 +76,7 @@ fn the_first_sigint_or_sigterm_finishes_the_running_step_and_reports_what_was_no
     let (mut stopped, mut duplicates, mut secrets) = (0, 0, 0);
     for signal in ["INT", "TERM"] {
         let p = pipeline_project(&["--release-delay-ms", "1000"]);
-        let apply = spawn_apply(&p);
+        let apply = one_step_at_a_time(&p);
         // The staging release is being waited for: that step runs on, the others wait.
         wait_for_request(&p, "the staging release", |m, path| {
             m == "POST" && path == "/apps/web-staging/releases"
@@ -127,7 +123,7 @@ fn the_first_sigint_or_sigterm_finishes_the_running_step_and_reports_what_was_no
 #[test]
 fn a_second_sigint_stops_at_once_and_the_rerun_resumes_the_pending_release() {
     let p = pipeline_project(&["--release-delay-ms", "5000"]);
-    let apply = spawn_apply(&p);
+    let apply = one_step_at_a_time(&p);
     wait_for_request(&p, "the staging release", |m, path| {
         m == "POST" && path == "/apps/web-staging/releases"
     });
@@ -151,7 +147,7 @@ fn a_second_sigint_stops_at_once_and_the_rerun_resumes_the_pending_release() {
 fn a_sigint_before_anything_is_applied_stops_at_once_changing_nothing() {
     // Every request takes a while, so the plan is still being made when the signal comes.
     let p = pipeline_project(&["--fault-latency-ms", "300"]);
-    let apply = spawn_apply(&p);
+    let apply = one_step_at_a_time(&p);
     wait_for_request(&p, "the first read", |m, _| m == "GET");
     send(&apply, "INT");
     let (code, stderr, took) = finish(apply);
