@@ -82,12 +82,13 @@ pub enum StackError {
     },
 }
 
+/// The stacks slugplan knows (and the local platform runs), oldest first.
+pub fn known() -> impl Iterator<Item = &'static str> {
+    STACKS.iter().map(|(name, _)| *name)
+}
+
 fn known_stacks() -> String {
-    STACKS
-        .iter()
-        .map(|(name, _)| *name)
-        .collect::<Vec<_>>()
-        .join(", ")
+    known().collect::<Vec<_>>().join(", ")
 }
 
 /// The glibc version stack `stack` ships.

@@ -43,6 +43,19 @@ impl BlobStore {
         self.path(sha256).is_file()
     }
 
+    /// Removes the blob with hex digest `sha256`; one already gone is no error.
+    pub(crate) fn remove(&self, sha256: &str) -> Result<(), PlatformError> {
+        let path = self.path(sha256);
+        match fs_err::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(PlatformError::Storage {
+                message: format!("cannot remove {}", path.display()),
+                source: Some(Box::new(e)),
+            }),
+        }
+    }
+
     /// Copies `reader` (described by `source` in errors) to a temp file, hashing it and
     /// reporting progress. `expected_len`, when given, must match the bytes read (a short body
     /// is a broken upload, not a small blob).

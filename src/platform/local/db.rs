@@ -14,7 +14,8 @@ use crate::sqlite::{Database, Schema};
 
 /// The schema, one migration per entry. Never edit or reorder an entry once it has shipped:
 /// append a new one, because `user_version` records how many have run.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE apps (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -97,7 +98,14 @@ CREATE TABLE blob_urls (
     slug_id TEXT NOT NULL REFERENCES slugs(id),
     expires_at INTEGER NOT NULL
 );
-"];
+",
+    // 2: `PATCH /apps/{app}`: the maintenance flag, and the stack the next release may move the
+    // app to (`heroku stack:set`); NULL means the app's own stack.
+    r"
+ALTER TABLE apps ADD COLUMN maintenance INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE apps ADD COLUMN build_stack TEXT;
+",
+];
 
 /// How the local platform's database is opened: WAL with a busy timeout (a server and a CLI
 /// share one data directory), foreign keys enforced, and `synchronous = NORMAL` (safe with WAL:

@@ -14,13 +14,17 @@
 //! blobs/tmp/             uploads in progress (renamed into sha256/ when complete)
 //! ```
 
+mod apps;
 mod blobs;
 mod db;
+mod deletion;
 mod pipelines;
 mod records;
 mod releases;
 mod store;
 
+pub use apps::AppChanges;
+pub use deletion::AppDeletion;
 pub use pipelines::STAGES;
 pub use records::{
     AppRecord, CouplingRecord, PipelineRecord, PromotionRecord, ReleaseRecord, SlugRecord,
@@ -126,6 +130,14 @@ impl LocalPlatform {
         self.blocking(move |s| s.create_app(&name, &stack, generation))
             .await
             .map(App::from)
+    }
+
+    /// Deletes an app and everything that belongs to it (see [`Store::delete_app`]). Whatever
+    /// runs for the app outside the database is the caller's to stop, from the returned
+    /// [`AppDeletion`].
+    pub async fn delete_app(&self, app: &str) -> Result<AppDeletion> {
+        let app = app.to_owned();
+        self.blocking(move |s| s.delete_app(&app)).await
     }
 
     /// Runs a store call on the blocking pool: SQLite may wait on another process's lock.

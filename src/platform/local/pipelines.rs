@@ -7,13 +7,19 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::apps::app_in;
 use super::records::{AppRecord, CouplingRecord, PipelineRecord, PromotionRecord, TargetRecord};
-use super::releases::{release_in, settle, status_name};
-use super::store::{Store, app_in, invalid, not_found, now};
+use super::releases::{Origin, release_in, settle, status_name};
+use super::store::{Store, invalid, not_found, now};
 use crate::platform::{PlatformError, PromotionStatus, ReleaseStatus, TargetStatus};
 
 /// The stages a coupling may have (the API's enum).
 pub const STAGES: &[&str] = &["test", "review", "development", "staging", "production"];
+
+/// The columns [`coupling_from_row`] reads, in order, from `couplings c`.
+const COUPLING_COLUMNS: &str = "c.id, c.pipeline_id, c.app_id, c.stage, c.created_at, \
+    c.updated_at, (SELECT name FROM apps WHERE id = c.app_id), \
+    (SELECT name FROM pipelines WHERE id = c.pipeline_id)";
 
 const TARGET_COLUMNS: &str = "t.id, t.promotion_id, t.app_id, t.status, t.error_message, \
     t.release_id, r.status";
@@ -142,10 +148,10 @@ impl Store {
         let conn = self.conn();
         let pipeline = pipeline_in(&conn, pipeline, self)?;
         let mut stmt = conn
-            .prepare(
-                "SELECT id, pipeline_id, app_id, stage, created_at, updated_at FROM couplings \
-                 WHERE pipeline_id = ?1 ORDER BY created_at, id",
-            )
+            .prepare(&format!(
+                "SELECT {COUPLING_COLUMNS} FROM couplings c \
+                 WHERE c.pipeline_id = ?1 ORDER BY c.created_at, c.id"
+            ))
             .map_err(self.err("cannot list couplings"))?;
         stmt.query_map([&pipeline.id], coupling_from_row)
             .and_then(|rows| rows.collect())
@@ -235,7 +241,7 @@ impl Store {
             let description = format!("Promote {} v{}", source.name, release.version);
             for (position, app) in target_apps.iter().enumerate() {
                 let (status, error, release_id) =
-                    match self.release_slug_in(tx, app, &slug_id, &description) {
+                    match self.release_slug_in(tx, app, &slug_id, &description, Origin::Slug) {
                         Ok(made) => ("succeeded", None, Some(made.id)),
                         Err(PlatformError::InvalidParams { message, .. }) => {
                             ("failed", Some(message), None)
@@ -410,10 +416,7 @@ fn coupling_where(
     store: &Store,
 ) -> Result<Option<CouplingRecord>, PlatformError> {
     conn.query_row(
-        &format!(
-            "SELECT id, pipeline_id, app_id, stage, created_at, updated_at FROM couplings \
-             WHERE {column} = ?1"
-        ),
+        &format!("SELECT {COUPLING_COLUMNS} FROM couplings c WHERE c.{column} = ?1"),
         [value],
         coupling_from_row,
     )
@@ -429,6 +432,8 @@ fn coupling_from_row(row: &Row<'_>) -> rusqlite::Result<CouplingRecord> {
         stage: row.get(3)?,
         created_at: row.get(4)?,
         updated_at: row.get(5)?,
+        app_name: row.get(6)?,
+        pipeline_name: row.get(7)?,
     })
 }
 

@@ -32,6 +32,11 @@ pub struct AppRecord {
     pub released_at: Option<String>,
     /// Size of the slug the app runs, if it runs one.
     pub slug_size: Option<u64>,
+    /// Whether the app is in maintenance mode.
+    pub maintenance: bool,
+    /// The stack the app's next release is for: its own `stack` unless `heroku stack:set` (a
+    /// `PATCH` of `build_stack`) chose another.
+    pub build_stack: String,
 }
 
 impl From<AppRecord> for App {
@@ -163,6 +168,10 @@ pub struct CouplingRecord {
     pub created_at: String,
     /// RFC 3339 time of the last change.
     pub updated_at: String,
+    /// The app's name.
+    pub app_name: String,
+    /// The pipeline's name.
+    pub pipeline_name: String,
 }
 
 impl From<CouplingRecord> for Coupling {

@@ -4,18 +4,30 @@
 //! Guarantees: a release is written in one `IMMEDIATE` transaction (version counter, `current`
 //! flag, status), so a crash leaves either the whole release or none of it, and two processes
 //! never hand out the same version. `current` always marks the app's highest succeeded release.
-//! Every check runs before the first write: the slug's stack must match the app's, the app must
-//! run slugs (Cedar), and the slug's archive must be on disk with the declared checksum.
+//! Every check runs before the first write: the slug's stack must be the app's (or the one
+//! `build_stack` moves it to; a rollback may also go back to an earlier stack), the app must
+//! run slugs (Cedar), and the slug's archive must be on disk with the declared checksum. The app's
+//! stack follows the slug it runs, as on Heroku after `heroku stack:set` and a deploy.
 
 use std::sync::atomic::Ordering;
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
+use super::apps::app_in;
 use super::records::{AppRecord, ReleaseRecord, SlugRecord};
 use super::store::{
-    RELEASE_COLUMNS, Store, app_in, invalid, not_found, now, now_millis, parse_checksum, slug_in,
+    RELEASE_COLUMNS, Store, invalid, not_found, now, now_millis, parse_checksum, slug_in,
 };
 use crate::platform::{Generation, PlatformError, ReleaseStatus};
+
+/// Why a slug is being released: the stack check depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// A slug released to the app (a deploy or a promotion).
+    Slug,
+    /// An earlier release's slug released again.
+    Rollback,
+}
 
 impl Store {
     /// Up to `max` releases of `app`, newest first (all when `max` is None).
@@ -70,7 +82,7 @@ impl Store {
     ) -> Result<ReleaseRecord, PlatformError> {
         self.write(|tx| {
             let app = app_in(tx, app, self)?;
-            self.release_slug_in(tx, &app, slug_id, description)
+            self.release_slug_in(tx, &app, slug_id, description, Origin::Slug)
         })
     }
 
@@ -86,7 +98,7 @@ impl Store {
                 ))
             })?;
             let description = format!("Rollback to v{}", target.version);
-            self.release_slug_in(tx, &app, &slug_id, &description)
+            self.release_slug_in(tx, &app, &slug_id, &description, Origin::Rollback)
         })
     }
 
@@ -98,10 +110,11 @@ impl Store {
         app: &AppRecord,
         slug_id: &str,
         description: &str,
+        origin: Origin,
     ) -> Result<ReleaseRecord, PlatformError> {
         settle(tx, &app.id, self)?;
         let slug = slug_in(tx, slug_id, self)?;
-        self.check_releasable(app, &slug)?;
+        self.check_releasable(app, &slug, origin)?;
         let version: u64 = tx
             .query_row(
                 "SELECT COALESCE(MAX(version), 0) + 1 FROM releases WHERE app_id = ?1",
@@ -148,14 +161,24 @@ impl Store {
 
     /// Refuses what Heroku would fail on (Fir apps, another stack) and what it would not check
     /// (a missing archive, bytes that do not match the declared checksum).
-    fn check_releasable(&self, app: &AppRecord, slug: &SlugRecord) -> Result<(), PlatformError> {
+    fn check_releasable(
+        &self,
+        app: &AppRecord,
+        slug: &SlugRecord,
+        origin: Origin,
+    ) -> Result<(), PlatformError> {
         if app.generation == Generation::Fir {
             return Err(invalid(format!(
                 "app {} is a Fir-generation app: it runs OCI images, not slugs",
                 app.name
             )));
         }
-        if slug.stack != app.stack {
+        let stack_ok = slug.stack == app.stack
+            || slug.stack == app.build_stack
+            // The app ran this slug before, so its stack was the app's then: rolling back
+            // brings that stack back, as on Heroku.
+            || origin == Origin::Rollback;
+        if !stack_ok {
             return Err(invalid(format!(
                 "slug not compatible with stack: slug {} was built for {}, app {} runs {}",
                 slug.id, slug.stack, app.name, app.stack
@@ -263,6 +286,19 @@ fn mark_current(tx: &Connection, app_id: &str, store: &Store) -> Result<(), Plat
         [app_id],
     )
     .map_err(store.err("cannot update the current release"))?;
+    // The app runs on the stack of the slug it runs; a pending `build_stack` it reached is done.
+    tx.execute(
+        "UPDATE apps SET stack = COALESCE((SELECT s.stack FROM releases r \
+         JOIN slugs s ON s.id = r.slug_id WHERE r.app_id = ?1 AND r.current = 1), stack) \
+         WHERE id = ?1",
+        [app_id],
+    )
+    .map_err(store.err("cannot update the app's stack"))?;
+    tx.execute(
+        "UPDATE apps SET build_stack = NULL WHERE id = ?1 AND build_stack = stack",
+        [app_id],
+    )
+    .map_err(store.err("cannot update the app's stack"))?;
     tx.execute(
         "UPDATE apps SET released_at = ?2, updated_at = ?2 WHERE id = ?1",
         params![app_id, now()],

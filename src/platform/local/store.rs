@@ -1,9 +1,11 @@
-//! The local platform's state: apps, slugs, releases and config vars in SQLite.
+//! The local platform's state in SQLite: the store itself, its transactions, slugs, upload URLs
+//! and config vars.
 //!
 //! Guarantees: every write runs in an `IMMEDIATE` transaction (the write lock is taken up front,
 //! so two processes queue on the busy timeout instead of deadlocking), names are validated as the
-//! API validates them, and every storage error names the database file. Releases live in
-//! `releases.rs`; pipelines and promotions in `pipelines.rs`.
+//! API validates them, and every storage error names the database file. Apps live in `apps.rs`
+//! (their deletion in `deletion.rs`), releases in `releases.rs`, pipelines and promotions in
+//! `pipelines.rs`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,17 +16,12 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use super::LocalOptions;
+use super::apps::app_in;
 use super::blobs::BlobStore;
 use super::db;
-use super::records::{AppRecord, SlugRecord};
-use super::releases::{has_due_releases, settle};
-use crate::platform::{Generation, PlatformError};
+use super::records::SlugRecord;
+use crate::platform::PlatformError;
 use crate::sqlite::Database;
-
-/// The columns [`app_from_row`] reads, in order.
-const APP_COLUMNS: &str = "a.id, a.name, a.stack, a.generation, a.region, a.created_at, \
-    a.updated_at, a.released_at, (SELECT s.size FROM releases r JOIN slugs s ON s.id = r.slug_id \
-    WHERE r.app_id = a.id AND r.current = 1)";
 
 /// The columns [`release_from_row`] reads, in order.
 pub(crate) const RELEASE_COLUMNS: &str = "r.id, r.app_id, a.name, r.version, r.slug_id, r.description, \
@@ -103,68 +100,6 @@ impl Store {
         let value = f(&tx)?;
         tx.commit().map_err(self.err("cannot commit"))?;
         Ok(value)
-    }
-
-    /// Creates an app.
-    pub fn create_app(
-        &self,
-        name: &str,
-        stack: &str,
-        generation: Generation,
-    ) -> Result<AppRecord, PlatformError> {
-        check_app_name(name)?;
-        check_stack_name(stack)?;
-        let id = uuid::Uuid::new_v4().to_string();
-        let now = now();
-        self.write(|tx| {
-            let taken: bool = tx
-                .query_row("SELECT 1 FROM apps WHERE name = ?1", [name], |_| Ok(true))
-                .optional()
-                .map_err(self.err("cannot read apps"))?
-                .unwrap_or(false);
-            if taken {
-                return Err(PlatformError::Conflict {
-                    message: format!("Name {name} is already taken"),
-                    request_id: None,
-                });
-            }
-            tx.execute(
-                "INSERT INTO apps (id, name, stack, generation, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                params![id, name, stack, generation_name(generation), now],
-            )
-            .map_err(self.err("cannot create the app"))?;
-            app_in(tx, &id, self)
-        })
-    }
-
-    /// Reads an app by name or id.
-    /// Pending releases whose delay has passed are settled first, so every read sees them
-    /// finished; the write lock is taken only when there is one to settle.
-    pub fn app(&self, app: &str) -> Result<AppRecord, PlatformError> {
-        let record = {
-            let conn = self.conn();
-            let record = app_in(&conn, app, self)?;
-            if !has_due_releases(&conn, &record.id, self)? {
-                return Ok(record);
-            }
-            record
-        };
-        self.write(|tx| {
-            settle(tx, &record.id, self)?;
-            app_in(tx, &record.id, self)
-        })
-    }
-
-    /// Every app, by name.
-    pub fn apps(&self) -> Result<Vec<AppRecord>, PlatformError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare(&format!("SELECT {APP_COLUMNS} FROM apps a ORDER BY a.name"))
-            .map_err(self.err("cannot list apps"))?;
-        stmt.query_map([], app_from_row)
-            .and_then(|rows| rows.collect())
-            .map_err(self.err("cannot list apps"))
     }
 
     /// The app's config vars.
@@ -268,6 +203,17 @@ impl Store {
         size: u64,
     ) -> Result<(), PlatformError> {
         self.write(|tx| {
+            // Checked under the write lock: deleting an app removes unused archives under it too
+            // (deletion.rs), so an archive is either seen here or kept there.
+            if !self.blobs.contains(sha256) {
+                return Err(PlatformError::Storage {
+                    message: format!(
+                        "the archive uploaded for slug {slug_id} was removed before it was \
+                         recorded (an app using the same bytes was deleted meanwhile): upload it again"
+                    ),
+                    source: None,
+                });
+            }
             tx.execute(
                 "UPDATE slugs SET blob_sha256 = ?2, size = ?3, updated_at = ?4 WHERE id = ?1",
                 params![slug_id, sha256, size, now()],
@@ -327,22 +273,6 @@ impl Store {
     }
 }
 
-/// Reads an app by name or id inside a transaction or connection.
-pub(crate) fn app_in(
-    conn: &Connection,
-    app: &str,
-    store: &Store,
-) -> Result<AppRecord, PlatformError> {
-    conn.query_row(
-        &format!("SELECT {APP_COLUMNS} FROM apps a WHERE a.id = ?1 OR a.name = ?1"),
-        [app],
-        app_from_row,
-    )
-    .optional()
-    .map_err(store.err("cannot read apps"))?
-    .ok_or_else(|| not_found(format!("Couldn't find that app: {app}")))
-}
-
 /// Reads a slug by id.
 pub(crate) fn slug_in(
     conn: &Connection,
@@ -357,25 +287,6 @@ pub(crate) fn slug_in(
     .optional()
     .map_err(store.err("cannot read slugs"))?
     .ok_or_else(|| not_found(format!("Couldn't find that slug: {slug_id}")))
-}
-
-fn app_from_row(row: &Row<'_>) -> rusqlite::Result<AppRecord> {
-    let generation: String = row.get(3)?;
-    Ok(AppRecord {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        stack: row.get(2)?,
-        generation: if generation == "fir" {
-            Generation::Fir
-        } else {
-            Generation::Cedar
-        },
-        region: row.get(4)?,
-        created_at: row.get(5)?,
-        updated_at: row.get(6)?,
-        released_at: row.get(7)?,
-        slug_size: row.get(8)?,
-    })
 }
 
 fn slug_from_row(row: &Row<'_>) -> rusqlite::Result<SlugRecord> {
@@ -412,41 +323,16 @@ pub(crate) fn parse_checksum(checksum: &str) -> Result<&str, PlatformError> {
         })
 }
 
-fn check_app_name(name: &str) -> Result<(), PlatformError> {
-    let bytes = name.as_bytes();
-    let ok = (3..=30).contains(&bytes.len())
-        && bytes[0].is_ascii_lowercase()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        && bytes[bytes.len() - 1] != b'-';
-    if ok {
+/// Refuses a stack the local platform does not run (the ones [`crate::stack`] knows).
+pub(crate) fn check_stack_name(stack: &str) -> Result<(), PlatformError> {
+    if crate::stack::known().any(|known| known == stack) {
         Ok(())
     } else {
+        let known: Vec<&str> = crate::stack::known().collect();
         Err(invalid(format!(
-            "app name {name:?} must match ^[a-z][a-z0-9-]{{1,28}}[a-z0-9]$"
+            "stack {stack:?} is not one the local platform runs: {}",
+            known.join(", ")
         )))
-    }
-}
-
-fn check_stack_name(stack: &str) -> Result<(), PlatformError> {
-    let ok = !stack.is_empty()
-        && stack.len() <= 64
-        && stack
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(invalid(format!("stack name {stack:?} is not a stack")))
-    }
-}
-
-/// The wire name of a generation.
-pub(crate) fn generation_name(generation: Generation) -> &'static str {
-    match generation {
-        Generation::Cedar => "cedar",
-        Generation::Fir => "fir",
     }
 }
 
