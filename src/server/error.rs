@@ -50,6 +50,20 @@ impl ApiError {
         )
     }
 
+    /// `405 method_not_allowed` (the caller adds the `Allow` header).
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            message,
+        )
+    }
+
+    /// `501 not_implemented`: the Platform API has this link and slugplan server does not serve it.
+    pub fn not_implemented(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_IMPLEMENTED, "not_implemented", message)
+    }
+
     /// `429 rate_limit`.
     pub fn rate_limit() -> Self {
         Self::new(

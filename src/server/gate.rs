@@ -1,6 +1,10 @@
 //! What every request passes through before and after its handler: the request id and rate-limit
 //! headers, fault injection, authentication, the `Accept` version check and the rate limit.
 //!
+//! The `RateLimit-Remaining` header of an answer is the count taken when its request was let
+//! through, and the handler sees that same count ([`RateLimitRemaining`]), so
+//! `GET /account/rate-limits` and its header agree.
+//!
 //! Faults are off unless configured; each counts requests (1, 2, 3, …) and fires on every Nth, so
 //! a reliability test knows exactly which request will fail.
 
@@ -18,6 +22,10 @@ use futures_util::StreamExt;
 
 use super::AppState;
 use super::error::ApiError;
+
+/// The requests left in the bucket once this request's token was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RateLimitRemaining(pub(crate) u64);
 
 /// A token bucket like Heroku's: `capacity` requests, refilled at `per_minute`.
 #[derive(Debug)]
@@ -46,22 +54,28 @@ impl Bucket {
         self.refilled = now;
     }
 
-    /// Takes one request's token; false when the bucket is empty.
-    fn take(&mut self) -> bool {
+    /// Takes one request's token and says how many whole requests are left; None when the
+    /// bucket is empty.
+    fn take(&mut self) -> Option<u64> {
         self.refill();
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
-            true
+            Some(self.whole())
         } else {
-            false
+            None
         }
+    }
+
+    /// Whole requests left, without refilling.
+    fn whole(&self) -> u64 {
+        // Truncation is the point: a partial token is not a request.
+        self.tokens.max(0.0) as u64
     }
 
     /// Whole requests left.
     pub(crate) fn remaining(&mut self) -> u64 {
         self.refill();
-        // Truncation is the point: a partial token is not a request.
-        self.tokens.max(0.0) as u64
+        self.whole()
     }
 }
 
@@ -71,7 +85,11 @@ fn fires(every: Option<u64>, n: u64) -> bool {
 }
 
 /// The middleware: see the module docs.
-pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn gate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let n = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
     let request_id = uuid::Uuid::new_v4().to_string();
     let faults = &state.config.faults;
@@ -86,6 +104,12 @@ pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: 
     } else {
         request.uri().path().to_owned()
     };
+    let query = if is_blob {
+        None
+    } else {
+        request.uri().query().map(str::to_owned)
+    };
+    let mut taken = None;
     let mut response = if fires(faults.every_429, n) {
         ApiError::rate_limit().into_response()
     } else if fires(faults.every_5xx, n) {
@@ -98,26 +122,36 @@ pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: 
     } else if is_blob {
         // Blob URLs are pre-signed: they carry their own token and need no credentials.
         next.run(request).await
-    } else if let Err(err) = check(&state, request.headers()) {
-        err.into_response()
     } else {
-        next.run(request).await
+        match check(&state, request.headers()) {
+            Err(err) => err.into_response(),
+            Ok(remaining) => {
+                taken = Some(remaining);
+                request
+                    .extensions_mut()
+                    .insert(RateLimitRemaining(remaining));
+                next.run(request).await
+            }
+        }
     };
     if fires(faults.drop_body_every, n) {
         response = truncate_body(response).await;
     }
-    let remaining = crate::sync::lock(&state.bucket).remaining();
+    let remaining = taken.unwrap_or_else(|| crate::sync::lock(&state.bucket).remaining());
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         headers.insert("request-id", value);
     }
     headers.insert("ratelimit-remaining", HeaderValue::from(remaining));
     if let Some(log) = &state.request_log {
-        let line = serde_json::json!({
+        let mut line = serde_json::json!({
             "method": method.as_str(),
             "path": path,
             "status": response.status().as_u16(),
         });
+        if let Some(query) = query {
+            line["query"] = serde_json::Value::String(query);
+        }
         // One write call per line (O_APPEND): a server killed mid-request leaves whole lines,
         // never half of one. A line lost to a full disk must not fail the request it describes.
         let line = format!("{line}\n");
@@ -127,8 +161,9 @@ pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: 
     response
 }
 
-/// Authentication, the API version and the rate limit, in the order Heroku checks them.
-fn check(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// Authentication, the API version and the rate limit, in the order Heroku checks them; the
+/// requests left once this one is counted.
+fn check(state: &AppState, headers: &HeaderMap) -> Result<u64, ApiError> {
     if let Some(expected) = &state.config.token {
         let given = headers
             .get(header::AUTHORIZATION)
@@ -151,12 +186,9 @@ fn check(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
             ),
         ));
     }
-    let allowed = crate::sync::lock(&state.bucket).take();
-    if allowed {
-        Ok(())
-    } else {
-        Err(ApiError::rate_limit())
-    }
+    crate::sync::lock(&state.bucket)
+        .take()
+        .ok_or_else(ApiError::rate_limit)
 }
 
 /// The token in `Authorization: Bearer <token>` or HTTP Basic with the token as password.

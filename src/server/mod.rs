@@ -14,14 +14,23 @@
 //! Fault injection (off by default) lets reliability tests make every Nth request answer `429`
 //! or `503`, drop the connection mid-body, add latency, or expire blob URLs early.
 
+mod account;
 mod apps;
 mod error;
 mod gate;
+mod links;
+mod list;
 mod pipelines;
 mod range;
+mod releases;
+mod routes;
+mod slugs;
+mod stacks;
 mod wire;
 
 pub use error::ApiError;
+pub use links::{Link, all as schema_links};
+pub use routes::served as served_links;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,10 +39,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -87,8 +94,9 @@ pub struct ServerConfig {
     pub rate_limit_refill: u32,
     /// Injected faults.
     pub faults: Faults,
-    /// Append one JSON line per request (`{"method", "path", "status"}`) to this file, so tests
-    /// can count what a client sent (e.g. "a second apply makes no write requests").
+    /// Append one JSON line per request (`{"method", "path", "status"}`, and `"query"` when the
+    /// request had one) to this file, so tests can count what a client sent (e.g. "a second
+    /// apply makes no write requests").
     pub request_log: Option<PathBuf>,
 }
 
@@ -236,64 +244,7 @@ impl Server {
 }
 
 fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/apps", get(apps::list_apps).post(apps::create_app))
-        .route("/apps/{app}", get(apps::get_app))
-        .route("/apps/{app}/slugs", post(apps::create_slug))
-        .route("/apps/{app}/slugs/{slug}", get(apps::get_slug))
-        .route(
-            "/apps/{app}/releases",
-            get(apps::list_releases).post(apps::create_release),
-        )
-        .route("/apps/{app}/releases/{release}", get(apps::get_release))
-        .route(
-            "/apps/{app}/releases/{release}/config-vars",
-            get(apps::release_config_vars),
-        )
-        .route(
-            "/apps/{app}/config-vars",
-            get(apps::config_vars).patch(apps::update_config_vars),
-        )
-        .route("/apps/{app}/addons", get(apps::empty_list))
-        .route("/apps/{app}/dynos", get(apps::empty_list))
-        .route("/apps/{app}/collaborators", get(apps::empty_list))
-        .route(
-            "/apps/{app}/pipeline-couplings",
-            get(pipelines::app_coupling),
-        )
-        .route("/filters/apps", post(apps::filter_apps))
-        .route("/account", get(apps::account))
-        .route("/account/rate-limits", get(apps::rate_limits))
-        .route(
-            "/pipelines",
-            get(pipelines::list_pipelines).post(pipelines::create_pipeline),
-        )
-        .route("/pipelines/{pipeline}", get(pipelines::get_pipeline))
-        .route(
-            "/pipelines/{pipeline}/pipeline-couplings",
-            get(pipelines::pipeline_couplings),
-        )
-        .route("/pipeline-couplings", post(pipelines::create_coupling))
-        .route(
-            "/pipeline-couplings/{coupling}",
-            get(pipelines::get_coupling)
-                .patch(pipelines::update_coupling)
-                .delete(pipelines::delete_coupling),
-        )
-        .route("/pipeline-promotions", post(pipelines::create_promotion))
-        .route(
-            "/pipeline-promotions/{promotion}",
-            get(pipelines::get_promotion),
-        )
-        .route(
-            "/pipeline-promotions/{promotion}/promotion-targets",
-            get(pipelines::promotion_targets),
-        );
-    let blobs = Router::new()
-        .route("/blobs/{token}", put(apps::put_blob).get(apps::get_blob))
-        .layer(DefaultBodyLimit::disable());
-    api.merge(blobs)
-        .fallback(|| async { ApiError::not_found("The requested API endpoint was not found.") })
+    routes::router()
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             gate::gate,
@@ -304,29 +255,6 @@ fn router(state: AppState) -> Router {
 /// A JSON answer.
 pub(crate) fn json(status: StatusCode, value: Value) -> Response {
     (status, axum::Json(value)).into_response()
-}
-
-/// A list answer: one page per the request's `Range`, `206` and `Next-Range` when more remain.
-pub(crate) fn list(headers: &HeaderMap, items: Vec<Value>, fields: &[&str]) -> Response {
-    let spec = range::RangeSpec::parse(
-        headers
-            .get(axum::http::header::RANGE)
-            .and_then(|v| v.to_str().ok()),
-    );
-    let page = range::paginate(items, &spec, fields);
-    let status = if page.next_range.is_some() {
-        StatusCode::PARTIAL_CONTENT
-    } else {
-        StatusCode::OK
-    };
-    let mut response = json(status, Value::Array(page.items));
-    if let Some(next) = page.next_range.and_then(|n| HeaderValue::from_str(&n).ok()) {
-        response.headers_mut().insert("next-range", next);
-    }
-    if let Ok(accept) = HeaderValue::from_str(&fields.join(", ")) {
-        response.headers_mut().insert("accept-ranges", accept);
-    }
-    response
 }
 
 /// Parses a JSON request body; an empty body is `{}`.

@@ -2,12 +2,13 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::{AppState, body, json, list, wire};
+use super::list::ListQuery;
+use super::{AppState, body, json, wire};
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -55,14 +56,10 @@ pub(crate) async fn create_pipeline(State(state): State<AppState>, bytes: Bytes)
     Ok(json(StatusCode::CREATED, wire::pipeline(&pipeline)))
 }
 
-/// `GET /pipelines`.
-pub(crate) async fn list_pipelines(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
+/// `GET /pipelines`, filtered by name with `?eq[name]=NAME` as the Heroku CLI asks.
+pub(crate) async fn list_pipelines(State(state): State<AppState>, query: ListQuery) -> ApiResult {
     let pipelines = state.platform.blocking(|s| s.pipelines()).await?;
-    Ok(list(
-        &headers,
-        pipelines.iter().map(wire::pipeline).collect(),
-        &["id", "name", "created_at", "updated_at"],
-    ))
+    Ok(query.answer(pipelines.iter().map(wire::pipeline).collect()))
 }
 
 /// `GET /pipelines/{id_or_name}`.
@@ -81,17 +78,13 @@ pub(crate) async fn get_pipeline(
 pub(crate) async fn pipeline_couplings(
     State(state): State<AppState>,
     Path(pipeline): Path<String>,
-    headers: HeaderMap,
+    query: ListQuery,
 ) -> ApiResult {
     let couplings = state
         .platform
         .blocking(move |s| s.pipeline_couplings(&pipeline))
         .await?;
-    Ok(list(
-        &headers,
-        couplings.iter().map(wire::coupling).collect(),
-        &["id", "created_at", "updated_at"],
-    ))
+    Ok(query.answer(couplings.iter().map(wire::coupling).collect()))
 }
 
 /// `GET /apps/{app}/pipeline-couplings`: one object (the schema's "Info By App"); an app in
@@ -238,15 +231,11 @@ pub(crate) async fn get_promotion(
 pub(crate) async fn promotion_targets(
     State(state): State<AppState>,
     Path(promotion): Path<String>,
-    headers: HeaderMap,
+    query: ListQuery,
 ) -> ApiResult {
     let targets = state
         .platform
         .blocking(move |s| s.promotion_targets(&promotion))
         .await?;
-    Ok(list(
-        &headers,
-        targets.iter().map(wire::promotion_target).collect(),
-        &["id"],
-    ))
+    Ok(query.answer(targets.iter().map(wire::promotion_target).collect()))
 }

@@ -8,6 +8,7 @@
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::{AppState, stacks};
 use crate::platform::local::{
     AppRecord, CouplingRecord, PipelineRecord, PromotionRecord, ReleaseRecord, SlugRecord,
     TargetRecord,
@@ -27,16 +28,31 @@ pub fn derived_id(kind: &str, name: &str) -> String {
         .to_string()
 }
 
-/// The stack name a stack identity (name or derived id) stands for.
-pub fn stack_name(identity: &str) -> String {
-    ["heroku-20", "heroku-22", "heroku-24"]
-        .into_iter()
-        .find(|name| derived_id("stack", name) == identity)
-        .map_or_else(|| identity.to_owned(), str::to_owned)
+/// A stack as other resources name it: `{id, name}`.
+fn stack_ref(name: &str) -> Value {
+    json!({ "id": derived_id("stack", name), "name": name })
 }
 
-fn stack(name: &str) -> Value {
-    json!({ "id": derived_id("stack", name), "name": name })
+/// When each stack came out: fixed, so a stack's answer is the same on every server.
+fn stack_introduced(name: &str) -> &'static str {
+    match name {
+        "heroku-20" => "2020-06-01T00:00:00Z",
+        "heroku-22" => "2022-06-01T00:00:00Z",
+        _ => "2024-06-01T00:00:00Z",
+    }
+}
+
+/// `#/definitions/stack`.
+pub fn stack(name: &str) -> Value {
+    let introduced = stack_introduced(name);
+    json!({
+        "created_at": introduced,
+        "default": name == stacks::DEFAULT,
+        "id": derived_id("stack", name),
+        "name": name,
+        "state": stacks::state(name),
+        "updated_at": introduced,
+    })
 }
 
 fn owner() -> Value {
@@ -75,19 +91,26 @@ pub fn account(created_at: &str) -> Value {
     })
 }
 
+/// The URL an app will answer on once the local platform runs its dynos (issue 18's router):
+/// `http://<app>.localhost:<port>/` on this server's port. Clients need a URL here
+/// (`heroku apps:rename` reads it) even before anything answers on it.
+fn web_url(app: &AppRecord, state: &AppState) -> String {
+    format!("http://{}.localhost:{}/", app.name, state.local_addr.port())
+}
+
 /// `#/definitions/app`.
-pub fn app(app: &AppRecord) -> Value {
+pub fn app(app: &AppRecord, state: &AppState) -> Value {
     json!({
         "acm": false,
         "archived_at": null,
         "buildpack_provided_description": null,
-        "build_stack": stack(&app.stack),
+        "build_stack": stack_ref(&app.build_stack),
         "created_at": app.created_at,
         "generation": generation(app.generation),
         "git_url": format!("https://git.heroku.com/{}.git", app.name),
         "id": app.id,
         "internal_routing": null,
-        "maintenance": false,
+        "maintenance": app.maintenance,
         "name": app.name,
         "organization": null,
         "owner": owner(),
@@ -96,16 +119,16 @@ pub fn app(app: &AppRecord) -> Value {
         "repo_size": null,
         "slug_size": app.slug_size,
         "space": null,
-        "stack": stack(&app.stack),
+        "stack": stack_ref(&app.stack),
         "team": null,
         "updated_at": app.updated_at,
-        "web_url": null,
+        "web_url": web_url(app, state),
     })
 }
 
 /// `#/definitions/team-app` (what `POST /filters/apps` lists).
-pub fn team_app(record: &AppRecord) -> Value {
-    let mut value = app(record);
+pub fn team_app(record: &AppRecord, state: &AppState) -> Value {
+    let mut value = app(record, state);
     value["joined"] = json!(false);
     value["locked"] = json!(false);
     value
@@ -123,7 +146,7 @@ pub fn slug(slug: &SlugRecord, blob: Value) -> Value {
         "id": slug.id,
         "process_types": slug.process_types,
         "size": slug.size,
-        "stack": stack(&slug.stack),
+        "stack": stack_ref(&slug.stack),
         "updated_at": slug.updated_at,
     })
 }
@@ -160,7 +183,7 @@ pub fn release(release: &ReleaseRecord) -> Value {
     })
 }
 
-/// `#/definitions/pipeline`.
+/// `#/definitions/pipeline`: owned by the local platform's one account.
 pub fn pipeline(pipeline: &PipelineRecord) -> Value {
     json!({
         "created_at": pipeline.created_at,
@@ -170,18 +193,22 @@ pub fn pipeline(pipeline: &PipelineRecord) -> Value {
         },
         "id": pipeline.id,
         "name": pipeline.name,
-        "owner": null,
+        "owner": {
+            "id": derived_id("account", OWNER_EMAIL),
+            "type": "user",
+        },
         "updated_at": pipeline.updated_at,
     })
 }
 
-/// `#/definitions/pipeline-coupling`.
+/// `#/definitions/pipeline-coupling`. The schema does not close its `app` and `pipeline`
+/// objects, and Heroku names both in them: clients print `pipeline.name`.
 pub fn coupling(coupling: &CouplingRecord) -> Value {
     json!({
-        "app": { "id": coupling.app_id },
+        "app": { "id": coupling.app_id, "name": coupling.app_name },
         "created_at": coupling.created_at,
         "id": coupling.id,
-        "pipeline": { "id": coupling.pipeline_id },
+        "pipeline": { "id": coupling.pipeline_id, "name": coupling.pipeline_name },
         "stage": coupling.stage,
         "updated_at": coupling.updated_at,
     })

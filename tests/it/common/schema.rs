@@ -23,8 +23,26 @@ pub fn schema() -> &'static Value {
     static SCHEMA: OnceLock<Value> = OnceLock::new();
     SCHEMA.get_or_init(|| {
         let text = std::fs::read_to_string(schema_path()).expect("read the Platform API schema");
-        serde_json::from_str(&text).expect("the schema is JSON")
+        let mut schema: Value = serde_json::from_str(&text).expect("the schema is JSON");
+        local_deviations(&mut schema);
+        schema
     })
+}
+
+/// Where the local platform knowingly differs from Heroku, written into the schema the
+/// contract check uses, so every other property is held to the official one:
+/// - an app's `web_url` may be on loopback (`http://<app>.localhost:<port>/`) as well as on
+///   `herokuapp.com`: a local app's URL must never lead to someone's Heroku app.
+fn local_deviations(schema: &mut Value) {
+    let web_url = &mut schema["definitions"]["app"]["definitions"]["web_url"];
+    let heroku = web_url["pattern"]
+        .as_str()
+        .and_then(|p| p.strip_prefix('^'))
+        .and_then(|p| p.strip_suffix('$'))
+        .unwrap_or_else(|| panic!("the schema's web_url changed: {web_url}"))
+        .to_owned();
+    let local = r"http://[a-z][a-z0-9-]{1,28}[a-z0-9]\.localhost:[0-9]{1,5}/";
+    web_url["pattern"] = Value::String(format!("^({heroku}|{local})$"));
 }
 
 /// What is wrong with `value` against the draft-4 schema `root` (refs resolved within it,
