@@ -1,7 +1,7 @@
 //! The links of Heroku's official Platform API schema: every method and path the API has.
 //!
 //! `links.tsv` beside this file lists them, one line per link of
-//! `shared/heroku/platform-api-schema.json` in the schema's order: method, path template,
+//! `shared/heroku/platform-api-schema.json`, by definition name: method, path template,
 //! definition, title and, for a list, the fields its `Range` may name, tab-separated. It is generated from the schema (570 KB, not part of the
 //! build) by the integration test `server::links`, which fails when the committed file and the
 //! schema disagree, so the table cannot go stale.
@@ -41,7 +41,7 @@ impl Link {
     }
 }
 
-/// Every link of the schema, in the schema's order.
+/// Every link of the schema, by definition name and then in the schema's order.
 pub fn all() -> &'static [Link] {
     static LINKS: LazyLock<Vec<Link>> = LazyLock::new(|| parse(TABLE));
     &LINKS
@@ -55,24 +55,21 @@ pub fn find(method: &str, template: &str) -> Option<&'static Link> {
 }
 
 /// The link a request for `method` on `path` is an instance of: when several templates match
-/// (`/users/~/…` and `/users/{account}/…`), the one with literal segments earliest wins.
+/// (`/users/~/…` and `/users/{account}/…`), the most specific wins (see [`most_specific`]).
 pub fn resolve(method: &str, path: &str) -> Option<&'static Link> {
-    most_specific(
-        all()
-            .iter()
-            .filter(|l| l.method == method && l.matches(path)),
-    )
+    let candidates: Vec<&'static Link> = all()
+        .iter()
+        .filter(|l| l.method == method && l.matches(path))
+        .collect();
+    let template = most_specific(candidates.iter().map(|l| l.template))?;
+    candidates.into_iter().find(|l| l.template == template)
 }
 
-/// The template that names `path` best among those that match it, with any method.
-pub fn template_of(path: &str) -> Option<&'static str> {
-    most_specific(all().iter().filter(|l| l.matches(path))).map(|l| l.template)
-}
-
-fn most_specific<'a>(links: impl Iterator<Item = &'a Link>) -> Option<&'a Link> {
-    // Literal segments sort before placeholders, position by position.
-    links.min_by_key(|l| {
-        l.template
+/// The most specific of `templates`: literal segments win over placeholders, position by
+/// position from the left.
+pub fn most_specific<'a>(templates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    templates.min_by_key(|template| {
+        template
             .split('/')
             .map(|segment| segment.starts_with('{'))
             .collect::<Vec<bool>>()

@@ -8,10 +8,12 @@
 //! - `501 not_implemented` for a link the schema has and the server does not serve, naming it
 //!   (`slugplan server does not implement DELETE /apps/{app}/addons/{id}`), so a user knows it
 //!   is this server's limit and not their mistake;
-//! - `405 method_not_allowed` with an `Allow` header for a path the schema (or this server)
-//!   knows with other methods only; `Allow` lists every method the path has in the schema or
-//!   here (a listed method the server does not serve answers 501);
+//! - `405 method_not_allowed` for a path the schema (or this server) knows with other methods
+//!   only;
 //! - `404 not_found` for a path the API does not have.
+//!
+//! The 501 and 405 answers carry an `Allow` header listing every method the path has in the
+//! schema or here (a listed method the server does not serve answers 501).
 //!
 //! Besides the schema's links the server has its own: the upload URLs (`/blobs/{token}`) it hands
 //! out with each slug.
@@ -175,37 +177,35 @@ async fn unrouted(request: Request) -> Response {
         Method::HEAD => "GET",
         ref other => other.as_str(),
     };
-    if let Some(link) = links::resolve(method, path) {
-        return ApiError::not_implemented(format!(
+    let templates: Vec<(&str, &str)> = links::all()
+        .iter()
+        .map(|l| (l.method, l.template))
+        .chain(LOCAL.iter().copied())
+        .filter(|(_, template)| links::template_matches(template, path))
+        .collect();
+    let mut allowed: Vec<&str> = templates.iter().map(|(method, _)| *method).collect();
+    allowed.sort_unstable();
+    allowed.dedup();
+    let allow = allowed.join(", ");
+    let mut response = if let Some(link) = links::resolve(method, path) {
+        ApiError::not_implemented(format!(
             "slugplan server does not implement {} {}",
             link.method, link.template
         ))
-        .into_response();
+    } else if let Some(named) = links::most_specific(templates.iter().map(|(_, t)| *t)) {
+        ApiError::method_not_allowed(format!(
+            "{} is not a method of {named}: it takes {allow}",
+            request.method()
+        ))
+    } else {
+        ApiError::not_found("The requested API endpoint was not found.")
     }
-    let mut allowed: Vec<&str> = links::all()
-        .iter()
-        .filter(|l| l.matches(path))
-        .map(|l| l.method)
-        .chain(
-            LOCAL
-                .iter()
-                .filter(|(_, template)| links::template_matches(template, path))
-                .map(|(method, _)| *method),
-        )
-        .collect();
-    allowed.sort_unstable();
-    allowed.dedup();
-    if allowed.is_empty() {
-        return ApiError::not_found("The requested API endpoint was not found.").into_response();
-    }
-    let named = links::template_of(path).unwrap_or(path);
-    let allow = allowed.join(", ");
-    let mut response = ApiError::method_not_allowed(format!(
-        "{} is not a method of {named}: it takes {allow}",
-        request.method()
-    ))
     .into_response();
-    if let Ok(value) = HeaderValue::from_str(&allow) {
+    // Whatever the answer, `Allow` says what the path has (axum would otherwise add the
+    // methods it routes, which are only the served ones).
+    if let Ok(value) = HeaderValue::from_str(&allow)
+        && !allowed.is_empty()
+    {
         response.headers_mut().insert(header::ALLOW, value);
     }
     response

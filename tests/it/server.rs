@@ -1,6 +1,7 @@
 //! Integration tests: `slugplan server` as a real process on 127.0.0.1, driven by a plain HTTP
 //! client. Every response body is checked against the official Platform API schema.
 
+mod links;
 mod reliability;
 
 use reqwest::{Method, StatusCode};

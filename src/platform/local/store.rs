@@ -167,7 +167,8 @@ impl Store {
             serde_json::to_string(&params.process_types).expect("a string map serialises");
         self.write(|tx| {
             let app = app_in(tx, app, self)?;
-            let stack = params.stack.clone().unwrap_or(app.stack);
+            // A slug made now is for the app's next release.
+            let stack = params.stack.clone().unwrap_or(app.build_stack);
             tx.execute(
                 "INSERT INTO slugs (id, app_id, checksum, process_types, stack, commit_sha, \
                  commit_description, buildpack_description, created_at, updated_at) \

@@ -24,9 +24,28 @@ pub fn schema() -> &'static Value {
     SCHEMA.get_or_init(|| {
         let text = std::fs::read_to_string(schema_path()).expect("read the Platform API schema");
         let mut schema: Value = serde_json::from_str(&text).expect("the schema is JSON");
+        close_strict_objects(&mut schema);
         local_deviations(&mut schema);
         schema
     })
+}
+
+/// Heroku's hyper-schema closes an object with `strictProperties: true` (no properties but the
+/// listed ones); draft 4 spells that `additionalProperties: false`, so the check enforces it too.
+fn close_strict_objects(node: &mut Value) {
+    match node {
+        Value::Object(map) => {
+            if map.get("strictProperties") == Some(&Value::Bool(true))
+                && map.contains_key("properties")
+                && !map.contains_key("additionalProperties")
+            {
+                map.insert("additionalProperties".to_owned(), Value::Bool(false));
+            }
+            map.values_mut().for_each(close_strict_objects);
+        }
+        Value::Array(items) => items.iter_mut().for_each(close_strict_objects),
+        _ => {}
+    }
 }
 
 /// Where the local platform knowingly differs from Heroku, written into the schema the
@@ -72,6 +91,20 @@ pub fn schema_errors(definition: &str, value: &Value) -> Vec<String> {
         "$ref".to_owned(),
         Value::String(format!("#/definitions/{definition}")),
     );
+    errors_against(&root, value)
+}
+
+/// What is wrong with `value` as the answer of `link` (its `targetSchema`, refs resolved
+/// against the whole document).
+pub fn target_errors(link: &Value, value: &Value) -> Vec<String> {
+    let mut root = schema().clone();
+    let object = root.as_object_mut().expect("schema object");
+    for key in ["$schema", "id", "links", "properties"] {
+        object.remove(key);
+    }
+    for (key, part) in link["targetSchema"].as_object().expect("a targetSchema") {
+        object.insert(key.clone(), part.clone());
+    }
     errors_against(&root, value)
 }
 
