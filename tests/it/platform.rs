@@ -567,3 +567,44 @@ async fn a_source_release_settled_by_time_alone_can_be_promoted() {
     }
     assert_eq!(targets[0].status, TargetStatus::Succeeded);
 }
+
+#[tokio::test]
+async fn a_database_from_before_app_updates_is_migrated_with_its_apps() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("platform");
+    LocalPlatform::open(&dir)
+        .unwrap()
+        .create_app("veteran", "heroku-22")
+        .await
+        .unwrap();
+    // What slugplan's first schema left: no maintenance flag, no build stack.
+    let conn = rusqlite::Connection::open(dir.join("platform.db")).unwrap();
+    conn.execute_batch(
+        "ALTER TABLE apps DROP COLUMN maintenance; ALTER TABLE apps DROP COLUMN build_stack; \
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(conn);
+    let platform = LocalPlatform::open(&dir).unwrap();
+    let app = platform
+        .blocking(|s| s.app("veteran"))
+        .await
+        .expect("the old app, migrated");
+    assert_eq!(
+        (
+            app.stack.as_str(),
+            app.build_stack.as_str(),
+            app.maintenance
+        ),
+        ("heroku-22", "heroku-22", false)
+    );
+    let changes = local::AppChanges {
+        maintenance: Some(true),
+        ..Default::default()
+    };
+    let app = platform
+        .blocking(move |s| s.update_app("veteran", &changes))
+        .await
+        .unwrap();
+    assert!(app.maintenance);
+}

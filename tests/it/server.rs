@@ -1,6 +1,7 @@
 //! Integration tests: `slugplan server` as a real process on 127.0.0.1, driven by a plain HTTP
 //! client. Every response body is checked against the official Platform API schema.
 
+mod apps;
 mod links;
 mod reliability;
 
@@ -29,6 +30,19 @@ fn the_contract_check_catches_wrong_shapes() {
             "{field} not caught: {errors:#?}"
         );
     }
+    // Objects the schema closes (strictProperties) take no other property.
+    let id = "01234567-89ab-cdef-0123-456789abcdef";
+    let extra = json!({ "slug": { "id": id, "name": "no such property" } });
+    let errors = schema_errors("release", &extra);
+    assert!(
+        errors.iter().any(|e| e.ends_with("/slug")),
+        "an extra property in a closed object passed: {errors:#?}"
+    );
+    let open = json!({ "app": { "id": id, "name": "coupled" } });
+    assert_eq!(
+        schema_errors("pipeline-coupling", &open),
+        Vec::<String>::new()
+    );
 }
 
 #[tokio::test]

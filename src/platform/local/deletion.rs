@@ -147,3 +147,36 @@ fn blob_in_use(tx: &Transaction<'_>, sha256: &str, store: &Store) -> Result<bool
     )
     .map_err(store.err("cannot read slugs"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::Generation;
+    use crate::platform::local::SlugParams;
+
+    /// The race deletion guards against: an archive removed after an upload put it in place
+    /// and before the upload recorded it must not leave a slug pointing at nothing.
+    #[test]
+    fn an_upload_whose_archive_vanished_is_refused_not_recorded() {
+        let temp = tempfile::tempdir().unwrap();
+        let store = Store::open(temp.path()).unwrap();
+        store
+            .create_app("racer", "heroku-24", Generation::Cedar)
+            .unwrap();
+        let slug = store.create_slug("racer", &SlugParams::default()).unwrap();
+        let sha = "ab".repeat(32);
+        let err = store.record_upload(&slug.id, &sha, 3).unwrap_err();
+        assert!(err.to_string().contains("upload it again"), "{err}");
+        assert_eq!(store.slug(&slug.id).unwrap().blob_sha256, None);
+
+        let path = store.blob_path(&sha);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(&path, b"abc").unwrap();
+        store.record_upload(&slug.id, &sha, 3).unwrap();
+        assert_eq!(store.slug(&slug.id).unwrap().blob_sha256, Some(sha.clone()));
+        // Its app's deletion takes the archive too: nothing else uses it.
+        let deletion = store.delete_app("racer").unwrap();
+        assert_eq!(deletion.unused_blobs, [sha]);
+        assert!(!path.exists());
+    }
+}
