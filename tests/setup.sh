@@ -3,8 +3,27 @@
 # our slugs, pigz and python3 too, xz makes .tar.xz runtimes, go builds the Go example,
 # setpriv (util-linux) drops root's file-reading privilege for the unreadable-file test.
 # Debian's apt is used when running as root; otherwise it says what to install.
-# Then it prepares the examples' runtimes (examples/runtimes/prepare.sh: Node from the npm
-# registry, a Ruby with webrick packed from this machine's), which tests/it/examples.rs runs.
+# Then it installs Heroku's own CLI from the npm registry (pinned: tests/it/server/heroku_cli.rs
+# drives it against `slugplan server`, and requires it when CI is set), and prepares the
+# examples' runtimes (# The version tests/it/server/heroku_cli.rs snapshots the output of. npm installs it from the
+# registry alone (about a minute; its optional native add-ons' install scripts are not run).
+HEROKU_CLI_VERSION=11.10.0
+heroku_version() {
+  HEROKU_SKIP_NEW_VERSION_CHECK=true HEROKU_DISABLE_AUTOUPDATE=1 DISABLE_TELEMETRY=true \
+    heroku --version 2>/dev/null
+}
+if ! heroku_version | grep -q "^heroku/$HEROKU_CLI_VERSION "; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "tests/setup.sh: installing the Heroku CLI $HEROKU_CLI_VERSION with npm" >&2
+    npm install --global --no-fund --no-audit --loglevel=error "heroku@$HEROKU_CLI_VERSION" >/dev/null
+  else
+    echo "tests/setup.sh: the tests need the Heroku CLI: npm install -g heroku@$HEROKU_CLI_VERSION" >&2
+    exit 1
+  fi
+fi
+
+examples/runtimes/prepare.sh: Node from the npm registry, a Ruby with
+# webrick packed from this machine's), which tests/it/examples.rs runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +36,7 @@ want xz xz-utils
 want python3 python3
 want go golang-go
 want setpriv util-linux
+want npm npm
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -25,6 +45,23 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
     echo "tests/setup.sh: the tests need these packages: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+# The version tests/it/server/heroku_cli.rs snapshots the output of. npm installs it from the
+# registry alone (about a minute; its optional native add-ons' install scripts are not run).
+HEROKU_CLI_VERSION=11.10.0
+heroku_version() {
+  HEROKU_SKIP_NEW_VERSION_CHECK=true HEROKU_DISABLE_AUTOUPDATE=1 DISABLE_TELEMETRY=true \
+    heroku --version 2>/dev/null
+}
+if ! heroku_version | grep -q "^heroku/$HEROKU_CLI_VERSION "; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "tests/setup.sh: installing the Heroku CLI $HEROKU_CLI_VERSION with npm" >&2
+    npm install --global --no-fund --no-audit --loglevel=error "heroku@$HEROKU_CLI_VERSION" >/dev/null
+  else
+    echo "tests/setup.sh: the tests need the Heroku CLI: npm install -g heroku@$HEROKU_CLI_VERSION" >&2
     exit 1
   fi
 fi

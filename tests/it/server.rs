@@ -2,6 +2,7 @@
 //! client. Every response body is checked against the official Platform API schema.
 
 mod apps;
+mod heroku_cli;
 mod links;
 mod reliability;
 
