@@ -5,24 +5,7 @@
 # Debian's apt is used when running as root; otherwise it says what to install.
 # Then it installs Heroku's own CLI from the npm registry (pinned: tests/it/server/heroku_cli.rs
 # drives it against `slugplan server`, and requires it when CI is set), and prepares the
-# examples' runtimes (# The version tests/it/server/heroku_cli.rs snapshots the output of. npm installs it from the
-# registry alone (about a minute; its optional native add-ons' install scripts are not run).
-HEROKU_CLI_VERSION=11.10.0
-heroku_version() {
-  HEROKU_SKIP_NEW_VERSION_CHECK=true HEROKU_DISABLE_AUTOUPDATE=1 DISABLE_TELEMETRY=true \
-    heroku --version 2>/dev/null
-}
-if ! heroku_version | grep -q "^heroku/$HEROKU_CLI_VERSION "; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "tests/setup.sh: installing the Heroku CLI $HEROKU_CLI_VERSION with npm" >&2
-    npm install --global --no-fund --no-audit --loglevel=error "heroku@$HEROKU_CLI_VERSION" >/dev/null
-  else
-    echo "tests/setup.sh: the tests need the Heroku CLI: npm install -g heroku@$HEROKU_CLI_VERSION" >&2
-    exit 1
-  fi
-fi
-
-examples/runtimes/prepare.sh: Node from the npm registry, a Ruby with
+# examples' runtimes (examples/runtimes/prepare.sh: Node from the npm registry, a Ruby with
 # webrick packed from this machine's), which tests/it/examples.rs runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."

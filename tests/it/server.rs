@@ -1,16 +1,18 @@
 //! Integration tests: `slugplan server` as a real process on 127.0.0.1, driven by a plain HTTP
 //! client. Every response body is checked against the official Platform API schema.
 
+mod account;
 mod apps;
 mod heroku_cli;
 mod links;
+mod lists;
 mod reliability;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::common::schema::{assert_list_matches, schema_errors};
-use crate::common::server::Server;
+use crate::common::server::{Answer, Api, Server};
 use crate::common::snapshot::{STANDARD_FILTERS, apply_filters};
 use crate::common::{TestContext, slugplan_snapshot};
 
@@ -18,6 +20,28 @@ use crate::common::{TestContext, slugplan_snapshot};
 fn redact(body: &Value) -> String {
     let text = serde_json::to_string_pretty(body).unwrap();
     apply_filters(&text, STANDARD_FILTERS)
+}
+
+/// The names in a list answer, sorted (a list without `Range` is in id order, as on Heroku).
+pub(crate) fn names(list: &Value) -> Vec<&str> {
+    let mut names: Vec<&str> = list
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|item| item["name"].as_str().expect("a name"))
+        .collect();
+    names.sort_unstable();
+    names
+}
+
+/// `PATCH`es `body` to `path`.
+pub(crate) async fn patch(api: &Api, path: &str, body: Value) -> Answer {
+    api.call(Method::PATCH, path, Some(body), None).await
+}
+
+/// `DELETE`s `path`.
+pub(crate) async fn delete(api: &Api, path: &str) -> Answer {
+    api.call(Method::DELETE, path, None, None).await
 }
 
 #[test]

@@ -408,3 +408,84 @@ async fn every_link_of_the_schema_is_served_or_answers_501() {
     }
     assert_eq!(checked, slugplan::server::schema_links().len());
 }
+
+#[tokio::test]
+async fn unserved_links_answer_501_and_unknown_methods_405_as_json() {
+    let server = Server::start(&[]);
+    let api = server.api();
+    api.create("/apps", json!({ "name": "limits" }), "app")
+        .await;
+    // The config, formation, dyno and log endpoints other work will serve: 501, not 404.
+    for (method, path, template) in [
+        (
+            Method::DELETE,
+            "/apps/limits/addons/pg",
+            "DELETE /apps/{app}/addons/{id}",
+        ),
+        (
+            Method::GET,
+            "/apps/limits/formation",
+            "GET /apps/{app}/formation",
+        ),
+        (
+            Method::PATCH,
+            "/apps/limits/formation",
+            "PATCH /apps/{app}/formation",
+        ),
+        (
+            Method::GET,
+            "/apps/limits/formation/web",
+            "GET /apps/{app}/formation/{id}",
+        ),
+        (Method::POST, "/apps/limits/dynos", "POST /apps/{app}/dynos"),
+        (
+            Method::DELETE,
+            "/apps/limits/dynos",
+            "DELETE /apps/{app}/dynos",
+        ),
+        (
+            Method::GET,
+            "/apps/limits/dynos/web.1",
+            "GET /apps/{app}/dynos/{id}",
+        ),
+        (
+            Method::POST,
+            "/apps/limits/log-sessions",
+            "POST /apps/{app}/log-sessions",
+        ),
+        (
+            Method::GET,
+            "/users/~/pipeline-couplings",
+            "GET /users/~/pipeline-couplings",
+        ),
+    ] {
+        let answer = api.call(method, path, Some(json!({})), None).await;
+        assert_eq!(answer.status, StatusCode::NOT_IMPLEMENTED, "{path}");
+        assert_eq!(
+            answer.body,
+            json!({ "id": "not_implemented",
+                    "message": format!("slugplan server does not implement {template}") })
+        );
+    }
+    let answer = api
+        .call(Method::PUT, "/apps/limits", Some(json!({})), None)
+        .await;
+    assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(answer.body["id"], "method_not_allowed");
+    assert_eq!(answer.headers["allow"], "DELETE, GET, PATCH");
+    assert!(
+        answer.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("/apps/{id}")
+    );
+    let answer = api.call(Method::DELETE, "/blobs/nope", None, None).await;
+    assert_eq!(
+        (answer.status, answer.headers["allow"].to_str().unwrap()),
+        (StatusCode::METHOD_NOT_ALLOWED, "GET, PUT")
+    );
+    assert_eq!(
+        api.get("/no/such/endpoint").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
