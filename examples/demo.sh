@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # slugplan's main job, on the embedded local platform (on disk, no account, no network):
-# plan and apply the seed's three example apps, then list what runs where.
+# plan and apply the seed's three example apps, promote Node's staging to production, then list
+# what runs where.
 #
 #   ./examples/demo.sh
 #
@@ -27,6 +28,12 @@ for manifest in "$node_manifest" examples/ruby/slug.toml examples/go/slug.toml; 
   "$slugplan" -f "$manifest" lock --quiet
   "$slugplan" -f "$manifest" apply --yes
 done
+
+# Node's production app is promoted by hand (promote = "manual"): apply released staging and
+# said production is behind it; this is the hand that promotes.
+echo
+echo "== promote node-example-staging"
+"$slugplan" -f "$node_manifest" promote node-example-staging --yes
 
 echo
 echo "== releases"

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::manifest::{LoadedManifest, PlatformKind, Stage};
+use crate::manifest::{LoadedManifest, PlatformKind, PromoteMode, Stage};
 
 /// What one app should run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,8 @@ pub struct DesiredApp {
     pub source: AppSource,
     /// The slug it ends up running once `promote_from` chains are followed.
     pub slug: String,
+    /// Who promotes it, for an app with `promote_from` (None for one that runs a slug).
+    pub promote: Option<PromoteMode>,
     /// The pipeline it belongs to, if any.
     pub pipeline: Option<String>,
     /// Its pipeline stage, if any.
@@ -83,6 +85,8 @@ impl DesiredState {
                 name.clone(),
                 DesiredApp {
                     name: name.clone(),
+                    promote: matches!(source, AppSource::PromoteFrom(_))
+                        .then(|| spec.promote.unwrap_or_default()),
                     source,
                     slug,
                     pipeline: spec.pipeline.clone(),
@@ -117,6 +121,14 @@ impl DesiredState {
             slugs,
             apps,
         }
+    }
+
+    /// Whether `app` is promoted by hand (`promote = "manual"`, the default for an app with
+    /// `promote_from`): apply leaves it to `slugplan promote`.
+    pub fn promoted_by_hand(&self, app: &str) -> bool {
+        self.apps
+            .get(app)
+            .is_some_and(|a| a.promote == Some(PromoteMode::Manual))
     }
 
     /// The slugs some app runs, by name.
@@ -161,6 +173,24 @@ mod tests {
             desired.slugs["web"].upload_via.as_deref(),
             Some("web-staging")
         );
+        assert!(desired.promoted_by_hand("web-prod-us"), "manual by default");
+        assert!(!desired.promoted_by_hand("web-staging"), "runs a slug");
+    }
+
+    #[test]
+    fn auto_promotion_is_chosen_per_app() {
+        let desired = DesiredState::from_manifest(&loaded(
+            r#"
+            [slugs.web]
+            [apps.web-staging]
+            slug = "web"
+            [apps.web-prod]
+            promote_from = "web-staging"
+            promote = "auto"
+            "#,
+        ));
+        assert_eq!(desired.apps["web-prod"].promote, Some(PromoteMode::Auto));
+        assert!(!desired.promoted_by_hand("web-prod"));
     }
 
     #[test]

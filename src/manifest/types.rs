@@ -153,6 +153,11 @@ pub struct AppSpec {
     /// Run exactly the slug another app of this manifest runs now, without rebuilding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promote_from: Option<String>,
+    /// With `promote_from`: who promotes. `manual` (default): `apply` releases the source only
+    /// and the plan says when this app is behind it, `slugplan promote <source>` promotes, as on
+    /// a Heroku pipeline. `auto`: every `apply` promotes what the source runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promote: Option<PromoteMode>,
     /// The pipeline this app is coupled to (needs `stage`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = PIPELINE_NAME_PATTERN))]
@@ -164,6 +169,18 @@ pub struct AppSpec {
     /// false on Heroku).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create: Option<bool>,
+}
+
+/// Who promotes an app with `promote_from`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PromoteMode {
+    /// A person, with `slugplan promote <source>` (or `apply --target <app>`): `apply` only says
+    /// the app is behind its source. The default: what passes staging is promoted by choice.
+    #[default]
+    Manual,
+    /// `apply`: every apply promotes what the source runs (after releasing it).
+    Auto,
 }
 
 /// Heroku pipeline stages.

@@ -373,6 +373,20 @@ impl Checker<'_> {
             ),
             _ => {}
         }
+        if app.promote.is_some() && app.promote_from.is_none() {
+            self.report(
+                &["apps", name, "promote"],
+                Part::Key,
+                "slugplan::manifest::promote_without_source",
+                format!("app `{name}` has `promote` but no `promote_from`"),
+                "nothing to promote from",
+                Some(
+                    "`promote` says who promotes an app that runs another app's slug: add \
+                     promote_from = \"<app name>\" or remove it"
+                        .into(),
+                ),
+            );
+        }
         match (&app.pipeline, &app.stage) {
             (Some(pipeline), _) if !is_pipeline_name(pipeline) => self.report(
                 &["apps", name, "pipeline"],

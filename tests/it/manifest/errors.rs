@@ -214,6 +214,16 @@ fn app_with_neither_slug_nor_promote_from() {
 }
 
 #[test]
+fn promote_without_promote_from() {
+    assert_invalid(
+        "promote_without_promote_from",
+        "[slugs.web]\nsource = \"web\"\n\n[apps.example-a]\nslug = \"web\"\npromote = \"auto\"\n",
+        &[WEB],
+        "slug.toml:6:1",
+    );
+}
+
+#[test]
 fn process_types_and_procfile_together() {
     assert_invalid(
         "process_types_and_procfile",
