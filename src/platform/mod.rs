@@ -360,6 +360,10 @@ pub trait Platform: Send + Sync {
     /// Creates an app on `stack`.
     async fn create_app(&self, name: &str, stack: &str) -> Result<App>;
 
+    /// Deletes an app and everything of it (`DELETE /apps/{app}`, `heroku apps:destroy`).
+    /// Deleting an app that is gone already is no error.
+    async fn delete_app(&self, app: &str) -> Result<()>;
+
     /// Up to `max` releases of `app`, newest (highest version) first.
     async fn releases(&self, app: &str, max: usize) -> Result<Vec<Release>>;
 

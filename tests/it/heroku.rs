@@ -313,6 +313,32 @@ async fn server_errors_are_retried_on_reads_and_read_back_on_releases() {
 }
 
 #[tokio::test]
+async fn delete_app_is_the_schemas_app_delete_retried_and_done_once_the_app_is_gone() {
+    let api = FakeServer::start(|seen: &Seen, index| match index {
+        0 => Reply::error(503, "unavailable", "Service unavailable"),
+        1 => Reply::json(200, &canned::app("web-old", "cedar")),
+        // A repeated delete after a lost answer: the app is gone, as asked.
+        _ => Reply::error(
+            404,
+            "not_found",
+            &format!("Couldn't find that app: {}", seen.path),
+        ),
+    });
+    let heroku = client(&api.url);
+    heroku.delete_app("web-old").await.unwrap();
+    heroku.delete_app("web-old").await.unwrap();
+    let seen = api.seen();
+    let calls: Vec<(&str, &str)> = seen
+        .iter()
+        .map(|s| (s.method.as_str(), s.path.as_str()))
+        .collect();
+    assert_eq!(calls, [("DELETE", "/apps/web-old"); 3]);
+    let link = contract::link("app", "Delete");
+    assert_eq!(link["method"], "DELETE");
+    assert!(contract::href_matches(link, "/apps/web-old"));
+}
+
+#[tokio::test]
 async fn gives_up_after_the_retry_time_naming_the_last_request_id() {
     for (status, id) in [(503, "unavailable"), (429, "rate_limit")] {
         let api = FakeServer::start(move |_: &Seen, _| Reply::error(status, id, "not now"));

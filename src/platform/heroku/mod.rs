@@ -238,6 +238,26 @@ impl HerokuPlatform {
             .await
     }
 
+    /// `DELETE`s the resource at `segments`. Deleting twice leaves it deleted, so the request
+    /// is repeated after an unknown outcome, and a 404 (gone already, e.g. after a lost answer)
+    /// is what was asked.
+    async fn delete(&self, segments: &[&str]) -> Result<()> {
+        match self
+            .api
+            .send(
+                reqwest::Method::DELETE,
+                segments,
+                None,
+                None,
+                Repeat::Idempotent,
+            )
+            .await
+        {
+            Ok(_) | Err(PlatformError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// What the client has done so far: requests, writes, retries, throttled waits.
     pub fn stats(&self) -> ClientStats {
         self.api.stats()
@@ -297,6 +317,10 @@ impl Platform for HerokuPlatform {
                 found(self.app(name).await)
             })
             .await
+    }
+
+    async fn delete_app(&self, app: &str) -> Result<()> {
+        self.delete(&["apps", app]).await
     }
 
     async fn releases(&self, app: &str, max: usize) -> Result<Vec<Release>> {
@@ -449,21 +473,7 @@ impl Platform for HerokuPlatform {
     }
 
     async fn delete_coupling(&self, coupling_id: &str) -> Result<()> {
-        match self
-            .api
-            .send(
-                reqwest::Method::DELETE,
-                &["pipeline-couplings", coupling_id],
-                None,
-                None,
-                Repeat::Idempotent,
-            )
-            .await
-        {
-            // Gone already (a repeated delete after a lost answer): what was asked.
-            Ok(_) | Err(PlatformError::NotFound { .. }) => Ok(()),
-            Err(e) => Err(e),
-        }
+        self.delete(&["pipeline-couplings", coupling_id]).await
     }
 
     async fn create_promotion(
