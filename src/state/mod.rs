@@ -2,9 +2,11 @@
 //!
 //! - `state.db` (SQLite): uploads slugplan made (so a slug already on the platform is released
 //!   by id instead of uploaded again, even after a crash between upload and release), the
-//!   releases it made (so drift can be told apart from its own work), the pipeline promotions it
-//!   started (so an interrupted one is polled again, never repeated), and an append-only audit
-//!   log of every apply (`slugplan history`).
+//!   releases it made (so drift can be told apart from its own work, a rollback knows the
+//!   release it went back to, and the apps it deployed are known after they leave the
+//!   manifest), the pipeline promotions it started (so an interrupted one is polled again, never
+//!   repeated), and an append-only audit log of every apply, promotion, rollback and destroy
+//!   (`slugplan history`).
 //! - `apply.lock`: an exclusive file lock held for the whole of an apply; its content names the
 //!   holder (pid, host, command, start time) so a second apply can say who is in the way.
 //!
@@ -20,7 +22,7 @@ mod promotions;
 pub use lock::{ApplyLock, LockHolder};
 pub use promotions::Promotions;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -97,6 +99,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (platform, promotion_id)
     );
     CREATE INDEX promotions_by_source ON promotions (platform, source_release_id);",
+    // 4: what a rollback slugplan made went back to, so a plan can say the app runs an older
+    // release than declared (and not call a rollback's fresh timestamp a newer slug).
+    "ALTER TABLE releases ADD COLUMN restores_version INTEGER;
+    ALTER TABLE releases ADD COLUMN restores_created_at TEXT;",
 ];
 
 /// Errors of the local state.
@@ -145,6 +151,16 @@ pub struct RecordedUpload {
     pub slug_id: String,
     /// The app it was created through.
     pub app: String,
+}
+
+/// The release a rollback slugplan made went back to. The rollback is a new release, but what
+/// it runs is as old as this one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedRollback {
+    /// The version rolled back to.
+    pub version: u64,
+    /// When that release was made (RFC 3339).
+    pub created_at: String,
 }
 
 /// One entry of the audit log.
@@ -287,11 +303,96 @@ impl State {
         self.db
             .conn()
             .execute(
-                "INSERT OR REPLACE INTO releases VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR REPLACE INTO releases
+                 (platform, release_id, app, version, checksum, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![platform, release_id, app, version as i64, checksum, now()],
             )
             .map(drop)
             .map_err(self.err())
+    }
+
+    /// Records a rollback slugplan made: a release of its own, which runs what `restores` ran.
+    pub fn record_rollback(
+        &self,
+        platform: &str,
+        app: &str,
+        release_id: &str,
+        version: u64,
+        checksum: Option<&str>,
+        restores: &RecordedRollback,
+    ) -> Result<(), StateError> {
+        self.db
+            .conn()
+            .execute(
+                "INSERT OR REPLACE INTO releases (platform, release_id, app, version, checksum,
+                 created_at, restores_version, restores_created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    platform,
+                    release_id,
+                    app,
+                    version as i64,
+                    checksum,
+                    now(),
+                    restores.version as i64,
+                    restores.created_at
+                ],
+            )
+            .map(drop)
+            .map_err(self.err())
+    }
+
+    /// What release `release_id` went back to, when it is a rollback slugplan made.
+    pub fn rollback(
+        &self,
+        platform: &str,
+        release_id: &str,
+    ) -> Result<Option<RecordedRollback>, StateError> {
+        let row: Option<(Option<i64>, Option<String>)> = self
+            .db
+            .conn()
+            .query_row(
+                "SELECT restores_version, restores_created_at FROM releases
+                 WHERE platform = ?1 AND release_id = ?2",
+                params![platform, release_id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(self.err())?;
+        Ok(match row {
+            Some((Some(version), Some(created_at))) => Some(RecordedRollback {
+                version: u64::try_from(version).unwrap_or_default(),
+                created_at,
+            }),
+            _ => None,
+        })
+    }
+
+    /// The apps slugplan has released to on `platform` (recorded by name), sorted.
+    pub fn deployed_apps(&self, platform: &str) -> Result<BTreeSet<String>, StateError> {
+        let conn = self.db.conn();
+        let mut stmt = conn
+            .prepare("SELECT DISTINCT app FROM releases WHERE platform = ?1")
+            .map_err(self.err())?;
+        stmt.query_map([platform], |row| row.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(self.err())
+    }
+
+    /// Forgets app `app` of `platform` once it is deleted there: the releases slugplan made on
+    /// it and the uploads made through it (their slug ids may be gone with it).
+    pub fn forget_app(&self, platform: &str, app: &str) -> Result<(), StateError> {
+        let mut conn = self.db.conn();
+        let tx = conn.transaction().map_err(self.err())?;
+        for sql in [
+            "DELETE FROM releases WHERE platform = ?1 AND app = ?2",
+            "DELETE FROM uploads WHERE platform = ?1 AND app = ?2",
+        ] {
+            tx.execute(sql, params![platform, app])
+                .map_err(self.err())?;
+        }
+        tx.commit().map_err(self.err())
     }
 
     /// Whether slugplan made release `release_id` on `platform`.
@@ -569,6 +670,55 @@ mod tests {
             .collect();
         seen.sort_unstable();
         assert_eq!(seen.len(), 8, "{seen:?}");
+    }
+
+    #[test]
+    fn a_rollback_remembers_what_it_went_back_to_and_forgetting_an_app_drops_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        state
+            .record_release("local", "web-prod", "r1", 1, Some("SHA256:aa"))
+            .unwrap();
+        let restored = RecordedRollback {
+            version: 1,
+            created_at: "2026-11-25T10:00:00Z".into(),
+        };
+        state
+            .record_rollback("local", "web-prod", "r3", 3, Some("SHA256:aa"), &restored)
+            .unwrap();
+        state
+            .record_release("other", "web-elsewhere", "x1", 1, None)
+            .unwrap();
+        assert!(state.made_release("local", "r3").unwrap(), "slugplan's own");
+        assert_eq!(state.rollback("local", "r3").unwrap(), Some(restored));
+        assert_eq!(
+            state.rollback("local", "r1").unwrap(),
+            None,
+            "not a rollback"
+        );
+        assert_eq!(
+            state.deployed_apps("local").unwrap(),
+            BTreeSet::from(["web-prod".to_owned()])
+        );
+        let upload = RecordedUpload {
+            slug_id: "s-1".into(),
+            app: "web-prod".into(),
+        };
+        state
+            .record_upload("local", "SHA256:aa", "heroku-24", &web(), &upload)
+            .unwrap();
+
+        state.forget_app("local", "web-prod").unwrap();
+        assert!(state.deployed_apps("local").unwrap().is_empty());
+        assert!(!state.made_release("local", "r3").unwrap());
+        assert_eq!(
+            state
+                .find_upload("local", "SHA256:aa", "heroku-24", &web())
+                .unwrap(),
+            None,
+            "its slug ids may have gone with it"
+        );
+        assert_eq!(state.deployed_apps("other").unwrap().len(), 1);
     }
 
     #[test]
