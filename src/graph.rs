@@ -10,13 +10,16 @@
 //! promote. A promotion also waits for the pipeline couplings of its source and target, so a
 //! pipeline the manifest declares exists before the promotion that goes through it. An upload goes through one app's platform record; every app running the slug gets
 //! that slug id released to it, so one slug for ten apps is one build and one upload.
+//!
+//! `--target` keeps the named steps and what they need ([`Targeting`]). A promotion needs its
+//! source's release only to run after it: targeting a promotion alone promotes what the source
+//! runs now, and releases the source first only when the source is named too.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
-use petgraph::visit::{Dfs, Reversed};
 use serde::{Deserialize, Serialize};
 
 use crate::desired::{AppSource, DesiredState};
@@ -139,6 +142,27 @@ pub enum GraphError {
         /// The apps the graph knows.
         known: String,
     },
+}
+
+/// What `--target` keeps of a graph: the steps named and what they need.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Targeting {
+    /// The steps named (an app's name stands for its release or promote step).
+    pub named: BTreeSet<Address>,
+    /// The named steps and every step they need, transitively.
+    pub kept: BTreeSet<Address>,
+}
+
+impl Targeting {
+    /// Whether `address` stays in the plan.
+    pub fn keeps(&self, address: &Address) -> bool {
+        self.kept.contains(address)
+    }
+
+    /// Whether `address` was named by a `--target`.
+    pub fn names(&self, address: &Address) -> bool {
+        self.named.contains(address)
+    }
 }
 
 /// The dependency graph of a deploy's steps.
@@ -341,25 +365,52 @@ impl StepGraph {
         deps
     }
 
+    /// What `targets` (addresses, or apps' names) keep: each named step and what it needs.
+    pub fn targeting(&self, targets: &[String]) -> Result<Targeting, GraphError> {
+        let mut targeting = Targeting::default();
+        for target in targets {
+            let start = self.resolve(target)?;
+            targeting.named.insert(self.graph[start].address());
+            targeting.kept.extend(self.needed_by(start));
+        }
+        Ok(targeting)
+    }
+
     /// The steps needed for `target` (an address, or an app's name): the step itself and
-    /// everything it depends on, transitively.
+    /// everything it depends on, transitively, except a promotion's source release (see the
+    /// module docs).
     pub fn closure(&self, target: &str) -> Result<BTreeSet<Address>, GraphError> {
-        let start = self
-            .index
+        Ok(self.needed_by(self.resolve(target)?))
+    }
+
+    fn resolve(&self, target: &str) -> Result<NodeIndex, GraphError> {
+        self.index
             .get(&Address(target.to_owned()))
             .copied()
             .or_else(|| self.node_of_app(target))
             .ok_or_else(|| GraphError::UnknownTarget {
                 address: target.to_owned(),
                 known: self.apps().join(", "),
-            })?;
-        let reversed = Reversed(&self.graph);
-        let mut dfs = Dfs::new(reversed, start);
-        let mut out = BTreeSet::new();
-        while let Some(node) = dfs.next(reversed) {
-            out.insert(self.graph[node].address());
+            })
+    }
+
+    /// `start` and what it needs: every step it depends on, transitively, but not across the
+    /// edge from a promotion's source release (or promotion) to the promotion.
+    fn needed_by(&self, start: NodeIndex) -> BTreeSet<Address> {
+        let mut seen = BTreeSet::from([start]);
+        let mut stack = vec![start];
+        while let Some(node) = stack.pop() {
+            let source_step = match &self.graph[node] {
+                StepKind::Promote { from, .. } => self.node_of_app(from),
+                _ => None,
+            };
+            for dep in self.graph.neighbors_directed(node, Direction::Incoming) {
+                if Some(dep) != source_step && seen.insert(dep) {
+                    stack.push(dep);
+                }
+            }
         }
-        Ok(out)
+        seen.into_iter().map(|n| self.graph[n].address()).collect()
     }
 
     fn apps(&self) -> Vec<String> {
@@ -449,21 +500,17 @@ mod tests {
         assert_eq!(order.len(), g.len());
     }
 
+    fn addresses(set: BTreeSet<Address>) -> Vec<String> {
+        set.into_iter().map(|a| a.0).collect()
+    }
+
     #[test]
     fn target_closure_holds_only_what_the_app_needs() {
         let g = graph(THREE_APPS);
-        let closure: Vec<String> = g
-            .closure("web-prod")
-            .unwrap()
-            .into_iter()
-            .map(|a| a.0)
-            .collect();
         assert_eq!(
-            closure,
+            addresses(g.closure("web-staging").unwrap()),
             [
-                "app.web-prod",
                 "app.web-staging",
-                "promote.web-prod",
                 "release.web-staging",
                 "runtime.node",
                 "slug.web@heroku-24",
@@ -474,6 +521,39 @@ mod tests {
             g.closure("nope"),
             Err(GraphError::UnknownTarget { .. })
         ));
+    }
+
+    #[test]
+    fn a_targeted_promotion_leaves_its_source_release_out_unless_named_too() {
+        let g = graph(THREE_APPS);
+        // Promoting what staging runs now needs neither a build nor staging's release.
+        let alone = g.targeting(&["web-prod".into()]).unwrap();
+        assert_eq!(addresses(alone.named.clone()), ["promote.web-prod"]);
+        assert_eq!(addresses(alone.kept), ["app.web-prod", "promote.web-prod"]);
+        let both = g
+            .targeting(&["web-prod".into(), "release.web-staging".into()])
+            .unwrap();
+        assert_eq!(
+            addresses(both.named.clone()),
+            ["promote.web-prod", "release.web-staging"]
+        );
+        assert_eq!(
+            addresses(both.kept),
+            [
+                "app.web-prod",
+                "app.web-staging",
+                "promote.web-prod",
+                "release.web-staging",
+                "runtime.node",
+                "slug.web@heroku-24",
+                "upload.web→web-staging"
+            ]
+        );
+        // The edge stays for ordering when both are in a plan.
+        assert!(
+            g.dependencies(&Address("promote.web-prod".into()))
+                .contains(&Address("release.web-staging".into()))
+        );
     }
 
     #[test]

@@ -140,15 +140,23 @@ pub enum StepFailure {
         target: String,
         /// Its running version.
         target_version: u64,
-        /// When that release was made.
+        /// When what it runs was released (for a rollback: the release it went back to).
         target_created_at: String,
         /// The source.
         source_app: String,
         /// The source's running version.
         source_version: u64,
-        /// When that release was made.
+        /// When what it runs was released (for a rollback: the release it went back to).
         source_created_at: String,
     },
+    /// The rollbacks slugplan made could not be read from the local state (the same error for
+    /// every promote step of that source).
+    #[error("reading the rollbacks slugplan made from the local state")]
+    Rollbacks(
+        #[source]
+        #[diagnostic_source]
+        Shared<StateError>,
+    ),
     /// What the step did could not be recorded in the local state.
     #[error("recording in the local state")]
     State(

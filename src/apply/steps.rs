@@ -14,7 +14,8 @@ use crate::plan::PlannedStep;
 use crate::plan::diff::release_description;
 use crate::platform::{NewSlug, PlatformError};
 use crate::release::{
-    self, ReleaseError, Target, Verdict, promote_all, read_source, read_target, verdict,
+    self, ReleaseError, Target, Verdict, known_rollbacks, promote_all, read_source, read_target,
+    released_at, verdict,
 };
 use crate::state::{Promotions, RecordedUpload};
 
@@ -227,6 +228,17 @@ fn fail(step: &PlannedStep, failure: StepFailure) -> StepError {
     }
 }
 
+/// Fails every step of a promotion group for one reason (its cause shared by all of them).
+fn fail_all(
+    steps: Vec<&PlannedStep>,
+    failure: impl Fn() -> StepFailure,
+) -> Vec<(&PlannedStep, StepResult)> {
+    steps
+        .into_iter()
+        .map(|s| (s, Err(fail(s, failure()))))
+        .collect()
+}
+
 impl Applier<'_> {
     /// Runs the promote steps of one source that are ready together: the source is read once,
     /// every target is checked, and the allowed ones are promoted at once.
@@ -238,12 +250,8 @@ impl Applier<'_> {
         let source = match read_source(self.platform, from).await {
             Ok(source) => source,
             Err(e) => {
-                // Every step of the group fails for this one reason.
                 let cause = Shared::new(e);
-                return steps
-                    .into_iter()
-                    .map(|s| (s, Err(fail(s, StepFailure::Source(cause.clone())))))
-                    .collect();
+                return fail_all(steps, || StepFailure::Source(cause.clone()));
             }
         };
         let read = join_all(steps.iter().map(|step| async move {
@@ -253,6 +261,17 @@ impl Applier<'_> {
                 .map_err(self.platform_err(step, "reading the target app"))
         }))
         .await;
+        let releases = read
+            .iter()
+            .filter_map(|t| t.as_ref().ok()?.running.as_ref())
+            .chain([&source.release]);
+        let rollbacks = match known_rollbacks(self.state, &self.platform_id, releases) {
+            Ok(rollbacks) => rollbacks,
+            Err(e) => {
+                let cause = Shared::new(e);
+                return fail_all(steps, || StepFailure::Rollbacks(cause.clone()));
+            }
+        };
         let mut results: Vec<(&PlannedStep, StepResult)> = Vec::new();
         let mut to_promote: Vec<(&PlannedStep, Target)> = Vec::new();
         for (step, target) in steps.into_iter().zip(read) {
@@ -263,7 +282,7 @@ impl Applier<'_> {
                     continue;
                 }
             };
-            match verdict(&source, &target) {
+            match verdict(&source, &target, &rollbacks) {
                 Err(refused) => results.push((step, Err(fail(step, refused.into())))),
                 Ok(Verdict::AlreadyRuns { version }) => results.push((
                     step,
@@ -277,10 +296,10 @@ impl Applier<'_> {
                     let failure = StepFailure::Downgrade {
                         target: target.name.clone(),
                         target_version: running.version,
-                        target_created_at: running.created_at.clone(),
+                        target_created_at: released_at(running, &rollbacks).to_owned(),
                         source_app: from.to_owned(),
                         source_version: source.release.version,
-                        source_created_at: source.release.created_at.clone(),
+                        source_created_at: released_at(&source.release, &rollbacks).to_owned(),
                     };
                     results.push((step, Err(fail(step, failure))));
                 }

@@ -43,6 +43,9 @@ pub async fn run(args: &ApplyArgs, session: &Session) -> miette::Result<ExitStat
         }
     };
     let plan = &planned.plan;
+    if let Some(warning) = render::targeting_warning(plan) {
+        printer.warn(warning);
+    }
     if !args.json {
         printer.data(render::render(plan, printer.color()).trim_end());
     }

@@ -23,6 +23,9 @@ pub async fn run(args: &PlanArgs, session: &Session) -> miette::Result<ExitStatu
         .plan(&args.planning.target, &options, &reporter, packing)
         .await?;
     let plan = &planned.plan;
+    if let Some(warning) = render::targeting_warning(plan) {
+        printer.warn(warning);
+    }
     if args.json {
         printer.json(plan);
     } else {

@@ -29,7 +29,15 @@ pub async fn run(args: &PromoteArgs, session: &Session) -> miette::Result<ExitSt
         args.to.clone()
     };
     let platform = connected.platform.as_ref();
-    let preview = prepare(platform, &args.source, &targets, args.allow_downgrade).await?;
+    let preview = prepare(
+        platform,
+        state,
+        &connected.id,
+        &args.source,
+        &targets,
+        args.allow_downgrade,
+    )
+    .await?;
     if !args.json {
         printer.data(preview_text(&preview).trim_end());
     }

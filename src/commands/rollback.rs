@@ -4,26 +4,27 @@ use std::time::Duration;
 
 use crate::cli::args::RollbackArgs;
 use crate::exit_status::ExitStatus;
-use crate::ops::releases::rollback;
+use crate::ops::releases::{RollbackRequest, rollback};
 use crate::plan::diff::short;
 
 use super::Session;
 use super::shared::RELEASE_TIMEOUT;
 
-/// Rolls the app back and says what it runs now.
+/// Rolls the app back under the apply lock, records it in the audit log, and says what the app
+/// runs now.
 pub async fn run(args: &RollbackArgs, session: &Session) -> miette::Result<ExitStatus> {
     session.lock_applies(Duration::ZERO)?;
+    let workspace = session.workspace()?;
     let connected = session.connected()?;
     let state = session.state()?;
-    let report = rollback(
-        connected.platform.as_ref(),
-        state,
-        &connected.id,
-        &args.app,
-        args.to.as_deref(),
-        RELEASE_TIMEOUT,
-    )
-    .await?;
+    let request = RollbackRequest {
+        app: &args.app,
+        to: args.to.as_deref(),
+        timeout: RELEASE_TIMEOUT,
+        command: session.command_line(),
+        manifest_sha256: &workspace.manifest_sha256,
+    };
+    let report = rollback(connected.platform.as_ref(), state, &connected.id, request).await?;
     if args.json {
         session.printer().json(&serde_json::json!({
             "format_version": crate::plan::FORMAT_VERSION,

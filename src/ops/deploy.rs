@@ -19,6 +19,7 @@ use crate::plan::promotion::{self, PromotionPlanError};
 use crate::plan::saved::{self, SavedPlanError};
 use crate::plan::{Action, Plan};
 use crate::platform::{App, Platform, PlatformError};
+use crate::release::known_rollbacks;
 use crate::runtime::FetchReporter;
 use crate::state::{State, StateError};
 use crate::workspace::{Connected, Workspace};
@@ -117,17 +118,13 @@ impl Deploy<'_> {
         packing: Arc<dyn PackReporters>,
     ) -> Result<Planned, DeployError> {
         let graph = &self.workspace.graph;
-        let only = if targets.is_empty() {
+        let targeting = if targets.is_empty() {
             None
         } else {
-            let mut only = BTreeSet::new();
-            for target in targets {
-                only.extend(graph.closure(target)?);
-            }
-            Some(only)
+            Some(graph.targeting(targets)?)
         };
         self.check_access().await?;
-        let wanted = |address: &Address| only.as_ref().is_none_or(|o| o.contains(address));
+        let wanted = |address: &Address| targeting.as_ref().is_none_or(|t| t.keeps(address));
         let desired = &self.workspace.desired;
         let slugs: BTreeSet<String> = graph
             .ordered()
@@ -152,12 +149,22 @@ impl Deploy<'_> {
             packing,
         )
         .await?;
-        let observed = observe(self.connected.platform.as_ref(), apps, options.jobs)
-            .await
-            .map_err(|source| DeployError::Observe {
-                platform: self.connected.platform.describe(),
-                source,
-            })?;
+        // The apps slugplan deployed that the manifest no longer declares: shown, left running.
+        let undeclared: Vec<String> = self
+            .state
+            .deployed_apps(&self.connected.id)?
+            .into_iter()
+            .filter(|app| !desired.apps.contains_key(app))
+            .collect();
+        let platform = self.connected.platform.as_ref();
+        let (observed, undeclared) = futures_util::try_join!(
+            observe(platform, apps, options.jobs),
+            observe(platform, undeclared, options.jobs)
+        )
+        .map_err(|source| DeployError::Observe {
+            platform: platform.describe(),
+            source,
+        })?;
 
         let pipelines = observe_pipelines(
             self.connected.platform.as_ref(),
@@ -200,11 +207,13 @@ impl Deploy<'_> {
             }
         }
         let mut ours = BTreeSet::new();
-        for release in observed.values().filter_map(|o| o.running.as_ref()) {
+        let running = || observed.values().filter_map(|o| o.running.as_ref());
+        for release in running() {
             if state.made_release(&self.connected.id, &release.id)? {
                 ours.insert(release.id.clone());
             }
         }
+        let rollbacks = known_rollbacks(state, &self.connected.id, running())?;
         let Prepared { ready, fetched, .. } = prepared;
         let mut plan = diff(DiffInput {
             graph,
@@ -215,12 +224,15 @@ impl Deploy<'_> {
             pipelines: &pipelines,
             uploads: &uploads,
             ours: &ours,
+            rollbacks: &rollbacks,
+            targeting: targeting.as_ref(),
+            undeclared: &undeclared,
             platform: &self.connected.id,
             manifest_sha256: &self.workspace.manifest_sha256,
         })?;
         // A promotion outside the target is neither checked nor applied.
-        if let Some(only) = &only {
-            plan.retain(only);
+        if let Some(targeting) = &targeting {
+            plan.retain(targeting);
         }
         // Promotion targets (and their sources) are read only where a promotion changes
         // something, so a plan with nothing to do stays at its release and slug reads.
@@ -231,7 +243,7 @@ impl Deploy<'_> {
                 platform: self.connected.platform.describe(),
                 source,
             })?;
-        promotion::check(&mut plan, desired, &observed, &apps)?;
+        promotion::check(&mut plan, desired, &observed, &apps, &rollbacks)?;
         Ok(Planned { plan, ready })
     }
 

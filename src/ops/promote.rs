@@ -18,8 +18,8 @@ use serde::Serialize;
 use crate::plan::promotion::PromotionPlanError;
 use crate::platform::{Platform, PlatformError};
 use crate::release::{
-    ReleaseError, Source, SourceError, Target, Verdict, promote_all, read_source, read_target,
-    verdict, via_pipeline,
+    ReleaseError, Source, SourceError, Target, Verdict, known_rollbacks, promote_all, read_source,
+    read_target, verdict, via_pipeline,
 };
 use crate::state::{Promotions, State, StateError};
 
@@ -54,16 +54,19 @@ pub enum PromoteError {
     #[diagnostic(transparent)]
     Refused(#[from] PromotionPlanError),
     /// Targets run newer releases than the source.
-    #[error("promoting would downgrade {}: each runs a release newer than {source_app}'s v{version}", targets.join(", "))]
+    #[error("promoting would downgrade {}: each runs a release newer than {source_app}'s v{version}{}", targets.join(", "), rolled_back_to.map(|v| format!(", a rollback to v{v}")).unwrap_or_default())]
     #[diagnostic(
         code(slugplan::promote::downgrade),
-        help("nothing was released; pass --allow-downgrade to overwrite them")
+        help("nothing was released; pass --allow-downgrade to overwrite them{}", rolled_back_to.map(|_| format!(" (promoting a rolled-back {source_app} rolls them back too)")).unwrap_or_default())
     )]
     Downgrade {
         /// The source.
         source_app: String,
         /// Its running version.
         version: u64,
+        /// The version the source's running release went back to, when it is a rollback
+        /// slugplan made.
+        rolled_back_to: Option<u64>,
         /// The targets.
         targets: Vec<String>,
     },
@@ -152,9 +155,12 @@ pub struct Report {
     pub failed: usize,
 }
 
-/// Reads the source and `targets`, and checks every target; nothing is released.
+/// Reads the source and `targets`, and checks every target (with the rollbacks slugplan made on
+/// `platform_id`, from `state`); nothing is released.
 pub async fn prepare(
     platform: &dyn Platform,
+    state: &State,
+    platform_id: &str,
     source: &str,
     targets: &[String],
     allow_downgrade: bool,
@@ -177,11 +183,13 @@ pub async fn prepare(
     let mut seen = std::collections::BTreeSet::new();
     read_targets.retain(|t: &Target| seen.insert(t.app.id.clone()));
     let checksums = running_checksums(platform, &read_targets).await;
+    let releases = read_targets.iter().filter_map(|t| t.running.as_ref());
+    let rollbacks = known_rollbacks(state, platform_id, releases.chain([&source.release]))?;
     let mut refusals = Vec::new();
     let mut downgrades = Vec::new();
     let mut views = Vec::new();
     for target in &read_targets {
-        let (action, downgrade) = match verdict(&source, target) {
+        let (action, downgrade) = match verdict(&source, target, &rollbacks) {
             Err(refused) => {
                 refusals.push(refused);
                 continue;
@@ -209,6 +217,7 @@ pub async fn prepare(
         return Err(PromoteError::Downgrade {
             source_app: source.name.clone(),
             version: source.release.version,
+            rolled_back_to: rollbacks.get(&source.release.id).map(|r| r.version),
             targets: downgrades,
         });
     }

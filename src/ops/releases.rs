@@ -5,7 +5,11 @@
 //! described with the `(slugplan)` marker by another machine's slugplan).
 //!
 //! A rollback is the platform's own rollback call: a new release of an earlier release's slug.
-//! Nothing is rebuilt or uploaded; the slug is already on the platform.
+//! Nothing is rebuilt or uploaded; the slug is already on the platform. It is an apply-like
+//! operation: the caller holds the apply lock, it is an entry of the audit log (`slugplan
+//! history`), and its release is recorded as slugplan's with the release it went back to, so
+//! `releases` and the next plan agree that slugplan made it and the plan can say plainly that the
+//! app runs an older release than declared.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,7 +19,7 @@ use serde::Serialize;
 
 use crate::platform::{Platform, PlatformError, Release, ReleaseStatus};
 use crate::release::{self, ReleaseError};
-use crate::state::{State, StateError};
+use crate::state::{RecordedRollback, State, StateError};
 
 /// Releases considered when looking for the one before the current (Heroku keeps the history;
 /// a rollback target further back is named with `--to`).
@@ -189,9 +193,69 @@ pub async fn list(
     Ok(rows)
 }
 
-/// Rolls `app` back to release `to` (`vN` or `N`), or by default to the newest succeeded
-/// release before the running one, and waits for the new release to settle.
+/// What a rollback goes back to and how it is recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct RollbackRequest<'a> {
+    /// The app.
+    pub app: &'a str,
+    /// The release to go back to (`vN` or `N`); None: the newest succeeded release before the
+    /// running one.
+    pub to: Option<&'a str>,
+    /// How long the new release may stay pending.
+    pub timeout: Duration,
+    /// The command line, for the audit log.
+    pub command: &'a str,
+    /// The manifest's SHA-256, for the audit log.
+    pub manifest_sha256: &'a str,
+}
+
+/// Rolls `request.app` back, waits for the new release to settle, records it as slugplan's
+/// (with the release it went back to), and records the rollback in the audit log as
+/// `request.command`, one event at `release.<app>`, failed or not.
 pub async fn rollback(
+    platform: &dyn Platform,
+    state: &State,
+    platform_id: &str,
+    request: RollbackRequest<'_>,
+) -> Result<RollbackReport, ReleasesError> {
+    let app = request.app;
+    let apply_id = state.begin_apply(request.command, platform_id, request.manifest_sha256)?;
+    let result = roll_back(
+        platform,
+        state,
+        platform_id,
+        app,
+        request.to,
+        request.timeout,
+    )
+    .await;
+    let (outcome, detail) = match &result {
+        Ok(report) => (
+            "done",
+            format!(
+                "v{} runs slug {} (rollback to v{})",
+                report.version, report.slug_id, report.to_version
+            ),
+        ),
+        Err(err) => ("failed", crate::error_chain::one_line(err)),
+    };
+    state.record_event(
+        apply_id,
+        &format!("release.{app}"),
+        "rollback",
+        outcome,
+        &detail,
+    )?;
+    let finished = match &result {
+        Ok(_) => "succeeded".to_owned(),
+        Err(err) => format!("failed: {err}"),
+    };
+    state.finish_apply(apply_id, &finished)?;
+    result
+}
+
+/// The rollback itself: resolve the release to go back to, roll back, wait, record the release.
+async fn roll_back(
     platform: &dyn Platform,
     state: &State,
     platform_id: &str,
@@ -255,12 +319,19 @@ pub async fn rollback(
         .await
         .map_err(platform_err(app, &format!("reading slug {slug_id}")))?
         .checksum;
-    state.record_release(
+    state.record_rollback(
         platform_id,
         app,
         &made.id,
         made.version,
         checksum.as_deref(),
+        &RecordedRollback {
+            version: target.version,
+            // Back to a release that is itself a rollback: its slug is as old as that one's.
+            created_at: state
+                .rollback(platform_id, &target.id)?
+                .map_or(target.created_at.clone(), |r| r.created_at),
+        },
     )?;
     Ok(RollbackReport {
         app: app.to_owned(),

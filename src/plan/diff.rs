@@ -2,8 +2,7 @@
 //!
 //! A pure function of its inputs, so every decision is unit-testable without a platform:
 //!
-//! - an app is unchanged when the slug it runs has the declared checksum, stack **and** process
-//!   types; otherwise it gets a release (or a promotion);
+//! - each app is released to, promoted, or left as it is (the rules are [`super::decide`]'s);
 //! - a slug is uploaded only when some app needs it and no slug with the same checksum, stack
 //!   and process types is on the platform already (another app runs it, or slugplan recorded an
 //!   upload of it); otherwise that slug id is released as it is;
@@ -12,9 +11,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::desired::DesiredState;
-use crate::graph::{StepGraph, StepKind};
+use crate::graph::{StepGraph, StepKind, Targeting};
+use crate::plan::decide::{AppDecision, decide_apps};
 use crate::plan::observe::{ObservedApp, ObservedPipelines};
-use crate::plan::{Action, Drift, FORMAT_VERSION, Plan, PlannedStep, Summary};
+use crate::plan::{Action, Drift, FORMAT_VERSION, Plan, PlannedStep, Summary, Undeclared};
+use crate::release::Rollbacks;
 use crate::state::RecordedUpload;
 
 /// What is known about a slug the plan deploys.
@@ -53,6 +54,12 @@ pub struct DiffInput<'a> {
     pub uploads: &'a BTreeMap<String, RecordedUpload>,
     /// Release ids slugplan made.
     pub ours: &'a BTreeSet<String>,
+    /// The rollbacks slugplan made among the running releases.
+    pub rollbacks: &'a Rollbacks,
+    /// What `--target` keeps and names; None: everything.
+    pub targeting: Option<&'a Targeting>,
+    /// What the apps slugplan deployed and the manifest no longer declares run now.
+    pub undeclared: &'a BTreeMap<String, ObservedApp>,
     /// The platform's description.
     pub platform: &'a str,
     /// SHA-256 of the manifest.
@@ -87,14 +94,6 @@ pub fn short(checksum: &str) -> String {
         Some(hex) if hex.len() > 12 => format!("SHA256:{}…", &hex[..12]),
         _ => checksum.to_owned(),
     }
-}
-
-/// What should happen to one app.
-struct AppDecision {
-    action: Action,
-    reason: String,
-    before: Option<String>,
-    after: Option<String>,
 }
 
 /// Computes the plan.
@@ -158,10 +157,9 @@ pub fn diff(input: DiffInput<'_>) -> Result<Plan, DiffError> {
             StepKind::Upload { slug, .. } => {
                 let facts = &input.slugs[slug];
                 planned.after = facts.checksum.clone();
-                let needed =
-                    input.desired.apps.values().any(|app| {
-                        &app.slug == slug && decisions[&app.name].action != Action::NoOp
-                    });
+                let needed = input.desired.apps.values().any(|app| {
+                    &app.slug == slug && decisions.apps[&app.name].action != Action::NoOp
+                });
                 match (needed, reusable.get(slug)) {
                     (false, _) => planned.reason = "no app needs a new release of it".into(),
                     (true, Some((id, whence))) => {
@@ -187,7 +185,7 @@ pub fn diff(input: DiffInput<'_>) -> Result<Plan, DiffError> {
                 planned.reason = reason;
             }
             StepKind::Release { app, slug } | StepKind::Promote { app, from: slug } => {
-                let decision = &decisions[app];
+                let decision = &decisions.apps[app];
                 planned.action = decision.action;
                 planned.reason = decision.reason.clone();
                 planned.before = decision.before.clone();
@@ -213,54 +211,23 @@ pub fn diff(input: DiffInput<'_>) -> Result<Plan, DiffError> {
                 (app.clone(), id.map(str::to_owned))
             })
             .collect(),
-        drift: drift(&input, &decisions),
+        drift: drift(&input, &decisions.apps),
+        rolled_back: decisions.rolled_back,
+        behind: decisions.behind,
+        undeclared: input
+            .undeclared
+            .iter()
+            .filter(|(_, observed)| observed.exists)
+            .map(|(app, observed)| Undeclared {
+                app: app.clone(),
+                version: observed.running.as_ref().map(|r| r.version),
+                checksum: observed.checksum().map(str::to_owned),
+            })
+            .collect(),
+        targeting: None,
         summary: Summary::of(&steps),
         steps,
     })
-}
-
-fn decide_apps(input: &DiffInput<'_>) -> Result<BTreeMap<String, AppDecision>, DiffError> {
-    let mut decisions = BTreeMap::new();
-    for app in input.desired.apps.values() {
-        let observed = input.observed.get(&app.name).cloned().unwrap_or_default();
-        if !observed.exists && !app.create {
-            return Err(DiffError::MissingApp {
-                app: app.name.clone(),
-                platform: input.platform.to_owned(),
-            });
-        }
-        let facts = &input.slugs[&app.slug];
-        let change = match &app.source {
-            crate::desired::AppSource::Slug(_) => Action::Release,
-            crate::desired::AppSource::PromoteFrom(_) => Action::Promote,
-        };
-        let before = observed.checksum().map(str::to_owned);
-        let reason = why_change(&observed, facts);
-        let decision = match reason {
-            None => AppDecision {
-                action: Action::NoOp,
-                reason: "runs the declared slug".into(),
-                before: before.clone(),
-                after: before,
-            },
-            Some(reason) => {
-                let reason = match &app.source {
-                    crate::desired::AppSource::PromoteFrom(from) => {
-                        format!("{reason}; promoted from {from}")
-                    }
-                    crate::desired::AppSource::Slug(_) => reason,
-                };
-                AppDecision {
-                    action: change,
-                    reason,
-                    before,
-                    after: facts.checksum.clone(),
-                }
-            }
-        };
-        decisions.insert(app.name.clone(), decision);
-    }
-    Ok(decisions)
 }
 
 /// Whether an app's coupling must be made or moved, and why.
@@ -294,64 +261,6 @@ fn decide_coupling(
             ),
         ),
     }
-}
-
-/// Why an app must be released to, or None when it runs what it should.
-fn why_change(observed: &ObservedApp, facts: &SlugFacts) -> Option<String> {
-    if !observed.exists {
-        return Some("new app".into());
-    }
-    let (Some(release), Some(slug)) = (&observed.running, &observed.slug) else {
-        return Some("no release yet".into());
-    };
-    let Some(desired) = &facts.checksum else {
-        return Some("declared slug not built yet".into());
-    };
-    if slug.checksum.as_deref() != Some(desired.as_str()) {
-        let running = slug
-            .checksum
-            .as_deref()
-            .map_or("a slug without checksum".into(), short);
-        return Some(format!(
-            "runs {running} (v{}), declared {}",
-            release.version,
-            short(desired)
-        ));
-    }
-    if slug.stack != facts.stack {
-        return Some(format!(
-            "runs the slug built for {}, declared {}",
-            slug.stack, facts.stack
-        ));
-    }
-    if slug.process_types != facts.process_types {
-        return Some(format!(
-            "process types differ: {}",
-            process_type_changes(&slug.process_types, &facts.process_types)
-        ));
-    }
-    None
-}
-
-fn process_type_changes(
-    running: &BTreeMap<String, String>,
-    declared: &BTreeMap<String, String>,
-) -> String {
-    let mut changes = Vec::new();
-    for (name, command) in declared {
-        match running.get(name) {
-            None => changes.push(format!("{name} added")),
-            Some(old) if old != command => changes.push(format!("{name} changed")),
-            Some(_) => {}
-        }
-    }
-    changes.extend(
-        running
-            .keys()
-            .filter(|name| !declared.contains_key(*name))
-            .map(|name| format!("{name} removed")),
-    );
-    changes.join(", ")
 }
 
 /// For each deployed slug, a slug id already on the platform with the same checksum, stack and
@@ -405,6 +314,7 @@ fn drift(input: &DiffInput<'_>, decisions: &BTreeMap<String, AppDecision>) -> Ve
                 description: release.description.clone(),
                 corrected,
                 newer_than_source: None,
+                by_slugplan: false,
             })
         })
         .collect()

@@ -2,8 +2,11 @@
 
 use super::*;
 use crate::desired::DesiredState;
+use crate::graph::Address;
 use crate::manifest::{LoadedManifest, Manifest};
+use crate::plan::{Behind, RolledBack};
 use crate::platform::{Release, ReleaseStatus, Slug};
+use crate::state::RecordedRollback;
 
 const C1: &str = "SHA256:1111111111111111111111111111111111111111111111111111111111111111";
 const C2: &str = "SHA256:2222222222222222222222222222222222222222222222222222222222222222";
@@ -15,6 +18,9 @@ struct Fixture {
     observed: BTreeMap<String, ObservedApp>,
     uploads: BTreeMap<String, RecordedUpload>,
     ours: BTreeSet<String>,
+    rollbacks: Rollbacks,
+    targeting: Option<Targeting>,
+    undeclared: BTreeMap<String, ObservedApp>,
 }
 
 impl Fixture {
@@ -49,7 +55,25 @@ impl Fixture {
             observed: BTreeMap::new(),
             uploads: BTreeMap::new(),
             ours: BTreeSet::new(),
+            rollbacks: Rollbacks::new(),
+            targeting: None,
+            undeclared: BTreeMap::new(),
         }
+    }
+
+    /// Release `release_id` is a rollback slugplan made, back to v1.
+    fn rolled_back(&mut self, release_id: &str) {
+        let to = RecordedRollback {
+            version: 1,
+            created_at: "2026-11-25T08:00:00Z".into(),
+        };
+        self.rollbacks.insert(release_id.into(), to);
+    }
+
+    /// `--target` for `targets`, as `plan` resolves it.
+    fn target(&mut self, targets: &[&str]) {
+        let targets: Vec<String> = targets.iter().map(|t| (*t).to_owned()).collect();
+        self.targeting = Some(self.graph.targeting(&targets).unwrap());
     }
 
     fn runs(&mut self, app: &str, release_id: &str, checksum: &str, process_types: &str) {
@@ -79,7 +103,7 @@ impl Fixture {
     }
 
     fn plan(&self) -> Plan {
-        diff(DiffInput {
+        let mut plan = diff(DiffInput {
             graph: &self.graph,
             desired: &self.desired,
             slugs: &self.slugs,
@@ -88,10 +112,17 @@ impl Fixture {
             pipelines: &ObservedPipelines::default(),
             uploads: &self.uploads,
             ours: &self.ours,
+            rollbacks: &self.rollbacks,
+            targeting: self.targeting.as_ref(),
+            undeclared: &self.undeclared,
             platform: "local",
             manifest_sha256: "m",
         })
-        .unwrap()
+        .unwrap();
+        if let Some(targeting) = &self.targeting {
+            plan.retain(targeting);
+        }
+        plan
     }
 }
 
@@ -106,6 +137,16 @@ fn action(plan: &Plan, address: &str) -> Action {
 }
 
 const STAGING_AND_PROD: &str = r#"
+    [slugs.web]
+    [apps.web-staging]
+    slug = "web"
+    [apps.web-prod]
+    promote_from = "web-staging"
+    promote = "auto"
+"#;
+
+/// The same, promoted by hand (the default).
+const STAGING_AND_MANUAL_PROD: &str = r#"
     [slugs.web]
     [apps.web-staging]
     slug = "web"
@@ -263,11 +304,171 @@ fn a_missing_app_that_may_not_be_created_is_an_error() {
         pipelines: &ObservedPipelines::default(),
         uploads: &f.uploads,
         ours: &f.ours,
+        rollbacks: &f.rollbacks,
+        targeting: None,
+        undeclared: &f.undeclared,
         platform: "https://api.heroku.com",
         manifest_sha256: "m",
     })
     .unwrap_err();
     assert!(err.to_string().contains("web-staging"), "{err}");
+}
+
+fn step<'p>(plan: &'p Plan, address: &str) -> &'p PlannedStep {
+    plan.step(&Address(address.into()))
+        .unwrap_or_else(|| panic!("no step {address}"))
+}
+
+#[test]
+fn a_manual_promotion_is_reported_behind_and_never_planned() {
+    // Staging gets C2 in this apply; prod runs C1 and waits for `slugplan promote`.
+    let mut f = Fixture::new(STAGING_AND_MANUAL_PROD, Some(C2));
+    f.runs("web-staging", "r1", C1, "node web.js");
+    f.runs("web-prod", "r2", C1, "node web.js");
+    let plan = f.plan();
+    assert_eq!(action(&plan, "release.web-staging"), Action::Release);
+    let prod = step(&plan, "promote.web-prod");
+    assert_eq!(prod.action, Action::NoOp);
+    assert_eq!(
+        prod.reason,
+        "runs SHA256:111111111111… (v3), declared SHA256:222222222222…; promote = \"manual\": \
+         `slugplan promote web-staging` promotes it"
+    );
+    assert_eq!(
+        plan.behind,
+        [Behind {
+            app: "web-prod".into(),
+            source: "web-staging".into(),
+            checksum: Some(C1.into()),
+            source_checksum: Some(C2.into()),
+            source_planned: true,
+        }]
+    );
+    assert_eq!((plan.summary.release, plan.summary.unchanged), (1, 1));
+
+    // Once staging runs C2, prod is behind what staging runs now; no change is pending.
+    f.runs("web-staging", "r1", C2, "node web.js");
+    f.slugs.get_mut("web").unwrap().built_now = false;
+    let plan = f.plan();
+    assert!(plan.summary.is_empty(), "{:?}", plan.summary);
+    assert_eq!(plan.behind.len(), 1);
+    assert!(!plan.behind[0].source_planned);
+
+    // And when prod runs it, nothing is behind.
+    f.runs("web-prod", "r2", C2, "node web.js");
+    assert!(f.plan().behind.is_empty());
+}
+
+#[test]
+fn naming_a_manual_promotion_with_target_promotes_what_the_source_runs_now() {
+    // Staging runs C1 and declares C2; prod runs C2.
+    let mut f = Fixture::new(STAGING_AND_MANUAL_PROD, Some(C2));
+    f.runs("web-staging", "r1", C1, "node web.js");
+    f.runs("web-prod", "r2", C2, "node web.js");
+    f.target(&["web-prod"]);
+    let plan = f.plan();
+    // Only the promotion (and its app) is kept; staging is not released first.
+    let kept: Vec<&str> = plan.steps.iter().map(|s| s.address.0.as_str()).collect();
+    assert_eq!(kept, ["app.web-prod", "promote.web-prod"]);
+    let prod = step(&plan, "promote.web-prod");
+    assert_eq!(
+        prod.action,
+        Action::Promote,
+        "named: the gate is passed by hand"
+    );
+    assert_eq!(
+        prod.reason,
+        "runs SHA256:222222222222… (v3), web-staging runs SHA256:111111111111… (v3); \
+         promoted from web-staging"
+    );
+    assert_eq!(prod.after.as_deref(), Some(C1));
+    assert!(plan.behind.is_empty());
+    let note = plan.targeting.as_ref().unwrap();
+    assert_eq!(note.named, [Address("promote.web-prod".into())]);
+    assert!(note.added.is_empty(), "{:?}", note.added);
+}
+
+#[test]
+fn a_targeted_auto_promotion_compares_with_what_the_source_runs_now() {
+    let mut f = Fixture::new(STAGING_AND_PROD, Some(C2));
+    f.runs("web-staging", "r1", C1, "node web.js");
+    f.runs("web-prod", "r2", C1, "node web.js");
+    f.target(&["web-prod"]);
+    let plan = f.plan();
+    let prod = step(&plan, "promote.web-prod");
+    assert_eq!(prod.action, Action::NoOp, "prod runs what staging runs");
+    assert_eq!(prod.reason, "runs what web-staging runs");
+    assert!(plan.step(&Address("release.web-staging".into())).is_none());
+
+    // Naming staging too releases it first, and the promotion follows it.
+    f.target(&["web-prod", "web-staging"]);
+    let plan = f.plan();
+    assert_eq!(action(&plan, "release.web-staging"), Action::Release);
+    assert_eq!(action(&plan, "promote.web-prod"), Action::Promote);
+    assert_eq!(step(&plan, "promote.web-prod").after.as_deref(), Some(C2));
+    let note = plan.targeting.as_ref().unwrap();
+    assert_eq!(
+        note.added,
+        [
+            Address("slug.web@heroku-24".into()),
+            Address("upload.web→web-staging".into())
+        ]
+    );
+}
+
+#[test]
+fn a_rollback_slugplan_made_is_an_older_release_than_declared_not_drift() {
+    let mut f = Fixture::new(STAGING_AND_PROD, Some(C2));
+    f.slugs.get_mut("web").unwrap().built_now = false;
+    f.runs("web-staging", "r1", C2, "node web.js");
+    f.runs("web-prod", "r2", C1, "node web.js");
+    f.ours.extend(["r1".to_owned(), "r2".to_owned()]);
+    f.rolled_back("r2");
+    let plan = f.plan();
+    assert!(plan.drift.is_empty(), "{:?}", plan.drift);
+    assert_eq!(
+        plan.rolled_back,
+        [RolledBack {
+            app: "web-prod".into(),
+            version: 3,
+            rolled_back_to: 1,
+            checksum: Some(C1.into()),
+            declared: Some(C2.into()),
+            corrected: true,
+        }]
+    );
+    let prod = step(&plan, "promote.web-prod");
+    assert_eq!(prod.action, Action::Promote, "the next apply re-promotes");
+    assert_eq!(
+        prod.reason,
+        "runs SHA256:111111111111… (v3, a rollback to v1), an older release than declared \
+         SHA256:222222222222…; promoted from web-staging"
+    );
+}
+
+#[test]
+fn apps_slugplan_deployed_and_no_longer_declares_are_listed_not_changed() {
+    let mut f = Fixture::new(STAGING_AND_PROD, Some(C1));
+    f.runs("web-old", "r9", C2, "node web.js");
+    let old = f.observed.remove("web-old").unwrap();
+    f.undeclared.insert("web-old".into(), old);
+    // One slugplan remembers but someone deleted since: nothing to say.
+    f.undeclared
+        .insert("web-gone".into(), ObservedApp::default());
+    let plan = f.plan();
+    assert_eq!(
+        plan.undeclared,
+        [Undeclared {
+            app: "web-old".into(),
+            version: Some(3),
+            checksum: Some(C2.into()),
+        }]
+    );
+    assert!(
+        plan.steps.iter().all(|s| s.step.app() != Some("web-old")),
+        "left running: no step touches it"
+    );
+    assert!(!plan.fingerprint.contains_key("web-old"));
 }
 
 /// The promotion checks that run on a diffed plan (`plan::promotion::check`).
@@ -294,6 +495,19 @@ mod promotion_checks {
         ])
     }
 
+    impl Fixture {
+        /// The promotion checks on `plan`, web-prod being of `generation`.
+        fn check(&self, plan: &mut Plan, generation: Generation) -> Result<(), PromotionPlanError> {
+            check(
+                plan,
+                &self.desired,
+                &self.observed,
+                &apps(generation),
+                &self.rollbacks,
+            )
+        }
+    }
+
     /// Staging runs C1 (nothing to do); web-prod runs C2, released at `prod_at`.
     fn fixture(prod_at: &str) -> Fixture {
         let mut f = Fixture::new(STAGING_AND_PROD, Some(C1));
@@ -309,7 +523,7 @@ mod promotion_checks {
     fn a_target_newer_than_its_source_is_a_downgrade_reported_as_drift() {
         let f = fixture("2026-11-25T11:00:00Z");
         let mut plan = f.plan();
-        check(&mut plan, &f.desired, &f.observed, &apps(Generation::Cedar)).unwrap();
+        f.check(&mut plan, Generation::Cedar).unwrap();
         let address = Address("promote.web-prod".into());
         let detail = plan.step(&address).unwrap().promotion.clone().unwrap();
         assert_eq!(detail.source, "web-staging");
@@ -327,15 +541,25 @@ mod promotion_checks {
     }
 
     #[test]
+    fn a_target_rolled_back_by_slugplan_is_no_downgrade() {
+        let mut f = fixture("2026-11-25T11:00:00Z");
+        f.rolled_back("r2");
+        let mut plan = f.plan();
+        f.check(&mut plan, Generation::Cedar).unwrap();
+        assert!(downgrades(&plan).is_empty());
+        assert!(plan.drift.iter().all(|d| d.newer_than_source.is_none()));
+    }
+
+    #[test]
     fn an_older_target_is_promoted_and_a_fir_target_refused() {
         let f = fixture("2026-11-25T09:00:00Z");
         let mut plan = f.plan();
-        check(&mut plan, &f.desired, &f.observed, &apps(Generation::Cedar)).unwrap();
+        f.check(&mut plan, Generation::Cedar).unwrap();
         assert!(downgrades(&plan).is_empty());
         assert!(plan.drift.iter().all(|d| d.newer_than_source.is_none()));
 
         let mut plan = f.plan();
-        let err = check(&mut plan, &f.desired, &f.observed, &apps(Generation::Fir)).unwrap_err();
+        let err = f.check(&mut plan, Generation::Fir).unwrap_err();
         let PromotionPlanError::Refused { refusals } = err else {
             panic!("expected a refusal, got {err:?}");
         };

@@ -6,10 +6,12 @@
 //! of what it observed, and `apply FILE` executes exactly it.
 //!
 //! - [`observe`] reads the platform (at most two reads per app when nothing changes).
-//! - [`diff`] is a pure function from desired + observed to a [`Plan`].
+//! - [`diff`] is a pure function from desired + observed to a [`Plan`]; `decide` holds its
+//!   per-app rules (release, promote or leave, promotion gates, rollbacks).
 //! - [`render`] prints it in Terraform's vocabulary.
 //! - [`saved`] writes and checks saved plans.
 
+mod decide;
 pub mod diff;
 pub mod observe;
 pub mod promotion;
@@ -20,7 +22,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::graph::{Address, StepKind};
+use crate::graph::{Address, StepKind, Targeting};
 
 /// The version of the plan document (`plan --json`, saved plans). Bumped on any change that
 /// breaks readers.
@@ -89,7 +91,8 @@ pub struct PlannedStep {
     pub depends_on: Vec<Address>,
 }
 
-/// A release found on an app that slugplan did not make.
+/// A release found on an app that slugplan did not make (or one it made that is newer than the
+/// promotion source the app now declares: promoting would downgrade it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Drift {
     /// The app.
@@ -109,6 +112,67 @@ pub struct Drift {
     /// `--allow-downgrade`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub newer_than_source: Option<String>,
+    /// Set when slugplan made the release, which is listed only because it is newer than the
+    /// promotion's source.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_slugplan: bool,
+}
+
+/// An app running a rollback slugplan made (`slugplan rollback`), which is not what slug.toml
+/// declares for it: an older release than declared, reported as such rather than as drift.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolledBack {
+    /// The app.
+    pub app: String,
+    /// The running release (the rollback's own version).
+    pub version: u64,
+    /// The version it went back to.
+    pub rolled_back_to: u64,
+    /// The checksum of the slug it runs.
+    pub checksum: Option<String>,
+    /// The checksum it is declared to run (for a promotion target: what its source runs).
+    pub declared: Option<String>,
+    /// Whether this plan releases the declared slug again (false: `--target` leaves it out,
+    /// or `promote = "manual"` leaves it to `slugplan promote`).
+    pub corrected: bool,
+}
+
+/// A promotion target that does not run what its source runs, left to `slugplan promote` by
+/// `promote = "manual"`: reported, never counted as a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Behind {
+    /// The target app.
+    pub app: String,
+    /// The app it promotes from.
+    pub source: String,
+    /// The checksum the target runs (None: nothing yet).
+    pub checksum: Option<String>,
+    /// The checksum the source runs, or gets in this apply.
+    pub source_checksum: Option<String>,
+    /// Whether the source is released to in this apply (it is behind once that is done).
+    pub source_planned: bool,
+}
+
+/// An app slugplan released to before that slug.toml no longer declares. The plan leaves it
+/// running; `slugplan destroy` deletes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Undeclared {
+    /// The app.
+    pub app: String,
+    /// The version of its running release, if any.
+    pub version: Option<u64>,
+    /// The checksum of the slug it runs, if known.
+    pub checksum: Option<String>,
+}
+
+/// `--target` was in effect: what was named, and what the plan holds beyond it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetingNote {
+    /// The steps named (an app's name stands for its release or promote step).
+    pub named: Vec<Address>,
+    /// The steps that change something and are in the plan only because a named one needs
+    /// them.
+    pub added: Vec<Address>,
 }
 
 /// Counts of what a plan does.
@@ -157,7 +221,7 @@ impl Summary {
 }
 
 /// A whole plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     /// [`FORMAT_VERSION`].
     pub format_version: u32,
@@ -172,6 +236,18 @@ pub struct Plan {
     pub steps: Vec<PlannedStep>,
     /// Releases made outside slugplan.
     pub drift: Vec<Drift>,
+    /// Apps running a rollback slugplan made, older than declared.
+    #[serde(default)]
+    pub rolled_back: Vec<RolledBack>,
+    /// Promotions left to `slugplan promote` (`promote = "manual"`) whose target is behind.
+    #[serde(default)]
+    pub behind: Vec<Behind>,
+    /// Apps slugplan deployed that the manifest no longer declares, left running.
+    #[serde(default)]
+    pub undeclared: Vec<Undeclared>,
+    /// What `--target` named and added; None without `--target`.
+    #[serde(default)]
+    pub targeting: Option<TargetingNote>,
     /// The counts.
     pub summary: Summary,
 }
@@ -187,15 +263,26 @@ impl Plan {
         self.steps.iter().find(|s| &s.address == address)
     }
 
-    /// Keeps only the steps in `only` (a `--target` closure), and recounts.
-    pub fn retain(&mut self, only: &std::collections::BTreeSet<Address>) {
-        self.steps.retain(|s| only.contains(&s.address));
+    /// Keeps only the steps `targeting` keeps, recounts, and notes what it named and added.
+    pub fn retain(&mut self, targeting: &Targeting) {
+        self.steps.retain(|s| targeting.keeps(&s.address));
         self.fingerprint.retain(|app, _| {
             self.steps
                 .iter()
                 .any(|s| s.step.app() == Some(app.as_str()))
         });
-        self.drift.retain(|d| self.fingerprint.contains_key(&d.app));
+        let kept = |app: &str| self.fingerprint.contains_key(app);
+        self.drift.retain(|d| kept(&d.app));
+        self.rolled_back.retain(|r| kept(&r.app));
+        self.behind.retain(|b| kept(&b.app));
         self.summary = Summary::of(&self.steps);
+        self.targeting = Some(TargetingNote {
+            named: targeting.named.iter().cloned().collect(),
+            added: self
+                .changes()
+                .filter(|s| !targeting.names(&s.address))
+                .map(|s| s.address.clone())
+                .collect(),
+        });
     }
 }

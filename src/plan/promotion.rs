@@ -5,8 +5,9 @@
 //! [`crate::release`]'s, shared with `slugplan promote` and re-checked at apply time in case the
 //! platform moved since. Here they are applied to a diffed plan, so a refused target stops the
 //! deploy before any release and a target newer than its source shows as drift that needs
-//! `--allow-downgrade`. A source that is itself released earlier in the same apply is checked
-//! against the slug it will get.
+//! `--allow-downgrade` ("newer" as [`crate::release`] counts it: a rollback slugplan made as of
+//! the release it went back to). A source that is itself released earlier in the same apply is
+//! checked against the slug it will get.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,7 +18,7 @@ use crate::graph::{Address, StepKind};
 use crate::plan::observe::ObservedApp;
 use crate::plan::{Action, Drift, Plan};
 use crate::platform::App;
-use crate::release::{Refusal, is_newer, refusal};
+use crate::release::{Refusal, Rollbacks, is_newer, refusal};
 
 /// What a plan shows about one promotion target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,12 +91,14 @@ pub fn apps_to_read(plan: &Plan, observed: &BTreeMap<String, ObservedApp>) -> BT
 }
 
 /// Adds a [`PromotionDetail`] to every promotion step that changes something, refuses targets
-/// that may not take the slug, and reports targets newer than their source as drift.
+/// that may not take the slug, and reports targets newer than their source as drift
+/// (`rollbacks`: those slugplan made among the running releases).
 pub fn check(
     plan: &mut Plan,
     desired: &DesiredState,
     observed: &BTreeMap<String, ObservedApp>,
     apps: &BTreeMap<String, App>,
+    rollbacks: &Rollbacks,
 ) -> Result<(), PromotionPlanError> {
     let planned: BTreeSet<String> = plan
         .changes()
@@ -149,10 +152,14 @@ pub fn check(
         detail.pipeline = shared_pipeline(desired, from, app);
         if !source_planned
             && let Some(target_running) = &target.running
-            && is_newer(target_running, source_running)
+            && is_newer(target_running, source_running, rollbacks)
         {
             detail.downgrade = true;
-            downgrades.push((app.clone(), from.clone(), source_running.version));
+            let mut version = format!("v{}", source_running.version);
+            if let Some(rollback) = rollbacks.get(&source_running.id) {
+                version.push_str(&format!(" (a rollback to v{})", rollback.version));
+            }
+            downgrades.push((app.clone(), from.clone(), version));
         }
         step.promotion = Some(detail);
     }
@@ -190,16 +197,16 @@ fn shared_pipeline(desired: &DesiredState, source: &str, target: &str) -> Option
     pipeline(source).filter(|p| pipeline(target).as_ref() == Some(p))
 }
 
-/// Reports a target newer than its source as drift (adding it when the release was made by
-/// slugplan and so not drift otherwise).
+/// Reports a target newer than its source as drift (adding it, said to be slugplan's, when the
+/// release was made by slugplan and so not drift otherwise).
 fn mark_downgrade(
     plan: &mut Plan,
     observed: &BTreeMap<String, ObservedApp>,
     app: &str,
     from: &str,
-    source_version: u64,
+    source_version: String,
 ) {
-    let note = format!("newer than {from}'s v{source_version}");
+    let note = format!("newer than {from}'s {source_version}");
     if let Some(drift) = plan.drift.iter_mut().find(|d| d.app == app) {
         drift.newer_than_source = Some(note);
         return;
@@ -215,6 +222,7 @@ fn mark_downgrade(
         description: release.description.clone(),
         corrected: true,
         newer_than_source: Some(note),
+        by_slugplan: true,
     });
 }
 

@@ -1,11 +1,14 @@
-//! Plans as text, in Terraform's vocabulary: a legend of only the symbols used, a block per
-//! step that changes something with what and why, drift, and a one-line summary.
+//! Plans as text, in Terraform's vocabulary: what the plan found (drift, rollbacks, promotions
+//! waiting for `slugplan promote`, apps no longer declared), a legend of only the symbols used, a
+//! block per step that changes something with what and why, and a one-line summary; and the
+//! warning that `--target` is in effect, with what it added.
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use owo_colors::OwoColorize;
 
+use crate::graph::StepKind;
 use crate::plan::diff::short;
 use crate::plan::promotion::PromotionDetail;
 use crate::plan::{Action, Plan, PlannedStep, Summary};
@@ -59,9 +62,14 @@ pub fn render(plan: &Plan, color: bool) -> String {
             } else {
                 "it already runs the declared slug"
             };
+            let made = if drift.by_slugplan {
+                "made by slugplan"
+            } else {
+                "made outside slugplan"
+            };
             let _ = writeln!(
                 out,
-                "  ! {} runs v{} ({checksum}), made outside slugplan: \"{}\"; {fix}",
+                "  ! {} runs v{} ({checksum}), {made}: \"{}\"; {fix}",
                 drift.app, drift.version, drift.description
             );
             if let Some(newer) = &drift.newer_than_source {
@@ -74,9 +82,16 @@ pub fn render(plan: &Plan, color: bool) -> String {
         }
         out.push('\n');
     }
+    out.push_str(&findings(plan));
     let changes: Vec<&PlannedStep> = plan.changes().collect();
     if changes.is_empty() {
-        out.push_str("No changes. Every app runs its declared slug.\n");
+        out.push_str(if !plan.behind.is_empty() {
+            "No changes to apply. Promotions wait for `slugplan promote` (above).\n"
+        } else if plan.targeting.is_some() {
+            "No changes to the targeted steps.\n"
+        } else {
+            "No changes. Every app runs its declared slug.\n"
+        });
         return out;
     }
     let used: BTreeSet<Action> = changes.iter().map(|s| s.action).collect();
@@ -114,6 +129,120 @@ pub fn render(plan: &Plan, color: bool) -> String {
     out.push_str(&summary_line(&plan.summary));
     out.push('\n');
     out
+}
+
+/// What the plan found besides its steps: apps rolled back, promotions waiting, apps no longer
+/// declared. Each is reported, none is a change.
+fn findings(plan: &Plan) -> String {
+    let checksum = |c: &Option<String>| c.as_deref().map_or("no slug".into(), short);
+    let mut out = String::new();
+    if !plan.rolled_back.is_empty() {
+        out.push_str("Rolled back: apps running an older release than slug.toml declares\n");
+        for r in &plan.rolled_back {
+            let fix = if r.corrected {
+                "this plan releases the declared slug again"
+            } else {
+                "this plan leaves it running"
+            };
+            let _ = writeln!(
+                out,
+                "  < {} runs v{}, a rollback to v{} ({}); declared {}: {fix}",
+                r.app,
+                r.version,
+                r.rolled_back_to,
+                checksum(&r.checksum),
+                checksum(&r.declared)
+            );
+        }
+        out.push('\n');
+    }
+    if !plan.behind.is_empty() {
+        out.push_str("Promotions waiting (promote = \"manual\"):\n");
+        for b in &plan.behind {
+            let (is, then) = if b.source_planned {
+                ("will be behind", "after this apply, run")
+            } else {
+                ("is behind", "run")
+            };
+            let _ = writeln!(
+                out,
+                "  - {} {is} {}: {then} `slugplan promote {}`",
+                b.app, b.source, b.source
+            );
+            let runs = b
+                .checksum
+                .as_deref()
+                .map_or("runs nothing yet".to_owned(), |c| {
+                    format!("runs {}", short(c))
+                });
+            let _ = writeln!(
+                out,
+                "      {runs}, {} {} {}",
+                b.source,
+                if b.source_planned { "gets" } else { "runs" },
+                checksum(&b.source_checksum)
+            );
+        }
+        out.push('\n');
+    }
+    if !plan.undeclared.is_empty() {
+        out.push_str("No longer in slug.toml: apps slugplan deployed, left running\n");
+        for u in &plan.undeclared {
+            let runs = match u.version {
+                Some(version) => format!("runs v{version} ({})", checksum(&u.checksum)),
+                None => "runs nothing".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "  - {} {runs}; `slugplan destroy {}` deletes it",
+                u.app, u.app
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The warning that `--target` is in effect (None when it is not): what was named, what the plan
+/// holds beyond it because the named steps need it, and each promotion that takes what its
+/// source runs now because the source was not named. Shown before a plan is applied.
+pub fn targeting_warning(plan: &Plan) -> Option<String> {
+    let targeting = plan.targeting.as_ref()?;
+    let list = |addresses: &[crate::graph::Address]| {
+        addresses
+            .iter()
+            .map(|a| {
+                let action = plan.step(a).map_or("", |s| s.action.as_str());
+                format!("{a} ({action})")
+            })
+            .collect::<Vec<_>>()
+            .join("\n               ")
+    };
+    let mut out = String::from(
+        "targeting is in effect: this plan may not be everything slug.toml asks for\n",
+    );
+    let named: Vec<String> = targeting.named.iter().map(ToString::to_string).collect();
+    let _ = writeln!(out, "  named:       {}", named.join(", "));
+    if targeting.added.is_empty() {
+        out.push_str("  also needed: nothing that changes\n");
+    } else {
+        let _ = writeln!(out, "  also needed: {}", list(&targeting.added));
+    }
+    let in_plan = |app: &str| {
+        plan.steps.iter().any(|s| {
+            matches!(&s.step, StepKind::Release { app: a, .. } | StepKind::Promote { app: a, .. } if a == app)
+        })
+    };
+    for step in plan.changes() {
+        if let Some(p) = step.promotion.as_ref().filter(|p| !in_plan(&p.source)) {
+            let _ = writeln!(
+                out,
+                "  {} promotes what {} runs now (not targeted, {} is not released first)",
+                step.address, p.source, p.source
+            );
+        }
+    }
+    Some(out.trim_end().to_owned())
 }
 
 /// The source and target lines of a promotion block.
@@ -186,7 +315,7 @@ pub fn summary_line(summary: &Summary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::{Address, StepKind};
+    use crate::graph::Address;
 
     fn step(address: &str, action: Action, step: StepKind) -> PlannedStep {
         PlannedStep {
@@ -222,6 +351,7 @@ mod tests {
                 release: 1,
                 ..Summary::default()
             },
+            ..Plan::default()
         };
         let text = render(&plan, false);
         assert!(text.contains("  ~ release\n"), "{text}");
@@ -240,6 +370,7 @@ mod tests {
             steps: vec![],
             drift: vec![],
             summary: Summary::default(),
+            ..Plan::default()
         };
         assert_eq!(
             render(&plan, false),

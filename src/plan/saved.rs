@@ -145,6 +145,7 @@ mod tests {
             steps: vec![],
             drift: vec![],
             summary: Summary::default(),
+            ..Plan::default()
         }
     }
 

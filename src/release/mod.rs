@@ -32,6 +32,6 @@ pub use promotion::{PROMOTION_ATTEMPTS, promote_all};
 pub use resume::{InFlight, NoJournal, PromotionJournal, StartedPromotion, in_flight};
 pub use settle::{create_or_resume, wait};
 pub use verdict::{
-    Refusal, Source, SourceError, Target, Verdict, is_newer, read_source, read_target, refusal,
-    verdict, via_pipeline,
+    Refusal, Rollbacks, Source, SourceError, Target, Verdict, is_newer, known_rollbacks,
+    read_source, read_target, refusal, released_at, verdict, via_pipeline,
 };

@@ -12,10 +12,45 @@
 //!   and promoting would silently downgrade it. That is drift; overwriting it needs
 //!   `--allow-downgrade`, which the caller decides on.
 //!
+//! "Newer" compares when what each app runs was released: a rollback slugplan made is a fresh
+//! release of an old slug, so it counts as of the release it went back to ([`Rollbacks`]). A
+//! target rolled back is therefore older than its source (promoting it again is no downgrade),
+//! and a source rolled back is older than a target that took its newer slug (promoting it rolls
+//! the target back too, which needs `--allow-downgrade`).
+//!
 //! Apps are compared by their platform id, never by how a name is spelled, so an app named twice
 //! (by name and by id) is recognised as one.
 
+use std::collections::BTreeMap;
+
 use crate::platform::{App, Coupling, Generation, Platform, PlatformError, Release, Slug};
+use crate::state::{RecordedRollback, State, StateError};
+
+/// The rollbacks slugplan made among some releases, by release id: what each went back to.
+pub type Rollbacks = BTreeMap<String, RecordedRollback>;
+
+/// The rollbacks slugplan made among `releases`, read from its state.
+pub fn known_rollbacks<'r>(
+    state: &State,
+    platform_id: &str,
+    releases: impl IntoIterator<Item = &'r Release>,
+) -> Result<Rollbacks, StateError> {
+    let mut found = Rollbacks::new();
+    for release in releases {
+        if let Some(rollback) = state.rollback(platform_id, &release.id)? {
+            found.insert(release.id.clone(), rollback);
+        }
+    }
+    Ok(found)
+}
+
+/// When what `release` runs was released: its own time, or for a rollback slugplan made, the
+/// time of the release it went back to.
+pub fn released_at<'a>(release: &'a Release, rollbacks: &'a Rollbacks) -> &'a str {
+    rollbacks
+        .get(&release.id)
+        .map_or(release.created_at.as_str(), |r| r.created_at.as_str())
+}
 
 /// Errors reading the source of a promotion.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -155,12 +190,13 @@ pub fn refusal(source_name: &str, source: &App, slug_stack: &str, target: &App) 
     None
 }
 
-/// Whether `target`'s release was made after `source`'s (someone deployed to the target
-/// directly), compared as instants, not strings.
-pub fn is_newer(target: &Release, source: &Release) -> bool {
+/// Whether what `target` runs was released after what `source` runs (someone deployed to the
+/// target directly), compared as instants, not strings, a rollback as of the release it went
+/// back to.
+pub fn is_newer(target: &Release, source: &Release, rollbacks: &Rollbacks) -> bool {
     match (
-        target.created_at.parse::<jiff::Timestamp>(),
-        source.created_at.parse::<jiff::Timestamp>(),
+        released_at(target, rollbacks).parse::<jiff::Timestamp>(),
+        released_at(source, rollbacks).parse::<jiff::Timestamp>(),
     ) {
         (Ok(t), Ok(s)) => t > s,
         _ => false,
@@ -216,8 +252,12 @@ pub async fn read_target(platform: &dyn Platform, name: &str) -> Result<Target, 
 }
 
 /// Decides what to do with `target`: refused (Fir, stack, the source itself), already done, or
-/// promote (saying whether that downgrades it).
-pub fn verdict(source: &Source, target: &Target) -> Result<Verdict, Refusal> {
+/// promote (saying whether that downgrades it, with `rollbacks` among both apps' releases).
+pub fn verdict(
+    source: &Source,
+    target: &Target,
+    rollbacks: &Rollbacks,
+) -> Result<Verdict, Refusal> {
     if let Some(refused) = refusal(&source.name, &source.app, &source.slug.stack, &target.app) {
         return Err(refused);
     }
@@ -228,7 +268,7 @@ pub fn verdict(source: &Source, target: &Target) -> Result<Verdict, Refusal> {
             })
         }
         Some(running) => Ok(Verdict::Promote {
-            downgrade: is_newer(running, &source.release),
+            downgrade: is_newer(running, &source.release, rollbacks),
         }),
         None => Ok(Verdict::Promote { downgrade: false }),
     }
@@ -282,24 +322,57 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn newer_compares_instants_not_strings() {
-        let release = |at: &str| Release {
-            id: at.into(),
+    /// A running release `id`, made `at`.
+    fn release(id: &str, at: &str) -> Release {
+        Release {
+            id: id.into(),
             version: 1,
             status: crate::platform::ReleaseStatus::Succeeded,
             current: true,
             slug_id: None,
             description: String::new(),
             created_at: at.into(),
-        };
+        }
+    }
+
+    #[test]
+    fn newer_compares_instants_not_strings() {
+        let none = Rollbacks::new();
         assert!(is_newer(
-            &release("2026-11-25T10:00:01Z"),
-            &release("2026-11-25T11:00:00+02:00")
+            &release("a", "2026-11-25T10:00:01Z"),
+            &release("b", "2026-11-25T11:00:00+02:00"),
+            &none
         ));
         assert!(!is_newer(
-            &release("2026-11-25T09:00:00Z"),
-            &release("2026-11-25T10:00:00Z")
+            &release("a", "2026-11-25T09:00:00Z"),
+            &release("b", "2026-11-25T10:00:00Z"),
+            &none
         ));
+    }
+
+    #[test]
+    fn a_rollback_counts_as_of_the_release_it_went_back_to() {
+        let source = release("source-v2", "2026-11-25T10:00:00Z");
+        // The target was promoted v2 later, then rolled back (later still) to its v1.
+        let rolled_back = release("target-v3", "2026-11-25T12:00:00Z");
+        let rollbacks = Rollbacks::from([(
+            "target-v3".to_owned(),
+            RecordedRollback {
+                version: 1,
+                created_at: "2026-11-25T09:00:00Z".into(),
+            },
+        )]);
+        assert!(is_newer(&rolled_back, &source, &Rollbacks::new()));
+        assert!(
+            !is_newer(&rolled_back, &source, &rollbacks),
+            "a rollback runs an old slug: promoting over it is no downgrade"
+        );
+        assert_eq!(
+            released_at(&rolled_back, &rollbacks),
+            "2026-11-25T09:00:00Z"
+        );
+        // Rolled back as a source, it is older than a target that took its newer slug.
+        let target = release("target-v2", "2026-11-25T11:00:00Z");
+        assert!(is_newer(&target, &rolled_back, &rollbacks));
     }
 }

@@ -32,7 +32,7 @@ fn served(flags: &[&str]) -> Project {
     shop(Project::served(flags))
 }
 
-/// Writes the shop's slug.toml; `extra` is appended.
+/// Writes the shop's slug.toml (production promoted by every apply); `extra` is appended.
 fn write_manifest(p: &Project, extra: &str) {
     let platform = p.platform_table();
     let create = if p.is_served() { "create = true\n" } else { "" };
@@ -53,9 +53,11 @@ slug = "web"
 {create}
 [apps.shop-prod-eu]
 promote_from = "shop-staging"
+promote = "auto"
 {create}
 [apps.shop-prod-us]
 promote_from = "shop-staging"
+promote = "auto"
 {create}
 [apps.shop-worker]
 slug = "worker"
@@ -428,6 +430,11 @@ fn a_target_applies_one_app_and_what_it_needs() {
 
     ----- stderr -----
          Packing worker (0.0 MB of tar)
+    warning: targeting is in effect: this plan may not be everything slug.toml asks for
+      named:       release.shop-worker
+      also needed: app.shop-worker (create)
+                   slug.worker@heroku-24 (build)
+                   upload.worker→shop-worker (upload)
         Creating app.shop-worker
             Done app.shop-worker: created [UUID] on heroku-24
        Uploading upload.worker→shop-worker
@@ -504,9 +511,14 @@ fn apply_refuses_to_prompt_without_a_terminal() {
     let plan = local().ok(&["plan", "--target", "shop-worker"], 0);
     assert_eq!(stdout(&out), plan);
     insta::assert_snapshot!(p.ctx.redact(&stderr(&out)), @"
-       Packing worker (0.0 MB of tar)
-    × refusing to prompt for confirmation: stdin is not a terminal
-    help: pass --yes (or --auto-approve) to apply without a prompt, or apply a saved plan
+         Packing worker (0.0 MB of tar)
+    warning: targeting is in effect: this plan may not be everything slug.toml asks for
+      named:       release.shop-worker
+      also needed: app.shop-worker (create)
+                   slug.worker@heroku-24 (build)
+                   upload.worker→shop-worker (upload)
+      × refusing to prompt for confirmation: stdin is not a terminal
+      help: pass --yes (or --auto-approve) to apply without a prompt, or apply a saved plan
     ");
     assert_eq!(
         p.ok(&["history", "--json"], 0).trim(),
@@ -600,12 +612,12 @@ fn a_relative_file_url_runtime_is_locked_and_deployed_from_beside_the_manifest()
 
     ----- stderr -----
       × runtime `rt`: no sha256 for file:runtimes/rt-1.0.tar.gz in slug.toml or slug.lock
-        ╭─[slug.toml:25:7]
-     24 │ [runtimes.rt]
-     25 │ url = "file:runtimes/rt-1.0.tar.gz"
+        ╭─[slug.toml:27:7]
+     26 │ [runtimes.rt]
+     27 │ url = "file:runtimes/rt-1.0.tar.gz"
         ·       ──────────────┬──────────────
         ·                     ╰── no sha256 for this URL here or in slug.lock
-     26 │ strip_components = 1
+     28 │ strip_components = 1
         ╰────
       help: run `slugplan lock` to pin it, or set `sha256` in [runtimes.rt]
     "#);

@@ -9,6 +9,7 @@ use crate::common::project::{Project, count};
 use crate::common::server::block_on;
 use crate::common::{slugplan_snapshot, stderr};
 
+mod gate;
 mod history;
 mod safety;
 
@@ -39,7 +40,8 @@ fn web(p: Project, pipeline: bool) -> Project {
     p
 }
 
-/// Writes slug.toml; `more` adds production apps promoting from web-staging.
+/// Writes slug.toml; `more` adds production apps promoting from web-staging. Every apply
+/// promotes them (`promote = "auto"`): these tests are about promotions themselves.
 fn write_manifest(p: &Project, pipeline: bool, more: &[&str]) {
     let mut text = p.platform_table();
     let app = |stage: &str| {
@@ -56,7 +58,7 @@ fn write_manifest(p: &Project, pipeline: bool, more: &[&str]) {
     ));
     for target in TARGETS.iter().chain(more) {
         text.push_str(&format!(
-            "[apps.{target}]\npromote_from = \"web-staging\"\n{}\n",
+            "[apps.{target}]\npromote_from = \"web-staging\"\npromote = \"auto\"\n{}\n",
             app("production")
         ));
     }

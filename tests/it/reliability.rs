@@ -58,7 +58,8 @@ const APPS: [&str; 6] = [
 ];
 
 /// A project deploying through a `slugplan server` started with `flags`: `web-staging` runs slug
-/// `web` and is promoted to the production apps, the workers run their own slug.
+/// `web` and is promoted to the production apps by every apply (`promote = "auto"`), the
+/// workers run their own slug.
 fn pipeline_project(flags: &[&str]) -> Project {
     let p = Project::served(flags);
     p.ctx.write("web/web.js", "console.log('v0')\n");
@@ -82,12 +83,15 @@ slug = \"web\"
 {staging}
 [apps.web-prod-eu]
 promote_from = \"web-staging\"
+promote = \"auto\"
 {production}
 [apps.web-prod-us]
 promote_from = \"web-staging\"
+promote = \"auto\"
 {production}
 [apps.web-prod-ap]
 promote_from = \"web-staging\"
+promote = \"auto\"
 create = true
 
 [apps.worker]

@@ -182,6 +182,14 @@ fn a_failed_release_fails_the_apply_naming_the_app_and_a_rerun_finishes() {
     ----- stderr -----
          Packing web (0.0 MB of tar)
          Packing worker (0.0 MB of tar)
+    warning: targeting is in effect: this plan may not be everything slug.toml asks for
+      named:       release.shop-staging, release.shop-worker
+      also needed: app.shop-staging (create)
+                   app.shop-worker (create)
+                   slug.web@heroku-24 (build)
+                   slug.worker@heroku-24 (build)
+                   upload.web→shop-staging (upload)
+                   upload.worker→shop-worker (upload)
         Creating app.shop-staging
             Done app.shop-staging: created [UUID] on heroku-24
         Creating app.shop-worker
@@ -228,6 +236,11 @@ fn an_upload_the_blob_store_refuses_fails_its_step_and_skips_what_depends_on_it(
     assert_eq!(stdout(&out), plan);
     insta::assert_snapshot!(p.ctx.redact(&stderr(&out)), @"
          Packing worker (0.0 MB of tar)
+    warning: targeting is in effect: this plan may not be everything slug.toml asks for
+      named:       release.shop-worker
+      also needed: app.shop-worker (create)
+                   slug.worker@heroku-24 (build)
+                   upload.worker→shop-worker (upload)
         Creating app.shop-worker
             Done app.shop-worker: created [UUID] on heroku-24
        Uploading upload.worker→shop-worker

@@ -113,6 +113,10 @@ fn a_failed_or_missing_newest_release_of_the_source_is_not_what_gets_promoted() 
 
     ----- stderr -----
          Packing web (0.0 MB of tar)
+    warning: targeting is in effect: this plan may not be everything slug.toml asks for
+      named:       release.web-staging
+      also needed: slug.web@heroku-24 (build)
+                   upload.web→web-staging (upload)
        Uploading upload.web→web-staging
             Done upload.web→web-staging: slug [UUID] (166 bytes) through web-staging
        Releasing release.web-staging
