@@ -41,7 +41,7 @@
 //! - [`error_chain`]: an error and its causes on one line (audit log, `--json`), and one error
 //!   shared by several steps; mutexes share one poison policy (`sync`).
 //! - [`ops`]: the verbs composed from all of the above: `plan` and `apply`, `promote`,
-//!   `rollback` and `releases` (the last three on [`release`], as `apply` is).
+//!   `rollback` and `releases` (the last three on [`release`], as `apply` is), and `destroy`.
 //! - [`cli`] and [`commands`]: the edge; the only code that knows about clap, terminals and
 //!   exit codes. [`cli::settings`] reads the environment once and resolves every setting;
 //!   [`commands::Session`] opens what a command needs from them; [`run`] builds the one async

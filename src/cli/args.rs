@@ -137,6 +137,11 @@ pub enum Command {
         after_help = "Examples:\n  slugplan releases example-staging\n  slugplan releases example-prod --limit 5 --json"
     )]
     Releases(ReleasesArgs),
+    /// Delete an app slug.toml no longer declares, on the platform, after its name is typed back.
+    #[command(
+        after_help = "Examples:\n  slugplan destroy example-old\n  slugplan destroy example-old --confirm example-old --json"
+    )]
+    Destroy(DestroyArgs),
     /// Print the deploy's step graph as Graphviz DOT.
     #[command(after_help = "Example:\n  slugplan graph | dot -Tsvg > deploy.svg")]
     Graph,
@@ -276,6 +281,21 @@ pub struct RollbackArgs {
     #[arg(long, value_name = "VERSION")]
     pub to: Option<String>,
     /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `slugplan destroy`.
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// The app to delete.
+    #[arg(value_name = "APP")]
+    pub app: String,
+    /// The app's name again, instead of typing it at the prompt (for scripts, like Heroku's
+    /// `--confirm`).
+    #[arg(long, value_name = "APP")]
+    pub confirm: Option<String>,
+    /// Print what was deleted as JSON.
     #[arg(long)]
     pub json: bool,
 }

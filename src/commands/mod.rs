@@ -9,6 +9,7 @@ mod apply;
 mod build;
 mod cache;
 mod completions;
+mod destroy;
 mod fetch;
 mod graph;
 mod history;
@@ -44,6 +45,7 @@ pub async fn run(command: Command, session: &Session) -> miette::Result<ExitStat
         Command::Promote(args) => promote::run(&args, session).await,
         Command::Rollback(args) => rollback::run(&args, session).await,
         Command::Releases(args) => releases::run(&args, session).await,
+        Command::Destroy(args) => destroy::run(&args, session).await,
         Command::Server(args) => server::run(&args, session).await,
         Command::Cache(command) => cache::run(&command, session),
     }

@@ -11,8 +11,10 @@
 //!   recording it in the audit log.
 //! - [`promote`]: `slugplan promote`, checked then promoted, nothing built or uploaded.
 //! - [`releases`]: an app's release history with checksums, and rollback.
+//! - [`destroy`]: delete an app the manifest no longer declares.
 
 pub mod deploy;
+pub mod destroy;
 pub mod prepare;
 pub mod promote;
 pub mod releases;

@@ -5,6 +5,7 @@ mod common;
 mod build;
 mod cli;
 mod deploy;
+mod destroy;
 mod examples;
 mod go;
 mod heroku;
