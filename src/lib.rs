@@ -59,6 +59,7 @@ pub mod cli;
 pub mod commands;
 pub mod desired;
 pub mod env_vars;
+pub mod environment;
 pub mod error_chain;
 pub mod exit_status;
 pub mod graph;

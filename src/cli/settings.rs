@@ -4,15 +4,13 @@
 //! manifest, which beats the default.
 //!
 //! The environment is read once, into an [`Env`], when the settings are resolved; from then on
-//! it travels as values (a cache root, fetch options, the API's URL and token), so the library
-//! reads no environment of its own. The one exception is a variable whose only job is to
+//! it travels as values (a cache root, fetch options, the API's URL and token, and the snapshot
+//! itself for the manifest's `${VAR}` references), so the library reads no environment of its
+//! own. The one exception is a variable whose only job is to
 //! default a single flag (`SLUGPLAN_CACHE_DIR` for `--cache-dir`, `slugplan server`'s token and
 //! fault injection): `args` binds it to its flag, clap reads it with the arguments, and
 //! `--help` shows it.
 
-use std::collections::HashMap;
-use std::ffi::{OsStr, OsString};
-use std::fmt;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -20,68 +18,12 @@ use crate::cache::CacheError;
 use crate::cli::args::{ColorChoice, GlobalArgs};
 use crate::cli::printer::{Printer, Verbosity};
 use crate::env_vars;
+pub use crate::environment::Env;
 use crate::manifest::PlatformConfig;
 use crate::ops::prepare::PrepareOptions;
 use crate::platform::heroku::{self, RetryPolicy, Token};
 use crate::runtime::FetchOptions;
 use crate::workspace::ConnectOptions;
-
-/// The process's environment variables, read once.
-///
-/// `Debug` lists the names only: values may be secrets (`HEROKU_API_KEY`).
-#[derive(Clone, Default)]
-pub struct Env {
-    vars: HashMap<OsString, OsString>,
-}
-
-impl Env {
-    /// The environment of this process, as it is now. The one place slugplan reads it.
-    pub fn from_process() -> Self {
-        Env {
-            vars: std::env::vars_os().collect(),
-        }
-    }
-
-    /// An environment holding exactly `vars` (for tests, and for embedding slugplan).
-    pub fn from_vars<K, V>(vars: impl IntoIterator<Item = (K, V)>) -> Self
-    where
-        K: Into<OsString>,
-        V: Into<OsString>,
-    {
-        Env {
-            vars: vars
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        }
-    }
-
-    /// The variable's value, empty or not.
-    fn os(&self, name: &str) -> Option<&OsStr> {
-        self.vars.get(OsStr::new(name)).map(OsString::as_os_str)
-    }
-
-    /// The variable's value when it is set to something.
-    fn non_empty(&self, name: &str) -> Option<&OsStr> {
-        self.os(name).filter(|v| !v.is_empty())
-    }
-
-    /// The variable's value when it is valid UTF-8, empty or not.
-    fn text(&self, name: &str) -> Option<&str> {
-        self.os(name)?.to_str()
-    }
-
-    /// The variable as a number; None when unset or when it does not parse (it is ignored).
-    fn number<T: std::str::FromStr>(&self, name: &str) -> Option<T> {
-        self.text(name)?.trim().parse().ok()
-    }
-}
-
-impl fmt::Debug for Env {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.vars.keys()).finish()
-    }
-}
 
 /// What every command runs with.
 #[derive(Debug, Clone)]
@@ -108,6 +50,8 @@ pub struct GlobalSettings {
     api_key: Option<Token>,
     /// `HOME`, whose `.netrc` may hold the API token.
     home: Option<PathBuf>,
+    /// The whole environment, for the manifest's `${VAR}` references.
+    env: Env,
 }
 
 impl GlobalSettings {
@@ -133,7 +77,14 @@ impl GlobalSettings {
                 .map(str::to_owned),
             api_key: env.text(env_vars::HEROKU_API_KEY).map(Token::new),
             home: env.os(env_vars::HOME).map(PathBuf::from),
+            env: env.clone(),
         }
+    }
+
+    /// The environment the settings were resolved from, read once at start-up: what the
+    /// manifest's `${VAR}` references expand against.
+    pub fn env(&self) -> &Env {
+        &self.env
     }
 
     /// The cache root: `--cache-dir` (or `SLUGPLAN_CACHE_DIR`), then `$XDG_CACHE_HOME/slugplan`,
