@@ -58,6 +58,7 @@ pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod desired;
+pub mod dyno;
 pub mod env_vars;
 pub mod environment;
 pub mod error_chain;

@@ -12,6 +12,7 @@
 //! it, and each slug's process types (table or Procfile) are well formed.
 
 mod diagnostic;
+pub mod interpolate;
 pub mod names;
 pub mod procfile;
 pub mod promotion;

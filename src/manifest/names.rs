@@ -14,6 +14,8 @@ pub const APP_NAME_PATTERN: &str = r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$";
 pub const PIPELINE_NAME_PATTERN: &str = r"^[a-z][a-z0-9-]{2,29}$";
 /// Heroku's process type rule (a Procfile's left-hand side).
 pub const PROCESS_TYPE_PATTERN: &str = r"^[-\w]{1,128}$";
+/// The Heroku API's config var name rule (`PATCH /apps/{app}/config-vars`).
+pub const CONFIG_VAR_PATTERN: &str = r"^\w+$";
 /// A SHA-256 digest as slug.toml and slug.lock spell it: 64 lowercase hex digits.
 pub const SHA256_PATTERN: &str = r"^[0-9a-f]{64}$";
 /// Heroku stack names such as `heroku-24`.
@@ -29,6 +31,7 @@ fn compile(pattern: &str) -> Regex {
 static APP_NAME: LazyLock<Regex> = LazyLock::new(|| compile(APP_NAME_PATTERN));
 static PIPELINE_NAME: LazyLock<Regex> = LazyLock::new(|| compile(PIPELINE_NAME_PATTERN));
 static PROCESS_TYPE: LazyLock<Regex> = LazyLock::new(|| compile(PROCESS_TYPE_PATTERN));
+static CONFIG_VAR: LazyLock<Regex> = LazyLock::new(|| compile(CONFIG_VAR_PATTERN));
 static SHA256: LazyLock<Regex> = LazyLock::new(|| compile(SHA256_PATTERN));
 static STACK: LazyLock<Regex> = LazyLock::new(|| compile(STACK_PATTERN));
 
@@ -45,6 +48,11 @@ pub fn is_pipeline_name(name: &str) -> bool {
 /// Whether `name` is a valid process type ([`PROCESS_TYPE_PATTERN`]).
 pub fn is_process_type(name: &str) -> bool {
     PROCESS_TYPE.is_match(name)
+}
+
+/// Whether `name` is a config var name the API accepts ([`CONFIG_VAR_PATTERN`]).
+pub fn is_config_var(name: &str) -> bool {
+    CONFIG_VAR.is_match(name)
 }
 
 /// Whether `hash` is a SHA-256 in slug.toml's spelling ([`SHA256_PATTERN`]).

@@ -85,6 +85,15 @@ impl TomlLocator {
         SourceDiagnostic::new(code, message).in_file(&self.name, Arc::clone(&self.text))
     }
 
+    /// The span of `needle` inside the string value at `path`, when the file writes it there
+    /// literally (no escape sequence in the way); the first occurrence.
+    pub fn span_in_value(&self, path: &[&str], needle: &str) -> Option<Range<usize>> {
+        let value = self.span(path, Part::Value)?;
+        let written = self.text.get(value.clone())?;
+        let at = written.find(needle)?;
+        Some(value.start + at..value.start + at + needle.len())
+    }
+
     /// The file's name as diagnostics show it.
     pub fn name(&self) -> &str {
         &self.name

@@ -9,10 +9,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::names::{
-    APP_NAME_PATTERN, PIPELINE_NAME_PATTERN, PROCESS_TYPE_PATTERN, SHA256_PATTERN, STACK_PATTERN,
+    APP_NAME_PATTERN, CONFIG_VAR_PATTERN, PIPELINE_NAME_PATTERN, PROCESS_TYPE_PATTERN,
+    SHA256_PATTERN, STACK_PATTERN,
 };
 
 /// A whole `slug.toml`: runtimes to fetch, slugs to build, apps and what each runs.
@@ -169,6 +171,159 @@ pub struct AppSpec {
     /// false on Heroku).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create: Option<bool>,
+    /// The app's config vars, by name (`^\w+$`). slugplan manages the keys written here: it
+    /// sets them, unsets a key it set before once it is no longer written, and leaves every
+    /// other key of the app (an add-on's, one set by hand) alone. A config change that comes
+    /// with a new slug is set before the slug is released. A promoted app keeps its own config:
+    /// promotion copies the slug, not the config.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = { "pattern": CONFIG_VAR_PATTERN }))]
+    pub config: BTreeMap<String, ConfigVar>,
+    /// How many dynos of each process type run, and of what size: `web = 2` or
+    /// `web = { quantity = 2, size = "standard-1x" }`. Only the process types written here are
+    /// scaled; each must be a process type of the slug the app runs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = { "pattern": PROCESS_TYPE_PATTERN }))]
+    pub formation: BTreeMap<String, FormationSpec>,
+}
+
+/// A config var's value: a string, or a table that says more about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ConfigVar {
+    /// The value. `${VAR}` takes it (or part of it) from the environment, `${VAR:-default}`
+    /// with a default; a value taken from the environment is sensitive: never printed or
+    /// stored in clear. `$$` is a literal `$`.
+    Value(String),
+    /// The value, with options.
+    Table(ConfigVarTable),
+}
+
+/// A config var written as a table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigVarTable {
+    /// The value, as in the string form (`${VAR}` references included).
+    pub value: String,
+    /// Treat the value as a secret even when it is written here: plans and apply show
+    /// `(sensitive)`, and saved plans, the state and the audit log never hold it.
+    #[serde(default)]
+    pub sensitive: bool,
+}
+
+impl ConfigVar {
+    /// The value as written, `${VAR}` references unexpanded.
+    pub fn template(&self) -> &str {
+        match self {
+            ConfigVar::Value(value) => value,
+            ConfigVar::Table(table) => &table.value,
+        }
+    }
+
+    /// Whether the manifest marks the value sensitive itself (`sensitive = true`).
+    pub fn marked_sensitive(&self) -> bool {
+        matches!(self, ConfigVar::Table(table) if table.sensitive)
+    }
+
+    /// The key path of the value's text below the var's own path (`value` for the table form).
+    pub fn value_path(&self) -> Option<&'static str> {
+        match self {
+            ConfigVar::Value(_) => None,
+            ConfigVar::Table(_) => Some("value"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ConfigVar {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ConfigVarVisitor;
+        impl<'de> Visitor<'de> for ConfigVarVisitor {
+            type Value = ConfigVar;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string, or a table like { value = \"…\", sensitive = true }")
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<ConfigVar, E> {
+                Ok(ConfigVar::Value(value.to_owned()))
+            }
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<ConfigVar, M::Error> {
+                ConfigVarTable::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(ConfigVar::Table)
+            }
+        }
+        deserializer.deserialize_any(ConfigVarVisitor)
+    }
+}
+
+/// One process type's formation: a dyno count, or a table with a count and a size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum FormationSpec {
+    /// How many dynos run; their size is left as the platform has it.
+    Quantity(u32),
+    /// A count and a size.
+    Table(FormationTable),
+}
+
+/// A process type's formation written as a table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FormationTable {
+    /// How many dynos run.
+    pub quantity: u32,
+    /// The dyno size, one of Heroku's for Cedar apps (the ones that run slugs): `eco`,
+    /// `basic`, `standard-1x`, `standard-2x`, `performance-m`, … (any case). Absent: left as
+    /// the platform has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+}
+
+impl FormationSpec {
+    /// The dyno count.
+    pub fn quantity(&self) -> u32 {
+        match self {
+            FormationSpec::Quantity(quantity) => *quantity,
+            FormationSpec::Table(table) => table.quantity,
+        }
+    }
+
+    /// The dyno size, if given.
+    pub fn size(&self) -> Option<&str> {
+        match self {
+            FormationSpec::Quantity(_) => None,
+            FormationSpec::Table(table) => table.size.as_deref(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FormationSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FormationVisitor;
+        impl<'de> Visitor<'de> for FormationVisitor {
+            type Value = FormationSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "a dyno count, or a table like { quantity = 2, size = \"standard-1x\" }",
+                )
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<FormationSpec, E> {
+                u32::try_from(value)
+                    .map(FormationSpec::Quantity)
+                    .map_err(|_| {
+                        E::invalid_value(de::Unexpected::Signed(value), &"a dyno count (0 or more)")
+                    })
+            }
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<FormationSpec, E> {
+                u32::try_from(value)
+                    .map(FormationSpec::Quantity)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(value), &"a dyno count"))
+            }
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<FormationSpec, M::Error> {
+                FormationTable::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(FormationSpec::Table)
+            }
+        }
+        deserializer.deserialize_any(FormationVisitor)
+    }
 }
 
 /// Who promotes an app with `promote_from`.

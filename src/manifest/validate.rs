@@ -2,6 +2,9 @@
 //!
 //! Every check runs and every problem is collected, so one `slugplan validate` shows them all;
 //! each problem underlines the exact key or value it is about. Problems come out in file order.
+//! An app's `config` and `formation` tables are checked in `app_settings`.
+
+mod app_settings;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path};
@@ -274,18 +277,7 @@ impl Checker<'_> {
             }
             for (process, command) in types {
                 let at = ["slugs", name, "process_types", process.as_str()];
-                if !is_process_type(process) {
-                    self.report(
-                        &at,
-                        Part::Key,
-                        "slugplan::manifest::process_type",
-                        format!(
-                            "slug `{name}`: process type `{process}` does not match {PROCESS_TYPE_PATTERN}"
-                        ),
-                        "invalid process type",
-                        Some("use letters, digits, `_` and `-` (at most 128)".into()),
-                    );
-                }
+                self.process_type_name(&at, &format!("slug `{name}`"), process);
                 if command.trim().is_empty() {
                     self.report(
                         &at,
@@ -416,6 +408,8 @@ impl Checker<'_> {
             ),
             _ => {}
         }
+        self.app_config(name, app);
+        self.app_formation(name, app);
     }
 
     /// Each promotion cycle once, as `a → b → a`, with every link underlined.
@@ -467,6 +461,23 @@ impl Checker<'_> {
             diag = diag.with_label(span, format!("`{}` also given", keys[1]));
         }
         self.problems.push(diag.with_help(help));
+    }
+
+    /// A process type's name (the key at `at`, of `owner`: ``slug `web` ``) matches
+    /// [`PROCESS_TYPE_PATTERN`]; whether it is valid.
+    fn process_type_name(&mut self, at: &[&str], owner: &str, process: &str) -> bool {
+        if is_process_type(process) {
+            return true;
+        }
+        self.report(
+            at,
+            Part::Key,
+            "slugplan::manifest::process_type",
+            format!("{owner}: process type `{process}` does not match {PROCESS_TYPE_PATTERN}"),
+            "invalid process type",
+            Some("use letters, digits, `_` and `-` (at most 128)".into()),
+        );
+        false
     }
 
     /// `dest` and Go `output` are written inside `./app`: relative, without `..`.
