@@ -213,6 +213,35 @@ pub struct PromotionTarget {
     pub release_id: Option<String>,
 }
 
+/// One process type of an app's formation: how many dynos run it, of what size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Formation {
+    /// The process type, e.g. `web`.
+    #[serde(rename = "type")]
+    pub process_type: String,
+    /// How many dynos run.
+    pub quantity: u32,
+    /// Their size, e.g. `Standard-1X`.
+    pub size: String,
+    /// The command, from the current release's slug.
+    pub command: String,
+}
+
+/// A change to one process type of a formation (`PATCH /apps/{app}/formation`'s `updates`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormationUpdate {
+    /// The process type.
+    #[serde(rename = "type")]
+    pub process_type: String,
+    /// The new dyno count, if it changes.
+    pub quantity: Option<u32>,
+    /// The new size, if it changes.
+    pub size: Option<String>,
+}
+
+/// Config var changes: a value sets the key, `None` unsets it.
+pub type ConfigChanges = BTreeMap<String, Option<String>>;
+
 /// Reports bytes as an upload proceeds.
 pub trait UploadProgress: Send + Sync {
     /// `sent` more bytes went out.
@@ -391,8 +420,30 @@ pub trait Platform: Send + Sync {
     /// Releases slug `slug_id` to `app`.
     async fn create_release(&self, app: &str, slug_id: &str, description: &str) -> Result<Release>;
 
-    /// Rolls `app` back to release `release_id` (a new release of that release's slug).
+    /// Rolls `app` back to release `release_id`: a new release of that release's slug and
+    /// config.
     async fn rollback(&self, app: &str, release_id: &str) -> Result<Release>;
+
+    /// The app's config vars.
+    async fn config_vars(&self, app: &str) -> Result<BTreeMap<String, String>>;
+
+    /// Sets and unsets config vars (a new release on Heroku and the local platform) and
+    /// returns them all.
+    async fn update_config_vars(
+        &self,
+        app: &str,
+        changes: &ConfigChanges,
+    ) -> Result<BTreeMap<String, String>>;
+
+    /// The app's formation: each process type of its current release.
+    async fn formation(&self, app: &str) -> Result<Vec<Formation>>;
+
+    /// Scales or resizes process types at once and returns the whole formation after.
+    async fn update_formation(
+        &self,
+        app: &str,
+        updates: &[FormationUpdate],
+    ) -> Result<Vec<Formation>>;
 
     /// Creates a pipeline.
     async fn create_pipeline(&self, name: &str) -> Result<Pipeline>;

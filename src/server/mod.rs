@@ -1,11 +1,12 @@
 //! `slugplan server`: the local platform served over HTTP as the Heroku Platform API v3.
 //!
 //! Any Heroku API client (slugplan's, the Heroku CLI's, heroku-go) can create slugs, upload
-//! them, release, list releases, roll back and promote against it, and manage apps, pipelines
-//! and stacks: the paths, status codes, headers, `Range` pagination and resource objects follow
-//! the official schema. Every route is one of the schema's links (`routes.rs`, over the link
-//! table `links.rs`); the schema's other links answer `501 not_implemented` naming themselves,
-//! so a client learns it reached this server's limit, not a mistake of its own. Slug archives
+//! them, release, list releases, roll back, set config vars (each change a release), scale the
+//! formation and promote against it, and manage apps, pipelines and stacks: the paths, status
+//! codes, headers, `Range` pagination and resource objects follow the official schema. Every
+//! route is one of the schema's links (`routes.rs`, over the link table `links.rs`); the
+//! schema's other links answer `501 not_implemented` naming themselves, so a client learns it
+//! reached this server's limit, not a mistake of its own. Slug archives
 //! are `PUT` to a URL this server hands out and serves itself: unguessable (256 random bits),
 //! expiring, and needing no credentials, like a pre-signed object-store URL.
 //!
@@ -19,7 +20,9 @@
 
 mod account;
 mod apps;
+mod config_vars;
 mod error;
+mod formation;
 mod gate;
 mod links;
 mod list;

@@ -1,13 +1,11 @@
-//! Handlers for releases (deploy, roll back, list, read) and config vars.
-
-use std::collections::BTreeMap;
+//! Handlers for releases (deploy, roll back, list, read); a release's config vars are
+//! `config_vars.rs`'s.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::error::ApiError;
 use super::list::ListQuery;
@@ -76,54 +74,4 @@ pub(crate) async fn create_release(
         }
     };
     Ok(json(StatusCode::CREATED, wire::release(&release)))
-}
-
-/// `GET /apps/{app}/config-vars`.
-pub(crate) async fn config_vars(
-    State(state): State<AppState>,
-    Path(app): Path<String>,
-) -> ApiResult {
-    let vars = state
-        .platform
-        .blocking(move |s| s.config_vars(&app))
-        .await?;
-    Ok(json(StatusCode::OK, json!(vars)))
-}
-
-/// `GET /apps/{app}/releases/{release}/config-vars`: the app's config vars (the local platform
-/// does not keep per-release snapshots).
-pub(crate) async fn release_config_vars(
-    State(state): State<AppState>,
-    Path((app, release)): Path<(String, String)>,
-) -> ApiResult {
-    let vars = state
-        .platform
-        .blocking(move |s| {
-            s.release(&app, &release)?;
-            s.config_vars(&app)
-        })
-        .await?;
-    Ok(json(StatusCode::OK, json!(vars)))
-}
-
-/// `PATCH /apps/{app}/config-vars`: a value sets, `null` unsets.
-pub(crate) async fn update_config_vars(
-    State(state): State<AppState>,
-    Path(app): Path<String>,
-    bytes: Bytes,
-) -> ApiResult {
-    let changes: BTreeMap<String, Option<String>> = body(&bytes)?;
-    if let Some(bad) = changes
-        .keys()
-        .find(|k| k.is_empty() || !k.chars().all(|c| c == '_' || c.is_alphanumeric()))
-    {
-        return Err(ApiError::invalid_params(format!(
-            "config var name {bad:?} must match ^\\w+$"
-        )));
-    }
-    let vars = state
-        .platform
-        .blocking(move |s| s.update_config_vars(&app, &changes))
-        .await?;
-    Ok(json(StatusCode::OK, json!(vars)))
 }

@@ -27,7 +27,7 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 
 use super::error::ApiError;
 use super::links::{self, Link};
-use super::{AppState, account, apps, pipelines, releases, slugs, stacks};
+use super::{AppState, account, apps, config_vars, formation, pipelines, releases, slugs, stacks};
 
 /// The schema link a request was routed to, for the handler's extractors (a list's range
 /// fields come from it).
@@ -79,17 +79,25 @@ fn routes() -> Vec<Route> {
         serve("POST", "/apps/{app}/releases", releases::create_release),
         serve("GET", "/apps/{app}/releases", releases::list_releases),
         serve("GET", "/apps/{app}/releases/{id}", releases::get_release),
-        serve("GET", "/apps/{app}/config-vars", releases::config_vars),
+        serve("GET", "/apps/{app}/config-vars", config_vars::config_vars),
         serve(
             "PATCH",
             "/apps/{app}/config-vars",
-            releases::update_config_vars,
+            config_vars::update_config_vars,
         ),
         serve(
             "GET",
             "/apps/{app}/releases/{release}/config-vars",
-            releases::release_config_vars,
+            config_vars::release_config_vars,
         ),
+        serve("GET", "/apps/{app}/formation", formation::list_formation),
+        serve("PATCH", "/apps/{app}/formation", formation::batch_update),
+        serve(
+            "GET",
+            "/apps/{app}/formation/{id}",
+            formation::get_formation,
+        ),
+        serve("PATCH", "/apps/{app}/formation/{id}", formation::update_one),
         serve("GET", "/stacks", stacks::list_stacks),
         serve("GET", "/stacks/{id}", stacks::get_stack),
         serve("GET", "/apps/{app}/available-stacks", stacks::app_stacks),

@@ -10,8 +10,8 @@ use sha2::{Digest, Sha256};
 
 use super::{AppState, stacks};
 use crate::platform::local::{
-    AppRecord, CouplingRecord, PipelineRecord, PromotionRecord, ReleaseRecord, SlugRecord,
-    TargetRecord,
+    AppRecord, CouplingRecord, FormationRecord, PipelineRecord, PromotionRecord, ReleaseRecord,
+    SlugRecord, TargetRecord,
 };
 use crate::platform::{Generation, PromotionStatus, ReleaseStatus, TargetStatus};
 
@@ -247,5 +247,32 @@ pub fn promotion_target(target: &TargetRecord) -> Value {
         "pipeline_promotion": { "id": target.promotion_id },
         "release": target.release_id.as_ref().map(|id| json!({ "id": id })),
         "status": status,
+    })
+}
+
+/// The dyno size a size identity (name or derived id) stands for.
+pub fn size_name(identity: &str) -> String {
+    crate::dyno::CEDAR_SIZES
+        .iter()
+        .chain(crate::dyno::FIR_SIZES)
+        .find(|name| derived_id("dyno-size", &name.to_ascii_lowercase()) == identity)
+        .map_or_else(|| identity.to_owned(), |name| (*name).to_owned())
+}
+
+/// `#/definitions/formation`: `size` (deprecated) and `dyno_size` both, as Heroku still sends.
+pub fn formation(formation: &FormationRecord) -> Value {
+    json!({
+        "app": { "id": formation.app_id, "name": formation.app_name },
+        "command": formation.command,
+        "created_at": formation.created_at,
+        "dyno_size": {
+            "id": derived_id("dyno-size", &formation.size.to_ascii_lowercase()),
+            "name": formation.size,
+        },
+        "id": formation.id,
+        "quantity": formation.quantity,
+        "size": formation.size,
+        "type": formation.process_type,
+        "updated_at": formation.updated_at,
     })
 }

@@ -20,6 +20,7 @@ mod http;
 pub mod retry;
 mod wire;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -34,11 +35,13 @@ pub use retry::{
 
 use self::http::Api;
 use self::wire::{
-    AppWire, CouplingWire, PipelineWire, PromotionTargetWire, PromotionWire, ReleaseWire, SlugWire,
+    AppWire, CouplingWire, FormationWire, PipelineWire, PromotionTargetWire, PromotionWire,
+    ReleaseWire, SlugWire,
 };
 use crate::platform::{
-    App, BlobTarget, Coupling, CreatedSlug, NewSlug, Pipeline, Platform, PlatformError, Promotion,
-    PromotionTarget, Release, ReleaseStatus, Result, Slug, UploadProgress,
+    App, BlobTarget, ConfigChanges, Coupling, CreatedSlug, Formation, FormationUpdate, NewSlug,
+    Pipeline, Platform, PlatformError, Promotion, PromotionTarget, Release, ReleaseStatus, Result,
+    Slug, UploadProgress,
 };
 
 /// The API's base URL when neither the manifest nor `SLUGPLAN_API_URL` names another.
@@ -417,6 +420,57 @@ impl Platform for HerokuPlatform {
                 }))
             })
             .await
+    }
+
+    async fn config_vars(&self, app: &str) -> Result<BTreeMap<String, String>> {
+        self.api.get(&["apps", app, "config-vars"]).await
+    }
+
+    async fn update_config_vars(
+        &self,
+        app: &str,
+        changes: &ConfigChanges,
+    ) -> Result<BTreeMap<String, String>> {
+        let body = serde_json::to_value(changes).expect("a string map serialises");
+        // Repeated after a lost answer, the config ends the same (one release more, of the
+        // same slug and config): safe to repeat.
+        self.api
+            .send(
+                reqwest::Method::PATCH,
+                &["apps", app, "config-vars"],
+                Some(&body),
+                None,
+                Repeat::Idempotent,
+            )
+            .await?
+            .json()
+    }
+
+    async fn formation(&self, app: &str) -> Result<Vec<Formation>> {
+        self.api
+            .list::<FormationWire, Formation>(&["apps", app, "formation"], None, |_| false)
+            .await
+    }
+
+    async fn update_formation(
+        &self,
+        app: &str,
+        updates: &[FormationUpdate],
+    ) -> Result<Vec<Formation>> {
+        let body = wire::update_formation_body(updates);
+        // Counts and sizes are absolute: setting them twice leaves them set.
+        let formation: Vec<FormationWire> = self
+            .api
+            .send(
+                reqwest::Method::PATCH,
+                &["apps", app, "formation"],
+                Some(&body),
+                None,
+                Repeat::Idempotent,
+            )
+            .await?
+            .json()?;
+        Ok(formation.into_iter().map(Formation::from).collect())
     }
 
     async fn create_pipeline(&self, name: &str) -> Result<Pipeline> {

@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::platform::{
-    App, BlobTarget, Coupling, CreatedSlug, Generation, NewSlug, Pipeline, Promotion,
-    PromotionStatus, PromotionTarget, Release, ReleaseStatus, Slug, TargetStatus,
+    App, BlobTarget, Coupling, CreatedSlug, Formation, FormationUpdate, Generation, NewSlug,
+    Pipeline, Promotion, PromotionStatus, PromotionTarget, Release, ReleaseStatus, Slug,
+    TargetStatus,
 };
 
 /// `{"id": …}` references, as in `slug: {"id"}`.
@@ -251,6 +252,37 @@ impl From<PromotionTargetWire> for PromotionTarget {
     }
 }
 
+/// One process type of a formation. `size` is deprecated in favour of `dyno_size`; servers send
+/// either or both.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FormationWire {
+    #[serde(rename = "type")]
+    process_type: String,
+    #[serde(default)]
+    quantity: u32,
+    #[serde(default)]
+    size: Option<String>,
+    #[serde(default)]
+    dyno_size: Option<NamedRef>,
+    #[serde(default)]
+    command: Option<String>,
+}
+
+impl From<FormationWire> for Formation {
+    fn from(w: FormationWire) -> Formation {
+        Formation {
+            process_type: w.process_type,
+            quantity: w.quantity,
+            size: w
+                .dyno_size
+                .and_then(|d| d.name)
+                .or(w.size)
+                .unwrap_or_default(),
+            command: w.command.unwrap_or_default(),
+        }
+    }
+}
+
 /// The error body `{"id", "message", "url"}`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ErrorWire {
@@ -322,9 +354,52 @@ pub fn create_promotion_body(
     })
 }
 
+/// `PATCH /apps/{app}/formation`: `{"updates": [{"type", "quantity", "dyno_size"}]}`, the
+/// size as the schema's `dyno_size` identity (the `size` property is deprecated and not part
+/// of an update).
+pub fn update_formation_body(updates: &[FormationUpdate]) -> serde_json::Value {
+    let updates: Vec<serde_json::Value> = updates
+        .iter()
+        .map(|update| {
+            let mut item = serde_json::json!({ "type": update.process_type });
+            if let Some(quantity) = update.quantity {
+                item["quantity"] = quantity.into();
+            }
+            if let Some(size) = &update.size {
+                item["dyno_size"] = serde_json::json!({ "name": size });
+            }
+            item
+        })
+        .collect();
+    serde_json::json!({ "updates": updates })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formation_size_from_dyno_size_or_the_deprecated_size() {
+        let decode =
+            |json: &str| Formation::from(serde_json::from_str::<FormationWire>(json).unwrap());
+        let both = decode(
+            r#"{"type":"web","quantity":2,"size":"old","dyno_size":{"id":"i","name":"Standard-1X"},"command":"./web"}"#,
+        );
+        assert_eq!((both.size.as_str(), both.quantity), ("Standard-1X", 2));
+        assert_eq!(
+            decode(r#"{"type":"web","quantity":1,"size":"Basic"}"#).size,
+            "Basic"
+        );
+        let body = update_formation_body(&[FormationUpdate {
+            process_type: "web".into(),
+            quantity: Some(2),
+            size: None,
+        }]);
+        assert_eq!(
+            body,
+            serde_json::json!({ "updates": [{ "type": "web", "quantity": 2 }] })
+        );
+    }
 
     #[test]
     fn app_generation_as_object_string_or_absent() {

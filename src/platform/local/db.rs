@@ -105,6 +105,30 @@ CREATE TABLE blob_urls (
 ALTER TABLE apps ADD COLUMN maintenance INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE apps ADD COLUMN build_stack TEXT;
 ",
+    // 3: config versioned per release, as on Heroku (a release's config as JSON; NULL for
+    // releases made before), and each app's formation, the running release's process types
+    // given theirs as a first release would have (dyno::initial_quantity, dyno::DEFAULT_SIZE).
+    r"
+ALTER TABLE releases ADD COLUMN config TEXT;
+CREATE TABLE formation (
+    id TEXT PRIMARY KEY,
+    app_id TEXT NOT NULL REFERENCES apps(id),
+    type TEXT NOT NULL,
+    quantity INTEGER NOT NULL,
+    size TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (app_id, type)
+);
+INSERT INTO formation (id, app_id, type, quantity, size, created_at, updated_at)
+SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' ||
+             substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + abs(random()) % 4, 1) ||
+             substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
+       r.app_id, j.key, CASE WHEN j.key = 'web' THEN 1 ELSE 0 END, 'Basic',
+       r.created_at, r.created_at
+FROM releases r JOIN slugs s ON s.id = r.slug_id, json_each(s.process_types) j
+WHERE r.current = 1;
+",
 ];
 
 /// How the local platform's database is opened: WAL with a busy timeout (a server and a CLI

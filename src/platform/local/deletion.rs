@@ -51,6 +51,10 @@ const APP_ROWS: &[(&str, &str)] = &[
         "DELETE FROM config_vars WHERE app_id = ?1",
     ),
     (
+        "cannot delete the app's formation",
+        "DELETE FROM formation WHERE app_id = ?1",
+    ),
+    (
         "cannot delete the app's releases",
         "DELETE FROM releases WHERE app_id = ?1",
     ),

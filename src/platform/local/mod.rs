@@ -3,21 +3,26 @@
 //! It is slugplan's default platform, so `slugplan apply` works on a fresh machine with no
 //! account and no network, and it is the store `slugplan server` serves over HTTP. It behaves like
 //! Heroku where plan and apply can observe it (per-app version counter, `current`, rollback as a
-//! new release, promotions with per-target results) and is stricter where Heroku is silent: a
-//! release of a slug whose archive is missing or does not match its declared checksum is refused.
+//! new release of the earlier slug and config, config changes as releases, a formation per app
+//! scaled by Heroku's first-release rule, promotions with per-target results) and is stricter
+//! where Heroku is silent: a release of a slug whose archive is missing or does not match its
+//! declared checksum is refused.
 //!
 //! Layout of a data directory (default `.slugplan/platform/` next to slug.toml):
 //!
 //! ```text
-//! platform.db            SQLite (WAL): apps, slugs, releases, pipelines, couplings, promotions
+//! platform.db            SQLite (WAL): apps, slugs, releases (each with its config), config
+//!                        vars, formation, pipelines, couplings, promotions
 //! blobs/sha256/<hex>     slug archives, named by the SHA-256 of their bytes
 //! blobs/tmp/             uploads in progress (renamed into sha256/ when complete)
 //! ```
 
 mod apps;
 mod blobs;
+mod config;
 mod db;
 mod deletion;
+mod formation;
 mod pipelines;
 mod records;
 mod releases;
@@ -25,6 +30,7 @@ mod store;
 
 pub use apps::AppChanges;
 pub use deletion::AppDeletion;
+pub use formation::FormationRecord;
 pub use pipelines::STAGES;
 pub use records::{
     AppRecord, CouplingRecord, PipelineRecord, PromotionRecord, ReleaseRecord, SlugRecord,
@@ -38,9 +44,12 @@ use std::time::Duration;
 
 use tokio::io::AsyncRead;
 
+use std::collections::BTreeMap;
+
 use crate::platform::{
-    App, BlobTarget, Coupling, CreatedSlug, Generation, NewSlug, Pipeline, Platform, PlatformError,
-    Promotion, PromotionTarget, Release, Result, Slug, UploadProgress,
+    App, BlobTarget, ConfigChanges, Coupling, CreatedSlug, Formation, FormationUpdate, Generation,
+    NewSlug, Pipeline, Platform, PlatformError, Promotion, PromotionTarget, Release, Result, Slug,
+    UploadProgress,
 };
 
 /// How the local platform behaves beyond the defaults, for testing clients against it: by
@@ -311,6 +320,39 @@ impl Platform for LocalPlatform {
         self.blocking(move |s| s.rollback(&app, &release))
             .await
             .map(Release::from)
+    }
+
+    async fn config_vars(&self, app: &str) -> Result<BTreeMap<String, String>> {
+        let app = app.to_owned();
+        self.blocking(move |s| s.config_vars(&app)).await
+    }
+
+    async fn update_config_vars(
+        &self,
+        app: &str,
+        changes: &ConfigChanges,
+    ) -> Result<BTreeMap<String, String>> {
+        let (app, changes) = (app.to_owned(), changes.clone());
+        self.blocking(move |s| s.update_config_vars(&app, &changes))
+            .await
+    }
+
+    async fn formation(&self, app: &str) -> Result<Vec<Formation>> {
+        let app = app.to_owned();
+        let records = self.blocking(move |s| s.formation(&app)).await?;
+        Ok(records.into_iter().map(Formation::from).collect())
+    }
+
+    async fn update_formation(
+        &self,
+        app: &str,
+        updates: &[FormationUpdate],
+    ) -> Result<Vec<Formation>> {
+        let (app, updates) = (app.to_owned(), updates.to_vec());
+        let records = self
+            .blocking(move |s| s.update_formation(&app, &updates))
+            .await?;
+        Ok(records.into_iter().map(Formation::from).collect())
     }
 
     async fn create_pipeline(&self, name: &str) -> Result<Pipeline> {

@@ -98,6 +98,8 @@ impl Store {
                 ))
             })?;
             let description = format!("Rollback to v{}", target.version);
+            // Heroku's rollback brings the earlier release's config back with its slug.
+            super::config::restore(tx, &app.id, &target.id, self)?;
             self.release_slug_in(tx, &app, &slug_id, &description, Origin::Rollback)
         })
     }
@@ -153,6 +155,7 @@ impl Store {
             ],
         )
         .map_err(self.err("cannot write the release"))?;
+        super::config::snapshot(tx, &id, &app.id, self)?;
         if status == ReleaseStatus::Succeeded {
             mark_current(tx, &app.id, self)?;
         }
@@ -273,8 +276,13 @@ pub(crate) fn settle(tx: &Connection, app_id: &str, store: &Store) -> Result<(),
     Ok(())
 }
 
-/// Makes the highest succeeded release of `app_id` its current one.
-fn mark_current(tx: &Connection, app_id: &str, store: &Store) -> Result<(), PlatformError> {
+/// Makes the highest succeeded release of `app_id` its current one, and gives the process
+/// types it brings their first formation.
+pub(crate) fn mark_current(
+    tx: &Connection,
+    app_id: &str,
+    store: &Store,
+) -> Result<(), PlatformError> {
     tx.execute(
         "UPDATE releases SET current = 0 WHERE app_id = ?1 AND current = 1",
         [app_id],
@@ -304,7 +312,7 @@ fn mark_current(tx: &Connection, app_id: &str, store: &Store) -> Result<(), Plat
         params![app_id, now()],
     )
     .map_err(store.err("cannot update the app"))?;
-    Ok(())
+    super::formation::scale_new_types(tx, app_id, store)
 }
 
 fn release_from_row(row: &Row<'_>) -> rusqlite::Result<ReleaseRecord> {

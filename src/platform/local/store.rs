@@ -4,8 +4,8 @@
 //! Guarantees: every write runs in an `IMMEDIATE` transaction (the write lock is taken up front,
 //! so two processes queue on the busy timeout instead of deadlocking), names are validated as the
 //! API validates them, and every storage error names the database file. Apps live in `apps.rs`
-//! (their deletion in `deletion.rs`), releases in `releases.rs`, pipelines and promotions in
-//! `pipelines.rs`.
+//! (their deletion in `deletion.rs`), releases in `releases.rs`, config vars in `config.rs`,
+//! formation in `formation.rs`, pipelines and promotions in `pipelines.rs`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -100,45 +100,6 @@ impl Store {
         let value = f(&tx)?;
         tx.commit().map_err(self.err("cannot commit"))?;
         Ok(value)
-    }
-
-    /// The app's config vars.
-    pub fn config_vars(&self, app: &str) -> Result<BTreeMap<String, String>, PlatformError> {
-        let record = self.app(app)?;
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT key, value FROM config_vars WHERE app_id = ?1 ORDER BY key")
-            .map_err(self.err("cannot read config vars"))?;
-        stmt.query_map([&record.id], |row| Ok((row.get(0)?, row.get(1)?)))
-            .and_then(|rows| rows.collect())
-            .map_err(self.err("cannot read config vars"))
-    }
-
-    /// Sets (`Some`) or unsets (`None`) config vars and returns them all.
-    pub fn update_config_vars(
-        &self,
-        app: &str,
-        changes: &BTreeMap<String, Option<String>>,
-    ) -> Result<BTreeMap<String, String>, PlatformError> {
-        let record = self.app(app)?;
-        self.write(|tx| {
-            for (key, value) in changes {
-                match value {
-                    Some(value) => tx.execute(
-                        "INSERT INTO config_vars (app_id, key, value) VALUES (?1, ?2, ?3) \
-                         ON CONFLICT (app_id, key) DO UPDATE SET value = excluded.value",
-                        params![record.id, key, value],
-                    ),
-                    None => tx.execute(
-                        "DELETE FROM config_vars WHERE app_id = ?1 AND key = ?2",
-                        params![record.id, key],
-                    ),
-                }
-                .map_err(self.err("cannot write config vars"))?;
-            }
-            Ok(())
-        })?;
-        self.config_vars(&record.id)
     }
 
     /// Creates a slug on `app`.
