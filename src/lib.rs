@@ -71,6 +71,7 @@ pub mod plan;
 pub mod platform;
 pub mod release;
 pub mod runtime;
+pub mod sensitive;
 pub mod server;
 pub mod slug;
 pub mod sqlite;

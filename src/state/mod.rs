@@ -5,8 +5,10 @@
 //!   releases it made (so drift can be told apart from its own work, a rollback knows the
 //!   release it went back to, and the apps it deployed are known after they leave the
 //!   manifest), the pipeline promotions it started (so an interrupted one is polled again, never
-//!   repeated), and an append-only audit log of every apply, promotion, rollback and destroy
-//!   (`slugplan history`).
+//!   repeated), the config var keys it manages on each app (so a key no longer declared is
+//!   unset, and one changed by hand is drift; values only as keyed hashes, never in clear), the
+//!   workspace's random key for those hashes, and an append-only audit log of every apply,
+//!   promotion, rollback and destroy (`slugplan history`).
 //! - `apply.lock`: an exclusive file lock held for the whole of an apply; its content names the
 //!   holder (pid, host, command, start time) so a second apply can say who is in the way.
 //!
@@ -16,9 +18,11 @@
 //! through [`crate::sqlite`]: an append-only migration list under `pragma user_version` applied
 //! in one exclusive transaction, and a file written by a newer slugplan refused, untouched.
 
+mod config;
 mod lock;
 mod promotions;
 
+pub use config::ManagedVar;
 pub use lock::{ApplyLock, LockHolder};
 pub use promotions::Promotions;
 
@@ -103,6 +107,24 @@ const MIGRATIONS: &[&str] = &[
     // release than declared (and not call a rollback's fresh timestamp a newer slug).
     "ALTER TABLE releases ADD COLUMN restores_version INTEGER;
     ALTER TABLE releases ADD COLUMN restores_created_at TEXT;",
+    // 5: the workspace's key for keyed hashes of config values, and the config var keys
+    // slugplan manages per app with the hash of the value it last set (NULL: set, not yet
+    // confirmed); `removed`: it unset the key since, and unsets it again wherever it shows up.
+    "CREATE TABLE value_key (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        key TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE config_keys (
+        platform TEXT NOT NULL,
+        app TEXT NOT NULL,
+        key TEXT NOT NULL,
+        sensitive INTEGER NOT NULL,
+        digest TEXT,
+        removed INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (platform, app, key)
+    );",
 ];
 
 /// Errors of the local state.
@@ -132,6 +154,17 @@ pub enum StateError {
         /// The underlying error.
         #[source]
         source: std::io::Error,
+    },
+    /// A record of the state makes no sense (written by hand, or damaged).
+    #[error("state database {} is damaged: {what}", path.display())]
+    #[diagnostic(help(
+        "move the state aside (slugplan then forgets the keys it manages and its uploads)"
+    ))]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong.
+        what: String,
     },
     /// Another apply holds the lock.
     #[error("another apply is running: {holder}")]
