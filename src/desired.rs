@@ -3,11 +3,17 @@
 //! This is the first step of the one-way flow (manifest → desired → graph → diff → plan → apply).
 //! It follows `promote_from` chains to the slug each app ends up running and decides, for every
 //! slug, which app its archive is uploaded through (slugs are created per app on the platform,
-//! then released by id to every other app that runs them).
+//! then released by id to every other app that runs them). It carries each app's config vars as
+//! written (`${VAR}` references unexpanded: resolving them needs the environment, and only a
+//! plan does that, in [`config`]) and its formation.
+
+pub mod config;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::dyno;
 use crate::manifest::{LoadedManifest, PlatformKind, PromoteMode, Stage};
+use crate::platform::Generation;
 
 /// What one app should run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +41,31 @@ pub struct DesiredApp {
     pub stage: Option<Stage>,
     /// Whether slugplan may create the app when the platform lacks it.
     pub create: bool,
+    /// The config vars slugplan manages on the app, as written; None when the app has no
+    /// config step (it declares none, and slugplan manages none of its keys).
+    pub config: Option<BTreeMap<String, DesiredVar>>,
+    /// The formation of each process type the app declares.
+    pub formation: BTreeMap<String, DesiredFormation>,
+}
+
+/// A config var as the manifest writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredVar {
+    /// The value with its `${VAR}` references unexpanded.
+    pub template: String,
+    /// Whether the manifest marks it sensitive (`sensitive = true`).
+    pub marked_sensitive: bool,
+    /// Where the value is written in the manifest (`apps.<app>.config.<key>[.value]`).
+    pub path: Vec<String>,
+}
+
+/// How many dynos of one process type an app runs, and of what size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredFormation {
+    /// The dyno count.
+    pub quantity: u32,
+    /// The size in Heroku's spelling; None leaves it as the platform has it.
+    pub size: Option<String>,
 }
 
 /// One slug of the desired state.
@@ -81,6 +112,38 @@ impl DesiredState {
                 (None, Some(from)) => AppSource::PromoteFrom(from.clone()),
                 (None, None) => continue,
             };
+            let config = (!spec.config.is_empty()).then(|| {
+                spec.config
+                    .iter()
+                    .map(|(key, var)| {
+                        let mut path = vec!["apps".to_owned(), name.clone(), "config".to_owned()];
+                        path.push(key.clone());
+                        path.extend(var.value_path().map(str::to_owned));
+                        let desired = DesiredVar {
+                            template: var.template().to_owned(),
+                            marked_sensitive: var.marked_sensitive(),
+                            path,
+                        };
+                        (key.clone(), desired)
+                    })
+                    .collect()
+            });
+            let formation = spec
+                .formation
+                .iter()
+                .map(|(process, spec)| {
+                    let size = spec.size().map(|size| {
+                        // Validated: a Cedar size. Heroku's spelling, so plans compare alike.
+                        dyno::canonical(Generation::Cedar, size)
+                            .map_or(size.to_owned(), str::to_owned)
+                    });
+                    let desired = DesiredFormation {
+                        quantity: spec.quantity(),
+                        size,
+                    };
+                    (process.clone(), desired)
+                })
+                .collect();
             apps.insert(
                 name.clone(),
                 DesiredApp {
@@ -92,6 +155,8 @@ impl DesiredState {
                     pipeline: spec.pipeline.clone(),
                     stage: spec.stage,
                     create: spec.create.unwrap_or(create_default),
+                    config,
+                    formation,
                 },
             );
         }
@@ -134,6 +199,22 @@ impl DesiredState {
     /// The slugs some app runs, by name.
     pub fn deployed_slugs(&self) -> BTreeSet<&str> {
         self.apps.values().map(|app| app.slug.as_str()).collect()
+    }
+
+    /// Gives a config step to each app of `apps` (those whose keys slugplan manages, per its
+    /// state) that declares no config vars any more, so the keys slugplan set earlier are
+    /// unset; returns whether any app got one (the step graph must then be built again).
+    pub fn manage_config_of<'a>(&mut self, apps: impl IntoIterator<Item = &'a str>) -> bool {
+        let mut added = false;
+        for name in apps {
+            if let Some(app) = self.apps.get_mut(name)
+                && app.config.is_none()
+            {
+                app.config = Some(BTreeMap::new());
+                added = true;
+            }
+        }
+        added
     }
 }
 

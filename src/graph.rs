@@ -3,17 +3,24 @@
 //! Built from the [`DesiredState`] alone (no platform access), so `slugplan graph` works offline
 //! and the shape of a deploy is reviewable before anything runs. Each step has a stable
 //! [`Address`] (`runtime.node`, `build.api`, `slug.web@heroku-24`, `upload.web→web-staging`,
-//! `release.web-staging`, `coupling.web-prod`, `promote.web-prod`) that plans, saved plans,
-//! `--target` and the audit log all use.
+//! `config.web-staging`, `release.web-staging`, `coupling.web-prod`, `promote.web-prod`,
+//! `formation.web-prod.web`) that plans, saved plans, `--target` and the audit log all use.
 //!
 //! The dependency chain is fetch runtime → Go build → assemble slug → upload → release →
 //! promote. A promotion also waits for the pipeline couplings of its source and target, so a
-//! pipeline the manifest declares exists before the promotion that goes through it. An upload goes through one app's platform record; every app running the slug gets
-//! that slug id released to it, so one slug for ten apps is one build and one upload.
+//! pipeline the manifest declares exists before the promotion that goes through it. An upload
+//! goes through one app's platform record; every app running the slug gets that slug id
+//! released to it, so one slug for ten apps is one build and one upload.
 //!
-//! `--target` keeps the named steps and what they need ([`Targeting`]). A promotion needs its
-//! source's release only to run after it: targeting a promotion alone promotes what the source
-//! runs now, and releases the source first only when the source is named too.
+//! An app's config comes before its release or promotion: new code may need a new key, so the
+//! app never runs new code with old config (on Heroku the config change is a release of its
+//! own, so a deploy that changes both makes two releases). Its formation comes after: a process
+//! type can only be scaled once a release has brought it.
+//!
+//! `--target` keeps the named steps and what they need ([`Targeting`]); an app's name stands for
+//! its release or promotion and its formation steps. A promotion needs its source's release only
+//! to run after it: targeting a promotion alone promotes what the source runs now, and releases
+//! the source first only when the source is named too.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -91,6 +98,18 @@ pub enum StepKind {
         /// The source app.
         from: String,
     },
+    /// Set and unset the config vars slugplan manages on `app`.
+    Config {
+        /// The app.
+        app: String,
+    },
+    /// Scale (and size) one process type of `app`.
+    Formation {
+        /// The app.
+        app: String,
+        /// The process type, e.g. `web`.
+        process_type: String,
+    },
 }
 
 impl StepKind {
@@ -105,6 +124,8 @@ impl StepKind {
             StepKind::Release { app, .. } => format!("release.{app}"),
             StepKind::Couple { app, .. } => format!("coupling.{app}"),
             StepKind::Promote { app, .. } => format!("promote.{app}"),
+            StepKind::Config { app } => format!("config.{app}"),
+            StepKind::Formation { app, process_type } => format!("formation.{app}.{process_type}"),
         })
     }
 
@@ -114,7 +135,9 @@ impl StepKind {
             StepKind::EnsureApp { app }
             | StepKind::Couple { app, .. }
             | StepKind::Release { app, .. }
-            | StepKind::Promote { app, .. } => Some(app),
+            | StepKind::Promote { app, .. }
+            | StepKind::Config { app }
+            | StepKind::Formation { app, .. } => Some(app),
             _ => None,
         }
     }
@@ -267,6 +290,26 @@ impl StepGraph {
                 }
             }
         }
+        for app in desired.apps.values() {
+            let deploy = g
+                .node_of_app(&app.name)
+                .expect("every app has a deploy step");
+            if app.config.is_some() {
+                let config = g.add(StepKind::Config {
+                    app: app.name.clone(),
+                });
+                g.edge_from_app(&app.name, config);
+                g.graph.update_edge(config, deploy, ());
+            }
+            for process_type in app.formation.keys() {
+                let formation = g.add(StepKind::Formation {
+                    app: app.name.clone(),
+                    process_type: process_type.clone(),
+                });
+                g.edge_from_app(&app.name, formation);
+                g.graph.update_edge(deploy, formation, ());
+            }
+        }
         g.check_acyclic()?;
         Ok(g)
     }
@@ -369,9 +412,10 @@ impl StepGraph {
     pub fn targeting(&self, targets: &[String]) -> Result<Targeting, GraphError> {
         let mut targeting = Targeting::default();
         for target in targets {
-            let start = self.resolve(target)?;
-            targeting.named.insert(self.graph[start].address());
-            targeting.kept.extend(self.needed_by(start));
+            for start in self.resolve(target)? {
+                targeting.named.insert(self.graph[start].address());
+                targeting.kept.extend(self.needed_by(start));
+            }
         }
         Ok(targeting)
     }
@@ -380,18 +424,29 @@ impl StepGraph {
     /// everything it depends on, transitively, except a promotion's source release (see the
     /// module docs).
     pub fn closure(&self, target: &str) -> Result<BTreeSet<Address>, GraphError> {
-        Ok(self.needed_by(self.resolve(target)?))
+        let mut out = BTreeSet::new();
+        for start in self.resolve(target)? {
+            out.extend(self.needed_by(start));
+        }
+        Ok(out)
     }
 
-    fn resolve(&self, target: &str) -> Result<NodeIndex, GraphError> {
-        self.index
-            .get(&Address(target.to_owned()))
-            .copied()
-            .or_else(|| self.node_of_app(target))
+    /// The steps `target` names: the step at that address, or an app's release or promotion
+    /// and its formation steps.
+    fn resolve(&self, target: &str) -> Result<Vec<NodeIndex>, GraphError> {
+        if let Some(&node) = self.index.get(&Address(target.to_owned())) {
+            return Ok(vec![node]);
+        }
+        let deploy = self
+            .node_of_app(target)
             .ok_or_else(|| GraphError::UnknownTarget {
                 address: target.to_owned(),
                 known: self.apps().join(", "),
-            })
+            })?;
+        let formation = self.graph.node_indices().filter(
+            |&n| matches!(&self.graph[n], StepKind::Formation { app, .. } if app == target),
+        );
+        Ok(std::iter::once(deploy).chain(formation).collect())
     }
 
     /// `start` and what it needs: every step it depends on, transitively, but not across the
@@ -616,6 +671,49 @@ mod tests {
                 stage: "production".into()
             })
         );
+    }
+
+    #[test]
+    fn config_comes_before_the_release_and_formation_after_it() {
+        let g = graph(
+            r#"
+            [slugs.web]
+            process_types = { web = "node web.js", worker = "node worker.js" }
+            [apps.web-staging]
+            slug = "web"
+            config = { GREETING = "hi" }
+            formation = { web = 2, worker = { quantity = 1, size = "standard-1x" } }
+            [apps.web-prod]
+            promote_from = "web-staging"
+            config = { GREETING = "hello" }
+            formation = { web = 3 }
+            "#,
+        );
+        let deps = |a: &str| g.dependencies(&Address(a.into()));
+        assert_eq!(
+            deps("release.web-staging"),
+            [
+                Address("app.web-staging".into()),
+                Address("config.web-staging".into()),
+                Address("upload.web→web-staging".into()),
+            ]
+        );
+        assert!(deps("promote.web-prod").contains(&Address("config.web-prod".into())));
+        assert_eq!(
+            deps("formation.web-staging.worker"),
+            [
+                Address("app.web-staging".into()),
+                Address("release.web-staging".into()),
+            ]
+        );
+        assert!(
+            deps("formation.web-prod.web").contains(&Address("promote.web-prod".into())),
+            "after the promotion that brings the type"
+        );
+        let closure = g.closure("web-staging").unwrap();
+        assert!(closure.contains(&Address("formation.web-staging.worker".into())));
+        assert!(closure.contains(&Address("config.web-staging".into())));
+        assert!(!closure.contains(&Address("config.web-prod".into())));
     }
 
     #[test]

@@ -176,6 +176,34 @@ pub enum StepFailure {
         /// The slug.
         slug: String,
     },
+    /// A config step has no value for a key it sets (the plan and the manifest disagree).
+    #[error("config var {key} has no declared value")]
+    NoValue {
+        /// The config var.
+        key: String,
+    },
+    /// A formation step's process type is not in the app's running release.
+    #[error("{app}'s running release has no process type `{process_type}`")]
+    #[diagnostic(help(
+        "the release that brings it must succeed first; `slugplan releases {app}` shows what runs"
+    ))]
+    NoProcessType {
+        /// The app.
+        app: String,
+        /// The process type.
+        process_type: String,
+    },
+    /// A platform call that several steps share failed (one batch update for an app's
+    /// formation steps).
+    #[error("{doing}")]
+    PlatformShared {
+        /// What the steps were doing.
+        doing: &'static str,
+        /// The cause, the same for each step.
+        #[source]
+        #[diagnostic_source]
+        source: Shared<PlatformError>,
+    },
     /// The plan holds a step that apply does not run.
     #[error("{step} is not an apply step")]
     NotAnApplyStep {

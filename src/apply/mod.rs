@@ -13,12 +13,19 @@
 //! a promotion target, one pipeline promotion per source) are [`crate::release`]'s; the steps
 //! here decide whether there is anything to do, call it, and record what it made in the state.
 //!
+//! An app's config step sets and unsets its keys in one call (a release on Heroku), before the
+//! app's release; its formation steps go after the release, the process types of one app
+//! scaled together in one batch update, as the promotions of one source go together.
+//!
 //! - `steps`: create an app, upload a slug, release it, promote to it.
 //! - `couple`: pipeline couplings.
+//! - `config`: config vars; `formation`: scaling.
 //! - `error`: how an apply fails: every failed step by address, each cause said once.
 
+mod config;
 mod couple;
 mod error;
+mod formation;
 mod steps;
 
 pub use error::{ApplyError, StepError, StepFailure};
@@ -33,6 +40,7 @@ use futures_util::stream::FuturesUnordered;
 
 use error::StepResult;
 
+use crate::desired::config::ResolvedConfig;
 use crate::graph::{Address, StepKind};
 use crate::interrupt::Interrupt;
 use crate::plan::{Action, Plan, PlannedStep};
@@ -116,6 +124,10 @@ pub struct ApplySummary {
     pub unchanged: usize,
     /// Pipeline couplings made or moved.
     pub coupled: usize,
+    /// Apps whose config vars were set or unset.
+    pub configured: usize,
+    /// Process types scaled or resized.
+    pub scaled: usize,
 }
 
 impl ApplySummary {
@@ -128,8 +140,15 @@ impl ApplySummary {
         if self.coupled > 0 {
             created.push_str(&format!("{} coupled, ", self.coupled));
         }
+        let mut settings = String::new();
+        if self.configured > 0 {
+            settings.push_str(&format!(", {} configured", self.configured));
+        }
+        if self.scaled > 0 {
+            settings.push_str(&format!(", {} scaled", self.scaled));
+        }
         format!(
-            "Apply complete! {created}{} built, {} uploaded, {} released, {} unchanged.",
+            "Apply complete! {created}{} built, {} uploaded, {} released{settings}, {} unchanged.",
             self.built, self.uploaded, self.released, self.unchanged
         )
     }
@@ -158,6 +177,8 @@ pub struct Applier<'a> {
     pub reporter: &'a dyn ApplyReporter,
     /// Knobs.
     pub options: ApplyOptions,
+    /// The declared config vars, expanded: what the config steps set.
+    config: Option<&'a ResolvedConfig>,
     /// Slug ids known so far, by slug name (from the plan or from uploads).
     slug_ids: Mutex<BTreeMap<String, String>>,
 }
@@ -187,8 +208,16 @@ impl<'a> Applier<'a> {
             app_stacks,
             reporter,
             options,
+            config: None,
             slug_ids: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// The values the config steps set (the manifest's, expanded in this environment).
+    #[must_use]
+    pub fn with_config(mut self, config: &'a ResolvedConfig) -> Self {
+        self.config = Some(config);
+        self
     }
 
     /// Runs the changing steps of `plan` (those in `only`, when given) and returns the counts.
@@ -214,6 +243,8 @@ impl<'a> Applier<'a> {
                         | Action::Release
                         | Action::Promote
                         | Action::Couple
+                        | Action::Config
+                        | Action::Scale
                 )
             })
             .collect();
@@ -267,10 +298,11 @@ impl<'a> Applier<'a> {
                     continue;
                 }
                 if deps.iter().all(|d| done.contains(*d)) {
-                    if let StepKind::Promote { from, .. } = &step.step {
+                    if let Some(key) = Group::of(step) {
                         // The promotions of one source go together (one pipeline promotion
-                        // for all its targets), so wait until all of them can start.
-                        let group = promotions_of(&waiting, from);
+                        // for all its targets), and the formation steps of one app (one batch
+                        // update), so wait until all of them can start.
+                        let group = key.members(&waiting);
                         let ready = |s: &&PlannedStep| {
                             let deps = s
                                 .depends_on
@@ -292,10 +324,7 @@ impl<'a> Applier<'a> {
                         for s in &group {
                             self.reporter.started(&s.address, s.action);
                         }
-                        let from = from.clone();
-                        running.push(Box::pin(
-                            async move { self.promote_group(&from, group).await },
-                        ));
+                        running.push(Box::pin(async move { self.run_group(key, group).await }));
                         continue;
                     }
                     waiting.remove(index);
@@ -320,6 +349,8 @@ impl<'a> Applier<'a> {
                                 Action::Couple => summary.coupled += 1,
                                 Action::Upload => summary.uploaded += 1,
                                 Action::Release | Action::Promote => summary.released += 1,
+                                Action::Config => summary.configured += 1,
+                                Action::Scale => summary.scaled += 1,
                                 _ => {}
                             }
                         } else if matches!(step.action, Action::Release | Action::Promote) {
@@ -372,11 +403,45 @@ impl<'a> Applier<'a> {
     }
 }
 
-/// The waiting promote steps whose source is `from`.
-fn promotions_of<'p>(waiting: &[&'p PlannedStep], from: &str) -> Vec<&'p PlannedStep> {
-    waiting
-        .iter()
-        .copied()
-        .filter(|s| matches!(&s.step, StepKind::Promote { from: f, .. } if f == from))
-        .collect()
+/// Steps that run as one: the promotions of one source, the formation steps of one app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Group<'p> {
+    /// The promote steps whose source is this app.
+    Promote(&'p str),
+    /// The formation steps of this app.
+    Scale(&'p str),
+}
+
+impl<'p> Group<'p> {
+    /// The group `step` runs in, if it runs in one.
+    fn of(step: &'p PlannedStep) -> Option<Self> {
+        match &step.step {
+            StepKind::Promote { from, .. } => Some(Group::Promote(from)),
+            StepKind::Formation { app, .. } => Some(Group::Scale(app)),
+            _ => None,
+        }
+    }
+
+    /// The waiting steps of this group.
+    fn members(self, waiting: &[&'p PlannedStep]) -> Vec<&'p PlannedStep> {
+        waiting
+            .iter()
+            .copied()
+            .filter(|s| Group::of(s) == Some(self))
+            .collect()
+    }
+}
+
+impl Applier<'_> {
+    /// Runs the steps of one group together.
+    async fn run_group<'s>(
+        &self,
+        group: Group<'_>,
+        steps: Vec<&'s PlannedStep>,
+    ) -> Vec<(&'s PlannedStep, StepResult)> {
+        match group {
+            Group::Promote(from) => self.promote_group(from, steps).await,
+            Group::Scale(app) => self.scale_group(app, steps).await,
+        }
+    }
 }

@@ -38,6 +38,15 @@ impl Applier<'_> {
                     .expect("one result per promote step");
                 result
             }
+            StepKind::Config { app } => self.configure(step, app).await,
+            StepKind::Formation { app, .. } => {
+                let (_, result) = self
+                    .scale_group(app, vec![step])
+                    .await
+                    .pop()
+                    .expect("one result per formation step");
+                result
+            }
             other => Err(fail(
                 step,
                 StepFailure::NotAnApplyStep {
@@ -60,7 +69,7 @@ impl Applier<'_> {
         }
     }
 
-    fn record_failure(
+    pub(super) fn record_failure(
         &self,
         step: &PlannedStep,
     ) -> impl Fn(crate::state::StateError) -> StepError + use<> {
@@ -221,7 +230,7 @@ impl Applier<'_> {
 }
 
 /// A failure of `step`.
-fn fail(step: &PlannedStep, failure: StepFailure) -> StepError {
+pub(super) fn fail(step: &PlannedStep, failure: StepFailure) -> StepError {
     StepError {
         address: step.address.clone(),
         failure,

@@ -155,6 +155,7 @@ impl Session {
             connected: self.connected()?,
             state: self.state()?,
             cache,
+            env: self.settings.env(),
         })
     }
 }

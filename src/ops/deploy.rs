@@ -3,7 +3,14 @@
 //! A plan made here is what `plan` prints and `apply` executes; a saved plan is re-checked
 //! against the platform and the manifest before it is applied, and its slugs are taken from
 //! the cache (or rebuilt and compared, on another machine) so exactly the planned bytes go out.
+//! The manifest's config vars are expanded against the environment here, when planning and
+//! again when applying a saved plan (whose sensitive values must hash as they did).
+//!
+//! Reads, when nothing changes: each app's running release and each distinct slug (see
+//! [`observe`]), and one read of the config and one of the formation of each app that declares
+//! them (or whose keys slugplan still manages).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -11,10 +18,14 @@ use std::sync::Arc;
 use crate::apply::{Applier, ApplyError, ApplyOptions, ApplyReporter, ApplySummary, ReadySlug};
 use crate::build::BuildOptions;
 use crate::cache::{Bucket, Cache};
-use crate::graph::{Address, GraphError, StepKind};
+use crate::desired::DesiredState;
+use crate::desired::config::ResolvedConfig;
+use crate::environment::Env;
+use crate::graph::{Address, GraphError, StepGraph, StepKind};
+use crate::manifest::ManifestError;
 use crate::ops::prepare::{PackReporters, PrepareError, PrepareOptions, Prepared, prepare};
-use crate::plan::diff::{DiffError, DiffInput, diff};
-use crate::plan::observe::{observe, observe_pipelines};
+use crate::plan::diff::{AppFacts, DiffError, DiffInput, diff};
+use crate::plan::observe::{observe, observe_config, observe_formation, observe_pipelines};
 use crate::plan::promotion::{self, PromotionPlanError};
 use crate::plan::saved::{self, SavedPlanError};
 use crate::plan::{Action, Plan};
@@ -55,6 +66,10 @@ pub enum DeployError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Diff(#[from] DiffError),
+    /// A config var's `${VAR}` cannot be expanded (the variable is unset).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Config(Box<ManifestError>),
     /// A `--target` is unknown.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -97,6 +112,8 @@ pub struct Deploy<'a> {
     pub state: &'a State,
     /// The cache.
     pub cache: &'a Cache,
+    /// The environment the manifest's `${VAR}` references expand against.
+    pub env: &'a Env,
 }
 
 /// A plan with what applying it needs.
@@ -106,6 +123,8 @@ pub struct Planned {
     pub plan: Plan,
     /// The archives to upload, by slug.
     pub ready: BTreeMap<String, ReadySlug>,
+    /// The declared config vars, expanded: the values the config steps set.
+    pub config: ResolvedConfig,
 }
 
 impl Deploy<'_> {
@@ -117,7 +136,9 @@ impl Deploy<'_> {
         reporter: &dyn FetchReporter,
         packing: Arc<dyn PackReporters>,
     ) -> Result<Planned, DeployError> {
-        let graph = &self.workspace.graph;
+        let (desired, graph) = self.desired_and_graph()?;
+        let (desired, graph) = (desired.as_ref(), graph.as_ref());
+        let config = self.resolve_config(desired)?;
         let targeting = if targets.is_empty() {
             None
         } else {
@@ -125,7 +146,6 @@ impl Deploy<'_> {
         };
         self.check_access().await?;
         let wanted = |address: &Address| targeting.as_ref().is_none_or(|t| t.keeps(address));
-        let desired = &self.workspace.desired;
         let slugs: BTreeSet<String> = graph
             .ordered()
             .into_iter()
@@ -215,6 +235,7 @@ impl Deploy<'_> {
         }
         let rollbacks = known_rollbacks(state, &self.connected.id, running())?;
         let Prepared { ready, fetched, .. } = prepared;
+        let observed_apps = AppsObserved::read(self, desired, &observed, options.jobs).await?;
         let mut plan = diff(DiffInput {
             graph,
             desired,
@@ -229,6 +250,13 @@ impl Deploy<'_> {
             undeclared: &undeclared,
             platform: &self.connected.id,
             manifest_sha256: &self.workspace.manifest_sha256,
+            apps: AppFacts {
+                config: &config,
+                observed_config: &observed_apps.config,
+                managed_config: &observed_apps.managed,
+                observed_formation: &observed_apps.formation,
+                value_key: &observed_apps.value_key,
+            },
         })?;
         // A promotion outside the target is neither checked nor applied.
         if let Some(targeting) = &targeting {
@@ -244,7 +272,39 @@ impl Deploy<'_> {
                 source,
             })?;
         promotion::check(&mut plan, desired, &observed, &apps, &rollbacks)?;
-        Ok(Planned { plan, ready })
+        Ok(Planned {
+            plan,
+            ready,
+            config,
+        })
+    }
+
+    /// The desired state and step graph to plan with: the workspace's, plus a config step for
+    /// each app that declares no config vars any more while the state says slugplan manages
+    /// some of its keys (so they get unset).
+    fn desired_and_graph(
+        &self,
+    ) -> Result<(Cow<'_, DesiredState>, Cow<'_, StepGraph>), DeployError> {
+        let managed = self.state.apps_with_managed_config(&self.connected.id)?;
+        let mut desired = Cow::Borrowed(&self.workspace.desired);
+        let needs_step = managed
+            .iter()
+            .any(|app| desired.apps.get(app).is_some_and(|a| a.config.is_none()));
+        if !needs_step {
+            return Ok((desired, Cow::Borrowed(&self.workspace.graph)));
+        }
+        desired
+            .to_mut()
+            .manage_config_of(managed.iter().map(String::as_str));
+        let graph = StepGraph::build(&desired)?;
+        Ok((desired, Cow::Owned(graph)))
+    }
+
+    /// The declared config vars, expanded against the environment.
+    fn resolve_config(&self, desired: &DesiredState) -> Result<ResolvedConfig, DeployError> {
+        desired
+            .resolve_config(&self.workspace.loaded, self.env)
+            .map_err(|e| DeployError::Config(Box::new(e)))
     }
 
     /// Fails early, before anything is built, when the platform is unreachable or refuses the
@@ -286,6 +346,11 @@ impl Deploy<'_> {
             &self.connected.id,
             &running,
         )?;
+        // The environment may have moved since: a sensitive value must hash as planned.
+        let config = self.resolve_config(&self.workspace.desired)?;
+        if plan.steps.iter().any(|s| !s.config.is_empty()) {
+            saved::check_config(&plan, &config, &self.state.value_key()?)?;
+        }
         let mut ready = BTreeMap::new();
         for step in &plan.steps {
             let (StepKind::AssembleSlug { slug, .. }, Some(checksum)) = (&step.step, &step.after)
@@ -295,7 +360,11 @@ impl Deploy<'_> {
             let found = self.slug_by_checksum(slug, checksum, options).await?;
             ready.insert(slug.clone(), found);
         }
-        Ok(Planned { plan, ready })
+        Ok(Planned {
+            plan,
+            ready,
+            config,
+        })
     }
 
     async fn slug_by_checksum(
@@ -389,7 +458,8 @@ impl Deploy<'_> {
             &app_stacks,
             reporter,
             options,
-        );
+        )
+        .with_config(&planned.config);
         let result = applier.apply(&planned.plan, None).await;
         let outcome = match &result {
             Ok(_) => "succeeded".to_owned(),
@@ -413,6 +483,69 @@ impl Deploy<'_> {
             })
             .count();
         Ok(summary)
+    }
+}
+
+/// The config and formation of the apps that have config or formation steps, and the keys
+/// slugplan manages on them.
+struct AppsObserved {
+    config: BTreeMap<String, BTreeMap<String, String>>,
+    managed: BTreeMap<String, BTreeMap<String, crate::state::ManagedVar>>,
+    formation: BTreeMap<String, Vec<crate::platform::Formation>>,
+    value_key: crate::sensitive::ValueKey,
+}
+
+impl AppsObserved {
+    /// One config read per app with a config step and one formation read per app with a
+    /// formation step, of the apps that exist; the state's records of the first.
+    async fn read(
+        deploy: &Deploy<'_>,
+        desired: &DesiredState,
+        observed: &BTreeMap<String, crate::plan::observe::ObservedApp>,
+        jobs: usize,
+    ) -> Result<Self, DeployError> {
+        let exists = |app: &str| observed.get(app).is_some_and(|o| o.exists);
+        let with_config: Vec<String> = desired
+            .apps
+            .values()
+            .filter(|a| a.config.is_some())
+            .map(|a| a.name.clone())
+            .collect();
+        let with_formation: Vec<String> = desired
+            .apps
+            .values()
+            .filter(|a| !a.formation.is_empty() && exists(&a.name))
+            .map(|a| a.name.clone())
+            .collect();
+        let platform = deploy.connected.platform.as_ref();
+        let failed = |source| DeployError::Observe {
+            platform: platform.describe(),
+            source,
+        };
+        let config = observe_config(
+            platform,
+            with_config.iter().filter(|a| exists(a)).cloned(),
+            jobs,
+        )
+        .await
+        .map_err(failed)?;
+        let formation = observe_formation(platform, with_formation, jobs)
+            .await
+            .map_err(failed)?;
+        let apps: Vec<&str> = with_config.iter().map(String::as_str).collect();
+        let managed = deploy.state.managed_config(&deploy.connected.id, &apps)?;
+        // The key is made (and kept in the state) only once some app has config to hash.
+        let value_key = if with_config.is_empty() {
+            crate::sensitive::ValueKey::generate()
+        } else {
+            deploy.state.value_key()?
+        };
+        Ok(AppsObserved {
+            config,
+            managed,
+            formation,
+            value_key,
+        })
     }
 }
 

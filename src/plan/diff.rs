@@ -6,17 +6,24 @@
 //! - a slug is uploaded only when some app needs it and no slug with the same checksum, stack
 //!   and process types is on the platform already (another app runs it, or slugplan recorded an
 //!   upload of it); otherwise that slug id is released as it is;
-//! - a running release slugplan did not make is drift, reported whether or not it changes.
+//! - a running release slugplan did not make is drift, reported whether or not it changes;
+//! - an app's config and formation steps are decided by [`crate::plan::config`] and
+//!   [`crate::plan::formation`] from [`AppFacts`].
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
 
 use crate::desired::DesiredState;
+use crate::desired::config::ResolvedConfig;
 use crate::graph::{StepGraph, StepKind, Targeting};
+use crate::plan::config::{AppConfig, ConfigDrift};
 use crate::plan::decide::{AppDecision, decide_apps};
 use crate::plan::observe::{ObservedApp, ObservedPipelines};
 use crate::plan::{Action, Drift, FORMAT_VERSION, Plan, PlannedStep, Summary, Undeclared};
+use crate::platform::Formation;
 use crate::release::Rollbacks;
-use crate::state::RecordedUpload;
+use crate::sensitive::ValueKey;
+use crate::state::{ManagedVar, RecordedUpload};
 
 /// What is known about a slug the plan deploys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +71,42 @@ pub struct DiffInput<'a> {
     pub platform: &'a str,
     /// SHA-256 of the manifest.
     pub manifest_sha256: &'a str,
+    /// What the config and formation steps are decided from.
+    pub apps: AppFacts<'a>,
+}
+
+/// What is known about the apps' config vars and formation.
+#[derive(Debug, Clone, Copy)]
+pub struct AppFacts<'a> {
+    /// The declared config of each app with a config step, expanded.
+    pub config: &'a ResolvedConfig,
+    /// The config vars now of each app with a config step (absent: not created yet).
+    pub observed_config: &'a BTreeMap<String, BTreeMap<String, String>>,
+    /// The keys slugplan manages on each app with a config step.
+    pub managed_config: &'a BTreeMap<String, BTreeMap<String, ManagedVar>>,
+    /// The formation now of each app that declares one (absent: not created yet).
+    pub observed_formation: &'a BTreeMap<String, Vec<Formation>>,
+    /// The workspace's key for the keyed hashes of config values.
+    pub value_key: &'a ValueKey,
+}
+
+impl AppFacts<'static> {
+    /// No config step and no formation step has anything to go on: for plans of manifests
+    /// that declare neither.
+    pub fn none() -> Self {
+        static CONFIG: ResolvedConfig = BTreeMap::new();
+        static OBSERVED: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        static MANAGED: BTreeMap<String, BTreeMap<String, ManagedVar>> = BTreeMap::new();
+        static FORMATION: BTreeMap<String, Vec<Formation>> = BTreeMap::new();
+        static KEY: LazyLock<ValueKey> = LazyLock::new(ValueKey::generate);
+        AppFacts {
+            config: &CONFIG,
+            observed_config: &OBSERVED,
+            managed_config: &MANAGED,
+            observed_formation: &FORMATION,
+            value_key: &KEY,
+        }
+    }
 }
 
 /// Errors that make a plan impossible.
@@ -101,6 +144,7 @@ pub fn diff(input: DiffInput<'_>) -> Result<Plan, DiffError> {
     let decisions = decide_apps(&input)?;
     let reusable = reusable_slugs(&input);
     let mut steps = Vec::new();
+    let mut config_drift: Vec<ConfigDrift> = Vec::new();
 
     for step in input.graph.ordered() {
         let address = step.address();
@@ -114,6 +158,8 @@ pub fn diff(input: DiffInput<'_>) -> Result<Plan, DiffError> {
             after: None,
             slug_id: None,
             promotion: None,
+            config: Vec::new(),
+            formation: None,
         };
         match step {
             StepKind::FetchRuntime { runtime } => {
@@ -194,6 +240,36 @@ pub fn diff(input: DiffInput<'_>) -> Result<Plan, DiffError> {
                     planned.slug_id = reusable.get(slug).map(|(id, _)| id.clone());
                 }
             }
+            StepKind::Config { app } => {
+                let facts = &input.apps;
+                // An app not created yet has no config, and no key is managed on one that
+                // declares none any more beyond what the state says.
+                let (no_values, no_vars, unmanaged) =
+                    (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+                let (changes, drift) = AppConfig {
+                    app,
+                    declared: facts.config.get(app).unwrap_or(&no_values),
+                    observed: facts.observed_config.get(app).unwrap_or(&no_vars),
+                    managed: facts.managed_config.get(app).unwrap_or(&unmanaged),
+                    key: facts.value_key,
+                }
+                .decide();
+                if !changes.is_empty() {
+                    planned.action = Action::Config;
+                }
+                planned.reason = crate::plan::config::reason(&changes);
+                planned.config = changes;
+                config_drift.extend(drift);
+            }
+            StepKind::Formation { app, process_type } => {
+                let declared = &input.desired.apps[app].formation[process_type];
+                let observed = input.apps.observed_formation.get(app).map(Vec::as_slice);
+                let (action, reason, change) =
+                    crate::plan::formation::decide(process_type, declared, observed);
+                planned.action = action;
+                planned.reason = reason;
+                planned.formation = Some(change);
+            }
         }
         steps.push(planned);
     }
@@ -225,6 +301,7 @@ pub fn diff(input: DiffInput<'_>) -> Result<Plan, DiffError> {
             })
             .collect(),
         targeting: None,
+        config_drift,
         summary: Summary::of(&steps),
         steps,
     })

@@ -117,6 +117,7 @@ impl Fixture {
             undeclared: &self.undeclared,
             platform: "local",
             manifest_sha256: "m",
+            apps: AppFacts::none(),
         })
         .unwrap();
         if let Some(targeting) = &self.targeting {
@@ -170,7 +171,7 @@ fn a_fresh_platform_gets_everything() {
             upload: 1,
             release: 2,
             unchanged: 0,
-            couple: 0,
+            ..Summary::default()
         }
     );
 }
@@ -309,6 +310,7 @@ fn a_missing_app_that_may_not_be_created_is_an_error() {
         undeclared: &f.undeclared,
         platform: "https://api.heroku.com",
         manifest_sha256: "m",
+        apps: AppFacts::none(),
     })
     .unwrap_err();
     assert!(err.to_string().contains("web-staging"), "{err}");

@@ -5,14 +5,18 @@
 //! serialisable document: `plan --json` prints it, `plan -out FILE` saves it with a fingerprint
 //! of what it observed, and `apply FILE` executes exactly it.
 //!
-//! - [`observe`] reads the platform (at most two reads per app when nothing changes).
+//! - [`observe`] reads the platform (at most two reads per app when nothing changes, plus one
+//!   of the config and one of the formation for the apps that declare them).
 //! - [`diff`] is a pure function from desired + observed to a [`Plan`]; `decide` holds its
-//!   per-app rules (release, promote or leave, promotion gates, rollbacks).
+//!   per-app rules (release, promote or leave, promotion gates, rollbacks); [`config`] and
+//!   [`formation`] decide the config and formation steps.
 //! - [`render`] prints it in Terraform's vocabulary.
 //! - [`saved`] writes and checks saved plans.
 
+pub mod config;
 mod decide;
 pub mod diff;
+pub mod formation;
 pub mod observe;
 pub mod promotion;
 pub mod render;
@@ -48,6 +52,10 @@ pub enum Action {
     Promote,
     /// Couple an app to its pipeline (creating the pipeline if needed), or move its coupling.
     Couple,
+    /// Set and unset config vars.
+    Config,
+    /// Scale or resize a process type.
+    Scale,
 }
 
 impl Action {
@@ -62,6 +70,8 @@ impl Action {
             Action::Release => "release",
             Action::Promote => "promote",
             Action::Couple => "couple",
+            Action::Config => "config",
+            Action::Scale => "scale",
         }
     }
 }
@@ -87,6 +97,13 @@ pub struct PlannedStep {
     /// For a promotion that changes something: its source and both sides' releases.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion: Option<promotion::PromotionDetail>,
+    /// For a config step: each key it adds, changes or removes (sensitive values as keyed
+    /// hashes only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config: Vec<config::ConfigChange>,
+    /// For a formation step: the process type's count and size before and after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formation: Option<formation::FormationChange>,
     /// The addresses this step waits for.
     pub depends_on: Vec<Address>,
 }
@@ -191,6 +208,12 @@ pub struct Summary {
     /// Pipeline couplings to create or move.
     #[serde(default)]
     pub couple: usize,
+    /// Apps whose config vars change.
+    #[serde(default)]
+    pub config: usize,
+    /// Process types to scale or resize.
+    #[serde(default)]
+    pub scale: usize,
 }
 
 impl Summary {
@@ -203,6 +226,8 @@ impl Summary {
                 (StepKind::AssembleSlug { .. }, Action::Build) => summary.build += 1,
                 (_, Action::Create) => summary.create += 1,
                 (_, Action::Couple) => summary.couple += 1,
+                (_, Action::Config) => summary.config += 1,
+                (_, Action::Scale) => summary.scale += 1,
                 (_, Action::Upload) => summary.upload += 1,
                 (_, Action::Release | Action::Promote) => summary.release += 1,
                 (StepKind::Release { .. } | StepKind::Promote { .. }, Action::NoOp) => {
@@ -216,7 +241,12 @@ impl Summary {
 
     /// Whether the plan changes nothing on the platform.
     pub fn is_empty(&self) -> bool {
-        self.create == 0 && self.upload == 0 && self.release == 0 && self.couple == 0
+        self.create == 0
+            && self.upload == 0
+            && self.release == 0
+            && self.couple == 0
+            && self.config == 0
+            && self.scale == 0
     }
 }
 
@@ -248,6 +278,9 @@ pub struct Plan {
     /// What `--target` named and added; None without `--target`.
     #[serde(default)]
     pub targeting: Option<TargetingNote>,
+    /// Config vars slugplan manages that were changed or unset outside it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config_drift: Vec<config::ConfigDrift>,
     /// The counts.
     pub summary: Summary,
 }
@@ -275,6 +308,7 @@ impl Plan {
         self.drift.retain(|d| kept(&d.app));
         self.rolled_back.retain(|r| kept(&r.app));
         self.behind.retain(|b| kept(&b.app));
+        self.config_drift.retain(|d| kept(&d.app));
         self.summary = Summary::of(&self.steps);
         self.targeting = Some(TargetingNote {
             named: targeting.named.iter().cloned().collect(),

@@ -2,13 +2,14 @@
 //!
 //! For each app: its running release (current and succeeded), then the slug behind it. Slugs
 //! shared by several apps are read once. When nothing changes this is all a plan reads: one
-//! release read and at most one slug read per app.
+//! release read and at most one slug read per app, plus one config read ([`observe_config`])
+//! and one formation read ([`observe_formation`]) for the apps that declare them.
 
 use std::collections::BTreeMap;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 
-use crate::platform::{Coupling, Platform, PlatformError, Release, Slug};
+use crate::platform::{Coupling, Formation, Platform, PlatformError, Release, Slug};
 
 /// What one app runs now, as the platform reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -88,6 +89,39 @@ pub async fn observe(
             (app, observed)
         })
         .collect())
+}
+
+/// The config vars of each app in `apps` (apps that exist and have a config step), one read
+/// each, `jobs` at a time.
+pub async fn observe_config(
+    platform: &dyn Platform,
+    apps: impl IntoIterator<Item = String>,
+    jobs: usize,
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, PlatformError> {
+    stream::iter(apps)
+        .map(|app| async move {
+            let vars = platform.config_vars(&app).await?;
+            Ok::<_, PlatformError>((app, vars))
+        })
+        .buffer_unordered(jobs.max(1))
+        .try_collect()
+        .await
+}
+
+/// The formation of each app in `apps` (apps that exist and declare one), one read each.
+pub async fn observe_formation(
+    platform: &dyn Platform,
+    apps: impl IntoIterator<Item = String>,
+    jobs: usize,
+) -> Result<BTreeMap<String, Vec<Formation>>, PlatformError> {
+    stream::iter(apps)
+        .map(|app| async move {
+            let formation = platform.formation(&app).await?;
+            Ok::<_, PlatformError>((app, formation))
+        })
+        .buffer_unordered(jobs.max(1))
+        .try_collect()
+        .await
 }
 
 /// The pipelines the manifest names and the couplings of the apps that declare one.

@@ -1,7 +1,8 @@
 //! Plans as text, in Terraform's vocabulary: what the plan found (drift, rollbacks, promotions
 //! waiting for `slugplan promote`, apps no longer declared), a legend of only the symbols used, a
-//! block per step that changes something with what and why, and a one-line summary; and the
-//! warning that `--target` is in effect, with what it added.
+//! block per step that changes something with what and why (a config step's keys one per line,
+//! `~ config.shop: GREETING "hi" → "hello"`, sensitive values as `(sensitive)`), and a one-line
+//! summary; and the warning that `--target` is in effect, with what it added.
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -9,9 +10,12 @@ use std::fmt::Write;
 use owo_colors::OwoColorize;
 
 use crate::graph::StepKind;
+use crate::plan::config::{ConfigChange, KeyChange};
 use crate::plan::diff::short;
+use crate::plan::formation::FormationChange;
 use crate::plan::promotion::PromotionDetail;
 use crate::plan::{Action, Plan, PlannedStep, Summary};
+use crate::sensitive::MASK;
 
 fn symbol(action: Action) -> &'static str {
     match action {
@@ -23,6 +27,8 @@ fn symbol(action: Action) -> &'static str {
         Action::Release => "~",
         Action::Promote => "»",
         Action::Couple => "&",
+        Action::Config => "$",
+        Action::Scale => "↕",
     }
 }
 
@@ -30,6 +36,7 @@ fn meaning(action: Action) -> &'static str {
     match action {
         Action::NoOp => "no change",
         Action::Couple => "couple to a pipeline",
+        Action::Config => "set config vars",
         other => other.as_str(),
     }
 }
@@ -44,6 +51,8 @@ fn verb_phrase(action: Action) -> &'static str {
         Action::Release => "will be released",
         Action::Promote => "will be promoted",
         Action::Couple => "will be coupled",
+        Action::Config => "will be configured",
+        Action::Scale => "will be scaled",
     }
 }
 
@@ -82,6 +91,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
         }
         out.push('\n');
     }
+    out.push_str(&config_drift_lines(plan));
     out.push_str(&findings(plan));
     let changes: Vec<&PlannedStep> = plan.changes().collect();
     if changes.is_empty() {
@@ -112,7 +122,14 @@ pub fn render(plan: &Plan, color: bool) -> String {
                 let _ = writeln!(out, "      checksum: {}", short(after));
             }
             (_, None)
-                if !matches!(step.action, Action::Fetch | Action::Create | Action::Couple) =>
+                if !matches!(
+                    step.action,
+                    Action::Fetch
+                        | Action::Create
+                        | Action::Couple
+                        | Action::Config
+                        | Action::Scale
+                ) =>
             {
                 let _ = writeln!(out, "      checksum: (known after build)");
             }
@@ -123,6 +140,12 @@ pub fn render(plan: &Plan, color: bool) -> String {
         }
         if let Some(slug_id) = &step.slug_id {
             let _ = writeln!(out, "      slug:     {slug_id} (already on the platform)");
+        }
+        for change in &step.config {
+            let _ = writeln!(out, "      {}", config_line(&step.address.0, change));
+        }
+        if let Some(formation) = &step.formation {
+            out.push_str(&formation_lines(formation));
         }
         out.push('\n');
     }
@@ -203,6 +226,47 @@ fn findings(plan: &Plan) -> String {
     out
 }
 
+/// One key of a config step: `~ config.shop: GREETING "hi" → "hello"`.
+fn config_line(address: &str, change: &ConfigChange) -> String {
+    let value = match change.change {
+        KeyChange::Add => change.shown_after(),
+        KeyChange::Change => format!("{} → {}", change.shown_before(), change.shown_after()),
+        KeyChange::Remove => change.shown_before(),
+    };
+    format!("{} {address}: {} {value}", change.symbol(), change.key)
+}
+
+/// The count and size lines of a formation block, for what changes.
+fn formation_lines(change: &FormationChange) -> String {
+    let mut out = String::new();
+    // A type a release of this plan brings starts as Heroku's first-release rule says.
+    let before = change.before_quantity.map_or_else(
+        || {
+            format!(
+                "{} (first release)",
+                crate::dyno::initial_quantity(&change.process_type)
+            )
+        },
+        |q| q.to_string(),
+    );
+    if change.before_quantity != Some(change.quantity) {
+        let _ = writeln!(out, "      quantity: {before} → {}", change.quantity);
+    }
+    if let Some(size) = &change.size
+        && change
+            .before_size
+            .as_deref()
+            .is_none_or(|before| !crate::dyno::same_size(before, size))
+    {
+        let before = change
+            .before_size
+            .as_deref()
+            .unwrap_or("(the platform's default)");
+        let _ = writeln!(out, "      size:     {before} → {size}");
+    }
+    out
+}
+
 /// The warning that `--target` is in effect (None when it is not): what was named, what the plan
 /// holds beyond it because the named steps need it, and each promotion that takes what its
 /// source runs now because the source was not named. Shown before a plan is applied.
@@ -243,6 +307,41 @@ pub fn targeting_warning(plan: &Plan) -> Option<String> {
         }
     }
     Some(out.trim_end().to_owned())
+}
+
+/// The config drift section: each managed key changed or unset outside slugplan.
+fn config_drift_lines(plan: &Plan) -> String {
+    if plan.config_drift.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("Drift: config vars changed outside slugplan\n");
+    for drift in &plan.config_drift {
+        let now = if drift.unset {
+            "was unset".to_owned()
+        } else if drift.sensitive {
+            format!("was changed {MASK}")
+        } else {
+            format!("is {:?}", drift.value.as_deref().unwrap_or_default())
+        };
+        let removed = plan.steps.iter().any(|s| {
+            s.step.app() == Some(drift.app.as_str())
+                && s.config
+                    .iter()
+                    .any(|c| c.key == drift.key && c.change == KeyChange::Remove)
+        });
+        let fix = if removed {
+            "this plan unsets it, as it is no longer declared"
+        } else {
+            "this plan sets it back"
+        };
+        let _ = writeln!(
+            out,
+            "  ! {}: {} {now}, not what slugplan set; {fix}",
+            drift.app, drift.key
+        );
+    }
+    out.push('\n');
+    out
 }
 
 /// The source and target lines of a promotion block.
@@ -292,7 +391,9 @@ fn paint(action: Action, color: bool) -> String {
     match action {
         Action::Create | Action::Fetch | Action::Build => symbol.green().to_string(),
         Action::Upload => symbol.cyan().to_string(),
-        Action::Release | Action::Promote | Action::Couple => symbol.yellow().to_string(),
+        Action::Release | Action::Promote | Action::Couple | Action::Config | Action::Scale => {
+            symbol.yellow().to_string()
+        }
         Action::NoOp => symbol.to_owned(),
     }
 }
@@ -309,6 +410,12 @@ pub fn summary_line(summary: &Summary) -> String {
     parts.push(format!("{} to build", summary.build));
     parts.push(format!("{} to upload", summary.upload));
     parts.push(format!("{} to release", summary.release));
+    if summary.config > 0 {
+        parts.push(format!("{} to configure", summary.config));
+    }
+    if summary.scale > 0 {
+        parts.push(format!("{} to scale", summary.scale));
+    }
     format!("Plan: {}.", parts.join(", "))
 }
 
@@ -327,6 +434,8 @@ mod tests {
             after: Some(format!("SHA256:{}", "2".repeat(64))),
             slug_id: None,
             promotion: None,
+            config: vec![],
+            formation: None,
             depends_on: vec![],
         }
     }
@@ -347,6 +456,7 @@ mod tests {
                 },
             )],
             drift: vec![],
+            config_drift: vec![],
             summary: Summary {
                 release: 1,
                 ..Summary::default()
@@ -369,6 +479,7 @@ mod tests {
             fingerprint: Default::default(),
             steps: vec![],
             drift: vec![],
+            config_drift: vec![],
             summary: Summary::default(),
             ..Plan::default()
         };

@@ -4,11 +4,20 @@
 //! manifest's hash and the fingerprint of what it observed (each app's running release id).
 //! Applying it first re-reads those releases; if anything moved, the plan no longer describes
 //! the platform and is refused rather than half-right.
+//!
+//! The values its config steps set come from the manifest and the environment. A plan holds a
+//! sensitive one only as its keyed hash; applying it expands the manifest again in the
+//! environment it runs in and refuses the plan when any value differs ([`check_config`]), so a
+//! plan never sets a secret other than the one that was reviewed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::desired::config::ResolvedConfig;
+use crate::graph::StepKind;
+use crate::plan::config::KeyChange;
 use crate::plan::{FORMAT_VERSION, Plan};
+use crate::sensitive::ValueKey;
 
 /// Errors reading or checking a saved plan.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -131,6 +140,41 @@ pub fn check_fresh(
     Ok(())
 }
 
+/// Refuses `plan` when a config value one of its steps sets expands otherwise in `config`
+/// (the environment the plan is applied in) than when the plan was made; sensitive values are
+/// compared by their keyed hash under `key`.
+pub fn check_config(
+    plan: &Plan,
+    config: &ResolvedConfig,
+    key: &ValueKey,
+) -> Result<(), SavedPlanError> {
+    for step in &plan.steps {
+        let StepKind::Config { app } = &step.step else {
+            continue;
+        };
+        for change in step.config.iter().filter(|c| c.change != KeyChange::Remove) {
+            let now = config.get(app).and_then(|vars| vars.get(&change.key));
+            let same = now.is_some_and(|value| {
+                if change.sensitive {
+                    change.digest.as_ref() == Some(&key.digest(app, &change.key, value.expose()))
+                } else {
+                    !value.is_sensitive() && change.after.as_deref() == Some(value.expose())
+                }
+            });
+            if !same {
+                return Err(SavedPlanError::Stale {
+                    reason: format!(
+                        "config var {} of {app} has another value in this environment than when \
+                         the plan was made",
+                        change.key
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +188,7 @@ mod tests {
             fingerprint: BTreeMap::from([("web-staging".into(), Some("r1".into()))]),
             steps: vec![],
             drift: vec![],
+            config_drift: vec![],
             summary: Summary::default(),
             ..Plan::default()
         }
@@ -167,6 +212,50 @@ mod tests {
         assert!(err.to_string().contains("r2"), "{err}");
         let err = check_fresh(&plan(), "m2", "local", &same).unwrap_err();
         assert!(err.to_string().contains("manifest changed"), "{err}");
+    }
+
+    #[test]
+    fn a_sensitive_value_that_moved_in_the_environment_makes_the_plan_stale() {
+        use crate::graph::Address;
+        use crate::plan::config::ConfigChange;
+        use crate::plan::{Action, PlannedStep};
+        use crate::sensitive::ConfigValue;
+        let key = ValueKey::generate();
+        let mut plan = plan();
+        plan.steps.push(PlannedStep {
+            address: Address("config.shop".into()),
+            action: Action::Config,
+            step: StepKind::Config { app: "shop".into() },
+            reason: String::new(),
+            before: None,
+            after: None,
+            slug_id: None,
+            promotion: None,
+            config: vec![ConfigChange {
+                key: "TOKEN".into(),
+                change: KeyChange::Add,
+                sensitive: true,
+                before: None,
+                after: None,
+                digest: Some(key.digest("shop", "TOKEN", "s3cret")),
+            }],
+            formation: None,
+            depends_on: vec![],
+        });
+        let env = |value: &str| {
+            ResolvedConfig::from([(
+                "shop".to_owned(),
+                BTreeMap::from([("TOKEN".to_owned(), ConfigValue::new(value, true))]),
+            )])
+        };
+        check_config(&plan, &env("s3cret"), &key).unwrap();
+        let err = check_config(&plan, &env("m0ved-s3cret"), &key).unwrap_err();
+        assert!(err.to_string().contains("TOKEN of shop"), "{err}");
+        assert!(!err.to_string().contains("m0ved"), "{err}");
+        assert!(
+            check_config(&plan, &env("s3cret"), &ValueKey::generate()).is_err(),
+            "another state's key hashes otherwise"
+        );
     }
 
     #[test]

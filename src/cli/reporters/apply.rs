@@ -67,6 +67,8 @@ fn gerund(action: Action) -> &'static str {
         Action::Release => "Releasing",
         Action::Promote => "Promoting",
         Action::Couple => "Coupling",
+        Action::Config => "Configuring",
+        Action::Scale => "Scaling",
         Action::Fetch => "Fetching",
         Action::Build => "Building",
         Action::NoOp => "Checking",
