@@ -4,6 +4,7 @@ mod common;
 
 mod build;
 mod cli;
+mod config;
 mod deploy;
 mod destroy;
 mod examples;

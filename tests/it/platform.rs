@@ -577,10 +577,12 @@ async fn a_database_from_before_app_updates_is_migrated_with_its_apps() {
         .create_app("veteran", "heroku-22")
         .await
         .unwrap();
-    // What slugplan's first schema left: no maintenance flag, no build stack.
+    // What slugplan's first schema left: no maintenance flag, no build stack (nor the later
+    // migrations' per-release config and formation).
     let conn = rusqlite::Connection::open(dir.join("platform.db")).unwrap();
     conn.execute_batch(
         "ALTER TABLE apps DROP COLUMN maintenance; ALTER TABLE apps DROP COLUMN build_stack; \
+         ALTER TABLE releases DROP COLUMN config; DROP TABLE formation; \
          PRAGMA user_version = 1;",
     )
     .unwrap();

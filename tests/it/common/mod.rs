@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod figures;
+pub mod heroku_cli;
 pub mod http;
 pub mod project;
 pub mod schema;

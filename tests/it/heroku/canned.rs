@@ -105,6 +105,17 @@ pub fn target(status: &str, error: Option<&str>) -> Value {
     })
 }
 
+/// One process type of a formation, as the API answers it (`size` and `dyno_size` both).
+pub fn formation(process_type: &str, quantity: u32) -> Value {
+    json!({
+        "app": { "id": APP_ID, "name": "example" }, "command": "./web",
+        "created_at": WHEN,
+        "dyno_size": { "id": "bbbbbbbb-89ab-cdef-0123-456789abcdef", "name": "Standard-1X" },
+        "id": "cccccccc-89ab-cdef-0123-456789abcdef", "quantity": quantity,
+        "size": "Standard-1X", "type": process_type, "updated_at": WHEN,
+    })
+}
+
 /// Answers every call of the slug flow like the real API, with the blob URL on this server.
 pub fn heroku(seen: &Seen, _index: usize) -> Reply {
     let host = seen.header("host").unwrap_or("127.0.0.1").to_owned();
@@ -140,6 +151,21 @@ pub fn heroku(seen: &Seen, _index: usize) -> Reply {
             &coupling(seen.json()["stage"].as_str().unwrap_or("staging")),
         ),
         ("GET", ["apps", _, "pipeline-couplings"]) => Reply::json(200, &coupling("staging")),
+        ("GET", ["apps", _, "config-vars"]) => Reply::json(200, &json!({ "GREETING": "hi" })),
+        ("PATCH", ["apps", _, "config-vars"]) => {
+            let mut vars = json!({ "GREETING": "hi" });
+            for (key, value) in seen.json().as_object().cloned().unwrap_or_default() {
+                match value {
+                    Value::Null => {
+                        vars.as_object_mut().unwrap().remove(&key);
+                    }
+                    value => vars[key] = value,
+                }
+            }
+            Reply::json(200, &vars)
+        }
+        ("GET", ["apps", _, "formation"]) => Reply::json(200, &json!([formation("web", 1)])),
+        ("PATCH", ["apps", _, "formation"]) => Reply::json(200, &json!([formation("web", 2)])),
         ("POST", ["pipeline-promotions"]) => Reply::json(201, &promotion()),
         ("GET", ["pipeline-promotions", _, "promotion-targets"]) => Reply::json(
             200,

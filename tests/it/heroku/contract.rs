@@ -8,9 +8,11 @@
 
 use std::path::Path;
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 use slugplan::platform::heroku::HerokuPlatform;
-use slugplan::platform::{Platform, ReleaseStatus};
+use slugplan::platform::{FormationUpdate, Platform, ReleaseStatus};
 
 use super::{Progress, canned, client, new_slug, slug_file};
 use crate::common::http::FakeServer;
@@ -119,6 +121,31 @@ async fn whole_flow(heroku: &HerokuPlatform, dir: &Path) {
         Some("Slug not compatible with stack")
     );
     assert_eq!(targets[0].release_id, Some(canned::release_id(3)));
+    let changes = BTreeMap::from([
+        ("TOKEN".to_owned(), Some("s3cret".to_owned())),
+        ("GREETING".to_owned(), None),
+    ]);
+    let vars = heroku
+        .update_config_vars("example", &changes)
+        .await
+        .unwrap();
+    assert_eq!(vars, BTreeMap::from([("TOKEN".into(), "s3cret".into())]));
+    assert_eq!(
+        heroku.config_vars("example").await.unwrap()["GREETING"],
+        "hi"
+    );
+    let formation = heroku.formation("example").await.unwrap();
+    assert_eq!(
+        (formation[0].quantity, formation[0].size.as_str()),
+        (1, "Standard-1X")
+    );
+    let updates = [FormationUpdate {
+        process_type: "web".into(),
+        quantity: Some(2),
+        size: Some("standard-1x".into()),
+    }];
+    let scaled = heroku.update_formation("example", &updates).await.unwrap();
+    assert_eq!(scaled[0].quantity, 2);
 }
 
 #[tokio::test]
@@ -128,9 +155,15 @@ async fn every_request_body_matches_its_link_schema() {
     whole_flow(&client(&api.url), temp.path()).await;
 
     let mut checked = Vec::new();
-    for seen in api.seen().iter().filter(|s| s.method == "POST") {
+    for seen in api
+        .seen()
+        .iter()
+        .filter(|s| s.method != "GET" && s.method != "PUT")
+    {
         let body = seen.json();
         let (definition, title) = match seen.segments().as_slice() {
+            ["apps", _, "config-vars"] => ("config-var", "Update"),
+            ["apps", _, "formation"] => ("formation", "Batch Update"),
             ["apps"] => ("app", "Create"),
             ["apps", _, "slugs"] => ("slug", "Create"),
             ["apps", _, "releases"] if body.get("release").is_some() => ("release", "Rollback"),
@@ -138,10 +171,10 @@ async fn every_request_body_matches_its_link_schema() {
             ["pipelines"] => ("pipeline", "Create"),
             ["pipeline-couplings"] => ("pipeline-coupling", "Create"),
             ["pipeline-promotions"] => ("pipeline-promotion", "Create"),
-            other => panic!("unexpected POST {other:?}"),
+            other => panic!("unexpected {} {other:?}", seen.method),
         };
         let link = link(definition, title);
-        assert_eq!(link["method"], "POST");
+        assert_eq!(link["method"], seen.method.as_str());
         assert!(
             href_matches(link, &seen.path),
             "{} is not {}",
@@ -160,6 +193,8 @@ async fn every_request_body_matches_its_link_schema() {
         checked,
         [
             "app/Create",
+            "config-var/Update",
+            "formation/Batch Update",
             "pipeline-coupling/Create",
             "pipeline-promotion/Create",
             "pipeline/Create",
@@ -188,6 +223,12 @@ fn the_contract_check_rejects_bodies_the_api_would() {
         )
         .is_empty()
     );
+    let deprecated_size = json!({ "updates": [{ "type": "web", "size": "standard-1x" }] });
+    assert!(
+        !request_errors("formation", "Batch Update", &deprecated_size).is_empty(),
+        "an update sizes with dyno_size"
+    );
+    assert!(!request_errors("config-var", "Update", &json!({ "bad key": "x" })).is_empty());
 }
 
 #[test]
@@ -202,6 +243,11 @@ fn canned_answers_match_the_schema() {
         (
             "pipeline-promotion-target",
             canned::target("failed", Some("boom")),
+        ),
+        ("formation", canned::formation("web", 1)),
+        (
+            "config-var/definitions/config_vars",
+            json!({ "GREETING": "hi" }),
         ),
     ] {
         let errors = schema_errors(definition, &body);

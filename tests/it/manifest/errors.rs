@@ -338,3 +338,36 @@ fn unreadable_manifest_names_its_path_and_the_flag() {
     );
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn a_malformed_reference_is_underlined_where_it_is_written() {
+    assert_invalid(
+        "malformed_reference",
+        "[slugs.web]\nsource = \"web\"\n\n[apps.example-web]\nslug = \"web\"\n\
+         config = { DATABASE_URL = \"postgres://u:${DB PASSWORD}@db\" }\n",
+        &[WEB],
+        "slug.toml:6:41",
+    );
+}
+
+#[test]
+fn a_config_value_of_another_type_says_what_is_expected() {
+    assert_invalid(
+        "config_value_type",
+        "[slugs.web]\nsource = \"web\"\n\n[apps.example-web]\nslug = \"web\"\n\
+         [apps.example-web.config]\nWORKERS = 4\n",
+        &[WEB],
+        "slug.toml:7:11",
+    );
+}
+
+#[test]
+fn a_config_var_name_the_api_refuses_is_underlined() {
+    assert_invalid(
+        "config_var_name",
+        "[slugs.web]\nsource = \"web\"\n\n[apps.example-web]\nslug = \"web\"\n\
+         [apps.example-web.config]\n\"SESSION-SECRET\" = \"x\"\n",
+        &[WEB],
+        "slug.toml:7:1",
+    );
+}

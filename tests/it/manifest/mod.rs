@@ -136,6 +136,13 @@ fn the_example_manifest_is_valid() {
     let prod = &loaded.manifest.apps["example-prod"];
     assert_eq!(prod.promote_from.as_deref(), Some("example-staging"));
     assert_eq!(prod.pipeline.as_deref(), Some("example"));
+    assert_eq!(prod.formation["web"].quantity(), 2);
+    let staging = &loaded.manifest.apps["example-staging"];
+    assert_eq!(
+        staging.config["SESSION_SECRET"].template(),
+        "${EXAMPLE_SESSION_SECRET}"
+    );
+    assert!(staging.config["ANALYTICS_KEY"].marked_sensitive());
 }
 
 #[test]
@@ -160,6 +167,11 @@ fn the_schema_rejects_what_validation_rejects() {
         r#"runtimes.node = { url = "ftp://x/y.tgz" }"#,
         r#"runtimes.node = { url = "https://x/y.tgz", sha256 = "ABC" }"#,
         r#"slugs.web.stack = "cedar""#,
+        r#"apps.example-web.config."BAD KEY" = "x""#,
+        r#"apps.example-web.config.KEY = { value = "x", secret = true }"#,
+        r#"apps.example-web.config.KEY = 1"#,
+        r#"apps.example-web.formation.web = -1"#,
+        r#"apps.example-web.formation.web = { count = 2 }"#,
     ];
     for toml_text in bad {
         let document: serde_json::Value = toml::from_str(toml_text).unwrap();

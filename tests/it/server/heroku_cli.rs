@@ -19,13 +19,14 @@
 //! auto-update are off (`DISABLE_TELEMETRY`, `HEROKU_SKIP_NEW_VERSION_CHECK`,
 //! `HEROKU_DISABLE_AUTOUPDATE`, all read in its source).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::common::heroku_cli;
 use crate::common::schema::{schema, target_errors};
 use crate::common::server::{Api, Server};
 
@@ -188,45 +189,9 @@ async fn each_cli_commands_requests_are_answered_as_the_schema_says() {
     }
 }
 
-/// The CLI to run, if there is one: `SLUGPLAN_HEROKU_CLI`, else `heroku` on the PATH.
-fn heroku_cli() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("SLUGPLAN_HEROKU_CLI") {
-        return Some(PathBuf::from(path));
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("heroku"))
-            .find(|candidate| candidate.is_file())
-    })
-}
-
-/// Whether this run must have the CLI: in CI, or when asked to.
-fn cli_required() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
-        || std::env::var_os("SLUGPLAN_REQUIRE_HEROKU_CLI").is_some_and(|v| v == "1")
-}
-
 /// `heroku ARGS` against `server`, in a home of its own, kept from anything but the server.
 fn cli_command(cli: &Path, home: &Path, server: &Server, args: &[&str]) -> Command {
-    let mut command = Command::new(cli);
-    command
-        .args(args)
-        .current_dir(home)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("TZ", "UTC")
-        .env("NO_COLOR", "1")
-        .env("HEROKU_HOST", &server.url)
-        .env("HEROKU_PARTICLEBOARD_URL", &server.url)
-        .env("HEROKU_API_KEY", TOKEN)
-        .env("DISABLE_TELEMETRY", "true")
-        .env("HEROKU_SKIP_NEW_VERSION_CHECK", "true")
-        .env("HEROKU_DISABLE_AUTOUPDATE", "1");
-    command
+    heroku_cli::command(cli, home, &server.url, TOKEN, args)
 }
 
 /// What varies from run to run in the CLI's output: ports, times, table rule lengths.
@@ -297,21 +262,9 @@ fn expected(sent: &[Sent]) -> Vec<String> {
 
 #[tokio::test]
 async fn the_heroku_cli_runs_its_everyday_commands_against_the_server() {
-    let Some(cli) = heroku_cli() else {
-        assert!(
-            !cli_required(),
-            "the Heroku CLI is required here (CI is set): run tests/setup.sh, which installs heroku@{CLI_VERSION}"
-        );
-        #[expect(
-            clippy::print_stderr,
-            reason = "says why the test checked nothing, in the harness's output"
-        )]
-        {
-            eprintln!(
-                "the Heroku CLI is not installed: its commands are checked by replaying their requests only \
-                 (tests/setup.sh installs it; CI requires it)"
-            );
-        }
+    let Some(cli) =
+        heroku_cli::or_skip("its commands are checked by replaying their requests only")
+    else {
         return;
     };
     let temp = tempfile::tempdir().unwrap();

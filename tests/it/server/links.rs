@@ -291,6 +291,7 @@ impl Walk {
             (_, "pipeline") => self.pipeline.clone(),
             (_, "pipeline-coupling") => self.coupling.clone(),
             (_, "pipeline-promotion") => self.promotion.clone(),
+            (_, "formation") => "web".to_owned(),
             (_, other) => panic!("the walk does not know how to name a {other}"),
         };
         let path = template
@@ -315,6 +316,10 @@ impl Walk {
             ("POST", "/apps/{app}/slugs") => Some(json!({ "process_types": { "web": "./web" } })),
             ("POST", "/apps/{app}/releases") => Some(json!({ "slug": self.slug })),
             ("PATCH", "/apps/{app}/config-vars") => Some(json!({ "GREETING": "hello" })),
+            ("PATCH", "/apps/{app}/formation") => {
+                Some(json!({ "updates": [{ "type": "web", "quantity": 2 }] }))
+            }
+            ("PATCH", "/apps/{app}/formation/{id}") => Some(json!({ "quantity": 1 })),
             ("POST", "/pipelines") => Some(json!({ "name": "walk-two" })),
             ("POST", "/pipeline-couplings") => Some(json!({
                 "app": self.uncoupled, "pipeline": self.pipeline, "stage": "review"
@@ -415,27 +420,12 @@ async fn unserved_links_answer_501_and_unknown_methods_405_as_json() {
     let api = server.api();
     api.create("/apps", json!({ "name": "limits" }), "app")
         .await;
-    // The config, formation, dyno and log endpoints other work will serve: 501, not 404.
+    // The dyno and log endpoints other work will serve: 501, not 404.
     for (method, path, template) in [
         (
             Method::DELETE,
             "/apps/limits/addons/pg",
             "DELETE /apps/{app}/addons/{id}",
-        ),
-        (
-            Method::GET,
-            "/apps/limits/formation",
-            "GET /apps/{app}/formation",
-        ),
-        (
-            Method::PATCH,
-            "/apps/limits/formation",
-            "PATCH /apps/{app}/formation",
-        ),
-        (
-            Method::GET,
-            "/apps/limits/formation/web",
-            "GET /apps/{app}/formation/{id}",
         ),
         (Method::POST, "/apps/limits/dynos", "POST /apps/{app}/dynos"),
         (
