@@ -10,13 +10,18 @@
 //!
 //! The flow, module by module:
 //!
-//! - [`manifest`]: `slug.toml` types, parsing with spans, validation, the JSON Schema.
-//! - [`desired`]: the manifest resolved: which slug each app ends up running.
-//! - [`graph`]: every step of a deploy as a DAG with stable addresses.
-//! - [`plan`]: observe each app's running release, diff, render, save.
+//! - [`manifest`]: `slug.toml` types, parsing with spans, validation, the JSON Schema, and
+//!   `${VAR}` expansion against an environment snapshot (`manifest::interpolate`, its one home).
+//! - [`desired`]: the manifest resolved: which slug each app ends up running, its config vars
+//!   (expanded only when a plan asks, `desired::config`) and its formation.
+//! - [`graph`]: every step of a deploy as a DAG with stable addresses; an app's config before
+//!   its release, its formation after.
+//! - [`plan`]: observe each app's running release (and the config and formation of the apps
+//!   that declare them), diff, render, save.
 //! - [`apply`]: run a plan's steps in dependency order, in parallel, resumably; promotions of
-//!   one source go out together (one pipeline promotion where the apps share a pipeline); an
-//!   [`interrupt`] (the edge's Ctrl-C) stops it scheduling steps, never mid-step.
+//!   one source go out together (one pipeline promotion where the apps share a pipeline), and
+//!   the formation steps of one app (one batch update); an [`interrupt`] (the edge's Ctrl-C)
+//!   stops it scheduling steps, never mid-step.
 //!
 //! Releases and promotions have one home below `apply` and `ops`:
 //!
@@ -28,13 +33,16 @@
 //!
 //! - [`runtime`]: fetching, verifying and safely unpacking runtime archives; `slug.lock`.
 //! - [`build`]: a slug's components (runtimes, a Go binary, the app's files), its input key,
-//!   and packing it; [`stack`] checks the binaries suit the stack.
+//!   and packing it; [`stack`] checks the binaries suit the stack; [`dyno`] holds Heroku's
+//!   dyno sizes per generation and its first-release scaling rule.
 //! - [`slug`]: the slug archive: a GNU tar stream in the canonical chunked-deflate encoding.
 //! - [`cache`]: the content-addressed local cache and its versioned buckets.
 //! - [`platform`]: the `Platform` trait and its two implementations, the embedded local
 //!   platform and the Heroku API v3 client; [`server`] serves the local one over HTTP.
-//! - [`state`]: slugplan's own records beside the manifest: uploads, releases, the audit log,
-//!   the apply lock; one [`state::State`] owns its connection and is shared as `&State`.
+//! - [`state`]: slugplan's own records beside the manifest: uploads, releases, the config keys
+//!   it manages, the audit log, the apply lock; one [`state::State`] owns its connection and is
+//!   shared as `&State`. [`sensitive`]: config values that are never shown, and the keyed
+//!   hashes that stand in for them wherever they must not be written.
 //!   [`workspace`] opens a manifest with its state and platform.
 //! - [`sqlite`]: how both SQLite databases (the state, the local platform) are opened and
 //!   migrated: WAL, a busy timeout, an append-only migration list, a newer schema refused.
@@ -45,8 +53,9 @@
 //! - [`cli`] and [`commands`]: the edge; the only code that knows about clap, terminals and
 //!   exit codes. [`cli::settings`] reads the environment once and resolves every setting;
 //!   [`commands::Session`] opens what a command needs from them; [`run`] builds the one async
-//!   runtime and dispatches. [`env_vars`] names every environment variable read, and
-//!   [`exit_status`] the codes the process ends with.
+//!   runtime and dispatches. [`env_vars`] names every environment variable read,
+//!   [`environment`] holds the one snapshot of it that is passed down, and [`exit_status`] the
+//!   codes the process ends with.
 //!
 //! Nouns (manifest, slug, cache, platform, state) never import verbs (ops, commands), and
 //! below the edge nothing reads the environment: settings pass their values down.

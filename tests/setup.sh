@@ -4,9 +4,9 @@
 # setpriv (util-linux) drops root's file-reading privilege for the unreadable-file test.
 # Debian's apt is used when running as root; otherwise it says what to install.
 # Then it installs Heroku's own CLI from the npm registry (pinned: tests/it/server/heroku_cli.rs
-# drives it against `slugplan server`, and requires it when CI is set), and prepares the
-# examples' runtimes (examples/runtimes/prepare.sh: Node from the npm registry, a Ruby with
-# webrick packed from this machine's), which tests/it/examples.rs runs.
+# and tests/it/config/heroku_cli.rs drive it against `slugplan server`, and require it when CI
+# is set), and prepares the examples' runtimes (examples/runtimes/prepare.sh: Node from the npm
+# registry, a Ruby with webrick packed from this machine's), which tests/it/examples.rs runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

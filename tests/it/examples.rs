@@ -186,6 +186,14 @@ fn node_example_answers_and_is_the_slug_the_readme_prints() {
         readme_node_checksum(),
         "the Node slug changed: update the README's checksum (the demo prints the new one)"
     );
+    // It answers its GREETING config var, as a release sets it.
+    let mut command = in_app(&slug.app, "sh");
+    command
+        .arg("-c")
+        .arg(format!("exec {}", slug.web))
+        .env("GREETING", "Hello from the config");
+    let answer = answer_on_port(command);
+    assert!(answer.ends_with("Hello from the config\n"), "{answer}");
 }
 
 #[test]
