@@ -14,8 +14,8 @@ use crate::plan::PlannedStep;
 use crate::plan::diff::release_description;
 use crate::platform::{NewSlug, PlatformError};
 use crate::release::{
-    self, ReleaseError, Target, Verdict, known_rollbacks, promote_all, read_source, read_target,
-    released_at, verdict,
+    self, ReleaseError, Target, Verdict, confirm_downgrade, known_rollbacks, promote_all,
+    read_source, read_target, released_at, verdict,
 };
 use crate::state::{Promotions, RecordedUpload};
 
@@ -291,7 +291,21 @@ impl Applier<'_> {
                     continue;
                 }
             };
-            match verdict(&source, &target, &rollbacks) {
+            let judged = match verdict(&source, &target, &rollbacks) {
+                // Newer releases may only be config changes: compare when the slugs went live.
+                Ok(Verdict::Promote { downgrade: true }) => {
+                    match confirm_downgrade(self.platform, &source, &target, &rollbacks).await {
+                        Ok(downgrade) => Ok(Verdict::Promote { downgrade }),
+                        Err(e) => {
+                            let read = self.platform_err(step, "reading the releases");
+                            results.push((step, Err(read(e))));
+                            continue;
+                        }
+                    }
+                }
+                other => other,
+            };
+            match judged {
                 Err(refused) => results.push((step, Err(fail(step, refused.into())))),
                 Ok(Verdict::AlreadyRuns { version }) => results.push((
                     step,

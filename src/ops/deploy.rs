@@ -271,7 +271,27 @@ impl Deploy<'_> {
                 platform: self.connected.platform.describe(),
                 source,
             })?;
-        promotion::check(&mut plan, desired, &observed, &apps, &rollbacks)?;
+        // A target's newer release may be a config change only: date both ends by when their
+        // slug went live, read only where the running releases suggest a downgrade.
+        let mut live = BTreeMap::new();
+        for app in promotion::apps_to_date(&plan, &observed, &rollbacks) {
+            if let Some(running) = observed.get(&app).and_then(|o| o.running.as_ref()) {
+                let release =
+                    crate::release::live_release(self.connected.platform.as_ref(), &app, running)
+                        .await
+                        .map_err(|source| DeployError::Observe {
+                            platform: self.connected.platform.describe(),
+                            source,
+                        })?;
+                live.insert(app, release);
+            }
+        }
+        let rollbacks = {
+            let mut all = rollbacks;
+            all.extend(known_rollbacks(state, &self.connected.id, live.values())?);
+            all
+        };
+        promotion::check(&mut plan, desired, &observed, &apps, &rollbacks, &live)?;
         Ok(Planned {
             plan,
             ready,

@@ -18,8 +18,8 @@ use serde::Serialize;
 use crate::plan::promotion::PromotionPlanError;
 use crate::platform::{Platform, PlatformError};
 use crate::release::{
-    ReleaseError, Source, SourceError, Target, Verdict, known_rollbacks, promote_all, read_source,
-    read_target, verdict, via_pipeline,
+    ReleaseError, Source, SourceError, Target, Verdict, confirm_downgrade, known_rollbacks,
+    promote_all, read_source, read_target, verdict, via_pipeline,
 };
 use crate::state::{Promotions, State, StateError};
 
@@ -195,6 +195,16 @@ pub async fn prepare(
                 continue;
             }
             Ok(Verdict::AlreadyRuns { .. }) => ("no-op", false),
+            // Newer releases may only be config changes: compare when the slugs went live.
+            Ok(Verdict::Promote { downgrade: true }) => {
+                let confirmed = confirm_downgrade(platform, &source, target, &rollbacks)
+                    .await
+                    .map_err(|source| PromoteError::Target {
+                        app: target.name.clone(),
+                        source,
+                    })?;
+                ("promote", confirmed)
+            }
             Ok(Verdict::Promote { downgrade }) => ("promote", downgrade),
         };
         if downgrade {

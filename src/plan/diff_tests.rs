@@ -477,7 +477,7 @@ fn apps_slugplan_deployed_and_no_longer_declares_are_listed_not_changed() {
 mod promotion_checks {
     use super::*;
     use crate::graph::Address;
-    use crate::plan::promotion::{PromotionPlanError, check, downgrades};
+    use crate::plan::promotion::{PromotionPlanError, apps_to_date, check, downgrades};
     use crate::platform::{App, Generation};
     use crate::release::Refusal;
 
@@ -506,6 +506,7 @@ mod promotion_checks {
                 &self.observed,
                 &apps(generation),
                 &self.rollbacks,
+                &BTreeMap::new(),
             )
         }
     }
@@ -550,6 +551,32 @@ mod promotion_checks {
         f.check(&mut plan, Generation::Cedar).unwrap();
         assert!(downgrades(&plan).is_empty());
         assert!(plan.drift.iter().all(|d| d.newer_than_source.is_none()));
+    }
+
+    #[test]
+    fn a_target_newer_only_by_a_config_change_is_no_downgrade() {
+        let f = fixture("2026-11-25T11:00:00Z");
+        let mut plan = f.plan();
+        let suspects: Vec<String> = apps_to_date(&plan, &f.observed, &f.rollbacks)
+            .into_iter()
+            .collect();
+        assert_eq!(suspects, ["web-prod", "web-staging"]);
+        // web-prod's newest release only changed its config: its slug went live earlier than
+        // staging's.
+        let mut went_live = f.observed["web-prod"].running.clone().unwrap();
+        went_live.created_at = "2026-11-25T09:00:00Z".into();
+        let live = BTreeMap::from([("web-prod".to_owned(), went_live)]);
+        let apps = apps(Generation::Cedar);
+        check(
+            &mut plan,
+            &f.desired,
+            &f.observed,
+            &apps,
+            &f.rollbacks,
+            &live,
+        )
+        .unwrap();
+        assert!(downgrades(&plan).is_empty());
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! deploy before any release and a target newer than its source shows as drift that needs
 //! `--allow-downgrade` ("newer" as [`crate::release`] counts it: a rollback slugplan made as of
 //! the release it went back to). A source that is itself released earlier in the same apply is
-//! checked against the slug it will get.
+//! checked against the slug it will get. A target's newer release may be only a config change (a
+//! release of the slug it runs): a downgrade is confirmed against when each app's slug went live
+//! ([`apps_to_date`] says whose to read, only where the running releases suggest one).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,7 +19,7 @@ use crate::desired::DesiredState;
 use crate::graph::{Address, StepKind};
 use crate::plan::observe::ObservedApp;
 use crate::plan::{Action, Drift, Plan};
-use crate::platform::App;
+use crate::platform::{App, Release};
 use crate::release::{Refusal, Rollbacks, is_newer, refusal};
 
 /// What a plan shows about one promotion target.
@@ -90,23 +92,57 @@ pub fn apps_to_read(plan: &Plan, observed: &BTreeMap<String, ObservedApp>) -> BT
         .collect()
 }
 
+/// The apps released to in `plan` (their running release is about to change).
+fn planned_releases(plan: &Plan) -> BTreeSet<String> {
+    plan.changes()
+        .filter_map(|s| match &s.step {
+            StepKind::Release { app, .. } | StepKind::Promote { app, .. } => Some(app.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The apps whose running slug's live release ([`crate::release::live_release`]) the plan must
+/// read to check its promotions for downgrades: both ends of each promotion whose target runs a
+/// newer release than its source (which this apply does not release). Usually none.
+pub fn apps_to_date(
+    plan: &Plan,
+    observed: &BTreeMap<String, ObservedApp>,
+    rollbacks: &Rollbacks,
+) -> BTreeSet<String> {
+    let planned = planned_releases(plan);
+    let running = |app: &str| {
+        observed
+            .get(app)
+            .and_then(|o| o.running.as_ref())
+            .filter(|r| r.is_running())
+    };
+    plan.changes()
+        .filter_map(|step| match &step.step {
+            StepKind::Promote { app, from } if !planned.contains(from) => {
+                let newer = is_newer(running(app)?, running(from)?, rollbacks);
+                newer.then(|| [app.clone(), from.clone()])
+            }
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
 /// Adds a [`PromotionDetail`] to every promotion step that changes something, refuses targets
 /// that may not take the slug, and reports targets newer than their source as drift
-/// (`rollbacks`: those slugplan made among the running releases).
+/// (`rollbacks`: those slugplan made among the running and live releases). `live` holds the
+/// release that brought each app's running slug, for the apps [`apps_to_date`] named; the others
+/// are dated by their running release.
 pub fn check(
     plan: &mut Plan,
     desired: &DesiredState,
     observed: &BTreeMap<String, ObservedApp>,
     apps: &BTreeMap<String, App>,
     rollbacks: &Rollbacks,
+    live: &BTreeMap<String, Release>,
 ) -> Result<(), PromotionPlanError> {
-    let planned: BTreeSet<String> = plan
-        .changes()
-        .filter_map(|s| match &s.step {
-            StepKind::Release { app, .. } | StepKind::Promote { app, .. } => Some(app.clone()),
-            _ => None,
-        })
-        .collect();
+    let planned = planned_releases(plan);
     let none = ObservedApp::default();
     let mut refusals = Vec::new();
     let mut downgrades = Vec::new();
@@ -150,9 +186,16 @@ pub fn check(
         };
         let mut detail = detail(from, source, target, source_planned, after);
         detail.pipeline = shared_pipeline(desired, from, app);
+        let dated = |app: &str, running: &'_ Release| {
+            live.get(app).cloned().unwrap_or_else(|| running.clone())
+        };
         if !source_planned
             && let Some(target_running) = &target.running
-            && is_newer(target_running, source_running, rollbacks)
+            && is_newer(
+                &dated(app, target_running),
+                &dated(from, source_running),
+                rollbacks,
+            )
         {
             detail.downgrade = true;
             let mut version = format!("v{}", source_running.version);

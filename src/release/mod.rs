@@ -11,6 +11,8 @@
 //! - `verdict`: read a promotion's source (what it runs: current **and** succeeded, never simply
 //!   the newest) and its targets, and decide per target: refused (Fir, another stack, the source
 //!   itself), already done, or promote (saying whether that downgrades it).
+//! - `live`: when an app's running slug went live, so that a config change (a release of the
+//!   slug it runs) never counts as a newer deploy in a downgrade check.
 //! - `promotion`: promote one source to its targets at once: one pipeline promotion for the
 //!   targets coupled to the source's pipeline, a release of the slug id for the others, each
 //!   target's result on its own so one failure never holds back the rest.
@@ -22,12 +24,14 @@
 //! platform's error as its cause.
 
 mod error;
+mod live;
 mod promotion;
 mod resume;
 mod settle;
 mod verdict;
 
 pub use error::ReleaseError;
+pub use live::{confirm_downgrade, live_release, went_live};
 pub use promotion::{PROMOTION_ATTEMPTS, promote_all};
 pub use resume::{InFlight, NoJournal, PromotionJournal, StartedPromotion, in_flight};
 pub use settle::{create_or_resume, wait};

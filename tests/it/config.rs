@@ -452,7 +452,7 @@ fn a_promoted_app_keeps_its_own_config() {
     let p = shop(
         Project::local(),
         "[apps.shop.config]\nGREETING = \"staging\"\n\n\
-         [apps.shop-prod]\npromote_from = \"shop\"\n\
+         [apps.shop-prod]\npromote_from = \"shop\"\npromote = \"auto\"\n\
          [apps.shop-prod.config]\nGREETING = \"production\"\n",
     );
     p.ok(&["apply", "--yes"], 0);
@@ -471,4 +471,46 @@ fn a_promoted_app_keeps_its_own_config() {
         vars(&[("GREETING", "production")]),
         "{prod:?}"
     );
+}
+
+/// Staging and production run one slug; staging gets new code (`apply --target shop`), then,
+/// a second later (release times have one-second resolution), production's config changes by
+/// hand: a newer release than staging's, of production's old slug.
+fn production_behind_with_newer_config(promote: &str) -> Project {
+    let p = shop(
+        Project::local(),
+        &format!(
+            "[apps.shop-prod]\npromote_from = \"shop\"\npromote = \"{promote}\"\n\
+             config = {{ GREETING = \"hi\" }}\n"
+        ),
+    );
+    p.ok(&["apply", "--yes"], 0);
+    p.ok(&["promote", "shop", "--yes"], 0);
+    p.ctx.write("web/web.js", "console.log('v2')\n");
+    p.ok(&["apply", "--yes", "--target", "shop"], 0);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    set_by_hand(&p, "shop-prod", &[("FEATURE", Some("on"))]);
+    p
+}
+
+#[test]
+fn a_promotion_target_newer_only_by_its_config_is_no_downgrade() {
+    let p = production_behind_with_newer_config("auto");
+    let plan = p.ok(&["plan", "--detailed-exitcode"], 2);
+    assert!(plan.contains("» promote.shop-prod"), "{plan}");
+    assert!(
+        !plan.contains("downgrade"),
+        "a config change is no newer deploy:\n{plan}"
+    );
+    p.ok(&["apply", "--yes"], 0);
+    assert_eq!(
+        config_of(&p, "shop-prod")["FEATURE"],
+        "on",
+        "a foreign key, kept"
+    );
+
+    // `slugplan promote` judges it alike.
+    let p = production_behind_with_newer_config("manual");
+    let out = p.ok(&["promote", "shop", "--yes"], 0);
+    assert!(!out.contains("downgrade"), "{out}");
 }
