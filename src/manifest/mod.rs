@@ -11,6 +11,7 @@
 //! Heroku's pattern, every sha256 is well formed, every path written into `./app` stays inside
 //! it, and each slug's process types (table or Procfile) are well formed.
 
+pub mod app_path;
 mod diagnostic;
 pub mod interpolate;
 pub mod names;
@@ -20,6 +21,7 @@ mod spans;
 mod types;
 mod validate;
 
+pub use app_path::{AppPath, AppPathError};
 pub use diagnostic::{DiagnosticRecord, SourceDiagnostic};
 pub use spans::{Part, TomlLocator};
 pub use types::*;
@@ -77,15 +79,9 @@ pub enum ManifestError {
         source: std::io::Error,
     },
     /// A slug name that the manifest does not define.
-    #[error("slug.toml defines no slug named `{name}`")]
-    #[diagnostic(
-        code(slugplan::manifest::no_such_slug),
-        help("`slugplan validate` lists the manifest's slugs")
-    )]
-    NoSuchSlug {
-        /// The name asked for.
-        name: String,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    UnknownSlug(#[from] UnknownSlug),
 }
 
 impl ManifestError {
@@ -108,7 +104,7 @@ impl ManifestError {
             ManifestError::Read { path, .. }
             | ManifestError::Problems { path, .. }
             | ManifestError::ReadProcfile { path, .. } => Some(path),
-            ManifestError::Problem(_) | ManifestError::NoSuchSlug { .. } => None,
+            ManifestError::Problem(_) | ManifestError::UnknownSlug(_) => None,
         }
     }
 
@@ -120,6 +116,21 @@ impl ManifestError {
             _ => Vec::new(),
         }
     }
+}
+
+/// A slug asked for by name (on the command line, by a caller) that the manifest does not
+/// define: the one error every lookup of a slug by name gives ([`LoadedManifest::slug`]).
+/// An app naming an undefined slug is a located validation problem with the same code.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("no slug `{name}` in {}", display_path(manifest))]
+#[diagnostic(code(slugplan::manifest::unknown_slug), help("{defined}"))]
+pub struct UnknownSlug {
+    /// The name asked for.
+    pub name: String,
+    /// The manifest's path.
+    pub manifest: PathBuf,
+    /// The slugs it does define, as a help line ("defined slugs: api, web").
+    pub defined: String,
 }
 
 /// A parsed and validated manifest together with where it came from.
@@ -141,6 +152,15 @@ impl LoadedManifest {
         self.dir.join(path)
     }
 
+    /// Slug `name`'s spec, or the error saying the manifest has no such slug.
+    pub fn slug(&self, name: &str) -> Result<&SlugSpec, UnknownSlug> {
+        self.manifest.slugs.get(name).ok_or_else(|| UnknownSlug {
+            name: name.to_owned(),
+            manifest: self.path.clone(),
+            defined: defined("slugs", self.manifest.slugs.keys()),
+        })
+    }
+
     /// The directory holding slug `slug`'s source files.
     pub fn source_dir(&self, slug: &SlugSpec) -> PathBuf {
         self.resolve(&slug.source)
@@ -155,13 +175,7 @@ impl LoadedManifest {
     /// The process types of slug `name`: its `process_types` table, or its Procfile read now.
     /// No table and no Procfile: no process types.
     pub fn process_types(&self, name: &str) -> Result<BTreeMap<String, String>, ManifestError> {
-        let spec = self
-            .manifest
-            .slugs
-            .get(name)
-            .ok_or_else(|| ManifestError::NoSuchSlug {
-                name: name.to_owned(),
-            })?;
+        let spec = self.slug(name)?;
         let Some(path) = self.procfile_path(spec) else {
             return Ok(spec.process_types.clone().unwrap_or_default());
         };
@@ -293,6 +307,16 @@ fn procfile_diagnostics(
                 .with_help("each Procfile line is `name: command`; `#` starts a comment")
         })
         .collect()
+}
+
+/// "defined slugs: a, b" (or "no slugs are defined in this manifest") for a help line.
+fn defined<'a>(what: &str, names: impl Iterator<Item = &'a String>) -> String {
+    let names: Vec<&str> = names.map(String::as_str).collect();
+    if names.is_empty() {
+        format!("no {what} are defined in this manifest")
+    } else {
+        format!("defined {what}: {}", names.join(", "))
+    }
 }
 
 /// `path` as shown to users: without a leading `./`.

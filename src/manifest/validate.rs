@@ -7,15 +7,15 @@
 mod app_settings;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Component, Path};
 
+use super::app_path::{AppPath, AppPathError};
 use super::names::{
     APP_NAME_PATTERN, PIPELINE_NAME_PATTERN, PROCESS_TYPE_PATTERN, STACK_PATTERN, is_app_name,
     is_pipeline_name, is_process_type, is_sha256, is_stack,
 };
 use super::{
     AppSpec, LoadedManifest, Part, PlatformConfig, Runtime, SlugSpec, SourceDiagnostic,
-    TomlLocator, display_path, procfile, procfile_diagnostics, promotion,
+    TomlLocator, defined, display_path, procfile, procfile_diagnostics, promotion,
 };
 
 /// Runs every semantic check on a parsed manifest.
@@ -155,7 +155,13 @@ impl Checker<'_> {
             );
         }
         if let Some(dest) = &runtime.dest {
-            self.path_inside_app(&at("dest"), &format!("runtime `{name}`: dest"), dest);
+            let checked = AppPath::dir(dest).map(drop);
+            self.path_inside_app(
+                &at("dest"),
+                &format!("runtime `{name}`: dest"),
+                dest,
+                checked,
+            );
         }
     }
 
@@ -196,6 +202,7 @@ impl Checker<'_> {
                 &["slugs", name, "go", "output"],
                 &format!("slug `{name}`: go output"),
                 &go.output,
+                AppPath::file(&go.output).map(drop),
             );
         }
         if !is_stack(&slug.stack) {
@@ -218,17 +225,18 @@ impl Checker<'_> {
         let known = &self.loaded.manifest.runtimes;
         let mut seen = BTreeSet::new();
         // Two runtimes unpacked into one directory would silently overwrite each other's files.
-        let mut dests: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut dests: BTreeMap<AppPath, &str> = BTreeMap::new();
         for (i, runtime) in slug.runtimes.iter().enumerate() {
             let index = i.to_string();
             let at = ["slugs", name, "runtimes", index.as_str()];
+            // Compared as the build places them (`vendor` and `./vendor/` are one directory); a
+            // bad dest is reported on its own, and runtimes at the root are merged by layout.
             let dest = known
                 .get(runtime)
-                .and_then(|r| r.dest.as_deref())
-                .map(|d| d.trim_matches('/'))
-                .filter(|d| !d.is_empty());
+                .and_then(|r| AppPath::dir(r.dest.as_deref()?).ok())
+                .filter(|d| !d.is_root());
             if let Some(dest) = dest
-                && let Some(other) = dests.insert(dest, runtime)
+                && let Some(other) = dests.insert(dest.clone(), runtime)
                 && other != runtime
             {
                 self.report(
@@ -480,23 +488,21 @@ impl Checker<'_> {
         false
     }
 
-    /// `dest` and Go `output` are written inside `./app`: relative, without `..`.
-    fn path_inside_app(&mut self, at: &[&str], what: &str, value: &str) {
-        let why = if Path::new(value).has_root() {
-            "is absolute"
-        } else if Path::new(value)
-            .components()
-            .any(|c| c == Component::ParentDir)
-        {
-            "climbs out with `..`"
-        } else {
-            return;
-        };
+    /// `dest` and Go `output` are written inside `./app`: `checked` is what [`AppPath`] (the
+    /// rule the builder applies too) said of `value`.
+    fn path_inside_app(
+        &mut self,
+        at: &[&str],
+        what: &str,
+        value: &str,
+        checked: Result<(), AppPathError>,
+    ) {
+        let Err(why) = checked else { return };
         self.report(
             at,
             Part::Value,
             "slugplan::manifest::path_outside_app",
-            format!("{what} `{value}` {why}"),
+            format!("{what} `{}` {why}", value.escape_debug()),
             "must stay inside ./app",
             Some("write a path relative to ./app, e.g. \"bin/web\"".into()),
         );
@@ -513,16 +519,6 @@ fn check_url(url: &str, schemes: &[&str]) -> Result<(), String> {
             schemes.join(", ")
         )),
         Ok(_) => Ok(()),
-    }
-}
-
-/// "defined slugs: a, b" (or "no slugs are defined") for a help line.
-fn defined<'a>(what: &str, names: impl Iterator<Item = &'a String>) -> String {
-    let names: Vec<&str> = names.map(String::as_str).collect();
-    if names.is_empty() {
-        format!("no {what} are defined in this manifest")
-    } else {
-        format!("defined {what}: {}", names.join(", "))
     }
 }
 

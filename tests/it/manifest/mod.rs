@@ -225,7 +225,7 @@ fn process_types_come_from_the_table_or_the_procfile() {
     assert!(loaded.process_types("bare").unwrap().is_empty());
     assert!(matches!(
         loaded.process_types("nope"),
-        Err(slugplan::manifest::ManifestError::NoSuchSlug { .. })
+        Err(slugplan::manifest::ManifestError::UnknownSlug(_))
     ));
 
     // A Procfile broken after loading is reported when it is read, pointing into it.
