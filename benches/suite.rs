@@ -205,10 +205,11 @@ fn incremental(root: &Path, full: Duration, runs: usize) -> Vec<Row> {
     .expect("from-scratch build");
     assert!(scratch.reused.is_empty(), "a fresh cache has no chunks");
     assert_eq!(
-        built.sha256, scratch.sha256,
+        built.archive.sha256, scratch.archive.sha256,
         "the incremental slug differs from a from-scratch build"
     );
-    let identical = fs::read(&built.path).expect("slug") == fs::read(&scratch.path).expect("slug");
+    let identical = fs::read(&built.archive.path).expect("slug")
+        == fs::read(&scratch.archive.path).expect("slug");
     assert!(identical, "the incremental slug's bytes differ");
 
     let pct = |t: Duration| t.as_secs_f64() / full.as_secs_f64() * 100.0;
@@ -230,7 +231,7 @@ fn incremental(root: &Path, full: Duration, runs: usize) -> Vec<Row> {
     );
     println!(
         "  the floor: splicing every component's cached chunks and hashing the {:.1} MB slug (library call) {:.3} s",
-        built.size as f64 / MB,
+        built.archive.size as f64 / MB,
         splice.as_secs_f64()
     );
     let row = |figure, time: Duration| Row {

@@ -29,7 +29,7 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use crate::cache::{Bucket, Cache, CacheError};
+use crate::cache::{Bucket, Cache};
 use crate::manifest::LoadedManifest;
 use crate::slug::{Component, EntryKind, FORMAT_VERSION, SlugError};
 
@@ -379,60 +379,6 @@ fn file_map(component: &Component, files: &[[u8; 32]]) -> BTreeMap<String, Strin
         out.insert(format!("app/{}", String::from_utf8_lossy(&entry.rel)), hash);
     }
     out
-}
-
-/// What the slug index remembers of a built slug.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct IndexEntry {
-    /// The archive's SHA-256 (hex).
-    pub sha256: String,
-    /// Its size in bytes.
-    pub size: u64,
-}
-
-/// The slug index: input key → the archive built from it, in the cache's `slug-index-v1`
-/// bucket. An entry whose archive is gone is a miss.
-#[derive(Debug, Clone)]
-pub struct SlugIndex {
-    dir: PathBuf,
-    slugs: PathBuf,
-}
-
-impl SlugIndex {
-    /// The index of `cache`.
-    pub fn open(cache: &Cache) -> Result<Self, CacheError> {
-        Ok(SlugIndex {
-            dir: cache.bucket(Bucket::SlugIndex)?,
-            slugs: cache.bucket(Bucket::Slugs)?,
-        })
-    }
-
-    /// The archive built from `key`, with its path, if it is still in the cache.
-    pub fn get(&self, key: &str) -> Option<(IndexEntry, PathBuf)> {
-        let text = std::fs::read_to_string(self.dir.join(format!("{key}.json"))).ok()?;
-        let entry: IndexEntry = serde_json::from_str(&text).ok()?;
-        let path = self.slugs.join(format!("{}.tgz", entry.sha256));
-        let size = std::fs::metadata(&path).ok()?.len();
-        if size != entry.size {
-            return None;
-        }
-        crate::cache::touch(&path);
-        Some((entry, path))
-    }
-
-    /// Remembers that `key` builds `entry` (temp file + rename: readers never see half).
-    pub fn put(&self, key: &str, entry: &IndexEntry) -> Result<(), CacheError> {
-        let io = |source| CacheError::Io {
-            path: self.dir.clone(),
-            source,
-        };
-        let mut temp = tempfile::NamedTempFile::new_in(&self.dir).map_err(io)?;
-        let text = serde_json::to_vec(entry).expect("index entries serialise");
-        std::io::Write::write_all(&mut temp, &text).map_err(io)?;
-        temp.persist(self.dir.join(format!("{key}.json")))
-            .map_err(|err| io(err.error))?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]

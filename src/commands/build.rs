@@ -72,7 +72,7 @@ pub async fn run(args: &BuildArgs, session: &Session) -> miette::Result<ExitStat
         };
         let result = build_slug(loaded, name, cache, &options);
         drop(bar);
-        let slug = result?;
+        let slug = result?.archive;
         printer.status(
             "Built",
             format!(
@@ -90,11 +90,11 @@ pub async fn run(args: &BuildArgs, session: &Session) -> miette::Result<ExitStat
                 .into_iter()
                 .map(|s| SlugOutput {
                     checksum: s.checksum(),
-                    name: s.archive.name,
-                    path: s.archive.path,
-                    size: s.archive.size,
-                    stack: s.archive.stack,
-                    process_types: s.archive.process_types,
+                    name: s.name,
+                    path: s.path,
+                    size: s.size,
+                    stack: s.stack,
+                    process_types: s.process_types,
                 })
                 .collect(),
         });

@@ -422,11 +422,11 @@ impl Deploy<'_> {
                 .await
                 .map_err(|e| PrepareError::Task(e.to_string()))?
                 .map_err(|e| PrepareError::Build(Box::new(e)))?;
-                if built.checksum() != checksum {
+                if built.archive.checksum() != checksum {
                     return Err(SavedPlanError::Stale {
                         reason: format!(
                             "slug {slug} builds to {} now, the plan has {checksum}",
-                            built.checksum()
+                            built.archive.checksum()
                         ),
                     }
                     .into());

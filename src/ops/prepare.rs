@@ -156,10 +156,13 @@ pub async fn prepare(
     for (name, cached) in results {
         let spec = &loaded.manifest.slugs[&name];
         let facts = match &cached {
-            Some(slug) => {
+            Some(CachedSlug {
+                archive: slug,
+                built_now,
+            }) => {
                 let previous = state.slug_key(&name)?;
                 let reason = match &previous {
-                    Some(previous) if slug.built_now => slug.key.changes_since(previous),
+                    Some(previous) if *built_now => slug.key.changes_since(previous),
                     _ => "first build".to_owned(),
                 };
                 let go_changed = previous
@@ -185,8 +188,8 @@ pub async fn prepare(
                     checksum: Some(slug.checksum()),
                     stack: slug.stack.clone(),
                     process_types: slug.process_types.clone(),
-                    built_now: slug.built_now,
-                    go_built_now: slug.built_now && spec.go.is_some() && go_changed,
+                    built_now: *built_now,
+                    go_built_now: *built_now && spec.go.is_some() && go_changed,
                     build_reason: reason,
                 }
             }

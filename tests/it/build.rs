@@ -184,10 +184,10 @@ fn build_prints_name_checksum_size_and_path() {
     ----- stdout -----
 
     ----- stderr -----
-    slugplan::build::unknown_slug
+    slugplan::manifest::unknown_slug
 
-      × no slug `nope` in the manifest
-      help: the manifest's slugs are: web
+      × no slug `nope` in slug.toml
+      help: defined slugs: web
     ");
 }
 

@@ -32,13 +32,13 @@ fn incremental_matches_scratch(ctx: &TestContext) -> BuiltSlug {
     let scratch_dir = tempfile::tempdir().unwrap();
     let scratch = build_with(ctx, scratch_dir.path());
     assert!(scratch.reused.is_empty(), "a fresh cache has no chunks");
-    assert_eq!(incremental.sha256, scratch.sha256);
+    assert_eq!(incremental.archive.sha256, scratch.archive.sha256);
     assert_eq!(
-        std::fs::read(&incremental.path).unwrap(),
-        std::fs::read(&scratch.path).unwrap()
+        std::fs::read(&incremental.archive.path).unwrap(),
+        std::fs::read(&scratch.archive.path).unwrap()
     );
     assert_eq!(incremental.components, scratch.components);
-    run_ok(Command::new("gzip").arg("-t").arg(&incremental.path));
+    run_ok(Command::new("gzip").arg("-t").arg(&incremental.archive.path));
     incremental
 }
 
@@ -47,7 +47,7 @@ fn incremental_slugs_are_byte_identical_to_from_scratch_builds() {
     let ctx = fixture();
     let first = build_with(&ctx, &ctx.cache);
     assert!(first.reused.is_empty());
-    let mut seen = vec![first.sha256.clone()];
+    let mut seen = vec![first.archive.sha256.clone()];
 
     type Change = fn(&Path);
     let changes: [(&str, Change); 5] = [
@@ -73,7 +73,10 @@ fn incremental_slugs_are_byte_identical_to_from_scratch_builds() {
         change(ctx.path());
         let built = incremental_matches_scratch(&ctx);
         assert_eq!(built.reused, ["layout", "runtime.rt"], "{what}");
-        assert!(!seen.contains(&built.sha256), "{what}: the slug changed");
+        assert!(
+            !seen.contains(&built.archive.sha256),
+            "{what}: the slug changed"
+        );
         seen.push(built.archive.sha256);
     }
 
@@ -91,7 +94,7 @@ fn incremental_slugs_are_byte_identical_to_from_scratch_builds() {
 fn chunk_entry(cache: &Path, built: &BuiltSlug, name: &str) -> std::path::PathBuf {
     cache
         .join("chunks-v1")
-        .join(format!("{}.chunks", built.key.parts[name]))
+        .join(format!("{}.chunks", built.archive.key.parts[name]))
 }
 
 #[test]
@@ -164,19 +167,22 @@ fn path_runtime_hashes_are_memoised_by_stat_data() {
     let recorded = memos();
     let runtime_memo = recorded
         .iter()
-        .find(|m| std::fs::read_to_string(m).unwrap() == first.key.parts["runtime.rt"])
+        .find(|m| std::fs::read_to_string(m).unwrap() == first.archive.key.parts["runtime.rt"])
         .expect("the runtime's hash is memoised")
         .clone();
 
     // The memo is what the key comes from while the files' stat data is unchanged …
     let fake = "0".repeat(64);
     std::fs::write(&runtime_memo, &fake).unwrap();
-    assert_eq!(build_with(&ctx, &ctx.cache).key.parts["runtime.rt"], fake);
+    assert_eq!(
+        build_with(&ctx, &ctx.cache).archive.key.parts["runtime.rt"],
+        fake
+    );
     // … and a touch changes the stat data: the files are read again, giving the true hash.
     run_ok(Command::new("touch").arg(ctx.path().join("rt/lib/big.bin")));
     let touched = build_with(&ctx, &ctx.cache);
-    assert_eq!(touched.key, first.key);
-    assert_eq!(touched.sha256, first.sha256);
+    assert_eq!(touched.archive.key, first.archive.key);
+    assert_eq!(touched.archive.sha256, first.archive.sha256);
 }
 
 /// A project deployed to the embedded local platform: runtime `rt` (a local directory) and
@@ -287,7 +293,7 @@ const DAY: Duration = Duration::from_secs(86_400);
 fn cache_ls_lists_buckets_entries_sizes_and_ages() {
     let ctx = fixture();
     let built = build_with(&ctx, &ctx.cache);
-    age(&built.path, 3 * DAY);
+    age(&built.archive.path, 3 * DAY);
 
     let doc = cache_ls(&ctx);
     assert_eq!(doc["format_version"], 1);
@@ -296,8 +302,8 @@ fn cache_ls_lists_buckets_entries_sizes_and_ages() {
         .iter()
         .find(|e| e["bucket"] == "slugs-v1")
         .expect("the slug is listed");
-    assert_eq!(slug["name"], format!("{}.tgz", built.sha256));
-    assert_eq!(slug["size"], built.size);
+    assert_eq!(slug["name"], format!("{}.tgz", built.archive.sha256));
+    assert_eq!(slug["size"], built.archive.size);
     let age_secs = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
@@ -435,7 +441,7 @@ fn prune_refuses_while_another_process_uses_the_cache() {
 
     // A build beside it is not blocked by the lock.
     let also_building = build_with(&ctx, &ctx.cache);
-    assert!(also_building.path.is_file());
+    assert!(also_building.archive.path.is_file());
 
     drop(in_use);
     run_ok(ctx.command().args(["cache", "prune", "--max-size", "0"]));
@@ -443,7 +449,7 @@ fn prune_refuses_while_another_process_uses_the_cache() {
     // An emptied cache builds again from scratch.
     let rebuilt = build_with(&ctx, &ctx.cache);
     assert!(rebuilt.reused.is_empty());
-    assert_eq!(rebuilt.sha256, also_building.sha256);
+    assert_eq!(rebuilt.archive.sha256, also_building.archive.sha256);
 }
 
 #[test]
@@ -459,7 +465,10 @@ fn a_remembered_stack_check_never_hides_a_changed_binary() {
         .collect();
     assert_eq!(
         passed,
-        [format!("{}.stack-heroku-24", first.key.parts["runtime.rt"])]
+        [format!(
+            "{}.stack-heroku-24",
+            first.archive.key.parts["runtime.rt"]
+        )]
     );
 
     // Same name, size and mode; built for AArch64 now (e_machine, offset 18, = 183).

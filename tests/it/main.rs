@@ -2,6 +2,7 @@
 
 mod common;
 
+mod app_path;
 mod build;
 mod cli;
 mod config;

@@ -428,12 +428,12 @@ fn unchanged_component_chunks_are_reused_byte_for_byte() {
 
     std::fs::write(ctx.path().join("src/web.js"), "console.log('changed')\n").unwrap();
     let after = build_slug(&loaded, "web", &cache, &BuildOptions::default()).unwrap();
-    assert_ne!(before.sha256, after.sha256);
+    assert_ne!(before.archive.sha256, after.archive.sha256);
 
     let names: Vec<&str> = after.components.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["layout", "runtime.rt", "app"]);
     let chunks = |slug: &slugplan::build::BuiltSlug, i: usize| {
-        let bytes = std::fs::read(&slug.path).unwrap();
+        let bytes = std::fs::read(&slug.archive.path).unwrap();
         let c = &slug.components[i];
         bytes[c.deflate_offset as usize..(c.deflate_offset + c.deflate_len) as usize].to_vec()
     };
@@ -445,7 +445,7 @@ fn unchanged_component_chunks_are_reused_byte_for_byte() {
 
     // Splicing the old runtime chunks with a fresh app gives the from-scratch bytes.
     let components = slug_components(&loaded, "web", &cache).unwrap();
-    let span = before.components[1].span(&before.path);
+    let span = before.components[1].span(&before.archive.path);
     let inputs = [
         ComponentInput::Fresh(&components[0]),
         ComponentInput::Reused {
@@ -454,9 +454,9 @@ fn unchanged_component_chunks_are_reused_byte_for_byte() {
         },
         ComponentInput::Fresh(&components[2]),
     ];
-    std::fs::remove_file(&after.path).unwrap();
+    std::fs::remove_file(&after.archive.path).unwrap();
     let spliced = write_to_cache(&inputs, &cache, PackOptions::default()).unwrap();
-    assert_eq!(spliced.packed.sha256, after.sha256);
+    assert_eq!(spliced.packed.sha256, after.archive.sha256);
     assert_eq!(spliced.packed.components, after.components);
 }
 

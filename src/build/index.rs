@@ -1,0 +1,134 @@
+//! The slug index: a slug's input key → the archive built from it, so an unchanged slug is
+//! found in the cache instead of packed again. Plan and apply go through [`ensure_slug`] (pack
+//! only what the index lacks) and [`find_slug`] (`--no-build`: never pack).
+//!
+//! Records live in the cache's `slug-index-v1` bucket, one small JSON file per key, written
+//! with a temp file and a rename; a record whose archive is gone or has another size is a miss.
+
+use std::path::PathBuf;
+
+use super::archive::ManifestFacts;
+use super::{BuildError, BuildOptions, CachedSlug, key, pack_slug, slug_components};
+use crate::cache::{Bucket, Cache, CacheError};
+use crate::manifest::LoadedManifest;
+use crate::slug::SlugError;
+
+/// What the slug index remembers of a built slug.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IndexEntry {
+    /// The archive's SHA-256 (hex).
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// The slug index: input key → the archive built from it, in the cache's `slug-index-v1`
+/// bucket. An entry whose archive is gone is a miss.
+#[derive(Debug, Clone)]
+pub struct SlugIndex {
+    dir: PathBuf,
+    slugs: PathBuf,
+}
+
+impl SlugIndex {
+    /// The index of `cache`.
+    pub fn open(cache: &Cache) -> Result<Self, CacheError> {
+        Ok(SlugIndex {
+            dir: cache.bucket(Bucket::SlugIndex)?,
+            slugs: cache.bucket(Bucket::Slugs)?,
+        })
+    }
+
+    /// The archive built from `key`, with its path, if it is still in the cache.
+    pub fn get(&self, key: &str) -> Option<(IndexEntry, PathBuf)> {
+        let text = std::fs::read_to_string(self.dir.join(format!("{key}.json"))).ok()?;
+        let entry: IndexEntry = serde_json::from_str(&text).ok()?;
+        let path = self.slugs.join(format!("{}.tgz", entry.sha256));
+        let size = std::fs::metadata(&path).ok()?.len();
+        if size != entry.size {
+            return None;
+        }
+        crate::cache::touch(&path);
+        Some((entry, path))
+    }
+
+    /// Remembers that `key` builds `entry` (temp file + rename: readers never see half).
+    pub fn put(&self, key: &str, entry: &IndexEntry) -> Result<(), CacheError> {
+        let io = |source| CacheError::Io {
+            path: self.dir.clone(),
+            source,
+        };
+        let mut temp = tempfile::NamedTempFile::new_in(&self.dir).map_err(io)?;
+        let text = serde_json::to_vec(entry).expect("index entries serialise");
+        std::io::Write::write_all(&mut temp, &text).map_err(io)?;
+        temp.persist(self.dir.join(format!("{key}.json")))
+            .map_err(|err| io(err.error))?;
+        Ok(())
+    }
+}
+
+/// Makes slug `slug` available in the cache: computes its input key (which makes runtimes
+/// available and runs the Go build, itself cached) and packs it only when the slug index has
+/// no archive for that key.
+pub fn ensure_slug(
+    loaded: &LoadedManifest,
+    slug: &str,
+    cache: &Cache,
+    options: &BuildOptions<'_>,
+) -> Result<CachedSlug, BuildError> {
+    let components = slug_components(loaded, slug, cache)?;
+    let key = key::slug_key(loaded, &components, cache)
+        .map_err(|source| BuildError::slug(slug, source))?;
+    let cache_err = |err: crate::cache::CacheError| BuildError::slug(slug, SlugError::from(err));
+    let index = SlugIndex::open(cache).map_err(cache_err)?;
+    if let Some(found) = indexed(loaded, slug, &index, &key)? {
+        return Ok(found);
+    }
+    let keys = components
+        .iter()
+        .map(|c| key::KnownKey::Known(key.parts[&c.name].clone()))
+        .collect();
+    let built = pack_slug(loaded, slug, &components, keys, Some(key), cache, options)?;
+    index
+        .put(
+            &built.archive.key.key,
+            &IndexEntry {
+                sha256: built.archive.sha256.clone(),
+                size: built.archive.size,
+            },
+        )
+        .map_err(cache_err)?;
+    Ok(CachedSlug {
+        archive: built.archive,
+        built_now: true,
+    })
+}
+
+/// Finds slug `slug` in the cache without fetching, compiling or packing anything: None when
+/// a runtime is not fetched, the slug has a Go build (only a build can say whether its
+/// sources changed), or no archive was built from its current inputs.
+pub fn find_slug(loaded: &LoadedManifest, slug: &str, cache: &Cache) -> Option<CachedSlug> {
+    if loaded.slug(slug).ok()?.go.is_some() {
+        return None;
+    }
+    let components = slug_components(loaded, slug, cache).ok()?;
+    let key = key::slug_key(loaded, &components, cache).ok()?;
+    let index = SlugIndex::open(cache).ok()?;
+    indexed(loaded, slug, &index, &key).ok().flatten()
+}
+
+fn indexed(
+    loaded: &LoadedManifest,
+    slug: &str,
+    index: &SlugIndex,
+    key: &key::SlugKey,
+) -> Result<Option<CachedSlug>, BuildError> {
+    let Some((entry, path)) = index.get(&key.key) else {
+        return Ok(None);
+    };
+    let facts = ManifestFacts::read(loaded, slug)?;
+    Ok(Some(CachedSlug {
+        archive: facts.archive(slug, path, entry.size, entry.sha256, key.clone()),
+        built_now: false,
+    }))
+}

@@ -1,0 +1,99 @@
+//! Packing a slug into the cache: always writing the archive, splicing the cached chunks of
+//! unchanged components and compressing the rest (see [`super::incremental`]).
+
+use super::archive::ManifestFacts;
+use super::{BuildError, BuiltSlug, checks, chunks, incremental, key, slug_components};
+use crate::cache::Cache;
+use crate::manifest::LoadedManifest;
+use crate::slug::{Component, PackOptions, PackReporter, SlugError};
+
+/// How to build.
+#[derive(Clone, Copy, Default)]
+pub struct BuildOptions<'a> {
+    /// Compression threads; 0 means one per core.
+    pub threads: usize,
+    /// Who hears about packing progress.
+    pub reporter: Option<&'a dyn PackReporter>,
+}
+
+/// Builds slug `slug` of the manifest into `cache`, always writing the archive (but reusing
+/// the cached chunks of unchanged components). Components whose key is not known without
+/// reading them are hashed while they are compressed, so a cold build reads each file once.
+pub fn build_slug(
+    loaded: &LoadedManifest,
+    slug: &str,
+    cache: &Cache,
+    options: &BuildOptions<'_>,
+) -> Result<BuiltSlug, BuildError> {
+    let components = slug_components(loaded, slug, cache)?;
+    let chunks = chunks::ChunkStore::open(cache)
+        .map_err(|source| BuildError::slug(slug, SlugError::from(source)))?;
+    let keys = components
+        .iter()
+        .map(|c| {
+            let known = key::known_key(loaded, c, cache);
+            // Same names and sizes as a component whose chunks are cached: most likely only
+            // touched or copied, so hash it first, hoping to splice instead of compress.
+            // Otherwise it changed: compress it, hashing it in the same pass.
+            let likely_cached = matches!(&known, key::KnownKey::Unknown(Some(memo))
+                if memo.hint.as_ref().is_some_and(|hint| chunks.contains(hint, &c.name)));
+            if likely_cached {
+                known.resolve(c, cache).map(key::KnownKey::Known)
+            } else {
+                Ok(known)
+            }
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|source| BuildError::slug(slug, source))?;
+    pack_slug(loaded, slug, &components, keys, None, cache, options)
+}
+
+/// Packs `components` (from [`slug_components`], with what is known of their keys, and the
+/// slug's key when already computed) as slug `slug` into `cache`: components whose chunks are
+/// cached under their key are spliced, the others compressed (see [`incremental`]); keys
+/// computed while packing are memoised.
+pub fn pack_slug(
+    loaded: &LoadedManifest,
+    slug: &str,
+    components: &[Component],
+    keys: Vec<key::KnownKey>,
+    slug_key: Option<key::SlugKey>,
+    cache: &Cache,
+    options: &BuildOptions<'_>,
+) -> Result<BuiltSlug, BuildError> {
+    let facts = ManifestFacts::read(loaded, slug)?;
+    let pack_options = PackOptions {
+        threads: options.threads,
+        reporter: options.reporter,
+        hash_fresh: false,
+    };
+    let (known, memos): (Vec<_>, Vec<_>) = keys
+        .into_iter()
+        .map(|k| match k {
+            key::KnownKey::Known(key) => (Some(key), None),
+            key::KnownKey::Unknown(memo) => (None, memo),
+        })
+        .unzip();
+    checks::check_stack(slug, facts.stack(), components, &known, cache)?;
+    let slug_err = |source| BuildError::slug(slug, source);
+    let incremental::Assembled { file, reused, keys } =
+        incremental::assemble(components, &known, cache, pack_options).map_err(slug_err)?;
+    for (i, (memo, key)) in memos.iter().zip(&keys).enumerate() {
+        if let Some(memo) = memo {
+            memo.record(cache, key);
+        }
+        // Checked above, before its key was known.
+        if known[i].is_none() && checks::checks_stack(&components[i]) {
+            checks::record_stack_check(cache, key, facts.stack());
+        }
+    }
+    let key = match slug_key {
+        Some(key) => key,
+        None => key::compose(components, &keys, None).map_err(slug_err)?,
+    };
+    Ok(BuiltSlug {
+        archive: facts.archive(slug, file.path, file.packed.size, file.packed.sha256, key),
+        components: file.packed.components,
+        reused,
+    })
+}
