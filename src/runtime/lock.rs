@@ -143,7 +143,7 @@ impl Lockfile {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         let mut temp = tempfile::Builder::new()
-            .prefix(".slug.lock-")
+            .prefix(&format!(".{LOCK_FILE}-"))
             .tempfile_in(dir)
             .map_err(io)?;
         std::io::Write::write_all(&mut temp, self.render().as_bytes()).map_err(io)?;

@@ -1,8 +1,9 @@
 //! The apply lock: one apply at a time per manifest.
 //!
 //! An OS file lock (released by the kernel when the holder dies, even by `kill -9`, so a crash
-//! never leaves a stale lock) on `apply.lock`. The holder writes who it is into the file after
-//! taking the lock; a process that cannot take it reads that and reports it.
+//! never leaves a stale lock) on [`LOCK_FILE`] in the state directory. The holder writes who it
+//! is into the file after taking the lock; a process that cannot take it reads that and reports
+//! it.
 
 use std::fmt;
 use std::fs::{File, OpenOptions, TryLockError};
@@ -13,6 +14,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::StateError;
+
+/// The apply lock's file name, in the state directory.
+pub const LOCK_FILE: &str = "apply.lock";
 
 /// Who holds the lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,7 +54,7 @@ impl ApplyLock {
             path: dir.to_owned(),
             source,
         })?;
-        let path = dir.join("apply.lock");
+        let path = dir.join(LOCK_FILE);
         let io = |source| StateError::Io {
             path: path.clone(),
             source,
