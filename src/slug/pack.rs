@@ -199,12 +199,9 @@ pub fn pack<W: Write + Send>(
         drop(producer);
         let written = writer.join().expect("writer thread does not panic");
         // A failed writer makes the producer fail too (its channels close); report the cause.
-        let (finished, components) = written.map_err(|err| match ReusedChunksError::take(err) {
-            Ok(bad) => SlugError::ReusedChunks {
-                path: bad.path,
-                reason: bad.reason,
-            },
-            Err(err) => write_err(err),
+        let (finished, components) = written.map_err(|err| match err {
+            WriteError::Io(source) => write_err(source),
+            WriteError::ReusedChunks { path, reason } => SlugError::ReusedChunks { path, reason },
         })?;
         produced?;
         Ok(Packed {
@@ -373,7 +370,7 @@ fn write_items<W: Write>(
     done: &Receiver<(u64, Item)>,
     free: &SyncSender<Slot>,
     reporter: Option<&dyn PackReporter>,
-) -> std::io::Result<Written<W>> {
+) -> Result<Written<W>, WriteError> {
     let mut gz = GzipAssembler::new(out)?;
     let mut pending = BTreeMap::new();
     let mut next = 0u64;
@@ -433,44 +430,26 @@ fn write_items<W: Write>(
     Ok((gz.finish()?, components))
 }
 
-/// Why reused chunks could not be copied: the file is gone, shorter than recorded, or its
-/// bytes do not have the recorded CRC. Carried through `io::Error` from the writer thread.
+/// Why the writer stopped: its own error type, so that what went wrong with reused chunks
+/// (which a caller recovers from by compressing the component again) is never mistaken for a
+/// failure to write the slug (which it reports).
 #[derive(Debug)]
-struct ReusedChunksError {
-    path: PathBuf,
-    reason: String,
+enum WriteError {
+    /// Writing the slug failed.
+    Io(std::io::Error),
+    /// Reused chunks could not be copied: their file is gone, shorter than recorded, or its
+    /// bytes do not have the recorded CRC.
+    ReusedChunks {
+        /// The file holding the chunks.
+        path: PathBuf,
+        /// What is wrong with them.
+        reason: String,
+    },
 }
 
-impl std::fmt::Display for ReusedChunksError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.reason)
-    }
-}
-
-impl std::error::Error for ReusedChunksError {}
-
-impl ReusedChunksError {
-    fn io(path: &Path, reason: impl Into<String>) -> std::io::Error {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            ReusedChunksError {
-                path: path.to_owned(),
-                reason: reason.into(),
-            },
-        )
-    }
-
-    /// The reused-chunks error inside `err`, or `err` back.
-    fn take(err: std::io::Error) -> Result<ReusedChunksError, std::io::Error> {
-        if err
-            .get_ref()
-            .is_some_and(|inner| inner.is::<ReusedChunksError>())
-        {
-            let inner = err.into_inner().expect("checked above");
-            Ok(*inner.downcast().expect("checked above"))
-        } else {
-            Err(err)
-        }
+impl From<std::io::Error> for WriteError {
+    fn from(err: std::io::Error) -> Self {
+        WriteError::Io(err)
     }
 }
 
@@ -479,8 +458,11 @@ impl ReusedChunksError {
 fn copy_span<W: Write>(
     gz: &mut GzipAssembler<W>,
     span: &CompressedSpan,
-) -> std::io::Result<crc32fast::Hasher> {
-    let bad = |reason: String| ReusedChunksError::io(&span.path, reason);
+) -> Result<crc32fast::Hasher, WriteError> {
+    let bad = |reason: String| WriteError::ReusedChunks {
+        path: span.path.clone(),
+        reason,
+    };
     let mut file = File::open(&span.path).map_err(|err| bad(format!("cannot open: {err}")))?;
     file.seek(SeekFrom::Start(span.offset))
         .map_err(|err| bad(format!("cannot seek: {err}")))?;
@@ -609,6 +591,66 @@ mod tests {
             packed.content_hashes,
             [None, Some(app.content_hash().unwrap())]
         );
+    }
+
+    #[test]
+    fn bad_reused_chunks_and_a_failing_writer_are_told_apart() {
+        let layout = component("layout", vec![dir("")], false);
+        let app = component("app", vec![dir("x")], true);
+        let (source, bytes) = packed(&[ComponentInput::Fresh(&layout)], 1);
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(&bytes).unwrap();
+        let span = source.components[0].span(file.path());
+        let pack_with = |span: &CompressedSpan, out: &mut (dyn Write + Send)| {
+            let inputs = [
+                ComponentInput::Reused {
+                    name: "layout",
+                    span,
+                },
+                ComponentInput::Fresh(&app),
+            ];
+            pack(&inputs, out, Path::new("out.tgz"), PackOptions::default())
+        };
+
+        let gone = CompressedSpan {
+            path: file.path().with_extension("gone"),
+            ..span.clone()
+        };
+        match pack_with(&gone, &mut Vec::new()) {
+            Err(SlugError::ReusedChunks { path, reason }) => {
+                assert_eq!(path, gone.path);
+                assert!(reason.starts_with("cannot open"), "{reason}");
+            }
+            other => panic!("expected reused chunks, got {other:?}"),
+        }
+        let wrong_crc = CompressedSpan {
+            deflate_crc: span.deflate_crc.map(|crc| !crc),
+            ..span.clone()
+        };
+        match pack_with(&wrong_crc, &mut Vec::new()) {
+            Err(SlugError::ReusedChunks { path, reason }) => {
+                assert_eq!(path, file.path());
+                assert!(reason.contains("recorded CRC-32"), "{reason}");
+            }
+            other => panic!("expected reused chunks, got {other:?}"),
+        }
+
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::from(std::io::ErrorKind::StorageFull))
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        match pack_with(&span, &mut Full) {
+            Err(SlugError::Write { path, source }) => {
+                assert_eq!(path, Path::new("out.tgz"));
+                assert_eq!(source.kind(), std::io::ErrorKind::StorageFull);
+            }
+            other => panic!("expected a write error, got {other:?}"),
+        }
     }
 
     #[test]

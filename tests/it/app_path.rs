@@ -178,7 +178,9 @@ fn validation_and_build_accept_the_same_dests_and_place_them_normalised() {
         let tool = format!("{dir}bin/tool");
         assert!(names.contains(&tool), "{value:?}: {names:?}");
         assert!(
-            names.iter().all(|n| !n.contains("/./") && !n.contains("//")),
+            names
+                .iter()
+                .all(|n| !n.contains("/./") && !n.contains("//")),
             "{value:?}: {names:?}"
         );
     }
