@@ -10,7 +10,8 @@ use crate::slug::{Component, PackOptions, PackReporter, SlugError};
 /// How to build.
 #[derive(Clone, Copy, Default)]
 pub struct BuildOptions<'a> {
-    /// Compression threads; 0 means one per core.
+    /// Compression threads of the process, shared by the slugs packed at the same time (see
+    /// [`crate::slug::pool`]); 0 means one per core.
     pub threads: usize,
     /// Who hears about packing progress.
     pub reporter: Option<&'a dyn PackReporter>,

@@ -2,8 +2,8 @@
 //! cache by its input key, so the plan knows every checksum exactly.
 //!
 //! Runtimes are fetched in parallel; slugs are built in parallel on the blocking pool, `jobs`
-//! at a time, each compressing on all cores. A slug whose input key is in the slug index is
-//! not packed again.
+//! at a time, all compressing on the process's one pool of compression threads. A slug whose
+//! input key is in the slug index is not packed again.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -27,7 +27,7 @@ pub struct PrepareOptions {
     pub build: bool,
     /// Slugs built at once.
     pub jobs: usize,
-    /// Compression threads per slug (0: one per core).
+    /// Compression threads, shared by the slugs built at once (0: one per core).
     pub threads: usize,
     /// Download retries and extraction caps.
     pub fetch: FetchOptions,

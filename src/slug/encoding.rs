@@ -67,6 +67,8 @@ impl ChunkCompressor {
 
     /// Appends `Z(chunk)` to `out` (which is cleared first) and returns the chunk's CRC-32.
     pub fn compress(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> u32 {
+        #[cfg(test)]
+        let _busy = busy::Busy::enter();
         self.inner.reset();
         out.clear();
         // Stored blocks bound the worst case: 5 bytes per 16 KiB block plus the flush marker.
@@ -88,6 +90,38 @@ impl ChunkCompressor {
             out.reserve(out.capacity().max(4096));
         }
         crc32fast::hash(chunk)
+    }
+}
+
+/// How many chunks test builds are compressing at once, process-wide, whatever the threads
+/// doing it: what the compression pool's bound is tested against.
+#[cfg(test)]
+pub(crate) mod busy {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+    static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+    /// One compression under way, until dropped.
+    pub(crate) struct Busy;
+
+    impl Busy {
+        pub(crate) fn enter() -> Self {
+            let now = ACTIVE.fetch_add(1, Ordering::SeqCst) + 1;
+            PEAK.fetch_max(now, Ordering::SeqCst);
+            Busy
+        }
+    }
+
+    impl Drop for Busy {
+        fn drop(&mut self) {
+            ACTIVE.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// The most chunks compressed at once since the process started.
+    pub(crate) fn peak() -> usize {
+        PEAK.load(Ordering::SeqCst)
     }
 }
 

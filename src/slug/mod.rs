@@ -41,12 +41,13 @@
 //! # Encoding
 //!
 //! [`encoding`] describes the bytes; [`mod@pack`] the parallel, bounded-memory pipeline that
-//! writes them. [`FORMAT_VERSION`] names the encoding in every cache key.
+//! writes them, on the process's shared compression threads ([`pool`]). [`FORMAT_VERSION`] names the encoding in every cache key.
 
 pub mod component;
 pub mod encoding;
 pub mod layout;
 pub mod pack;
+pub mod pool;
 pub mod select;
 mod sha_pipe;
 pub mod tar;

@@ -1,31 +1,35 @@
-//! The packing pipeline: tar bytes → 1 MiB chunks → compressed on every core → written in order.
+//! The packing pipeline: tar bytes → 1 MiB chunks → compressed on the process's compression
+//! pool → written in order.
 //!
-//! Three kinds of threads share a fixed pool of chunk buffers:
+//! Three parties share a fixed set of chunk buffers (slots):
 //!
 //! ```text
-//! producer (caller's thread)      workers (N)                 writer
+//! producer (caller's thread)      compression pool            writer (its own thread)
 //! reads files into a free   ──▶   Z(chunk), CRC-32     ──▶    reorders by sequence number,
-//! buffer, cuts chunks              into the slot's            writes + SHA-256s, returns
-//! at component ends                output buffer              the slot to the pool
+//! slot, cuts chunks at            into the slot's             writes + SHA-256s, returns
+//! component ends                  output buffer               the slot to the pack
 //! ```
 //!
-//! The pool holds a few slots per worker, so memory stays bounded (a few MiB per thread) however
-//! large the slug, reading overlaps compressing overlaps writing, and no buffer is allocated in
-//! the steady state. The bytes depend only on the input: each chunk's compressed form depends
-//! only on its own bytes, and the writer emits chunks strictly in sequence order.
+//! Each pack holds a few slots per compression thread, so memory stays bounded (a few MiB per
+//! thread) however large the slug, reading overlaps compressing overlaps writing, and no buffer
+//! is allocated in the steady state. The pool is shared by every pack in the process (see
+//! [`super::pool`]): slugs packed at once compete for its threads rather than each starting
+//! its own. The bytes depend only on the input: each chunk's compressed form depends only on
+//! its own bytes, and the writer emits chunks strictly in sequence order.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 
 use sha2::{Digest, Sha256};
 
 use super::SlugError;
 use super::component::{self, Component, TarSink};
-use super::encoding::{CHUNK_SIZE, ChunkCompressor, GzipAssembler};
+use super::encoding::{CHUNK_SIZE, GzipAssembler};
+use super::pool::CompressionPool;
 
 /// Progress callbacks while packing, called from the writer thread.
 pub trait PackReporter: Sync {
@@ -75,7 +79,8 @@ pub enum ComponentInput<'a> {
 /// How to pack.
 #[derive(Clone, Copy, Default)]
 pub struct PackOptions<'a> {
-    /// Compression threads; 0 means one per core.
+    /// Compression threads of the process, shared with every pack running at the same time
+    /// with the same setting ([`CompressionPool::shared`]); 0 means one per core.
     pub threads: usize,
     /// Who hears about progress.
     pub reporter: Option<&'a dyn PackReporter>,
@@ -131,15 +136,6 @@ pub struct Packed {
     pub content_hashes: Vec<Option<String>>,
 }
 
-/// The number of threads `threads` stands for (0 = one per core).
-pub fn effective_threads(threads: usize) -> usize {
-    if threads > 0 {
-        threads
-    } else {
-        std::thread::available_parallelism().map_or(1, usize::from)
-    }
-}
-
 /// Writes the slug made of `inputs` to `out` (named `out_path` in errors).
 pub fn pack<W: Write + Send>(
     inputs: &[ComponentInput<'_>],
@@ -147,8 +143,8 @@ pub fn pack<W: Write + Send>(
     out_path: &Path,
     options: PackOptions<'_>,
 ) -> Result<Packed, SlugError> {
-    let threads = effective_threads(options.threads);
-    let slots = (threads * 2 + 2).min(24);
+    let pool = CompressionPool::shared(options.threads);
+    let slots = (pool.threads() * 2 + 2).min(24);
     let write_err = |source| SlugError::Write {
         path: out_path.to_owned(),
         source,
@@ -169,21 +165,14 @@ pub fn pack<W: Write + Send>(
     for _ in 0..slots {
         free_tx.send(Slot::default()).expect("pool has room");
     }
-    let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Slot)>(slots);
-    let job_rx = Mutex::new(job_rx);
     let (done_tx, done_rx) = mpsc::channel::<(u64, Item)>();
 
     std::thread::scope(|scope| {
-        for _ in 0..threads {
-            let done_tx = done_tx.clone();
-            let job_rx = &job_rx;
-            scope.spawn(move || compress_jobs(job_rx, &done_tx));
-        }
         let writer = scope.spawn(move || write_items(out, &done_rx, &free_tx, options.reporter));
 
         let mut producer = Producer {
             free: free_rx,
-            jobs: job_tx,
+            pool,
             done: done_tx,
             seq: 0,
             slot: None,
@@ -195,7 +184,8 @@ pub fn pack<W: Write + Send>(
             .iter()
             .try_for_each(|input| producer.component(input));
         let content_hashes = std::mem::take(&mut producer.hashes);
-        // Closing the channels lets workers and writer finish (or give up after an error).
+        // Closing the channels lets the writer finish (or give up after an error) once the
+        // chunks in flight are compressed.
         drop(producer);
         let written = writer.join().expect("writer thread does not panic");
         // A failed writer makes the producer fail too (its channels close); report the cause.
@@ -247,7 +237,7 @@ enum Item {
 
 struct Producer {
     free: Receiver<Slot>,
-    jobs: SyncSender<(u64, Slot)>,
+    pool: Arc<CompressionPool>,
     done: Sender<(u64, Item)>,
     seq: u64,
     slot: Option<Slot>,
@@ -286,7 +276,7 @@ impl Producer {
                     .hash_fresh
                     .then(|| component::content_hasher(component.end_of_archive));
                 component.write_tar(self)?;
-                self.flush()?;
+                self.flush();
                 let hash = self.hashing.take().map(|sha| hex::encode(sha.finalize()));
                 self.hashes.push(hash);
             }
@@ -298,13 +288,17 @@ impl Producer {
         self.send(Item::End)
     }
 
-    /// Sends the current chunk, if it holds anything, to the workers.
-    fn flush(&mut self) -> Result<(), SlugError> {
-        if let Some(slot) = self.slot.take_if(|s| s.len > 0) {
+    /// Sends the current chunk, if it holds anything, to be compressed and then written.
+    fn flush(&mut self) {
+        if let Some(mut slot) = self.slot.take_if(|s| s.len > 0) {
             let seq = self.next_seq();
-            self.jobs.send((seq, slot)).map_err(|_| writer_gone())?;
+            let done = self.done.clone();
+            self.pool.compress(move |compressor| {
+                slot.crc = compressor.compress(&slot.input[..slot.len], &mut slot.output);
+                // The writer is gone only after an error, which the pack reports.
+                let _ = done.send((seq, Item::Chunk(slot)));
+            });
         }
-        Ok(())
     }
 
     fn current(&mut self) -> Result<&mut Slot, SlugError> {
@@ -345,21 +339,9 @@ impl TarSink for Producer {
         }
         slot.len += n;
         if slot.len == CHUNK_SIZE {
-            self.flush()?;
+            self.flush();
         }
         Ok(())
-    }
-}
-
-fn compress_jobs(jobs: &Mutex<Receiver<(u64, Slot)>>, done: &Sender<(u64, Item)>) {
-    let mut compressor = ChunkCompressor::new();
-    loop {
-        let job = crate::sync::lock(jobs).recv();
-        let Ok((seq, mut slot)) = job else { return };
-        slot.crc = compressor.compress(&slot.input[..slot.len], &mut slot.output);
-        if done.send((seq, Item::Chunk(slot))).is_err() {
-            return;
-        }
     }
 }
 

@@ -38,7 +38,11 @@ fn incremental_matches_scratch(ctx: &TestContext) -> BuiltSlug {
         std::fs::read(&scratch.archive.path).unwrap()
     );
     assert_eq!(incremental.components, scratch.components);
-    run_ok(Command::new("gzip").arg("-t").arg(&incremental.archive.path));
+    run_ok(
+        Command::new("gzip")
+            .arg("-t")
+            .arg(&incremental.archive.path),
+    );
     incremental
 }
 
