@@ -2,10 +2,8 @@
 //! run, and remembers (by component key, which fixes the bytes) what already passed, so an
 //! incremental build does not open every file of a 200 MB runtime again.
 
-use std::path::PathBuf;
-
 use super::BuildError;
-use crate::cache::Cache;
+use crate::cache::{Bucket, Cache, CacheEntry, CacheKey};
 use crate::slug::{Component, EntryKind};
 
 /// Refuses to pack binaries the stack cannot run: every ELF file slugplan put in the slug (the
@@ -23,10 +21,8 @@ pub(super) fn check_stack(
         if !checks_stack(component) {
             continue;
         }
-        let memo = key
-            .as_deref()
-            .and_then(|key| stack_check_path(cache, key, stack));
-        if memo.as_ref().is_some_and(|m| m.is_file()) {
+        let memo = key.as_deref().map(|key| stack_check(cache, key, stack));
+        if memo.as_ref().is_some_and(|m| m.path().is_file()) {
             continue;
         }
         for entry in &component.entries {
@@ -50,18 +46,13 @@ pub(super) fn checks_stack(component: &Component) -> bool {
 }
 
 /// Where a passed stack check of the component with key `key` is remembered.
-fn stack_check_path(cache: &Cache, key: &str, stack: &str) -> Option<PathBuf> {
-    let stack: String = stack
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    let dir = cache.bucket(crate::cache::Bucket::TreeHashes).ok()?;
-    Some(dir.join(format!("{key}.stack-{stack}")))
+fn stack_check(cache: &Cache, key: &str, stack: &str) -> CacheEntry {
+    cache.entry(CacheKey::StackCheck { key, stack })
 }
 
 /// Remembers that the component with key `key` passed the check for `stack` (best effort).
 pub(super) fn record_stack_check(cache: &Cache, key: &str, stack: &str) {
-    if let Some(path) = stack_check_path(cache, key, stack) {
-        let _ = std::fs::write(path, b"ok\n");
+    if cache.bucket(Bucket::TreeHashes).is_ok() {
+        let _ = std::fs::write(stack_check(cache, key, stack), b"ok\n");
     }
 }

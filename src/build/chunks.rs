@@ -22,7 +22,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::cache::{self, Bucket, Cache, CacheError};
+use crate::cache::{self, Bucket, Cache, CacheError, CacheKey};
 use crate::slug::{CompressedSpan, FORMAT_VERSION, PackedComponent};
 
 /// The header line of a chunk cache entry.
@@ -43,21 +43,20 @@ const MAX_HEADER: u64 = 4096;
 #[derive(Debug, Clone)]
 pub struct ChunkStore {
     cache: Cache,
-    dir: PathBuf,
 }
 
 impl ChunkStore {
     /// The chunk cache of `cache` (its `chunks-v1` bucket).
     pub fn open(cache: &Cache) -> Result<Self, CacheError> {
+        cache.bucket(Bucket::Chunks)?;
         Ok(ChunkStore {
             cache: cache.clone(),
-            dir: cache.bucket(Bucket::Chunks)?,
         })
     }
 
     /// The entry file for component key `key`.
     pub fn path(&self, key: &str) -> PathBuf {
-        self.dir.join(format!("{key}.chunks"))
+        self.cache.entry(CacheKey::Chunks(key)).into_path()
     }
 
     /// The cached chunks of the component with key `key`, named `name`, if a sound entry is

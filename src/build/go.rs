@@ -19,7 +19,7 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-use crate::cache::{Bucket, Cache, CacheError};
+use crate::cache::{Bucket, Cache, CacheError, CacheKey};
 use crate::manifest::{GoBuild, LoadedManifest};
 
 /// Bumped when the build recipe changes, so old binaries are never reused.
@@ -133,13 +133,14 @@ pub fn build_module(
         })?;
     let goflags = goflags(module).map_err(io(module))?;
     let source_key = source_key(module, spec, &goflags).map_err(io(module))?;
-    let pointer = bucket.join(format!("{source_key}.last"));
+    let pointer = cache.entry(CacheKey::GoLastBuild(&source_key)).into_path();
     let version = match go_version(go, slug)? {
         Some(version) => version,
         None => {
             // No toolchain: the last build of exactly these inputs is as good as a new one.
             let last = fs_err::read_to_string(&pointer).ok();
-            return match last.map(|key| bucket.join(key.trim())) {
+            let binary = last.map(|key| cache.entry(CacheKey::GoBinary(key.trim())).into_path());
+            return match binary {
                 Some(binary) if binary.is_file() => Ok(binary),
                 _ => Err(GoError::GoMissing {
                     slug: slug.to_owned(),
@@ -148,7 +149,7 @@ pub fn build_module(
         }
     };
     let key = hex::encode(Sha256::digest(format!("{source_key}\n{version}")));
-    let binary = bucket.join(&key);
+    let binary = cache.entry(CacheKey::GoBinary(&key)).into_path();
     if !binary.is_file() {
         run_go_build(go, module, slug, spec, &goflags, &bucket, &binary)?;
     }

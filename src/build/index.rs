@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use super::archive::ManifestFacts;
 use super::{BuildError, BuildOptions, CachedSlug, key, pack_slug, slug_components};
-use crate::cache::{Bucket, Cache, CacheError};
+use crate::cache::{Bucket, Cache, CacheError, CacheKey};
 use crate::manifest::LoadedManifest;
 use crate::slug::SlugError;
 
@@ -26,24 +26,23 @@ pub struct IndexEntry {
 /// bucket. An entry whose archive is gone is a miss.
 #[derive(Debug, Clone)]
 pub struct SlugIndex {
-    dir: PathBuf,
-    slugs: PathBuf,
+    cache: Cache,
 }
 
 impl SlugIndex {
     /// The index of `cache`.
-    pub fn open(cache: &Cache) -> Result<Self, CacheError> {
-        Ok(SlugIndex {
-            dir: cache.bucket(Bucket::SlugIndex)?,
-            slugs: cache.bucket(Bucket::Slugs)?,
-        })
+    pub fn new(cache: &Cache) -> Self {
+        SlugIndex {
+            cache: cache.clone(),
+        }
     }
 
     /// The archive built from `key`, with its path, if it is still in the cache.
     pub fn get(&self, key: &str) -> Option<(IndexEntry, PathBuf)> {
-        let text = std::fs::read_to_string(self.dir.join(format!("{key}.json"))).ok()?;
+        let record = self.cache.entry(CacheKey::SlugIndex(key));
+        let text = std::fs::read_to_string(record.path()).ok()?;
         let entry: IndexEntry = serde_json::from_str(&text).ok()?;
-        let path = self.slugs.join(format!("{}.tgz", entry.sha256));
+        let path = self.cache.entry(CacheKey::Slug(&entry.sha256)).into_path();
         let size = std::fs::metadata(&path).ok()?.len();
         if size != entry.size {
             return None;
@@ -52,17 +51,18 @@ impl SlugIndex {
         Some((entry, path))
     }
 
-    /// Remembers that `key` builds `entry` (temp file + rename: readers never see half).
+    /// Remembers that `key` builds `entry` (temp file + rename: readers never see half; a
+    /// record already there is replaced).
     pub fn put(&self, key: &str, entry: &IndexEntry) -> Result<(), CacheError> {
+        let record = self.cache.entry(CacheKey::SlugIndex(key));
+        let mut temp = self.cache.temp_file(Bucket::SlugIndex)?;
         let io = |source| CacheError::Io {
-            path: self.dir.clone(),
+            path: record.path().to_owned(),
             source,
         };
-        let mut temp = tempfile::NamedTempFile::new_in(&self.dir).map_err(io)?;
         let text = serde_json::to_vec(entry).expect("index entries serialise");
         std::io::Write::write_all(&mut temp, &text).map_err(io)?;
-        temp.persist(self.dir.join(format!("{key}.json")))
-            .map_err(|err| io(err.error))?;
+        temp.persist(record.path()).map_err(|err| io(err.error))?;
         Ok(())
     }
 }
@@ -80,7 +80,7 @@ pub fn ensure_slug(
     let key = key::slug_key(loaded, &components, cache)
         .map_err(|source| BuildError::slug(slug, source))?;
     let cache_err = |err: crate::cache::CacheError| BuildError::slug(slug, SlugError::from(err));
-    let index = SlugIndex::open(cache).map_err(cache_err)?;
+    let index = SlugIndex::new(cache);
     if let Some(found) = indexed(loaded, slug, &index, &key)? {
         return Ok(found);
     }
@@ -113,7 +113,7 @@ pub fn find_slug(loaded: &LoadedManifest, slug: &str, cache: &Cache) -> Option<C
     }
     let components = slug_components(loaded, slug, cache).ok()?;
     let key = key::slug_key(loaded, &components, cache).ok()?;
-    let index = SlugIndex::open(cache).ok()?;
+    let index = SlugIndex::new(cache);
     indexed(loaded, slug, &index, &key).ok().flatten()
 }
 

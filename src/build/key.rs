@@ -29,7 +29,7 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use crate::cache::{Bucket, Cache};
+use crate::cache::{Bucket, Cache, CacheKey};
 use crate::manifest::LoadedManifest;
 use crate::slug::{Component, EntryKind, FORMAT_VERSION, SlugError};
 
@@ -176,11 +176,10 @@ pub fn known_key(loaded: &LoadedManifest, component: &Component, cache: &Cache) 
         return KnownKey::Known(key);
     }
     let started = SystemTime::now();
-    let (Some(signature), Ok(dir)) = (stat_signature(component), cache.bucket(Bucket::TreeHashes))
-    else {
+    let Some(signature) = stat_signature(component) else {
         return KnownKey::Unknown(None);
     };
-    let path = dir.join(&signature.stat);
+    let path = cache.entry(CacheKey::TreeHash(&signature.stat)).into_path();
     if let Some(hash) = read_hash(&path) {
         crate::cache::touch(&path);
         return KnownKey::Known(hash);
@@ -189,7 +188,9 @@ pub fn known_key(loaded: &LoadedManifest, component: &Component, cache: &Cache) 
         < started
             .checked_sub(Duration::from_secs(1))
             .unwrap_or(started);
-    let hint_path = dir.join(format!("{}.hint", signature.listing));
+    let hint_path = cache
+        .entry(CacheKey::TreeHashHint(&signature.listing))
+        .into_path();
     KnownKey::Unknown(Some(Memo {
         path,
         settled,

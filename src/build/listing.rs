@@ -20,7 +20,7 @@
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use crate::cache::{self, Bucket, Cache};
+use crate::cache::{self, Bucket, Cache, CacheKey};
 use crate::slug::tree::{join, walk};
 use crate::slug::{Entry, EntryKind, SlugError};
 
@@ -36,21 +36,13 @@ pub fn runtime_entries(
     root: &Path,
     prefix: &[u8],
 ) -> Result<Vec<Entry>, SlugError> {
-    let memo = cache
-        .bucket(Bucket::RuntimeListings)
-        .ok()
-        .map(|dir| dir.join(format!("{tree_key}.listing")));
-    if let Some(listed) = memo
-        .as_deref()
-        .and_then(|m| read(m, tree_key, root, prefix))
-    {
-        cache::touch(memo.as_deref().expect("read from it"));
+    let memo = cache.entry(CacheKey::RuntimeListing(tree_key));
+    if let Some(listed) = read(memo.path(), tree_key, root, prefix) {
+        cache::touch(memo.path());
         return Ok(listed);
     }
     let entries = walk(root, &[], |_, _| false)?;
-    if let Some(memo) = &memo {
-        write(cache, memo, tree_key, &entries);
-    }
+    write(cache, memo.path(), tree_key, &entries);
     Ok(entries
         .into_iter()
         .map(|entry| Entry {
@@ -190,10 +182,7 @@ mod tests {
     }
 
     fn memo(cache: &Cache, key: &str) -> std::path::PathBuf {
-        cache
-            .bucket(Bucket::RuntimeListings)
-            .unwrap()
-            .join(format!("{key}.listing"))
+        cache.entry(CacheKey::RuntimeListing(key)).into_path()
     }
 
     #[test]

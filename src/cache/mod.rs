@@ -4,7 +4,9 @@
 //! name carries a format version (`slugs-v1/`, `runtimes-v1/`, …), so a change of format bumps one
 //! bucket and never reads stale bytes. Entries are written to a temp file in the same bucket and
 //! renamed into place; since names are content hashes, a rename that finds the entry already
-//! there is success, which makes concurrent writers harmless.
+//! there is success, which makes concurrent writers harmless. An entry's place follows from
+//! what it is and its key alone ([`CacheKey`], asked through [`Cache::entry`]), so every
+//! reader and writer of an entry agrees on its name.
 //!
 //! Sharing with pruning: every command that reads or writes entries holds a shared lock on
 //! `<root>/.lock` for as long as its [`Cache`] lives ([`Cache::with_shared_lock`]);
@@ -20,9 +22,9 @@ use std::sync::Arc;
 /// The kinds of entries in the cache, each in its own versioned directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bucket {
-    /// Finished slug archives, named `<sha256>.tgz`.
+    /// Finished slug archives, by SHA-256. Entries are named by [`CacheKey::file_name`].
     Slugs,
-    /// Downloaded runtime archives, named by their SHA-256.
+    /// Downloaded runtime archives, by their SHA-256.
     RuntimeArchives,
     /// Unpacked runtime trees, keyed by the archive's SHA-256 and the strip count.
     RuntimeTrees,
@@ -65,6 +67,110 @@ impl Bucket {
             Bucket::TreeHashes => "tree-hashes-v1",
             Bucket::RuntimeListings => "runtime-listings-v1",
         }
+    }
+}
+
+/// What a cache entry is, by kind and key: which says where it lives. Each kind's key → path
+/// rule is written here and nowhere else ([`CacheKey::file_name`]); callers ask
+/// [`Cache::entry`] for the path instead of joining names by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheKey<'a> {
+    /// A slug archive, by its SHA-256 (lowercase hex): `slugs-v1/<sha256>.tgz`.
+    Slug(&'a str),
+    /// A slug index record, by the slug's input key: `slug-index-v1/<key>.json`.
+    SlugIndex(&'a str),
+    /// A component's compressed chunks, by its key: `chunks-v1/<key>.chunks`.
+    Chunks(&'a str),
+    /// A downloaded runtime archive, by its SHA-256: `runtimes-v1/<sha256>`.
+    RuntimeArchive(&'a str),
+    /// An unpacked runtime tree (a directory), by its tree key: `runtime-trees-v1/<key>`.
+    RuntimeTree(&'a str),
+    /// The listing of an unpacked runtime tree, by the tree's key:
+    /// `runtime-listings-v1/<key>.listing`.
+    RuntimeListing(&'a str),
+    /// A Go binary, by its build key: `go-v1/<key>`.
+    GoBinary(&'a str),
+    /// The build key last built from a Go source key (used when `go` is not installed):
+    /// `go-v1/<source key>.last`.
+    GoLastBuild(&'a str),
+    /// A component's content hash, by its files' stat signature: `tree-hashes-v1/<signature>`.
+    TreeHash(&'a str),
+    /// The content hash last seen for a listing (a hint, never a key):
+    /// `tree-hashes-v1/<listing signature>.hint`.
+    TreeHashHint(&'a str),
+    /// A passed stack check of the component with key `key`:
+    /// `tree-hashes-v1/<key>.stack-<stack>` (the stack's non-alphanumerics as `-`).
+    StackCheck {
+        /// The component's key.
+        key: &'a str,
+        /// The stack it passed for.
+        stack: &'a str,
+    },
+}
+
+impl CacheKey<'_> {
+    /// The bucket the entry lives in.
+    pub fn bucket(self) -> Bucket {
+        match self {
+            CacheKey::Slug(_) => Bucket::Slugs,
+            CacheKey::SlugIndex(_) => Bucket::SlugIndex,
+            CacheKey::Chunks(_) => Bucket::Chunks,
+            CacheKey::RuntimeArchive(_) => Bucket::RuntimeArchives,
+            CacheKey::RuntimeTree(_) => Bucket::RuntimeTrees,
+            CacheKey::RuntimeListing(_) => Bucket::RuntimeListings,
+            CacheKey::GoBinary(_) | CacheKey::GoLastBuild(_) => Bucket::GoBuilds,
+            CacheKey::TreeHash(_) | CacheKey::TreeHashHint(_) | CacheKey::StackCheck { .. } => {
+                Bucket::TreeHashes
+            }
+        }
+    }
+
+    /// The entry's name in its bucket.
+    pub fn file_name(self) -> String {
+        match self {
+            CacheKey::Slug(sha256) => format!("{sha256}.tgz"),
+            CacheKey::SlugIndex(key) => format!("{key}.json"),
+            CacheKey::Chunks(key) => format!("{key}.chunks"),
+            CacheKey::RuntimeListing(key) => format!("{key}.listing"),
+            CacheKey::GoLastBuild(key) => format!("{key}.last"),
+            CacheKey::TreeHashHint(key) => format!("{key}.hint"),
+            CacheKey::StackCheck { key, stack } => {
+                let stack: String = stack
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                    .collect();
+                format!("{key}.stack-{stack}")
+            }
+            CacheKey::RuntimeArchive(key)
+            | CacheKey::RuntimeTree(key)
+            | CacheKey::GoBinary(key)
+            | CacheKey::TreeHash(key) => key.to_owned(),
+        }
+    }
+}
+
+/// Where an entry lives in the cache (whether or not it is there yet): what
+/// [`Cache::entry`] gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheEntry {
+    path: PathBuf,
+}
+
+impl CacheEntry {
+    /// The entry's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The entry's path, owned.
+    pub fn into_path(self) -> PathBuf {
+        self.path
+    }
+}
+
+impl AsRef<Path> for CacheEntry {
+    fn as_ref(&self) -> &Path {
+        &self.path
     }
 }
 
@@ -181,6 +287,17 @@ impl Cache {
         Ok(dir)
     }
 
+    /// Where the entry `key` stands for lives. Nothing is read or created: writers go through
+    /// [`Cache::temp_file`] (which creates the bucket) or [`Cache::bucket`] first.
+    pub fn entry(&self, key: CacheKey<'_>) -> CacheEntry {
+        CacheEntry {
+            path: self
+                .root
+                .join(key.bucket().dir_name())
+                .join(key.file_name()),
+        }
+    }
+
     /// A fresh temp file inside `bucket`, on the same filesystem as its final place so that
     /// [`persist`] can rename it atomically. Dropped unpersisted, it is deleted.
     pub fn temp_file(&self, bucket: Bucket) -> Result<tempfile::NamedTempFile, CacheError> {
@@ -233,4 +350,55 @@ fn create_dir_all(dir: &Path) -> Result<(), CacheError> {
         path: dir.to_owned(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_of_entry_has_one_place() {
+        let cache = Cache::new("/c");
+        let stack = CacheKey::StackCheck {
+            key: "k",
+            stack: "heroku-24",
+        };
+        for (key, path) in [
+            (CacheKey::Slug("ab12"), "/c/slugs-v1/ab12.tgz"),
+            (CacheKey::SlugIndex("k"), "/c/slug-index-v1/k.json"),
+            (CacheKey::Chunks("k"), "/c/chunks-v1/k.chunks"),
+            (CacheKey::RuntimeArchive("ab12"), "/c/runtimes-v1/ab12"),
+            (CacheKey::RuntimeTree("t"), "/c/runtime-trees-v1/t"),
+            (
+                CacheKey::RuntimeListing("t"),
+                "/c/runtime-listings-v1/t.listing",
+            ),
+            (CacheKey::GoBinary("k"), "/c/go-v1/k"),
+            (CacheKey::GoLastBuild("s"), "/c/go-v1/s.last"),
+            (CacheKey::TreeHash("sig"), "/c/tree-hashes-v1/sig"),
+            (CacheKey::TreeHashHint("sig"), "/c/tree-hashes-v1/sig.hint"),
+            (stack, "/c/tree-hashes-v1/k.stack-heroku-24"),
+        ] {
+            assert_eq!(cache.entry(key).path(), Path::new(path), "{key:?}");
+            assert!(Bucket::ALL.contains(&key.bucket()));
+        }
+        let odd = CacheKey::StackCheck {
+            key: "k",
+            stack: "../x y",
+        };
+        assert_eq!(
+            odd.file_name(),
+            "k.stack----x-y",
+            "a stack name stays one file name"
+        );
+    }
+
+    #[test]
+    fn looking_up_an_entry_creates_nothing() {
+        let temp = tempfile::tempdir().unwrap();
+        let cache = Cache::new(temp.path().join("cache"));
+        let entry = cache.entry(CacheKey::Slug("ab12"));
+        assert!(!entry.path().exists());
+        assert!(!cache.root().exists());
+    }
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use crate::apply::{Applier, ApplyError, ApplyOptions, ApplyReporter, ApplySummary, ReadySlug};
 use crate::build::BuildOptions;
-use crate::cache::{Bucket, Cache};
+use crate::cache::{Cache, CacheKey};
 use crate::desired::DesiredState;
 use crate::desired::config::ResolvedConfig;
 use crate::environment::Env;
@@ -399,12 +399,7 @@ impl Deploy<'_> {
             .process_types(slug)
             .map_err(|e| PrepareError::Manifest(Box::new(e)))?;
         let hex = checksum.strip_prefix("SHA256:").unwrap_or(checksum);
-        let path = self
-            .cache
-            .bucket(Bucket::Slugs)
-            .map(|dir| dir.join(format!("{hex}.tgz")))
-            .ok()
-            .filter(|p| p.is_file());
+        let path = Some(self.cache.entry(CacheKey::Slug(hex)).into_path()).filter(|p| p.is_file());
         let path = match path {
             Some(path) => path,
             None => {

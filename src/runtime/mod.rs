@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use miette::NamedSource;
 
-use crate::cache::{Bucket, Cache};
+use crate::cache::{Cache, CacheKey};
 use crate::manifest::LoadedManifest;
 
 /// Bumped when the way trees are unpacked changes, so old trees are never reused.
@@ -155,11 +155,15 @@ fn spec<'a>(
         })
 }
 
-fn bucket(cache: &Cache, name: &str, bucket: Bucket) -> Result<PathBuf, RuntimeError> {
-    cache.bucket(bucket).map_err(|source| RuntimeError::Cache {
-        name: name.to_owned(),
-        source,
-    })
+/// The path of runtime `name`'s cache entry `key`, its bucket created so it can be written.
+fn writable(cache: &Cache, name: &str, key: CacheKey<'_>) -> Result<PathBuf, RuntimeError> {
+    cache
+        .bucket(key.bucket())
+        .map_err(|source| RuntimeError::Cache {
+            name: name.to_owned(),
+            source,
+        })?;
+    Ok(cache.entry(key).into_path())
 }
 
 /// The cache key of an unpacked tree.
@@ -216,11 +220,14 @@ async fn fetch_with(
         });
     }
     let (url, sha) = pinned(loaded, name, lock)?;
-    let trees = bucket(cache, name, Bucket::RuntimeTrees)?;
-    let tree = trees.join(tree_key(&sha, runtime.strip_components));
+    let tree = writable(
+        cache,
+        name,
+        CacheKey::RuntimeTree(&tree_key(&sha, runtime.strip_components)),
+    )?;
     let mut downloaded = 0;
     if !tree.is_dir() {
-        let archive = bucket(cache, name, Bucket::RuntimeArchives)?.join(&sha);
+        let archive = writable(cache, name, CacheKey::RuntimeArchive(&sha))?;
         if !archive.is_file() {
             let url = absolute_url(loaded, &url);
             downloaded = fetch_pinned(fetcher, name, &url, &sha, &archive).await?;
@@ -316,7 +323,7 @@ pub async fn hash_url(
 ) -> Result<String, RuntimeError> {
     let fetcher = fetch::Fetcher::new(cache, options, reporter);
     let download = fetch::download(&fetcher, name, url).await?;
-    let archive = bucket(cache, name, Bucket::RuntimeArchives)?.join(&download.sha256);
+    let archive = writable(cache, name, CacheKey::RuntimeArchive(&download.sha256))?;
     crate::cache::persist(download.temp, &archive).map_err(|source| RuntimeError::Cache {
         name: name.to_owned(),
         source,
@@ -401,9 +408,9 @@ pub fn materialize_with(
     let lock = Lockfile::load(loaded)?;
     let (url, sha) = pinned(loaded, name, &lock)?;
     let key = tree_key(&sha, spec.strip_components);
-    let root = bucket(cache, name, Bucket::RuntimeTrees)?.join(&key);
+    let root = writable(cache, name, CacheKey::RuntimeTree(&key))?;
     if !root.is_dir() {
-        let archive = bucket(cache, name, Bucket::RuntimeArchives)?.join(&sha);
+        let archive = cache.entry(CacheKey::RuntimeArchive(&sha)).into_path();
         if !archive.is_file() {
             return Err(RuntimeError::NotFetched {
                 name: name.to_owned(),

@@ -63,7 +63,7 @@ pub use pack::{
 };
 pub use tar::{Entry, EntryKind};
 
-use crate::cache::{self, Bucket, Cache, CacheError};
+use crate::cache::{self, Bucket, Cache, CacheError, CacheKey};
 
 /// Errors while reading a slug's inputs or writing the slug.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -224,9 +224,7 @@ pub fn write_to_cache(
         &temp_path,
         options,
     )?;
-    let dest = cache
-        .bucket(Bucket::Slugs)?
-        .join(format!("{}.tgz", packed.sha256));
+    let dest = cache.entry(CacheKey::Slug(&packed.sha256)).into_path();
     cache::persist(temp, &dest)?;
     Ok(SlugFile { path: dest, packed })
 }
