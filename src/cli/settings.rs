@@ -42,7 +42,8 @@ pub struct GlobalSettings {
     pub retry: RetryPolicy,
     /// The cache root; None when no flag or variable says where it could be.
     cache_root: Option<PathBuf>,
-    /// Compression threads per slug from `SLUGPLAN_THREADS` (None: unset or not a number).
+    /// Compression threads of the process from `SLUGPLAN_THREADS` (None: unset or not a
+    /// number).
     threads: Option<usize>,
     /// `SLUGPLAN_API_URL`.
     api_url: Option<String>,
@@ -100,8 +101,9 @@ impl GlobalSettings {
         })
     }
 
-    /// Compression threads per slug: `flag` (`build -j N`), then `SLUGPLAN_THREADS`, then 0
-    /// (one per core).
+    /// Compression threads of the process, shared by the slugs built at once (see
+    /// [`crate::slug::pool`]): `flag` (`build -j N`), then `SLUGPLAN_THREADS`, then 0 (one
+    /// per core).
     pub fn threads(&self, flag: Option<usize>) -> usize {
         flag.or(self.threads).unwrap_or(0)
     }
