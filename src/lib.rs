@@ -11,7 +11,8 @@
 //! The flow, module by module:
 //!
 //! - [`manifest`]: `slug.toml` types, parsing with spans, validation, the JSON Schema, and
-//!   `${VAR}` expansion against an environment snapshot (`manifest::interpolate`, its one home).
+//!   `${VAR}` expansion against an environment snapshot (`manifest::interpolate`, its one home);
+//!   the rules the builder shares with validation (a path inside `./app`, an unknown slug).
 //! - [`desired`]: the manifest resolved: which slug each app ends up running, its config vars
 //!   (expanded only when a plan asks, `desired::config`) and its formation.
 //! - [`graph`]: every step of a deploy as a DAG with stable addresses; an app's config before
@@ -35,8 +36,9 @@
 //! - [`build`]: a slug's components (runtimes, a Go binary, the app's files), its input key,
 //!   and packing it; [`stack`] checks the binaries suit the stack; [`dyno`] holds Heroku's
 //!   dyno sizes per generation and its first-release scaling rule.
-//! - [`slug`]: the slug archive: a GNU tar stream in the canonical chunked-deflate encoding.
-//! - [`cache`]: the content-addressed local cache and its versioned buckets.
+//! - [`slug`]: the slug archive: a GNU tar stream in the canonical chunked-deflate encoding,
+//!   compressed on the process's one pool of compression threads.
+//! - [`cache`]: the content-addressed local cache, its versioned buckets and typed entries.
 //! - [`platform`]: the `Platform` trait and its two implementations, the embedded local
 //!   platform and the Heroku API v3 client; [`server`] serves the local one over HTTP.
 //! - [`state`]: slugplan's own records beside the manifest: uploads, releases, the config keys

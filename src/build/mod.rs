@@ -13,7 +13,7 @@
 //! whole slug's key is in the slug index ([`index`]).
 //!
 //! The modules, in the order a build uses them: [`components`] (what goes in), [`key`],
-//! [`checks`] (the stack check), [`mod@pack`] (into the cache), [`index`] (found again by key);
+//! `checks` (the stack check), [`mod@pack`] (into the cache), [`index`] (found again by key);
 //! [`archive`] holds what they give back, [`error`] what can go wrong.
 
 pub mod archive;
