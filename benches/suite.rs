@@ -205,7 +205,7 @@ fn incremental(root: &Path, full: Duration, runs: usize) -> Vec<Row> {
     .expect("from-scratch build");
     assert!(scratch.reused.is_empty(), "a fresh cache has no chunks");
     assert_eq!(
-        built.archive.sha256, scratch.archive.sha256,
+        built.archive.checksum, scratch.archive.checksum,
         "the incremental slug differs from a from-scratch build"
     );
     let identical = fs::read(&built.archive.path).expect("slug")

@@ -38,7 +38,8 @@
 //!   dyno sizes per generation and its first-release scaling rule.
 //! - [`slug`]: the slug archive: a GNU tar stream in the canonical chunked-deflate encoding,
 //!   compressed on the process's one pool of compression threads.
-//! - [`cache`]: the content-addressed local cache, its versioned buckets and typed entries.
+//! - [`cache`]: the content-addressed local cache, its versioned buckets and typed entries;
+//!   [`checksum`] is a slug's `SHA256:<hex>`, checked once where it enters.
 //! - [`platform`]: the `Platform` trait and its two implementations, the embedded local
 //!   platform and the Heroku API v3 client; [`server`] serves the local one over HTTP.
 //! - [`state`]: slugplan's own records beside the manifest: uploads, releases, the config keys
@@ -66,6 +67,7 @@
 pub mod apply;
 pub mod build;
 pub mod cache;
+pub mod checksum;
 pub mod cli;
 pub mod commands;
 pub mod desired;

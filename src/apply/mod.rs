@@ -40,6 +40,7 @@ use futures_util::stream::FuturesUnordered;
 
 use error::StepResult;
 
+use crate::checksum::Checksum;
 use crate::desired::config::ResolvedConfig;
 use crate::graph::{Address, StepKind};
 use crate::interrupt::Interrupt;
@@ -52,8 +53,8 @@ use crate::state::State;
 pub struct ReadySlug {
     /// The archive in the cache.
     pub path: PathBuf,
-    /// `SHA256:<hex>`.
-    pub checksum: String,
+    /// Its checksum.
+    pub checksum: Checksum,
     /// The stack it was built for.
     pub stack: String,
     /// Its process types.

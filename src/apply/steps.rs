@@ -111,7 +111,7 @@ impl Applier<'_> {
             .state
             .find_upload(
                 &self.platform_id,
-                &ready.checksum,
+                ready.checksum.as_str(),
                 &ready.stack,
                 &ready.process_types,
             )
@@ -129,7 +129,7 @@ impl Applier<'_> {
                 app,
                 &NewSlug {
                     process_types: ready.process_types.clone(),
-                    checksum: ready.checksum.clone(),
+                    checksum: ready.checksum.to_string(),
                     stack: ready.stack.clone(),
                     commit: None,
                     commit_description: None,
@@ -150,7 +150,7 @@ impl Applier<'_> {
         self.state
             .record_upload(
                 &self.platform_id,
-                &ready.checksum,
+                ready.checksum.as_str(),
                 &ready.stack,
                 &ready.process_types,
                 &upload,
@@ -176,9 +176,9 @@ impl Applier<'_> {
                     },
                 )
             })?;
-        let checksum = self.slugs.get(slug).map(|s| s.checksum.clone());
-        self.release_slug(step, app, &slug_id, checksum.as_deref(), || {
-            release_description(slug, checksum.as_deref().unwrap_or("an unknown checksum"))
+        let checksum = self.slugs.get(slug).map(|s| s.checksum.as_str());
+        self.release_slug(step, app, &slug_id, checksum, || {
+            release_description(slug, checksum.unwrap_or("an unknown checksum"))
         })
         .await
     }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::{BuildError, key};
+use crate::checksum::Checksum;
 use crate::manifest::LoadedManifest;
 use crate::slug::PackedComponent;
 
@@ -17,21 +18,14 @@ pub struct SlugArchive {
     pub path: PathBuf,
     /// Its size in bytes.
     pub size: u64,
-    /// Its SHA-256, lowercase hex.
-    pub sha256: String,
+    /// Its checksum.
+    pub checksum: Checksum,
     /// The stack it is built for.
     pub stack: String,
     /// Its process types.
     pub process_types: BTreeMap<String, String>,
     /// Its input key.
     pub key: key::SlugKey,
-}
-
-impl SlugArchive {
-    /// The checksum as the platform reports it: `SHA256:<lowercase hex>`.
-    pub fn checksum(&self) -> String {
-        crate::slug::checksum(&self.sha256)
-    }
 }
 
 /// The manifest's side of a slug archive: its stack and process types. Read before packing,
@@ -62,20 +56,20 @@ impl ManifestFacts {
         &self.stack
     }
 
-    /// The archive at `path` (`size` bytes, SHA-256 `sha256`) built from `key` as slug `slug`.
+    /// The archive at `path` (`size` bytes) with `checksum`, built from `key` as slug `slug`.
     pub(super) fn archive(
         self,
         slug: &str,
         path: PathBuf,
         size: u64,
-        sha256: String,
+        checksum: Checksum,
         key: key::SlugKey,
     ) -> SlugArchive {
         SlugArchive {
             name: slug.to_owned(),
             path,
             size,
-            sha256,
+            checksum,
             stack: self.stack,
             process_types: self.process_types,
             key,

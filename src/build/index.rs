@@ -10,13 +10,14 @@ use std::path::PathBuf;
 use super::archive::ManifestFacts;
 use super::{BuildError, BuildOptions, CachedSlug, key, pack_slug, slug_components};
 use crate::cache::{Bucket, Cache, CacheError, CacheKey};
+use crate::checksum::Checksum;
 use crate::manifest::LoadedManifest;
 use crate::slug::SlugError;
 
 /// What the slug index remembers of a built slug.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IndexEntry {
-    /// The archive's SHA-256 (hex).
+    /// The archive's SHA-256, hex (the record's format: `slug-index-v1`).
     pub sha256: String,
     /// Its size in bytes.
     pub size: u64,
@@ -37,18 +38,20 @@ impl SlugIndex {
         }
     }
 
-    /// The archive built from `key`, with its path, if it is still in the cache.
-    pub fn get(&self, key: &str) -> Option<(IndexEntry, PathBuf)> {
+    /// The archive built from `key` (its checksum, size and path), if it is still in the
+    /// cache. A record that does not parse is a miss.
+    pub fn get(&self, key: &str) -> Option<(Checksum, u64, PathBuf)> {
         let record = self.cache.entry(CacheKey::SlugIndex(key));
         let text = std::fs::read_to_string(record.path()).ok()?;
         let entry: IndexEntry = serde_json::from_str(&text).ok()?;
-        let path = self.cache.entry(CacheKey::Slug(&entry.sha256)).into_path();
+        let checksum = Checksum::from_hex(&entry.sha256).ok()?;
+        let path = self.cache.entry(CacheKey::Slug(checksum.hex())).into_path();
         let size = std::fs::metadata(&path).ok()?.len();
         if size != entry.size {
             return None;
         }
         crate::cache::touch(&path);
-        Some((entry, path))
+        Some((checksum, entry.size, path))
     }
 
     /// Remembers that `key` builds `entry` (temp file + rename: readers never see half; a
@@ -93,7 +96,7 @@ pub fn ensure_slug(
         .put(
             &built.archive.key.key,
             &IndexEntry {
-                sha256: built.archive.sha256.clone(),
+                sha256: built.archive.checksum.hex().to_owned(),
                 size: built.archive.size,
             },
         )
@@ -123,12 +126,12 @@ fn indexed(
     index: &SlugIndex,
     key: &key::SlugKey,
 ) -> Result<Option<CachedSlug>, BuildError> {
-    let Some((entry, path)) = index.get(&key.key) else {
+    let Some((checksum, size, path)) = index.get(&key.key) else {
         return Ok(None);
     };
     let facts = ManifestFacts::read(loaded, slug)?;
     Ok(Some(CachedSlug {
-        archive: facts.archive(slug, path, entry.size, entry.sha256, key.clone()),
+        archive: facts.archive(slug, path, size, checksum, key.clone()),
         built_now: false,
     }))
 }

@@ -93,7 +93,7 @@ pub fn pack_slug(
         None => key::compose(components, &keys, None).map_err(slug_err)?,
     };
     Ok(BuiltSlug {
-        archive: facts.archive(slug, file.path, file.packed.size, file.packed.sha256, key),
+        archive: facts.archive(slug, file.path, file.packed.size, file.packed.checksum, key),
         components: file.packed.components,
         reused,
     })

@@ -25,7 +25,7 @@ struct SlugOutput {
     name: String,
     path: PathBuf,
     size: u64,
-    checksum: String,
+    checksum: crate::checksum::Checksum,
     stack: String,
     process_types: BTreeMap<String, String>,
 }
@@ -89,7 +89,7 @@ pub async fn run(args: &BuildArgs, session: &Session) -> miette::Result<ExitStat
             slugs: built
                 .into_iter()
                 .map(|s| SlugOutput {
-                    checksum: s.checksum(),
+                    checksum: s.checksum,
                     name: s.name,
                     path: s.path,
                     size: s.size,
@@ -103,7 +103,7 @@ pub async fn run(args: &BuildArgs, session: &Session) -> miette::Result<ExitStat
             printer.data(format_args!(
                 "{}\t{}\t{}\t{}",
                 slug.name,
-                slug.checksum(),
+                slug.checksum,
                 slug.size,
                 slug.path.display()
             ));

@@ -3,10 +3,10 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use crate::checksum::short;
 use crate::cli::args::PromoteArgs;
 use crate::exit_status::ExitStatus;
 use crate::ops::promote::{Preview, Report, prepare, run as promote};
-use crate::plan::diff::short;
 
 use super::Session;
 use super::shared::{RELEASE_TIMEOUT, confirm};

@@ -2,10 +2,10 @@
 
 use std::fmt::Write;
 
+use crate::checksum::short;
 use crate::cli::args::ReleasesArgs;
 use crate::exit_status::ExitStatus;
 use crate::ops::releases::list;
-use crate::plan::diff::short;
 
 use super::Session;
 

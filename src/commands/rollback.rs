@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
+use crate::checksum::short;
 use crate::cli::args::RollbackArgs;
 use crate::exit_status::ExitStatus;
 use crate::ops::releases::{RollbackRequest, rollback};
-use crate::plan::diff::short;
 
 use super::Session;
 use super::shared::RELEASE_TIMEOUT;

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use crate::apply::{Applier, ApplyError, ApplyOptions, ApplyReporter, ApplySummary, ReadySlug};
 use crate::build::BuildOptions;
 use crate::cache::{Cache, CacheKey};
+use crate::checksum::Checksum;
 use crate::desired::DesiredState;
 use crate::desired::config::ResolvedConfig;
 use crate::environment::Env;
@@ -218,7 +219,7 @@ impl Deploy<'_> {
         for (name, slug) in &prepared.ready {
             let found = state.find_upload(
                 &self.connected.id,
-                &slug.checksum,
+                slug.checksum.as_str(),
                 &slug.stack,
                 &slug.process_types,
             )?;
@@ -398,8 +399,12 @@ impl Deploy<'_> {
         let process_types = loaded
             .process_types(slug)
             .map_err(|e| PrepareError::Manifest(Box::new(e)))?;
-        let hex = checksum.strip_prefix("SHA256:").unwrap_or(checksum);
-        let path = Some(self.cache.entry(CacheKey::Slug(hex)).into_path()).filter(|p| p.is_file());
+        let checksum = Checksum::parse(checksum).map_err(|source| SavedPlanError::BadChecksum {
+            slug: slug.to_owned(),
+            source,
+        })?;
+        let path = Some(self.cache.entry(CacheKey::Slug(checksum.hex())).into_path())
+            .filter(|p| p.is_file());
         let path = match path {
             Some(path) => path,
             None => {
@@ -417,11 +422,11 @@ impl Deploy<'_> {
                 .await
                 .map_err(|e| PrepareError::Task(e.to_string()))?
                 .map_err(|e| PrepareError::Build(Box::new(e)))?;
-                if built.archive.checksum() != checksum {
+                if built.archive.checksum != checksum {
                     return Err(SavedPlanError::Stale {
                         reason: format!(
                             "slug {slug} builds to {} now, the plan has {checksum}",
-                            built.archive.checksum()
+                            built.archive.checksum
                         ),
                     }
                     .into());
@@ -431,7 +436,7 @@ impl Deploy<'_> {
         };
         Ok(ReadySlug {
             path,
-            checksum: checksum.to_owned(),
+            checksum,
             stack: spec.stack.clone(),
             process_types,
         })

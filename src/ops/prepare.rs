@@ -179,13 +179,13 @@ pub async fn prepare(
                     name.clone(),
                     ReadySlug {
                         path: slug.path.clone(),
-                        checksum: slug.checksum(),
+                        checksum: slug.checksum.clone(),
                         stack: slug.stack.clone(),
                         process_types: slug.process_types.clone(),
                     },
                 );
                 SlugFacts {
-                    checksum: Some(slug.checksum()),
+                    checksum: Some(slug.checksum.clone()),
                     stack: slug.stack.clone(),
                     process_types: slug.process_types.clone(),
                     built_now: *built_now,

@@ -13,9 +13,10 @@
 
 use std::collections::BTreeMap;
 
-use super::diff::{DiffError, DiffInput, SlugFacts, short};
+use super::diff::{DiffError, DiffInput, SlugFacts};
 use super::observe::ObservedApp;
 use super::{Action, Behind, RolledBack};
+use crate::checksum::{Checksum, short};
 use crate::graph::StepKind;
 use crate::state::RecordedRollback;
 
@@ -52,7 +53,7 @@ struct Runs<'a> {
 impl<'a> Runs<'a> {
     fn declared(facts: &'a SlugFacts) -> Self {
         Runs {
-            checksum: facts.checksum.as_deref(),
+            checksum: facts.checksum.as_ref().map(Checksum::as_str),
             stack: &facts.stack,
             process_types: &facts.process_types,
             planned: true,

@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
+use crate::checksum::{Checksum, short};
 use crate::desired::DesiredState;
 use crate::desired::config::ResolvedConfig;
 use crate::graph::{StepGraph, StepKind, Targeting};
@@ -28,8 +29,8 @@ use crate::state::{ManagedVar, RecordedUpload};
 /// What is known about a slug the plan deploys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlugFacts {
-    /// `SHA256:<hex>`; None when it was not built (`--no-build`) and is not in the cache.
-    pub checksum: Option<String>,
+    /// Its checksum; None when it was not built (`--no-build`) and is not in the cache.
+    pub checksum: Option<Checksum>,
     /// The stack it is built for.
     pub stack: String,
     /// Its process types.
@@ -131,14 +132,6 @@ pub fn release_description(slug: &str, checksum: &str) -> String {
     format!("Deploy {slug} {} (slugplan)", short(checksum))
 }
 
-/// A checksum shortened for display: `SHA256:` and the first 12 hex digits.
-pub fn short(checksum: &str) -> String {
-    match checksum.strip_prefix("SHA256:") {
-        Some(hex) if hex.len() > 12 => format!("SHA256:{}…", &hex[..12]),
-        _ => checksum.to_owned(),
-    }
-}
-
 /// Computes the plan.
 pub fn diff(input: DiffInput<'_>) -> Result<Plan, DiffError> {
     let decisions = decide_apps(&input)?;
@@ -181,7 +174,7 @@ pub fn diff(input: DiffInput<'_>) -> Result<Plan, DiffError> {
             }
             StepKind::AssembleSlug { slug, .. } => {
                 let facts = &input.slugs[slug];
-                planned.after = facts.checksum.clone();
+                planned.after = facts.checksum.as_ref().map(Checksum::to_string);
                 if facts.checksum.is_none() {
                     planned.action = Action::Build;
                     planned.reason = "not built yet (checksum known after build)".into();
@@ -202,7 +195,7 @@ pub fn diff(input: DiffInput<'_>) -> Result<Plan, DiffError> {
             }
             StepKind::Upload { slug, .. } => {
                 let facts = &input.slugs[slug];
-                planned.after = facts.checksum.clone();
+                planned.after = facts.checksum.as_ref().map(Checksum::to_string);
                 let needed = input.desired.apps.values().any(|app| {
                     &app.slug == slug && decisions.apps[&app.name].action != Action::NoOp
                 });
@@ -350,7 +343,7 @@ fn reusable_slugs(input: &DiffInput<'_>) -> BTreeMap<String, (String, String)> {
         };
         let running = input.observed.iter().find_map(|(app, observed)| {
             let slug = observed.slug.as_ref()?;
-            (slug.checksum.as_deref() == Some(checksum)
+            (slug.checksum.as_deref() == Some(checksum.as_str())
                 && slug.stack == facts.stack
                 && slug.process_types == facts.process_types)
                 .then(|| (slug.id.clone(), format!("{app} runs it")))

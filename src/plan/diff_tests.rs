@@ -38,7 +38,7 @@ impl Fixture {
             .keys()
             .map(|name| {
                 let facts = SlugFacts {
-                    checksum: checksum.map(str::to_owned),
+                    checksum: checksum.map(|c| Checksum::parse(c).unwrap()),
                     stack: "heroku-24".into(),
                     process_types: web("node web.js"),
                     built_now: true,

@@ -9,9 +9,9 @@ use std::fmt::Write;
 
 use owo_colors::OwoColorize;
 
+use crate::checksum::short;
 use crate::graph::StepKind;
 use crate::plan::config::{ConfigChange, KeyChange};
-use crate::plan::diff::short;
 use crate::plan::formation::FormationChange;
 use crate::plan::promotion::PromotionDetail;
 use crate::plan::{Action, Plan, PlannedStep, Summary};

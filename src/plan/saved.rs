@@ -50,6 +50,19 @@ pub enum SavedPlanError {
         /// Its version.
         found: u32,
     },
+    /// A slug's checksum in the plan is not a checksum (the file was edited).
+    #[error("the plan's checksum of slug `{slug}` is not a slug checksum")]
+    #[diagnostic(
+        code(slugplan::plan::bad_checksum),
+        help("make a new one with `slugplan plan -out FILE`")
+    )]
+    BadChecksum {
+        /// The slug.
+        slug: String,
+        /// What is wrong with it.
+        #[source]
+        source: crate::checksum::ChecksumError,
+    },
     /// The manifest or the platform changed since the plan was made.
     #[error("plan is stale: {reason}")]
     #[diagnostic(

@@ -95,7 +95,6 @@ mod tests {
 
     /// A local platform with `options`, an app `web` and the id of an uploaded slug.
     async fn platform(options: LocalOptions) -> (tempfile::TempDir, LocalPlatform, String) {
-        use sha2::Digest;
         let dir = tempfile::tempdir().unwrap();
         let platform = LocalPlatform::open_with(&dir.path().join("platform"), options).unwrap();
         platform.create_app("web", "heroku-24").await.unwrap();
@@ -104,7 +103,7 @@ mod tests {
         std::fs::write(&archive, bytes).unwrap();
         let slug = NewSlug {
             process_types: Default::default(),
-            checksum: format!("SHA256:{}", hex::encode(sha2::Sha256::digest(bytes))),
+            checksum: crate::checksum::Checksum::of_bytes(bytes).into(),
             stack: "heroku-24".into(),
             commit: None,
             commit_description: None,

@@ -197,11 +197,6 @@ pub struct SlugFile {
     pub packed: Packed,
 }
 
-/// `SHA256:<lowercase hex>`, the form slug checksums are reported and compared in.
-pub fn checksum(sha256_hex: &str) -> String {
-    format!("SHA256:{sha256_hex}")
-}
-
 /// Packs `inputs` into the cache's slug bucket as `<sha256>.tgz`. On any error the temp file
 /// is removed, so no partial slug is ever left behind.
 pub fn write_to_cache(
@@ -224,7 +219,9 @@ pub fn write_to_cache(
         &temp_path,
         options,
     )?;
-    let dest = cache.entry(CacheKey::Slug(&packed.sha256)).into_path();
+    let dest = cache
+        .entry(CacheKey::Slug(packed.checksum.hex()))
+        .into_path();
     cache::persist(temp, &dest)?;
     Ok(SlugFile { path: dest, packed })
 }

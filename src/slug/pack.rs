@@ -30,6 +30,7 @@ use super::SlugError;
 use super::component::{self, Component, TarSink};
 use super::encoding::{CHUNK_SIZE, GzipAssembler};
 use super::pool::CompressionPool;
+use crate::checksum::Checksum;
 
 /// Progress callbacks while packing, called from the writer thread.
 pub trait PackReporter: Sync {
@@ -123,8 +124,8 @@ impl PackedComponent {
 /// The result of [`pack`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Packed {
-    /// SHA-256 of the gzip file, lowercase hex.
-    pub sha256: String,
+    /// The gzip file's checksum.
+    pub checksum: Checksum,
     /// Size of the gzip file.
     pub size: u64,
     /// Length of the tar stream inside.
@@ -195,7 +196,7 @@ pub fn pack<W: Write + Send>(
         })?;
         produced?;
         Ok(Packed {
-            sha256: hex::encode(finished.sha256),
+            checksum: Checksum::from_digest(finished.sha256),
             size: finished.size,
             tar_len: finished.tar_len,
             components: inputs
@@ -536,7 +537,7 @@ mod tests {
             1,
         );
         assert_eq!(bytes_with, bytes_without);
-        assert_eq!(with.sha256, without.sha256);
+        assert_eq!(with.checksum, without.checksum);
         assert_eq!(with.components[1].deflate_len, 0);
         assert_eq!(with.components[1].tar_len, 0);
         assert_eq!(with.tar_len, 2 * 512 + 1024);

@@ -145,7 +145,8 @@ mod tests {
         let inputs = [ComponentInput::Fresh(component)];
         pack(&inputs, std::io::sink(), "mem".as_ref(), options)
             .unwrap()
-            .sha256
+            .checksum
+            .to_string()
     }
 
     #[test]

@@ -639,3 +639,29 @@ fn a_relative_file_url_runtime_is_locked_and_deployed_from_beside_the_manifest()
         .unwrap();
     assert_eq!(stdout(&out).trim(), NO_CHANGES, "{}", stderr(&out));
 }
+
+#[test]
+fn a_saved_plan_whose_slug_checksum_was_edited_is_refused() {
+    let p = local();
+    p.ok(&["plan", "-out", "edited.plan"], 0);
+    let path = p.path("edited.plan");
+    let mut plan: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for step in plan["steps"].as_array_mut().unwrap() {
+        if step["step"]["kind"] == "assemble_slug" && step["step"]["slug"] == "web" {
+            // Once looked up as the cache file `slugs-v1/../../elsewhere.tgz`.
+            step["after"] = Value::from("SHA256:../../elsewhere");
+        }
+    }
+    std::fs::write(&path, plan.to_string()).unwrap();
+    slugplan_snapshot!(p.filters(), p.command(&["apply", "edited.plan"]), @r#"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    slugplan::plan::bad_checksum
+
+      × the plan's checksum of slug `web` is not a slug checksum
+      ╰─▶ checksum "SHA256:../../elsewhere" must be SHA256: followed by 64 lowercase hex digits
+      help: make a new one with `slugplan plan -out FILE`
+    "#);
+}

@@ -32,7 +32,7 @@ fn incremental_matches_scratch(ctx: &TestContext) -> BuiltSlug {
     let scratch_dir = tempfile::tempdir().unwrap();
     let scratch = build_with(ctx, scratch_dir.path());
     assert!(scratch.reused.is_empty(), "a fresh cache has no chunks");
-    assert_eq!(incremental.archive.sha256, scratch.archive.sha256);
+    assert_eq!(incremental.archive.checksum, scratch.archive.checksum);
     assert_eq!(
         std::fs::read(&incremental.archive.path).unwrap(),
         std::fs::read(&scratch.archive.path).unwrap()
@@ -51,7 +51,7 @@ fn incremental_slugs_are_byte_identical_to_from_scratch_builds() {
     let ctx = fixture();
     let first = build_with(&ctx, &ctx.cache);
     assert!(first.reused.is_empty());
-    let mut seen = vec![first.archive.sha256.clone()];
+    let mut seen = vec![first.archive.checksum.clone()];
 
     type Change = fn(&Path);
     let changes: [(&str, Change); 5] = [
@@ -78,10 +78,10 @@ fn incremental_slugs_are_byte_identical_to_from_scratch_builds() {
         let built = incremental_matches_scratch(&ctx);
         assert_eq!(built.reused, ["layout", "runtime.rt"], "{what}");
         assert!(
-            !seen.contains(&built.archive.sha256),
+            !seen.contains(&built.archive.checksum),
             "{what}: the slug changed"
         );
-        seen.push(built.archive.sha256);
+        seen.push(built.archive.checksum);
     }
 
     // Nothing changed: every component comes from the chunk cache, app included.
@@ -186,7 +186,7 @@ fn path_runtime_hashes_are_memoised_by_stat_data() {
     run_ok(Command::new("touch").arg(ctx.path().join("rt/lib/big.bin")));
     let touched = build_with(&ctx, &ctx.cache);
     assert_eq!(touched.archive.key, first.archive.key);
-    assert_eq!(touched.archive.sha256, first.archive.sha256);
+    assert_eq!(touched.archive.checksum, first.archive.checksum);
 }
 
 /// A project deployed to the embedded local platform: runtime `rt` (a local directory) and
@@ -306,7 +306,10 @@ fn cache_ls_lists_buckets_entries_sizes_and_ages() {
         .iter()
         .find(|e| e["bucket"] == "slugs-v1")
         .expect("the slug is listed");
-    assert_eq!(slug["name"], format!("{}.tgz", built.archive.sha256));
+    assert_eq!(
+        slug["name"],
+        format!("{}.tgz", built.archive.checksum.hex())
+    );
     assert_eq!(slug["size"], built.archive.size);
     let age_secs = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -453,7 +456,7 @@ fn prune_refuses_while_another_process_uses_the_cache() {
     // An emptied cache builds again from scratch.
     let rebuilt = build_with(&ctx, &ctx.cache);
     assert!(rebuilt.reused.is_empty());
-    assert_eq!(rebuilt.archive.sha256, also_building.archive.sha256);
+    assert_eq!(rebuilt.archive.checksum, also_building.archive.checksum);
 }
 
 #[test]

@@ -428,7 +428,7 @@ fn unchanged_component_chunks_are_reused_byte_for_byte() {
 
     std::fs::write(ctx.path().join("src/web.js"), "console.log('changed')\n").unwrap();
     let after = build_slug(&loaded, "web", &cache, &BuildOptions::default()).unwrap();
-    assert_ne!(before.archive.sha256, after.archive.sha256);
+    assert_ne!(before.archive.checksum, after.archive.checksum);
 
     let names: Vec<&str> = after.components.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["layout", "runtime.rt", "app"]);
@@ -456,7 +456,7 @@ fn unchanged_component_chunks_are_reused_byte_for_byte() {
     ];
     std::fs::remove_file(&after.archive.path).unwrap();
     let spliced = write_to_cache(&inputs, &cache, PackOptions::default()).unwrap();
-    assert_eq!(spliced.packed.sha256, after.archive.sha256);
+    assert_eq!(spliced.packed.checksum, after.archive.checksum);
     assert_eq!(spliced.packed.components, after.components);
 }
 

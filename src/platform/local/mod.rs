@@ -186,7 +186,7 @@ impl LocalPlatform {
             .await?;
         if verify
             && let Some(declared) = &slug.checksum
-            && store::parse_checksum(declared)? != ingested.sha256
+            && store::parse_checksum(declared)?.hex() != ingested.sha256
         {
             return Err(PlatformError::InvalidParams {
                 message: format!(

@@ -194,7 +194,7 @@ impl Store {
             )));
         };
         if let Some(declared) = &slug.checksum
-            && parse_checksum(declared)? != blob.as_str()
+            && parse_checksum(declared)?.hex() != blob.as_str()
         {
             return Err(invalid(format!(
                 "slug {}'s archive hashes to SHA256:{blob}, not its declared checksum {declared}",

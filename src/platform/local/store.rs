@@ -20,6 +20,7 @@ use super::apps::app_in;
 use super::blobs::BlobStore;
 use super::db;
 use super::records::SlugRecord;
+use crate::checksum::Checksum;
 use crate::platform::PlatformError;
 use crate::sqlite::Database;
 
@@ -271,18 +272,9 @@ fn slug_from_row(row: &Row<'_>) -> rusqlite::Result<SlugRecord> {
     })
 }
 
-/// The hex digest of a `SHA256:<64 lowercase hex>` checksum.
-pub(crate) fn parse_checksum(checksum: &str) -> Result<&str, PlatformError> {
-    checksum
-        .strip_prefix("SHA256:")
-        .filter(|hex| {
-            hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-        })
-        .ok_or_else(|| {
-            invalid(format!(
-                "checksum {checksum:?} must be SHA256: followed by 64 lowercase hex digits"
-            ))
-        })
+/// A checksum a client declared, or the invalid-params error the API answers it with.
+pub(crate) fn parse_checksum(checksum: &str) -> Result<Checksum, PlatformError> {
+    Checksum::parse(checksum).map_err(|err| invalid(err.to_string()))
 }
 
 /// Refuses a stack the local platform does not run (the ones [`crate::stack`] knows).
