@@ -38,11 +38,15 @@ pub fn build_tree(app: &Path) {
     fs::create_dir_all(node.join("bin")).expect("mkdir");
     let node_bin = which("node").unwrap_or_else(|| PathBuf::from("/usr/bin/node"));
     fs::copy(&node_bin, node.join("bin/node")).expect("copy the node binary");
-    copy_tree(
-        Path::new("/usr/lib/node_modules"),
-        &node.join("lib/node_modules"),
-        u64::MAX,
-    );
+    // Node's tarball ships npm and corepack; other global packages on this machine (the
+    // heroku CLI, with prebuilt binaries for other platforms) are not part of it.
+    for package in ["npm", "corepack"] {
+        copy_tree(
+            &Path::new("/usr/lib/node_modules").join(package),
+            &node.join("lib/node_modules").join(package),
+            u64::MAX,
+        );
+    }
     symlink(
         "../lib/node_modules/npm/bin/npm-cli.js",
         node.join("bin/npm"),
