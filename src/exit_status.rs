@@ -10,9 +10,9 @@ use std::process::ExitCode;
 pub enum ExitStatus {
     /// 0: the command did what was asked (or, for a plan, found no changes).
     Success,
-    /// 1: an error: bad input, a failed step, an API error.
+    /// 1: an error: bad input (usage errors included), a failed step, an API error.
     Failure,
-    /// 2: `plan --detailed-exitcode` found changes to apply.
+    /// 2: `plan --detailed-exitcode` found changes to apply. Nothing else exits 2.
     ChangesPending,
     /// 130 (128 + SIGINT, as shells report Ctrl-C): stopped by Ctrl-C or `SIGTERM` before it
     /// finished; what was done stays done, and running the command again finishes it.

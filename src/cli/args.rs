@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::env_vars;
+use crate::exit_status::ExitStatus;
 
 /// Declarative deploys of Heroku-style slugs: plan, build, upload, release, promote.
 #[derive(Debug, Parser)]
@@ -27,10 +28,20 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// Parses `args` (the program's name first), exiting with clap's usage error (code 2) or
-    /// with `--help` and `--version` output as clap does.
-    pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Self {
-        Cli::parse_from(terraform_style_args(args))
+    /// Parses `args` (the program's name first). On a usage error, clap's message is printed
+    /// and the process exits with [`ExitStatus::Failure`] (1), not clap's default 2: exit code
+    /// 2 means "changes pending" for `plan --detailed-exitcode`, and a CI job must never read
+    /// a typo as that. `--help` and `--version` print and exit 0.
+    pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Self, ExitStatus> {
+        Cli::try_parse_from(terraform_style_args(args)).map_err(|err| {
+            // Nothing else can be done when stdout or stderr is gone.
+            let _ = err.print();
+            if err.use_stderr() {
+                ExitStatus::Failure
+            } else {
+                ExitStatus::Success
+            }
+        })
     }
 }
 

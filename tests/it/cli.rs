@@ -94,7 +94,7 @@ fn completions_name_every_subcommand() {
 fn completions_reject_an_unknown_shell() {
     let ctx = TestContext::new();
     slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["completions", "cmd.exe"]), @"
-    exit code: 2
+    exit code: 1
     ----- stdout -----
 
     ----- stderr -----
@@ -147,7 +147,7 @@ fn a_pipe_gets_no_colour_by_default() {
 fn verbose_and_quiet_conflict() {
     let ctx = TestContext::new();
     slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["-v", "-q", "schema"]), @"
-    exit code: 2
+    exit code: 1
     ----- stdout -----
 
     ----- stderr -----
@@ -157,6 +157,68 @@ fn verbose_and_quiet_conflict() {
 
     For more information, try '--help'.
     ");
+}
+
+/// A usage error is an error (1): only `plan --detailed-exitcode` uses 2, for "changes
+/// pending", so a CI gate must never read a mistyped flag as a pending deploy.
+#[test]
+fn a_usage_error_exits_1_even_with_detailed_exitcode() {
+    let ctx = TestContext::new();
+    slugplan_snapshot!(
+        ctx.filters(),
+        ctx.slugplan(&["plan", "--detailed-exitcode", "--tagret", "x"]),
+        @"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    error: unexpected argument '--tagret' found
+
+      tip: a similar argument exists: '--target'
+
+    Usage: slugplan plan --detailed-exitcode --target <ADDRESS>
+
+    For more information, try '--help'.
+    "
+    );
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["plan", "--jobs", "many"]), @"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    error: invalid value 'many' for '--jobs <N>': invalid digit found in string
+
+    For more information, try '--help'.
+    ");
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["deploy"]), @"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    error: unrecognized subcommand 'deploy'
+
+      tip: a similar subcommand exists: 'apply'
+
+    Usage: slugplan [OPTIONS] <COMMAND>
+
+    For more information, try '--help'.
+    ");
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let ctx = TestContext::new();
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["plan", "--help"],
+        &["help", "plan"],
+    ] {
+        let out = ctx.run(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+        assert!(!out.stdout.is_empty(), "{args:?} prints on stdout");
+        assert!(out.stderr.is_empty(), "{args:?}: {out:?}");
+    }
 }
 
 /// CI must run exactly the test command the README gives, so the two cannot drift apart.
