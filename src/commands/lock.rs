@@ -1,4 +1,4 @@
-//! `slugplan lock`: pins every runtime URL's SHA-256 in slug.lock.
+//! `slugplan lock`: reads every runtime URL and pins the SHA-256 of what it read in slug.lock.
 
 use crate::cli::args::LockArgs;
 use crate::cli::reporters::fetch::FetchProgress;
@@ -35,6 +35,14 @@ pub async fn run(args: &LockArgs, session: &Session) -> miette::Result<ExitStatu
                 "Updated",
                 format_args!("{name} sha256:{sha256} (stale entry was for {old_url})"),
             ),
+            LockChange::Changed {
+                name,
+                old_sha256,
+                sha256,
+            } => printer.warn(format_args!(
+                "{name}: the archive at its URL changed since it was locked \
+                 (slug.lock had sha256:{old_sha256}); pinned sha256:{sha256}, the bytes read now"
+            )),
             LockChange::Removed { name } => printer.status("Removed", name),
             LockChange::Unchanged { name } => printer.verbose(format_args!("unchanged: {name}")),
         }

@@ -92,23 +92,10 @@ pub enum RuntimeError {
         #[source]
         source: DownloadFailure,
     },
-    /// The archive's hash is not the pinned one.
-    #[error(
-        "runtime `{name}`: checksum mismatch for {url}: expected sha256 {expected}, got {actual}"
-    )]
-    #[diagnostic(help(
-        "the file changed upstream or the pin is wrong; if the new file is trusted, update `sha256` or run `slugplan lock`"
-    ))]
-    ChecksumMismatch {
-        /// The runtime's name.
-        name: String,
-        /// The URL (redacted).
-        url: String,
-        /// The pinned hash.
-        expected: String,
-        /// The downloaded file's hash.
-        actual: String,
-    },
+    /// The archive's hash is not the pinned one (slug.toml's `sha256`, or slug.lock's).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    ChecksumMismatch(Box<ChecksumMismatch>),
     /// The archive could not be unpacked safely.
     #[error("runtime `{name}`: refused to unpack its archive")]
     Extract {
@@ -161,4 +148,35 @@ pub enum DownloadFailure {
         /// Bytes announced.
         expected: u64,
     },
+}
+
+/// A runtime archive whose bytes do not have the pinned hash: what [`RuntimeError::ChecksumMismatch`]
+/// holds, naming both hashes and underlining the pin (slug.toml's `sha256`, or the URL
+/// slug.lock pins).
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error(
+    "runtime `{name}`: checksum mismatch: the archive at {url} has sha256 {actual}, but {pinned_in} pins sha256 {expected}"
+)]
+pub struct ChecksumMismatch {
+    /// The runtime's name.
+    pub name: String,
+    /// The URL (redacted).
+    pub url: String,
+    /// The pinned hash.
+    pub expected: String,
+    /// The hash of the bytes read.
+    pub actual: String,
+    /// Which file pins `expected`: `slug.toml` or `slug.lock`.
+    pub pinned_in: &'static str,
+    /// slug.toml, when it can be shown (not when the URL holds credentials).
+    #[source_code]
+    pub manifest: Option<Arc<NamedSource<String>>>,
+    /// The `sha256` in slug.toml, or the runtime's URL when slug.lock pins it.
+    #[label("{label}")]
+    pub span: Option<SourceSpan>,
+    /// What the label says.
+    pub label: String,
+    /// How to fix it, for where the pin is.
+    #[help]
+    pub help: String,
 }

@@ -14,9 +14,13 @@
 //! ```
 //!
 //! An entry is only trusted for the URL it was made for: when the manifest's URL changes, the
-//! entry is reported as stale (never silently replaced) until `slugplan lock` runs again.
+//! entry is reported as stale (never silently replaced) until `slugplan lock` runs again. Every
+//! hash in the file is one `slugplan lock` computed from the bytes it read: it reads each
+//! runtime every time, and a pin in slug.toml that the bytes do not have is refused, not
+//! copied ([`update_lockfile`]).
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -132,7 +136,8 @@ impl Lockfile {
         format!("{HEADER}{body}")
     }
 
-    /// Writes the lock file to `path` (temp file + rename, so a reader never sees half of it).
+    /// Writes the lock file to `path` (temp file + rename, so a reader never sees half of it),
+    /// readable by everyone (0644).
     pub fn write(&self, path: &Path) -> Result<(), LockError> {
         let io = |source| LockError::Io {
             path: path.to_owned(),
@@ -147,6 +152,11 @@ impl Lockfile {
             .tempfile_in(dir)
             .map_err(io)?;
         std::io::Write::write_all(&mut temp, self.render().as_bytes()).map_err(io)?;
+        // The temp file is private (0600); the lock file is committed and read by everyone
+        // who checks the project out, as `git` would write it.
+        temp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(io)?;
         temp.persist(path).map_err(|err| io(err.error))?;
         Ok(())
     }
@@ -163,7 +173,7 @@ pub enum LockChange {
         /// Its hash.
         sha256: String,
     },
-    /// A stale entry rewritten because the manifest's URL (or pinned hash) changed.
+    /// A stale entry rewritten because the manifest's URL changed.
     Updated {
         /// The runtime.
         name: String,
@@ -172,22 +182,37 @@ pub enum LockChange {
         /// The new hash.
         sha256: String,
     },
+    /// An entry for the same URL whose archive now has other bytes (changed upstream, or the
+    /// entry was edited by hand): pinned again to what the URL serves now.
+    Changed {
+        /// The runtime.
+        name: String,
+        /// The hash the old entry pinned.
+        old_sha256: String,
+        /// The hash of the bytes read now.
+        sha256: String,
+    },
     /// An entry dropped because the manifest no longer fetches that runtime.
     Removed {
         /// The runtime.
         name: String,
     },
-    /// An entry kept as it was.
+    /// An entry kept as it was: same URL, same bytes.
     Unchanged {
         /// The runtime.
         name: String,
     },
 }
 
-/// Brings `slug.lock` in line with the manifest: keeps entries whose URL still matches,
-/// downloads (into the cache) and hashes runtimes that are new or whose URL changed, drops
-/// entries for runtimes that are gone. A `sha256` in slug.toml is copied rather than
-/// downloaded. Writes the file only when its bytes change. Returns what changed, by name.
+/// Brings `slug.lock` in line with the manifest. Every URL runtime is read (downloaded, or a
+/// `file:` archive opened) and pinned to the SHA-256 of the bytes read, never to a hash that
+/// was not computed from them: a `sha256` in slug.toml that differs from those bytes is an
+/// error naming both ([`RuntimeError::ChecksumMismatch`]), and nothing is written. Entries for
+/// runtimes that are gone are dropped. The archives read go into the cache, so the fetch that
+/// follows does not read them again. Writes the file (mode 0644: it is committed) only when
+/// its bytes change. Returns what changed, by name.
+///
+/// [`RuntimeError::ChecksumMismatch`]: super::RuntimeError::ChecksumMismatch
 pub async fn update_lockfile(
     loaded: &LoadedManifest,
     cache: &crate::cache::Cache,
@@ -196,50 +221,46 @@ pub async fn update_lockfile(
 ) -> Result<Vec<LockChange>, super::RuntimeError> {
     let path = Lockfile::path_for(loaded);
     let old = Lockfile::read(&path)?;
+    let urls = loaded
+        .manifest
+        .runtimes
+        .iter()
+        .filter_map(|(name, spec)| Some((name, spec.url.as_ref()?)));
+    // Read every runtime, in parallel, before deciding anything.
+    let read = futures_util::future::try_join_all(urls.map(|(name, url)| async move {
+        let absolute = super::absolute_url(loaded, url);
+        let sha = super::hash_url(name, &absolute, cache, options, reporter).await?;
+        Ok::<_, super::RuntimeError>((name, url, sha))
+    }))
+    .await?;
     let mut new = Lockfile {
         version: LOCK_VERSION,
         runtimes: BTreeMap::new(),
     };
-    // Hash every runtime that needs it, in parallel, before deciding what changed.
-    let pending = loaded.manifest.runtimes.iter().filter_map(|(name, spec)| {
-        let url = spec.url.as_ref()?;
-        let current = old
-            .runtimes
-            .get(name)
-            .is_some_and(|entry| entry.url == *url);
-        (spec.sha256.is_none() && !current).then_some((name, url))
-    });
-    let hashes = futures_util::future::try_join_all(pending.map(|(name, url)| async move {
-        let absolute = super::absolute_url(loaded, url);
-        let sha = super::hash_url(name, &absolute, cache, options, reporter).await?;
-        Ok::<_, super::RuntimeError>((name.clone(), sha))
-    }))
-    .await?;
-    let mut hashes: BTreeMap<String, String> = hashes.into_iter().collect();
     let mut changes = Vec::new();
-    for (name, spec) in &loaded.manifest.runtimes {
-        let Some(url) = &spec.url else { continue };
-        let before = old.runtimes.get(name);
-        let sha256 = match (&spec.sha256, before, hashes.remove(name)) {
-            (Some(sha), _, _) => sha.clone(),
-            (None, _, Some(hashed)) => hashed,
-            (None, Some(entry), None) => entry.sha256.clone(),
-            (None, None, None) => unreachable!("runtimes without any pin were hashed above"),
-        };
+    for (name, url, sha256) in read {
+        if let Some(pinned) = &loaded.manifest.runtimes[name].sha256
+            && *pinned != sha256
+        {
+            return Err(super::checksum_mismatch(loaded, name, url, pinned, &sha256));
+        }
         let name = name.clone();
-        changes.push(match before {
+        changes.push(match old.runtimes.get(&name) {
             None => LockChange::Added {
                 name: name.clone(),
                 sha256: sha256.clone(),
             },
-            Some(entry) if entry.url == *url && entry.sha256 == sha256 => {
-                LockChange::Unchanged { name: name.clone() }
-            }
-            Some(entry) => LockChange::Updated {
+            Some(entry) if entry.url != *url => LockChange::Updated {
                 name: name.clone(),
                 old_url: super::redact_url(&entry.url),
                 sha256: sha256.clone(),
             },
+            Some(entry) if entry.sha256 != sha256 => LockChange::Changed {
+                name: name.clone(),
+                old_sha256: entry.sha256.clone(),
+                sha256: sha256.clone(),
+            },
+            Some(_) => LockChange::Unchanged { name: name.clone() },
         });
         new.runtimes.insert(
             name,

@@ -19,7 +19,7 @@ mod extract;
 mod fetch;
 mod lock;
 
-pub use error::{DownloadFailure, RuntimeError};
+pub use error::{ChecksumMismatch, DownloadFailure, RuntimeError};
 pub use extract::{ExtractError, ExtractLimits, RATIO_GRACE_BYTES, extract, make_read_only};
 pub use fetch::FetchOptions;
 pub use lock::{
@@ -27,9 +27,10 @@ pub use lock::{
 };
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use miette::NamedSource;
+use miette::{NamedSource, SourceSpan};
 
 use crate::cache::{Cache, CacheKey};
 use crate::manifest::LoadedManifest;
@@ -114,16 +115,7 @@ pub fn pinned(
     if let Some(sha) = &spec.sha256 {
         return Ok((url, sha.clone()));
     }
-    // Point into slug.toml only when the snippet cannot show credentials.
-    let (manifest, span) = if redact_url(&url) == url {
-        let source = NamedSource::new(loaded.path.display().to_string(), loaded.text.clone());
-        (
-            Some(std::sync::Arc::new(source)),
-            loaded.span_of(&["runtimes", name, "url"]),
-        )
-    } else {
-        (None, None)
-    };
+    let (manifest, span) = located(loaded, name, "url");
     match lock.runtimes.get(name) {
         Some(entry) if entry.url == url => Ok((url, entry.sha256.clone())),
         Some(entry) => Err(RuntimeError::StaleLock {
@@ -140,6 +132,79 @@ pub fn pinned(
             span,
         }),
     }
+}
+
+/// slug.toml and the span of runtime `name`'s `key`, for an error to underline it. Both are
+/// None when the runtime's URL holds credentials: a snippet shows the lines around the value,
+/// and the URL is one of them.
+pub(crate) fn located(
+    loaded: &LoadedManifest,
+    name: &str,
+    key: &str,
+) -> (Option<Arc<NamedSource<String>>>, Option<SourceSpan>) {
+    let url = loaded
+        .manifest
+        .runtimes
+        .get(name)
+        .and_then(|spec| spec.url.as_deref())
+        .unwrap_or_default();
+    if redact_url(url) != url {
+        return (None, None);
+    }
+    let source = NamedSource::new(loaded.path.display().to_string(), loaded.text.clone());
+    (
+        Some(Arc::new(source)),
+        loaded.span_of(&["runtimes", name, key]),
+    )
+}
+
+/// The error for runtime `name`'s archive from `url` hashing to `actual` where its pin (from
+/// slug.toml, else slug.lock) says `expected`: it underlines the pin when slug.toml holds it,
+/// else the URL slug.lock pins, and says how to fix that pin.
+pub(crate) fn checksum_mismatch(
+    loaded: &LoadedManifest,
+    name: &str,
+    url: &str,
+    expected: &str,
+    actual: &str,
+) -> RuntimeError {
+    let in_manifest = loaded
+        .manifest
+        .runtimes
+        .get(name)
+        .is_some_and(|spec| spec.sha256.is_some());
+    let (pinned_in, key, label, help) = if in_manifest {
+        (
+            "slug.toml",
+            "sha256",
+            "the archive does not have this hash".to_owned(),
+            format!(
+                "if the archive at the URL is the one you mean, set sha256 = \"{actual}\", or \
+                 remove `sha256` and run `slugplan lock` to pin what the URL serves in slug.lock"
+            ),
+        )
+    } else {
+        (
+            "slug.lock",
+            "url",
+            format!("slug.lock pins sha256 {expected} for this URL"),
+            "the archive changed since it was locked; if the new one is trusted, run \
+             `slugplan lock` to pin it again"
+                .to_owned(),
+        )
+    };
+    let (manifest, span) = located(loaded, name, key);
+    RuntimeError::ChecksumMismatch(Box::new(ChecksumMismatch {
+        name: name.to_owned(),
+        url: redact_url(url),
+        expected: expected.to_owned(),
+        actual: actual.to_owned(),
+        pinned_in,
+        manifest,
+        span,
+        label,
+        help,
+    }))
 }
 
 fn spec<'a>(
@@ -230,7 +295,7 @@ async fn fetch_with(
         let archive = writable(cache, name, CacheKey::RuntimeArchive(&sha))?;
         if !archive.is_file() {
             let url = absolute_url(loaded, &url);
-            downloaded = fetch_pinned(fetcher, name, &url, &sha, &archive).await?;
+            downloaded = fetch_pinned(fetcher, loaded, name, &url, &sha, &archive).await?;
         }
         let (name_owned, limits, strip) = (
             name.to_owned(),
@@ -257,6 +322,7 @@ async fn fetch_with(
 /// downloaded (0 when another process stored it while this one waited for the lock).
 async fn fetch_pinned(
     fetcher: &fetch::Fetcher<'_>,
+    loaded: &LoadedManifest,
     name: &str,
     url: &str,
     sha: &str,
@@ -268,12 +334,7 @@ async fn fetch_pinned(
     }
     let download = fetch::download(fetcher, name, url).await?;
     if download.sha256 != sha {
-        return Err(RuntimeError::ChecksumMismatch {
-            name: name.to_owned(),
-            url: redact_url(url),
-            expected: sha.to_owned(),
-            actual: download.sha256,
-        });
+        return Err(checksum_mismatch(loaded, name, url, sha, &download.sha256));
     }
     crate::cache::persist(download.temp, archive).map_err(|source| RuntimeError::Cache {
         name: name.to_owned(),

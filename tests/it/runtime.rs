@@ -228,10 +228,7 @@ fn file_url_is_verified_and_cached() {
         "[runtimes.ruby]\nurl = \"{url}\"\nsha256 = \"{wrong}\"\n"
     ));
     let err = fetch(&other, &loaded, "ruby").unwrap_err();
-    assert!(
-        matches!(err, RuntimeError::ChecksumMismatch { .. }),
-        "{err}"
-    );
+    assert!(matches!(err, RuntimeError::ChecksumMismatch(_)), "{err}");
     assert!(bucket_entries(&other, Bucket::RuntimeArchives).is_empty());
 }
 
@@ -247,13 +244,20 @@ fn wrong_checksum_names_url_and_both_hashes_and_keeps_nothing() {
         server.url_of("/ruby.tgz")
     ));
     let err = fetch(&ctx, &loaded, "ruby").unwrap_err();
-    insta::assert_snapshot!(ctx.redact(&render(&err)), @"
-    × runtime `ruby`: checksum mismatch for http://127.0.0.1:[PORT]/ruby.tgz: expected sha256
-    │ abababababababababababababababababababababababababababababababab, got
-    │ [ACTUAL_SHA256]
-    help: the file changed upstream or the pin is wrong; if the new file is trusted, update `sha256`
-          or run `slugplan lock`
-    ");
+    insta::assert_snapshot!(ctx.redact(&render(&err)), @r#"
+     × runtime `ruby`: checksum mismatch: the archive at http://127.0.0.1:[PORT]/ruby.tgz has sha256
+     │ [ACTUAL_SHA256], but slug.toml pins sha256
+     │ abababababababababababababababababababababababababababababababab
+      ╭─[[PROJECT]/slug.toml:3:10]
+    2 │ url = "http://127.0.0.1:[PORT]/ruby.tgz"
+    3 │ sha256 = "abababababababababababababababababababababababababababababababab"
+      ·          ─────────────────────────────────┬────────────────────────────────
+      ·                                           ╰── the archive does not have this hash
+      ╰────
+     help: if the archive at the URL is the one you mean, set sha256 =
+           "[ACTUAL_SHA256]", or remove `sha256` and
+           run `slugplan lock` to pin what the URL serves in slug.lock
+    "#);
     assert!(bucket_entries(&ctx, Bucket::RuntimeArchives).is_empty());
     assert!(bucket_entries(&ctx, Bucket::RuntimeTrees).is_empty());
 }

@@ -1,6 +1,7 @@
 //! `slugplan lock` and `slugplan fetch` as processes: slug.lock flows, progress output and
 //! redaction, two processes sharing one cache.
 
+use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use slugplan::cache::Bucket;
@@ -47,14 +48,22 @@ fn lock_pins_sorted_urls_and_is_stable() {
     );
     assert_eq!(text, expected);
 
-    // Again: no download, same bytes. Then fetch uses the pins without downloading again.
-    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["lock"]), @"
+    // It is committed: readable by everyone, as git would check it out.
+    let mode = std::fs::metadata(ctx.dir.join("slug.lock"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o644, "{mode:o}");
+
+    // Again: every runtime is read again (a pin is only ever what was read), the bytes are the
+    // same, so is the file. Then fetch uses the pins and the archives lock stored.
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["lock", "--quiet"]), @"
     exit code: 0
     ----- stdout -----
 
     ----- stderr -----
-           Wrote ./slug.lock
     ");
+    assert_eq!((server.hits("/node.tgz"), server.hits("/ruby.tgz")), (2, 2));
     assert_eq!(
         std::fs::read_to_string(ctx.dir.join("slug.lock")).unwrap(),
         expected
@@ -65,7 +74,99 @@ fn lock_pins_sorted_urls_and_is_stable() {
     anode	[CACHE]/runtime-trees-v1/[NODE_SHA256]-s1-x1
     zruby	[CACHE]/runtime-trees-v1/[RUBY_SHA256]-s0-x1
     ");
-    assert_eq!((server.hits("/node.tgz"), server.hits("/ruby.tgz")), (1, 1));
+    assert_eq!((server.hits("/node.tgz"), server.hits("/ruby.tgz")), (2, 2));
+}
+
+/// `slugplan lock` with a wrong `sha256` in slug.toml: it reads the archive, and refuses,
+/// naming both hashes and underlining the pin, instead of copying the pin into slug.lock.
+#[test]
+fn lock_refuses_a_manifest_sha256_the_archive_does_not_have() {
+    let mut ctx = TestContext::new();
+    let tgz = ruby_archive(ctx.temp.path(), "z", "ruby.tgz");
+    let server = serve(vec![("/ruby.tgz", Route::file(&tgz))]);
+    let wrong = "ab".repeat(32);
+    ctx.write(
+        "slug.toml",
+        format!(
+            "[runtimes.ruby]\nurl = \"{}\"\nsha256 = \"{wrong}\"\n",
+            server.url_of("/ruby.tgz")
+        ),
+    );
+    ctx.filter_sizes();
+    ctx.add_filter(sha256_of(&tgz), "[ACTUAL_SHA256]");
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["lock"]), @r#"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+     Downloading ruby from http://127.0.0.1:[PORT]/ruby.tgz ([SIZE])
+         Fetched ruby ([SIZE])
+      × runtime `ruby`: checksum mismatch: the archive at http://127.0.0.1:[PORT]/ruby.tgz has sha256
+      │ [ACTUAL_SHA256], but slug.toml pins sha256
+      │ abababababababababababababababababababababababababababababababab
+       ╭─[slug.toml:3:10]
+     2 │ url = "http://127.0.0.1:[PORT]/ruby.tgz"
+     3 │ sha256 = "abababababababababababababababababababababababababababababababab"
+       ·          ─────────────────────────────────┬────────────────────────────────
+       ·                                           ╰── the archive does not have this hash
+       ╰────
+      help: if the archive at the URL is the one you mean, set sha256 =
+            "[ACTUAL_SHA256]", or remove `sha256` and
+            run `slugplan lock` to pin what the URL serves in slug.lock
+    "#);
+    assert_eq!(server.hits("/ruby.tgz"), 1, "the archive was read");
+    assert!(!ctx.dir.join("slug.lock").exists(), "nothing is locked");
+
+    // The right one is pinned as it is: the bytes read have it.
+    ctx.write(
+        "slug.toml",
+        format!(
+            "[runtimes.ruby]\nurl = \"{}\"\nsha256 = \"{}\"\n",
+            server.url_of("/ruby.tgz"),
+            sha256_of(&tgz)
+        ),
+    );
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["lock"]), @"
+    exit code: 0
+    ----- stdout -----
+
+    ----- stderr -----
+     Downloading ruby from http://127.0.0.1:[PORT]/ruby.tgz ([SIZE])
+         Fetched ruby ([SIZE])
+          Locked ruby sha256:[ACTUAL_SHA256]
+           Wrote ./slug.lock
+    ");
+}
+
+/// The bytes behind a locked URL change: `lock` pins what it reads now and says so, and never
+/// calls the entry stale (its URL did not change).
+#[test]
+fn lock_repins_an_archive_that_changed_behind_the_same_url() {
+    let mut ctx = TestContext::new();
+    let v1 = ruby_archive(ctx.temp.path(), "z", "ruby.tgz");
+    let v2 = ruby_archive(ctx.temp.path(), "J", "ruby.tar.xz");
+    std::fs::copy(&v1, ctx.dir.join("ruby.archive")).unwrap();
+    ctx.write(
+        "slug.toml",
+        "[runtimes.ruby]\nurl = \"file:ruby.archive\"\n",
+    );
+    assert!(ctx.run(&["lock"]).status.success());
+    std::fs::copy(&v2, ctx.dir.join("ruby.archive")).unwrap();
+    ctx.filter_sizes();
+    ctx.add_filter(sha256_of(&v1), "[V1_SHA256]");
+    ctx.add_filter(sha256_of(&v2), "[V2_SHA256]");
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["lock"]), @"
+    exit code: 0
+    ----- stdout -----
+
+    ----- stderr -----
+     Downloading ruby from file://[PROJECT]/ruby.archive ([SIZE])
+         Fetched ruby ([SIZE])
+    warning: ruby: the archive at its URL changed since it was locked (slug.lock had sha256:[V1_SHA256]); pinned sha256:[V2_SHA256], the bytes read now
+           Wrote ./slug.lock
+    ");
+    let lock = std::fs::read_to_string(ctx.dir.join("slug.lock")).unwrap();
+    assert!(lock.contains(&sha256_of(&v2)), "{lock}");
 }
 
 #[test]
