@@ -82,9 +82,16 @@ pub enum StackError {
     },
 }
 
-/// The stacks slugplan knows (and the local platform runs), oldest first.
+/// The stacks slugplan knows (and the local platform runs, and can check binaries against),
+/// oldest first: the one list validation, the build and the manifest's JSON Schema take them
+/// from.
 pub fn known() -> impl Iterator<Item = &'static str> {
     STACKS.iter().map(|(name, _)| *name)
+}
+
+/// Whether slugplan knows stack `stack`.
+pub fn is_known(stack: &str) -> bool {
+    known().any(|known| known == stack)
 }
 
 fn known_stacks() -> String {

@@ -16,13 +16,16 @@ mod diagnostic;
 pub mod interpolate;
 pub mod names;
 pub mod procfile;
+pub mod project_path;
 pub mod promotion;
+mod shape;
 mod spans;
 mod types;
 mod validate;
 
 pub use app_path::{AppPath, AppPathError};
-pub use diagnostic::{DiagnosticRecord, SourceDiagnostic};
+pub use diagnostic::{DiagnosticRecord, QuotedText, SourceDiagnostic, shown};
+pub use project_path::{ProjectPathError, ReadError};
 pub use spans::{Part, TomlLocator};
 pub use types::*;
 
@@ -45,9 +48,9 @@ pub enum ManifestError {
     Read {
         /// The manifest's path.
         path: PathBuf,
-        /// The underlying I/O error.
+        /// Why (it is missing, not a regular file, too large, not UTF-8).
         #[source]
-        source: std::io::Error,
+        source: ReadError,
     },
     /// One problem, located in the file it is about.
     #[error(transparent)]
@@ -63,20 +66,22 @@ pub enum ManifestError {
         #[related]
         problems: Vec<SourceDiagnostic>,
     },
-    /// A Procfile named by the manifest could not be read.
-    #[error("cannot read Procfile {} of slug `{slug}`", path.display())]
+    /// A Procfile named by the manifest (or found in the source root) could not be read.
+    #[error("cannot read Procfile {} of slug `{slug}`", display_path(path))]
     #[diagnostic(
         code(slugplan::manifest::procfile_read),
-        help("the `procfile` path is relative to the slug's `source` directory")
+        help(
+            "the `procfile` path is relative to the slug's `source` directory and must be a regular file inside the project"
+        )
     )]
     ReadProcfile {
         /// The slug whose Procfile it is.
         slug: String,
         /// The Procfile's path.
         path: PathBuf,
-        /// The underlying I/O error.
+        /// Why: outside the project, not a regular file, too large, not UTF-8, or an I/O error.
         #[source]
-        source: std::io::Error,
+        source: ReadError,
     },
     /// A slug name that the manifest does not define.
     #[error(transparent)]
@@ -147,9 +152,12 @@ pub struct LoadedManifest {
 }
 
 impl LoadedManifest {
-    /// Resolves a path written in the manifest against the manifest's directory.
+    /// Resolves a path written in the manifest against the manifest's directory, lexically
+    /// (`.` components dropped, so a file of `source = "."` shows as `./web.js`, not
+    /// `././web.js`). Whether it stays inside the project is [`project_path`]'s rule, which
+    /// validation applies.
     pub fn resolve(&self, path: &Path) -> PathBuf {
-        self.dir.join(path)
+        self.dir.join(path).components().collect()
     }
 
     /// Slug `name`'s spec, or the error saying the manifest has no such slug.
@@ -166,23 +174,51 @@ impl LoadedManifest {
         self.resolve(&slug.source)
     }
 
-    /// The Procfile slug `slug` reads its process types from, if it names one.
+    /// The Procfile slug `slug` reads its process types from: the one its `procfile` names,
+    /// else, when it has no `process_types` either, a `Procfile` in its source root (as Heroku
+    /// reads it), if there is one. The path is as written, relative to the manifest's
+    /// directory: [`LoadedManifest::read_procfile`] checks it stays inside the project.
     pub fn procfile_path(&self, slug: &SlugSpec) -> Option<PathBuf> {
-        let procfile = slug.procfile.as_ref()?;
-        Some(self.source_dir(slug).join(procfile))
+        match (&slug.procfile, &slug.process_types) {
+            (Some(procfile), _) => Some(slug.source.join(procfile)),
+            (None, Some(_)) => None,
+            (None, None) => {
+                let default = slug.source.join(DEFAULT_PROCFILE);
+                // Any kind of entry counts: reading it says what is wrong with one that is not
+                // a regular file, rather than silently releasing no process types.
+                self.resolve(&default)
+                    .symlink_metadata()
+                    .is_ok()
+                    .then_some(default)
+            }
+        }
+    }
+
+    /// Reads slug `slug`'s Procfile ([`LoadedManifest::procfile_path`]), if it has one: its
+    /// path resolved against the manifest's directory, and its text, or why it cannot be read
+    /// (outside the project, not a regular file, over [`project_path::MAX_PROCFILE_BYTES`]).
+    pub fn read_procfile(&self, slug: &SlugSpec) -> Option<(PathBuf, Result<String, ReadError>)> {
+        let written = self.procfile_path(slug)?;
+        Some(match project_path::inside_project(&self.dir, &written) {
+            Ok(path) => {
+                let text = project_path::read_file(&path, project_path::MAX_PROCFILE_BYTES);
+                (path, text)
+            }
+            Err(why) => (self.resolve(&written), Err(why.into())),
+        })
     }
 
     /// The process types of slug `name`: its `process_types` table, or its Procfile read now.
     /// No table and no Procfile: no process types.
     pub fn process_types(&self, name: &str) -> Result<BTreeMap<String, String>, ManifestError> {
         let spec = self.slug(name)?;
-        let Some(path) = self.procfile_path(spec) else {
+        let Some((path, text)) = self.read_procfile(spec) else {
             return Ok(spec.process_types.clone().unwrap_or_default());
         };
-        let text = fs_err::read_to_string(&path).map_err(|err| ManifestError::ReadProcfile {
+        let text = text.map_err(|source| ManifestError::ReadProcfile {
             slug: name.to_owned(),
             path: path.clone(),
-            source: err,
+            source,
         })?;
         procfile::parse(&text).map_err(|problems| {
             ManifestError::from_problems(&path, procfile_diagnostics(&path, &text, problems))
@@ -210,9 +246,11 @@ impl LoadedManifest {
 
 /// Reads, parses and validates the manifest at `path`. Every problem found is reported at once.
 pub fn load(path: &Path) -> Result<LoadedManifest, ManifestError> {
-    let text = fs_err::read_to_string(path).map_err(|err| ManifestError::Read {
-        path: path.to_owned(),
-        source: err,
+    let text = project_path::read_file(path, project_path::MAX_MANIFEST_BYTES).map_err(|err| {
+        ManifestError::Read {
+            path: path.to_owned(),
+            source: err,
+        }
     })?;
     let dir = path
         .parent()
@@ -220,7 +258,8 @@ pub fn load(path: &Path) -> Result<LoadedManifest, ManifestError> {
         .unwrap_or(Path::new("."))
         .to_owned();
     let locator = TomlLocator::new(path, &text);
-    let manifest = parse(&text, &locator).map_err(ManifestError::Problem)?;
+    let manifest =
+        parse(&text, &locator).map_err(|problems| ManifestError::from_problems(path, problems))?;
     let loaded = LoadedManifest {
         path: path.to_owned(),
         dir,
@@ -235,18 +274,21 @@ pub fn load(path: &Path) -> Result<LoadedManifest, ManifestError> {
     }
 }
 
-/// Parses the TOML and maps it onto [`Manifest`]; a syntax error, an unknown key or a wrong
-/// type becomes a diagnostic underlining the offending text.
-fn parse(text: &str, locator: &TomlLocator) -> Result<Manifest, Box<SourceDiagnostic>> {
+/// Parses the TOML and maps it onto [`Manifest`]; a syntax error, or every unknown key, wrong
+/// type and missing key ([`shape`]), becomes a diagnostic underlining the offending text.
+fn parse(text: &str, locator: &TomlLocator) -> Result<Manifest, Vec<SourceDiagnostic>> {
     let root = toml::de::DeTable::parse(text).map_err(|err| {
-        let diag = toml_diagnostic(
+        vec![toml_diagnostic(
             locator,
             "slugplan::manifest::syntax",
             &err,
             "invalid TOML here",
-        );
-        Box::new(diag)
+        )]
     })?;
+    let problems = shape::check(root.get_ref(), root.span(), locator);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
     Manifest::deserialize(toml::de::Deserializer::from(root)).map_err(|err| {
         let message = err.message();
         let label = if message.starts_with("unknown field") {
@@ -262,7 +304,7 @@ fn parse(text: &str, locator: &TomlLocator) -> Result<Manifest, Box<SourceDiagno
         };
         let diag = toml_diagnostic(locator, "slugplan::manifest::schema", &err, label)
             .with_help("`slugplan schema` prints every key slug.toml accepts, with its type");
-        Box::new(diag)
+        vec![diag]
     })
 }
 
@@ -274,12 +316,22 @@ fn toml_diagnostic(
 ) -> SourceDiagnostic {
     // toml's messages may span lines ("expected ..."); keep them on one.
     // serde speaks of sequences and maps; TOML users write arrays and tables.
+    // Cut: the message may quote a key or value of any length.
     let mut message = err
         .message()
         .trim_end()
         .replace('\n', "; ")
         .replace("a sequence", "an array")
         .replace("a map", "a table");
+    if message.chars().count() > diagnostic::MAX_QUOTED_LINE {
+        message = format!(
+            "{}…",
+            message
+                .chars()
+                .take(diagnostic::MAX_QUOTED_LINE)
+                .collect::<String>()
+        );
+    }
     if let Some(key) = err.span().and_then(|span| locator.path_at(&span)) {
         message = format!("{key}: {message}");
     }
@@ -296,13 +348,16 @@ fn procfile_diagnostics(
     text: &str,
     problems: Vec<procfile::ProcfileProblem>,
 ) -> Vec<SourceDiagnostic> {
-    let text: Arc<str> = Arc::from(text);
     let name = display_path(path);
+    // Only the offending line is quoted: the file's other lines are none of the diagnostic's
+    // business (a Procfile is read because the manifest names it, whatever it holds).
+    let quoted = Arc::new(QuotedText::new(Arc::from(text)));
     problems
         .into_iter()
         .map(|p| {
             SourceDiagnostic::new("slugplan::manifest::procfile", p.message)
-                .in_file(&name, Arc::clone(&text))
+                .in_quoted_file(&name, Arc::clone(&quoted))
+                .offending_line_only()
                 .with_label(p.span, p.label)
                 .with_help("each Procfile line is `name: command`; `#` starts a comment")
         })
@@ -318,6 +373,9 @@ fn defined<'a>(what: &str, names: impl Iterator<Item = &'a String>) -> String {
         format!("defined {what}: {}", names.join(", "))
     }
 }
+
+/// The Procfile a slug without `procfile` and `process_types` reads, from its source root.
+pub const DEFAULT_PROCFILE: &str = "Procfile";
 
 /// `path` as shown to users: without a leading `./`.
 fn display_path(path: &Path) -> String {

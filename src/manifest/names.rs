@@ -18,8 +18,6 @@ pub const PROCESS_TYPE_PATTERN: &str = r"^[-\w]{1,128}$";
 pub const CONFIG_VAR_PATTERN: &str = r"^\w+$";
 /// A SHA-256 digest as slug.toml and slug.lock spell it: 64 lowercase hex digits.
 pub const SHA256_PATTERN: &str = r"^[0-9a-f]{64}$";
-/// Heroku stack names such as `heroku-24`.
-pub const STACK_PATTERN: &str = r"^heroku-[0-9]{2}$";
 
 fn compile(pattern: &str) -> Regex {
     RegexBuilder::new(pattern)
@@ -33,7 +31,6 @@ static PIPELINE_NAME: LazyLock<Regex> = LazyLock::new(|| compile(PIPELINE_NAME_P
 static PROCESS_TYPE: LazyLock<Regex> = LazyLock::new(|| compile(PROCESS_TYPE_PATTERN));
 static CONFIG_VAR: LazyLock<Regex> = LazyLock::new(|| compile(CONFIG_VAR_PATTERN));
 static SHA256: LazyLock<Regex> = LazyLock::new(|| compile(SHA256_PATTERN));
-static STACK: LazyLock<Regex> = LazyLock::new(|| compile(STACK_PATTERN));
 
 /// Whether `name` is a valid Heroku app name ([`APP_NAME_PATTERN`]).
 pub fn is_app_name(name: &str) -> bool {
@@ -58,11 +55,6 @@ pub fn is_config_var(name: &str) -> bool {
 /// Whether `hash` is a SHA-256 in slug.toml's spelling ([`SHA256_PATTERN`]).
 pub fn is_sha256(hash: &str) -> bool {
     SHA256.is_match(hash)
-}
-
-/// Whether `stack` looks like a Heroku stack name ([`STACK_PATTERN`]).
-pub fn is_stack(stack: &str) -> bool {
-    STACK.is_match(stack)
 }
 
 #[cfg(test)]
@@ -121,12 +113,5 @@ mod tests {
         assert!(!is_pipeline_name("ex"));
         assert!(!is_pipeline_name("Example"));
         assert!(!is_pipeline_name(&"x".repeat(31)));
-    }
-
-    #[test]
-    fn stacks_look_like_heroku_stacks() {
-        assert!(is_stack("heroku-24"));
-        assert!(!is_stack("heroku-2"));
-        assert!(!is_stack("cedar"));
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use toml::de::{DeTable, DeValue};
 
+use super::diagnostic::QuotedText;
 use super::{SourceDiagnostic, display_path};
 
 /// Which part of a `key = value` pair a diagnostic underlines.
@@ -28,7 +29,7 @@ pub enum Part {
 #[derive(Debug, Clone)]
 pub struct TomlLocator {
     name: String,
-    text: Arc<str>,
+    quoted: Arc<QuotedText>,
     index: SpanIndex,
 }
 
@@ -38,7 +39,7 @@ impl TomlLocator {
     pub fn new(path: &Path, text: &str) -> Self {
         TomlLocator {
             name: display_path(path),
-            text: Arc::from(text),
+            quoted: Arc::new(QuotedText::new(Arc::from(text))),
             index: SpanIndex::parse(text).unwrap_or_default(),
         }
     }
@@ -82,14 +83,14 @@ impl TomlLocator {
 
     /// A diagnostic in this file without a label yet.
     pub fn diagnostic(&self, code: &'static str, message: impl Into<String>) -> SourceDiagnostic {
-        SourceDiagnostic::new(code, message).in_file(&self.name, Arc::clone(&self.text))
+        SourceDiagnostic::new(code, message).in_quoted_file(&self.name, Arc::clone(&self.quoted))
     }
 
     /// The span of `needle` inside the string value at `path`, when the file writes it there
     /// literally (no escape sequence in the way); the first occurrence.
     pub fn span_in_value(&self, path: &[&str], needle: &str) -> Option<Range<usize>> {
         let value = self.span(path, Part::Value)?;
-        let written = self.text.get(value.clone())?;
+        let written = self.quoted.text().get(value.clone())?;
         let at = written.find(needle)?;
         Some(value.start + at..value.start + at + needle.len())
     }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::names::{
     APP_NAME_PATTERN, CONFIG_VAR_PATTERN, PIPELINE_NAME_PATTERN, PROCESS_TYPE_PATTERN,
-    SHA256_PATTERN, STACK_PATTERN,
+    SHA256_PATTERN,
 };
 
 /// A whole `slug.toml`: runtimes to fetch, slugs to build, apps and what each runs.
@@ -69,10 +69,11 @@ pub enum PlatformKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Runtime {
-    /// Where to fetch the archive: `https://`, `http://` or `file://`. A `.tar.gz`, `.tgz` or
-    /// `.tar.xz` archive. Exactly one of `url` and `path` is given.
+    /// Where to fetch the archive: `https://`, `http://`, `file://` or a relative `file:`
+    /// (relative to the manifest's directory). A `.tar.gz`, `.tgz` or `.tar.xz` archive.
+    /// Exactly one of `url` and `path` is given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^(https?|file)://"))]
+    #[schemars(regex(pattern = r"^(https?://|file:)"))]
     pub url: Option<String>,
     /// A local directory used as the runtime tree as it is (relative to the manifest).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,8 +87,9 @@ pub struct Runtime {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dest: Option<String>,
     /// Leading path components to drop from every archive entry (1 for tarballs with a
-    /// top-level folder, such as Node's).
+    /// top-level folder, such as Node's), at most 32.
     #[serde(default)]
+    #[schemars(range(max = MAX_STRIP_COMPONENTS))]
     pub strip_components: u32,
 }
 
@@ -119,9 +121,9 @@ pub struct SlugSpec {
     /// lines, blank lines and `#` comments skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub procfile: Option<PathBuf>,
-    /// The stack the slug is built for (default `heroku-24`).
+    /// The stack the slug is built for (default `heroku-24`): one slugplan knows.
     #[serde(default = "default_stack")]
-    #[schemars(regex(pattern = STACK_PATTERN))]
+    #[schemars(schema_with = "stack_schema")]
     pub stack: String,
 }
 
@@ -371,6 +373,20 @@ impl Stage {
 
 /// The stack a slug is built for when the manifest does not say.
 pub const DEFAULT_STACK: &str = "heroku-24";
+
+/// The most leading components a runtime's `strip_components` may drop: real archives have
+/// one top-level folder, and no archive's names are this deep.
+pub const MAX_STRIP_COMPONENTS: u32 = 32;
+
+/// The stacks slugplan knows, from [`crate::stack`], as the schema's allowed values.
+fn stack_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let stacks: Vec<&str> = crate::stack::known().collect();
+    schemars::json_schema!({
+        "type": "string",
+        "enum": stacks,
+        "default": DEFAULT_STACK,
+    })
+}
 
 fn default_source() -> PathBuf {
     PathBuf::from(".")

@@ -3,7 +3,7 @@
 //! dyno sizes of the generation that runs slugs.
 
 use super::super::names::{CONFIG_VAR_PATTERN, is_config_var};
-use super::super::{AppSpec, Part, interpolate};
+use super::super::{AppSpec, Part, interpolate, shown};
 use super::Checker;
 use crate::dyno;
 use crate::platform::Generation;
@@ -18,7 +18,9 @@ impl Checker<'_> {
                     Part::Key,
                     "slugplan::manifest::config_var_name",
                     format!(
-                        "app `{name}`: config var name `{key}` does not match {CONFIG_VAR_PATTERN}"
+                        "app `{}`: config var name `{}` does not match {CONFIG_VAR_PATTERN}",
+                        shown(name),
+                        shown(key)
                     ),
                     "invalid config var name",
                     Some("use letters, digits and `_`, e.g. DATABASE_URL".into()),
@@ -47,20 +49,21 @@ impl Checker<'_> {
             .and_then(|slug| self.loaded.process_types(slug).ok());
         for (process, spec) in &app.formation {
             let at = ["apps", name, "formation", process.as_str()];
-            if self.process_type_name(&at, &format!("app `{name}`"), process)
+            if self.process_type_name(&at, &format!("app `{}`", shown(name)), process)
                 && let (Some(slug), Some(types)) = (&slug, &types)
                 && !types.contains_key(process)
             {
                 let has = if types.is_empty() {
                     format!(
-                        "slug `{slug}` has no process types: give it `process_types` or a `procfile`"
+                        "slug `{}` has no process types: give it `process_types` or a `procfile`",
+                        shown(slug)
                     )
                 } else {
-                    let names: Vec<&str> = types.keys().map(String::as_str).collect();
-                    format!("slug `{slug}` has: {}", names.join(", "))
+                    let names: Vec<String> = types.keys().map(|t| shown(t)).collect();
+                    format!("slug `{}` has: {}", shown(slug), names.join(", "))
                 };
                 let via = match &app.promote_from {
-                    Some(source) => format!(" (promoted from `{source}`)"),
+                    Some(source) => format!(" (promoted from `{}`)", shown(source)),
                     None => String::new(),
                 };
                 self.report(
@@ -68,9 +71,12 @@ impl Checker<'_> {
                     Part::Key,
                     "slugplan::manifest::unknown_process_type",
                     format!(
-                        "app `{name}`{via} scales process type `{process}`, which slug `{slug}` does not have"
+                        "app `{}`{via} scales process type `{}`, which slug `{}` does not have",
+                        shown(name),
+                        shown(process),
+                        shown(slug)
                     ),
-                    &format!("not a process type of slug `{slug}`"),
+                    &format!("not a process type of slug `{}`", shown(slug)),
                     Some(has),
                 );
             }
@@ -82,8 +88,10 @@ impl Checker<'_> {
                     Part::Value,
                     "slugplan::manifest::dyno_size",
                     format!(
-                        "app `{name}`: `{size}` is not a dyno size of Heroku's Cedar generation, \
-                         the one that runs slugs"
+                        "app `{}`: `{}` is not a dyno size of Heroku's Cedar generation, \
+                         the one that runs slugs",
+                        shown(name),
+                        shown(size)
                     ),
                     "unknown dyno size",
                     Some(

@@ -248,7 +248,7 @@ fn go_output_climbing_out_of_app() {
     assert_invalid(
         "go_output_outside_app",
         "[slugs.api]\nsource = \"web\"\n\n[slugs.api.go]\noutput = \"../bin/web\"\n",
-        &[WEB],
+        &[WEB, ("web/go.mod", "module example.com/web\n")],
         "slug.toml:5:10",
     );
 }
@@ -369,5 +369,101 @@ fn a_config_var_name_the_api_refuses_is_underlined() {
          [apps.example-web.config]\n\"SESSION-SECRET\" = \"x\"\n",
         &[WEB],
         "slug.toml:7:1",
+    );
+}
+
+#[test]
+fn a_stack_slugplan_does_not_know_is_refused_by_validate_as_by_plan() {
+    assert_invalid(
+        "unknown_stack",
+        "[slugs.web]\nsource = \"web\"\nstack = \"heroku-42\"\n",
+        &[WEB],
+        "slug.toml:3:9",
+    );
+}
+
+/// serde stops at the first unknown key; the shape check reports each, with every wrong type
+/// and missing key, at once.
+#[test]
+fn every_unknown_key_and_wrong_type_is_reported_at_once() {
+    let stderr = assert_invalid(
+        "many_shape_problems",
+        "[slugs.web]\nsource = \"web\"\nfoo = 1\nbar = 2\n\n[slugs.web.go]\nouput = \"bin/web\"\n\n[apps.example-web]\nslug = \"web\"\ncreate = \"yes\"\n",
+        &[WEB],
+        "slug.toml:3:1",
+    );
+    assert!(stderr.contains("slug.toml has 5 problems"), "{stderr}");
+}
+
+#[test]
+fn strip_components_is_bounded() {
+    assert_invalid(
+        "strip_components_bound",
+        "[runtimes.node]\nurl = \"https://nodejs.org/dist/node.tar.gz\"\nstrip_components = 4294967295\n",
+        &[],
+        "slug.toml:3:20",
+    );
+    // Beyond the integer type itself: the shape check, before serde.
+    assert_invalid(
+        "strip_components_overflow",
+        "[runtimes.node]\nurl = \"https://nodejs.org/dist/node.tar.gz\"\nstrip_components = 4294967296\n",
+        &[],
+        "slug.toml:3:20",
+    );
+}
+
+/// A NUL cannot be stored in a tar name: the tree would be corrupt.
+#[test]
+fn a_dest_with_a_nul_is_refused() {
+    assert_invalid(
+        "dest_nul",
+        "[runtimes.node]\nurl = \"https://nodejs.org/dist/node.tar.gz\"\ndest = \"no\\u0000de\"\n",
+        &[],
+        "slug.toml:3:8",
+    );
+}
+
+#[test]
+fn a_missing_file_url_archive_is_reported_with_its_runtime_and_line() {
+    assert_invalid(
+        "file_url_missing",
+        "[runtimes.node]\nurl = \"file:runtimes/node.tgz\"\n",
+        &[],
+        "slug.toml:2:7",
+    );
+}
+
+#[test]
+fn a_go_build_needs_its_module_and_the_stacks_platform() {
+    assert_invalid(
+        "go_module_and_target",
+        "[slugs.api]\nsource = \"web\"\n\n[slugs.api.go]\nmodule = \"cmd\"\noutput = \"bin/api\"\ngoarch = \"arm64\"\n",
+        &[WEB],
+        "slug.toml:5:10",
+    );
+}
+
+/// Heroku reads the source's Procfile when nothing else is said, and so does slugplan: a
+/// broken one fails validation instead of a slug with no process types being released.
+#[test]
+fn the_source_procfile_is_read_without_a_procfile_key() {
+    assert_invalid(
+        "default_procfile_malformed",
+        "[slugs.web]\nsource = \"web\"\n",
+        &[
+            WEB,
+            ("web/Procfile", "web: node web.js\nworker node worker.js\n"),
+        ],
+        "web/Procfile:2:1",
+    );
+}
+
+#[test]
+fn include_patterns_climbing_out_of_the_source_are_refused() {
+    assert_invalid(
+        "include_climbs_out",
+        "[slugs.web]\nsource = \"web\"\ninclude = [\"../secrets/**\"]\n",
+        &[WEB],
+        "slug.toml:3:12",
     );
 }

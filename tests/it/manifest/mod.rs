@@ -2,6 +2,7 @@
 //! modules use to point into the manifest. Error diagnostics are in [`errors`].
 
 mod errors;
+mod hostile;
 
 use std::path::Path;
 
@@ -11,10 +12,10 @@ use errors::WEB;
 #[test]
 fn valid_manifest_prints_a_summary_and_json() {
     let ctx = TestContext::new();
-    ctx.write(WEB.0, WEB.1);
+    ctx.write(&format!("deploy/{}", WEB.0), WEB.1);
     ctx.write(
         "deploy/slug.toml",
-        "[slugs.web]\nsource = \"../web\"\n\n[apps.example-web]\nslug = \"web\"\n",
+        "[slugs.web]\nsource = \"web\"\n\n[apps.example-web]\nslug = \"web\"\n",
     );
     slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["-f", "deploy/slug.toml", "validate"]), @"
     exit code: 0
@@ -98,6 +99,7 @@ fn example_project() -> TestContext {
     ctx.write("examples/node/web.js", "console.log('Hello World')\n");
     ctx.write("examples/ruby/server.rb", "puts 'Hello World'\n");
     ctx.write("examples/go/web.go", "package main\n\nfunc main() {}\n");
+    ctx.write("examples/go/go.mod", "module example.com/web\n\ngo 1.22\n");
     ctx
 }
 
@@ -209,8 +211,9 @@ fn process_types_come_from_the_table_or_the_procfile() {
     );
     ctx.write(
         "slug.toml",
-        "[slugs.web]\nsource = \"web\"\nprocfile = \"Procfile\"\n\n[slugs.api]\nsource = \"web\"\nprocess_types = { web = \"bin/web\" }\n\n[slugs.bare]\nsource = \"web\"\n",
+        "[slugs.web]\nsource = \"web\"\nprocfile = \"Procfile\"\n\n[slugs.api]\nsource = \"web\"\nprocess_types = { web = \"bin/web\" }\n\n[slugs.bare]\nsource = \"web\"\n\n[slugs.none]\nsource = \"other\"\n",
     );
+    ctx.write("other/index.html", "<p>static</p>\n");
     let loaded = ctx.load_manifest();
     let web = loaded.process_types("web").unwrap();
     assert_eq!(
@@ -222,7 +225,12 @@ fn process_types_come_from_the_table_or_the_procfile() {
     );
     let api = loaded.process_types("api").unwrap();
     assert_eq!(api["web"], "bin/web");
-    assert!(loaded.process_types("bare").unwrap().is_empty());
+    // Neither key: the Procfile in the source root, as Heroku reads it; without one, none.
+    assert_eq!(
+        loaded.process_types("bare").unwrap(),
+        loaded.process_types("web").unwrap()
+    );
+    assert!(loaded.process_types("none").unwrap().is_empty());
     assert!(matches!(
         loaded.process_types("nope"),
         Err(slugplan::manifest::ManifestError::UnknownSlug(_))
