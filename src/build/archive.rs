@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use super::{BuildError, key};
 use crate::checksum::Checksum;
 use crate::manifest::LoadedManifest;
-use crate::slug::PackedComponent;
+use crate::slug::{Component, PackedComponent};
 
 /// A slug archive in the cache: what both building and finding a slug give.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -54,6 +54,17 @@ impl ManifestFacts {
     /// The stack the slug is built for.
     pub(super) fn stack(&self) -> &str {
         &self.stack
+    }
+
+    /// Checks that each process type's command finds its program in `components`, the slug's
+    /// ([`super::commands`]).
+    pub(super) fn check_commands(
+        &self,
+        loaded: &LoadedManifest,
+        slug: &str,
+        components: &[Component],
+    ) -> Result<(), BuildError> {
+        super::commands::check(loaded, slug, &self.process_types, components)
     }
 
     /// The archive at `path` (`size` bytes) with `checksum`, built from `key` as slug `slug`.

@@ -34,6 +34,10 @@ pub enum BuildError {
         #[diagnostic_source]
         source: crate::stack::StackError,
     },
+    /// A process type's command names a program the slug does not have where it says.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Command(Box<super::commands::CommandError>),
     /// A runtime could not be made available (the runtime's error names it).
     #[error(transparent)]
     #[diagnostic(transparent)]

@@ -12,7 +12,7 @@ use super::{BuildError, BuildOptions, CachedSlug, key, pack_slug, slug_component
 use crate::cache::{Bucket, Cache, CacheError, CacheKey};
 use crate::checksum::Checksum;
 use crate::manifest::LoadedManifest;
-use crate::slug::SlugError;
+use crate::slug::{Component, SlugError};
 
 /// What the slug index remembers of a built slug.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -84,7 +84,7 @@ pub fn ensure_slug(
         .map_err(|source| BuildError::slug(slug, source))?;
     let cache_err = |err: crate::cache::CacheError| BuildError::slug(slug, SlugError::from(err));
     let index = SlugIndex::new(cache);
-    if let Some(found) = indexed(loaded, slug, &index, &key)? {
+    if let Some(found) = indexed(loaded, slug, &components, &index, &key)? {
         return Ok(found);
     }
     let keys = components
@@ -117,12 +117,17 @@ pub fn find_slug(loaded: &LoadedManifest, slug: &str, cache: &Cache) -> Option<C
     let components = slug_components(loaded, slug, cache).ok()?;
     let key = key::slug_key(loaded, &components, cache).ok()?;
     let index = SlugIndex::new(cache);
-    indexed(loaded, slug, &index, &key).ok().flatten()
+    indexed(loaded, slug, &components, &index, &key)
+        .ok()
+        .flatten()
 }
 
+/// The archive the index has for `key`, with what the manifest says of slug `slug` now; its
+/// commands are checked against `components` again, since process types are not in the key.
 fn indexed(
     loaded: &LoadedManifest,
     slug: &str,
+    components: &[Component],
     index: &SlugIndex,
     key: &key::SlugKey,
 ) -> Result<Option<CachedSlug>, BuildError> {
@@ -130,6 +135,7 @@ fn indexed(
         return Ok(None);
     };
     let facts = ManifestFacts::read(loaded, slug)?;
+    facts.check_commands(loaded, slug, components)?;
     Ok(Some(CachedSlug {
         archive: facts.archive(slug, path, size, checksum, key.clone()),
         built_now: false,

@@ -13,12 +13,14 @@
 //! whole slug's key is in the slug index ([`index`]).
 //!
 //! The modules, in the order a build uses them: [`components`] (what goes in), [`key`],
-//! `checks` (the stack check), [`mod@pack`] (into the cache), [`index`] (found again by key);
-//! [`archive`] holds what they give back, [`error`] what can go wrong.
+//! `checks` (the stack check), [`commands`] (each process type finds its program),
+//! [`mod@pack`] (into the cache), [`index`] (found again by key); [`archive`] holds what they
+//! give back, [`error`] what can go wrong.
 
 pub mod archive;
 mod checks;
 pub mod chunks;
+pub mod commands;
 pub mod components;
 pub mod error;
 pub mod go;

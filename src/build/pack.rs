@@ -63,6 +63,7 @@ pub fn pack_slug(
     options: &BuildOptions<'_>,
 ) -> Result<BuiltSlug, BuildError> {
     let facts = ManifestFacts::read(loaded, slug)?;
+    facts.check_commands(loaded, slug, components)?;
     let pack_options = PackOptions {
         threads: options.threads,
         reporter: options.reporter,

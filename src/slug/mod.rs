@@ -117,6 +117,18 @@ pub enum SlugError {
         /// Its target.
         target: String,
     },
+    /// A symlink that resolves back into itself: extracted, it can never be followed.
+    #[error("symlink {path} -> {target} is a loop: following it never ends")]
+    #[diagnostic(
+        code(slugplan::slug::symlink_loop),
+        help("point the link at a file or directory, or exclude it")
+    )]
+    SymlinkLoop {
+        /// The link's name in the archive.
+        path: String,
+        /// Its target.
+        target: String,
+    },
     /// Two components provide the same path.
     #[error("{path} is provided by both `{first}` and `{second}`")]
     #[diagnostic(

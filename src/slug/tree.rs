@@ -125,57 +125,64 @@ pub fn walk(
 /// Follow-the-links limit, as Linux's `ELOOP` limit.
 const MAX_HOPS: usize = 40;
 
-/// Refuses any symlink that, resolved inside the slug as it will be extracted, leaves `./app`
-/// (or loops). Resolution follows the slug's own symlinks, so a chain of individually harmless
-/// links (`a -> .`, `b -> a/..`) cannot climb out either. A target that does not exist in the
-/// slug stays a name below where it points, as the kernel would treat it.
-pub fn check_symlinks<'a>(
-    entries: impl Iterator<Item = &'a Entry> + Clone,
-) -> Result<(), SlugError> {
-    let links: HashMap<&[u8], &[u8]> = entries
-        .clone()
+/// Where a path resolves in the slug as it will be extracted, following the slug's own
+/// symlinks as the kernel would.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved<'a> {
+    /// Inside `./app`: the resolved path's components (empty for `./app` itself). It may name
+    /// nothing in the slug: the kernel would treat it as a name below where it points.
+    Inside(Vec<&'a [u8]>),
+    /// It leaves `./app` (an absolute target, or `..` above it).
+    Outside,
+    /// More than 40 links on the way (Linux's `ELOOP`): a loop, such as `a -> b`, `b -> a`.
+    Loop,
+}
+
+/// The symlinks among `entries`: link → target.
+pub(crate) fn links<'a>(entries: impl Iterator<Item = &'a Entry>) -> HashMap<&'a [u8], &'a [u8]> {
+    entries
         .filter_map(|e| match &e.kind {
             EntryKind::Symlink { target } => Some((e.rel.as_slice(), target.as_slice())),
             _ => None,
         })
-        .collect();
-    for entry in entries {
-        if let EntryKind::Symlink { target } = &entry.kind
-            && escapes(&links, &entry.rel, target)
-        {
-            return Err(SlugError::SymlinkEscapes {
-                path: entry.display(),
-                target: String::from_utf8_lossy(target).into_owned(),
-            });
-        }
-    }
-    Ok(())
+        .collect()
 }
 
-fn escapes<'a>(links: &HashMap<&'a [u8], &'a [u8]>, link: &'a [u8], target: &'a [u8]) -> bool {
-    let mut dir: Vec<&[u8]> = link.split(|&c| c == b'/').collect();
-    dir.pop();
+/// Resolves `path` (relative to `./app`, `/`-separated) through `links` (from [`links`]).
+pub(crate) fn resolve<'a>(links: &HashMap<&'a [u8], &'a [u8]>, path: &'a [u8]) -> Resolved<'a> {
+    resolve_from(links, Vec::new(), path)
+}
+
+/// Resolves `target` as written in a link (or a path) found in directory `dir`.
+fn resolve_from<'a>(
+    links: &HashMap<&'a [u8], &'a [u8]>,
+    mut dir: Vec<&'a [u8]>,
+    target: &'a [u8],
+) -> Resolved<'a> {
     let mut pending: VecDeque<&[u8]> = VecDeque::new();
     let mut next_target = Some(target);
     let mut hops = 0;
     loop {
         if let Some(target) = next_target.take() {
             hops += 1;
-            if target.first() == Some(&b'/') || hops > MAX_HOPS {
-                return true;
+            if hops > MAX_HOPS {
+                return Resolved::Loop;
+            }
+            if target.first() == Some(&b'/') {
+                return Resolved::Outside;
             }
             for part in target.split(|&c| c == b'/').rev() {
                 pending.push_front(part);
             }
         }
         let Some(part) = pending.pop_front() else {
-            return false;
+            return Resolved::Inside(dir);
         };
         match part {
             b"" | b"." => {}
             b".." => {
                 if dir.pop().is_none() {
-                    return true;
+                    return Resolved::Outside;
                 }
             }
             name => {
@@ -187,6 +194,41 @@ fn escapes<'a>(links: &HashMap<&'a [u8], &'a [u8]>, link: &'a [u8], target: &'a 
             }
         }
     }
+}
+
+/// Refuses any symlink that, resolved inside the slug as it will be extracted, leaves `./app`
+/// or loops (each its own error: a loop is not an escape). Resolution follows the slug's own
+/// symlinks, so a chain of individually harmless links (`a -> .`, `b -> a/..`) cannot climb
+/// out either. A target that does not exist in the slug stays a name below where it points,
+/// as the kernel would treat it.
+pub fn check_symlinks<'a>(
+    entries: impl Iterator<Item = &'a Entry> + Clone,
+) -> Result<(), SlugError> {
+    let links = links(entries.clone());
+    for entry in entries {
+        let EntryKind::Symlink { target } = &entry.kind else {
+            continue;
+        };
+        let mut dir: Vec<&[u8]> = entry.rel.split(|&c| c == b'/').collect();
+        dir.pop();
+        let shown = || String::from_utf8_lossy(target).into_owned();
+        match resolve_from(&links, dir, target) {
+            Resolved::Inside(_) => {}
+            Resolved::Outside => {
+                return Err(SlugError::SymlinkEscapes {
+                    path: entry.display(),
+                    target: shown(),
+                });
+            }
+            Resolved::Loop => {
+                return Err(SlugError::SymlinkLoop {
+                    path: entry.display(),
+                    target: shown(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -235,8 +277,40 @@ mod tests {
     fn chains_of_links_are_resolved_through_the_slug() {
         // `a` points at the app root; `b -> a/..` is lexically inside but resolves outside.
         let err = check(&[link("a", "."), link("sub/b", "../a/..")]).unwrap_err();
-        assert!(err.contains("./app/sub/b"), "{err}");
-        let err = check(&[link("l1", "l2"), link("l2", "l1")]).unwrap_err();
-        assert!(err.contains("./app/l"), "{err}");
+        assert!(
+            err.contains("./app/sub/b") && err.contains("outside"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_loop_is_reported_as_a_loop_not_as_an_escape() {
+        for links in [
+            vec![link("l1", "l2"), link("l2", "l1")],
+            vec![link("self", "self")],
+            vec![link("d/x", "../d/x")],
+        ] {
+            let err = check(&links).unwrap_err();
+            assert!(err.contains("loop") && !err.contains("outside"), "{err}");
+        }
+    }
+
+    #[test]
+    fn paths_resolve_through_the_slugs_links() {
+        let entries = [
+            link("node/bin/npm", "../lib/npm/cli.js"),
+            link("current", "node"),
+        ];
+        let links = links(entries.iter());
+        let parts = |r: Resolved<'_>| match r {
+            Resolved::Inside(parts) => parts.join(&b'/'),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            parts(resolve(&links, b"current/bin/npm")),
+            b"node/lib/npm/cli.js"
+        );
+        assert_eq!(parts(resolve(&links, b"./bin/web")), b"bin/web");
+        assert_eq!(resolve(&links, b"../x"), Resolved::Outside);
     }
 }

@@ -238,3 +238,160 @@ fn app_files_follow_include_exclude_slugignore_and_leave_out_slugplans_own() {
     let names: Vec<String> = tar_listing(&slug).into_iter().map(|row| row.3).collect();
     assert_eq!(names, ["./app/", "./app/.slugignore", "./app/web.js"]);
 }
+
+/// A symlink that loops is a loop, not a link "pointing outside ./app" (issue 16, point 7).
+#[test]
+fn a_symlink_loop_is_reported_as_a_loop() {
+    let ctx = fixture();
+    symlink("loop-b", ctx.path().join("src/loop-a")).unwrap();
+    symlink("loop-a", ctx.path().join("src/loop-b")).unwrap();
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["build"]), @"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+         Fetched rt (cached)
+      × slug `web` could not be packed
+      ╰─▶ symlink ./app/loop-a -> loop-b is a loop: following it never ends
+      help: point the link at a file or directory, or exclude it
+    ");
+    assert_nothing_cached(&ctx);
+}
+
+/// Writes the fixture's manifest with its `process_types` line replaced by `table`.
+fn with_process_types(ctx: &TestContext, table: &str) {
+    let manifest = std::fs::read_to_string(ctx.path().join("slug.toml")).unwrap();
+    let manifest: Vec<&str> = manifest
+        .lines()
+        .map(|line| {
+            if line.starts_with("process_types") {
+                table
+            } else {
+                line
+            }
+        })
+        .collect();
+    ctx.write("slug.toml", manifest.join("\n") + "\n");
+}
+
+/// A command naming a program by path must find it, executable, in the slug: the runtime's
+/// binary where `dest` and `strip_components` put it, not where the command guessed.
+#[test]
+fn a_process_type_naming_a_program_the_slug_lacks_is_refused_with_what_is_there() {
+    let ctx = fixture();
+    with_process_types(&ctx, "process_types = { web = \"vendor/tool web.js\" }");
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["build"]), @r#"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+         Fetched rt (cached)
+    slugplan::build::command
+
+      × slug `web`: process type `web` runs `vendor/tool`, which is not in the slug; ./app/vendor/
+      │ holds own.rb, rt/
+        ╭─[slug.toml:10:25]
+      9 │ runtimes = ["rt"]
+     10 │ process_types = { web = "vendor/tool web.js" }
+        ·                         ──────────┬─────────
+        ·                                   ╰── run from /app, the slug's root
+        ╰────
+      help: the slug has `vendor/rt/bin/tool`: fix the command, or the runtime's `dest` and
+            `strip_components` (a runtime's top-level folder stays unless it is stripped)
+    "#);
+    assert_nothing_cached(&ctx);
+
+    // Not executable, a directory: each said as it is.
+    with_process_types(&ctx, "process_types = { web = \"./web.js\" }");
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["build"]), @r#"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+         Fetched rt (cached)
+    slugplan::build::command
+
+      × slug `web`: process type `web` runs `./web.js`, which is not executable; the slug keeps a
+      │ file's executable bit, and it has none
+        ╭─[slug.toml:10:25]
+      9 │ runtimes = ["rt"]
+     10 │ process_types = { web = "./web.js" }
+        ·                         ─────┬────
+        ·                              ╰── run from /app, the slug's root
+        ╰────
+      help: make it executable (`chmod +x`), or run it with its interpreter (`node web.js`, `sh bin/
+            start`)
+    "#);
+    with_process_types(&ctx, "process_types = { web = \"/app/vendor/rt\" }");
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["build"]), @r#"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+         Fetched rt (cached)
+    slugplan::build::command
+
+      × slug `web`: process type `web` runs `/app/vendor/rt`, which is a directory; ./app/vendor/rt/
+      │ holds bin/, lib/
+        ╭─[slug.toml:10:25]
+      9 │ runtimes = ["rt"]
+     10 │ process_types = { web = "/app/vendor/rt" }
+        ·                         ────────┬───────
+        ·                                 ╰── run from /app, the slug's root
+        ╰────
+      help: name the program inside it
+    "#);
+
+    // Found: directly, through the runtime's symlink, or left to the dyno's PATH.
+    with_process_types(
+        &ctx,
+        "process_types = { web = \"vendor/rt/bin/tool\", start = \"PORT=1 ./bin/start\", link = \"/app/vendor/rt/bin/link\", worker = \"node worker.js\" }",
+    );
+    let out = ctx.run(&["build"]);
+    assert!(
+        !out.status.success(),
+        "bin/link is a link to a file that is not executable"
+    );
+    with_process_types(
+        &ctx,
+        "process_types = { web = \"vendor/rt/bin/tool\", start = \"PORT=1 ./bin/start\", worker = \"node worker.js\" }",
+    );
+    let out = ctx.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Process types are not part of a slug's input key: a slug found in the cache by its key is
+/// checked against the process types of now.
+#[test]
+fn a_cached_slug_is_checked_against_new_process_types() {
+    let ctx = fixture();
+    with_process_types(&ctx, "process_types = { web = \"vendor/rt/bin/tool\" }");
+    let manifest = std::fs::read_to_string(ctx.path().join("slug.toml")).unwrap();
+    ctx.write(
+        "slug.toml",
+        format!("{manifest}\n[apps.fixture-web]\nslug = \"web\"\n"),
+    );
+    let out = ctx.run(&["plan"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    with_process_types(&ctx, "process_types = { web = \"vendor/rt/tool\" }");
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["plan"]), @r#"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+         Fetched rt (cached)
+    slugplan::build::command
+
+      × slug `web`: process type `web` runs `vendor/rt/tool`, which is not in the slug; ./app/vendor/
+      │ rt/ holds bin/, lib/
+        ╭─[slug.toml:10:25]
+      9 │ runtimes = ["rt"]
+     10 │ process_types = { web = "vendor/rt/tool" }
+        ·                         ────────┬───────
+        ·                                 ╰── run from /app, the slug's root
+     11 │
+        ╰────
+      help: the slug has `vendor/rt/bin/tool`: fix the command, or the runtime's `dest` and
+            `strip_components` (a runtime's top-level folder stays unless it is stripped)
+    "#);
+}
