@@ -97,10 +97,12 @@ pub enum RuntimeError {
     #[diagnostic(transparent)]
     ChecksumMismatch(Box<ChecksumMismatch>),
     /// The archive could not be unpacked safely.
-    #[error("runtime `{name}`: refused to unpack its archive")]
+    #[error("runtime `{name}`: refused to unpack its archive from {url}")]
     Extract {
         /// The runtime's name.
         name: String,
+        /// Its URL (redacted).
+        url: String,
         /// Why.
         #[source]
         #[diagnostic_source]

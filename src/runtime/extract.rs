@@ -12,7 +12,10 @@
 //! - device nodes, fifos and other special entries;
 //! - a path that appears twice with a different type (or a symlink re-pointed);
 //! - decompression bombs: more unpacked bytes than [`ExtractLimits::max_unpacked_bytes`], or a
-//!   compression ratio above [`ExtractLimits::max_ratio`].
+//!   compression ratio above [`ExtractLimits::max_ratio`];
+//! - a damaged stream: the whole compressed stream is read, past tar's end-of-archive marker,
+//!   so gzip's CRC and length (xz's check) are verified as `gzip -t` verifies them;
+//! - a `strip_components` that leaves nothing of any entry.
 //!
 //! Permissions are never taken from the archive beyond the executable bit: files become 0755 or
 //! 0644, directories 0755. **setuid, setgid and sticky bits are stripped, not refused**: a
@@ -79,6 +82,34 @@ pub enum ExtractError {
         archive: PathBuf,
         /// Which cap was hit.
         reason: String,
+    },
+    /// The compressed stream is damaged: a wrong CRC or length, a truncated stream, trailing
+    /// bytes that are not a compressed stream.
+    #[error("the archive is corrupt")]
+    #[diagnostic(help(
+        "the archive is damaged (`gzip -t` or `xz -t` says so too); download it again"
+    ))]
+    Corrupt {
+        /// The archive.
+        archive: PathBuf,
+        /// What the decompressor said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `strip_components` drops every component of every entry: nothing would be unpacked.
+    #[error(
+        "strip_components = {strip} leaves nothing of the archive: its deepest entry has {deepest} component(s)"
+    )]
+    #[diagnostic(help(
+        "strip_components drops leading folders: 1 for an archive with one top-level folder, 0 for none"
+    ))]
+    NothingLeft {
+        /// The archive.
+        archive: PathBuf,
+        /// The runtime's `strip_components`.
+        strip: u32,
+        /// The most components any entry has.
+        deepest: usize,
     },
     /// Neither gzip nor xz.
     #[error("{}: not a .tar.gz, .tgz or .tar.xz archive", archive.display())]
@@ -216,6 +247,8 @@ pub fn extract(
         dest,
         strip: strip as usize,
         seen: HashMap::new(),
+        stripped_all: false,
+        deepest: 0,
     };
     let bomb = |kind: BombKind| ExtractError::Bomb {
         archive: archive.to_owned(),
@@ -230,11 +263,28 @@ pub fn extract(
             ),
         },
     };
-    let result = unpacker.run(capped);
+    let mut capped = capped;
+    let result = unpacker.run(&mut capped).and_then(|()| {
+        // tar stops at its end-of-archive marker; gzip's CRC and length (xz's check) come
+        // after it, and a damaged archive must not pass because nobody read them.
+        std::io::copy(&mut capped, &mut std::io::sink())
+            .map(drop)
+            .map_err(|source| ExtractError::Corrupt {
+                archive: archive.to_owned(),
+                source,
+            })
+    });
     if let Some(kind) = tripped.get() {
         return Err(bomb(kind));
     }
     result?;
+    if unpacker.seen.is_empty() && unpacker.stripped_all {
+        return Err(ExtractError::NothingLeft {
+            archive: archive.to_owned(),
+            strip,
+            deepest: unpacker.deepest,
+        });
+    }
     unpacker.recheck_symlinks()
 }
 
@@ -257,6 +307,10 @@ struct Unpacker<'a> {
     dest: &'a Path,
     strip: usize,
     seen: HashMap<Rel, Kind>,
+    /// Whether some entry had all its components stripped.
+    stripped_all: bool,
+    /// The most components an entry's name had.
+    deepest: usize,
 }
 
 impl Unpacker<'_> {
@@ -278,7 +332,7 @@ impl Unpacker<'_> {
         }
     }
 
-    fn run(&mut self, reader: impl Read) -> Result<(), ExtractError> {
+    fn run(&mut self, reader: &mut impl Read) -> Result<(), ExtractError> {
         let mut tar = tar::Archive::new(reader);
         let entries = tar.entries().map_err(self.io_err(self.archive))?;
         for entry in entries {
@@ -353,7 +407,7 @@ impl Unpacker<'_> {
 
     /// Splits `raw` into normal components and drops the first `strip`; `None` if nothing is
     /// left. Refuses absolute names, `..`, and control characters.
-    fn relative(&self, entry: &[u8], raw: &[u8]) -> Result<Option<Rel>, ExtractError> {
+    fn relative(&mut self, entry: &[u8], raw: &[u8]) -> Result<Option<Rel>, ExtractError> {
         if raw.first() == Some(&b'/') {
             return Err(self.unsafe_entry(entry, "absolute path"));
         }
@@ -368,7 +422,9 @@ impl Unpacker<'_> {
                 normal => parts.push(normal.to_vec()),
             }
         }
+        self.deepest = self.deepest.max(parts.len());
         if parts.len() <= self.strip {
+            self.stripped_all = true;
             return Ok(None);
         }
         Ok(Some(parts.split_off(self.strip)))

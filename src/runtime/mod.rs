@@ -302,9 +302,9 @@ async fn fetch_with(
             fetcher.options.limits,
             runtime.strip_components,
         );
-        let tree_dir = tree.clone();
+        let (tree_dir, shown_url) = (tree.clone(), redact_url(&url));
         tokio::task::spawn_blocking(move || {
-            unpack(&name_owned, &archive, &tree_dir, strip, limits)
+            unpack(&name_owned, &shown_url, &archive, &tree_dir, strip, limits)
         })
         .await
         .expect("unpacking does not panic")?;
@@ -393,9 +393,11 @@ pub async fn hash_url(
     Ok(download.sha256)
 }
 
-/// Unpacks `archive` into `tree` via a temp directory beside it; an existing tree is reused.
+/// Unpacks `archive` (of runtime `name`, from `url`, redacted) into `tree` via a temp
+/// directory beside it; an existing tree is reused.
 fn unpack(
     name: &str,
+    url: &str,
     archive: &Path,
     tree: &Path,
     strip: u32,
@@ -415,6 +417,7 @@ fn unpack(
         .map_err(io(parent))?;
     extract(archive, temp.path(), strip, limits).map_err(|source| RuntimeError::Extract {
         name: name.to_owned(),
+        url: url.to_owned(),
         source,
     })?;
     let staged = temp.keep();
@@ -478,7 +481,14 @@ pub fn materialize_with(
                 url: redact_url(&url),
             });
         }
-        unpack(name, &archive, &root, spec.strip_components, limits)?;
+        unpack(
+            name,
+            &redact_url(&url),
+            &archive,
+            &root,
+            spec.strip_components,
+            limits,
+        )?;
     }
     // Used now: pruning removes the least recently used trees first.
     crate::cache::touch(&root);

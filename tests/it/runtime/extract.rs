@@ -331,7 +331,7 @@ fn the_bomb_caps_are_configurable_from_the_environment() {
 
     ----- stderr -----
      Downloading z from file://[TEMP]/zeros.tgz ([SIZE])
-      × runtime `z`: refused to unpack its archive
+      × runtime `z`: refused to unpack its archive from file://[TEMP]/zeros.tgz
       ╰─▶   × [CACHE]/runtimes-v1/[SHA256]: compression ratio
             │ above 100:1 (the cap): a decompression bomb?
             help: raise SLUGPLAN_MAX_UNPACKED_BYTES or SLUGPLAN_MAX_COMPRESSION_RATIO if the archive
@@ -344,4 +344,73 @@ fn the_bomb_caps_are_configurable_from_the_environment() {
         .output()
         .unwrap();
     assert!(allowed.status.success(), "{}", stderr(&allowed));
+}
+
+/// The gzip trailer (CRC-32 and length) comes after tar's end-of-archive marker: it is read
+/// and checked, as `gzip -t` checks it.
+#[test]
+fn an_archive_with_a_wrong_gzip_crc_is_refused() {
+    let mut ctx = TestContext::new();
+    let archive = ctx.temp.path().join("archives/bad-crc.tgz");
+    std::fs::create_dir_all(archive.parent().unwrap()).unwrap();
+    make_tar(&archive, &[file("bin/node", "#!/bin/sh\n")]);
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let crc = bytes.len() - 8;
+    bytes[crc] ^= 0xff;
+    std::fs::write(&archive, &bytes).unwrap();
+    let gzip = Command::new("gzip")
+        .arg("-t")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    assert!(!gzip.status.success(), "gzip -t refuses it too");
+    ctx.add_filter(sha256_of(&archive), "[SHA256]");
+    ctx.write(
+        "slug.toml",
+        format!(
+            "[runtimes.node]\nurl = \"file:../archives/bad-crc.tgz\"\nsha256 = \"{}\"\n",
+            sha256_of(&archive)
+        ),
+    );
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["fetch"]), @"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+     Downloading node from file://[TEMP]/archives/bad-crc.tgz (123 B)
+      × runtime `node`: refused to unpack its archive from file:../archives/bad-crc.tgz
+      ├─▶   × the archive is corrupt
+      │     help: the archive is damaged (`gzip -t` or `xz -t` says so too); download it again
+      │
+      ╰─▶ corrupt gzip stream does not have a matching checksum
+    ");
+    assert!(bucket_entries(&ctx, Bucket::RuntimeTrees).is_empty());
+}
+
+/// `strip_components` beyond the archive's depth: an error saying so, not an empty runtime.
+#[test]
+fn a_strip_that_leaves_nothing_is_an_error() {
+    let ctx = TestContext::new();
+    let err = fetch_archive(
+        &ctx,
+        &[
+            ("package", "dir", "".into(), 0o755),
+            file("package/bin/node", "x"),
+        ],
+        3,
+    )
+    .unwrap_err();
+    insta::assert_snapshot!(
+        ctx.redact(&crate::common::render(&err)),
+        @"
+    × runtime `x`: refused to unpack its archive from file://[TEMP]/archives/hostile.tgz
+    ╰─▶   × strip_components = 3 leaves nothing of the archive: its deepest entry has 3 component(s)
+          help: strip_components drops leading folders: 1 for an archive with one top-level folder,
+                0 for none
+    "
+    );
+    // One fewer leaves `node`.
+    let other = TestContext::new();
+    let tree = fetch_archive(&other, &[file("package/bin/node", "x")], 2).unwrap();
+    assert!(tree.join("node").is_file());
 }
