@@ -10,7 +10,9 @@
 //!   hash of the component's tar bytes, which depend on names, modes and contents, never on
 //!   mtimes, owners or the order files were created in.
 //!
-//! The app component is also hashed file by file, so a rebuild can say `web.js changed`.
+//! The app component is also hashed file by file, so a rebuild can say `web.js changed`. Those
+//! per-file hashes follow from its content, so they are memoised under its content hash
+//! (`<key>.files`): a no-op plan whose key comes from the stat memo reads no file at all.
 //!
 //! Reading a 200 MB `path` runtime on every plan would cost more than the incremental pack it
 //! decides on, so the content hashes of components not from an archive (the app included)
@@ -95,13 +97,15 @@ pub fn slug_key(
                 if let Some(memo) = memo {
                     memo.record(cache, &hash);
                 }
-                app_files = Some(file_map(component, &files));
+                let short = short_hashes(&files);
+                record_file_hashes(cache, &hash, &short);
+                app_files = Some(file_map(component, &short));
                 Ok(hash)
             }
             known => known.resolve(component, cache),
         })
         .collect::<Result<Vec<_>, SlugError>>()?;
-    compose(components, &keys, app_files)
+    compose(components, &keys, app_files, cache)
 }
 
 /// A component's key as far as it is known without reading the component's files.
@@ -200,11 +204,14 @@ pub fn known_key(loaded: &LoadedManifest, component: &Component, cache: &Cache) 
 }
 
 /// The key of a slug made of `components` whose component keys are `keys` (same order).
-/// Reads the app's files for its per-file hashes unless `app_files` has them already.
+/// The app's per-file hashes come from `app_files`, else from the memo under the app's key
+/// (they follow from its content, so the key vouches for them), else from reading its files
+/// (once per content key: then they are memoised).
 pub fn compose(
     components: &[Component],
     keys: &[String],
     mut app_files: Option<BTreeMap<String, String>>,
+    cache: &Cache,
 ) -> Result<SlugKey, SlugError> {
     let mut parts = BTreeMap::new();
     let mut slug = Sha256::new();
@@ -216,7 +223,7 @@ pub fn compose(
         if component.name == "app" {
             match app_files.take() {
                 Some(files) => parts.extend(files),
-                None => parts.extend(file_hashes(component)?),
+                None => parts.extend(file_hashes(component, key, cache)?),
             }
         }
         parts.insert(component.name.clone(), key.clone());
@@ -346,35 +353,79 @@ fn stat_signature(component: &Component) -> Option<Signature> {
     })
 }
 
-/// The app's per-file hashes, read from the files.
-fn file_hashes(component: &Component) -> Result<BTreeMap<String, String>, SlugError> {
-    let mut files = Vec::new();
-    for entry in &component.entries {
-        if let EntryKind::File { source, .. } = &entry.kind {
-            let read_err = |err| SlugError::Read {
-                path: source.clone(),
-                source: err,
-            };
-            let mut file = std::fs::File::open(source).map_err(read_err)?;
-            let mut sha = Sha256::new();
-            std::io::copy(&mut file, &mut sha).map_err(read_err)?;
-            files.push(sha.finalize().into());
-        }
+/// The app's per-file hashes: memoised under its key `key`, else read from the files (and
+/// memoised).
+fn file_hashes(
+    component: &Component,
+    key: &str,
+    cache: &Cache,
+) -> Result<BTreeMap<String, String>, SlugError> {
+    let files = component
+        .entries
+        .iter()
+        .filter(|e| matches!(e.kind, EntryKind::File { .. }))
+        .count();
+    if let Some(short) = memoised_file_hashes(cache, key, files) {
+        return Ok(file_map(component, &short));
     }
-    Ok(file_map(component, &files))
+    // One read gives both: the content hash says whether the files still are what `key`
+    // was computed from, and only then are their hashes remembered under it.
+    let (hash, sha256s) = component.content_and_file_hashes()?;
+    let short = short_hashes(&sha256s);
+    if hash == key {
+        record_file_hashes(cache, key, &short);
+    }
+    Ok(file_map(component, &short))
 }
 
-/// `app/<path>` → a short hash of each file (`files`: their SHA-256s, in entry order) or
+/// The first 64 bits of a SHA-256, as hex: what a key's part names a file by.
+fn short_hash(sha256: &[u8; 32]) -> String {
+    hex::encode(&sha256[..8])
+}
+
+fn short_hashes(files: &[[u8; 32]]) -> Vec<String> {
+    files.iter().map(short_hash).collect()
+}
+
+/// Remembers the per-file hashes (entry order) of the app component whose content hash is
+/// `key` (best effort: without them the next plan reads the files again, nothing worse).
+fn record_file_hashes(cache: &Cache, key: &str, short: &[String]) {
+    let path = cache.entry(CacheKey::TreeFileHashes(key)).into_path();
+    if path.is_file() {
+        return;
+    }
+    if let Ok(mut temp) = cache.temp_file(Bucket::TreeHashes)
+        && std::io::Write::write_all(&mut temp, short.concat().as_bytes()).is_ok()
+    {
+        let _ = temp.persist(path);
+    }
+}
+
+/// The per-file hashes memoised for content hash `key`, if there are exactly `files` of them.
+fn memoised_file_hashes(cache: &Cache, key: &str, files: usize) -> Option<Vec<String>> {
+    let path = cache.entry(CacheKey::TreeFileHashes(key)).into_path();
+    let text = std::fs::read_to_string(&path).ok()?;
+    if text.len() != files * 16 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    crate::cache::touch(&path);
+    Some(
+        text.as_bytes()
+            .chunks(16)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect(),
+    )
+}
+
+/// `app/<path>` → a short hash of each file (`files`: their short hashes, in entry order) or
 /// symlink.
-fn file_map(component: &Component, files: &[[u8; 32]]) -> BTreeMap<String, String> {
+fn file_map(component: &Component, files: &[String]) -> BTreeMap<String, String> {
     let mut files = files.iter();
     let mut out = BTreeMap::new();
     for entry in &component.entries {
         let hash = match &entry.kind {
             EntryKind::Dir => continue,
-            EntryKind::File { .. } => {
-                hex::encode(&files.next().expect("one hash per file entry")[..8])
-            }
+            EntryKind::File { .. } => files.next().expect("one hash per file entry").clone(),
             EntryKind::Symlink { target } => format!("link:{}", String::from_utf8_lossy(target)),
         };
         out.insert(format!("app/{}", String::from_utf8_lossy(&entry.rel)), hash);

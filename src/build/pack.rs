@@ -91,7 +91,7 @@ pub fn pack_slug(
     }
     let key = match slug_key {
         Some(key) => key,
-        None => key::compose(components, &keys, None).map_err(slug_err)?,
+        None => key::compose(components, &keys, None, cache).map_err(slug_err)?,
     };
     Ok(BuiltSlug {
         archive: facts.archive(slug, file.path, file.packed.size, file.packed.checksum, key),

@@ -98,6 +98,9 @@ pub enum CacheKey<'a> {
     /// The content hash last seen for a listing (a hint, never a key):
     /// `tree-hashes-v1/<listing signature>.hint`.
     TreeHashHint(&'a str),
+    /// The per-file hashes of the app component whose content hash is `key` (they follow
+    /// from its content, so the key vouches for them): `tree-hashes-v1/<key>.files`.
+    TreeFileHashes(&'a str),
     /// A passed stack check of the component with key `key`:
     /// `tree-hashes-v1/<key>.stack-<stack>` (the stack's non-alphanumerics as `-`).
     StackCheck {
@@ -119,9 +122,10 @@ impl CacheKey<'_> {
             CacheKey::RuntimeTree(_) => Bucket::RuntimeTrees,
             CacheKey::RuntimeListing(_) => Bucket::RuntimeListings,
             CacheKey::GoBinary(_) | CacheKey::GoLastBuild(_) => Bucket::GoBuilds,
-            CacheKey::TreeHash(_) | CacheKey::TreeHashHint(_) | CacheKey::StackCheck { .. } => {
-                Bucket::TreeHashes
-            }
+            CacheKey::TreeHash(_)
+            | CacheKey::TreeHashHint(_)
+            | CacheKey::TreeFileHashes(_)
+            | CacheKey::StackCheck { .. } => Bucket::TreeHashes,
         }
     }
 
@@ -134,6 +138,7 @@ impl CacheKey<'_> {
             CacheKey::RuntimeListing(key) => format!("{key}.listing"),
             CacheKey::GoLastBuild(key) => format!("{key}.last"),
             CacheKey::TreeHashHint(key) => format!("{key}.hint"),
+            CacheKey::TreeFileHashes(key) => format!("{key}.files"),
             CacheKey::StackCheck { key, stack } => {
                 let stack: String = stack
                     .chars()
@@ -377,6 +382,7 @@ mod tests {
             (CacheKey::GoLastBuild("s"), "/c/go-v1/s.last"),
             (CacheKey::TreeHash("sig"), "/c/tree-hashes-v1/sig"),
             (CacheKey::TreeHashHint("sig"), "/c/tree-hashes-v1/sig.hint"),
+            (CacheKey::TreeFileHashes("k"), "/c/tree-hashes-v1/k.files"),
             (stack, "/c/tree-hashes-v1/k.stack-heroku-24"),
         ] {
             assert_eq!(cache.entry(key).path(), Path::new(path), "{key:?}");
