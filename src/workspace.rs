@@ -145,11 +145,11 @@ impl Workspace {
         match self.loaded.manifest.platform.kind {
             PlatformKind::Local => {
                 let dir = local::data_dir(&self.loaded);
-                let local = LocalPlatform::open(&dir)?;
-                let dir = dir.canonicalize().unwrap_or(dir);
+                // Created by the first write, not by a plan (see LocalPlatform::open_lazily).
+                let local = LocalPlatform::open_lazily(&dir)?;
                 Ok(Connected {
                     platform: Arc::new(local),
-                    id: format!("local:{}", dir.display()),
+                    id: format!("local:{}", canonical(&dir).display()),
                     heroku: None,
                 })
             }
@@ -176,5 +176,26 @@ impl Workspace {
     /// Opens the state database.
     pub fn open_state(&self) -> Result<State, StateError> {
         State::open(&self.state_dir())
+    }
+}
+
+/// `path` as the kernel resolves it, whether or not it exists yet: its deepest existing
+/// ancestor canonical, the rest appended. A plan made before the local platform's directory
+/// exists names it as the apply that creates it does.
+fn canonical(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut rest = Vec::new();
+    let mut base = absolute.as_path();
+    loop {
+        if let Ok(found) = base.canonicalize() {
+            return rest.iter().rev().fold(found, |dir, part| dir.join(part));
+        }
+        match (base.parent(), base.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                base = parent;
+            }
+            _ => return absolute,
+        }
     }
 }

@@ -665,3 +665,26 @@ fn a_saved_plan_whose_slug_checksum_was_edited_is_refused() {
       help: make a new one with `slugplan plan -out FILE`
     "#);
 }
+
+/// Planning reads the platform; it writes nothing there: a plan on a fresh project leaves no
+/// local platform database behind (issue 16, point 7), and the plan it saves names the
+/// platform exactly as the apply that then creates it does.
+#[test]
+fn a_plan_creates_no_local_platform_database() {
+    let p = local();
+    p.ok(&["plan", "-out", "fresh.plan"], 0);
+    p.ok(&["plan", "--no-build", "--json"], 0);
+    assert!(
+        !p.path(".slugplan/platform").exists(),
+        "plan created the local platform's data directory"
+    );
+    p.ok(&["apply", "fresh.plan"], 0);
+    assert!(p.path(".slugplan/platform/platform.db").is_file());
+    slugplan_snapshot!(p.filters(), p.command(&["plan"]), @"
+    exit code: 0
+    ----- stdout -----
+    No changes. Every app runs its declared slug.
+
+    ----- stderr -----
+    ");
+}

@@ -6,7 +6,8 @@
 //! refused, untouched, instead of misread. WAL and a busy timeout let a server and a CLI share
 //! one data directory.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::platform::PlatformError;
@@ -144,6 +145,69 @@ pub(crate) const SCHEMA: Schema = Schema {
 /// Opens (creating if needed) the database at `path` and brings its schema up to date.
 pub(crate) fn open(path: &Path) -> Result<Database, PlatformError> {
     Ok(Database::open(path, &SCHEMA).map_err(Box::new)?)
+}
+
+/// The database file at `path`, opened when it is first needed, and created only when it is
+/// first written: until then reads see an empty platform (an in-memory database with the
+/// schema). `slugplan plan` against a fresh directory so creates nothing; the first apply
+/// that writes creates the directory and the file.
+#[derive(Debug)]
+pub(crate) struct LazyDatabase {
+    path: PathBuf,
+    file: OnceLock<Database>,
+    empty: OnceLock<Database>,
+    opening: Mutex<()>,
+}
+
+impl LazyDatabase {
+    /// The database at `path`, opened now if the file exists (so a newer schema is refused at
+    /// once), else when it is first written.
+    pub(crate) fn new(path: PathBuf) -> Result<Self, PlatformError> {
+        let lazy = LazyDatabase {
+            path,
+            file: OnceLock::new(),
+            empty: OnceLock::new(),
+            opening: Mutex::new(()),
+        };
+        if lazy.path.exists() {
+            lazy.for_writing()?;
+        }
+        Ok(lazy)
+    }
+
+    /// The file, created now if it does not exist.
+    pub(crate) fn for_writing(&self) -> Result<&Database, PlatformError> {
+        if let Some(db) = self.file.get() {
+            return Ok(db);
+        }
+        let _opening = crate::sync::lock(&self.opening);
+        if let Some(db) = self.file.get() {
+            return Ok(db);
+        }
+        if let Some(dir) = self.path.parent() {
+            fs_err::create_dir_all(dir).map_err(|e| super::blobs::io_error(dir, e))?;
+        }
+        let db = open(&self.path)?;
+        Ok(self.file.get_or_init(|| db))
+    }
+
+    /// The file once this store opened it, else the empty in-memory database. A file another
+    /// process creates meanwhile is not switched to mid-command: this store reads the platform
+    /// as it was when it was opened (empty) until it writes.
+    pub(crate) fn for_reading(&self) -> &Database {
+        if let Some(db) = self.file.get() {
+            return db;
+        }
+        self.empty.get_or_init(|| {
+            Database::open(Path::new(":memory:"), &SCHEMA)
+                .expect("an in-memory database opens and migrates")
+        })
+    }
+
+    /// The file's path (whether or not it exists yet).
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
 }
 
 /// A storage error naming the database file.

@@ -8,6 +8,9 @@
 //! where Heroku is silent: a release of a slug whose archive is missing or does not match its
 //! declared checksum is refused.
 //!
+//! A workspace opens it lazily ([`LocalPlatform::open_lazily`]): the data directory and its
+//! database are created by the first write, so a plan leaves nothing behind.
+//!
 //! Layout of a data directory (default `.slugplan/platform/` next to slug.toml):
 //!
 //! ```text
@@ -109,6 +112,17 @@ impl LocalPlatform {
         store.set_options(options);
         Ok(LocalPlatform {
             store: Arc::new(store),
+            dir: dir.to_owned(),
+        })
+    }
+
+    /// Opens the local platform in `dir` without creating anything: the directory and its
+    /// database are created by the first write (creating an app, a slug, a release), and until
+    /// then the platform reads as empty. What a workspace connects with, so that `slugplan
+    /// plan` on a fresh project leaves no database behind.
+    pub fn open_lazily(dir: &Path) -> Result<LocalPlatform> {
+        Ok(LocalPlatform {
+            store: Arc::new(Store::open_lazily(dir)?),
             dir: dir.to_owned(),
         })
     }

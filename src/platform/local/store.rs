@@ -18,11 +18,10 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehav
 use super::LocalOptions;
 use super::apps::app_in;
 use super::blobs::BlobStore;
-use super::db;
+use super::db::{self, LazyDatabase};
 use super::records::SlugRecord;
 use crate::checksum::Checksum;
 use crate::platform::PlatformError;
-use crate::sqlite::Database;
 
 /// The columns [`release_from_row`] reads, in order.
 pub(crate) const RELEASE_COLUMNS: &str = "r.id, r.app_id, a.name, r.version, r.slug_id, r.description, \
@@ -52,7 +51,7 @@ pub struct SlugParams {
 /// The database and blob directory of one local platform.
 #[derive(Debug)]
 pub struct Store {
-    db: Database,
+    db: LazyDatabase,
     pub(crate) blobs: BlobStore,
     pub(crate) options: LocalOptions,
     /// Releases attempted through this store, for `fail_release_every`.
@@ -60,12 +59,18 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the store in `dir`: `dir/platform.db` and `dir/blobs/`.
+    /// Opens the store in `dir`: `dir/platform.db` and `dir/blobs/`, creating them.
     pub(crate) fn open(dir: &Path) -> Result<Store, PlatformError> {
-        fs_err::create_dir_all(dir).map_err(|e| super::blobs::io_error(dir, e))?;
-        let db = db::open(&dir.join("platform.db"))?;
+        let store = Self::open_lazily(dir)?;
+        store.db.for_writing()?;
+        Ok(store)
+    }
+
+    /// Opens the store in `dir` without creating anything: the database is created by the
+    /// first write ([`LazyDatabase`]); until then the platform reads as empty.
+    pub(crate) fn open_lazily(dir: &Path) -> Result<Store, PlatformError> {
         Ok(Store {
-            db,
+            db: LazyDatabase::new(dir.join("platform.db"))?,
             blobs: BlobStore::new(dir.join("blobs")),
             options: LocalOptions::default(),
             releases_made: AtomicU64::new(0),
@@ -77,9 +82,10 @@ impl Store {
         self.options = options;
     }
 
-    /// The connection; keep the guard short, other tasks wait on it.
+    /// The connection for reading; keep the guard short, other tasks wait on it. Before the
+    /// database exists, an empty one: a fresh platform has no apps.
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.db.conn()
+        self.db.for_reading().conn()
     }
 
     /// Converts a SQLite error into a storage error naming the database.
@@ -94,7 +100,7 @@ impl Store {
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, PlatformError>,
     ) -> Result<T, PlatformError> {
-        let mut conn = self.conn();
+        let mut conn = self.db.for_writing()?.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(self.err("cannot start a transaction"))?;
