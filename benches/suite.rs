@@ -165,7 +165,8 @@ fn incremental(root: &Path, full: Duration, runs: usize) -> Vec<Row> {
         }
         // The floor: splicing every component's cached chunks (the library call alone).
         let loaded = slugplan::manifest::load(&root.join("slug.toml")).expect("manifest");
-        let components = slug_components(&loaded, "bench", &cache).expect("components");
+        let components = slug_components(&loaded, "bench", &cache, &slugplan::own_files::NONE)
+            .expect("components");
         let key = slugplan::build::key::slug_key(&loaded, &components, &cache).expect("key");
         let keys: Vec<Option<String>> = components
             .iter()

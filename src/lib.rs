@@ -47,6 +47,8 @@
 //!   shared as `&State`. [`sensitive`]: config values that are never shown, and the keyed
 //!   hashes that stand in for them wherever they must not be written.
 //!   [`workspace`] opens a manifest with its state and platform.
+//! - [`own_files`]: slugplan's own files (`.slugplan/`, saved plans, what a run writes), told
+//!   apart from the app's wherever they are, so no slug ever holds one.
 //! - [`sqlite`]: how both SQLite databases (the state, the local platform) are opened and
 //!   migrated: WAL, a busy timeout, an append-only migration list, a newer schema refused.
 //! - [`error_chain`]: an error and its causes on one line (audit log, `--json`), and one error
@@ -80,6 +82,7 @@ pub mod graph;
 pub mod interrupt;
 pub mod manifest;
 pub mod ops;
+pub mod own_files;
 pub mod plan;
 pub mod platform;
 pub mod release;

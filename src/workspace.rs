@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::desired::DesiredState;
 use crate::graph::{GraphError, StepGraph};
 use crate::manifest::PlatformKind;
-use crate::manifest::{self, LoadedManifest, ManifestError};
+use crate::manifest::{self, LoadedManifest, ManifestError, project_path};
 use crate::platform::heroku::{
     self, HerokuConfig, HerokuPlatform, RetryPolicy, RetryReporter, Token,
 };
@@ -149,7 +149,9 @@ impl Workspace {
                 let local = LocalPlatform::open_lazily(&dir)?;
                 Ok(Connected {
                     platform: Arc::new(local),
-                    id: format!("local:{}", canonical(&dir).display()),
+                    // Resolved as if it existed: a plan saved before the directory is created
+                    // names it as the apply that creates it does.
+                    id: format!("local:{}", project_path::canonical(&dir).display()),
                     heroku: None,
                 })
             }
@@ -176,26 +178,5 @@ impl Workspace {
     /// Opens the state database.
     pub fn open_state(&self) -> Result<State, StateError> {
         State::open(&self.state_dir())
-    }
-}
-
-/// `path` as the kernel resolves it, whether or not it exists yet: its deepest existing
-/// ancestor canonical, the rest appended. A plan made before the local platform's directory
-/// exists names it as the apply that creates it does.
-fn canonical(path: &Path) -> PathBuf {
-    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-    let mut rest = Vec::new();
-    let mut base = absolute.as_path();
-    loop {
-        if let Ok(found) = base.canonicalize() {
-            return rest.iter().rev().fold(found, |dir, part| dir.join(part));
-        }
-        match (base.parent(), base.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_owned());
-                base = parent;
-            }
-            _ => return absolute,
-        }
     }
 }

@@ -2,22 +2,26 @@
 //! (built first), and the app's own files, each placed where the manifest says inside `./app`.
 
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{BuildError, go, listing};
 use crate::cache::Cache;
+use crate::manifest::project_path::canonical;
 use crate::manifest::{AppPath, LoadedManifest};
+use crate::own_files::OwnFiles;
 use crate::runtime::Lockfile;
 use crate::slug::select::{Selection, app_entries};
 use crate::slug::tree::walk;
 use crate::slug::{Component, Entry, EntryKind, Part, SlugError};
 
 /// The components of slug `slug`, in archive order (see [`crate::slug`]): runtimes are made
-/// available and the Go program is built, but nothing is compressed.
+/// available and the Go program is built, but nothing is compressed. None of slugplan's own
+/// files is among the app's, `written` (what this run writes) included.
 pub fn slug_components(
     loaded: &LoadedManifest,
     slug: &str,
     cache: &Cache,
+    written: &OwnFiles,
 ) -> Result<Vec<Component>, BuildError> {
     let spec = loaded.slug(slug)?;
     let slug_err = |source| BuildError::slug(slug, source);
@@ -76,7 +80,8 @@ pub fn slug_components(
     let selection = Selection {
         include: &spec.include,
         exclude: &spec.exclude,
-        skip: own_files(loaded, &source),
+        skip: own_paths(loaded, &source, cache, written),
+        written: Some(written),
     };
     parts.push(Part::app(
         app_entries(&source, &selection).map_err(slug_err)?,
@@ -84,15 +89,27 @@ pub fn slug_components(
     crate::slug::lay_out(parts).map_err(slug_err)
 }
 
-/// slugplan's own files that may sit inside the app source: the manifest, its lock file and the
-/// local platform's data directory. They describe deploys, not the app, and including them
-/// would change every slug whenever the deploy manifest changes.
-fn own_files(loaded: &LoadedManifest, source: &Path) -> Vec<Vec<u8>> {
+/// slugplan's own paths that may sit inside the app source: the manifest, its lock file, the
+/// local platform's data directory, the cache, and the files this run writes by path (`plan
+/// -out FILE`). They describe deploys, not the app: including them would change every slug
+/// whenever a deploy is planned (`.slugplan/` and saved plans are left out by
+/// [`crate::slug::select`] wherever they are).
+fn own_paths(
+    loaded: &LoadedManifest,
+    source: &Path,
+    cache: &Cache,
+    written: &OwnFiles,
+) -> Vec<Vec<u8>> {
     let source = canonical(source);
-    let mut own = vec![loaded.path.clone(), Lockfile::path_for(loaded)];
+    let mut own = vec![
+        loaded.path.clone(),
+        Lockfile::path_for(loaded),
+        cache.root().to_owned(),
+    ];
     if let Some(data_dir) = &loaded.manifest.platform.data_dir {
         own.push(loaded.resolve(data_dir));
     }
+    own.extend(written.paths().iter().cloned());
     own.iter()
         .filter_map(|path| {
             let path = canonical(path);
@@ -100,9 +117,4 @@ fn own_files(loaded: &LoadedManifest, source: &Path) -> Vec<Vec<u8>> {
             Some(rel.as_os_str().as_bytes().to_vec()).filter(|r| !r.is_empty())
         })
         .collect()
-}
-
-/// The canonical form of `path` when it exists, else the path made absolute as it is.
-fn canonical(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path).unwrap_or_else(|_| std::path::absolute(path).unwrap_or_default())
 }

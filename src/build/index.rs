@@ -12,6 +12,7 @@ use super::{BuildError, BuildOptions, CachedSlug, key, pack_slug, slug_component
 use crate::cache::{Bucket, Cache, CacheError, CacheKey};
 use crate::checksum::Checksum;
 use crate::manifest::LoadedManifest;
+use crate::own_files::OwnFiles;
 use crate::slug::{Component, SlugError};
 
 /// What the slug index remembers of a built slug.
@@ -79,7 +80,7 @@ pub fn ensure_slug(
     cache: &Cache,
     options: &BuildOptions<'_>,
 ) -> Result<CachedSlug, BuildError> {
-    let components = slug_components(loaded, slug, cache)?;
+    let components = slug_components(loaded, slug, cache, options.written())?;
     let key = key::slug_key(loaded, &components, cache)
         .map_err(|source| BuildError::slug(slug, source))?;
     let cache_err = |err: crate::cache::CacheError| BuildError::slug(slug, SlugError::from(err));
@@ -110,11 +111,16 @@ pub fn ensure_slug(
 /// Finds slug `slug` in the cache without fetching, compiling or packing anything: None when
 /// a runtime is not fetched, the slug has a Go build (only a build can say whether its
 /// sources changed), or no archive was built from its current inputs.
-pub fn find_slug(loaded: &LoadedManifest, slug: &str, cache: &Cache) -> Option<CachedSlug> {
+pub fn find_slug(
+    loaded: &LoadedManifest,
+    slug: &str,
+    cache: &Cache,
+    written: &OwnFiles,
+) -> Option<CachedSlug> {
     if loaded.slug(slug).ok()?.go.is_some() {
         return None;
     }
-    let components = slug_components(loaded, slug, cache).ok()?;
+    let components = slug_components(loaded, slug, cache, written).ok()?;
     let key = key::slug_key(loaded, &components, cache).ok()?;
     let index = SlugIndex::new(cache);
     indexed(loaded, slug, &components, &index, &key)

@@ -5,6 +5,7 @@ use super::archive::ManifestFacts;
 use super::{BuildError, BuiltSlug, checks, chunks, incremental, key, slug_components};
 use crate::cache::Cache;
 use crate::manifest::LoadedManifest;
+use crate::own_files::OwnFiles;
 use crate::slug::{Component, PackOptions, PackReporter, SlugError};
 
 /// How to build.
@@ -15,6 +16,15 @@ pub struct BuildOptions<'a> {
     pub threads: usize,
     /// Who hears about packing progress.
     pub reporter: Option<&'a dyn PackReporter>,
+    /// The files this run writes, never packed (None: none).
+    pub written: Option<&'a OwnFiles>,
+}
+
+impl BuildOptions<'_> {
+    /// The files this run writes.
+    pub(super) fn written(&self) -> &OwnFiles {
+        self.written.unwrap_or(&crate::own_files::NONE)
+    }
 }
 
 /// Builds slug `slug` of the manifest into `cache`, always writing the archive (but reusing
@@ -26,7 +36,7 @@ pub fn build_slug(
     cache: &Cache,
     options: &BuildOptions<'_>,
 ) -> Result<BuiltSlug, BuildError> {
-    let components = slug_components(loaded, slug, cache)?;
+    let components = slug_components(loaded, slug, cache, options.written())?;
     let chunks = chunks::ChunkStore::open(cache)
         .map_err(|source| BuildError::slug(slug, SlugError::from(source)))?;
     let keys = components

@@ -21,6 +21,7 @@ use crate::env_vars;
 pub use crate::environment::Env;
 use crate::manifest::PlatformConfig;
 use crate::ops::prepare::PrepareOptions;
+use crate::own_files::OwnFiles;
 use crate::platform::heroku::{self, RetryPolicy, Token};
 use crate::runtime::FetchOptions;
 use crate::workspace::ConnectOptions;
@@ -53,6 +54,9 @@ pub struct GlobalSettings {
     home: Option<PathBuf>,
     /// The whole environment, for the manifest's `${VAR}` references.
     env: Env,
+    /// The files this process writes from the start: stdout and stderr, when redirected to
+    /// files (a command adds the ones it names, such as `plan -out FILE`).
+    pub written: OwnFiles,
 }
 
 impl GlobalSettings {
@@ -79,6 +83,7 @@ impl GlobalSettings {
             api_key: env.text(env_vars::HEROKU_API_KEY).map(Token::new),
             home: env.os(env_vars::HOME).map(PathBuf::from),
             env: env.clone(),
+            written: OwnFiles::stdio(),
         }
     }
 
@@ -115,6 +120,7 @@ impl GlobalSettings {
             jobs,
             threads: self.threads(None),
             fetch: self.fetch.clone(),
+            written: std::sync::Arc::new(self.written.clone()),
         }
     }
 

@@ -69,6 +69,7 @@ pub async fn run(args: &BuildArgs, session: &Session) -> miette::Result<ExitStat
         let options = BuildOptions {
             threads: session.settings().threads(args.threads),
             reporter: Some(&bar),
+            written: Some(&session.settings().written),
         };
         let result = build_slug(loaded, name, cache, &options);
         drop(bar);

@@ -16,7 +16,11 @@ pub async fn run(args: &PlanArgs, session: &Session) -> miette::Result<ExitStatu
     let printer = session.printer();
     let deploy = session.deploy()?;
     let jobs = settings.jobs(args.planning.jobs);
-    let options = settings.prepare_options(!args.no_build, jobs);
+    let mut options = settings.prepare_options(!args.no_build, jobs);
+    if let Some(out) = &args.out {
+        // Written after the build, but never into a slug: the next plan must not find it.
+        options.written = Arc::new(settings.written.clone().with_path(out));
+    }
     let reporter = FetchProgress::new(printer, false);
     let packing = Arc::new(PackProgress::new(printer));
     let planned = deploy

@@ -111,9 +111,25 @@ fn join(project: &Path, rel: &Path) -> PathBuf {
     project.join(rel)
 }
 
-/// `path` canonical, or made absolute as it is when it cannot be resolved.
-fn canonical(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path).unwrap_or_else(|_| std::path::absolute(path).unwrap_or_default())
+/// `path` as the kernel resolves it, whether or not it exists yet: its deepest existing
+/// ancestor canonical (symlinks resolved), the rest appended as written. Two spellings of one
+/// place compare equal, also before it is created.
+pub fn canonical(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut rest = Vec::new();
+    let mut base = absolute.as_path();
+    loop {
+        if let Ok(found) = base.canonicalize() {
+            return rest.iter().rev().fold(found, |dir, part| dir.join(part));
+        }
+        match (base.parent(), base.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                base = parent;
+            }
+            _ => return absolute,
+        }
+    }
 }
 
 /// Why a file the manifest names could not be read. Displays as the end of a sentence naming

@@ -412,10 +412,12 @@ impl Deploy<'_> {
                 let cache = self.cache.clone();
                 let name = slug.to_owned();
                 let threads = options.threads;
+                let written = Arc::clone(&options.written);
                 let built = tokio::task::spawn_blocking(move || {
                     let options = BuildOptions {
                         threads,
                         reporter: None,
+                        written: Some(&written),
                     };
                     crate::build::ensure_slug(&loaded, &name, &cache, &options)
                 })

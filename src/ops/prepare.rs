@@ -15,6 +15,7 @@ use crate::build::key::SlugKey;
 use crate::build::{BuildError, BuildOptions, CachedSlug};
 use crate::cache::Cache;
 use crate::manifest::{LoadedManifest, ManifestError};
+use crate::own_files::OwnFiles;
 use crate::plan::diff::SlugFacts;
 use crate::runtime::{FetchOptions, FetchReporter, LockError, Lockfile, RuntimeError};
 use crate::slug::PackReporter;
@@ -31,6 +32,8 @@ pub struct PrepareOptions {
     pub threads: usize,
     /// Download retries and extraction caps.
     pub fetch: FetchOptions,
+    /// The files this run writes (`-out`, redirected stdout and stderr), never packed.
+    pub written: Arc<OwnFiles>,
 }
 
 /// Errors preparing slugs.
@@ -128,6 +131,7 @@ pub async fn prepare(
             let cache = cache.clone();
             let build = options.build;
             let threads = options.threads;
+            let written = Arc::clone(&options.written);
             let packing = packing.clone();
             async move {
                 let task = tokio::task::spawn_blocking(move || {
@@ -135,11 +139,12 @@ pub async fn prepare(
                     let options = BuildOptions {
                         threads,
                         reporter: Some(progress.as_ref()),
+                        written: Some(&written),
                     };
                     if build {
                         crate::build::ensure_slug(&loaded, &slug, &cache, &options).map(Some)
                     } else {
-                        Ok(crate::build::find_slug(&loaded, &slug, &cache))
+                        Ok(crate::build::find_slug(&loaded, &slug, &cache, &written))
                     }
                     .map(|found| (slug, found))
                 });

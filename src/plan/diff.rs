@@ -268,6 +268,7 @@ pub fn diff(input: DiffInput<'_>) -> Result<Plan, DiffError> {
     }
 
     Ok(Plan {
+        kind: crate::plan::PlanKind,
         format_version: FORMAT_VERSION,
         platform: input.platform.to_owned(),
         manifest_sha256: input.manifest_sha256.to_owned(),

@@ -253,6 +253,10 @@ impl Summary {
 /// A whole plan.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
+    /// `"slugplan-plan"`, the document's first key, so that a saved plan is known by its
+    /// first bytes wherever it lies (and never packed into a slug, see [`crate::own_files`]).
+    #[serde(default)]
+    pub kind: PlanKind,
     /// [`FORMAT_VERSION`].
     pub format_version: u32,
     /// The platform planned against (`local:<dir>` or the API URL).
@@ -283,6 +287,32 @@ pub struct Plan {
     pub config_drift: Vec<config::ConfigDrift>,
     /// The counts.
     pub summary: Summary,
+}
+
+/// What a plan document is: always [`crate::own_files::SAVED_PLAN_KIND`]. A document saying
+/// anything else is not a plan; one saying nothing (made before the key existed) is read as
+/// one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanKind;
+
+impl Serialize for PlanKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(crate::own_files::SAVED_PLAN_KIND)
+    }
+}
+
+impl<'de> Deserialize<'de> for PlanKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let kind = String::deserialize(deserializer)?;
+        if kind == crate::own_files::SAVED_PLAN_KIND {
+            Ok(PlanKind)
+        } else {
+            Err(serde::de::Error::invalid_value(
+                serde::de::Unexpected::Str(&kind),
+                &crate::own_files::SAVED_PLAN_KIND,
+            ))
+        }
+    }
 }
 
 impl Plan {

@@ -443,6 +443,7 @@ mod tests {
     #[test]
     fn the_legend_lists_only_the_symbols_used() {
         let plan = Plan {
+            kind: crate::plan::PlanKind,
             format_version: 1,
             platform: "local".into(),
             manifest_sha256: "m".into(),
@@ -473,6 +474,7 @@ mod tests {
     #[test]
     fn an_empty_plan_says_so() {
         let plan = Plan {
+            kind: crate::plan::PlanKind,
             format_version: 1,
             platform: "local".into(),
             manifest_sha256: "m".into(),

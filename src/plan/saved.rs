@@ -195,6 +195,7 @@ mod tests {
 
     fn plan() -> Plan {
         Plan {
+            kind: crate::plan::PlanKind,
             format_version: FORMAT_VERSION,
             platform: "local".into(),
             manifest_sha256: "m1".into(),

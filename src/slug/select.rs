@@ -10,9 +10,10 @@
 //! - `exclude` and `.slugignore` (Heroku's convention: gitignore syntax, at the source root)
 //!   always win over `include`.
 //!
-//! `.git` (at any depth, as a directory or a submodule's file) and the top-level `.slugplan/`
-//! (slugplan's own state) are always left out, as are the paths the caller names (the
-//! manifest, its lock file, a local platform's data directory).
+//! `.git` and `.slugplan/` (at any depth; a submodule's `.git` is a file) are always left out,
+//! as are the paths the caller names (the manifest, its lock file, the cache, a local
+//! platform's data directory) and slugplan's own files wherever they are ([`OwnFiles`]: saved
+//! plans by their first bytes, what this run writes by device and inode).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -21,8 +22,9 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 use super::SlugError;
-use super::tar::Entry;
+use super::tar::{Entry, EntryKind};
 use super::tree::{ancestors, walk};
+use crate::own_files::{DOT_DIR, OwnFiles, SNIFF_BYTES, is_saved_plan};
 
 /// The name of the ignore file read from the source root.
 pub const SLUGIGNORE: &str = ".slugignore";
@@ -36,6 +38,8 @@ pub struct Selection<'a> {
     pub exclude: &'a [String],
     /// Further paths (relative to the source, `/`-separated) to leave out with their subtrees.
     pub skip: Vec<Vec<u8>>,
+    /// The files this run writes, left out wherever they are (None: none).
+    pub written: Option<&'a OwnFiles>,
 }
 
 /// Lists the app's files under `source` as entries relative to `./app`.
@@ -53,7 +57,7 @@ pub fn app_entries(source: &Path, selection: &Selection<'_>) -> Result<Vec<Entry
     let mut entries = walk(source, b"", |rel, is_dir| {
         let name = rel.rsplit(|&c| c == b'/').next().unwrap_or(rel);
         name == b".git"
-            || rel == b".slugplan"
+            || name == DOT_DIR.as_bytes()
             || selection.skip.iter().any(|s| s == rel)
             || matches(&exclude, rel)
             || slugignore
@@ -75,7 +79,36 @@ pub fn app_entries(source: &Path, selection: &Selection<'_>) -> Result<Vec<Entry
         entries.retain(|e| keep.contains(&e.rel));
         entries.shrink_to_fit();
     }
+    entries.retain(|e| match &e.kind {
+        EntryKind::File { source, .. } => !is_own_file(source, selection.written),
+        _ => true,
+    });
     Ok(entries)
+}
+
+/// Whether the file at `source` is slugplan's own: one this run writes (`written`), or a
+/// saved plan (by its first bytes). A file that cannot be opened is not: packing it reports
+/// why.
+fn is_own_file(source: &Path, written: Option<&OwnFiles>) -> bool {
+    let Ok(mut file) = std::fs::File::open(source) else {
+        return false;
+    };
+    if let Some(written) = written
+        && file
+            .metadata()
+            .is_ok_and(|meta| written.is_written_now(&meta))
+    {
+        return true;
+    }
+    let mut head = [0u8; SNIFF_BYTES];
+    let mut filled = 0;
+    while filled < head.len() {
+        match std::io::Read::read(&mut file, &mut head[filled..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => filled += n,
+        }
+    }
+    is_saved_plan(&head[..filled])
 }
 
 /// Compiles patterns; `None` when there are none.

@@ -13,6 +13,7 @@ mod go;
 mod heroku;
 mod incremental;
 mod manifest;
+mod own_files;
 mod platform;
 mod promote;
 mod reliability;

@@ -444,7 +444,7 @@ fn unchanged_component_chunks_are_reused_byte_for_byte() {
     assert_ne!(chunks(&before, 2), chunks(&after, 2));
 
     // Splicing the old runtime chunks with a fresh app gives the from-scratch bytes.
-    let components = slug_components(&loaded, "web", &cache).unwrap();
+    let components = slug_components(&loaded, "web", &cache, &slugplan::own_files::NONE).unwrap();
     let span = before.components[1].span(&before.archive.path);
     let inputs = [
         ComponentInput::Fresh(&components[0]),
@@ -468,7 +468,8 @@ fn content_hash_ignores_mtimes_but_not_contents() {
     let loaded = ctx.load_manifest();
     let cache = slugplan::cache::Cache::new(&ctx.cache);
     let hash = || {
-        let components = slug_components(&loaded, "web", &cache).unwrap();
+        let components =
+            slug_components(&loaded, "web", &cache, &slugplan::own_files::NONE).unwrap();
         components.last().unwrap().content_hash().unwrap()
     };
     let first = hash();
