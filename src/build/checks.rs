@@ -4,6 +4,7 @@
 
 use super::BuildError;
 use crate::cache::{Bucket, Cache, CacheEntry, CacheKey};
+use crate::manifest::LoadedManifest;
 use crate::slug::{Component, EntryKind};
 
 /// Refuses to pack binaries the stack cannot run: every ELF file slugplan put in the slug (the
@@ -11,6 +12,7 @@ use crate::slug::{Component, EntryKind};
 /// and need no newer glibc than the stack has. A component whose key (`keys`, when known)
 /// already passed for this stack is not read again: the key fixes its bytes.
 pub(super) fn check_stack(
+    loaded: &LoadedManifest,
     slug: &str,
     stack: &str,
     components: &[Component],
@@ -27,10 +29,8 @@ pub(super) fn check_stack(
         }
         for entry in &component.entries {
             if let EntryKind::File { source, .. } = &entry.kind {
-                crate::stack::check_file(source, stack).map_err(|source| BuildError::Stack {
-                    slug: slug.to_owned(),
-                    source,
-                })?;
+                crate::stack::check_file(source, stack)
+                    .map_err(|source| BuildError::stack(loaded, slug, source))?;
             }
         }
         if let Some(key) = key {

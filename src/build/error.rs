@@ -1,7 +1,11 @@
 //! What can go wrong building a slug, each error naming the slug (and the file, runtime or
 //! value) it is about.
 
-use crate::manifest::{AppPathError, ManifestError, UnknownSlug};
+use std::sync::Arc;
+
+use miette::{NamedSource, SourceSpan};
+
+use crate::manifest::{AppPathError, LoadedManifest, ManifestError, UnknownSlug};
 use crate::runtime::RuntimeError;
 use crate::slug::SlugError;
 
@@ -25,15 +29,9 @@ pub enum BuildError {
         source: ManifestError,
     },
     /// A binary in the slug cannot run on the slug's stack.
-    #[error("slug `{slug}` cannot be built for its stack")]
-    Stack {
-        /// The slug.
-        slug: String,
-        /// What is wrong, naming the file.
-        #[source]
-        #[diagnostic_source]
-        source: crate::stack::StackError,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Stack(Box<StackFailure>),
     /// A process type's command names a program the slug does not have where it says.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -82,7 +80,46 @@ pub enum BuildError {
     },
 }
 
+/// A binary in slug `slug` that its stack cannot run: what [`BuildError::Stack`] holds.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("slug `{slug}` cannot be built for its stack")]
+pub struct StackFailure {
+    /// The slug.
+    pub slug: String,
+    /// What is wrong, naming the file.
+    #[source]
+    #[diagnostic_source]
+    pub source: crate::stack::StackError,
+    /// slug.toml, when it writes the slug's stack.
+    #[source_code]
+    pub manifest: Option<Arc<NamedSource<String>>>,
+    /// The slug's `stack` in slug.toml.
+    #[label("the stack it is built for")]
+    pub span: Option<SourceSpan>,
+}
+
 impl BuildError {
+    /// The stack check's error for slug `slug`, underlining its `stack` in slug.toml.
+    pub(super) fn stack(
+        loaded: &LoadedManifest,
+        slug: &str,
+        source: crate::stack::StackError,
+    ) -> Self {
+        let span = loaded.span_of(&["slugs", slug, "stack"]);
+        let manifest = span.map(|_| {
+            Arc::new(NamedSource::new(
+                loaded.path.display().to_string(),
+                loaded.text.clone(),
+            ))
+        });
+        BuildError::Stack(Box::new(StackFailure {
+            slug: slug.to_owned(),
+            source,
+            manifest,
+            span,
+        }))
+    }
+
     /// Wraps `source`, an error packing slug `slug`, lifting its hint.
     pub(super) fn slug(slug: &str, source: SlugError) -> Self {
         use miette::Diagnostic;

@@ -86,7 +86,7 @@ pub fn pack_slug(
             key::KnownKey::Unknown(memo) => (None, memo),
         })
         .unzip();
-    checks::check_stack(slug, facts.stack(), components, &known, cache)?;
+    checks::check_stack(loaded, slug, facts.stack(), components, &known, cache)?;
     let slug_err = |source| BuildError::slug(slug, source);
     let incremental::Assembled { file, reused, keys } =
         incremental::assemble(components, &known, cache, pack_options).map_err(slug_err)?;

@@ -26,7 +26,9 @@ use crate::graph::{Address, GraphError, StepGraph, StepKind};
 use crate::manifest::ManifestError;
 use crate::ops::prepare::{PackReporters, PrepareError, PrepareOptions, Prepared, prepare};
 use crate::plan::diff::{AppFacts, DiffError, DiffInput, diff};
-use crate::plan::observe::{observe, observe_config, observe_formation, observe_pipelines};
+use crate::plan::observe::{
+    ObserveError, observe, observe_config, observe_formation, observe_pipelines,
+};
 use crate::plan::promotion::{self, PromotionPlanError};
 use crate::plan::saved::{self, SavedPlanError};
 use crate::plan::{Action, Plan};
@@ -58,10 +60,10 @@ pub enum DeployError {
     Observe {
         /// The platform.
         platform: String,
-        /// The error.
+        /// What could not be read (it names the app), and why.
         #[source]
         #[diagnostic_source]
-        source: PlatformError,
+        source: ObserveError,
     },
     /// The plan is impossible.
     #[error(transparent)]
@@ -280,6 +282,9 @@ impl Deploy<'_> {
                 let release =
                     crate::release::live_release(self.connected.platform.as_ref(), &app, running)
                         .await
+                        .map_err(ObserveError::reading(format!(
+                            "when app `{app}`'s slug went live"
+                        )))
                         .map_err(|source| DeployError::Observe {
                             platform: self.connected.platform.describe(),
                             source,
@@ -576,10 +581,14 @@ async fn read_apps(
     platform: &dyn Platform,
     apps: BTreeSet<String>,
     jobs: usize,
-) -> Result<BTreeMap<String, App>, PlatformError> {
+) -> Result<BTreeMap<String, App>, ObserveError> {
     use futures_util::{StreamExt, TryStreamExt, stream};
     stream::iter(apps)
-        .map(|app| async move { Ok::<_, PlatformError>((app.clone(), platform.app(&app).await?)) })
+        .map(|app| async move {
+            let read = platform.app(&app).await;
+            let read = read.map_err(ObserveError::reading(format!("app `{app}`")))?;
+            Ok::<_, ObserveError>((app, read))
+        })
         .buffer_unordered(jobs.max(1))
         .try_collect()
         .await

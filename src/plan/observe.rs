@@ -34,19 +34,42 @@ impl ObservedApp {
     }
 }
 
+/// Reading the platform failed: what was being read (naming the app, slug or pipeline), and
+/// why.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("cannot read {what}")]
+pub struct ObserveError {
+    /// What was read: "app `web-staging`'s current release", "pipeline `shop`", ….
+    pub what: String,
+    /// The platform's error.
+    #[source]
+    #[diagnostic_source]
+    pub source: PlatformError,
+}
+
+impl ObserveError {
+    /// Wraps `source`, the error reading `what`.
+    pub fn reading(what: impl Into<String>) -> impl FnOnce(PlatformError) -> Self {
+        let what = what.into();
+        move |source| ObserveError { what, source }
+    }
+}
+
 /// Reads every app in `apps`, `jobs` requests at a time.
 pub async fn observe(
     platform: &dyn Platform,
     apps: impl IntoIterator<Item = String>,
     jobs: usize,
-) -> Result<BTreeMap<String, ObservedApp>, PlatformError> {
+) -> Result<BTreeMap<String, ObservedApp>, ObserveError> {
     let jobs = jobs.max(1);
     let releases: Vec<(String, Option<Option<Release>>)> = stream::iter(apps)
         .map(|app| async move {
             match platform.current_release(&app).await {
                 Ok(release) => Ok((app, Some(release))),
                 Err(PlatformError::NotFound { .. }) => Ok((app, None)),
-                Err(err) => Err(err),
+                Err(err) => Err(ObserveError::reading(format!(
+                    "app `{app}`'s current release"
+                ))(err)),
             }
         })
         .buffer_unordered(jobs)
@@ -62,8 +85,13 @@ pub async fn observe(
     }
     let slugs: BTreeMap<String, Slug> = stream::iter(slug_reads)
         .map(|(slug_id, app)| async move {
-            let slug = platform.slug(&app, &slug_id).await?;
-            Ok::<_, PlatformError>((slug_id, slug))
+            let slug = platform
+                .slug(&app, &slug_id)
+                .await
+                .map_err(ObserveError::reading(format!(
+                    "slug {slug_id}, which app `{app}` runs"
+                )))?;
+            Ok::<_, ObserveError>((slug_id, slug))
         })
         .buffer_unordered(jobs)
         .try_collect()
@@ -97,11 +125,14 @@ pub async fn observe_config(
     platform: &dyn Platform,
     apps: impl IntoIterator<Item = String>,
     jobs: usize,
-) -> Result<BTreeMap<String, BTreeMap<String, String>>, PlatformError> {
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, ObserveError> {
     stream::iter(apps)
         .map(|app| async move {
-            let vars = platform.config_vars(&app).await?;
-            Ok::<_, PlatformError>((app, vars))
+            let vars = platform
+                .config_vars(&app)
+                .await
+                .map_err(ObserveError::reading(format!("app `{app}`'s config vars")))?;
+            Ok::<_, ObserveError>((app, vars))
         })
         .buffer_unordered(jobs.max(1))
         .try_collect()
@@ -113,11 +144,14 @@ pub async fn observe_formation(
     platform: &dyn Platform,
     apps: impl IntoIterator<Item = String>,
     jobs: usize,
-) -> Result<BTreeMap<String, Vec<Formation>>, PlatformError> {
+) -> Result<BTreeMap<String, Vec<Formation>>, ObserveError> {
     stream::iter(apps)
         .map(|app| async move {
-            let formation = platform.formation(&app).await?;
-            Ok::<_, PlatformError>((app, formation))
+            let formation = platform
+                .formation(&app)
+                .await
+                .map_err(ObserveError::reading(format!("app `{app}`'s formation")))?;
+            Ok::<_, ObserveError>((app, formation))
         })
         .buffer_unordered(jobs.max(1))
         .try_collect()
@@ -140,14 +174,14 @@ pub async fn observe_pipelines(
     pipelines: impl IntoIterator<Item = String>,
     apps: impl IntoIterator<Item = String>,
     jobs: usize,
-) -> Result<ObservedPipelines, PlatformError> {
+) -> Result<ObservedPipelines, ObserveError> {
     let jobs = jobs.max(1);
     let pipelines = stream::iter(pipelines)
         .map(|name| async move {
             match platform.pipeline(&name).await {
                 Ok(pipeline) => Ok((name, Some(pipeline.id))),
                 Err(PlatformError::NotFound { .. }) => Ok((name, None)),
-                Err(err) => Err(err),
+                Err(err) => Err(ObserveError::reading(format!("pipeline `{name}`"))(err)),
             }
         })
         .buffer_unordered(jobs)
@@ -155,8 +189,13 @@ pub async fn observe_pipelines(
         .await?;
     let couplings = stream::iter(apps)
         .map(|app| async move {
-            let coupling = platform.coupling(&app).await?;
-            Ok::<_, PlatformError>((app, coupling))
+            let coupling = platform
+                .coupling(&app)
+                .await
+                .map_err(ObserveError::reading(format!(
+                    "app `{app}`'s pipeline coupling"
+                )))?;
+            Ok::<_, ObserveError>((app, coupling))
         })
         .buffer_unordered(jobs)
         .try_collect()

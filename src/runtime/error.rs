@@ -20,6 +20,12 @@ pub enum RuntimeError {
         name: String,
         /// The directory.
         path: PathBuf,
+        /// slug.toml ([`RuntimeError::located`] fills it in).
+        #[source_code]
+        manifest: Option<Arc<NamedSource<String>>>,
+        /// The runtime's `path` in slug.toml.
+        #[label("no such directory")]
+        span: Option<SourceSpan>,
     },
     /// The manifest does not name this runtime.
     #[error("no runtime `{name}` in the manifest")]
@@ -77,6 +83,12 @@ pub enum RuntimeError {
         url: String,
         /// What is wrong with it.
         reason: String,
+        /// slug.toml ([`RuntimeError::located`] fills it in).
+        #[source_code]
+        manifest: Option<Arc<NamedSource<String>>>,
+        /// The runtime's URL in slug.toml.
+        #[label("this URL")]
+        span: Option<SourceSpan>,
     },
     /// The download failed (after retrying what can be retried).
     #[error("runtime `{name}`: downloading {url} failed after {attempts} attempt(s)")]
@@ -91,6 +103,12 @@ pub enum RuntimeError {
         /// The last attempt's failure.
         #[source]
         source: DownloadFailure,
+        /// slug.toml ([`RuntimeError::located`] fills it in).
+        #[source_code]
+        manifest: Option<Arc<NamedSource<String>>>,
+        /// The runtime's URL in slug.toml.
+        #[label("downloading this failed")]
+        span: Option<SourceSpan>,
     },
     /// The archive's hash is not the pinned one (slug.toml's `sha256`, or slug.lock's).
     #[error(transparent)]
@@ -122,9 +140,12 @@ pub enum RuntimeError {
         #[diagnostic_source]
         source: CacheError,
     },
-    /// A local file could not be read or written.
-    #[error("I/O error at {}", path.display())]
+    /// A local file of the runtime (its `file:` archive, its place in the cache) could not be
+    /// read or written.
+    #[error("runtime `{name}`: cannot read or write {}", path.display())]
     Io {
+        /// The runtime's name.
+        name: String,
         /// The path.
         path: PathBuf,
         /// The underlying error.

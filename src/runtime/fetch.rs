@@ -101,6 +101,8 @@ pub(super) async fn download(
         name: name.to_owned(),
         url: redact_url(url),
         reason: err.to_string(),
+        manifest: None,
+        span: None,
     })?;
     match parsed.scheme() {
         "file" => read_file(fetcher, name, &parsed).await,
@@ -109,6 +111,8 @@ pub(super) async fn download(
             name: name.to_owned(),
             url: redact_url(url),
             reason: format!("unsupported scheme `{other}` (use https://, http:// or file://)"),
+            manifest: None,
+            span: None,
         }),
     }
 }
@@ -123,8 +127,11 @@ async fn read_file(
         name: name.to_owned(),
         url: url.to_string(),
         reason: "not a local file path".to_owned(),
+        manifest: None,
+        span: None,
     })?;
     let io = |source| RuntimeError::Io {
+        name: name.to_owned(),
         path: path.clone(),
         source,
     };
@@ -163,6 +170,8 @@ async fn download_http(
                     url: shown,
                     attempts: attempt,
                     source: failure,
+                    manifest: None,
+                    span: None,
                 });
             }
         };
@@ -225,6 +234,8 @@ async fn attempt_http(
 
 /// A temp file in the archives bucket that hashes what is written to it.
 struct Sink {
+    /// The runtime it is for.
+    name: String,
     temp: tempfile::NamedTempFile,
     file: tokio::fs::File,
     hasher: Sha256,
@@ -244,10 +255,12 @@ impl Sink {
             .as_file()
             .try_clone()
             .map_err(|source| RuntimeError::Io {
+                name: name.to_owned(),
                 path: temp.path().to_owned(),
                 source,
             })?;
         Ok(Sink {
+            name: name.to_owned(),
             temp,
             file: tokio::fs::File::from_std(file),
             hasher: Sha256::new(),
@@ -262,6 +275,7 @@ impl Sink {
             .write_all(data)
             .await
             .map_err(|source| RuntimeError::Io {
+                name: self.name.clone(),
                 path: self.temp.path().to_owned(),
                 source,
             })
@@ -269,6 +283,7 @@ impl Sink {
 
     async fn finish(mut self) -> Result<Download, RuntimeError> {
         let io = |source| RuntimeError::Io {
+            name: self.name.clone(),
             path: self.temp.path().to_owned(),
             source,
         };

@@ -229,7 +229,9 @@ pub async fn update_lockfile(
     // Read every runtime, in parallel, before deciding anything.
     let read = futures_util::future::try_join_all(urls.map(|(name, url)| async move {
         let absolute = super::absolute_url(loaded, url);
-        let sha = super::hash_url(name, &absolute, cache, options, reporter).await?;
+        let sha = super::hash_url(name, &absolute, cache, options, reporter)
+            .await
+            .map_err(|err| err.located(loaded))?;
         Ok::<_, super::RuntimeError>((name, url, sha))
     }))
     .await?;

@@ -207,6 +207,30 @@ pub(crate) fn checksum_mismatch(
     }))
 }
 
+impl RuntimeError {
+    /// This error with the manifest value it is about underlined (the runtime's URL for a
+    /// bad URL or a failed download), for errors raised where the manifest is not at hand.
+    pub(crate) fn located(mut self, loaded: &LoadedManifest) -> Self {
+        if let RuntimeError::BadUrl {
+            name,
+            manifest,
+            span,
+            ..
+        }
+        | RuntimeError::Download {
+            name,
+            manifest,
+            span,
+            ..
+        } = &mut self
+            && manifest.is_none()
+        {
+            (*manifest, *span) = located(loaded, name, "url");
+        }
+        self
+    }
+}
+
 fn spec<'a>(
     loaded: &'a LoadedManifest,
     name: &str,
@@ -247,7 +271,9 @@ pub async fn fetch(
     reporter: &dyn FetchReporter,
 ) -> Result<FetchedArchive, RuntimeError> {
     let fetcher = fetch::Fetcher::new(cache, options, reporter);
-    fetch_with(&fetcher, loaded, name, lock).await
+    fetch_with(&fetcher, loaded, name, lock)
+        .await
+        .map_err(|err| err.located(loaded))
 }
 
 /// Fetches several runtimes in parallel; fails with the first error.
@@ -263,7 +289,9 @@ pub async fn fetch_all(
     let jobs = names
         .iter()
         .map(|name| fetch_with(&fetcher, loaded, name, lock));
-    futures_util::future::try_join_all(jobs).await
+    futures_util::future::try_join_all(jobs)
+        .await
+        .map_err(|err| err.located(loaded))
 }
 
 async fn fetch_with(
@@ -328,7 +356,7 @@ async fn fetch_pinned(
     sha: &str,
     archive: &Path,
 ) -> Result<u64, RuntimeError> {
-    let _guard = lock_archive(archive).await?;
+    let _guard = lock_archive(name, archive).await?;
     if archive.is_file() {
         return Ok(0);
     }
@@ -343,9 +371,10 @@ async fn fetch_pinned(
     Ok(download.bytes)
 }
 
-/// Takes the exclusive lock `<archive>.lock`, waiting for another process that holds it.
-async fn lock_archive(archive: &Path) -> Result<std::fs::File, RuntimeError> {
-    let path = archive.with_extension("lock");
+/// Takes the exclusive lock `<archive>.lock` (for runtime `name`), waiting for another process
+/// that holds it.
+async fn lock_archive(name: &str, archive: &Path) -> Result<std::fs::File, RuntimeError> {
+    let (name, path) = (name.to_owned(), archive.with_extension("lock"));
     tokio::task::spawn_blocking(move || {
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -353,7 +382,7 @@ async fn lock_archive(archive: &Path) -> Result<std::fs::File, RuntimeError> {
             .write(true)
             .open(&path)
             .and_then(|file| file.lock().map(|()| file));
-        file.map_err(|source| RuntimeError::Io { path, source })
+        file.map_err(|source| RuntimeError::Io { name, path, source })
     })
     .await
     .expect("locking does not panic")
@@ -408,8 +437,8 @@ fn unpack(
     }
     let parent = tree.parent().expect("trees live in a bucket");
     let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| RuntimeError::Io { path, source }
+        let (name, path) = (name.to_owned(), path.to_owned());
+        move |source| RuntimeError::Io { name, path, source }
     };
     let temp = tempfile::Builder::new()
         .prefix(".tmp-")
@@ -428,6 +457,7 @@ fn unpack(
         Err(source) => {
             let _ = std::fs::remove_dir_all(&staged);
             Err(RuntimeError::Io {
+                name: name.to_owned(),
                 path: tree.to_owned(),
                 source,
             })
@@ -457,9 +487,12 @@ pub fn materialize_with(
     if let Some(path) = &spec.path {
         let root = loaded.resolve(path);
         if !root.is_dir() {
+            let (manifest, span) = located(loaded, name, "path");
             return Err(RuntimeError::MissingDirectory {
                 name: name.to_owned(),
                 path: root,
+                manifest,
+                span,
             });
         }
         return Ok(RuntimeTree {

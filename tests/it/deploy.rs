@@ -573,7 +573,7 @@ dest = "tools"
     let out = p.run(&["plan"]);
     assert!(stderr(&out).contains("GLIBC_2."), "{}", stderr(&out));
     p.ctx.add_filter(r"GLIBC_2\.\d+", "GLIBC_2.[MINOR]");
-    slugplan_snapshot!(p.filters(), p.command(&["plan"]), @"
+    slugplan_snapshot!(p.filters(), p.command(&["plan"]), @r#"
     exit code: 1
     ----- stdout -----
 
@@ -582,7 +582,15 @@ dest = "tools"
       × slug `worker` cannot be built for its stack
       ╰─▶   × ./tools/bin/bash needs GLIBC_2.[MINOR], but stack heroku-22 has glibc 2.35
             help: use a build of this runtime made for heroku-22 (or an older glibc), or a newer stack
-    ");
+
+        ╭─[slug.toml:9:9]
+      8 │ runtimes = ["tools"]
+      9 │ stack = "heroku-22"
+        ·         ─────┬─────
+        ·              ╰── the stack it is built for
+     10 │ process_types = { worker = "node worker.js" }
+        ╰────
+    "#);
 }
 
 #[test]

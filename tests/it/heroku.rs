@@ -439,3 +439,45 @@ async fn netrc_token_for_the_api_host_is_sent() {
         Some("Bearer from-netrc")
     );
 }
+
+/// A platform error while planning names what was being read, so the app it concerns is
+/// known (issue 15, point 5): not only "reading the apps from <platform>".
+#[test]
+fn a_failed_read_while_planning_names_the_app() {
+    let api = FakeServer::start(|seen: &Seen, _| {
+        match (seen.method.as_str(), seen.segments().as_slice()) {
+            ("GET", ["account", "rate-limits"]) => Reply::json(200, &json!({"remaining": 4500})),
+            ("GET", ["apps", "shop-web", "releases"]) => Reply::error(
+                403,
+                "forbidden",
+                "You do not have access to the app shop-web.",
+            ),
+            _ => Reply::error(404, "not_found", "Couldn't find that resource."),
+        }
+    });
+    let mut ctx = crate::common::TestContext::new();
+    ctx.add_filter(regex::escape(&api.url), "[API]");
+    ctx.write("web/web.js", "console.log('hi')\n");
+    ctx.write(
+        "slug.toml",
+        format!(
+            "[platform]\nkind = \"heroku\"\napi_url = \"{}\"\n\n[slugs.web]\nsource = \"web\"\n\n\
+             [apps.shop-web]\nslug = \"web\"\n",
+            api.url
+        ),
+    );
+    let mut plan = ctx.slugplan(&["plan", "--no-build"]);
+    plan.env("HEROKU_API_KEY", "test-token");
+    crate::common::slugplan_snapshot!(ctx.filters(), plan, @"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      × reading the apps from [API]/
+      ├─▶   × cannot read app `shop-web`'s current release
+      │
+      ╰─▶   × unauthorized: You do not have access to the app shop-web. (request id req-1)
+            help: set HEROKU_API_KEY to a token 127.0.0.1 accepts, or put one in ~/.netrc as `machine
+                  127.0.0.1 login <email> password <token>`
+    ");
+}

@@ -436,3 +436,60 @@ fn a_terminal_gets_progress_bars_instead_of_lines() {
         "bars, not plain lines: {text}"
     );
 }
+
+/// A runtime error names the runtime and, where a manifest value is at fault, underlines it:
+/// the URL of a failed download, the `file:` archive that is not there (issue 15, point 5).
+#[test]
+fn runtime_errors_name_the_runtime_and_underline_its_url() {
+    let ctx = TestContext::new();
+    let server = serve(vec![]);
+    ctx.write(
+        "slug.toml",
+        format!(
+            "[runtimes.gone]\nurl = \"{}\"\nsha256 = \"{}\"\n",
+            server.url_of("/gone.tgz"),
+            "1".repeat(64)
+        ),
+    );
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["fetch"]), @r#"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      × runtime `gone`: downloading http://127.0.0.1:[PORT]/gone.tgz failed after 1 attempt(s)
+      ╰─▶ HTTP status 404
+       ╭─[slug.toml:2:7]
+     1 │ [runtimes.gone]
+     2 │ url = "http://127.0.0.1:[PORT]/gone.tgz"
+       ·       ────────────────┬────────────────
+       ·                       ╰── downloading this failed
+     3 │ sha256 = "1111111111111111111111111111111111111111111111111111111111111111"
+       ╰────
+      help: check the URL and the network; SLUGPLAN_FETCH_RETRIES sets the retries
+    "#);
+
+    // A missing `file:` archive: found by every command before anything is read.
+    ctx.write("web/web.js", "console.log('hi')\n");
+    ctx.write(
+        "slug.toml",
+        "[runtimes.node]\nurl = \"file:runtimes/node.tgz\"\n\n[slugs.web]\nsource = \"web\"\nruntimes = [\"node\"]\n\n[apps.web-app]\nslug = \"web\"\n",
+    );
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["plan"]), @r#"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    slugplan::manifest::file_url
+
+      × runtime `node`: url `file:runtimes/node.tgz` names a file that does not exist
+       ╭─[slug.toml:2:7]
+     1 │ [runtimes.node]
+     2 │ url = "file:runtimes/node.tgz"
+       ·       ────────────┬───────────
+       ·                   ╰── no such archive
+     3 │
+       ╰────
+      help: a relative `file:` URL is relative to the manifest's directory; put the archive there or
+            fix the URL
+    "#);
+}
