@@ -60,7 +60,8 @@
 //!   [`commands::Session`] opens what a command needs from them; [`run`] builds the one async
 //!   runtime and dispatches. [`env_vars`] names every environment variable read,
 //!   [`environment`] holds the one snapshot of it that is passed down, and [`exit_status`] the
-//!   codes the process ends with.
+//!   codes the process ends with; [`file_kind`] says what a special file is, in one set of
+//!   words.
 //!
 //! Nouns (manifest, slug, cache, platform, state) never import verbs (ops, commands), and
 //! below the edge nothing reads the environment: settings pass their values down.
@@ -78,6 +79,7 @@ pub mod env_vars;
 pub mod environment;
 pub mod error_chain;
 pub mod exit_status;
+pub mod file_kind;
 pub mod graph;
 pub mod interrupt;
 pub mod manifest;

@@ -20,7 +20,6 @@
 //! would hang the read, `/dev/zero` would never end it), and only up to a cap.
 
 use std::io::Read;
-use std::os::unix::fs::FileTypeExt;
 use std::path::{Component, Path, PathBuf};
 
 /// The most bytes a Procfile may have: Heroku's are a few lines.
@@ -191,13 +190,17 @@ impl ReadError {
 pub fn read_file(path: &Path, cap: u64) -> Result<String, ReadError> {
     let meta = std::fs::metadata(path).map_err(ReadError::Io)?;
     if !meta.is_file() {
-        return Err(ReadError::NotAFile(file_kind(&meta.file_type())));
+        return Err(ReadError::NotAFile(crate::file_kind::describe(
+            &meta.file_type(),
+        )));
     }
     let file = std::fs::File::open(path).map_err(ReadError::Io)?;
     // Replaced between the two checks: still refused.
     let meta = file.metadata().map_err(ReadError::Io)?;
     if !meta.is_file() {
-        return Err(ReadError::NotAFile(file_kind(&meta.file_type())));
+        return Err(ReadError::NotAFile(crate::file_kind::describe(
+            &meta.file_type(),
+        )));
     }
     let mut bytes = Vec::with_capacity(meta.len().min(cap) as usize);
     file.take(cap + 1)
@@ -207,21 +210,6 @@ pub fn read_file(path: &Path, cap: u64) -> Result<String, ReadError> {
         return Err(ReadError::TooLarge { cap });
     }
     String::from_utf8(bytes).map_err(|_| ReadError::NotUtf8)
-}
-
-/// What a file that is not a regular file is, for a message.
-fn file_kind(kind: &std::fs::FileType) -> &'static str {
-    if kind.is_dir() {
-        "a directory"
-    } else if kind.is_fifo() {
-        "a fifo"
-    } else if kind.is_socket() {
-        "a socket"
-    } else if kind.is_char_device() || kind.is_block_device() {
-        "a device"
-    } else {
-        "not a file"
-    }
 }
 
 #[cfg(test)]

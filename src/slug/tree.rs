@@ -8,7 +8,7 @@
 use std::cmp::Ordering;
 use std::collections::{HashMap, VecDeque};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::SlugError;
@@ -97,18 +97,9 @@ pub fn walk(
                 target: target.into_os_string().into_vec(),
             }
         } else {
-            let kind = if file_type.is_fifo() {
-                "a fifo"
-            } else if file_type.is_socket() {
-                "a socket"
-            } else if file_type.is_block_device() || file_type.is_char_device() {
-                "a device"
-            } else {
-                "not a regular file"
-            };
             return Err(SlugError::UnsupportedFileType {
                 path: path.to_owned(),
-                kind,
+                kind: crate::file_kind::describe(&file_type),
             });
         };
         entries.push(Entry { rel, kind });
