@@ -77,6 +77,25 @@ impl Checker<'_> {
     }
 
     fn platform(&mut self, platform: &PlatformConfig) {
+        // Written, not read into a slug or a message: it may lie anywhere, but it must be a
+        // directory (or not exist yet) for the local platform to live in it.
+        if let Some(dir) = &platform.data_dir
+            && let path = self.loaded.resolve(dir)
+            && path.exists()
+            && !path.is_dir()
+        {
+            self.report(
+                &["platform", "data_dir"],
+                Part::Value,
+                "slugplan::manifest::data_dir",
+                format!(
+                    "platform data_dir {} is not a directory",
+                    shown(&display_path(&path))
+                ),
+                "not a directory",
+                Some("name a directory (it is created if missing), relative to slug.toml".into()),
+            );
+        }
         if let Some(url) = &platform.api_url
             && let Err(why) = check_url(url, &["https", "http"])
         {

@@ -467,3 +467,13 @@ fn include_patterns_climbing_out_of_the_source_are_refused() {
         "slug.toml:3:12",
     );
 }
+
+#[test]
+fn a_data_dir_that_is_a_file_is_refused() {
+    assert_invalid(
+        "data_dir_file",
+        "[platform]\ndata_dir = \"state.txt\"\n",
+        &[("state.txt", "not a directory")],
+        "slug.toml:2:12",
+    );
+}
