@@ -13,12 +13,11 @@
 //! syntax in it (`$HOME/bin/x`, quotes, globs) is the shell's.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
-use miette::{NamedSource, SourceSpan};
+use miette::SourceSpan;
 
 use super::BuildError;
-use crate::manifest::{AppPath, LoadedManifest, shown};
+use crate::manifest::{AppPath, LoadedManifest, ManifestSource, shown};
 use crate::slug::tree::{Resolved, links, resolve};
 use crate::slug::{Component, EntryKind};
 
@@ -39,7 +38,7 @@ pub struct CommandError {
     pub found: String,
     /// slug.toml, when the process type is written there (not in a Procfile).
     #[source_code]
-    pub manifest: Option<Arc<NamedSource<String>>>,
+    pub manifest: Option<ManifestSource>,
     /// The command in slug.toml.
     #[label("run from /app, the slug's root")]
     pub span: Option<SourceSpan>,
@@ -95,7 +94,8 @@ pub(super) fn check(
                 "name the program by its path inside the slug, relative to /app".to_owned(),
             ),
         };
-        let (manifest, span) = located(loaded, slug, process_type);
+        // Underlined where the manifest's table writes it (a Procfile is not quoted).
+        let (manifest, span) = loaded.snippet(&["slugs", slug, "process_types", process_type]);
         return Err(BuildError::Command(Box::new(CommandError {
             slug: slug.to_owned(),
             process_type: shown(process_type),
@@ -246,20 +246,6 @@ fn holds(dir: &str, kinds: &HashMap<&[u8], &EntryKind>) -> String {
     } else {
         format!("{shown_dir} holds {listed}")
     }
-}
-
-/// slug.toml and the span of slug `slug`'s command for `process_type`, when the manifest's
-/// `process_types` table writes it (a Procfile's line is not quoted).
-fn located(
-    loaded: &LoadedManifest,
-    slug: &str,
-    process_type: &str,
-) -> (Option<Arc<NamedSource<String>>>, Option<SourceSpan>) {
-    let Some(span) = loaded.span_of(&["slugs", slug, "process_types", process_type]) else {
-        return (None, None);
-    };
-    let source = NamedSource::new(loaded.path.display().to_string(), loaded.text.clone());
-    (Some(Arc::new(source)), Some(span))
 }
 
 #[cfg(test)]

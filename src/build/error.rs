@@ -1,11 +1,9 @@
 //! What can go wrong building a slug, each error naming the slug (and the file, runtime or
 //! value) it is about.
 
-use std::sync::Arc;
+use miette::SourceSpan;
 
-use miette::{NamedSource, SourceSpan};
-
-use crate::manifest::{AppPathError, LoadedManifest, ManifestError, UnknownSlug};
+use crate::manifest::{AppPathError, LoadedManifest, ManifestError, ManifestSource, UnknownSlug};
 use crate::runtime::RuntimeError;
 use crate::slug::SlugError;
 
@@ -92,7 +90,7 @@ pub struct StackFailure {
     pub source: crate::stack::StackError,
     /// slug.toml, when it writes the slug's stack.
     #[source_code]
-    pub manifest: Option<Arc<NamedSource<String>>>,
+    pub manifest: Option<ManifestSource>,
     /// The slug's `stack` in slug.toml.
     #[label("the stack it is built for")]
     pub span: Option<SourceSpan>,
@@ -105,13 +103,7 @@ impl BuildError {
         slug: &str,
         source: crate::stack::StackError,
     ) -> Self {
-        let span = loaded.span_of(&["slugs", slug, "stack"]);
-        let manifest = span.map(|_| {
-            Arc::new(NamedSource::new(
-                loaded.path.display().to_string(),
-                loaded.text.clone(),
-            ))
-        });
+        let (manifest, span) = loaded.snippet(&["slugs", slug, "stack"]);
         BuildError::Stack(Box::new(StackFailure {
             slug: slug.to_owned(),
             source,

@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-use miette::SourceSpan;
+use miette::{NamedSource, SourceSpan};
 use serde::Deserialize;
 
 /// Errors found while reading or checking a manifest (or a file it names, such as a Procfile).
@@ -138,6 +138,9 @@ pub struct UnknownSlug {
     pub defined: String,
 }
 
+/// slug.toml as errors outside the manifest module quote it ([`LoadedManifest::snippet`]).
+pub type ManifestSource = Arc<NamedSource<Arc<str>>>;
+
 /// A parsed and validated manifest together with where it came from.
 #[derive(Debug, Clone)]
 pub struct LoadedManifest {
@@ -234,6 +237,23 @@ impl LoadedManifest {
     /// The span of the key at `path` (for a table, its name in the `[header]`).
     pub fn key_span_of(&self, path: &[&str]) -> Option<SourceSpan> {
         self.locator().span(path, Part::Key).map(Into::into)
+    }
+
+    /// slug.toml as an error raised outside this module quotes it, and the span in it of the
+    /// value at `path` (long lines cut as [`QuotedText`] cuts them); both None when the
+    /// manifest does not write that value. The one way such an error (a failed download, a
+    /// stack a binary cannot run on) underlines the manifest value at fault.
+    pub fn snippet(&self, path: &[&str]) -> (Option<ManifestSource>, Option<SourceSpan>) {
+        let Some(span) = self.locator().span(path, Part::Value) else {
+            return (None, None);
+        };
+        let quoted = QuotedText::new(Arc::from(self.text.as_str()));
+        let span = quoted.map(span);
+        let source = NamedSource::new(display_path(&self.path), Arc::clone(quoted.view()));
+        (
+            Some(Arc::new(source)),
+            Some((span.start, span.len()).into()),
+        )
     }
 
     /// A [`TomlLocator`] over this manifest: build diagnostics at key paths with

@@ -2,12 +2,12 @@
 //! path it is about, and says which command or setting fixes it.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use miette::{NamedSource, SourceSpan};
+use miette::SourceSpan;
 
 use super::{ExtractError, LockError};
 use crate::cache::CacheError;
+use crate::manifest::ManifestSource;
 
 /// Errors while making a runtime's tree available.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -22,7 +22,7 @@ pub enum RuntimeError {
         path: PathBuf,
         /// slug.toml ([`RuntimeError::located`] fills it in).
         #[source_code]
-        manifest: Option<Arc<NamedSource<String>>>,
+        manifest: Option<ManifestSource>,
         /// The runtime's `path` in slug.toml.
         #[label("no such directory")]
         span: Option<SourceSpan>,
@@ -43,7 +43,7 @@ pub enum RuntimeError {
         url: String,
         /// slug.toml, when it can be shown (not when the URL holds credentials).
         #[source_code]
-        manifest: Option<Arc<NamedSource<String>>>,
+        manifest: Option<ManifestSource>,
         /// The runtime's URL in slug.toml.
         #[label("no sha256 for this URL here or in slug.lock")]
         span: Option<SourceSpan>,
@@ -60,7 +60,7 @@ pub enum RuntimeError {
         manifest_url: String,
         /// slug.toml, when it can be shown (not when the URL holds credentials).
         #[source_code]
-        manifest: Option<Arc<NamedSource<String>>>,
+        manifest: Option<ManifestSource>,
         /// The runtime's URL in slug.toml.
         #[label("slug.lock pins another URL")]
         span: Option<SourceSpan>,
@@ -85,7 +85,7 @@ pub enum RuntimeError {
         reason: String,
         /// slug.toml ([`RuntimeError::located`] fills it in).
         #[source_code]
-        manifest: Option<Arc<NamedSource<String>>>,
+        manifest: Option<ManifestSource>,
         /// The runtime's URL in slug.toml.
         #[label("this URL")]
         span: Option<SourceSpan>,
@@ -105,7 +105,7 @@ pub enum RuntimeError {
         source: DownloadFailure,
         /// slug.toml ([`RuntimeError::located`] fills it in).
         #[source_code]
-        manifest: Option<Arc<NamedSource<String>>>,
+        manifest: Option<ManifestSource>,
         /// The runtime's URL in slug.toml.
         #[label("downloading this failed")]
         span: Option<SourceSpan>,
@@ -193,7 +193,7 @@ pub struct ChecksumMismatch {
     pub pinned_in: &'static str,
     /// slug.toml, when it can be shown (not when the URL holds credentials).
     #[source_code]
-    pub manifest: Option<Arc<NamedSource<String>>>,
+    pub manifest: Option<ManifestSource>,
     /// The `sha256` in slug.toml, or the runtime's URL when slug.lock pins it.
     #[label("{label}")]
     pub span: Option<SourceSpan>,

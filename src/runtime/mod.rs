@@ -27,13 +27,12 @@ pub use lock::{
 };
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use miette::{NamedSource, SourceSpan};
+use miette::SourceSpan;
 
 use crate::cache::{Cache, CacheKey};
-use crate::manifest::LoadedManifest;
+use crate::manifest::{LoadedManifest, ManifestSource};
 
 /// Bumped when the way trees are unpacked changes, so old trees are never reused.
 pub const EXTRACT_VERSION: u32 = 1;
@@ -141,7 +140,7 @@ pub(crate) fn located(
     loaded: &LoadedManifest,
     name: &str,
     key: &str,
-) -> (Option<Arc<NamedSource<String>>>, Option<SourceSpan>) {
+) -> (Option<ManifestSource>, Option<SourceSpan>) {
     let url = loaded
         .manifest
         .runtimes
@@ -151,11 +150,7 @@ pub(crate) fn located(
     if redact_url(url) != url {
         return (None, None);
     }
-    let source = NamedSource::new(loaded.path.display().to_string(), loaded.text.clone());
-    (
-        Some(Arc::new(source)),
-        loaded.span_of(&["runtimes", name, key]),
-    )
+    loaded.snippet(&["runtimes", name, key])
 }
 
 /// The error for runtime `name`'s archive from `url` hashing to `actual` where its pin (from
