@@ -97,7 +97,8 @@ pub struct Runtime {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlugSpec {
-    /// The app source directory, relative to the manifest (default: the manifest's directory).
+    /// The app source directory, relative to the manifest (default: the manifest's directory),
+    /// inside the project: no absolute path, no `..` above the manifest's directory.
     #[serde(default = "default_source")]
     pub source: PathBuf,
     /// Glob patterns (relative to `source`) of files to include; default: everything.
@@ -118,7 +119,9 @@ pub struct SlugSpec {
     #[schemars(extend("propertyNames" = { "pattern": PROCESS_TYPE_PATTERN }))]
     pub process_types: Option<BTreeMap<String, String>>,
     /// A Procfile (relative to `source`) to read the process types from instead: `name: command`
-    /// lines, blank lines and `#` comments skipped.
+    /// lines, blank lines and `#` comments skipped. With neither this nor `process_types`, the
+    /// `Procfile` in `source` is read if there is one, as Heroku reads it. A regular file inside
+    /// the project, at most 1 MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub procfile: Option<PathBuf>,
     /// The stack the slug is built for (default `heroku-24`): one slugplan knows.

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::LoadedManifest;
+use crate::manifest::{LoadedManifest, ReadError, project_path};
 
 /// The lock file's name, beside the manifest.
 pub const LOCK_FILE: &str = "slug.lock";
@@ -93,18 +93,25 @@ impl Lockfile {
 
     /// Reads the lock file at `path`; a missing file is an empty lock.
     pub fn read(path: &Path) -> Result<Self, LockError> {
-        let text = match std::fs::read_to_string(path) {
+        // Read as the manifest is: only a regular file, up to a cap (a fifo would hang).
+        let text = match project_path::read_file(path, project_path::MAX_MANIFEST_BYTES) {
             Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            Err(err) if err.is_not_found() => {
                 return Ok(Lockfile {
                     version: LOCK_VERSION,
                     runtimes: BTreeMap::new(),
                 });
             }
-            Err(source) => {
+            Err(ReadError::Io(source)) => {
                 return Err(LockError::Io {
                     path: path.to_owned(),
                     source,
+                });
+            }
+            Err(why) => {
+                return Err(LockError::Invalid {
+                    path: path.to_owned(),
+                    message: format!("it {why}"),
                 });
             }
         };

@@ -493,3 +493,38 @@ fn runtime_errors_name_the_runtime_and_underline_its_url() {
             fix the URL
     "#);
 }
+
+/// slug.lock is read as the manifest is: a fifo in its place is refused, never opened (opening
+/// one without a writer blocks forever).
+#[test]
+fn a_lock_file_that_is_a_fifo_is_refused_without_hanging() {
+    let ctx = TestContext::new();
+    ctx.write(
+        "slug.toml",
+        "[runtimes.x]\nurl = \"http://127.0.0.1:9/x.tgz\"\n",
+    );
+    let made = std::process::Command::new("mkfifo")
+        .arg(ctx.dir.join("slug.lock"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let mut fetch = ctx.slugplan(&["fetch"]);
+    fetch.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = fetch.spawn().unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(10) {
+            child.kill().unwrap();
+            panic!("slugplan fetch hung on a fifo slug.lock");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["fetch"]), @"
+    exit code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      × invalid lock file ./slug.lock: it is a fifo, not a regular file
+      help: delete it and run `slugplan lock` to write it again
+    ");
+}
