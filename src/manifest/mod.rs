@@ -6,10 +6,13 @@
 //! entry, a cycle in the step graph) can still point into the file with
 //! `loaded.locator().diagnostic_at(…)`.
 //!
-//! Guarantees of a loaded manifest: every app runs exactly one of a known slug or a known app
-//! (and promotion chains end in a slug), every slug's runtimes exist, every name matches
-//! Heroku's pattern, every sha256 is well formed, every path written into `./app` stays inside
-//! it, and each slug's process types (table or Procfile) are well formed.
+//! Guarantees of a loaded manifest: its keys and types are the schema's (`shape`, every
+//! problem at once), every app runs exactly one of a known slug or a known app (and promotion
+//! chains end in a slug), every slug's runtimes exist, every name matches Heroku's pattern,
+//! every stack is one slugplan knows, every sha256 is well formed, every path written into
+//! `./app` stays inside it ([`AppPath`]), every path read from the project stays inside the
+//! project ([`project_path`]), every `file:` archive is there, and each slug's process types
+//! (table, or a Procfile that is a regular file of bounded size) are well formed.
 
 pub mod app_path;
 mod diagnostic;
@@ -24,7 +27,9 @@ mod types;
 mod validate;
 
 pub use app_path::{AppPath, AppPathError};
-pub use diagnostic::{DiagnosticRecord, QuotedText, SourceDiagnostic, shown};
+pub use diagnostic::{
+    DiagnosticRecord, MAX_QUOTED_LINE, MAX_SHOWN_VALUE, QuotedText, SourceDiagnostic, shown,
+};
 pub use project_path::{ProjectPathError, ReadError};
 pub use spans::{Part, TomlLocator};
 pub use types::*;

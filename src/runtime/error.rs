@@ -20,7 +20,7 @@ pub enum RuntimeError {
         name: String,
         /// The directory.
         path: PathBuf,
-        /// slug.toml ([`RuntimeError::located`] fills it in).
+        /// slug.toml (filled in by `RuntimeError::located`).
         #[source_code]
         manifest: Option<ManifestSource>,
         /// The runtime's `path` in slug.toml.
@@ -83,7 +83,7 @@ pub enum RuntimeError {
         url: String,
         /// What is wrong with it.
         reason: String,
-        /// slug.toml ([`RuntimeError::located`] fills it in).
+        /// slug.toml (filled in by `RuntimeError::located`).
         #[source_code]
         manifest: Option<ManifestSource>,
         /// The runtime's URL in slug.toml.
@@ -103,7 +103,7 @@ pub enum RuntimeError {
         /// The last attempt's failure.
         #[source]
         source: DownloadFailure,
-        /// slug.toml ([`RuntimeError::located`] fills it in).
+        /// slug.toml (filled in by `RuntimeError::located`).
         #[source_code]
         manifest: Option<ManifestSource>,
         /// The runtime's URL in slug.toml.

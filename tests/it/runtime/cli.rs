@@ -509,7 +509,9 @@ fn a_lock_file_that_is_a_fifo_is_refused_without_hanging() {
         .unwrap();
     assert!(made.success());
     let mut fetch = ctx.slugplan(&["fetch"]);
-    fetch.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    fetch
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let mut child = fetch.spawn().unwrap();
     let started = std::time::Instant::now();
     while child.try_wait().unwrap().is_none() {
