@@ -32,7 +32,7 @@ pub const MAX_SHOWN_VALUE: usize = 64;
 const ELLIPSIS: &str = "…";
 
 /// `value` as a message quotes it: control characters escaped (a name cannot move the cursor
-/// or hide text), and cut after `MAX_SHOWN_VALUE` (64) characters with its length in bytes.
+/// or hide text), and cut after [`MAX_SHOWN_VALUE`] characters with its length in bytes.
 pub fn shown(value: &str) -> String {
     let escaped: String = value.escape_debug().take(MAX_SHOWN_VALUE + 1).collect();
     if escaped.chars().count() <= MAX_SHOWN_VALUE {
