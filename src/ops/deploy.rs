@@ -55,16 +55,10 @@ pub enum DeployError {
         #[diagnostic_source]
         source: PlatformError,
     },
-    /// The platform could not be read.
-    #[error("reading the apps from {platform}")]
-    Observe {
-        /// The platform.
-        platform: String,
-        /// What could not be read (it names the app), and why.
-        #[source]
-        #[diagnostic_source]
-        source: ObserveError,
-    },
+    /// The platform could not be read (the error names what, and which app).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Observe(Box<ObserveError>),
     /// The plan is impossible.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -103,6 +97,13 @@ pub enum DeployError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     State(#[from] StateError),
+}
+
+impl DeployError {
+    /// A failed read of the platform.
+    fn observe(source: ObserveError) -> Self {
+        DeployError::Observe(Box::new(source))
+    }
 }
 
 /// What planning and applying share.
@@ -184,10 +185,7 @@ impl Deploy<'_> {
             observe(platform, apps, options.jobs),
             observe(platform, undeclared, options.jobs)
         )
-        .map_err(|source| DeployError::Observe {
-            platform: platform.describe(),
-            source,
-        })?;
+        .map_err(DeployError::observe)?;
 
         let pipelines = observe_pipelines(
             self.connected.platform.as_ref(),
@@ -205,10 +203,7 @@ impl Deploy<'_> {
             options.jobs,
         )
         .await
-        .map_err(|source| DeployError::Observe {
-            platform: self.connected.platform.describe(),
-            source,
-        })?;
+        .map_err(DeployError::observe)?;
         let mut facts = prepared.facts.clone();
         // Slugs outside the target still need facts for the diff's per-app decisions.
         for name in desired.slugs.keys() {
@@ -270,10 +265,7 @@ impl Deploy<'_> {
         let to_read = promotion::apps_to_read(&plan, &observed);
         let apps = read_apps(self.connected.platform.as_ref(), to_read, options.jobs)
             .await
-            .map_err(|source| DeployError::Observe {
-                platform: self.connected.platform.describe(),
-                source,
-            })?;
+            .map_err(DeployError::observe)?;
         // A target's newer release may be a config change only: date both ends by when their
         // slug went live, read only where the running releases suggest a downgrade.
         let mut live = BTreeMap::new();
@@ -282,13 +274,11 @@ impl Deploy<'_> {
                 let release =
                     crate::release::live_release(self.connected.platform.as_ref(), &app, running)
                         .await
-                        .map_err(ObserveError::reading(format!(
-                            "when app `{app}`'s slug went live"
-                        )))
-                        .map_err(|source| DeployError::Observe {
-                            platform: self.connected.platform.describe(),
-                            source,
-                        })?;
+                        .map_err(ObserveError::reading(
+                            self.connected.platform.as_ref(),
+                            format!("when app `{app}`'s slug went live"),
+                        ))
+                        .map_err(DeployError::observe)?;
                 live.insert(app, release);
             }
         }
@@ -358,10 +348,7 @@ impl Deploy<'_> {
         let apps: Vec<String> = plan.fingerprint.keys().cloned().collect();
         let observed = observe(self.connected.platform.as_ref(), apps, options.jobs)
             .await
-            .map_err(|source| DeployError::Observe {
-                platform: self.connected.platform.describe(),
-                source,
-            })?;
+            .map_err(DeployError::observe)?;
         let running: BTreeMap<String, Option<String>> = observed
             .iter()
             .map(|(app, o)| (app.clone(), o.release_id().map(str::to_owned)))
@@ -545,10 +532,7 @@ impl AppsObserved {
             .map(|a| a.name.clone())
             .collect();
         let platform = deploy.connected.platform.as_ref();
-        let failed = |source| DeployError::Observe {
-            platform: platform.describe(),
-            source,
-        };
+        let failed = DeployError::observe;
         let config = observe_config(
             platform,
             with_config.iter().filter(|a| exists(a)).cloned(),
@@ -586,7 +570,7 @@ async fn read_apps(
     stream::iter(apps)
         .map(|app| async move {
             let read = platform.app(&app).await;
-            let read = read.map_err(ObserveError::reading(format!("app `{app}`")))?;
+            let read = read.map_err(ObserveError::reading(platform, format!("app `{app}`")))?;
             Ok::<_, ObserveError>((app, read))
         })
         .buffer_unordered(jobs.max(1))

@@ -34,13 +34,15 @@ impl ObservedApp {
     }
 }
 
-/// Reading the platform failed: what was being read (naming the app, slug or pipeline), and
-/// why.
+/// Reading the platform failed: what was being read (naming the app, slug or pipeline), from
+/// which platform, and why.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-#[error("cannot read {what}")]
+#[error("cannot read {what} from {platform}")]
 pub struct ObserveError {
     /// What was read: "app `web-staging`'s current release", "pipeline `shop`", ….
     pub what: String,
+    /// The platform, as it describes itself.
+    pub platform: String,
     /// The platform's error.
     #[source]
     #[diagnostic_source]
@@ -48,10 +50,17 @@ pub struct ObserveError {
 }
 
 impl ObserveError {
-    /// Wraps `source`, the error reading `what`.
-    pub fn reading(what: impl Into<String>) -> impl FnOnce(PlatformError) -> Self {
-        let what = what.into();
-        move |source| ObserveError { what, source }
+    /// Wraps `source`, the error reading `what` from `platform`.
+    pub fn reading(
+        platform: &dyn Platform,
+        what: impl Into<String>,
+    ) -> impl FnOnce(PlatformError) -> Self {
+        let (what, platform) = (what.into(), platform.describe());
+        move |source| ObserveError {
+            what,
+            platform,
+            source,
+        }
     }
 }
 
@@ -67,9 +76,10 @@ pub async fn observe(
             match platform.current_release(&app).await {
                 Ok(release) => Ok((app, Some(release))),
                 Err(PlatformError::NotFound { .. }) => Ok((app, None)),
-                Err(err) => Err(ObserveError::reading(format!(
-                    "app `{app}`'s current release"
-                ))(err)),
+                Err(err) => Err(ObserveError::reading(
+                    platform,
+                    format!("app `{app}`'s current release"),
+                )(err)),
             }
         })
         .buffer_unordered(jobs)
@@ -88,9 +98,10 @@ pub async fn observe(
             let slug = platform
                 .slug(&app, &slug_id)
                 .await
-                .map_err(ObserveError::reading(format!(
-                    "slug {slug_id}, which app `{app}` runs"
-                )))?;
+                .map_err(ObserveError::reading(
+                    platform,
+                    format!("slug {slug_id}, which app `{app}` runs"),
+                ))?;
             Ok::<_, ObserveError>((slug_id, slug))
         })
         .buffer_unordered(jobs)
@@ -131,7 +142,10 @@ pub async fn observe_config(
             let vars = platform
                 .config_vars(&app)
                 .await
-                .map_err(ObserveError::reading(format!("app `{app}`'s config vars")))?;
+                .map_err(ObserveError::reading(
+                    platform,
+                    format!("app `{app}`'s config vars"),
+                ))?;
             Ok::<_, ObserveError>((app, vars))
         })
         .buffer_unordered(jobs.max(1))
@@ -150,7 +164,10 @@ pub async fn observe_formation(
             let formation = platform
                 .formation(&app)
                 .await
-                .map_err(ObserveError::reading(format!("app `{app}`'s formation")))?;
+                .map_err(ObserveError::reading(
+                    platform,
+                    format!("app `{app}`'s formation"),
+                ))?;
             Ok::<_, ObserveError>((app, formation))
         })
         .buffer_unordered(jobs.max(1))
@@ -181,7 +198,10 @@ pub async fn observe_pipelines(
             match platform.pipeline(&name).await {
                 Ok(pipeline) => Ok((name, Some(pipeline.id))),
                 Err(PlatformError::NotFound { .. }) => Ok((name, None)),
-                Err(err) => Err(ObserveError::reading(format!("pipeline `{name}`"))(err)),
+                Err(err) => Err(ObserveError::reading(
+                    platform,
+                    format!("pipeline `{name}`"),
+                )(err)),
             }
         })
         .buffer_unordered(jobs)
@@ -192,9 +212,10 @@ pub async fn observe_pipelines(
             let coupling = platform
                 .coupling(&app)
                 .await
-                .map_err(ObserveError::reading(format!(
-                    "app `{app}`'s pipeline coupling"
-                )))?;
+                .map_err(ObserveError::reading(
+                    platform,
+                    format!("app `{app}`'s pipeline coupling"),
+                ))?;
             Ok::<_, ObserveError>((app, coupling))
         })
         .buffer_unordered(jobs)

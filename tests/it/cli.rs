@@ -197,7 +197,7 @@ fn a_usage_error_exits_1_even_with_detailed_exitcode() {
     ----- stderr -----
     error: unrecognized subcommand 'deploy'
 
-      tip: a similar subcommand exists: 'apply'
+      tip: some similar subcommands exist: 'apply', 'destroy'
 
     Usage: slugplan [OPTIONS] <COMMAND>
 
