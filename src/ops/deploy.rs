@@ -101,8 +101,8 @@ pub enum DeployError {
 
 impl DeployError {
     /// A failed read of the platform.
-    fn observe(source: ObserveError) -> Self {
-        DeployError::Observe(Box::new(source))
+    fn observe(source: Box<ObserveError>) -> Self {
+        DeployError::Observe(source)
     }
 }
 
@@ -565,13 +565,13 @@ async fn read_apps(
     platform: &dyn Platform,
     apps: BTreeSet<String>,
     jobs: usize,
-) -> Result<BTreeMap<String, App>, ObserveError> {
+) -> Result<BTreeMap<String, App>, Box<ObserveError>> {
     use futures_util::{StreamExt, TryStreamExt, stream};
     stream::iter(apps)
         .map(|app| async move {
             let read = platform.app(&app).await;
             let read = read.map_err(ObserveError::reading(platform, format!("app `{app}`")))?;
-            Ok::<_, ObserveError>((app, read))
+            Ok::<_, Box<ObserveError>>((app, read))
         })
         .buffer_unordered(jobs.max(1))
         .try_collect()

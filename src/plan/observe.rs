@@ -50,16 +50,19 @@ pub struct ObserveError {
 }
 
 impl ObserveError {
-    /// Wraps `source`, the error reading `what` from `platform`.
+    /// Wraps `source`, the error reading `what` from `platform` (boxed: it is large, and
+    /// rare).
     pub fn reading(
         platform: &dyn Platform,
         what: impl Into<String>,
-    ) -> impl FnOnce(PlatformError) -> Self {
+    ) -> impl FnOnce(PlatformError) -> Box<Self> {
         let (what, platform) = (what.into(), platform.describe());
-        move |source| ObserveError {
-            what,
-            platform,
-            source,
+        move |source| {
+            Box::new(ObserveError {
+                what,
+                platform,
+                source,
+            })
         }
     }
 }
@@ -69,7 +72,7 @@ pub async fn observe(
     platform: &dyn Platform,
     apps: impl IntoIterator<Item = String>,
     jobs: usize,
-) -> Result<BTreeMap<String, ObservedApp>, ObserveError> {
+) -> Result<BTreeMap<String, ObservedApp>, Box<ObserveError>> {
     let jobs = jobs.max(1);
     let releases: Vec<(String, Option<Option<Release>>)> = stream::iter(apps)
         .map(|app| async move {
@@ -102,7 +105,7 @@ pub async fn observe(
                     platform,
                     format!("slug {slug_id}, which app `{app}` runs"),
                 ))?;
-            Ok::<_, ObserveError>((slug_id, slug))
+            Ok::<_, Box<ObserveError>>((slug_id, slug))
         })
         .buffer_unordered(jobs)
         .try_collect()
@@ -136,21 +139,12 @@ pub async fn observe_config(
     platform: &dyn Platform,
     apps: impl IntoIterator<Item = String>,
     jobs: usize,
-) -> Result<BTreeMap<String, BTreeMap<String, String>>, ObserveError> {
-    stream::iter(apps)
-        .map(|app| async move {
-            let vars = platform
-                .config_vars(&app)
-                .await
-                .map_err(ObserveError::reading(
-                    platform,
-                    format!("app `{app}`'s config vars"),
-                ))?;
-            Ok::<_, ObserveError>((app, vars))
-        })
-        .buffer_unordered(jobs.max(1))
-        .try_collect()
-        .await
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, Box<ObserveError>> {
+    per_app(platform, apps, jobs, "config vars", |app| async move {
+        let read = platform.config_vars(&app).await;
+        (app, read)
+    })
+    .await
 }
 
 /// The formation of each app in `apps` (apps that exist and declare one), one read each.
@@ -158,19 +152,37 @@ pub async fn observe_formation(
     platform: &dyn Platform,
     apps: impl IntoIterator<Item = String>,
     jobs: usize,
-) -> Result<BTreeMap<String, Vec<Formation>>, ObserveError> {
+) -> Result<BTreeMap<String, Vec<Formation>>, Box<ObserveError>> {
+    per_app(platform, apps, jobs, "formation", |app| async move {
+        let read = platform.formation(&app).await;
+        (app, read)
+    })
+    .await
+}
+
+/// `read(app)` for each of `apps`, `jobs` at a time; a failure names the app and what of it
+/// (`what`: "config vars") was read.
+async fn per_app<T, Read, Reading>(
+    platform: &dyn Platform,
+    apps: impl IntoIterator<Item = String>,
+    jobs: usize,
+    what: &str,
+    read: Read,
+) -> Result<BTreeMap<String, T>, Box<ObserveError>>
+where
+    Read: Fn(String) -> Reading,
+    Reading: std::future::Future<Output = (String, Result<T, PlatformError>)>,
+{
     stream::iter(apps)
-        .map(|app| async move {
-            let formation = platform
-                .formation(&app)
-                .await
-                .map_err(ObserveError::reading(
-                    platform,
-                    format!("app `{app}`'s formation"),
-                ))?;
-            Ok::<_, ObserveError>((app, formation))
-        })
+        .map(read)
         .buffer_unordered(jobs.max(1))
+        .map(|(app, read)| {
+            let read = read.map_err(ObserveError::reading(
+                platform,
+                format!("app `{app}`'s {what}"),
+            ))?;
+            Ok::<_, Box<ObserveError>>((app, read))
+        })
         .try_collect()
         .await
 }
@@ -191,7 +203,7 @@ pub async fn observe_pipelines(
     pipelines: impl IntoIterator<Item = String>,
     apps: impl IntoIterator<Item = String>,
     jobs: usize,
-) -> Result<ObservedPipelines, ObserveError> {
+) -> Result<ObservedPipelines, Box<ObserveError>> {
     let jobs = jobs.max(1);
     let pipelines = stream::iter(pipelines)
         .map(|name| async move {
@@ -207,20 +219,17 @@ pub async fn observe_pipelines(
         .buffer_unordered(jobs)
         .try_collect()
         .await?;
-    let couplings = stream::iter(apps)
-        .map(|app| async move {
-            let coupling = platform
-                .coupling(&app)
-                .await
-                .map_err(ObserveError::reading(
-                    platform,
-                    format!("app `{app}`'s pipeline coupling"),
-                ))?;
-            Ok::<_, ObserveError>((app, coupling))
-        })
-        .buffer_unordered(jobs)
-        .try_collect()
-        .await?;
+    let couplings = per_app(
+        platform,
+        apps,
+        jobs,
+        "pipeline coupling",
+        |app| async move {
+            let read = platform.coupling(&app).await;
+            (app, read)
+        },
+    )
+    .await?;
     Ok(ObservedPipelines {
         pipelines,
         couplings,
