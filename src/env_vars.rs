@@ -52,3 +52,26 @@ pub const SLUGPLAN_FAULT_DROP_BODY_EVERY: &str = "SLUGPLAN_FAULT_DROP_BODY_EVERY
 pub const SLUGPLAN_FAULT_LATENCY_MS: &str = "SLUGPLAN_FAULT_LATENCY_MS";
 /// `slugplan server`: every Nth release fails (fault injection).
 pub const SLUGPLAN_FAULT_RELEASE_FAIL_EVERY: &str = "SLUGPLAN_FAULT_RELEASE_FAIL_EVERY";
+/// The PostgreSQL state's URL (`postgres://USER:PASSWORD@HOST/DB?sslmode=…`); never printed.
+/// It wins over `[state] url` in slug.toml.
+pub const SLUGPLAN_STATE_URL: &str = "SLUGPLAN_STATE_URL";
+
+// The CI job an apply runs in, recorded with the apply lock's holder so that a waiting runner
+// can say which job is in the way. The first one set wins, in this order.
+
+/// GitHub Actions: the workflow run's id (with the two below, the run's URL).
+pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
+/// GitHub Actions: the server's URL, e.g. `https://github.com`.
+pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
+/// GitHub Actions: `owner/repository`.
+pub const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
+/// GitLab CI: the job's URL.
+pub const CI_JOB_URL: &str = "CI_JOB_URL";
+/// GitLab CI: the job's id (when its URL is not set).
+pub const CI_JOB_ID: &str = "CI_JOB_ID";
+/// Jenkins: the build's URL.
+pub const BUILD_URL: &str = "BUILD_URL";
+/// Buildkite: the build's URL.
+pub const BUILDKITE_BUILD_URL: &str = "BUILDKITE_BUILD_URL";
+/// CircleCI: the build's URL.
+pub const CIRCLE_BUILD_URL: &str = "CIRCLE_BUILD_URL";

@@ -42,15 +42,18 @@
 //!   [`checksum`] is a slug's `SHA256:<hex>`, checked once where it enters.
 //! - [`platform`]: the `Platform` trait and its two implementations, the embedded local
 //!   platform and the Heroku API v3 client; [`server`] serves the local one over HTTP.
-//! - [`state`]: slugplan's own records beside the manifest: uploads, releases, the config keys
-//!   it manages, the audit log, the apply lock; one [`state::State`] owns its connection and is
-//!   shared as `&State`. [`sensitive`]: config values that are never shown, and the keyed
-//!   hashes that stand in for them wherever they must not be written.
+//! - [`state`]: slugplan's own records (uploads, releases, the config keys it manages, slug
+//!   keys, the audit log) and the apply lock, behind one async trait, [`state::State`], shared
+//!   as `&dyn State`: SQLite and a file lock beside the manifest (the default), or a PostgreSQL
+//!   database a team shares, with an advisory lock per workspace. [`sensitive`]: config values
+//!   that are never shown, and the keyed hashes that stand in for them wherever they must not
+//!   be written.
 //!   [`workspace`] opens a manifest with its state and platform.
 //! - [`own_files`]: slugplan's own files (`.slugplan/`, saved plans, what a run writes), told
 //!   apart from the app's wherever they are, so no slug ever holds one.
-//! - [`sqlite`]: how both SQLite databases (the state, the local platform) are opened and
-//!   migrated: WAL, a busy timeout, an append-only migration list, a newer schema refused.
+//! - [`sqlite`]: how both SQLite databases (the local state, the local platform) are opened
+//!   and migrated: WAL, a busy timeout, an append-only migration list, a newer schema refused
+//!   (the PostgreSQL state keeps the same rule with its own migrations).
 //! - [`error_chain`]: an error and its causes on one line (audit log, `--json`), and one error
 //!   shared by several steps; mutexes share one poison policy (`sync`).
 //! - [`ops`]: the verbs composed from all of the above: `plan` and `apply`, `promote`,
@@ -114,7 +117,11 @@ pub fn run(cli: cli::args::Cli) -> ExitStatus {
         // The runtime drops at the end of this arm, waiting for blocking tasks still running
         // (a build an error cut short); then the session closes the state and releases the
         // locks; only then is an error printed.
-        Ok(runtime) => runtime.block_on(commands::run(cli.command, &session)),
+        Ok(runtime) => runtime.block_on(async {
+            let result = commands::run(cli.command, &session).await;
+            session.close().await;
+            result
+        }),
         Err(err) => Err(miette::miette!("cannot start the async runtime: {err}")),
     };
     drop(session);

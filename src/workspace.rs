@@ -2,8 +2,9 @@
 //!
 //! Opening a workspace runs the first steps of the flow (manifest → desired state → graph), so
 //! every command that deploys starts from the same validated, resolved view. Beside the
-//! manifest, `.slugplan/` holds `state/` (uploads, releases made, the audit log, the apply lock)
-//! and, on the local platform, `platform/` (the embedded platform's apps, releases and blobs).
+//! manifest, `.slugplan/` holds `state/` (uploads, releases made, the audit log, the apply lock,
+//! when the state is local; see [`crate::state`]) and, on the local platform, `platform/` (the
+//! embedded platform's apps, releases and blobs).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,7 +20,6 @@ use crate::platform::heroku::{
 };
 use crate::platform::local::{self, LocalPlatform};
 use crate::platform::{Platform, PlatformError};
-use crate::state::{State, StateError};
 
 /// Errors opening a workspace.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -133,7 +133,7 @@ impl Workspace {
         self.loaded.dir.join(".slugplan")
     }
 
-    /// Where slugplan's own state lives.
+    /// Where slugplan's own state lives with the local backend (the default).
     pub fn state_dir(&self) -> PathBuf {
         self.dot_dir().join("state")
     }
@@ -173,10 +173,5 @@ impl Workspace {
                 })
             }
         }
-    }
-
-    /// Opens the state database.
-    pub fn open_state(&self) -> Result<State, StateError> {
-        State::open(&self.state_dir())
     }
 }

@@ -19,7 +19,11 @@ use crate::release;
 impl Applier<'_> {
     pub(super) async fn configure(&self, step: &PlannedStep, app: &str) -> StepResult {
         let declared = self.config.and_then(|config| config.get(app));
-        let key = self.state.value_key().map_err(self.record_failure(step))?;
+        let key = self
+            .state
+            .value_key()
+            .await
+            .map_err(self.record_failure(step))?;
         let mut changes = ConfigChanges::new();
         let mut managed = BTreeMap::new();
         let mut digests = BTreeMap::new();
@@ -49,6 +53,7 @@ impl Applier<'_> {
         }
         self.state
             .manage_config(&self.platform_id, app, &managed)
+            .await
             .map_err(self.record_failure(step))?;
         self.platform
             .update_config_vars(app, &changes)
@@ -73,6 +78,7 @@ impl Applier<'_> {
                 };
                 self.state
                     .record_release(&self.platform_id, app, &settled.id, version, None)
+                    .await
                     .map_err(self.record_failure(step))?;
                 format!("v{version}: ")
             }
@@ -80,6 +86,7 @@ impl Applier<'_> {
         };
         self.state
             .record_config(&self.platform_id, app, &digests, &unset)
+            .await
             .map_err(self.record_failure(step))?;
         Ok((StepOutcome::Done, format!("{version}{}", describe(step))))
     }

@@ -51,7 +51,7 @@ pub enum ApplyError {
         #[related]
         failures: Vec<StepError>,
     },
-    /// The local state failed.
+    /// slugplan's state failed.
     #[error(transparent)]
     #[diagnostic(transparent)]
     State(#[from] StateError),
@@ -149,16 +149,16 @@ pub enum StepFailure {
         /// When what it runs was released (for a rollback: the release it went back to).
         source_created_at: String,
     },
-    /// The rollbacks slugplan made could not be read from the local state (the same error for
+    /// The rollbacks slugplan made could not be read from slugplan's state (the same error for
     /// every promote step of that source).
-    #[error("reading the rollbacks slugplan made from the local state")]
+    #[error("reading the rollbacks slugplan made from its state")]
     Rollbacks(
         #[source]
         #[diagnostic_source]
         Shared<StateError>,
     ),
-    /// What the step did could not be recorded in the local state.
-    #[error("recording in the local state")]
+    /// What the step did could not be recorded in slugplan's state.
+    #[error("recording in the state")]
     State(
         #[source]
         #[diagnostic_source]

@@ -46,7 +46,7 @@ use crate::graph::{Address, StepKind};
 use crate::interrupt::Interrupt;
 use crate::plan::{Action, Plan, PlannedStep};
 use crate::platform::{Platform, UploadProgress};
-use crate::state::State;
+use crate::state::{SlugIdentity, State};
 
 /// A built slug, ready to upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +59,17 @@ pub struct ReadySlug {
     pub stack: String,
     /// Its process types.
     pub process_types: BTreeMap<String, String>,
+}
+
+impl ReadySlug {
+    /// What identifies it among the uploads the state records.
+    pub fn identity(&self) -> SlugIdentity<'_> {
+        SlugIdentity {
+            checksum: self.checksum.as_str(),
+            stack: &self.stack,
+            process_types: &self.process_types,
+        }
+    }
 }
 
 /// Progress events of an apply, for the terminal or `--json`.
@@ -166,8 +177,8 @@ pub struct Applier<'a> {
     pub platform: &'a dyn Platform,
     /// The platform's identity in the state (`local:<dir>` or the API URL).
     pub platform_id: String,
-    /// The local state (uploads, releases made, the audit log).
-    pub state: &'a State,
+    /// slugplan's state (uploads, releases made, the audit log).
+    pub state: &'a dyn State,
     /// The audit-log entry of this apply.
     pub apply_id: i64,
     /// The slugs to upload, by name.
@@ -193,7 +204,7 @@ impl<'a> Applier<'a> {
     pub fn new(
         platform: &'a dyn Platform,
         platform_id: String,
-        state: &'a State,
+        state: &'a dyn State,
         apply_id: i64,
         slugs: &'a BTreeMap<String, ReadySlug>,
         app_stacks: &'a BTreeMap<String, String>,
@@ -269,13 +280,15 @@ impl<'a> Applier<'a> {
                     let detail = "the apply was interrupted first";
                     self.reporter
                         .finished(&step.address, StepOutcome::NotRun, detail);
-                    self.state.record_event(
-                        self.apply_id,
-                        &step.address.0,
-                        step.action.as_str(),
-                        StepOutcome::NotRun.as_str(),
-                        detail,
-                    )?;
+                    self.state
+                        .record_event(
+                            self.apply_id,
+                            &step.address.0,
+                            step.action.as_str(),
+                            StepOutcome::NotRun.as_str(),
+                            detail,
+                        )
+                        .await?;
                     not_run.push(step.address.clone());
                 }
             }
@@ -367,13 +380,15 @@ impl<'a> Applier<'a> {
                     }
                 };
                 self.reporter.finished(&step.address, outcome, &detail);
-                self.state.record_event(
-                    self.apply_id,
-                    &step.address.0,
-                    step.action.as_str(),
-                    outcome.as_str(),
-                    &detail,
-                )?;
+                self.state
+                    .record_event(
+                        self.apply_id,
+                        &step.address.0,
+                        step.action.as_str(),
+                        outcome.as_str(),
+                        &detail,
+                    )
+                    .await?;
             }
         }
         if !not_run.is_empty() {

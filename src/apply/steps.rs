@@ -109,12 +109,8 @@ impl Applier<'_> {
         })?;
         let recorded = self
             .state
-            .find_upload(
-                &self.platform_id,
-                ready.checksum.as_str(),
-                &ready.stack,
-                &ready.process_types,
-            )
+            .find_upload(&self.platform_id, ready.identity())
+            .await
             .map_err(self.record_failure(step))?;
         if let Some(upload) = recorded {
             self.remember_slug(slug, &upload.slug_id);
@@ -148,13 +144,8 @@ impl Applier<'_> {
             app: app.to_owned(),
         };
         self.state
-            .record_upload(
-                &self.platform_id,
-                ready.checksum.as_str(),
-                &ready.stack,
-                &ready.process_types,
-                &upload,
-            )
+            .record_upload(&self.platform_id, ready.identity(), &upload)
+            .await
             .map_err(self.record_failure(step))?;
         self.remember_slug(slug, &created.slug.id);
         Ok((
@@ -221,6 +212,7 @@ impl Applier<'_> {
                 release.version,
                 checksum,
             )
+            .await
             .map_err(self.record_failure(step))?;
         Ok((
             StepOutcome::Done,
@@ -274,7 +266,7 @@ impl Applier<'_> {
             .iter()
             .filter_map(|t| t.as_ref().ok()?.running.as_ref())
             .chain([&source.release]);
-        let rollbacks = match known_rollbacks(self.state, &self.platform_id, releases) {
+        let rollbacks = match known_rollbacks(self.state, &self.platform_id, releases).await {
             Ok(rollbacks) => rollbacks,
             Err(e) => {
                 let cause = Shared::new(e);
@@ -356,6 +348,7 @@ impl Applier<'_> {
                         release.version,
                         source.slug.checksum.as_deref(),
                     )
+                    .await
                     .map(|()| {
                         (
                             StepOutcome::Done,

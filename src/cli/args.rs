@@ -170,6 +170,58 @@ pub enum Command {
         after_help = "Examples:\n  slugplan cache ls\n  slugplan cache prune --max-size 2G --older-than 7d"
     )]
     Cache(CacheCommand),
+    /// Show slugplan's own state, or copy it between the local and the PostgreSQL backend.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  slugplan state show\n  SLUGPLAN_STATE_URL=postgres://… slugplan state migrate --to postgres"
+    )]
+    State(StateCommand),
+}
+
+/// `slugplan state …`.
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Print the state's backend, where it is (the password masked), its workspace, schema
+    /// version, apply lock holder and record counts.
+    #[command(after_help = "Examples:\n  slugplan state show\n  slugplan state show --json")]
+    Show(StateShowArgs),
+    /// Copy the state to the other backend in one transaction (the source is left as it is);
+    /// then set `[state] backend` in slug.toml to match.
+    #[command(
+        after_help = "Examples:\n  SLUGPLAN_STATE_URL=postgres://deploy:…@db/slugplan slugplan state migrate --to postgres\n  slugplan state migrate --to local --replace"
+    )]
+    Migrate(StateMigrateArgs),
+}
+
+/// `slugplan state show`.
+#[derive(Debug, Args)]
+pub struct StateShowArgs {
+    /// Print it as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `slugplan state migrate`.
+#[derive(Debug, Args)]
+pub struct StateMigrateArgs {
+    /// The backend to copy the state to; it is read from the other one.
+    #[arg(long, value_enum)]
+    pub to: StateBackendArg,
+    /// Overwrite state already at the destination (in the same transaction) instead of refusing.
+    #[arg(long)]
+    pub replace: bool,
+    /// Print what was copied as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A state backend, as `--to` spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StateBackendArg {
+    /// `.slugplan/state/` beside the manifest.
+    Local,
+    /// The PostgreSQL database of `SLUGPLAN_STATE_URL` (or `[state] url`).
+    Postgres,
 }
 
 /// `slugplan cache …`.

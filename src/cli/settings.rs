@@ -11,6 +11,7 @@
 //! fault injection): `args` binds it to its flag, clap reads it with the arguments, and
 //! `--help` shows it.
 
+use std::fmt;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -19,11 +20,12 @@ use crate::cli::args::{ColorChoice, GlobalArgs};
 use crate::cli::printer::{Printer, Verbosity};
 use crate::env_vars;
 pub use crate::environment::Env;
-use crate::manifest::PlatformConfig;
+use crate::manifest::{LoadedManifest, PlatformConfig, StateBackend, interpolate};
 use crate::ops::prepare::PrepareOptions;
 use crate::own_files::OwnFiles;
 use crate::platform::heroku::{self, RetryPolicy, Token};
 use crate::runtime::FetchOptions;
+use crate::state::{DatabaseUrl, Location, StateError, default_workspace};
 use crate::workspace::ConnectOptions;
 
 /// What every command runs with.
@@ -57,6 +59,20 @@ pub struct GlobalSettings {
     /// The files this process writes from the start: stdout and stderr, when redirected to
     /// files (a command adds the ones it names, such as `plan -out FILE`).
     pub written: OwnFiles,
+    /// `SLUGPLAN_STATE_URL`, when set to something (it holds a password: never shown).
+    state_url: Option<Redacted>,
+    /// The CI job this process runs in, from the CI's own variables.
+    pub ci_job: Option<String>,
+}
+
+/// A setting whose value is a secret: `Debug` shows that it is set, never what it is.
+#[derive(Clone)]
+struct Redacted(String);
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
 }
 
 impl GlobalSettings {
@@ -84,6 +100,52 @@ impl GlobalSettings {
             home: env.os(env_vars::HOME).map(PathBuf::from),
             env: env.clone(),
             written: OwnFiles::stdio(),
+            state_url: env
+                .text(env_vars::SLUGPLAN_STATE_URL)
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| Redacted(v.to_owned())),
+            ci_job: ci_job(env),
+        }
+    }
+
+    /// Where the manifest's state lives with `backend`: `state_dir` for the local one; for
+    /// PostgreSQL, the URL from `SLUGPLAN_STATE_URL`, else `[state] url` with its `${VAR}`
+    /// references expanded, and the workspace
+    /// `[state] workspace` names, else the one derived from the manifest's path.
+    pub fn state_location(
+        &self,
+        loaded: &LoadedManifest,
+        state_dir: PathBuf,
+        backend: StateBackend,
+    ) -> Result<Location, StateError> {
+        let config = &loaded.manifest.state;
+        match backend {
+            StateBackend::Local => Ok(Location::Local { dir: state_dir }),
+            StateBackend::Postgres => {
+                let text = match (&self.state_url, &config.url) {
+                    (Some(url), _) => url.0.clone(),
+                    // `url = "${SLUGPLAN_STATE_URL}"` (or any `${VAR}`), expanded here, at
+                    // the edge, as config values are; an unset variable names the key.
+                    (None, Some(template)) => {
+                        interpolate::expand_at(
+                            &loaded.locator(),
+                            &["state", "url"],
+                            template,
+                            &self.env,
+                        )
+                        .map_err(StateError::UrlTemplate)?
+                        .value
+                    }
+                    (None, None) => return Err(StateError::NoUrl),
+                };
+                Ok(Location::Postgres {
+                    url: DatabaseUrl::parse(&text)?,
+                    workspace: config
+                        .workspace
+                        .clone()
+                        .unwrap_or_else(|| default_workspace(&loaded.path)),
+                })
+            }
         }
     }
 
@@ -182,6 +244,36 @@ fn retry_policy(flag: Option<f64>, env: &Env) -> RetryPolicy {
         policy.max_backoff = policy.max_backoff.max(policy.initial_backoff);
     }
     policy
+}
+
+/// The CI job from the first CI's variables that are set: GitHub Actions (the run's URL),
+/// GitLab (the job's URL, else its id), Jenkins, Buildkite, CircleCI (the build's URL).
+fn ci_job(env: &Env) -> Option<String> {
+    let get = |name: &str| env.text(name).map(str::trim).filter(|v| !v.is_empty());
+    if let Some(run) = get(env_vars::GITHUB_RUN_ID) {
+        return Some(
+            match (
+                get(env_vars::GITHUB_SERVER_URL),
+                get(env_vars::GITHUB_REPOSITORY),
+            ) {
+                (Some(server), Some(repo)) => format!("{server}/{repo}/actions/runs/{run}"),
+                _ => format!("GitHub Actions run {run}"),
+            },
+        );
+    }
+    get(env_vars::CI_JOB_URL)
+        .map(str::to_owned)
+        .or_else(|| get(env_vars::CI_JOB_ID).map(|id| format!("GitLab job {id}")))
+        .or_else(|| {
+            [
+                env_vars::BUILD_URL,
+                env_vars::BUILDKITE_BUILD_URL,
+                env_vars::CIRCLE_BUILD_URL,
+            ]
+            .into_iter()
+            .find_map(get)
+            .map(str::to_owned)
+        })
 }
 
 /// Download retries and extraction caps: the defaults, overridden by `SLUGPLAN_FETCH_*` and
@@ -346,6 +438,73 @@ mod tests {
         assert_eq!(retry(&no_flags(), &[]), RetryPolicy::default());
         let junk = [(env_vars::SLUGPLAN_RETRY_TIMEOUT, "-1")];
         assert_eq!(retry(&no_flags(), &junk), RetryPolicy::default(), "ignored");
+    }
+
+    #[test]
+    fn the_ci_job_comes_from_the_first_ci_whose_variables_are_set() {
+        let job = |env: &[(&str, &str)]| resolve(&no_flags(), env).ci_job;
+        assert_eq!(job(&[]), None);
+        assert_eq!(
+            job(&[
+                (env_vars::GITHUB_RUN_ID, "42"),
+                (env_vars::GITHUB_SERVER_URL, "https://github.com"),
+                (env_vars::GITHUB_REPOSITORY, "team/shop"),
+                (env_vars::BUILD_URL, "https://jenkins/job/1/"),
+            ])
+            .as_deref(),
+            Some("https://github.com/team/shop/actions/runs/42")
+        );
+        assert_eq!(
+            job(&[(env_vars::GITHUB_RUN_ID, "42")]).as_deref(),
+            Some("GitHub Actions run 42")
+        );
+        assert_eq!(
+            job(&[(env_vars::CI_JOB_ID, "7")]).as_deref(),
+            Some("GitLab job 7")
+        );
+        assert_eq!(
+            job(&[(env_vars::BUILD_URL, " https://jenkins/job/1/ ")]).as_deref(),
+            Some("https://jenkins/job/1/")
+        );
+    }
+
+    #[test]
+    fn the_state_url_env_beats_the_manifest_and_never_shows() {
+        const SECRET: &str = "env-Marker-pw";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shop").join("slug.toml");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(
+            &path,
+            "[state]\nbackend = \"postgres\"\nurl = \"postgres://ci@manifest-host/db\"\n",
+        )
+        .unwrap();
+        let loaded = crate::manifest::load(&path).unwrap();
+        let location = |env: &[(&str, &str)]| {
+            resolve(&no_flags(), env).state_location(
+                &loaded,
+                PathBuf::from("state"),
+                StateBackend::Postgres,
+            )
+        };
+        let url = format!("postgres://ci:{SECRET}@env-host/db");
+        let env = [(env_vars::SLUGPLAN_STATE_URL, url.as_str())];
+        let settings = resolve(&no_flags(), &env);
+        let found = location(&env).unwrap();
+        let shown = format!("{found} {found:?} {settings:?}");
+        assert!(!shown.contains(SECRET), "{shown}");
+        assert_eq!(
+            found.to_string(),
+            "the PostgreSQL state postgres://ci:****@env-host/db (workspace shop)"
+        );
+        assert_eq!(
+            location(&[]).unwrap().to_string(),
+            "the PostgreSQL state postgres://ci@manifest-host/db (workspace shop)"
+        );
+        let local = resolve(&no_flags(), &env)
+            .state_location(&loaded, PathBuf::from("state"), StateBackend::Local)
+            .unwrap();
+        assert_eq!(local.backend(), "local");
     }
 
     #[test]

@@ -27,8 +27,10 @@ pub async fn run(args: &ApplyArgs, session: &Session) -> miette::Result<ExitStat
     let settings = session.settings();
     let printer = session.printer();
     let signals = Signals::listen(printer).into_diagnostic()?;
-    session.lock_applies(Duration::from_secs(args.lock_timeout))?;
-    let deploy = session.deploy()?;
+    session
+        .lock_applies(Duration::from_secs(args.lock_timeout))
+        .await?;
+    let deploy = session.deploy().await?;
     let jobs = settings.jobs(args.planning.jobs);
     let options = settings.prepare_options(true, jobs);
     let fetch_reporter = FetchProgress::new(printer, false);

@@ -13,10 +13,10 @@ use super::shared::ask;
 /// Checks the app may go, confirms, deletes it, and says so.
 pub async fn run(args: &DestroyArgs, session: &Session) -> miette::Result<ExitStatus> {
     let printer = session.printer();
-    session.lock_applies(Duration::ZERO)?;
+    session.lock_applies(Duration::ZERO).await?;
     let workspace = session.workspace()?;
     let connected = session.connected()?;
-    let state = session.state()?;
+    let state = session.state().await?;
     let platform = connected.platform.as_ref();
     let doomed = prepare(
         platform,

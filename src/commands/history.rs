@@ -8,9 +8,9 @@ use crate::exit_status::ExitStatus;
 use super::Session;
 
 /// Prints the newest applies and what each step did.
-pub fn run(args: &HistoryArgs, session: &Session) -> miette::Result<ExitStatus> {
+pub async fn run(args: &HistoryArgs, session: &Session) -> miette::Result<ExitStatus> {
     let printer = session.printer();
-    let history = session.state()?.history(args.limit)?;
+    let history = session.state().await?.history(args.limit).await?;
     if args.json {
         printer.json(&history);
         return Ok(ExitStatus::Success);

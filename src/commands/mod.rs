@@ -22,6 +22,7 @@ mod schema;
 mod server;
 pub mod session;
 mod shared;
+mod state;
 mod validate;
 
 pub use session::Session;
@@ -39,7 +40,7 @@ pub async fn run(command: Command, session: &Session) -> miette::Result<ExitStat
         Command::Lock(args) => lock::run(&args, session).await,
         Command::Fetch(args) => fetch::run(&args, session).await,
         Command::Graph => graph::run(session),
-        Command::History(args) => history::run(&args, session),
+        Command::History(args) => history::run(&args, session).await,
         Command::Plan(args) => plan::run(&args, session).await,
         Command::Apply(args) => apply::run(&args, session).await,
         Command::Promote(args) => promote::run(&args, session).await,
@@ -48,5 +49,6 @@ pub async fn run(command: Command, session: &Session) -> miette::Result<ExitStat
         Command::Destroy(args) => destroy::run(&args, session).await,
         Command::Server(args) => server::run(&args, session).await,
         Command::Cache(command) => cache::run(&command, session),
+        Command::State(command) => state::run(&command, session).await,
     }
 }

@@ -14,7 +14,7 @@ use super::Session;
 pub async fn run(args: &PlanArgs, session: &Session) -> miette::Result<ExitStatus> {
     let settings = session.settings();
     let printer = session.printer();
-    let deploy = session.deploy()?;
+    let deploy = session.deploy().await?;
     let jobs = settings.jobs(args.planning.jobs);
     let mut options = settings.prepare_options(!args.no_build, jobs);
     if let Some(out) = &args.out {

@@ -14,10 +14,10 @@ use super::shared::{RELEASE_TIMEOUT, confirm};
 /// Checks the promotion, shows it, confirms, promotes, and reports every target.
 pub async fn run(args: &PromoteArgs, session: &Session) -> miette::Result<ExitStatus> {
     let printer = session.printer();
-    session.lock_applies(Duration::ZERO)?;
+    session.lock_applies(Duration::ZERO).await?;
     let workspace = session.workspace()?;
     let connected = session.connected()?;
-    let state = session.state()?;
+    let state = session.state().await?;
     let targets: Vec<String> = if args.to.is_empty() {
         let manifest = &workspace.loaded.manifest;
         manifest

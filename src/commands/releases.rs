@@ -13,7 +13,7 @@ use super::Session;
 pub async fn run(args: &ReleasesArgs, session: &Session) -> miette::Result<ExitStatus> {
     let printer = session.printer();
     let connected = session.connected()?;
-    let state = session.state()?;
+    let state = session.state().await?;
     let platform = connected.platform.as_ref();
     let rows = list(platform, state, &connected.id, &args.app, args.limit).await?;
     if args.json {

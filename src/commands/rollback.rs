@@ -13,10 +13,10 @@ use super::shared::RELEASE_TIMEOUT;
 /// Rolls the app back under the apply lock, records it in the audit log, and says what the app
 /// runs now.
 pub async fn run(args: &RollbackArgs, session: &Session) -> miette::Result<ExitStatus> {
-    session.lock_applies(Duration::ZERO)?;
+    session.lock_applies(Duration::ZERO).await?;
     let workspace = session.workspace()?;
     let connected = session.connected()?;
-    let state = session.state()?;
+    let state = session.state().await?;
     let request = RollbackRequest {
         app: &args.app,
         to: args.to.as_deref(),

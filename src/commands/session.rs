@@ -13,13 +13,15 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use tokio::sync::{Mutex, OnceCell};
+
 use crate::cache::{Cache, CacheError};
 use crate::cli::printer::Printer;
 use crate::cli::reporters::retry::RetryLines;
 use crate::cli::settings::GlobalSettings;
-use crate::manifest::{self, LoadedManifest, ManifestError};
+use crate::manifest::{self, LoadedManifest, ManifestError, StateBackend};
 use crate::ops::deploy::Deploy;
-use crate::state::{ApplyLock, State, StateError};
+use crate::state::{self, ApplyLock, Location, LockHolder, State, StateError};
 use crate::workspace::{ConnectError, Connected, Workspace, WorkspaceError};
 
 use super::shared;
@@ -39,7 +41,7 @@ pub enum SessionError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Connect(#[from] ConnectError),
-    /// The state cannot be opened, or another apply holds the lock.
+    /// The state cannot be found or opened, or another apply holds the lock.
     #[error(transparent)]
     #[diagnostic(transparent)]
     State(#[from] StateError),
@@ -51,10 +53,10 @@ pub struct Session {
     command_line: OnceLock<String>,
     // Fields drop in declaration order: the state, the connection and the cache close before
     // the apply lock is released, as they did when each command held them itself.
-    state: OnceLock<State>,
+    state: OnceCell<Box<dyn State>>,
     connected: OnceLock<Connected>,
     cache: OnceLock<Cache>,
-    apply_lock: OnceLock<ApplyLock>,
+    apply_lock: Mutex<Option<ApplyLock>>,
     workspace: OnceLock<Workspace>,
     manifest: OnceLock<LoadedManifest>,
 }
@@ -65,10 +67,10 @@ impl Session {
         Session {
             settings,
             command_line: OnceLock::new(),
-            state: OnceLock::new(),
+            state: OnceCell::new(),
             connected: OnceLock::new(),
             cache: OnceLock::new(),
-            apply_lock: OnceLock::new(),
+            apply_lock: Mutex::new(None),
             workspace: OnceLock::new(),
             manifest: OnceLock::new(),
         }
@@ -129,31 +131,73 @@ impl Session {
         })
     }
 
-    /// slugplan's state beside the manifest.
-    pub fn state(&self) -> Result<&State, SessionError> {
+    /// Where the manifest's state lives with `backend` (the configured one is
+    /// [`Session::state_backend`]).
+    pub fn state_location(&self, backend: StateBackend) -> Result<Location, SessionError> {
         let workspace = self.workspace()?;
-        once(&self.state, || Ok(workspace.open_state()?))
+        Ok(self
+            .settings
+            .state_location(&workspace.loaded, workspace.state_dir(), backend)?)
+    }
+
+    /// The backend slug.toml's `[state]` chooses.
+    pub fn state_backend(&self) -> Result<StateBackend, SessionError> {
+        Ok(self.workspace()?.loaded.manifest.state.backend)
+    }
+
+    /// slugplan's state, in the backend the manifest chooses, opened (and migrated) once.
+    pub async fn state(&self) -> Result<&dyn State, SessionError> {
+        let state = self
+            .state
+            .get_or_try_init(|| async {
+                let location = self.state_location(self.state_backend()?)?;
+                tracing::debug!("state: {location}");
+                Ok::<_, SessionError>(state::open(&location).await?)
+            })
+            .await?;
+        Ok(state.as_ref())
+    }
+
+    /// The state at `backend`, opened for this call alone (`slugplan state migrate` reads one
+    /// backend and writes the other).
+    pub async fn open_state(&self, backend: StateBackend) -> Result<Box<dyn State>, SessionError> {
+        Ok(state::open(&self.state_location(backend)?).await?)
+    }
+
+    /// Who this process is, as the apply lock records it.
+    pub fn lock_holder(&self) -> LockHolder {
+        LockHolder::this_process(self.command_line(), self.settings.ci_job.clone())
     }
 
     /// Takes the apply lock for the rest of the command, waiting up to `timeout` for another
     /// holder; a second call keeps the lock already held.
-    pub fn lock_applies(&self, timeout: Duration) -> Result<(), SessionError> {
-        let dir = self.workspace()?.state_dir();
-        once(&self.apply_lock, || {
-            ApplyLock::acquire(&dir, self.command_line(), timeout)
-        })?;
+    pub async fn lock_applies(&self, timeout: Duration) -> Result<(), SessionError> {
+        let mut held = self.apply_lock.lock().await;
+        if held.is_none() {
+            let state = self.state().await?;
+            *held = Some(state.lock_applies(&self.lock_holder(), timeout).await?);
+        }
         Ok(())
+    }
+
+    /// Releases what must be released while the runtime still runs: the apply lock, whose
+    /// holder record is cleared (a lock merely dropped is released all the same, by the
+    /// system, when the process or its connection ends).
+    pub async fn close(&self) {
+        if let Some(lock) = self.apply_lock.lock().await.take() {
+            lock.release().await;
+        }
     }
 
     /// What planning and applying need, opened in this order: the workspace, the cache, the
     /// platform, the state.
-    pub fn deploy(&self) -> Result<Deploy<'_>, SessionError> {
+    pub async fn deploy(&self) -> Result<Deploy<'_>, SessionError> {
         let workspace = self.workspace()?;
         let cache = self.cache()?;
         Ok(Deploy {
             workspace,
             connected: self.connected()?,
-            state: self.state()?,
+            state: self.state().await?,
             cache,
             env: self.settings.env(),
         })
@@ -192,8 +236,8 @@ mod tests {
         Session::new(GlobalSettings::resolve(&args, &Env::default()))
     }
 
-    #[test]
-    fn what_a_command_asks_for_is_opened_once() {
+    #[tokio::test]
+    async fn what_a_command_asks_for_is_opened_once() {
         let dir = tempfile::tempdir().unwrap();
         let session = session(&dir);
         let loaded = session.manifest().unwrap().path.clone();
@@ -202,39 +246,42 @@ mod tests {
         assert_eq!(workspace.loaded.path, loaded);
         assert!(std::ptr::eq(session.workspace().unwrap(), workspace));
         assert!(std::ptr::eq(session.manifest().unwrap(), &workspace.loaded));
-        let state = session.state().unwrap();
-        assert!(std::ptr::eq(session.state().unwrap(), state));
+        let state = session.state().await.unwrap();
+        assert!(std::ptr::addr_eq(session.state().await.unwrap(), state));
         let connected = session.connected().unwrap();
         assert!(std::ptr::eq(session.connected().unwrap(), connected));
     }
 
-    #[test]
-    fn the_apply_lock_is_taken_once_and_held_until_the_session_ends() {
+    #[tokio::test]
+    async fn the_apply_lock_is_taken_once_and_held_until_the_session_ends() {
         let dir = tempfile::tempdir().unwrap();
         let first = session(&dir);
-        first.lock_applies(Duration::ZERO).unwrap();
+        first.lock_applies(Duration::ZERO).await.unwrap();
         // Asking again keeps the lock held rather than contending with it.
-        first.lock_applies(Duration::ZERO).unwrap();
+        first.lock_applies(Duration::ZERO).await.unwrap();
         let second = session(&dir);
         assert!(
-            second.lock_applies(Duration::ZERO).is_err(),
+            second.lock_applies(Duration::ZERO).await.is_err(),
             "held by the first"
         );
-        drop(first);
-        second.lock_applies(Duration::ZERO).unwrap();
+        first.close().await;
+        second.lock_applies(Duration::ZERO).await.unwrap();
+        drop(second);
+        let third = session(&dir);
+        third.lock_applies(Duration::ZERO).await.unwrap();
     }
 
-    #[test]
-    fn nothing_is_opened_that_is_not_asked_for() {
+    #[tokio::test]
+    async fn nothing_is_opened_that_is_not_asked_for() {
         let dir = tempfile::tempdir().unwrap();
         let session = session(&dir);
         // No cache location: asking for the cache fails, but the workspace, the state and
         // the platform do not need it.
         assert!(matches!(session.cache(), Err(CacheError::NoLocation)));
         session.connected().unwrap();
-        session.state().unwrap();
+        session.state().await.unwrap();
         assert!(session.cache.get().is_none());
-        assert!(session.apply_lock.get().is_none());
+        assert!(session.apply_lock.lock().await.is_none());
         assert!(!dir.path().join(".slugplan/state/apply.lock").exists());
     }
 }

@@ -252,7 +252,8 @@ impl LoadedManifest {
         let Some(span) = self.locator().span(path, Part::Value) else {
             return (None, None);
         };
-        let quoted = QuotedText::new(Arc::from(self.text.as_str()));
+        // The same starred-out copy the locator indexes, so no snippet shows a URL password.
+        let quoted = QuotedText::new(Arc::from(mask_url_passwords(&self.text)));
         let span = quoted.map(span);
         let source = NamedSource::new(display_path(&self.path), Arc::clone(quoted.view()));
         (
@@ -265,7 +266,7 @@ impl LoadedManifest {
     /// [`TomlLocator::diagnostic_at`]. It indexes the text once; [`LoadedManifest::span_of`] and
     /// [`LoadedManifest::key_span_of`] index it on every call.
     pub fn locator(&self) -> TomlLocator {
-        TomlLocator::new(&self.path, &self.text)
+        TomlLocator::new(&self.path, &mask_url_passwords(&self.text))
     }
 }
 
@@ -282,7 +283,10 @@ pub fn load(path: &Path) -> Result<LoadedManifest, ManifestError> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
         .to_owned();
-    let locator = TomlLocator::new(path, &text);
+    // Snippets are rendered from a copy whose URL passwords are starred out, so no problem
+    // reported about this file ever prints one (`[state] url` refuses them, but a snippet of
+    // a neighbouring line would show it).
+    let locator = TomlLocator::new(path, &mask_url_passwords(&text));
     let manifest =
         parse(&text, &locator).map_err(|problems| ManifestError::from_problems(path, problems))?;
     let loaded = LoadedManifest {
@@ -297,6 +301,25 @@ pub fn load(path: &Path) -> Result<LoadedManifest, ManifestError> {
     } else {
         Err(ManifestError::from_problems(path, problems))
     }
+}
+
+/// `text` with the password of every `scheme://user:password@` URL (up to the last `@` of
+/// the authority, as URL parsers split it) and every `password=` query value replaced by as
+/// many `*` as it has bytes, so spans into it still point at the same places.
+fn mask_url_passwords(text: &str) -> String {
+    static SECRETS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r#"[a-z][a-z0-9+.-]*://[^:/?#@\s"']*:([^/\s"']*)@|[?&]password=([^&#\s"']*)"#,
+        )
+        .expect("a valid regex")
+    });
+    let mut masked = text.to_owned().into_bytes();
+    for captures in SECRETS.captures_iter(text) {
+        for secret in captures.iter().skip(1).flatten() {
+            masked[secret.range()].fill(b'*');
+        }
+    }
+    String::from_utf8(masked).expect("ASCII replaced whole UTF-8 sequences")
 }
 
 /// Parses the TOML and maps it onto [`Manifest`]; a syntax error, or every unknown key, wrong
@@ -415,4 +438,23 @@ fn display_path(path: &Path) -> String {
 /// holds it.
 pub fn json_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(Manifest)).expect("the schema serialises")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_in_urls_are_starred_out_in_place() {
+        let text = "a = \"postgres://u:p@ss:w@h:5/db?password=x&y=1\"\nb = \"https://h/p?q=1\"\n";
+        let masked = super::mask_url_passwords(text);
+        assert_eq!(
+            masked,
+            "a = \"postgres://u:******@h:5/db?password=*&y=1\"\nb = \"https://h/p?q=1\"\n"
+        );
+        assert_eq!(masked.len(), text.len(), "spans still fit");
+        let unicode = "u = \"postgres://u:pässwörd@h/db\"";
+        assert_eq!(
+            super::mask_url_passwords(unicode),
+            "u = \"postgres://u:**********@h/db\""
+        );
+    }
 }

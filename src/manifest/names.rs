@@ -18,6 +18,9 @@ pub const PROCESS_TYPE_PATTERN: &str = r"^[-\w]{1,128}$";
 pub const CONFIG_VAR_PATTERN: &str = r"^\w+$";
 /// A SHA-256 digest as slug.toml and slug.lock spell it: 64 lowercase hex digits.
 pub const SHA256_PATTERN: &str = r"^[0-9a-f]{64}$";
+/// A state workspace (`[state] workspace`): one manifest's share of a PostgreSQL state.
+/// Letters, digits and `._/-`, starting with a letter or digit, at most 100 characters.
+pub const WORKSPACE_PATTERN: &str = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$";
 
 fn compile(pattern: &str) -> Regex {
     RegexBuilder::new(pattern)
@@ -31,6 +34,7 @@ static PIPELINE_NAME: LazyLock<Regex> = LazyLock::new(|| compile(PIPELINE_NAME_P
 static PROCESS_TYPE: LazyLock<Regex> = LazyLock::new(|| compile(PROCESS_TYPE_PATTERN));
 static CONFIG_VAR: LazyLock<Regex> = LazyLock::new(|| compile(CONFIG_VAR_PATTERN));
 static SHA256: LazyLock<Regex> = LazyLock::new(|| compile(SHA256_PATTERN));
+static WORKSPACE: LazyLock<Regex> = LazyLock::new(|| compile(WORKSPACE_PATTERN));
 
 /// Whether `name` is a valid Heroku app name ([`APP_NAME_PATTERN`]).
 pub fn is_app_name(name: &str) -> bool {
@@ -55,6 +59,11 @@ pub fn is_config_var(name: &str) -> bool {
 /// Whether `hash` is a SHA-256 in slug.toml's spelling ([`SHA256_PATTERN`]).
 pub fn is_sha256(hash: &str) -> bool {
     SHA256.is_match(hash)
+}
+
+/// Whether `name` is a valid state workspace name ([`WORKSPACE_PATTERN`]).
+pub fn is_workspace_name(name: &str) -> bool {
+    WORKSPACE.is_match(name)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::names::{
     APP_NAME_PATTERN, CONFIG_VAR_PATTERN, PIPELINE_NAME_PATTERN, PROCESS_TYPE_PATTERN,
-    SHA256_PATTERN,
+    SHA256_PATTERN, WORKSPACE_PATTERN,
 };
 
 /// A whole `slug.toml`: runtimes to fetch, slugs to build, apps and what each runs.
@@ -25,6 +25,10 @@ pub struct Manifest {
     /// Where the apps live: the embedded local platform (default) or the Heroku API.
     #[serde(default)]
     pub platform: PlatformConfig,
+    /// Where slugplan keeps its own state (uploads, releases made, the audit log, the apply
+    /// lock): beside the manifest (default) or in a PostgreSQL database a team shares.
+    #[serde(default, skip_serializing_if = "StateConfig::is_default")]
+    pub state: StateConfig,
     /// Runtimes (Node.js, Ruby, …) fetched and unpacked into slugs, by name.
     #[serde(default)]
     pub runtimes: BTreeMap<String, Runtime>,
@@ -63,6 +67,46 @@ pub enum PlatformKind {
     Local,
     /// The Heroku Platform API v3.
     Heroku,
+}
+
+/// Where slugplan's state lives.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// `local` (default): SQLite and a file lock in `.slugplan/state/` beside the manifest, for
+    /// one person. `postgres`: a PostgreSQL database shared by every CI runner and laptop, with
+    /// an advisory apply lock per workspace.
+    #[serde(default)]
+    pub backend: StateBackend,
+    /// The PostgreSQL URL, `postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=…`. It holds a
+    /// password, so give it as `"${SLUGPLAN_STATE_URL}"` (or leave it out: the
+    /// `SLUGPLAN_STATE_URL` variable is read either way and wins); a literal URL here must
+    /// not hold a password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// This manifest's share of the database (default: the name of the manifest's directory,
+    /// plus the file stem when it is not `slug.toml`). Checkouts that share a workspace share
+    /// uploads, releases, history and the lock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = WORKSPACE_PATTERN))]
+    pub workspace: Option<String>,
+}
+
+impl StateConfig {
+    fn is_default(&self) -> bool {
+        *self == StateConfig::default()
+    }
+}
+
+/// The backends slugplan's state can live in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StateBackend {
+    /// SQLite beside the manifest, the default.
+    #[default]
+    Local,
+    /// A shared PostgreSQL database.
+    Postgres,
 }
 
 /// A runtime archive (or local directory) unpacked into a slug under `./app/<dest>`.

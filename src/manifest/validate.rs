@@ -18,14 +18,14 @@ use std::path::{Path, PathBuf};
 
 use super::app_path::{AppPath, AppPathError};
 use super::names::{
-    APP_NAME_PATTERN, PIPELINE_NAME_PATTERN, PROCESS_TYPE_PATTERN, is_app_name, is_pipeline_name,
-    is_process_type, is_sha256,
+    APP_NAME_PATTERN, PIPELINE_NAME_PATTERN, PROCESS_TYPE_PATTERN, WORKSPACE_PATTERN, is_app_name,
+    is_pipeline_name, is_process_type, is_sha256, is_workspace_name,
 };
 use super::project_path::{self, ReadError};
 use super::{
     AppSpec, GoBuild, LoadedManifest, MAX_STRIP_COMPONENTS, Part, PlatformConfig, Runtime,
-    SlugSpec, SourceDiagnostic, TomlLocator, defined, display_path, procfile, procfile_diagnostics,
-    promotion, shown,
+    SlugSpec, SourceDiagnostic, StateConfig, TomlLocator, defined, display_path, procfile,
+    procfile_diagnostics, promotion, shown,
 };
 
 /// Runs every semantic check on a parsed manifest.
@@ -37,6 +37,7 @@ pub(super) fn check(loaded: &LoadedManifest, locator: &TomlLocator) -> Vec<Sourc
     };
     let m = &loaded.manifest;
     checker.platform(&m.platform);
+    checker.state(&m.state);
     for (name, runtime) in &m.runtimes {
         checker.runtime(name, runtime);
     }
@@ -106,6 +107,60 @@ impl Checker<'_> {
                 format!("platform api_url `{}` {why}", shown(url)),
                 "not an http(s) URL",
                 Some("e.g. api_url = \"https://api.heroku.com\"".to_owned()),
+            );
+        }
+    }
+
+    /// `[state]`: a literal `url` must be a PostgreSQL URL without a password (slug.toml is
+    /// committed; messages never quote the URL); one with
+    /// `${VAR}` references has its syntax checked here and is expanded at the edge.
+    fn state(&mut self, state: &StateConfig) {
+        if let Some(url) = &state.url
+            && url.contains('$')
+            && let Err(problem) = super::interpolate::check_at(self.locator, &["state", "url"], url)
+        {
+            self.problems.push(*problem);
+        }
+        if let Some(url) = state.url.as_deref().filter(|url| !url.contains('$')) {
+            let problem = match url::Url::parse(url) {
+                Ok(parsed) if !matches!(parsed.scheme(), "postgres" | "postgresql") => {
+                    Some(("is not a postgres:// URL", "not a postgres:// URL"))
+                }
+                Err(_) => Some(("is not a URL", "not a URL")),
+                Ok(parsed)
+                    if parsed.password().is_some()
+                        || parsed.query_pairs().any(|(key, _)| key == "password") =>
+                {
+                    Some((
+                        "holds a password, and slug.toml is committed",
+                        "a password in the manifest",
+                    ))
+                }
+                Ok(_) => None,
+            };
+            if let Some((what, label)) = problem {
+                self.report(
+                    &["state", "url"],
+                    Part::Value,
+                    "slugplan::manifest::state_url",
+                    format!("[state] url {what}"),
+                    label,
+                    Some(
+                        "set the whole URL in SLUGPLAN_STATE_URL (a CI secret) and write url = \"${SLUGPLAN_STATE_URL}\", or leave url out".into(),
+                    ),
+                );
+            }
+        }
+        if let Some(workspace) = &state.workspace
+            && !is_workspace_name(workspace)
+        {
+            self.report(
+                &["state", "workspace"],
+                Part::Value,
+                "slugplan::manifest::workspace",
+                format!("[state] workspace `{workspace}` is not a valid workspace name"),
+                "invalid workspace name",
+                Some(format!("workspace names match {WORKSPACE_PATTERN}")),
             );
         }
     }

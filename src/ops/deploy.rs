@@ -33,9 +33,9 @@ use crate::plan::promotion::{self, PromotionPlanError};
 use crate::plan::saved::{self, SavedPlanError};
 use crate::plan::{Action, Plan};
 use crate::platform::{App, Platform, PlatformError};
-use crate::release::known_rollbacks;
+use crate::release::{known_rollbacks, rollbacks_among};
 use crate::runtime::FetchReporter;
-use crate::state::{State, StateError};
+use crate::state::{SlugIdentity, State, StateError};
 use crate::workspace::{Connected, Workspace};
 
 /// Errors of planning and applying.
@@ -93,7 +93,7 @@ pub enum DeployError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Apply(#[from] ApplyError),
-    /// The local state failed.
+    /// slugplan's state failed.
     #[error(transparent)]
     #[diagnostic(transparent)]
     State(#[from] StateError),
@@ -113,7 +113,7 @@ pub struct Deploy<'a> {
     /// The platform.
     pub connected: &'a Connected,
     /// slugplan's state.
-    pub state: &'a State,
+    pub state: &'a dyn State,
     /// The cache.
     pub cache: &'a Cache,
     /// The environment the manifest's `${VAR}` references expand against.
@@ -140,7 +140,7 @@ impl Deploy<'_> {
         reporter: &dyn FetchReporter,
         packing: Arc<dyn PackReporters>,
     ) -> Result<Planned, DeployError> {
-        let (desired, graph) = self.desired_and_graph()?;
+        let (desired, graph) = self.desired_and_graph().await?;
         let (desired, graph) = (desired.as_ref(), graph.as_ref());
         let config = self.resolve_config(desired)?;
         let targeting = if targets.is_empty() {
@@ -176,7 +176,8 @@ impl Deploy<'_> {
         // The apps slugplan deployed that the manifest no longer declares: shown, left running.
         let undeclared: Vec<String> = self
             .state
-            .deployed_apps(&self.connected.id)?
+            .deployed_apps(&self.connected.id)
+            .await?
             .into_iter()
             .filter(|app| !desired.apps.contains_key(app))
             .collect();
@@ -211,27 +212,29 @@ impl Deploy<'_> {
                 .entry(name.clone())
                 .or_insert_with(|| unknown_facts(self.workspace, name));
         }
-        let state = self.state;
-        let mut uploads = BTreeMap::new();
-        for (name, slug) in &prepared.ready {
-            let found = state.find_upload(
-                &self.connected.id,
-                slug.checksum.as_str(),
-                &slug.stack,
-                &slug.process_types,
-            )?;
-            if let Some(upload) = found {
-                uploads.insert(name.clone(), upload);
-            }
-        }
-        let mut ours = BTreeSet::new();
-        let running = || observed.values().filter_map(|o| o.running.as_ref());
-        for release in running() {
-            if state.made_release(&self.connected.id, &release.id)? {
-                ours.insert(release.id.clone());
-            }
-        }
-        let rollbacks = known_rollbacks(state, &self.connected.id, running())?;
+        // One lookup each for every slug's upload and for every running release (made by
+        // slugplan? a rollback?), sent together: a round trip per question, not per app, on a
+        // remote state.
+        let identities: Vec<SlugIdentity<'_>> =
+            prepared.ready.values().map(ReadySlug::identity).collect();
+        let running: Vec<&str> = observed
+            .values()
+            .filter_map(|o| o.running.as_ref())
+            .map(|release| release.id.as_str())
+            .collect();
+        let (found, made) = futures_util::try_join!(
+            self.state.find_uploads(&self.connected.id, &identities),
+            self.state.made_releases(&self.connected.id, &running),
+        )?;
+        let uploads: BTreeMap<String, _> = prepared
+            .ready
+            .keys()
+            .cloned()
+            .zip(found)
+            .filter_map(|(name, upload)| Some((name, upload?)))
+            .collect();
+        let ours: BTreeSet<String> = made.keys().cloned().collect();
+        let rollbacks = rollbacks_among(made);
         let Prepared { ready, fetched, .. } = prepared;
         let observed_apps = AppsObserved::read(self, desired, &observed, options.jobs).await?;
         let mut plan = diff(DiffInput {
@@ -284,7 +287,7 @@ impl Deploy<'_> {
         }
         let rollbacks = {
             let mut all = rollbacks;
-            all.extend(known_rollbacks(state, &self.connected.id, live.values())?);
+            all.extend(known_rollbacks(self.state, &self.connected.id, live.values()).await?);
             all
         };
         promotion::check(&mut plan, desired, &observed, &apps, &rollbacks, &live)?;
@@ -298,10 +301,13 @@ impl Deploy<'_> {
     /// The desired state and step graph to plan with: the workspace's, plus a config step for
     /// each app that declares no config vars any more while the state says slugplan manages
     /// some of its keys (so they get unset).
-    fn desired_and_graph(
+    async fn desired_and_graph(
         &self,
     ) -> Result<(Cow<'_, DesiredState>, Cow<'_, StepGraph>), DeployError> {
-        let managed = self.state.apps_with_managed_config(&self.connected.id)?;
+        let managed = self
+            .state
+            .apps_with_managed_config(&self.connected.id)
+            .await?;
         let mut desired = Cow::Borrowed(&self.workspace.desired);
         let needs_step = managed
             .iter()
@@ -362,7 +368,7 @@ impl Deploy<'_> {
         // The environment may have moved since: a sensitive value must hash as planned.
         let config = self.resolve_config(&self.workspace.desired)?;
         if plan.steps.iter().any(|s| !s.config.is_empty()) {
-            saved::check_config(&plan, &config, &self.state.value_key()?)?;
+            saved::check_config(&plan, &config, &self.state.value_key().await?)?;
         }
         let mut ready = BTreeMap::new();
         for step in &plan.steps {
@@ -450,9 +456,10 @@ impl Deploy<'_> {
                 targets: downgrades.iter().map(|a| a.0.clone()).collect(),
             });
         }
-        let apply_id =
-            self.state
-                .begin_apply(command, &self.connected.id, &self.workspace.manifest_sha256)?;
+        let apply_id = self
+            .state
+            .begin_apply(command, &self.connected.id, &self.workspace.manifest_sha256)
+            .await?;
         let app_stacks: BTreeMap<String, String> = self
             .workspace
             .desired
@@ -486,8 +493,11 @@ impl Deploy<'_> {
             ),
             Err(err) => format!("failed: {err}"),
         };
-        self.state.finish_apply(apply_id, &outcome)?;
+        // The apply's own error comes first: when the state went away, closing the entry
+        // fails too, and says less.
+        let finished = self.state.finish_apply(apply_id, &outcome).await;
         let mut summary = result?;
+        finished?;
         summary.built = planned
             .plan
             .steps
@@ -544,12 +554,15 @@ impl AppsObserved {
             .await
             .map_err(failed)?;
         let apps: Vec<&str> = with_config.iter().map(String::as_str).collect();
-        let managed = deploy.state.managed_config(&deploy.connected.id, &apps)?;
+        let managed = deploy
+            .state
+            .managed_config(&deploy.connected.id, &apps)
+            .await?;
         // The key is made (and kept in the state) only once some app has config to hash.
         let value_key = if with_config.is_empty() {
             crate::sensitive::ValueKey::generate()
         } else {
-            deploy.state.value_key()?
+            deploy.state.value_key().await?
         };
         Ok(AppsObserved {
             config,

@@ -83,7 +83,7 @@ pub struct Doomed {
 /// Refuses an app the manifest declares, and reads the app and what it runs.
 pub async fn prepare(
     platform: &dyn Platform,
-    state: &State,
+    state: &dyn State,
     platform_id: &str,
     desired: &DesiredState,
     app: &str,
@@ -103,7 +103,7 @@ pub async fn prepare(
         app: app.to_owned(),
         id: record.id,
         version: running.map(|r| r.version),
-        deployed_by_slugplan: state.deployed_apps(platform_id)?.contains(app),
+        deployed_by_slugplan: state.deployed_apps(platform_id).await?.contains(app),
     })
 }
 
@@ -123,13 +123,15 @@ pub fn check_confirmation(doomed: &Doomed, given: &str) -> Result<(), DestroyErr
 /// audit log as `command` (one event at `app.<name>`, failed or not).
 pub async fn run(
     platform: &dyn Platform,
-    state: &State,
+    state: &dyn State,
     platform_id: &str,
     doomed: &Doomed,
     command: &str,
     manifest_sha256: &str,
 ) -> Result<(), DestroyError> {
-    let apply_id = state.begin_apply(command, platform_id, manifest_sha256)?;
+    let apply_id = state
+        .begin_apply(command, platform_id, manifest_sha256)
+        .await?;
     let result = platform
         .delete_app(&doomed.id)
         .await
@@ -138,18 +140,20 @@ pub async fn run(
             source,
         });
     if result.is_ok() {
-        state.forget_app(platform_id, &doomed.app)?;
+        state.forget_app(platform_id, &doomed.app).await?;
     }
     let (outcome, detail) = match &result {
         Ok(()) => ("done", format!("deleted {}", doomed.id)),
         Err(err) => ("failed", crate::error_chain::one_line(err)),
     };
     let address = format!("app.{}", doomed.app);
-    state.record_event(apply_id, &address, "destroy", outcome, &detail)?;
+    state
+        .record_event(apply_id, &address, "destroy", outcome, &detail)
+        .await?;
     let finished = match &result {
         Ok(()) => "succeeded".to_owned(),
         Err(err) => format!("failed: {err}"),
     };
-    state.finish_apply(apply_id, &finished)?;
+    state.finish_apply(apply_id, &finished).await?;
     result
 }

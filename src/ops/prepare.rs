@@ -55,7 +55,7 @@ pub enum PrepareError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Manifest(Box<ManifestError>),
-    /// The local state failed.
+    /// slugplan's state failed.
     #[error(transparent)]
     #[diagnostic(transparent)]
     State(#[from] StateError),
@@ -99,7 +99,7 @@ pub struct Prepared {
 pub async fn prepare(
     loaded: &LoadedManifest,
     cache: &Cache,
-    state: &State,
+    state: &dyn State,
     slugs: &BTreeSet<String>,
     options: &PrepareOptions,
     reporter: &dyn FetchReporter,
@@ -158,6 +158,14 @@ pub async fn prepare(
         .try_collect()
         .await?;
 
+    // Every slug's recorded key in one lookup; the parts (megabytes for a large app) only for
+    // the slugs built now, whose reason names what changed.
+    let names: Vec<&str> = results
+        .iter()
+        .filter(|(_, cached)| cached.is_some())
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let recorded_keys = state.slug_key_hashes(&names).await?;
     for (name, cached) in results {
         let spec = &loaded.manifest.slugs[&name];
         let facts = match &cached {
@@ -165,20 +173,28 @@ pub async fn prepare(
                 archive: slug,
                 built_now,
             }) => {
-                let previous = state.slug_key(&name)?;
-                let reason = match &previous {
-                    Some(previous) if *built_now => slug.key.changes_since(previous),
-                    _ => "first build".to_owned(),
+                let recorded_key = recorded_keys.get(&name);
+                let same_inputs = recorded_key == Some(&slug.key.key);
+                let previous = match recorded_key {
+                    Some(_) if *built_now && !same_inputs => state.slug_key(&name).await?,
+                    _ => None,
                 };
-                let go_changed = previous
-                    .as_ref()
-                    .is_none_or(|p: &SlugKey| p.parts.get("go") != slug.key.parts.get("go"));
-                let recorded = previous.is_some_and(|p| p.key == slug.key.key);
+                let reason = match &previous {
+                    // Another checkout sharing the state built it (or this cache was pruned).
+                    _ if same_inputs => "not in this cache (inputs unchanged)".to_owned(),
+                    Some(previous) => slug.key.changes_since(previous),
+                    None => "first build".to_owned(),
+                };
+                let go_changed = !same_inputs
+                    && previous
+                        .as_ref()
+                        .is_none_or(|p: &SlugKey| p.parts.get("go") != slug.key.parts.get("go"));
+                drop(previous);
                 // A large app's parts are megabytes, and recording them briefly takes as much
-                // again in SQLite: record only a key that changed, once the previous one is
+                // again in the state: record only a key that changed, once the previous one is
                 // dropped (peak RSS of plan and apply).
-                if !recorded {
-                    state.record_slug_key(&name, &slug.key)?;
+                if !same_inputs {
+                    state.record_slug_key(&name, &slug.key).await?;
                 }
                 prepared.ready.insert(
                     name.clone(),

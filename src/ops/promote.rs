@@ -70,7 +70,7 @@ pub enum PromoteError {
         /// The targets.
         targets: Vec<String>,
     },
-    /// The local state failed.
+    /// slugplan's state failed.
     #[error(transparent)]
     #[diagnostic(transparent)]
     State(#[from] StateError),
@@ -159,7 +159,7 @@ pub struct Report {
 /// `platform_id`, from `state`); nothing is released.
 pub async fn prepare(
     platform: &dyn Platform,
-    state: &State,
+    state: &dyn State,
     platform_id: &str,
     source: &str,
     targets: &[String],
@@ -184,7 +184,7 @@ pub async fn prepare(
     read_targets.retain(|t: &Target| seen.insert(t.app.id.clone()));
     let checksums = running_checksums(platform, &read_targets).await;
     let releases = read_targets.iter().filter_map(|t| t.running.as_ref());
-    let rollbacks = known_rollbacks(state, platform_id, releases.chain([&source.release]))?;
+    let rollbacks = known_rollbacks(state, platform_id, releases.chain([&source.release])).await?;
     let mut refusals = Vec::new();
     let mut downgrades = Vec::new();
     let mut views = Vec::new();
@@ -283,14 +283,16 @@ async fn running_checksums(
 /// event per target, as an apply is.
 pub async fn run(
     platform: &dyn Platform,
-    state: &State,
+    state: &dyn State,
     platform_id: &str,
     preview: Preview,
     timeout: Duration,
     command: &str,
     manifest_sha256: &str,
 ) -> Result<Report, PromoteError> {
-    let apply_id = state.begin_apply(command, platform_id, manifest_sha256)?;
+    let apply_id = state
+        .begin_apply(command, platform_id, manifest_sha256)
+        .await?;
     let result = promote(platform, state, platform_id, preview, timeout).await;
     let outcome = match &result {
         Ok(report) if report.failed == 0 => "succeeded".to_owned(),
@@ -303,23 +305,25 @@ pub async fn run(
                 .error
                 .clone()
                 .unwrap_or_else(|| format!("v{} via {}", target.version.unwrap_or(0), target.via));
-            state.record_event(
-                apply_id,
-                &format!("promote.{}", target.app),
-                "promote",
-                target.status,
-                &detail,
-            )?;
+            state
+                .record_event(
+                    apply_id,
+                    &format!("promote.{}", target.app),
+                    "promote",
+                    target.status,
+                    &detail,
+                )
+                .await?;
         }
     }
-    state.finish_apply(apply_id, &outcome)?;
+    state.finish_apply(apply_id, &outcome).await?;
     result
 }
 
 /// Promotes what `preview` says and records each settled release in the state.
 async fn promote(
     platform: &dyn Platform,
-    state: &State,
+    state: &dyn State,
     platform_id: &str,
     preview: Preview,
     timeout: Duration,
@@ -337,13 +341,15 @@ async fn promote(
     let mut outcomes: BTreeMap<&str, Result<_, ReleaseError>> = BTreeMap::new();
     for (target, result) in to_promote.iter().zip(results) {
         if let Ok(release) = &result {
-            state.record_release(
-                platform_id,
-                &target.name,
-                &release.id,
-                release.version,
-                source.slug.checksum.as_deref(),
-            )?;
+            state
+                .record_release(
+                    platform_id,
+                    &target.name,
+                    &release.id,
+                    release.version,
+                    source.slug.checksum.as_deref(),
+                )
+                .await?;
         }
         outcomes.insert(target.name.as_str(), result);
     }

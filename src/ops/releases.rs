@@ -1,7 +1,7 @@
 //! An app's release history (`slugplan releases`) and going back in it (`slugplan rollback`).
 //!
 //! Listing reads the releases and each distinct slug once, so every row carries the checksum of
-//! what that release ran, and says whether slugplan made it (recorded in the local state, or
+//! what that release ran, and says whether slugplan made it (recorded in its state, or
 //! described with the `(slugplan)` marker by another machine's slugplan).
 //!
 //! A rollback is the platform's own rollback call: a new release of an earlier release's slug.
@@ -90,7 +90,7 @@ pub enum ReleasesError {
         #[diagnostic_source]
         source: ReleaseError,
     },
-    /// The local state failed.
+    /// slugplan's state failed.
     #[error(transparent)]
     #[diagnostic(transparent)]
     State(#[from] StateError),
@@ -150,7 +150,7 @@ fn platform_err(app: &str, doing: &str) -> impl Fn(PlatformError) -> ReleasesErr
 /// The newest `limit` releases of `app`, newest first, with checksums and who made them.
 pub async fn list(
     platform: &dyn Platform,
-    state: &State,
+    state: &dyn State,
     platform_id: &str,
     app: &str,
     limit: usize,
@@ -171,10 +171,12 @@ pub async fn list(
         let slug = slug.map_err(platform_err(app, &format!("reading slug {id}")))?;
         checksums.insert(*id, slug.checksum);
     }
+    let ids: Vec<&str> = releases.iter().map(|r| r.id.as_str()).collect();
+    let made = state.made_releases(platform_id, &ids).await?;
     let mut rows = Vec::with_capacity(releases.len());
     for release in &releases {
-        let by_slugplan = release.description.ends_with("(slugplan)")
-            || state.made_release(platform_id, &release.id)?;
+        let by_slugplan =
+            release.description.ends_with("(slugplan)") || made.contains_key(&release.id);
         rows.push(ReleaseRow {
             version: release.version,
             id: release.id.clone(),
@@ -214,12 +216,14 @@ pub struct RollbackRequest<'a> {
 /// `request.command`, one event at `release.<app>`, failed or not.
 pub async fn rollback(
     platform: &dyn Platform,
-    state: &State,
+    state: &dyn State,
     platform_id: &str,
     request: RollbackRequest<'_>,
 ) -> Result<RollbackReport, ReleasesError> {
     let app = request.app;
-    let apply_id = state.begin_apply(request.command, platform_id, request.manifest_sha256)?;
+    let apply_id = state
+        .begin_apply(request.command, platform_id, request.manifest_sha256)
+        .await?;
     let result = roll_back(
         platform,
         state,
@@ -239,25 +243,27 @@ pub async fn rollback(
         ),
         Err(err) => ("failed", crate::error_chain::one_line(err)),
     };
-    state.record_event(
-        apply_id,
-        &format!("release.{app}"),
-        "rollback",
-        outcome,
-        &detail,
-    )?;
+    state
+        .record_event(
+            apply_id,
+            &format!("release.{app}"),
+            "rollback",
+            outcome,
+            &detail,
+        )
+        .await?;
     let finished = match &result {
         Ok(_) => "succeeded".to_owned(),
         Err(err) => format!("failed: {err}"),
     };
-    state.finish_apply(apply_id, &finished)?;
+    state.finish_apply(apply_id, &finished).await?;
     result
 }
 
 /// The rollback itself: resolve the release to go back to, roll back, wait, record the release.
 async fn roll_back(
     platform: &dyn Platform,
-    state: &State,
+    state: &dyn State,
     platform_id: &str,
     app: &str,
     to: Option<&str>,
@@ -319,20 +325,23 @@ async fn roll_back(
         .await
         .map_err(platform_err(app, &format!("reading slug {slug_id}")))?
         .checksum;
-    state.record_rollback(
-        platform_id,
-        app,
-        &made.id,
-        made.version,
-        checksum.as_deref(),
-        &RecordedRollback {
-            version: target.version,
-            // Back to a release that is itself a rollback: its slug is as old as that one's.
-            created_at: state
-                .rollback(platform_id, &target.id)?
-                .map_or(target.created_at.clone(), |r| r.created_at),
-        },
-    )?;
+    state
+        .record_rollback(
+            platform_id,
+            app,
+            &made.id,
+            made.version,
+            checksum.as_deref(),
+            &RecordedRollback {
+                version: target.version,
+                // Back to a release that is itself a rollback: its slug is as old as that one's.
+                created_at: state
+                    .rollback(platform_id, &target.id)
+                    .await?
+                    .map_or(target.created_at.clone(), |r| r.created_at),
+            },
+        )
+        .await?;
     Ok(RollbackReport {
         app: app.to_owned(),
         from_version: running.map(|r| r.version),

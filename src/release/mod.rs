@@ -37,5 +37,5 @@ pub use resume::{InFlight, NoJournal, PromotionJournal, StartedPromotion, in_fli
 pub use settle::{create_or_resume, wait};
 pub use verdict::{
     Refusal, Rollbacks, Source, SourceError, Target, Verdict, is_newer, known_rollbacks,
-    read_source, read_target, refusal, released_at, verdict, via_pipeline,
+    read_source, read_target, refusal, released_at, rollbacks_among, verdict, via_pipeline,
 };

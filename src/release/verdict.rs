@@ -24,24 +24,28 @@
 use std::collections::BTreeMap;
 
 use crate::platform::{App, Coupling, Generation, Platform, PlatformError, Release, Slug};
-use crate::state::{RecordedRollback, State, StateError};
+use crate::state::{MadeReleases, RecordedRollback, State, StateError};
 
 /// The rollbacks slugplan made among some releases, by release id: what each went back to.
 pub type Rollbacks = BTreeMap<String, RecordedRollback>;
 
-/// The rollbacks slugplan made among `releases`, read from its state.
-pub fn known_rollbacks<'r>(
-    state: &State,
+/// The rollbacks slugplan made among `releases`, read from its state in one lookup.
+pub async fn known_rollbacks<'r>(
+    state: &dyn State,
     platform_id: &str,
     releases: impl IntoIterator<Item = &'r Release>,
 ) -> Result<Rollbacks, StateError> {
-    let mut found = Rollbacks::new();
-    for release in releases {
-        if let Some(rollback) = state.rollback(platform_id, &release.id)? {
-            found.insert(release.id.clone(), rollback);
-        }
-    }
-    Ok(found)
+    let ids: Vec<&str> = releases.into_iter().map(|r| r.id.as_str()).collect();
+    Ok(rollbacks_among(
+        state.made_releases(platform_id, &ids).await?,
+    ))
+}
+
+/// The rollbacks among releases slugplan made.
+pub fn rollbacks_among(made: MadeReleases) -> Rollbacks {
+    made.into_iter()
+        .filter_map(|(id, rollback)| Some((id, rollback?)))
+        .collect()
 }
 
 /// When what `release` runs was released: its own time, or for a rollback slugplan made, the

@@ -1,140 +1,71 @@
-//! slugplan's own durable state, next to the manifest in `.slugplan/state/`.
+//! slugplan's own durable state: the uploads it made (so a slug already on the platform is
+//! released by id instead of uploaded again, even after a crash between upload and release),
+//! the releases it made (so drift can be told apart from its own work, a rollback knows the
+//! release it went back to, and the apps it deployed are known after they leave the manifest),
+//! the pipeline promotions it started (so an interrupted one is polled again, never repeated),
+//! the config var keys it manages on each app (so a key no longer declared is unset, and one
+//! changed by hand is drift; values only as keyed hashes under the workspace's random key,
+//! never in clear), each slug's last input key, an append-only audit log of every apply, promotion, rollback and
+//! destroy (`slugplan history`), and the apply lock.
 //!
-//! - `state.db` (SQLite): uploads slugplan made (so a slug already on the platform is released
-//!   by id instead of uploaded again, even after a crash between upload and release), the
-//!   releases it made (so drift can be told apart from its own work, a rollback knows the
-//!   release it went back to, and the apps it deployed are known after they leave the
-//!   manifest), the pipeline promotions it started (so an interrupted one is polled again, never
-//!   repeated), the config var keys it manages on each app (so a key no longer declared is
-//!   unset, and one changed by hand is drift; values only as keyed hashes, never in clear), the
-//!   workspace's random key for those hashes, and an append-only audit log of every apply,
-//!   promotion, rollback and destroy (`slugplan history`).
-//! - `apply.lock`: an exclusive file lock held for the whole of an apply; its content names the
-//!   holder (pid, host, command, start time) so a second apply can say who is in the way.
+//! [`State`] is the one interface to it, with its domain's operations (find uploads, record a
+//! release, begin an apply, take the apply lock): `apply`, `ops` and `commands` call it and
+//! never learn which backend runs. Two do:
 //!
-//! [`State`] owns its database connection (internally synchronised), so every caller shares it
-//! as `&State`, and its methods are the domain's operations (find an upload, record a release,
-//! begin an apply): nothing above this module sees SQL or a connection. The database is opened
-//! through [`crate::sqlite`]: an append-only migration list under `pragma user_version` applied
-//! in one exclusive transaction, and a file written by a newer slugplan refused, untouched.
+//! - [`sqlite`] (the default, `[state] backend = "local"`): `.slugplan/state/state.db` beside
+//!   the manifest, and an OS file lock on `.slugplan/state/apply.lock`. Right for one person.
+//! - [`postgres`] (`backend = "postgres"`): one PostgreSQL database shared by every CI runner
+//!   and laptop of a team, each manifest in its own *workspace*; the apply lock is an advisory
+//!   lock held on a connection of its own, which the server releases when the holder dies.
+//!
+//! Both guarantee the same: every write is one statement or one transaction, so a crash or a
+//! lost connection never leaves half of one; schemas migrate forward only, in one transaction,
+//! and a schema newer than this slugplan knows is refused untouched; the lock names its holder
+//! (pid, host, command, start time, CI job). A database URL's password never leaves
+//! [`DatabaseUrl`]: errors, `--json` and `-v` show it masked.
+//!
+//! Operations are async: the PostgreSQL ones are round trips on the apply's runtime; the SQLite
+//! ones are quick local statements run in place. Lookups an apply makes for many apps at once
+//! ([`State::find_uploads`], [`State::made_releases`], [`State::slug_key_hashes`]) take the
+//! whole batch, so a plan costs one round trip per kind of question, not one per app.
 
 mod config;
+mod location;
 mod lock;
+pub mod postgres;
 mod promotions;
+mod snapshot;
+pub mod sqlite;
 
 pub use config::ManagedVar;
+pub use location::{DatabaseUrl, Location, SslMode, UrlError, default_workspace};
 pub use lock::{ApplyLock, LockHolder};
 pub use promotions::Promotions;
+pub use snapshot::{
+    PromotionRow, ReleaseRow, SlugKeyRow, Snapshot, StateCounts, UploadRow, migrate,
+};
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use rusqlite::{OptionalExtension, params};
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::build::key::SlugKey;
-use crate::sqlite::{Database, Schema, SqliteError};
+use crate::release::StartedPromotion;
+use crate::sensitive::{Digest, ValueKey};
+use crate::sqlite::SqliteError;
 
-/// The state database: how it is opened and its migrations.
-const SCHEMA: Schema = Schema {
-    name: "state",
-    busy_timeout: Duration::from_secs(10),
-    pragmas: &[],
-    migrations: MIGRATIONS,
-};
-
-/// Migrations, in order. Append only.
-const MIGRATIONS: &[&str] = &[
-    // 1: uploads, releases made, and the audit log.
-    "CREATE TABLE uploads (
-        platform TEXT NOT NULL,
-        checksum TEXT NOT NULL,
-        stack TEXT NOT NULL,
-        process_types TEXT NOT NULL,
-        slug_id TEXT NOT NULL,
-        app TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        PRIMARY KEY (platform, checksum, stack, process_types)
-    );
-    CREATE TABLE releases (
-        platform TEXT NOT NULL,
-        release_id TEXT NOT NULL,
-        app TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        checksum TEXT,
-        created_at TEXT NOT NULL,
-        PRIMARY KEY (platform, release_id)
-    );
-    CREATE TABLE applies (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        started_at TEXT NOT NULL,
-        finished_at TEXT,
-        command TEXT NOT NULL,
-        platform TEXT NOT NULL,
-        manifest_sha256 TEXT NOT NULL,
-        outcome TEXT
-    );
-    CREATE TABLE events (
-        apply_id INTEGER NOT NULL REFERENCES applies(id),
-        seq INTEGER NOT NULL,
-        at TEXT NOT NULL,
-        address TEXT NOT NULL,
-        action TEXT NOT NULL,
-        outcome TEXT NOT NULL,
-        detail TEXT NOT NULL,
-        PRIMARY KEY (apply_id, seq)
-    );",
-    // 2: the input key of each slug's last build, so a rebuild can say what changed.
-    "CREATE TABLE slug_keys (
-        slug TEXT PRIMARY KEY,
-        key TEXT NOT NULL,
-        parts TEXT NOT NULL,
-        recorded_at TEXT NOT NULL
-    );",
-    // 3: the pipeline promotions slugplan started, recorded before they are polled, so an
-    // interrupted apply polls one again instead of promoting twice.
-    "CREATE TABLE promotions (
-        platform TEXT NOT NULL,
-        promotion_id TEXT NOT NULL,
-        source_release_id TEXT NOT NULL,
-        target_app_ids TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        PRIMARY KEY (platform, promotion_id)
-    );
-    CREATE INDEX promotions_by_source ON promotions (platform, source_release_id);",
-    // 4: what a rollback slugplan made went back to, so a plan can say the app runs an older
-    // release than declared (and not call a rollback's fresh timestamp a newer slug).
-    "ALTER TABLE releases ADD COLUMN restores_version INTEGER;
-    ALTER TABLE releases ADD COLUMN restores_created_at TEXT;",
-    // 5: the workspace's key for keyed hashes of config values, and the config var keys
-    // slugplan manages per app with the hash of the value it last set (NULL: set, not yet
-    // confirmed); `removed`: it unset the key since, and unsets it again wherever it shows up.
-    "CREATE TABLE value_key (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        key TEXT NOT NULL,
-        created_at TEXT NOT NULL
-    );
-    CREATE TABLE config_keys (
-        platform TEXT NOT NULL,
-        app TEXT NOT NULL,
-        key TEXT NOT NULL,
-        sensitive INTEGER NOT NULL,
-        digest TEXT,
-        removed INTEGER NOT NULL DEFAULT 0,
-        updated_at TEXT NOT NULL,
-        PRIMARY KEY (platform, app, key)
-    );",
-];
-
-/// Errors of the local state.
+/// Errors of the state, whichever backend holds it. Messages name the state by its
+/// [`Location`], with any password masked.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum StateError {
-    /// The database could not be opened or migrated, or was written by a newer slugplan.
+    /// The SQLite file could not be opened or migrated, or was written by a newer slugplan.
     #[error(transparent)]
     #[diagnostic(transparent)]
     Open(#[from] Box<SqliteError>),
-    /// A query failed.
+    /// A query of the SQLite state failed.
     #[error("state database {} failed", path.display())]
     #[diagnostic(help(
         "the state only speeds deploys up and records history; move it aside if it is damaged"
@@ -146,7 +77,18 @@ pub enum StateError {
         #[source]
         source: rusqlite::Error,
     },
-    /// The state directory could not be created.
+    /// A record of the state makes no sense (written by hand, or damaged).
+    #[error("{location} is damaged: {what}")]
+    #[diagnostic(help(
+        "move the state aside (slugplan then forgets the keys it manages and its uploads)"
+    ))]
+    Corrupt {
+        /// The state, password masked.
+        location: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// The state directory or the lock file could not be created or written.
     #[error("cannot create state directory {}", path.display())]
     Io {
         /// The directory.
@@ -154,17 +96,6 @@ pub enum StateError {
         /// The underlying error.
         #[source]
         source: std::io::Error,
-    },
-    /// A record of the state makes no sense (written by hand, or damaged).
-    #[error("state database {} is damaged: {what}", path.display())]
-    #[diagnostic(help(
-        "move the state aside (slugplan then forgets the keys it manages and its uploads)"
-    ))]
-    Corrupt {
-        /// The database file.
-        path: PathBuf,
-        /// What is wrong.
-        what: String,
     },
     /// Another apply holds the lock.
     #[error("another apply is running: {holder}")]
@@ -175,6 +106,120 @@ pub enum StateError {
         /// Who holds it.
         holder: LockHolder,
     },
+    /// `[state] backend = "postgres"` (or `state migrate`) without a database URL.
+    #[error("the PostgreSQL state needs a database URL, and none is set")]
+    #[diagnostic(
+        code(slugplan::state::no_url),
+        help(
+            "set SLUGPLAN_STATE_URL=postgres://USER:PASSWORD@HOST/DB in the environment (slug.toml may say url = \"${{SLUGPLAN_STATE_URL}}\")"
+        )
+    )]
+    NoUrl,
+    /// `[state] url` refers to a variable that is not set, or is malformed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    UrlTemplate(Box<crate::manifest::SourceDiagnostic>),
+    /// The database URL does not parse.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Url(#[from] UrlError),
+    /// A `sslrootcert` file could not be read.
+    #[error("cannot read the CA certificate {} named by the state URL's sslrootcert", path.display())]
+    #[diagnostic(code(slugplan::state::sslrootcert))]
+    RootCert {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The PostgreSQL state could not be reached.
+    #[error("cannot connect to the PostgreSQL state {url}")]
+    #[diagnostic(
+        code(slugplan::state::connect),
+        help(
+            "check the URL (SLUGPLAN_STATE_URL or [state] url), that the database is up, and its sslmode; nothing was done"
+        )
+    )]
+    Connect {
+        /// The database, password masked.
+        url: String,
+        /// The cause (its text never holds the password).
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// A statement of the PostgreSQL state failed (the connection may have gone).
+    #[error("PostgreSQL state {url}: cannot {doing}")]
+    #[diagnostic(
+        code(slugplan::state::postgres),
+        help(
+            "each write is one statement or one transaction, so nothing was half-written: once the database answers, run the command again"
+        )
+    )]
+    Postgres {
+        /// The database, password masked.
+        url: String,
+        /// What was being done.
+        doing: &'static str,
+        /// The cause (its text never holds the password).
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// The PostgreSQL schema was migrated by a newer slugplan.
+    #[error(
+        "the PostgreSQL state {url} has schema version {found}, newer than this slugplan knows ({known})"
+    )]
+    #[diagnostic(
+        code(slugplan::state::newer_schema),
+        help("upgrade slugplan to the version that migrated it; nothing was changed")
+    )]
+    NewerSchema {
+        /// The database, password masked.
+        url: String,
+        /// The version found.
+        found: usize,
+        /// The newest version this slugplan knows.
+        known: usize,
+    },
+    /// `state migrate` found state already at its destination.
+    #[error("{destination} already holds state ({counts})")]
+    #[diagnostic(
+        code(slugplan::state::not_empty),
+        help("pass --replace to overwrite it with the copy, in the same transaction")
+    )]
+    NotEmpty {
+        /// Where the copy would go.
+        destination: String,
+        /// What is there.
+        counts: StateCounts,
+    },
+    /// `state migrate` was asked to copy the state onto itself.
+    #[error("the state is already in {location}")]
+    #[diagnostic(code(slugplan::state::same_backend))]
+    SameBackend {
+        /// Where it is.
+        location: String,
+    },
+}
+
+/// What identifies an uploaded slug: the same archive with another stack or other process
+/// types is another slug.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlugIdentity<'a> {
+    /// `SHA256:<hex>` of the archive.
+    pub checksum: &'a str,
+    /// The stack it was created for.
+    pub stack: &'a str,
+    /// Its process types.
+    pub process_types: &'a BTreeMap<String, String>,
+}
+
+impl SlugIdentity<'_> {
+    /// The process types as a canonical string: part of the key of a recorded upload.
+    /// serde_json writes a `BTreeMap` in key order, so equal maps give equal keys.
+    pub(crate) fn process_types_key(&self) -> String {
+        serde_json::to_string(self.process_types).expect("a string map serialises")
+    }
 }
 
 /// A slug slugplan uploaded to a platform.
@@ -195,6 +240,21 @@ pub struct RecordedRollback {
     /// When that release was made (RFC 3339).
     pub created_at: String,
 }
+
+impl RecordedRollback {
+    /// A release row's `restores_version` and `restores_created_at`, as the rollback they
+    /// record (both set) or none.
+    pub(crate) fn from_columns(version: Option<i64>, created_at: Option<String>) -> Option<Self> {
+        Some(RecordedRollback {
+            version: u64::try_from(version?).unwrap_or_default(),
+            created_at: created_at?,
+        })
+    }
+}
+
+/// The releases slugplan made among some, by release id, each with what it went back to when
+/// it is a rollback.
+pub type MadeReleases = BTreeMap<String, Option<RecordedRollback>>;
 
 /// One entry of the audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -232,121 +292,66 @@ pub struct ApplyEvent {
     pub detail: String,
 }
 
-/// An open state database. Shared by `&State` between the steps of an apply, which run on
-/// many tasks at once: each method holds the connection for its own statements only.
-#[derive(Debug)]
-pub struct State {
-    db: Database,
+/// What `slugplan state show` reports besides the location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StateStatus {
+    /// The schema version the state has.
+    pub schema_version: usize,
+    /// The newest schema version this slugplan knows.
+    pub known_version: usize,
+    /// Who holds the apply lock now, if anyone.
+    pub lock: Option<LockHolder>,
+    /// How many records of each kind it holds.
+    pub counts: StateCounts,
 }
 
-impl State {
-    /// Opens (creating and migrating as needed) the state in `dir`.
-    pub fn open(dir: &Path) -> Result<Self, StateError> {
-        std::fs::create_dir_all(dir).map_err(|source| StateError::Io {
-            path: dir.to_owned(),
-            source,
-        })?;
-        let db = Database::open(&dir.join("state.db"), &SCHEMA).map_err(Box::new)?;
-        Ok(State { db })
-    }
+/// slugplan's state, in whichever backend the manifest chose. Shared as `&dyn State` between
+/// the steps of an apply, which run on many tasks at once.
+#[async_trait]
+pub trait State: Send + Sync {
+    /// Where the state is (its `Display` masks any password).
+    fn location(&self) -> &Location;
 
-    fn err(&self) -> impl Fn(rusqlite::Error) -> StateError + '_ {
-        |source| StateError::Sqlite {
-            path: self.db.path().to_owned(),
-            source,
-        }
-    }
-
-    /// A slug slugplan already uploaded to `platform` with this checksum, stack and process
-    /// types (all three identify it: the same archive with other process types is another slug).
-    pub fn find_upload(
+    /// For each of `slugs`, the upload slugplan made of it to `platform`, if any: one lookup
+    /// for the whole batch.
+    async fn find_uploads(
         &self,
         platform: &str,
-        checksum: &str,
-        stack: &str,
-        process_types: &BTreeMap<String, String>,
+        slugs: &[SlugIdentity<'_>],
+    ) -> Result<Vec<Option<RecordedUpload>>, StateError>;
+
+    /// The upload of one slug to `platform`, if slugplan made one.
+    async fn find_upload(
+        &self,
+        platform: &str,
+        slug: SlugIdentity<'_>,
     ) -> Result<Option<RecordedUpload>, StateError> {
-        let process_types = process_types_key(process_types);
-        self.db
-            .conn()
-            .query_row(
-                "SELECT slug_id, app FROM uploads
-                 WHERE platform = ?1 AND checksum = ?2 AND stack = ?3 AND process_types = ?4",
-                params![platform, checksum, stack, process_types],
-                |row| {
-                    Ok(RecordedUpload {
-                        slug_id: row.get(0)?,
-                        app: row.get(1)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(self.err())
+        Ok(self.find_uploads(platform, &[slug]).await?.pop().flatten())
     }
 
     /// Records a finished upload (after the archive is on the platform, never before).
-    pub fn record_upload(
+    async fn record_upload(
         &self,
         platform: &str,
-        checksum: &str,
-        stack: &str,
-        process_types: &BTreeMap<String, String>,
+        slug: SlugIdentity<'_>,
         upload: &RecordedUpload,
-    ) -> Result<(), StateError> {
-        let process_types = process_types_key(process_types);
-        self.db
-            .conn()
-            .execute(
-                "INSERT OR REPLACE INTO uploads VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    platform,
-                    checksum,
-                    stack,
-                    process_types,
-                    upload.slug_id,
-                    upload.app,
-                    now()
-                ],
-            )
-            .map(drop)
-            .map_err(self.err())
-    }
+    ) -> Result<(), StateError>;
 
     /// Forgets a recorded upload that turned out not to exist on the platform any more.
-    pub fn forget_upload(&self, platform: &str, slug_id: &str) -> Result<(), StateError> {
-        self.db
-            .conn()
-            .execute(
-                "DELETE FROM uploads WHERE platform = ?1 AND slug_id = ?2",
-                params![platform, slug_id],
-            )
-            .map(drop)
-            .map_err(self.err())
-    }
+    async fn forget_upload(&self, platform: &str, slug_id: &str) -> Result<(), StateError>;
 
     /// Records a release slugplan made.
-    pub fn record_release(
+    async fn record_release(
         &self,
         platform: &str,
         app: &str,
         release_id: &str,
         version: u64,
         checksum: Option<&str>,
-    ) -> Result<(), StateError> {
-        self.db
-            .conn()
-            .execute(
-                "INSERT OR REPLACE INTO releases
-                 (platform, release_id, app, version, checksum, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![platform, release_id, app, version as i64, checksum, now()],
-            )
-            .map(drop)
-            .map_err(self.err())
-    }
+    ) -> Result<(), StateError>;
 
     /// Records a rollback slugplan made: a release of its own, which runs what `restores` ran.
-    pub fn record_rollback(
+    async fn record_rollback(
         &self,
         platform: &str,
         app: &str,
@@ -354,431 +359,159 @@ impl State {
         version: u64,
         checksum: Option<&str>,
         restores: &RecordedRollback,
-    ) -> Result<(), StateError> {
-        self.db
-            .conn()
-            .execute(
-                "INSERT OR REPLACE INTO releases (platform, release_id, app, version, checksum,
-                 created_at, restores_version, restores_created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    platform,
-                    release_id,
-                    app,
-                    version as i64,
-                    checksum,
-                    now(),
-                    restores.version as i64,
-                    restores.created_at
-                ],
-            )
-            .map(drop)
-            .map_err(self.err())
-    }
+    ) -> Result<(), StateError>;
+
+    /// Which of `release_ids` on `platform` slugplan made (by any runner sharing the state),
+    /// and what each rollback among them went back to: one lookup for the whole batch.
+    async fn made_releases(
+        &self,
+        platform: &str,
+        release_ids: &[&str],
+    ) -> Result<MadeReleases, StateError>;
 
     /// What release `release_id` went back to, when it is a rollback slugplan made.
-    pub fn rollback(
+    async fn rollback(
         &self,
         platform: &str,
         release_id: &str,
     ) -> Result<Option<RecordedRollback>, StateError> {
-        let row: Option<(Option<i64>, Option<String>)> = self
-            .db
-            .conn()
-            .query_row(
-                "SELECT restores_version, restores_created_at FROM releases
-                 WHERE platform = ?1 AND release_id = ?2",
-                params![platform, release_id],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()
-            .map_err(self.err())?;
-        Ok(match row {
-            Some((Some(version), Some(created_at))) => Some(RecordedRollback {
-                version: u64::try_from(version).unwrap_or_default(),
-                created_at,
-            }),
-            _ => None,
-        })
+        Ok(self
+            .made_releases(platform, &[release_id])
+            .await?
+            .remove(release_id)
+            .flatten())
     }
 
     /// The apps slugplan has released to on `platform` (recorded by name), sorted.
-    pub fn deployed_apps(&self, platform: &str) -> Result<BTreeSet<String>, StateError> {
-        let conn = self.db.conn();
-        let mut stmt = conn
-            .prepare("SELECT DISTINCT app FROM releases WHERE platform = ?1")
-            .map_err(self.err())?;
-        stmt.query_map([platform], |row| row.get(0))
-            .and_then(|rows| rows.collect())
-            .map_err(self.err())
-    }
+    async fn deployed_apps(&self, platform: &str) -> Result<BTreeSet<String>, StateError>;
 
-    /// Forgets app `app` of `platform` once it is deleted there: the releases slugplan made on
-    /// it and the uploads made through it (their slug ids may be gone with it).
-    pub fn forget_app(&self, platform: &str, app: &str) -> Result<(), StateError> {
-        let mut conn = self.db.conn();
-        let tx = conn.transaction().map_err(self.err())?;
-        for sql in [
-            "DELETE FROM releases WHERE platform = ?1 AND app = ?2",
-            "DELETE FROM uploads WHERE platform = ?1 AND app = ?2",
-        ] {
-            tx.execute(sql, params![platform, app])
-                .map_err(self.err())?;
-        }
-        tx.commit().map_err(self.err())
-    }
+    /// Forgets app `app` of `platform` once it is deleted there, in one transaction: the
+    /// releases slugplan made on it and the uploads made through it (their slug ids may be
+    /// gone with it).
+    async fn forget_app(&self, platform: &str, app: &str) -> Result<(), StateError>;
 
-    /// Whether slugplan made release `release_id` on `platform`.
-    pub fn made_release(&self, platform: &str, release_id: &str) -> Result<bool, StateError> {
-        self.db
-            .conn()
-            .query_row(
-                "SELECT 1 FROM releases WHERE platform = ?1 AND release_id = ?2",
-                params![platform, release_id],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|found| found.is_some())
-            .map_err(self.err())
-    }
+    /// Records that pipeline promotion `promotion_id` of `source_release_id` to
+    /// `target_app_ids` was made on `platform`.
+    async fn record_promotion(
+        &self,
+        platform: &str,
+        promotion_id: &str,
+        source_release_id: &str,
+        target_app_ids: &[String],
+    ) -> Result<(), StateError>;
 
-    /// The input key recorded for slug `slug` by the last plan that built or found it.
-    pub fn slug_key(&self, slug: &str) -> Result<Option<SlugKey>, StateError> {
-        let row: Option<(String, String)> = self
-            .db
-            .conn()
-            .query_row(
-                "SELECT key, parts FROM slug_keys WHERE slug = ?1",
-                [slug],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()
-            .map_err(self.err())?;
-        Ok(row.and_then(|(key, parts)| {
-            Some(SlugKey {
-                key,
-                parts: serde_json::from_str(&parts).ok()?,
-            })
-        }))
-    }
+    /// The pipeline promotions of `source_release_id` made on `platform`, oldest first.
+    async fn promotions_of(
+        &self,
+        platform: &str,
+        source_release_id: &str,
+    ) -> Result<Vec<StartedPromotion>, StateError>;
 
-    /// Records slug `slug`'s current input key.
-    pub fn record_slug_key(&self, slug: &str, key: &SlugKey) -> Result<(), StateError> {
-        let parts = serde_json::to_string(&key.parts).expect("a string map serialises");
-        self.db
-            .conn()
-            .execute(
-                "INSERT OR REPLACE INTO slug_keys VALUES (?1, ?2, ?3, ?4)",
-                params![slug, key.key, parts, now()],
-            )
-            .map(drop)
-            .map_err(self.err())
-    }
+    /// The workspace's key for keyed hashes of config values, made on first use. One key per
+    /// state (per workspace), so every machine sharing the state hashes alike.
+    async fn value_key(&self) -> Result<ValueKey, StateError>;
 
-    /// Starts an audit-log entry and returns its id.
-    pub fn begin_apply(
+    /// The config var keys slugplan manages on each of `apps` of `platform`, by app and key
+    /// (every app asked for is in the answer; one lookup for all of them).
+    async fn managed_config(
+        &self,
+        platform: &str,
+        apps: &[&str],
+    ) -> Result<BTreeMap<String, BTreeMap<String, ManagedVar>>, StateError>;
+
+    /// The apps of `platform` on which slugplan manages config var keys (not counting keys
+    /// it removed).
+    async fn apps_with_managed_config(
+        &self,
+        platform: &str,
+    ) -> Result<BTreeSet<String>, StateError>;
+
+    /// Records that slugplan manages `keys` (key → sensitive) on `app`, before it sets them:
+    /// an apply killed right after the platform took them still knows they are its own.
+    async fn manage_config(
+        &self,
+        platform: &str,
+        app: &str,
+        keys: &BTreeMap<String, bool>,
+    ) -> Result<(), StateError>;
+
+    /// Records what the platform confirmed on `app`, in one transaction: the keyed hash of
+    /// each value set, and the keys unset (marked removed, keeping the hash of the value
+    /// slugplan last set).
+    async fn record_config(
+        &self,
+        platform: &str,
+        app: &str,
+        set: &BTreeMap<String, Digest>,
+        unset: &BTreeSet<String>,
+    ) -> Result<(), StateError>;
+
+    /// The recorded input key (its hash alone) of each of `slugs` that has one.
+    async fn slug_key_hashes(&self, slugs: &[&str])
+    -> Result<BTreeMap<String, String>, StateError>;
+
+    /// The input key, with its parts, recorded for `slug` by the last plan that built or found it.
+    async fn slug_key(&self, slug: &str) -> Result<Option<SlugKey>, StateError>;
+
+    /// Records `slug`'s current input key.
+    async fn record_slug_key(&self, slug: &str, key: &SlugKey) -> Result<(), StateError>;
+
+    /// Starts an audit-log entry and returns its number.
+    async fn begin_apply(
         &self,
         command: &str,
         platform: &str,
         manifest_sha256: &str,
-    ) -> Result<i64, StateError> {
-        // One guard for both: the row id is the connection's last insert.
-        let conn = self.db.conn();
-        conn.execute(
-            "INSERT INTO applies (started_at, command, platform, manifest_sha256)
-             VALUES (?1, ?2, ?3, ?4)",
-            params![now(), command, platform, manifest_sha256],
-        )
-        .map_err(self.err())?;
-        Ok(conn.last_insert_rowid())
-    }
+    ) -> Result<i64, StateError>;
 
     /// Appends a step's outcome to apply `apply_id`.
-    pub fn record_event(
+    async fn record_event(
         &self,
         apply_id: i64,
         address: &str,
         action: &str,
         outcome: &str,
         detail: &str,
-    ) -> Result<(), StateError> {
-        self.db
-            .conn()
-            .execute(
-                "INSERT INTO events (apply_id, seq, at, address, action, outcome, detail)
-                 VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE apply_id = ?1),
-                         ?2, ?3, ?4, ?5, ?6)",
-                params![apply_id, now(), address, action, outcome, detail],
-            )
-            .map(drop)
-            .map_err(self.err())
-    }
+    ) -> Result<(), StateError>;
 
     /// Closes apply `apply_id` with its outcome.
-    pub fn finish_apply(&self, apply_id: i64, outcome: &str) -> Result<(), StateError> {
-        self.db
-            .conn()
-            .execute(
-                "UPDATE applies SET finished_at = ?2, outcome = ?3 WHERE id = ?1",
-                params![apply_id, now(), outcome],
-            )
-            .map(drop)
-            .map_err(self.err())
-    }
+    async fn finish_apply(&self, apply_id: i64, outcome: &str) -> Result<(), StateError>;
 
     /// The audit log, newest first, at most `limit` entries.
-    pub fn history(&self, limit: usize) -> Result<Vec<ApplyRecord>, StateError> {
-        let conn = self.db.conn();
-        let mut stmt = conn
-            .prepare(
-                "SELECT id, started_at, finished_at, command, platform, manifest_sha256, outcome
-                 FROM applies ORDER BY id DESC LIMIT ?1",
-            )
-            .map_err(self.err())?;
-        let mut records = stmt
-            .query_map([limit as i64], |row| {
-                Ok(ApplyRecord {
-                    id: row.get(0)?,
-                    started_at: row.get(1)?,
-                    finished_at: row.get(2)?,
-                    command: row.get(3)?,
-                    platform: row.get(4)?,
-                    manifest_sha256: row.get(5)?,
-                    outcome: row.get(6)?,
-                    events: Vec::new(),
-                })
-            })
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(self.err())?;
-        let mut events = conn
-            .prepare(
-                "SELECT at, address, action, outcome, detail FROM events
-                 WHERE apply_id = ?1 ORDER BY seq",
-            )
-            .map_err(self.err())?;
-        for record in &mut records {
-            record.events = events
-                .query_map([record.id], |row| {
-                    Ok(ApplyEvent {
-                        at: row.get(0)?,
-                        address: row.get(1)?,
-                        action: row.get(2)?,
-                        outcome: row.get(3)?,
-                        detail: row.get(4)?,
-                    })
-                })
-                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-                .map_err(self.err())?;
+    async fn history(&self, limit: usize) -> Result<Vec<ApplyRecord>, StateError>;
+
+    /// Takes the apply lock as `holder`, waiting up to `timeout` for another holder to finish;
+    /// it is held until the returned lock is released or dropped, or the process dies.
+    async fn lock_applies(
+        &self,
+        holder: &LockHolder,
+        timeout: Duration,
+    ) -> Result<ApplyLock, StateError>;
+
+    /// The schema version, the lock's holder and the counts, for `slugplan state show`.
+    async fn status(&self) -> Result<StateStatus, StateError>;
+
+    /// Everything the state holds, for `slugplan state migrate`.
+    async fn export(&self) -> Result<Snapshot, StateError>;
+
+    /// Writes `snapshot` in one transaction. State already here is refused, or with `replace`
+    /// removed in that same transaction.
+    async fn import(&self, snapshot: &Snapshot, replace: bool) -> Result<(), StateError>;
+}
+
+/// Opens (creating and migrating as needed) the state at `location`.
+pub async fn open(location: &Location) -> Result<Box<dyn State>, StateError> {
+    Ok(match location {
+        Location::Local { dir } => Box::new(sqlite::SqliteState::open(dir)?),
+        Location::Postgres { url, workspace } => {
+            Box::new(postgres::PostgresState::open(url, workspace).await?)
         }
-        Ok(records)
-    }
+    })
 }
 
-/// The process types as a canonical string: part of the key of a recorded upload. serde_json
-/// writes a `BTreeMap` in key order, so equal maps give equal keys.
-fn process_types_key(process_types: &BTreeMap<String, String>) -> String {
-    serde_json::to_string(process_types).expect("a string map serialises")
-}
-
-/// Now, in RFC 3339 (UTC, whole seconds).
+/// Now, in RFC 3339 (UTC, whole seconds): how every time in the state is written.
 pub(crate) fn now() -> String {
     jiff::Timestamp::now()
         .round(jiff::Unit::Second)
         .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn web() -> BTreeMap<String, String> {
-        BTreeMap::from([("web".to_owned(), "./server".to_owned())])
-    }
-
-    #[test]
-    fn migrating_twice_keeps_the_data() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = State::open(dir.path()).unwrap();
-        let upload = RecordedUpload {
-            slug_id: "s-1".into(),
-            app: "web-staging".into(),
-        };
-        state
-            .record_upload("local", "SHA256:aa", "heroku-24", &web(), &upload)
-            .unwrap();
-        drop(state);
-        let state = State::open(dir.path()).unwrap();
-        let version: usize = state
-            .db
-            .conn()
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .unwrap();
-        assert_eq!(version, MIGRATIONS.len());
-        assert_eq!(
-            state
-                .find_upload("local", "SHA256:aa", "heroku-24", &web())
-                .unwrap(),
-            Some(upload)
-        );
-        assert_eq!(
-            state
-                .find_upload("local", "SHA256:aa", "heroku-22", &web())
-                .unwrap(),
-            None,
-            "another stack is another slug"
-        );
-        assert_eq!(
-            state
-                .find_upload("local", "SHA256:aa", "heroku-24", &BTreeMap::new())
-                .unwrap(),
-            None,
-            "other process types are another slug"
-        );
-    }
-
-    #[test]
-    fn a_state_written_by_a_newer_slugplan_is_refused_and_left_untouched() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = State::open(dir.path()).unwrap();
-        let apply = state.begin_apply("slugplan apply", "local", "m1").unwrap();
-        drop(state);
-        let path = dir.path().join("state.db");
-        let newer = MIGRATIONS.len() + 1;
-        // What a newer slugplan leaves: one more migration applied (closing checkpoints the WAL
-        // into the file, so the bytes below are the whole database).
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("CREATE TABLE from_the_future (x TEXT);")
-            .unwrap();
-        conn.pragma_update(None, "user_version", newer).unwrap();
-        drop(conn);
-        let before = std::fs::read(&path).unwrap();
-
-        let err = State::open(dir.path()).unwrap_err();
-        assert!(
-            matches!(&err, StateError::Open(open) if matches!(**open, SqliteError::Newer { found, .. } if found == newer)),
-            "{err:?}"
-        );
-        assert!(
-            err.to_string().contains("newer than this slugplan knows"),
-            "{err}"
-        );
-        assert_eq!(
-            std::fs::read(&path).unwrap(),
-            before,
-            "the file is untouched"
-        );
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        let version: usize = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .unwrap();
-        assert_eq!(version, newer, "the version is not written back down");
-        let kept: i64 = conn
-            .query_row("SELECT id FROM applies", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(kept, apply);
-    }
-
-    #[test]
-    fn one_state_is_shared_by_reference_across_threads() {
-        fn shareable<T: Send + Sync>() {}
-        shareable::<State>();
-        let dir = tempfile::tempdir().unwrap();
-        let state = State::open(dir.path()).unwrap();
-        let apply = state.begin_apply("slugplan apply", "local", "m").unwrap();
-        std::thread::scope(|scope| {
-            for n in 0..8 {
-                let state = &state;
-                scope.spawn(move || {
-                    state
-                        .record_event(apply, &format!("release.a{n}"), "release", "done", "")
-                        .unwrap();
-                });
-            }
-        });
-        let history = state.history(1).unwrap();
-        let mut seen: Vec<&str> = history[0]
-            .events
-            .iter()
-            .map(|e| e.address.as_str())
-            .collect();
-        seen.sort_unstable();
-        assert_eq!(seen.len(), 8, "{seen:?}");
-    }
-
-    #[test]
-    fn a_rollback_remembers_what_it_went_back_to_and_forgetting_an_app_drops_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = State::open(dir.path()).unwrap();
-        state
-            .record_release("local", "web-prod", "r1", 1, Some("SHA256:aa"))
-            .unwrap();
-        let restored = RecordedRollback {
-            version: 1,
-            created_at: "2026-11-25T10:00:00Z".into(),
-        };
-        state
-            .record_rollback("local", "web-prod", "r3", 3, Some("SHA256:aa"), &restored)
-            .unwrap();
-        state
-            .record_release("other", "web-elsewhere", "x1", 1, None)
-            .unwrap();
-        assert!(state.made_release("local", "r3").unwrap(), "slugplan's own");
-        assert_eq!(state.rollback("local", "r3").unwrap(), Some(restored));
-        assert_eq!(
-            state.rollback("local", "r1").unwrap(),
-            None,
-            "not a rollback"
-        );
-        assert_eq!(
-            state.deployed_apps("local").unwrap(),
-            BTreeSet::from(["web-prod".to_owned()])
-        );
-        let upload = RecordedUpload {
-            slug_id: "s-1".into(),
-            app: "web-prod".into(),
-        };
-        state
-            .record_upload("local", "SHA256:aa", "heroku-24", &web(), &upload)
-            .unwrap();
-
-        state.forget_app("local", "web-prod").unwrap();
-        assert!(state.deployed_apps("local").unwrap().is_empty());
-        assert!(!state.made_release("local", "r3").unwrap());
-        assert_eq!(
-            state
-                .find_upload("local", "SHA256:aa", "heroku-24", &web())
-                .unwrap(),
-            None,
-            "its slug ids may have gone with it"
-        );
-        assert_eq!(state.deployed_apps("other").unwrap().len(), 1);
-    }
-
-    #[test]
-    fn history_lists_applies_newest_first_with_their_events() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = State::open(dir.path()).unwrap();
-        let first = state.begin_apply("slugplan apply", "local", "m1").unwrap();
-        state
-            .record_event(first, "release.a", "release", "done", "v1")
-            .unwrap();
-        state.finish_apply(first, "succeeded").unwrap();
-        let second = state.begin_apply("slugplan apply", "local", "m2").unwrap();
-        state
-            .record_event(second, "upload.web→a", "upload", "done", "slug s1")
-            .unwrap();
-        state
-            .record_event(second, "release.a", "release", "failed", "boom")
-            .unwrap();
-        let history = state.history(10).unwrap();
-        assert_eq!(history.len(), 2);
-        assert_eq!(history[0].id, second);
-        assert_eq!(
-            history[0].outcome, None,
-            "an unfinished apply has no outcome"
-        );
-        assert_eq!(history[0].events.len(), 2);
-        assert_eq!(history[0].events[1].outcome, "failed");
-        assert_eq!(history[1].outcome.as_deref(), Some("succeeded"));
-    }
 }
