@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs the real tools the test suite drives, when they are missing: GNU tar and gzip read
 # our slugs, pigz and python3 too, xz makes .tar.xz runtimes, go builds the Go example,
-# setpriv (util-linux) drops root's file-reading privilege for the unreadable-file test.
+# setpriv (util-linux) drops root's file-reading privilege for the unreadable-file test and
+# runs the tests' PostgreSQL as nobody; PostgreSQL itself (Debian's postgresql: initdb, postgres,
+# pg_ctl) backs the PostgreSQL state tests, which start a throwaway cluster, and openssl makes
+# the certificates of its TLS test.
 # Debian's apt is used when running as root; otherwise it says what to install.
 # Then it installs Heroku's own CLI from the npm registry (pinned: tests/it/server/heroku_cli.rs
 # and tests/it/config/heroku_cli.rs drive it against `slugplan server`, and require it when CI
@@ -20,10 +23,25 @@ want python3 python3
 want go golang-go
 want setpriv util-linux
 want npm npm
+want openssl openssl
+
+# The server binaries are off PATH on Debian (/usr/lib/postgresql/<version>/bin); the tests
+# look in the same places as this.
+postgres_bin() {
+  if command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then return 0; fi
+  if command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ]; then return 0; fi
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
+}
+postgres_bin || missing+=(postgresql)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "tests/setup.sh: installing ${missing[*]}" >&2
+    if [[ " ${missing[*]} " == *" postgresql "* ]]; then
+      # The tests run clusters of their own: the package's default one is not wanted.
+      mkdir -p /etc/postgresql-common/createcluster.d
+      echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.d/slugplan-tests.conf
+    fi
     apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
@@ -47,6 +65,11 @@ if ! heroku_version | grep -q "^heroku/$HEROKU_CLI_VERSION "; then
     echo "tests/setup.sh: the tests need the Heroku CLI: npm install -g heroku@$HEROKU_CLI_VERSION" >&2
     exit 1
   fi
+fi
+
+if ! postgres_bin; then
+  echo "tests/setup.sh: PostgreSQL's initdb and pg_ctl are still missing after installing postgresql" >&2
+  exit 1
 fi
 
 examples/runtimes/prepare.sh

@@ -3,13 +3,9 @@
 //! platform once its name is given back, under the apply lock, in the audit log, and slugplan
 //! forgets it.
 
-use std::time::Duration;
-
-use slugplan::state::ApplyLock;
-
 use crate::common::project::{Project, count};
 use crate::common::terminal::on_a_terminal;
-use crate::common::{slugplan_snapshot, stderr};
+use crate::common::{hold_apply_lock, slugplan_snapshot, stderr};
 
 /// `web-staging` and `web-old` deployed on the local platform, then `web-old` removed from
 /// slug.toml.
@@ -106,7 +102,7 @@ fn an_app_removed_from_the_manifest_is_listed_left_running_and_destroyed_on_requ
 #[test]
 fn destroy_refuses_an_app_the_manifest_declares_and_waits_for_no_apply() {
     let p = web_old_left_the_manifest();
-    let held = ApplyLock::acquire(&p.path(".slugplan/state"), "a test", Duration::ZERO).unwrap();
+    let held = hold_apply_lock(&p.path(".slugplan/state"), "a test");
     slugplan_snapshot!(p.filters(), p.command(&["destroy", "web-old", "--confirm", "web-old"]), @"
     exit code: 1
     ----- stdout -----

@@ -20,3 +20,4 @@ mod reliability;
 mod runtime;
 mod server;
 mod slug;
+mod state;

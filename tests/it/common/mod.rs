@@ -3,13 +3,14 @@
 //! code, stdout and stderr together, and the helpers several test files need: a project deploying
 //! to the local platform or a `slugplan server` ([`project`]), that server and a plain API client
 //! ([`server`], [`schema`]), a scripted HTTP fake ([`http`]), a pseudo-terminal ([`terminal`]),
-//! and the reliability campaign's [`figures`].
+//! a throwaway PostgreSQL cluster ([`postgres`]) and the reliability campaign's [`figures`].
 
 #![allow(dead_code)]
 
 pub mod figures;
 pub mod heroku_cli;
 pub mod http;
+pub mod postgres;
 pub mod project;
 pub mod schema;
 pub mod server;
@@ -34,6 +35,15 @@ const FOREIGN_VARIABLES: &[&str] = &[
     "CLICOLOR_FORCE",
     "COLUMNS",
     "RUST_LOG",
+    // The CI job the apply lock's holder names.
+    "GITHUB_RUN_ID",
+    "GITHUB_SERVER_URL",
+    "GITHUB_REPOSITORY",
+    "CI_JOB_URL",
+    "CI_JOB_ID",
+    "BUILD_URL",
+    "BUILDKITE_BUILD_URL",
+    "CIRCLE_BUILD_URL",
 ];
 
 /// A scratch project: a temp directory as the working directory, with its own cache and HOME,
@@ -181,6 +191,16 @@ impl TestContext {
     pub fn redact(&self, text: &str) -> String {
         snapshot::apply_filters(text, &self.filters())
     }
+}
+
+/// Takes the apply lock of the local state in `dir` as a process running `command` would,
+/// and holds it until the returned lock is dropped.
+pub fn hold_apply_lock(dir: &Path, command: &str) -> slugplan::state::ApplyLock {
+    use slugplan::state::State;
+    let state = slugplan::state::sqlite::SqliteState::open(dir).expect("open the local state");
+    let holder = slugplan::state::LockHolder::this_process(command, None);
+    server::block_on(state.lock_applies(&holder, std::time::Duration::ZERO))
+        .expect("take the apply lock")
 }
 
 /// A process's stdout, lossily decoded.

@@ -5,10 +5,8 @@
 
 use std::time::Duration;
 
-use slugplan::state::ApplyLock;
-
 use super::{local, new_staging_release, releases, running, served};
-use crate::common::slugplan_snapshot;
+use crate::common::{hold_apply_lock, slugplan_snapshot};
 
 /// Staging and the three production apps run v1, then v2 (each apply promotes), a second
 /// apart (releases are timed to the second), and a second passes: a rollback made now is newer
@@ -232,7 +230,7 @@ fn rollback_takes_the_apply_lock_and_a_failed_one_is_in_the_audit_log() {
     p.ok(&["apply", "--yes", "--target", "web-staging"], 0);
     new_staging_release(&p, "console.log('v2')\n");
     let v2 = running(&p, "web-staging");
-    let held = ApplyLock::acquire(&p.path(".slugplan/state"), "a test", Duration::ZERO).unwrap();
+    let held = hold_apply_lock(&p.path(".slugplan/state"), "a test");
     slugplan_snapshot!(p.filters(), p.command(&["rollback", "web-staging"]), @"
     exit code: 1
     ----- stdout -----
