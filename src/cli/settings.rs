@@ -505,6 +505,31 @@ mod tests {
             .state_location(&loaded, PathBuf::from("state"), StateBackend::Local)
             .unwrap();
         assert_eq!(local.backend(), "local");
+
+        // `url = "${VAR}"` expands at the edge; an unset variable names the key.
+        std::fs::write(
+            &path,
+            "[state]\nbackend = \"postgres\"\nurl = \"${TEAM_DB}\"\n",
+        )
+        .unwrap();
+        let loaded = crate::manifest::load(&path).unwrap();
+        let location = |env: &[(&str, &str)]| {
+            resolve(&no_flags(), env).state_location(
+                &loaded,
+                PathBuf::from("state"),
+                StateBackend::Postgres,
+            )
+        };
+        let expanded = location(&[("TEAM_DB", url.as_str())]).unwrap();
+        assert_eq!(
+            expanded.to_string(),
+            "the PostgreSQL state postgres://ci:****@env-host/db (workspace shop)"
+        );
+        let unset = location(&[]).unwrap_err();
+        assert_eq!(
+            unset.to_string(),
+            "`state.url` takes ${TEAM_DB} from the environment, and TEAM_DB is not set"
+        );
     }
 
     #[test]
