@@ -468,17 +468,18 @@ fn no_op_rows(
                 String::new(),
                 "<= 2 reads/app, 0 w",
             ),
-            // The schema check, then one question per step kind (slug keys, apps deployed,
-            // uploads, releases made); an apply adds the lock's take and release.
+            // The schema check, then one question per step kind (apps with managed config,
+            // apps deployed, slug keys, uploads, releases made: six statements in four round
+            // trips); an apply adds the lock's take and release.
             ("plan", Some(_)) => (
                 "3. no-op plan, postgres",
-                format!(", {round_trips} RT"),
-                "<= 5 RT",
+                format!(", {round_trips} stmts"),
+                "<= 6 statements",
             ),
             (_, Some(_)) => (
                 "3. no-op apply, postgres",
-                format!(", {round_trips} RT"),
-                "<= 7 RT",
+                format!(", {round_trips} stmts"),
+                "<= 8 statements",
             ),
         };
         rows.push(Row {

@@ -315,7 +315,9 @@ fn mask_url_passwords(text: &str) -> String {
     });
     let mut masked = text.to_owned().into_bytes();
     for captures in SECRETS.captures_iter(text) {
-        for secret in captures.iter().skip(1).flatten() {
+        // A `${VAR}` reference is where a secret comes from, not one: it stays visible.
+        let secrets = captures.iter().skip(1).flatten();
+        for secret in secrets.filter(|m| !m.as_str().starts_with("${")) {
             masked[secret.range()].fill(b'*');
         }
     }
@@ -451,6 +453,12 @@ mod tests {
             "a = \"postgres://u:******@h:5/db?password=*&y=1\"\nb = \"https://h/p?q=1\"\n"
         );
         assert_eq!(masked.len(), text.len(), "spans still fit");
+        let reference = "u = \"postgres://shop:${SHOP_TOKEN}@db/shop\"";
+        assert_eq!(
+            super::mask_url_passwords(reference),
+            reference,
+            "a reference is no secret"
+        );
         let unicode = "u = \"postgres://u:pässwörd@h/db\"";
         assert_eq!(
             super::mask_url_passwords(unicode),

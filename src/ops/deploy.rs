@@ -140,7 +140,12 @@ impl Deploy<'_> {
         reporter: &dyn FetchReporter,
         packing: Arc<dyn PackReporters>,
     ) -> Result<Planned, DeployError> {
-        let (desired, graph) = self.desired_and_graph().await?;
+        // Two questions for the state at once (one round trip on a remote one): which apps
+        // have config slugplan manages, and which apps it deployed.
+        let ((desired, graph), deployed) =
+            futures_util::try_join!(self.desired_and_graph(), async {
+                Ok(self.state.deployed_apps(&self.connected.id).await?)
+            })?;
         let (desired, graph) = (desired.as_ref(), graph.as_ref());
         let config = self.resolve_config(desired)?;
         let targeting = if targets.is_empty() {
@@ -174,10 +179,7 @@ impl Deploy<'_> {
         )
         .await?;
         // The apps slugplan deployed that the manifest no longer declares: shown, left running.
-        let undeclared: Vec<String> = self
-            .state
-            .deployed_apps(&self.connected.id)
-            .await?
+        let undeclared: Vec<String> = deployed
             .into_iter()
             .filter(|app| !desired.apps.contains_key(app))
             .collect();

@@ -49,6 +49,18 @@ async fn fill(state: &dyn State) {
             .await
             .unwrap();
     }
+    let value_key = state.value_key().await.unwrap();
+    let keys = BTreeMap::from([("GREETING".to_owned(), false), ("TOKEN".to_owned(), true)]);
+    state.manage_config("p", "web-prod", &keys).await.unwrap();
+    let set = BTreeMap::from([(
+        "TOKEN".to_owned(),
+        value_key.digest("web-prod", "TOKEN", "hunter2"),
+    )]);
+    let unset = BTreeSet::from(["GREETING".to_owned()]);
+    state
+        .record_config("p", "web-prod", &set, &unset)
+        .await
+        .unwrap();
     let apply = state.begin_apply("slugplan apply", "p", "m").await.unwrap();
     state
         .record_event(apply, "release.web-prod", "release", "done", "v1")
@@ -65,7 +77,13 @@ async fn answers(state: &dyn State) -> String {
         .unwrap();
     let promotions = state.promotions_of("p", "r1").await.unwrap();
     let deployed: BTreeSet<String> = state.deployed_apps("p").await.unwrap();
-    format!("{made:?}\n{promotions:?}\n{deployed:?}")
+    let managed = state
+        .managed_config("p", &["web-prod", "web-eu"])
+        .await
+        .unwrap();
+    let with_config = state.apps_with_managed_config("p").await.unwrap();
+    let value_key = state.value_key().await.unwrap().to_hex();
+    format!("{made:?}\n{promotions:?}\n{deployed:?}\n{managed:?}\n{with_config:?}\n{value_key}")
 }
 
 #[test]
@@ -101,8 +119,18 @@ fn a_copy_into_postgres_reads_back_and_answers_as_sqlite_does() {
 
         // Another workspace of the same database shares nothing.
         assert!(other.deployed_apps("p").await.unwrap().is_empty());
+        assert!(
+            other
+                .apps_with_managed_config("p")
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert!(other.history(10).await.unwrap().is_empty());
-        assert!(other.export().await.unwrap().counts().is_empty());
+        assert!(
+            other.export().await.unwrap().counts().is_empty(),
+            "its own value key only"
+        );
 
         for state in [&local as &dyn State, &shared] {
             state.forget_app("p", "web-prod").await.unwrap();

@@ -248,16 +248,17 @@ fn a_no_op_plan_costs_one_round_trip_per_kind_of_question_however_many_apps() {
         team.ok(&team.a, args, 0);
         cluster.statements(database) - before
     };
-    // The schema version, the slug keys, the apps deployed (the ones left out of the manifest
-    // are shown), the uploads and the releases made (those two sent together).
-    assert_eq!(count(&["plan"]), 5, "{}", cluster.log());
+    // Six statements in four round trips: the schema version; the apps with managed config
+    // and the apps deployed (sent together); the slug keys; the uploads and the releases
+    // made (sent together).
+    assert_eq!(count(&["plan"]), 6, "{}", cluster.log());
     // And the apply lock: taken with its holder row, and cleared.
-    assert_eq!(count(&["apply", "--yes"]), 7, "{}", cluster.log());
+    assert_eq!(count(&["apply", "--yes"]), 8, "{}", cluster.log());
     // Three times the apps, the same questions.
     let extra: String = (1..=6)
         .map(|n| format!("\n[apps.shop-extra-{n}]\nslug = \"web\"\ncreate = true\n"))
         .collect();
     super::write_shop(&team.a, &team.server.url, &extra);
     team.ok(&team.a, &["apply", "--yes"], 0);
-    assert_eq!(count(&["plan"]), 5, "{}", cluster.log());
+    assert_eq!(count(&["plan"]), 6, "{}", cluster.log());
 }
