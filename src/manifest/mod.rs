@@ -445,6 +445,32 @@ pub fn json_schema() -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn a_snippet_for_an_error_outside_the_module_stars_out_passwords_too() {
+        // A stack error quotes the lines around `stack`, the runtime's URL among them.
+        let text = "[runtimes.node]\nurl = \"https://u:hunter2@example.test/node.tgz\"\n\
+                    [slugs.web]\nstack = \"heroku-99\"\n";
+        let loaded = super::LoadedManifest {
+            path: "slug.toml".into(),
+            dir: ".".into(),
+            text: text.to_owned(),
+            manifest: toml::from_str(text).unwrap(),
+        };
+        let (source, span) = loaded.snippet(&["slugs", "web", "stack"]);
+        let quoted = source.expect("slug.toml writes the stack");
+        let quoted: &str = quoted.inner();
+        assert!(!quoted.contains("hunter2"), "{quoted}");
+        assert!(
+            quoted.contains("https://u:*******@example.test"),
+            "{quoted}"
+        );
+        let span = span.unwrap();
+        assert_eq!(
+            &quoted[span.offset()..span.offset() + span.len()],
+            "\"heroku-99\""
+        );
+    }
+
+    #[test]
     fn passwords_in_urls_are_starred_out_in_place() {
         let text = "a = \"postgres://u:p@ss:w@h:5/db?password=x&y=1\"\nb = \"https://h/p?q=1\"\n";
         let masked = super::mask_url_passwords(text);
