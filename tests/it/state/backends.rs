@@ -1,9 +1,11 @@
 //! The two backends behind one trait answer alike: a state copied from SQLite into PostgreSQL
-//! reads back row for row, every question gets the same answer from both, and a second
-//! workspace in the same database sees none of it.
+//! reads back row for row, every question of the `State` trait gets the same answer from both
+//! (before and after the same forgetting), and a second workspace in the same database sees
+//! none of it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use slugplan::build::key::SlugKey;
 use slugplan::state::postgres::PostgresState;
 use slugplan::state::sqlite::SqliteState;
 use slugplan::state::{
@@ -13,19 +15,43 @@ use slugplan::state::{
 use crate::common::postgres::PgCluster;
 use crate::common::server::block_on;
 
+fn web() -> BTreeMap<String, String> {
+    BTreeMap::from([("web".to_owned(), "node web.js".to_owned())])
+}
+
+fn worker() -> BTreeMap<String, String> {
+    BTreeMap::from([("worker".to_owned(), "node worker.js".to_owned())])
+}
+
+fn slug<'a>(checksum: &'a str, process_types: &'a BTreeMap<String, String>) -> SlugIdentity<'a> {
+    SlugIdentity {
+        checksum,
+        stack: "heroku-24",
+        process_types,
+    }
+}
+
 /// Records one of everything in `state`.
 async fn fill(state: &dyn State) {
-    let web = BTreeMap::from([("web".to_owned(), "node web.js".to_owned())]);
-    let slug = SlugIdentity {
-        checksum: "SHA256:aa",
-        stack: "heroku-24",
-        process_types: &web,
+    let (web, worker) = (web(), worker());
+    for (checksum, types, slug_id, app) in [
+        ("SHA256:aa", &web, "s-1", "web-prod"),
+        ("SHA256:bb", &worker, "s-2", "web-eu"),
+    ] {
+        let upload = RecordedUpload {
+            slug_id: slug_id.into(),
+            app: app.into(),
+        };
+        state
+            .record_upload("p", slug(checksum, types), &upload)
+            .await
+            .unwrap();
+    }
+    let key = SlugKey {
+        key: "ab".repeat(32),
+        parts: BTreeMap::from([("app".to_owned(), "cd".repeat(32))]),
     };
-    let upload = RecordedUpload {
-        slug_id: "s-1".into(),
-        app: "web-prod".into(),
-    };
-    state.record_upload("p", slug, &upload).await.unwrap();
+    state.record_slug_key("web", &key).await.unwrap();
     state
         .record_release("p", "web-prod", "r1", 1, Some("SHA256:aa"))
         .await
@@ -69,8 +95,42 @@ async fn fill(state: &dyn State) {
     state.finish_apply(apply, "succeeded").await.unwrap();
 }
 
-/// What `state` answers about what [`fill`] recorded.
+/// What `state` answers about what [`fill`] recorded: every question of the trait but the
+/// lock's and the copy's (tested on their own).
 async fn answers(state: &dyn State) -> String {
+    let (web, worker) = (web(), worker());
+    let uploads = state
+        .find_uploads(
+            "p",
+            &[
+                slug("SHA256:aa", &web),
+                slug("SHA256:bb", &worker),
+                // Same checksum, other process types: another slug.
+                slug("SHA256:aa", &worker),
+                slug("SHA256:cc", &web),
+            ],
+        )
+        .await
+        .unwrap();
+    let one = state
+        .find_upload("p", slug("SHA256:bb", &worker))
+        .await
+        .unwrap();
+    let elsewhere = state
+        .find_upload("q", slug("SHA256:aa", &web))
+        .await
+        .unwrap();
+    let key_hashes = state.slug_key_hashes(&["web", "api"]).await.unwrap();
+    let key = state.slug_key("web").await.unwrap();
+    let rollback = state.rollback("p", "r3").await.unwrap();
+    // Numbers, commands and outcomes: the copy keeps the times, later applies have their own.
+    let history: Vec<_> = state
+        .history(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.id, a.command, a.outcome, a.events.len()))
+        .collect();
     let made: MadeReleases = state
         .made_releases("p", &["r1", "r3", "e1", "nope"])
         .await
@@ -83,7 +143,10 @@ async fn answers(state: &dyn State) -> String {
         .unwrap();
     let with_config = state.apps_with_managed_config("p").await.unwrap();
     let value_key = state.value_key().await.unwrap().to_hex();
-    format!("{made:?}\n{promotions:?}\n{deployed:?}\n{managed:?}\n{with_config:?}\n{value_key}")
+    format!(
+        "{uploads:?}\n{one:?}\n{elsewhere:?}\n{key_hashes:?}\n{key:?}\n{rollback:?}\n{history:?}\n\
+         {made:?}\n{promotions:?}\n{deployed:?}\n{managed:?}\n{with_config:?}\n{value_key}"
+    )
 }
 
 #[test]
@@ -100,7 +163,16 @@ fn a_copy_into_postgres_reads_back_and_answers_as_sqlite_does() {
         let snapshot = local.export().await.unwrap();
         shared.import(&snapshot, false).await.unwrap();
         assert_eq!(shared.export().await.unwrap(), snapshot, "row for row");
-        assert_eq!(answers(&shared).await, answers(&local).await);
+        let answered = answers(&shared).await;
+        assert_eq!(answered, answers(&local).await);
+        assert!(
+            answered.starts_with(
+                "[Some(RecordedUpload { slug_id: \"s-1\", app: \"web-prod\" }), \
+                 Some(RecordedUpload { slug_id: \"s-2\", app: \"web-eu\" }), None, None]\n\
+                 Some(RecordedUpload { slug_id: \"s-2\", app: \"web-eu\" })\nNone\n"
+            ),
+            "{answered}"
+        );
         assert!(
             answers(&local)
                 .await
@@ -133,8 +205,14 @@ fn a_copy_into_postgres_reads_back_and_answers_as_sqlite_does() {
         );
 
         for state in [&local as &dyn State, &shared] {
+            state.forget_upload("p", "s-2").await.unwrap();
             state.forget_app("p", "web-prod").await.unwrap();
         }
+        assert!(
+            answers(&shared)
+                .await
+                .starts_with("[None, None, None, None]\nNone\nNone\n")
+        );
         assert_eq!(answers(&shared).await, answers(&local).await);
         assert_eq!(
             shared.deployed_apps("p").await.unwrap(),

@@ -3,8 +3,12 @@
 
 use std::time::{Duration, Instant};
 
+use slugplan::state::postgres::PostgresState;
+use slugplan::state::{DatabaseUrl, LockHolder, State};
+
 use super::{NO_CHANGES, Team, finish, wait_until};
 use crate::common::postgres::PgCluster;
+use crate::common::server::block_on;
 use crate::common::slugplan_snapshot;
 
 #[test]
@@ -151,6 +155,41 @@ fn a_second_runner_fails_at_once_naming_the_holder_with_its_ci_job_or_waits() {
         serde_json::Value::Null,
         "released: {shown:#}"
     );
+}
+
+#[test]
+fn plan_never_takes_the_lock_an_apply_needs() {
+    let team = Team::new(&[]);
+    let url = DatabaseUrl::parse(&team.url).unwrap();
+    block_on(async {
+        // Another runner's apply holds the workspace's lock for as long as this test runs.
+        let state = PostgresState::open(&url, "project").await.unwrap();
+        let holder = LockHolder::this_process("slugplan apply --yes", None);
+        let _lock = state.lock_applies(&holder, Duration::ZERO).await.unwrap();
+
+        let started = Instant::now();
+        let planned = team.command(&team.b, &["plan"]).output().unwrap();
+        super::assert_output_clean(&planned, "the plan made while the lock is held");
+        let said = String::from_utf8_lossy(&planned.stdout);
+        assert!(
+            planned.status.success() && said.contains("3 to create"),
+            "{said}{}",
+            String::from_utf8_lossy(&planned.stderr)
+        );
+        assert!(started.elapsed() < Duration::from_secs(30), "it waited");
+
+        // The lock is still this test's: an apply is refused, naming it.
+        let applied = team.command(&team.b, &["apply", "--yes"]).output().unwrap();
+        assert_eq!(applied.status.code(), Some(1));
+        let refused = String::from_utf8_lossy(&applied.stderr);
+        assert!(
+            refused.contains(&format!(
+                "another apply is running: pid {}",
+                std::process::id()
+            )),
+            "{refused}"
+        );
+    });
 }
 
 #[test]
