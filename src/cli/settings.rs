@@ -468,29 +468,39 @@ mod tests {
         );
     }
 
+    /// The manifest `shop/slug.toml` in `dir`, with `[state] url = "{url}"` (PostgreSQL).
+    fn postgres_manifest(dir: &Path, url: &str) -> LoadedManifest {
+        let path = dir.join("shop").join("slug.toml");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(
+            &path,
+            format!("[state]\nbackend = \"postgres\"\nurl = \"{url}\"\n"),
+        )
+        .unwrap();
+        crate::manifest::load(&path).unwrap()
+    }
+
+    /// Where `loaded`'s PostgreSQL state is, in environment `env`.
+    fn postgres_location(
+        loaded: &LoadedManifest,
+        env: &[(&str, &str)],
+    ) -> Result<Location, StateError> {
+        resolve(&no_flags(), env).state_location(
+            loaded,
+            PathBuf::from("state"),
+            StateBackend::Postgres,
+        )
+    }
+
     #[test]
     fn the_state_url_env_beats_the_manifest_and_never_shows() {
         const SECRET: &str = "env-Marker-pw";
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("shop").join("slug.toml");
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(
-            &path,
-            "[state]\nbackend = \"postgres\"\nurl = \"postgres://ci@manifest-host/db\"\n",
-        )
-        .unwrap();
-        let loaded = crate::manifest::load(&path).unwrap();
-        let location = |env: &[(&str, &str)]| {
-            resolve(&no_flags(), env).state_location(
-                &loaded,
-                PathBuf::from("state"),
-                StateBackend::Postgres,
-            )
-        };
+        let loaded = postgres_manifest(dir.path(), "postgres://ci@manifest-host/db");
         let url = format!("postgres://ci:{SECRET}@env-host/db");
         let env = [(env_vars::SLUGPLAN_STATE_URL, url.as_str())];
         let settings = resolve(&no_flags(), &env);
-        let found = location(&env).unwrap();
+        let found = postgres_location(&loaded, &env).unwrap();
         let shown = format!("{found} {found:?} {settings:?}");
         assert!(!shown.contains(SECRET), "{shown}");
         assert_eq!(
@@ -498,7 +508,7 @@ mod tests {
             "the PostgreSQL state postgres://ci:****@env-host/db (workspace shop)"
         );
         assert_eq!(
-            location(&[]).unwrap().to_string(),
+            postgres_location(&loaded, &[]).unwrap().to_string(),
             "the PostgreSQL state postgres://ci@manifest-host/db (workspace shop)"
         );
         let local = resolve(&no_flags(), &env)
@@ -507,25 +517,13 @@ mod tests {
         assert_eq!(local.backend(), "local");
 
         // `url = "${VAR}"` expands at the edge; an unset variable names the key.
-        std::fs::write(
-            &path,
-            "[state]\nbackend = \"postgres\"\nurl = \"${TEAM_DB}\"\n",
-        )
-        .unwrap();
-        let loaded = crate::manifest::load(&path).unwrap();
-        let location = |env: &[(&str, &str)]| {
-            resolve(&no_flags(), env).state_location(
-                &loaded,
-                PathBuf::from("state"),
-                StateBackend::Postgres,
-            )
-        };
-        let expanded = location(&[("TEAM_DB", url.as_str())]).unwrap();
+        let loaded = postgres_manifest(dir.path(), "${TEAM_DB}");
+        let expanded = postgres_location(&loaded, &[("TEAM_DB", url.as_str())]).unwrap();
         assert_eq!(
             expanded.to_string(),
             "the PostgreSQL state postgres://ci:****@env-host/db (workspace shop)"
         );
-        let unset = location(&[]).unwrap_err();
+        let unset = postgres_location(&loaded, &[]).unwrap_err();
         assert_eq!(
             unset.to_string(),
             "`state.url` takes ${TEAM_DB} from the environment, and TEAM_DB is not set"
