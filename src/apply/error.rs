@@ -262,20 +262,20 @@ mod tests {
                 "one per step:\n{rendered}"
             );
         }
-        insta::assert_snapshot!(rendered, @r"
+        insta::assert_snapshot!(rendered, @"
           × 2 step(s) failed: release.web, upload.api→api
           help: fix the cause and run `slugplan apply` again: finished steps are not redone
 
         Error:
           × release.web: releasing slug s-1 to web
           ├─▶   × cannot reach the platform at http://127.0.0.1:9/apps/web/releases
-          │
+
           ╰─▶ connection refused
 
         Error:
           × upload.api→api: creating the slug
           ├─▶   × cannot reach the platform at http://127.0.0.1:9/apps/web/releases
-          │
+
           ╰─▶ connection refused
         ");
     }

@@ -2,7 +2,9 @@
 //!
 //! Colour follows the resolved `--color` / `NO_COLOR` / TTY decision; without colour the output
 //! is plain text (no ANSI escapes, no terminal hyperlinks) and has a fixed width, so it reads the
-//! same in a CI log, a pipe and a test snapshot.
+//! same in a CI log, a pipe and a test snapshot. Messages, causes and help are not wrapped: a
+//! URL, a path, an id or a time is never cut at a hyphen or a slash, or anywhere else (the
+//! width is the source snippets'; miette's wrapping splits words at hyphens and after slashes).
 
 use miette::{GraphicalReportHandler, GraphicalTheme};
 
@@ -20,6 +22,9 @@ pub fn handler(color: bool) -> GraphicalReportHandler {
         .with_links(false)
         .with_context_lines(1)
         .with_width(WIDTH)
+        // Messages are not wrapped: one line each, whatever its length, so that a URL, a
+        // path with its hash or a time is never cut (a terminal wraps long lines itself).
+        .with_wrap_lines(false)
 }
 
 /// Installs [`handler`] as miette's renderer, with or without colour.

@@ -288,16 +288,14 @@ fn a_process_type_naming_a_program_the_slug_lacks_is_refused_with_what_is_there(
          Fetched rt (cached)
     slugplan::build::command
 
-      × slug `web`: process type `web` runs `vendor/tool`, which is not in the slug; ./app/vendor/
-      │ holds own.rb, rt/
+      × slug `web`: process type `web` runs `vendor/tool`, which is not in the slug; ./app/vendor/ holds own.rb, rt/
         ╭─[slug.toml:10:25]
       9 │ runtimes = ["rt"]
      10 │ process_types = { web = "vendor/tool web.js" }
         ·                         ──────────┬─────────
         ·                                   ╰── run from /app, the slug's root
         ╰────
-      help: the slug has `vendor/rt/bin/tool`: fix the command, or the runtime's `dest` and
-            `strip_components` (a runtime's top-level folder stays unless it is stripped)
+      help: the slug has `vendor/rt/bin/tool`: fix the command, or the runtime's `dest` and `strip_components` (a runtime's top-level folder stays unless it is stripped)
     "#);
     assert_nothing_cached(&ctx);
 
@@ -311,16 +309,14 @@ fn a_process_type_naming_a_program_the_slug_lacks_is_refused_with_what_is_there(
          Fetched rt (cached)
     slugplan::build::command
 
-      × slug `web`: process type `web` runs `./web.js`, which is not executable; the slug keeps a
-      │ file's executable bit, and it has none
+      × slug `web`: process type `web` runs `./web.js`, which is not executable; the slug keeps a file's executable bit, and it has none
         ╭─[slug.toml:10:25]
       9 │ runtimes = ["rt"]
      10 │ process_types = { web = "./web.js" }
         ·                         ─────┬────
         ·                              ╰── run from /app, the slug's root
         ╰────
-      help: make it executable (`chmod +x`), or run it with its interpreter (`node web.js`, `sh bin/
-            start`)
+      help: make it executable (`chmod +x`), or run it with its interpreter (`node web.js`, `sh bin/start`)
     "#);
     with_process_types(&ctx, "process_types = { web = \"/app/vendor/rt\" }");
     slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["build"]), @r#"
@@ -331,8 +327,7 @@ fn a_process_type_naming_a_program_the_slug_lacks_is_refused_with_what_is_there(
          Fetched rt (cached)
     slugplan::build::command
 
-      × slug `web`: process type `web` runs `/app/vendor/rt`, which is a directory; ./app/vendor/rt/
-      │ holds bin/, lib/
+      × slug `web`: process type `web` runs `/app/vendor/rt`, which is a directory; ./app/vendor/rt/ holds bin/, lib/
         ╭─[slug.toml:10:25]
       9 │ runtimes = ["rt"]
      10 │ process_types = { web = "/app/vendor/rt" }
@@ -382,8 +377,7 @@ fn a_cached_slug_is_checked_against_new_process_types() {
          Fetched rt (cached)
     slugplan::build::command
 
-      × slug `web`: process type `web` runs `vendor/rt/tool`, which is not in the slug; ./app/vendor/
-      │ rt/ holds bin/, lib/
+      × slug `web`: process type `web` runs `vendor/rt/tool`, which is not in the slug; ./app/vendor/rt/ holds bin/, lib/
         ╭─[slug.toml:10:25]
       9 │ runtimes = ["rt"]
      10 │ process_types = { web = "vendor/rt/tool" }
@@ -391,7 +385,6 @@ fn a_cached_slug_is_checked_against_new_process_types() {
         ·                                 ╰── run from /app, the slug's root
      11 │
         ╰────
-      help: the slug has `vendor/rt/bin/tool`: fix the command, or the runtime's `dest` and
-            `strip_components` (a runtime's top-level folder stays unless it is stripped)
+      help: the slug has `vendor/rt/bin/tool`: fix the command, or the runtime's `dest` and `strip_components` (a runtime's top-level folder stays unless it is stripped)
     "#);
 }

@@ -395,16 +395,14 @@ fn a_process_type_the_slug_lacks_or_an_unknown_size_is_refused_at_validate() {
 
     Error: slugplan::manifest::dyno_size
 
-      × app `shop`: `standard-3x` is not a dyno size of Heroku's Cedar generation, the one that runs
-      │ slugs
+      × app `shop`: `standard-3x` is not a dyno size of Heroku's Cedar generation, the one that runs slugs
         ╭─[slug.toml:10:30]
       9 │ clock = 1
      10 │ web = { quantity = 2, size = "standard-3x" }
         ·                              ──────┬──────
         ·                                    ╰── unknown dyno size
         ╰────
-      help: e.g. eco, basic, standard-1x, standard-2x, performance-m, performance-l (any case);
-            Private-* and Shield-* in Spaces
+      help: e.g. eco, basic, standard-1x, standard-2x, performance-m, performance-l (any case); Private-* and Shield-* in Spaces
     "#);
 }
 

@@ -125,8 +125,7 @@ fn destroy_refuses_an_app_the_manifest_declares_and_waits_for_no_apply() {
     slugplan::destroy::declared
 
       × app `web-staging` is declared in slug.toml
-      help: remove [apps.web-staging] from slug.toml first (the next apply would create it again),
-            then destroy it
+      help: remove [apps.web-staging] from slug.toml first (the next apply would create it again), then destroy it
     ");
     assert_eq!(
         p.json(&["releases", "web-staging", "--json"], 0)["releases"][0]["version"],

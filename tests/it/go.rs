@@ -181,8 +181,7 @@ fn non_x86_elf_in_a_tree_is_refused_and_unknown_stacks_too() {
     assert!(matches!(err, StackError::WrongMachine { .. }), "{err}");
     let shown = render(&err).replace(&temp.path().display().to_string(), "[TEMP]");
     insta::assert_snapshot!(shown, @"
-    × [TEMP]/tree/bin/arm is built for AArch64 (e_machine 183), but stack heroku-24 runs
-    │ x86-64 only
+    × [TEMP]/tree/bin/arm is built for AArch64 (e_machine 183), but stack heroku-24 runs x86-64 only
     help: use the linux x64 (amd64) build of this runtime or program
     ");
 

@@ -475,7 +475,6 @@ fn a_failed_read_while_planning_names_the_app() {
     ----- stderr -----
       × cannot read app `shop-web`'s current release from [API]/
       ╰─▶   × unauthorized: You do not have access to the app shop-web. (request id req-1)
-            help: set HEROKU_API_KEY to a token 127.0.0.1 accepts, or put one in ~/.netrc as `machine
-                  127.0.0.1 login <email> password <token>`
+            help: set HEROKU_API_KEY to a token 127.0.0.1 accepts, or put one in ~/.netrc as `machine 127.0.0.1 login <email> password <token>`
     ");
 }

@@ -537,8 +537,7 @@ fn a_remembered_stack_check_never_hides_a_changed_binary() {
     // The changed binary is checked again.
     insta::assert_snapshot!(ctx.redact(&render(&err)), @"
     × slug `web` cannot be built for its stack
-    ╰─▶   × [PROJECT]/rt/bin/bash is built for AArch64 (e_machine 183), but stack
-          │ heroku-24 runs x86-64 only
+    ╰─▶   × [PROJECT]/rt/bin/bash is built for AArch64 (e_machine 183), but stack heroku-24 runs x86-64 only
           help: use the linux x64 (amd64) build of this runtime or program
     ");
 }

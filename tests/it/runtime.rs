@@ -245,18 +245,14 @@ fn wrong_checksum_names_url_and_both_hashes_and_keeps_nothing() {
     ));
     let err = fetch(&ctx, &loaded, "ruby").unwrap_err();
     insta::assert_snapshot!(ctx.redact(&render(&err)), @r#"
-     × runtime `ruby`: checksum mismatch: the archive at http://127.0.0.1:[PORT]/ruby.tgz has sha256
-     │ [ACTUAL_SHA256], but slug.toml pins sha256
-     │ abababababababababababababababababababababababababababababababab
+     × runtime `ruby`: checksum mismatch: the archive at http://127.0.0.1:[PORT]/ruby.tgz has sha256 [ACTUAL_SHA256], but slug.toml pins sha256 abababababababababababababababababababababababababababababababab
       ╭─[[PROJECT]/slug.toml:3:10]
     2 │ url = "http://127.0.0.1:[PORT]/ruby.tgz"
     3 │ sha256 = "abababababababababababababababababababababababababababababababab"
       ·          ─────────────────────────────────┬────────────────────────────────
       ·                                           ╰── the archive does not have this hash
       ╰────
-     help: if the archive at the URL is the one you mean, set sha256 =
-           "[ACTUAL_SHA256]", or remove `sha256` and
-           run `slugplan lock` to pin what the URL serves in slug.lock
+     help: if the archive at the URL is the one you mean, set sha256 = "[ACTUAL_SHA256]", or remove `sha256` and run `slugplan lock` to pin what the URL serves in slug.lock
     "#);
     assert!(bucket_entries(&ctx, Bucket::RuntimeArchives).is_empty());
     assert!(bucket_entries(&ctx, Bucket::RuntimeTrees).is_empty());

@@ -135,8 +135,7 @@ fn a_saved_plan_is_refused_when_a_value_from_the_environment_moved() {
     ----- stderr -----
     slugplan::plan::stale
 
-      × plan is stale: config var DATABASE_URL of shop has another value in this environment than when
-      │ the plan was made
+      × plan is stale: config var DATABASE_URL of shop has another value in this environment than when the plan was made
       help: run `slugplan plan -out FILE` again, review it, then apply the new file
     ");
     // Unset, it cannot even be expanded: the error names the key, the variable and the line.
@@ -151,8 +150,7 @@ fn a_saved_plan_is_refused_when_a_value_from_the_environment_moved() {
 
     Error: slugplan::manifest::unset_variable
 
-      × `apps.shop.config.DATABASE_URL` takes ${SHOP_TOKEN} from the environment, and SHOP_TOKEN is
-      │ not set
+      × `apps.shop.config.DATABASE_URL` takes ${SHOP_TOKEN} from the environment, and SHOP_TOKEN is not set
         ╭─[slug.toml:11:33]
      10 │ TOKEN = "${SHOP_TOKEN}"
      11 │ DATABASE_URL = "postgres://shop:${SHOP_TOKEN}@db/shop"
@@ -160,8 +158,7 @@ fn a_saved_plan_is_refused_when_a_value_from_the_environment_moved() {
         ·                                       ╰── SHOP_TOKEN is not set
      12 │ API_KEY = { value = "m4rked-in-the-manifest-19bc", sensitive = true }
         ╰────
-      help: set SHOP_TOKEN in the environment slugplan runs in, or give a default:
-            ${SHOP_TOKEN:-value}
+      help: set SHOP_TOKEN in the environment slugplan runs in, or give a default: ${SHOP_TOKEN:-value}
 
     Error: slugplan::manifest::unset_variable
 
@@ -173,8 +170,7 @@ fn a_saved_plan_is_refused_when_a_value_from_the_environment_moved() {
         ·                ╰── SHOP_TOKEN is not set
      11 │ DATABASE_URL = "postgres://shop:${SHOP_TOKEN}@db/shop"
         ╰────
-      help: set SHOP_TOKEN in the environment slugplan runs in, or give a default:
-            ${SHOP_TOKEN:-value}
+      help: set SHOP_TOKEN in the environment slugplan runs in, or give a default: ${SHOP_TOKEN:-value}
     "#);
     // In the environment it was made in, it applies.
     let out = with(MARKER, &["apply", "saved.plan"]).output().unwrap();

@@ -103,8 +103,7 @@ fn a_saved_plan_applies_exactly_and_a_stale_one_is_refused() {
     ----- stderr -----
     slugplan::plan::stale
 
-      × plan is stale: shop-worker runs release [UUID] now, the plan saw
-      │ [UUID]
+      × plan is stale: shop-worker runs release [UUID] now, the plan saw [UUID]
       help: run `slugplan plan -out FILE` again, review it, then apply the new file
     ");
 
@@ -251,7 +250,6 @@ fn an_upload_the_blob_store_refuses_fails_its_step_and_skips_what_depends_on_it(
 
     Error:
       × upload.worker→shop-worker: uploading the archive
-      ╰─▶   × platform error 403 (expired): Request has expired: create a new slug for a fresh upload
-            │ URL (request id [UUID])
+      ╰─▶   × platform error 403 (expired): Request has expired: create a new slug for a fresh upload URL (request id [UUID])
     ");
 }

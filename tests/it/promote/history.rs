@@ -203,10 +203,8 @@ fn promoting_a_rolled_back_source_downgrades_targets_that_took_its_newer_slug() 
     ----- stderr -----
     slugplan::promote::downgrade
 
-      × promoting would downgrade web-prod-eu: each runs a release newer than web-staging's v3, a
-      │ rollback to v1
-      help: nothing was released; pass --allow-downgrade to overwrite them (promoting a rolled-back
-            web-staging rolls them back too)
+      × promoting would downgrade web-prod-eu: each runs a release newer than web-staging's v3, a rollback to v1
+      help: nothing was released; pass --allow-downgrade to overwrite them (promoting a rolled-back web-staging rolls them back too)
     ");
     let v2 = running(&p, "web-prod-eu");
     p.ok(

@@ -46,8 +46,7 @@ fn targets_on_another_stack_or_of_the_fir_generation_are_refused_at_plan_time() 
 
     Error:
       × web-prod-old runs on heroku-22, but web-staging's slug was built for heroku-24
-      help: move web-prod-old to heroku-24 (`heroku stack:set heroku-24 -a web-prod-old`), or build a
-            slug for heroku-22
+      help: move web-prod-old to heroku-24 (`heroku stack:set heroku-24 -a web-prod-old`), or build a slug for heroku-22
     ");
     // Apply refuses with the same words, before anything is released.
     let apply = p.run(&["apply", "--yes"]);

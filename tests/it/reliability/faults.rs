@@ -124,23 +124,23 @@ fn a_platform_that_is_down_fails_in_the_configured_time_saying_so_once_per_retry
     let ctx = project_at(&format!("http://127.0.0.1:{port}"));
     bounded(|| {
         slugplan_snapshot!(ctx.filters(), impatient_plan(&ctx, "token"), @"
-    exit code: 1
-    ----- stdout -----
+        exit code: 1
+        ----- stdout -----
 
-    ----- stderr -----
-        Retrying GET http://127.0.0.1:[PORT]/account/rate-limits: Connection refused (os error 111) (attempt 1 of 5 failed, next in [DURATION])
-        Retrying GET http://127.0.0.1:[PORT]/account/rate-limits: Connection refused (os error 111) (attempt 2 of 5 failed, next in [DURATION])
-        Retrying GET http://127.0.0.1:[PORT]/account/rate-limits: Connection refused (os error 111) (attempt 3 of 5 failed, next in [DURATION])
-        Retrying GET http://127.0.0.1:[PORT]/account/rate-limits: Connection refused (os error 111) (attempt 4 of 5 failed, next in [DURATION])
-       Giving up GET http://127.0.0.1:[PORT]/account/rate-limits: Connection refused (os error 111) (attempt 5 of 5 failed in [DURATION])
-      × cannot use the platform at http://127.0.0.1:[PORT]/
-      ├─▶   × cannot reach the platform at http://127.0.0.1:[PORT]/account/rate-limits
-      │
-      ├─▶ error sending request for url (http://127.0.0.1:[PORT]/account/rate-limits)
-      ├─▶ client error (Connect)
-      ├─▶ tcp connect error
-      ╰─▶ Connection refused (os error 111)
-    ")
+        ----- stderr -----
+            Retrying GET http://127.0.0.1:[PORT]/account/rate-limits: Connection refused (os error 111) (attempt 1 of 5 failed, next in [DURATION])
+            Retrying GET http://127.0.0.1:[PORT]/account/rate-limits: Connection refused (os error 111) (attempt 2 of 5 failed, next in [DURATION])
+            Retrying GET http://127.0.0.1:[PORT]/account/rate-limits: Connection refused (os error 111) (attempt 3 of 5 failed, next in [DURATION])
+            Retrying GET http://127.0.0.1:[PORT]/account/rate-limits: Connection refused (os error 111) (attempt 4 of 5 failed, next in [DURATION])
+           Giving up GET http://127.0.0.1:[PORT]/account/rate-limits: Connection refused (os error 111) (attempt 5 of 5 failed in [DURATION])
+          × cannot use the platform at http://127.0.0.1:[PORT]/
+          ├─▶   × cannot reach the platform at http://127.0.0.1:[PORT]/account/rate-limits
+
+          ├─▶ error sending request for url (http://127.0.0.1:[PORT]/account/rate-limits)
+          ├─▶ client error (Connect)
+          ├─▶ tcp connect error
+          ╰─▶ Connection refused (os error 111)
+        ")
     });
 }
 
@@ -166,20 +166,19 @@ fn a_platform_always_answering_429_fails_in_the_configured_time() {
     let (ctx, command, _server) = always("--fault-429-every");
     bounded(|| {
         slugplan_snapshot!(ctx.filters(), command, @"
-    exit code: 1
-    ----- stdout -----
+        exit code: 1
+        ----- stdout -----
 
-    ----- stderr -----
-        Retrying GET http://127.0.0.1:[PORT]/account/rate-limits: rate limited: Your account reached the API rate limit. Please wait a few minutes before making new requests. (request id [UUID]) (attempt 1 of 5 failed, next in [DURATION])
-        Retrying GET http://127.0.0.1:[PORT]/account/rate-limits: rate limited: Your account reached the API rate limit. Please wait a few minutes before making new requests. (request id [UUID]) (attempt 2 of 5 failed, next in [DURATION])
-        Retrying GET http://127.0.0.1:[PORT]/account/rate-limits: rate limited: Your account reached the API rate limit. Please wait a few minutes before making new requests. (request id [UUID]) (attempt 3 of 5 failed, next in [DURATION])
-        Retrying GET http://127.0.0.1:[PORT]/account/rate-limits: rate limited: Your account reached the API rate limit. Please wait a few minutes before making new requests. (request id [UUID]) (attempt 4 of 5 failed, next in [DURATION])
-       Giving up GET http://127.0.0.1:[PORT]/account/rate-limits: rate limited: Your account reached the API rate limit. Please wait a few minutes before making new requests. (request id [UUID]) (attempt 5 of 5 failed in [DURATION])
-      × cannot use the platform at http://127.0.0.1:[PORT]/
-      ╰─▶   × rate limited: Your account reached the API rate limit. Please wait a few minutes before
-            │ making new requests. (request id [UUID])
-            help: wait a few minutes for the rate limit to refill, then run again
-    ")
+        ----- stderr -----
+            Retrying GET http://127.0.0.1:[PORT]/account/rate-limits: rate limited: Your account reached the API rate limit. Please wait a few minutes before making new requests. (request id [UUID]) (attempt 1 of 5 failed, next in [DURATION])
+            Retrying GET http://127.0.0.1:[PORT]/account/rate-limits: rate limited: Your account reached the API rate limit. Please wait a few minutes before making new requests. (request id [UUID]) (attempt 2 of 5 failed, next in [DURATION])
+            Retrying GET http://127.0.0.1:[PORT]/account/rate-limits: rate limited: Your account reached the API rate limit. Please wait a few minutes before making new requests. (request id [UUID]) (attempt 3 of 5 failed, next in [DURATION])
+            Retrying GET http://127.0.0.1:[PORT]/account/rate-limits: rate limited: Your account reached the API rate limit. Please wait a few minutes before making new requests. (request id [UUID]) (attempt 4 of 5 failed, next in [DURATION])
+           Giving up GET http://127.0.0.1:[PORT]/account/rate-limits: rate limited: Your account reached the API rate limit. Please wait a few minutes before making new requests. (request id [UUID]) (attempt 5 of 5 failed in [DURATION])
+          × cannot use the platform at http://127.0.0.1:[PORT]/
+          ╰─▶   × rate limited: Your account reached the API rate limit. Please wait a few minutes before making new requests. (request id [UUID])
+                help: wait a few minutes for the rate limit to refill, then run again
+        ")
     });
 }
 
@@ -188,19 +187,18 @@ fn a_platform_always_answering_503_fails_in_the_configured_time() {
     let (ctx, command, _server) = always("--fault-5xx-every");
     bounded(|| {
         slugplan_snapshot!(ctx.filters(), command, @"
-    exit code: 1
-    ----- stdout -----
+        exit code: 1
+        ----- stdout -----
 
-    ----- stderr -----
-        Retrying GET http://127.0.0.1:[PORT]/account/rate-limits: platform error 503 (unavailable): injected fault: the service is temporarily unavailable (request id [UUID]) (attempt 1 of 5 failed, next in [DURATION])
-        Retrying GET http://127.0.0.1:[PORT]/account/rate-limits: platform error 503 (unavailable): injected fault: the service is temporarily unavailable (request id [UUID]) (attempt 2 of 5 failed, next in [DURATION])
-        Retrying GET http://127.0.0.1:[PORT]/account/rate-limits: platform error 503 (unavailable): injected fault: the service is temporarily unavailable (request id [UUID]) (attempt 3 of 5 failed, next in [DURATION])
-        Retrying GET http://127.0.0.1:[PORT]/account/rate-limits: platform error 503 (unavailable): injected fault: the service is temporarily unavailable (request id [UUID]) (attempt 4 of 5 failed, next in [DURATION])
-       Giving up GET http://127.0.0.1:[PORT]/account/rate-limits: platform error 503 (unavailable): injected fault: the service is temporarily unavailable (request id [UUID]) (attempt 5 of 5 failed in [DURATION])
-      × cannot use the platform at http://127.0.0.1:[PORT]/
-      ╰─▶   × platform error 503 (unavailable): injected fault: the service is temporarily unavailable
-            │ (request id [UUID])
-    ")
+        ----- stderr -----
+            Retrying GET http://127.0.0.1:[PORT]/account/rate-limits: platform error 503 (unavailable): injected fault: the service is temporarily unavailable (request id [UUID]) (attempt 1 of 5 failed, next in [DURATION])
+            Retrying GET http://127.0.0.1:[PORT]/account/rate-limits: platform error 503 (unavailable): injected fault: the service is temporarily unavailable (request id [UUID]) (attempt 2 of 5 failed, next in [DURATION])
+            Retrying GET http://127.0.0.1:[PORT]/account/rate-limits: platform error 503 (unavailable): injected fault: the service is temporarily unavailable (request id [UUID]) (attempt 3 of 5 failed, next in [DURATION])
+            Retrying GET http://127.0.0.1:[PORT]/account/rate-limits: platform error 503 (unavailable): injected fault: the service is temporarily unavailable (request id [UUID]) (attempt 4 of 5 failed, next in [DURATION])
+           Giving up GET http://127.0.0.1:[PORT]/account/rate-limits: platform error 503 (unavailable): injected fault: the service is temporarily unavailable (request id [UUID]) (attempt 5 of 5 failed in [DURATION])
+          × cannot use the platform at http://127.0.0.1:[PORT]/
+          ╰─▶   × platform error 503 (unavailable): injected fault: the service is temporarily unavailable (request id [UUID])
+        ")
     });
 }
 
@@ -215,8 +213,7 @@ fn a_wrong_token_fails_before_anything_is_built_naming_the_configured_host() {
     ----- stderr -----
       × cannot use the platform at http://127.0.0.1:[PORT]/
       ╰─▶   × unauthorized: Invalid credentials provided. (request id [UUID])
-            help: set HEROKU_API_KEY to a token 127.0.0.1 accepts, or put one in ~/.netrc as `machine
-                  127.0.0.1 login <email> password <token>`
+            help: set HEROKU_API_KEY to a token 127.0.0.1 accepts, or put one in ~/.netrc as `machine 127.0.0.1 login <email> password <token>`
     ");
     for bucket in ["slugs-v1", "chunks-v1", "tree-hashes-v1"] {
         assert!(

@@ -101,18 +101,14 @@ fn lock_refuses_a_manifest_sha256_the_archive_does_not_have() {
     ----- stderr -----
      Downloading ruby from http://127.0.0.1:[PORT]/ruby.tgz ([SIZE])
          Fetched ruby ([SIZE])
-      × runtime `ruby`: checksum mismatch: the archive at http://127.0.0.1:[PORT]/ruby.tgz has sha256
-      │ [ACTUAL_SHA256], but slug.toml pins sha256
-      │ abababababababababababababababababababababababababababababababab
+      × runtime `ruby`: checksum mismatch: the archive at http://127.0.0.1:[PORT]/ruby.tgz has sha256 [ACTUAL_SHA256], but slug.toml pins sha256 abababababababababababababababababababababababababababababababab
        ╭─[slug.toml:3:10]
      2 │ url = "http://127.0.0.1:[PORT]/ruby.tgz"
      3 │ sha256 = "abababababababababababababababababababababababababababababababab"
        ·          ─────────────────────────────────┬────────────────────────────────
        ·                                           ╰── the archive does not have this hash
        ╰────
-      help: if the archive at the URL is the one you mean, set sha256 =
-            "[ACTUAL_SHA256]", or remove `sha256` and
-            run `slugplan lock` to pin what the URL serves in slug.lock
+      help: if the archive at the URL is the one you mean, set sha256 = "[ACTUAL_SHA256]", or remove `sha256` and run `slugplan lock` to pin what the URL serves in slug.lock
     "#);
     assert_eq!(server.hits("/ruby.tgz"), 1, "the archive was read");
     assert!(!ctx.dir.join("slug.lock").exists(), "nothing is locked");
@@ -222,8 +218,7 @@ fn changed_url_is_reported_then_relocked() {
     ----- stdout -----
 
     ----- stderr -----
-      × runtime `ruby`: slug.lock pins http://127.0.0.1:[PORT]/v1.tgz, but slug.toml now says
-      │ http://127.0.0.1:[PORT]/v2.tar.xz
+      × runtime `ruby`: slug.lock pins http://127.0.0.1:[PORT]/v1.tgz, but slug.toml now says http://127.0.0.1:[PORT]/v2.tar.xz
        ╭─[slug.toml:2:7]
      1 │ [runtimes.ruby]
      2 │ url = "http://127.0.0.1:[PORT]/v2.tar.xz"
@@ -489,8 +484,7 @@ fn runtime_errors_name_the_runtime_and_underline_its_url() {
        ·                   ╰── no such archive
      3 │
        ╰────
-      help: a relative `file:` URL is relative to the manifest's directory; put the archive there or
-            fix the URL
+      help: a relative `file:` URL is relative to the manifest's directory; put the archive there or fix the URL
     "#);
 }
 

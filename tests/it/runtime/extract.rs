@@ -332,10 +332,8 @@ fn the_bomb_caps_are_configurable_from_the_environment() {
     ----- stderr -----
      Downloading z from file://[TEMP]/zeros.tgz ([SIZE])
       × runtime `z`: refused to unpack its archive from file://[TEMP]/zeros.tgz
-      ╰─▶   × [CACHE]/runtimes-v1/[SHA256]: compression ratio
-            │ above 100:1 (the cap): a decompression bomb?
-            help: raise SLUGPLAN_MAX_UNPACKED_BYTES or SLUGPLAN_MAX_COMPRESSION_RATIO if the archive
-                  is legitimate
+      ╰─▶   × [CACHE]/runtimes-v1/[SHA256]: compression ratio above 100:1 (the cap): a decompression bomb?
+            help: raise SLUGPLAN_MAX_UNPACKED_BYTES or SLUGPLAN_MAX_COMPRESSION_RATIO if the archive is legitimate
     ");
     let allowed = ctx
         .command()
@@ -381,7 +379,7 @@ fn an_archive_with_a_wrong_gzip_crc_is_refused() {
       × runtime `node`: refused to unpack its archive from file:../archives/bad-crc.tgz
       ├─▶   × the archive is corrupt
       │     help: the archive is damaged (`gzip -t` or `xz -t` says so too); download it again
-      │
+
       ╰─▶ corrupt gzip stream does not have a matching checksum
     ");
     assert!(bucket_entries(&ctx, Bucket::RuntimeTrees).is_empty());
@@ -405,8 +403,7 @@ fn a_strip_that_leaves_nothing_is_an_error() {
         @"
     × runtime `x`: refused to unpack its archive from file://[TEMP]/archives/hostile.tgz
     ╰─▶   × strip_components = 3 leaves nothing of the archive: its deepest entry has 3 component(s)
-          help: strip_components drops leading folders: 1 for an archive with one top-level folder,
-                0 for none
+          help: strip_components drops leading folders: 1 for an archive with one top-level folder, 0 for none
     "
     );
     // One fewer leaves `node`.
