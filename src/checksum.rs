@@ -91,6 +91,15 @@ pub fn short(text: &str) -> String {
     }
 }
 
+/// `text` (a step's reason) with every full checksum in it shortened as [`short`] does, for
+/// people: plans keep full checksums, their renderings show the short form.
+pub fn shorten_all(text: &str) -> std::borrow::Cow<'_, str> {
+    static FULL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"SHA256:([0-9a-f]{12})[0-9a-f]{52}").expect("a valid pattern")
+    });
+    FULL.replace_all(text, "SHA256:${1}…")
+}
+
 impl fmt::Display for Checksum {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -55,7 +55,8 @@
 //!   and migrated: WAL, a busy timeout, an append-only migration list, a newer schema refused
 //!   (the PostgreSQL state keeps the same rule with its own migrations).
 //! - [`error_chain`]: an error and its causes on one line (audit log, `--json`), and one error
-//!   shared by several steps; mutexes share one poison policy (`sync`).
+//!   shared by several steps; mutexes share one poison policy (`sync`); [`human`] says sizes,
+//!   durations and counts in one way (decimal units, `1 step`, `2 steps`).
 //! - [`ops`]: the verbs composed from all of the above: `plan` and `apply`, `promote`,
 //!   `rollback` and `releases` (the last three on [`release`], as `apply` is), and `destroy`.
 //! - [`cli`] and [`commands`]: the edge; the only code that knows about clap, terminals and
@@ -84,6 +85,7 @@ pub mod error_chain;
 pub mod exit_status;
 pub mod file_kind;
 pub mod graph;
+pub mod human;
 pub mod interrupt;
 pub mod manifest;
 pub mod ops;
@@ -112,6 +114,8 @@ pub fn run(cli: cli::args::Cli) -> ExitStatus {
     let settings = GlobalSettings::resolve(&cli.global, &Env::from_process());
     cli::diagnostics::install(settings.printer.color());
     cli::init_tracing(&settings);
+    let json = cli.command.json();
+    let printer = settings.printer;
     let session = Session::new(settings);
     let result = match tokio::runtime::Runtime::new() {
         // The runtime drops at the end of this arm, waiting for blocking tasks still running
@@ -126,6 +130,11 @@ pub fn run(cli: cli::args::Cli) -> ExitStatus {
     };
     drop(session);
     result.unwrap_or_else(|report| {
+        // A script reading `--json` gets the failure as the one document too; the exit code
+        // and stderr are what they are without it.
+        if json {
+            printer.json(&commands::error_document(&report));
+        }
         cli::diagnostics::report(&report);
         ExitStatus::Failure
     })

@@ -21,7 +21,7 @@ pub(super) type StepResult = Result<(StepOutcome, String), StepError>;
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ApplyError {
     /// Some steps failed; the others finished.
-    #[error("{} step(s) failed: {}", failures.len(), failures.iter().map(|f| f.address.0.as_str()).collect::<Vec<_>>().join(", "))]
+    #[error("{} failed: {}", crate::human::count(failures.len(), "step", "steps"), failures.iter().map(|f| f.address.0.as_str()).collect::<Vec<_>>().join(", "))]
     #[diagnostic(help(
         "fix the cause and run `slugplan apply` again: finished steps are not redone"
     ))]
@@ -33,8 +33,8 @@ pub enum ApplyError {
     /// The apply was interrupted (Ctrl-C, `SIGTERM`): the steps running then finished, the rest
     /// were never started.
     #[error(
-        "interrupted: {} step(s) finished, {} not run{}",
-        finished.len(),
+        "interrupted: {} finished, {} not run{}",
+        crate::human::count(finished.len(), "step", "steps"),
         not_run.len(),
         if failures.is_empty() { String::new() } else { format!(", {} failed", failures.len()) },
     )]
@@ -263,20 +263,18 @@ mod tests {
             );
         }
         insta::assert_snapshot!(rendered, @"
-          × 2 step(s) failed: release.web, upload.api→api
-          help: fix the cause and run `slugplan apply` again: finished steps are not redone
+        × 2 steps failed: release.web, upload.api→api
+        help: fix the cause and run `slugplan apply` again: finished steps are not redone
 
-        Error:
-          × release.web: releasing slug s-1 to web
-          ├─▶   × cannot reach the platform at http://127.0.0.1:9/apps/web/releases
+        × release.web: releasing slug s-1 to web
+        ├─▶   × cannot reach the platform at http://127.0.0.1:9/apps/web/releases
 
-          ╰─▶ connection refused
+        ╰─▶ connection refused
 
-        Error:
-          × upload.api→api: creating the slug
-          ├─▶   × cannot reach the platform at http://127.0.0.1:9/apps/web/releases
+        × upload.api→api: creating the slug
+        ├─▶   × cannot reach the platform at http://127.0.0.1:9/apps/web/releases
 
-          ╰─▶ connection refused
+        ╰─▶ connection refused
         ");
     }
 

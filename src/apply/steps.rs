@@ -150,7 +150,11 @@ impl Applier<'_> {
         self.remember_slug(slug, &created.slug.id);
         Ok((
             StepOutcome::Done,
-            format!("slug {} ({size} bytes) through {app}", created.slug.id),
+            format!(
+                "slug {} ({}) through {app}",
+                created.slug.id,
+                crate::human::size(size)
+            ),
         ))
     }
 

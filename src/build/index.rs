@@ -55,6 +55,22 @@ impl SlugIndex {
         Some((checksum, entry.size, path))
     }
 
+    /// Every record, by input key (unreadable ones left out); reads only.
+    pub fn entries(&self) -> Vec<(String, IndexEntry)> {
+        let dir = self.cache.root().join(Bucket::SlugIndex.dir_name());
+        let Ok(read) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        read.filter_map(Result::ok)
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let key = name.strip_suffix(".json")?.to_owned();
+                let text = std::fs::read(e.path()).ok()?;
+                Some((key, serde_json::from_slice(&text).ok()?))
+            })
+            .collect()
+    }
+
     /// Remembers that `key` builds `entry` (temp file + rename: readers never see half; a
     /// record already there is replaced).
     pub fn put(&self, key: &str, entry: &IndexEntry) -> Result<(), CacheError> {

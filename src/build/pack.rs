@@ -3,7 +3,7 @@
 
 use super::archive::ManifestFacts;
 use super::{BuildError, BuiltSlug, checks, chunks, incremental, key, slug_components};
-use crate::cache::Cache;
+use crate::cache::{Bucket, Cache};
 use crate::manifest::LoadedManifest;
 use crate::own_files::OwnFiles;
 use crate::slug::{Component, PackOptions, PackReporter, SlugError};
@@ -103,6 +103,12 @@ pub fn pack_slug(
         Some(key) => key,
         None => key::compose(components, &keys, None, cache).map_err(slug_err)?,
     };
+    let about = crate::cache::about::About {
+        name: slug.to_owned(),
+        url: None,
+        stack: Some(facts.stack().to_owned()),
+    };
+    crate::cache::about::record(cache, Bucket::Slugs, file.packed.checksum.hex(), &about);
     Ok(BuiltSlug {
         archive: facts.archive(slug, file.path, file.packed.size, file.packed.checksum, key),
         components: file.packed.components,

@@ -14,6 +14,7 @@
 //! ([`Cache::lock_exclusive`]), so a build never finds an entry it is using deleted under it.
 //! Readers are robust on their own too: a missing or damaged entry is a miss, never an error.
 
+pub mod about;
 pub mod prune;
 
 use std::path::{Path, PathBuf};
@@ -40,11 +41,14 @@ pub enum Bucket {
     /// Listings of unpacked runtime trees, keyed like the trees, so a build need not walk
     /// a tree whose content its key already fixes.
     RuntimeListings,
+    /// What entries named by hashes are (a runtime archive's name and URL, a slug's name and
+    /// stack), so that `slugplan cache ls` can say ([`about`]).
+    About,
 }
 
 impl Bucket {
     /// Every bucket.
-    pub const ALL: [Bucket; 8] = [
+    pub const ALL: [Bucket; 9] = [
         Bucket::Slugs,
         Bucket::RuntimeArchives,
         Bucket::RuntimeTrees,
@@ -53,6 +57,7 @@ impl Bucket {
         Bucket::SlugIndex,
         Bucket::TreeHashes,
         Bucket::RuntimeListings,
+        Bucket::About,
     ];
 
     /// The bucket's directory name, including its format version.
@@ -66,6 +71,7 @@ impl Bucket {
             Bucket::SlugIndex => "slug-index-v1",
             Bucket::TreeHashes => "tree-hashes-v1",
             Bucket::RuntimeListings => "runtime-listings-v1",
+            Bucket::About => "about-v1",
         }
     }
 }

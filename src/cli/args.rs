@@ -101,6 +101,11 @@ pub enum ColorChoice {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a commented slug.toml for the project in this directory, from what it finds there.
+    #[command(
+        after_help = "Examples:\n  slugplan init\n  slugplan init --app shop --stack heroku-22\n  slugplan -f deploy/slug.toml init"
+    )]
+    Init(InitArgs),
     /// Check slug.toml: syntax, types, references, names and promotion chains.
     #[command(
         after_help = "Examples:\n  slugplan validate\n  slugplan validate -f deploy/slug.toml --json"
@@ -128,6 +133,11 @@ pub enum Command {
         after_help = "Examples:\n  slugplan plan\n  slugplan plan --detailed-exitcode   # 0 no changes, 1 error, 2 changes\n  slugplan plan -out release.plan && slugplan apply release.plan"
     )]
     Plan(PlanArgs),
+    /// Show a plan saved by `slugplan plan -out FILE`: as text, JSON or Markdown.
+    #[command(
+        after_help = "Examples:\n  slugplan show release.plan\n  slugplan show release.plan --json\n  slugplan show release.plan --format markdown > plan.md"
+    )]
+    Show(ShowArgs),
     /// Build, upload and release what the plan says, in dependency order.
     #[command(
         after_help = "Examples:\n  slugplan apply\n  slugplan apply --auto-approve --target example-staging\n  slugplan apply release.plan"
@@ -154,8 +164,10 @@ pub enum Command {
     )]
     Destroy(DestroyArgs),
     /// Print the deploy's step graph as Graphviz DOT.
-    #[command(after_help = "Example:\n  slugplan graph | dot -Tsvg > deploy.svg")]
-    Graph,
+    #[command(
+        after_help = "Examples:\n  slugplan graph | dot -Tsvg > deploy.svg\n  slugplan graph --json"
+    )]
+    Graph(GraphArgs),
     /// List what past applies did (the audit log).
     #[command(after_help = "Examples:\n  slugplan history\n  slugplan history --limit 1 --json")]
     History(HistoryArgs),
@@ -224,6 +236,34 @@ pub enum StateBackendArg {
     Postgres,
 }
 
+impl Command {
+    /// Whether the command prints a JSON document (`--json`, `--format json`): then a failure
+    /// prints one too, with the error in it.
+    pub fn json(&self) -> bool {
+        match self {
+            Command::Init(a) => a.json,
+            Command::Validate(a) => a.json,
+            Command::Build(a) => a.json,
+            Command::Lock(a) => a.json,
+            Command::Fetch(a) => a.json,
+            Command::Plan(a) => plan_format(a.json, a.format) == PlanFormat::Json,
+            Command::Show(a) => plan_format(a.json, a.format) == PlanFormat::Json,
+            Command::Apply(a) => a.json,
+            Command::Promote(a) => a.json,
+            Command::Rollback(a) => a.json,
+            Command::Releases(a) => a.json,
+            Command::Destroy(a) => a.json,
+            Command::Graph(a) => a.json,
+            Command::History(a) => a.json,
+            Command::Cache(CacheCommand::Ls(a)) => a.json,
+            Command::Cache(CacheCommand::Prune(a)) => a.json,
+            Command::State(StateCommand::Show(a)) => a.json,
+            Command::State(StateCommand::Migrate(a)) => a.json,
+            Command::Schema | Command::Completions(_) | Command::Server(_) => false,
+        }
+    }
+}
+
 /// `slugplan cache …`.
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
@@ -248,12 +288,12 @@ pub struct CacheLsArgs {
 /// `slugplan cache prune`.
 #[derive(Debug, Args)]
 pub struct CachePruneArgs {
-    /// Remove least recently used entries until the cache takes at most SIZE (e.g. `500M`,
-    /// `2G`; `0` empties it).
-    #[arg(long, value_name = "SIZE", value_parser = crate::cache::prune::parse_size)]
+    /// Remove least recently used entries until the cache takes at most SIZE, in decimal units
+    /// (e.g. `500M`, `1.5G`, `2GB`; `2GiB` for 2 × 2³⁰ bytes; `0` empties it).
+    #[arg(long, value_name = "SIZE", value_parser = crate::human::parse_size)]
     pub max_size: Option<u64>,
-    /// Remove entries not used for longer than AGE (e.g. `12h`, `7d`).
-    #[arg(long, value_name = "AGE", value_parser = crate::cache::prune::parse_age)]
+    /// Remove entries not used for longer than AGE (e.g. `12h`, `1.5d`, `1w`).
+    #[arg(long, value_name = "AGE", value_parser = crate::human::parse_duration)]
     pub older_than: Option<std::time::Duration>,
     /// Print what was removed as JSON.
     #[arg(long)]
@@ -286,7 +326,65 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 1 on error, 2 when changes are pending.
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Print the plan as a versioned JSON document.
+    /// Print the plan as a versioned JSON document (the same as `--format json`).
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// How to print the plan: `text`, `json`, or `markdown` (a pull request comment's body).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<PlanFormat>,
+}
+
+/// How a plan is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// For a terminal, in Terraform's vocabulary.
+    Text,
+    /// The versioned plan document.
+    Json,
+    /// Markdown for a pull request comment: a summary, a table, each step in `<details>`.
+    Markdown,
+}
+
+/// The format `--json` and `--format` ask for (text by default).
+pub fn plan_format(json: bool, format: Option<PlanFormat>) -> PlanFormat {
+    match (json, format) {
+        (true, _) => PlanFormat::Json,
+        (false, format) => format.unwrap_or(PlanFormat::Text),
+    }
+}
+
+/// `slugplan show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The plan file `slugplan plan -out FILE` saved.
+    #[arg(value_name = "PLAN_FILE")]
+    pub plan_file: PathBuf,
+    /// Print the plan as a versioned JSON document (the same as `--format json`).
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// How to print the plan: `text`, `json`, or `markdown` (a pull request comment's body).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<PlanFormat>,
+}
+
+/// `slugplan graph`.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Print the steps and their dependencies as a versioned JSON document instead of DOT.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `slugplan init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The app's name (default: the directory's name, made a valid Heroku app name).
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// The stack to build for.
+    #[arg(long, value_name = "STACK", default_value = crate::manifest::DEFAULT_STACK)]
+    pub stack: String,
+    /// Print what was found and written as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -421,7 +519,7 @@ pub struct BuildArgs {
 /// `slugplan lock`.
 #[derive(Debug, Args)]
 pub struct LockArgs {
-    /// Print progress events and the result as JSON lines.
+    /// Print what changed in slug.lock as one JSON document.
     #[arg(long)]
     pub json: bool,
 }
@@ -432,7 +530,7 @@ pub struct FetchArgs {
     /// Runtimes to fetch (default: all of the manifest's).
     #[arg(value_name = "RUNTIME")]
     pub runtimes: Vec<String>,
-    /// Print progress events and the result as JSON lines.
+    /// Print every runtime fetched as one JSON document.
     #[arg(long)]
     pub json: bool,
 }

@@ -9,15 +9,16 @@ use std::time::Duration;
 
 use miette::IntoDiagnostic;
 
-use crate::apply::{ApplyError, ApplyOptions};
+use crate::apply::{ApplyError, ApplyOptions, ApplySummary};
 use crate::cli::args::ApplyArgs;
-use crate::cli::reporters::apply::ApplyProgress;
+use crate::cli::printer::Verbosity;
+use crate::cli::reporters::apply::{ApplyProgress, StepRecord};
 use crate::cli::reporters::fetch::FetchProgress;
 use crate::cli::reporters::pack::PackProgress;
 use crate::cli::signals::Signals;
 use crate::exit_status::ExitStatus;
 use crate::ops::deploy::DeployError;
-use crate::plan::render;
+use crate::plan::{Plan, render};
 
 use super::Session;
 use super::shared::{RELEASE_TIMEOUT, confirm};
@@ -33,7 +34,7 @@ pub async fn run(args: &ApplyArgs, session: &Session) -> miette::Result<ExitStat
     let deploy = session.deploy().await?;
     let jobs = settings.jobs(args.planning.jobs);
     let options = settings.prepare_options(true, jobs);
-    let fetch_reporter = FetchProgress::new(printer, false);
+    let fetch_reporter = FetchProgress::new(printer);
 
     let planned = match &args.plan_file {
         Some(path) => deploy.load_saved(path, &options).await?,
@@ -48,17 +49,16 @@ pub async fn run(args: &ApplyArgs, session: &Session) -> miette::Result<ExitStat
     if let Some(warning) = render::targeting_warning(plan) {
         printer.warn(warning);
     }
-    if !args.json {
+    // With -q, only the closing line (or the plan's, when there is nothing to do) is shown.
+    let quiet = printer.verbosity() == Verbosity::Quiet;
+    if !args.json && !quiet {
         printer.data(render::render(plan, printer.color()).trim_end());
     }
     if plan.changes().next().is_none() {
         if args.json {
-            printer.json(&serde_json::json!({
-                "format_version": crate::plan::FORMAT_VERSION,
-                "plan": plan,
-                "applied": false,
-                "steps": [],
-            }));
+            printer.json(&document(plan, false, None, &[], None));
+        } else if quiet {
+            printer.data(render::headline(plan));
         }
         return Ok(ExitStatus::Success);
     }
@@ -79,35 +79,61 @@ pub async fn run(args: &ApplyArgs, session: &Session) -> miette::Result<ExitStat
     let result = deploy
         .apply(&planned, session.command_line(), options, &reporter)
         .await;
-    if args.json {
-        printer.json(&serde_json::json!({
-            "format_version": crate::plan::FORMAT_VERSION,
-            "plan": plan,
-            "applied": true,
-            "outcome": result.as_ref().ok(),
-            "error": result.as_ref().err().map(ToString::to_string),
-            "steps": reporter.records(),
-        }));
-    }
     let summary = match result {
         Ok(summary) => summary,
-        Err(interrupted @ DeployError::Apply(ApplyError::Interrupted { .. })) => {
+        Err(err) => {
+            let interrupted = matches!(err, DeployError::Apply(ApplyError::Interrupted { .. }));
             if let DeployError::Apply(ApplyError::Interrupted {
                 finished, not_run, ..
-            }) = &interrupted
+            }) = &err
             {
                 printer.status("Finished", list(finished));
                 printer.status("Not run", list(not_run));
             }
-            crate::cli::diagnostics::report(&miette::Report::new(interrupted));
-            return Ok(ExitStatus::Interrupted);
+            let report = miette::Report::new(err);
+            if args.json {
+                let steps = reporter.records();
+                printer.json(&document(plan, true, None, &steps, Some(&report)));
+            }
+            crate::cli::diagnostics::report(&report);
+            return Ok(if interrupted {
+                ExitStatus::Interrupted
+            } else {
+                ExitStatus::Failure
+            });
         }
-        Err(e) => return Err(e.into()),
     };
-    if !args.json {
+    if args.json {
+        printer.json(&document(
+            plan,
+            true,
+            Some(&summary),
+            &reporter.records(),
+            None,
+        ));
+    } else {
         printer.data(summary.line());
     }
     Ok(ExitStatus::Success)
+}
+
+/// The `--json` document: the plan, whether it was applied, the outcome (the counts) or the
+/// error, and every step's outcome in the order they ended. The same fields in every case.
+fn document(
+    plan: &Plan,
+    applied: bool,
+    outcome: Option<&ApplySummary>,
+    steps: &[StepRecord],
+    error: Option<&miette::Report>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "format_version": crate::plan::FORMAT_VERSION,
+        "plan": plan,
+        "applied": applied,
+        "outcome": outcome,
+        "error": error.map(|e| crate::cli::diagnostics::record(e.as_ref())),
+        "steps": steps,
+    })
 }
 
 /// Step addresses as one comma-separated line, or `none`.

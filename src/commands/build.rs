@@ -11,7 +11,7 @@ use crate::cli::reporters::pack::PackProgress;
 use crate::exit_status::ExitStatus;
 use crate::runtime::{self, Lockfile};
 
-use super::Session;
+use super::{JSON_FORMAT_VERSION, Session};
 
 /// The `--json` document: `format_version` changes only when a field changes meaning.
 #[derive(Debug, serde::Serialize)]
@@ -44,7 +44,7 @@ async fn fetch_runtimes(session: &Session, slugs: &[String], json: bool) -> miet
     }
     let names: Vec<String> = runtimes.into_iter().collect();
     let lock = Lockfile::load(loaded)?;
-    let reporter = FetchProgress::new(session.printer().quiet_if(json), false);
+    let reporter = FetchProgress::new(session.printer().quiet_if(json));
     let fetch = &session.settings().fetch;
     runtime::fetch_all(loaded, &names, session.cache()?, &lock, fetch, &reporter).await?;
     Ok(())
@@ -77,8 +77,8 @@ pub async fn run(args: &BuildArgs, session: &Session) -> miette::Result<ExitStat
         printer.status(
             "Built",
             format!(
-                "{name} ({:.1} MB) in {:.2}s",
-                slug.size as f64 / 1e6,
+                "{name} ({}) in {:.2}s",
+                crate::human::size(slug.size),
                 started.elapsed().as_secs_f64()
             ),
         );
@@ -86,7 +86,7 @@ pub async fn run(args: &BuildArgs, session: &Session) -> miette::Result<ExitStat
     }
     if args.json {
         printer.json(&BuildOutput {
-            format_version: 1,
+            format_version: JSON_FORMAT_VERSION,
             slugs: built
                 .into_iter()
                 .map(|s| SlugOutput {

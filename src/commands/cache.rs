@@ -7,8 +7,10 @@ use std::time::{Duration, SystemTime};
 use crate::cache::prune::{self, EntryInfo, PruneOptions};
 use crate::cli::args::{CacheCommand, CacheLsArgs, CachePruneArgs};
 use crate::exit_status::ExitStatus;
+use crate::human::{self, count};
+use crate::ops::cache::{Described, Records};
 
-use super::Session;
+use super::{JSON_FORMAT_VERSION, Session};
 
 /// The `--json` document of `cache ls`: `format_version` changes only when a field changes
 /// meaning.
@@ -18,7 +20,15 @@ struct LsOutput<'a> {
     root: &'a std::path::Path,
     size: u64,
     buckets: Vec<BucketOutput>,
-    entries: &'a [EntryInfo],
+    entries: Vec<EntryOutput<'a>>,
+}
+
+/// An entry and what it is.
+#[derive(Debug, serde::Serialize)]
+struct EntryOutput<'a> {
+    #[serde(flatten)]
+    entry: &'a EntryInfo,
+    about: Described,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -59,34 +69,42 @@ fn ls(args: &CacheLsArgs, session: &Session) -> miette::Result<ExitStatus> {
         bucket.size += entry.size;
     }
     let size = entries.iter().map(|e| e.size).sum();
+    let records = Records::read(&cache);
     if args.json {
         printer.json(&LsOutput {
-            format_version: 1,
+            format_version: JSON_FORMAT_VERSION,
             root: cache.root(),
             size,
             buckets: buckets.into_values().collect(),
-            entries: &entries,
+            entries: entries
+                .iter()
+                .map(|entry| EntryOutput {
+                    entry,
+                    about: records.describe(entry),
+                })
+                .collect(),
         });
         return Ok(ExitStatus::Success);
     }
     let now = SystemTime::now();
-    let mut out = format!("{} ({})\n", cache.root().display(), human_size(size));
+    let mut out = format!("{} ({})\n", cache.root().display(), human::size(size));
     for bucket in buckets.values() {
         let _ = writeln!(
             out,
-            "\n{} ({} entries, {})",
+            "\n{} ({}, {})",
             bucket.name,
-            bucket.entries,
-            human_size(bucket.size)
+            count(bucket.entries, "entry", "entries"),
+            human::size(bucket.size)
         );
         // Most recently used first: what a prune would keep longest is on top.
         for entry in entries.iter().rev().filter(|e| e.bucket == bucket.name) {
             let _ = writeln!(
                 out,
-                "  {:>9}  {:>9}  {}",
-                human_size(entry.size),
+                "  {:>9}  {:>9}  {}  {}",
+                human::size(entry.size),
                 human_age(entry.age(now)),
-                entry.name
+                entry.name,
+                records.describe(entry).line()
             );
         }
     }
@@ -110,7 +128,7 @@ fn prune(args: &CachePruneArgs, session: &Session) -> miette::Result<ExitStatus>
     let pruned = prune::prune(&cache, &options)?;
     if args.json {
         printer.json(&PruneOutput {
-            format_version: 1,
+            format_version: JSON_FORMAT_VERSION,
             pruned: &pruned,
         });
         return Ok(ExitStatus::Success);
@@ -120,31 +138,16 @@ fn prune(args: &CachePruneArgs, session: &Session) -> miette::Result<ExitStatus>
             "removed {}/{} ({})",
             entry.bucket,
             entry.name,
-            human_size(entry.size)
+            human::size(entry.size)
         ));
     }
     printer.data(format_args!(
-        "Removed {} entries, freed {}; the cache now takes {}.",
-        pruned.removed.len(),
-        human_size(pruned.freed),
-        human_size(pruned.remaining)
+        "Removed {}, freed {}; the cache now takes {}.",
+        count(pruned.removed.len(), "entry", "entries"),
+        human::size(pruned.freed),
+        human::size(pruned.remaining)
     ));
     Ok(ExitStatus::Success)
-}
-
-fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 fn human_age(age: Duration) -> String {

@@ -7,8 +7,8 @@ use crate::cli::args::DestroyArgs;
 use crate::exit_status::ExitStatus;
 use crate::ops::destroy::{check_confirmation, prepare, run as destroy};
 
-use super::Session;
 use super::shared::ask;
+use super::{JSON_FORMAT_VERSION, Session};
 
 /// Checks the app may go, confirms, deletes it, and says so.
 pub async fn run(args: &DestroyArgs, session: &Session) -> miette::Result<ExitStatus> {
@@ -57,7 +57,7 @@ pub async fn run(args: &DestroyArgs, session: &Session) -> miette::Result<ExitSt
     .await?;
     if args.json {
         printer.json(&serde_json::json!({
-            "format_version": crate::plan::FORMAT_VERSION,
+            "format_version": JSON_FORMAT_VERSION,
             "destroyed": doomed,
         }));
     } else {

@@ -5,7 +5,7 @@ use crate::cli::reporters::fetch::FetchProgress;
 use crate::exit_status::ExitStatus;
 use crate::runtime::{self, Lockfile};
 
-use super::Session;
+use super::{JSON_FORMAT_VERSION, Session};
 
 /// Fetches the requested runtimes in parallel and prints where each tree is.
 pub async fn run(args: &FetchArgs, session: &Session) -> miette::Result<ExitStatus> {
@@ -18,16 +18,16 @@ pub async fn run(args: &FetchArgs, session: &Session) -> miette::Result<ExitStat
     } else {
         args.runtimes.clone()
     };
-    let reporter = FetchProgress::new(printer, args.json);
+    let reporter = FetchProgress::new(printer);
     let fetch = &session.settings().fetch;
     let fetched = runtime::fetch_all(loaded, &names, cache, &lock, fetch, &reporter).await?;
-    for runtime in &fetched {
-        if args.json {
-            printer.data(serde_json::json!({
-                "event": "fetched", "runtime": runtime.name, "sha256": runtime.sha256,
-                "tree": runtime.tree, "downloaded": runtime.downloaded,
-            }));
-        } else {
+    if args.json {
+        printer.json(&serde_json::json!({
+            "format_version": JSON_FORMAT_VERSION,
+            "runtimes": fetched,
+        }));
+    } else {
+        for runtime in &fetched {
             printer.data(format_args!("{}\t{}", runtime.name, runtime.tree.display()));
         }
     }

@@ -5,14 +5,17 @@ use std::fmt::Write;
 use crate::cli::args::HistoryArgs;
 use crate::exit_status::ExitStatus;
 
-use super::Session;
+use super::{JSON_FORMAT_VERSION, Session};
 
 /// Prints the newest applies and what each step did.
 pub async fn run(args: &HistoryArgs, session: &Session) -> miette::Result<ExitStatus> {
     let printer = session.printer();
     let history = session.state().await?.history(args.limit).await?;
     if args.json {
-        printer.json(&history);
+        printer.json(&serde_json::json!({
+            "format_version": JSON_FORMAT_VERSION,
+            "entries": history,
+        }));
         return Ok(ExitStatus::Success);
     }
     if history.is_empty() {

@@ -5,20 +5,22 @@ use crate::cli::reporters::fetch::FetchProgress;
 use crate::exit_status::ExitStatus;
 use crate::runtime::{self, LockChange, Lockfile};
 
-use super::Session;
+use super::{JSON_FORMAT_VERSION, Session};
 
 /// Updates slug.lock and says what changed.
 pub async fn run(args: &LockArgs, session: &Session) -> miette::Result<ExitStatus> {
     let printer = session.printer();
     let loaded = session.manifest()?;
     let cache = session.cache()?;
-    let reporter = FetchProgress::new(printer, args.json);
+    let reporter = FetchProgress::new(printer);
     let fetch = &session.settings().fetch;
     let changes = runtime::update_lockfile(loaded, cache, fetch, &reporter).await?;
     let path = Lockfile::path_for(loaded);
     if args.json {
-        printer.data(serde_json::json!({
-            "event": "locked", "lockfile": path, "changes": changes,
+        printer.json(&serde_json::json!({
+            "format_version": JSON_FORMAT_VERSION,
+            "lockfile": path,
+            "changes": changes,
         }));
         return Ok(ExitStatus::Success);
     }

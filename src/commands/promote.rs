@@ -8,8 +8,8 @@ use crate::cli::args::PromoteArgs;
 use crate::exit_status::ExitStatus;
 use crate::ops::promote::{Preview, Report, prepare, run as promote};
 
-use super::Session;
 use super::shared::{RELEASE_TIMEOUT, confirm};
+use super::{JSON_FORMAT_VERSION, Session};
 
 /// Checks the promotion, shows it, confirms, promotes, and reports every target.
 pub async fn run(args: &PromoteArgs, session: &Session) -> miette::Result<ExitStatus> {
@@ -43,8 +43,7 @@ pub async fn run(args: &PromoteArgs, session: &Session) -> miette::Result<ExitSt
     }
     if preview.targets.iter().all(|t| t.action == "no-op") {
         if args.json {
-            let counts = (0, preview.targets.len(), 0);
-            printer.json(&document(&preview.source, &preview.targets, false, counts));
+            printer.json(&document(&preview.unchanged(), false, None));
         }
         return Ok(ExitStatus::Success);
     }
@@ -62,14 +61,7 @@ pub async fn run(args: &PromoteArgs, session: &Session) -> miette::Result<ExitSt
         &workspace.manifest_sha256,
     )
     .await?;
-    if args.json {
-        printer.json(&document(
-            &report.source,
-            &report.targets,
-            true,
-            (report.promoted, report.unchanged, report.failed),
-        ));
-    } else {
+    if !args.json {
         printer.data(report_text(&report).trim_end());
     }
     if report.failed > 0 {
@@ -79,30 +71,35 @@ pub async fn run(args: &PromoteArgs, session: &Session) -> miette::Result<ExitSt
             .filter(|t| t.status == "failed")
             .map(|t| t.app.as_str())
             .collect();
-        return Err(miette::miette!(
+        let error = miette::miette!(
             help = "the other targets were promoted; fix the cause and run the promotion again",
             "promotion failed for {}",
             failed.join(", ")
-        ));
+        );
+        if args.json {
+            let document = document(&report, true, Some(&error));
+            return Ok(super::shared::failed_with(printer, &document, &error));
+        }
+        return Err(error);
+    }
+    if args.json {
+        printer.json(&document(&report, true, None));
     }
     Ok(ExitStatus::Success)
 }
 
-/// The `--json` document: versioned, the source, and one object per target.
-fn document(
-    source: &impl serde::Serialize,
-    targets: &impl serde::Serialize,
-    applied: bool,
-    (promoted, unchanged, failed): (usize, usize, usize),
-) -> serde_json::Value {
+/// The `--json` document: versioned, the source, one object per target (the same fields
+/// whatever happened to it), the counts, and the error when a target failed.
+fn document(report: &Report, applied: bool, error: Option<&miette::Report>) -> serde_json::Value {
     serde_json::json!({
-        "format_version": crate::plan::FORMAT_VERSION,
-        "source": source,
-        "targets": targets,
+        "format_version": JSON_FORMAT_VERSION,
+        "source": report.source,
+        "targets": report.targets,
         "applied": applied,
-        "promoted": promoted,
-        "unchanged": unchanged,
-        "failed": failed,
+        "promoted": report.promoted,
+        "unchanged": report.unchanged,
+        "failed": report.failed,
+        "error": error.map(|e| crate::cli::diagnostics::record(e.as_ref())),
     })
 }
 

@@ -7,7 +7,7 @@ use crate::cli::args::ReleasesArgs;
 use crate::exit_status::ExitStatus;
 use crate::ops::releases::list;
 
-use super::Session;
+use super::{JSON_FORMAT_VERSION, Session};
 
 /// Lists the newest releases of an app.
 pub async fn run(args: &ReleasesArgs, session: &Session) -> miette::Result<ExitStatus> {
@@ -18,7 +18,7 @@ pub async fn run(args: &ReleasesArgs, session: &Session) -> miette::Result<ExitS
     let rows = list(platform, state, &connected.id, &args.app, args.limit).await?;
     if args.json {
         printer.json(&serde_json::json!({
-            "format_version": crate::plan::FORMAT_VERSION,
+            "format_version": JSON_FORMAT_VERSION,
             "app": args.app,
             "releases": rows,
         }));

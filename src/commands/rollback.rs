@@ -7,8 +7,8 @@ use crate::cli::args::RollbackArgs;
 use crate::exit_status::ExitStatus;
 use crate::ops::releases::{RollbackRequest, rollback};
 
-use super::Session;
 use super::shared::RELEASE_TIMEOUT;
+use super::{JSON_FORMAT_VERSION, Session};
 
 /// Rolls the app back under the apply lock, records it in the audit log, and says what the app
 /// runs now.
@@ -27,7 +27,7 @@ pub async fn run(args: &RollbackArgs, session: &Session) -> miette::Result<ExitS
     let report = rollback(connected.platform.as_ref(), state, &connected.id, request).await?;
     if args.json {
         session.printer().json(&serde_json::json!({
-            "format_version": crate::plan::FORMAT_VERSION,
+            "format_version": JSON_FORMAT_VERSION,
             "rollback": report,
         }));
     } else {

@@ -1,10 +1,43 @@
-//! What the commands that change the platform (`apply`, `promote`, `rollback`, `destroy`) share:
-//! the confirmation prompts, the command line they record, and how long they wait for a release.
+//! What the commands share: the confirmation prompts, the command line they record and how
+//! long they wait for a release (`apply`, `promote`, `rollback`, `destroy`), and the JSON
+//! contract of every `--json`.
+//!
+//! The JSON contract: a command with `--json` prints exactly one document on stdout, pretty
+//! JSON, with `format_version` (bumped when a field changes meaning), full checksums, and when
+//! the command fails an `error` object ([`crate::cli::diagnostics::ErrorRecord`]: code,
+//! message, causes, help, labels with file, line and column, related errors), the exit code
+//! being what it is without `--json`. A document that has something to say besides the error
+//! (an apply's steps, a promotion's targets) carries both.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
 use miette::IntoDiagnostic;
+
+/// The `format_version` of every `--json` document but the plan's (its own
+/// [`crate::plan::FORMAT_VERSION`]) and `validate`'s.
+pub const JSON_FORMAT_VERSION: u32 = 1;
+
+/// The document a `--json` command prints when it fails with nothing else to say:
+/// `{"format_version": 1, "error": {…}}`.
+pub fn error_document(report: &miette::Report) -> serde_json::Value {
+    serde_json::json!({
+        "format_version": JSON_FORMAT_VERSION,
+        "error": crate::cli::diagnostics::record(report.as_ref()),
+    })
+}
+
+/// Ends a `--json` command whose `document` reports a failure (it carries the error already):
+/// prints it, renders `report` on stderr as any failure is, and exits 1.
+pub fn failed_with(
+    printer: crate::cli::printer::Printer,
+    document: &impl serde::Serialize,
+    report: &miette::Report,
+) -> crate::exit_status::ExitStatus {
+    printer.json(document);
+    crate::cli::diagnostics::report(report);
+    crate::exit_status::ExitStatus::Failure
+}
 
 /// How long a release may stay `pending` before the command gives up on it.
 pub const RELEASE_TIMEOUT: Duration = Duration::from_secs(600);

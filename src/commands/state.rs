@@ -10,7 +10,7 @@ use crate::exit_status::ExitStatus;
 use crate::manifest::StateBackend;
 use crate::state::{self, Location, StateCounts, StateStatus};
 
-use super::Session;
+use super::{JSON_FORMAT_VERSION, Session};
 
 /// The `--json` document of `state show`.
 #[derive(Debug, Serialize)]
@@ -53,7 +53,7 @@ async fn show(args: &StateShowArgs, session: &Session) -> miette::Result<ExitSta
     };
     if args.json {
         session.printer().json(&ShowOutput {
-            format_version: 1,
+            format_version: JSON_FORMAT_VERSION,
             backend: location.backend(),
             path,
             url,
@@ -106,7 +106,7 @@ async fn migrate(args: &StateMigrateArgs, session: &Session) -> miette::Result<E
     let printer = session.printer();
     if args.json {
         printer.json(&MigrateOutput {
-            format_version: 1,
+            format_version: JSON_FORMAT_VERSION,
             from: source.location().to_string(),
             to: destination.location().to_string(),
             copied,

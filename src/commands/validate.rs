@@ -3,12 +3,14 @@
 use serde::Serialize;
 
 use crate::cli::args::ValidateArgs;
+use crate::cli::diagnostics::{self, ErrorRecord};
 use crate::exit_status::ExitStatus;
-use crate::manifest::{DiagnosticRecord, ManifestError};
+use crate::human::count;
 
 use super::Session;
 
-/// `slugplan validate --json` output (`format_version` 1).
+/// `slugplan validate --json` output (`format_version` 2: each problem is an error record,
+/// labels with their file, line and column).
 #[derive(Debug, Serialize)]
 pub struct ValidateReport {
     /// Version of this document's shape.
@@ -20,9 +22,12 @@ pub struct ValidateReport {
     /// Counts of what the manifest declares (valid manifests only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counts: Option<Counts>,
-    /// Every problem found (invalid manifests only).
+    /// Every problem found (invalid manifests only), one record each.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<DiagnosticRecord>,
+    pub errors: Vec<ErrorRecord>,
+    /// The error the command fails with (invalid manifests only): `errors` are its parts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorRecord>,
 }
 
 /// What a valid manifest declares.
@@ -46,23 +51,24 @@ pub fn run(args: &ValidateArgs, session: &Session) -> miette::Result<ExitStatus>
         printer.status(
             "Valid",
             format_args!(
-                "{}: {} runtimes, {} slugs, {} apps",
+                "{}: {}, {}, {}",
                 loaded.path.display(),
-                m.runtimes.len(),
-                m.slugs.len(),
-                m.apps.len()
+                count(m.runtimes.len(), "runtime", "runtimes"),
+                count(m.slugs.len(), "slug", "slugs"),
+                count(m.apps.len(), "app", "apps")
             ),
         );
         return Ok(ExitStatus::Success);
     }
     let mut report = ValidateReport {
-        format_version: 1,
+        format_version: 2,
         valid: result.is_ok(),
         manifest: session.settings().manifest.display().to_string(),
         counts: None,
         errors: Vec::new(),
+        error: None,
     };
-    match &result {
+    match result {
         Ok(loaded) => {
             let m = &loaded.manifest;
             report.counts = Some(Counts {
@@ -70,34 +76,24 @@ pub fn run(args: &ValidateArgs, session: &Session) -> miette::Result<ExitStatus>
                 slugs: m.slugs.len(),
                 apps: m.apps.len(),
             });
+            printer.json(&report);
+            Ok(ExitStatus::Success)
         }
-        Err(err) => report.errors = records(err),
+        Err(err) => {
+            let mut record = diagnostics::record(&err);
+            // An unreadable manifest has no location, but it is about the file all the same.
+            if record.file.is_none() {
+                record.file = err.path().map(|p| p.display().to_string());
+            }
+            // One problem is the error itself; several are its parts.
+            report.errors = if record.related.is_empty() {
+                vec![record.clone()]
+            } else {
+                record.related.clone()
+            };
+            report.error = Some(record);
+            let report_err = miette::Report::new(err);
+            Ok(super::shared::failed_with(printer, &report, &report_err))
+        }
     }
-    printer.json(&report);
-    Ok(if report.valid {
-        ExitStatus::Success
-    } else {
-        ExitStatus::Failure
-    })
-}
-
-/// The error's located problems, or the error itself when it has no location (unreadable file).
-fn records(err: &ManifestError) -> Vec<DiagnosticRecord> {
-    let located: Vec<DiagnosticRecord> = err.problems().iter().map(|p| p.record()).collect();
-    if !located.is_empty() {
-        return located;
-    }
-    let code = miette::Diagnostic::code(err).map_or_else(String::new, |c| c.to_string());
-    let cause = std::error::Error::source(err)
-        .map(|c| format!(": {c}"))
-        .unwrap_or_default();
-    vec![DiagnosticRecord {
-        code,
-        message: format!("{err}{cause}"),
-        file: err.path().map(|p| p.display().to_string()),
-        line: None,
-        column: None,
-        labels: Vec::new(),
-        help: miette::Diagnostic::help(err).map(|h| h.to_string()),
-    }]
 }

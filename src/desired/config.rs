@@ -104,12 +104,12 @@ slug = "web"
             .unwrap_err();
         let problems = err.problems();
         assert_eq!(problems.len(), 1, "{err:?}");
-        let record = problems[0].record();
-        assert_eq!(record.code, "slugplan::manifest::unset_variable");
+        let problem = problems[0];
+        assert_eq!(problem.code_name(), "slugplan::manifest::unset_variable");
         assert!(
-            record.message.contains("apps.shop.config.DATABASE_URL"),
-            "{record:?}"
+            problem.message().contains("apps.shop.config.DATABASE_URL"),
+            "{problem:?}"
         );
-        assert_eq!(record.line, Some(6));
+        assert_eq!(problem.line_column().map(|(line, _)| line), Some(6));
     }
 }

@@ -1,5 +1,6 @@
 //! A problem located in a source file (slug.toml, a Procfile, slug.lock), rendered by miette with
-//! the offending text underlined and reported as JSON by `--json` commands.
+//! the offending text underlined (and, through miette's `Diagnostic`, as JSON by `--json`
+//! commands: `cli::diagnostics::record`).
 //!
 //! [`SourceDiagnostic`] is deliberately one concrete type rather than one per problem: validation
 //! collects many of them into a single report, and other modules (the lock file, the step graph)
@@ -18,7 +19,6 @@ use std::sync::Arc;
 use miette::{
     Diagnostic, LabeledSpan, MietteError, NamedSource, SourceCode, SourceSpan, SpanContents,
 };
-use serde::Serialize;
 
 use super::spans::line_column;
 
@@ -267,48 +267,6 @@ impl SourceDiagnostic {
         let first = self.labels.first()?;
         Some(line_column(file.quoted.view(), first.offset()))
     }
-
-    /// The diagnostic as a JSON-ready record, for `--json` output.
-    pub fn record(&self) -> DiagnosticRecord {
-        let (line, column) = self.line_column().unzip();
-        DiagnosticRecord {
-            code: self.code.to_owned(),
-            message: self.message.clone(),
-            file: self.file_name().map(str::to_owned),
-            line,
-            column,
-            labels: self
-                .labels
-                .iter()
-                .filter_map(|l| l.label().map(str::to_owned))
-                .collect(),
-            help: self.help.clone(),
-        }
-    }
-}
-
-/// A [`SourceDiagnostic`] as `--json` output reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DiagnosticRecord {
-    /// Stable kind of problem, e.g. `slugplan::manifest::unknown-slug`.
-    pub code: String,
-    /// What is wrong.
-    pub message: String,
-    /// The file it is in.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-    /// 1-based line of the primary location.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<usize>,
-    /// 1-based column (in characters) of the primary location.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub column: Option<usize>,
-    /// The texts under the underlined spans.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub labels: Vec<String>,
-    /// How to fix it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub help: Option<String>,
 }
 
 impl fmt::Display for SourceDiagnostic {
@@ -354,9 +312,7 @@ mod tests {
             .with_label(18..24, "here")
             .with_label(1..5, "and here");
         assert_eq!(diag.line_column(), Some((2, 8)));
-        let record = diag.record();
-        assert_eq!(record.file.as_deref(), Some("slug.toml"));
-        assert_eq!(record.labels, ["here", "and here"]);
+        assert_eq!(diag.file_name(), Some("slug.toml"));
     }
 
     #[test]

@@ -391,19 +391,22 @@ mod tests {
         let locator = TomlLocator::new(std::path::Path::new("slug.toml"), text);
         let path = ["apps", "shop", "config", "DATABASE_URL"];
         let err = expand_at(&locator, &path, "postgres://u:${DB_PASSWORD}@db", &env()).unwrap_err();
-        let record = err.record();
         assert_eq!(
-            record.message,
+            err.message(),
             "`apps.shop.config.DATABASE_URL` takes ${DB_PASSWORD} from the environment, and \
              DB_PASSWORD is not set"
         );
-        assert_eq!(record.line, Some(2));
         assert_eq!(
-            record.column,
-            Some(30),
+            err.line_column(),
+            Some((2, 30)),
             "the reference itself is underlined"
         );
-        assert_eq!(record.labels, ["DB_PASSWORD is not set"]);
+        let labels: Vec<String> = miette::Diagnostic::labels(&*err)
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l.label().map(str::to_owned))
+            .collect();
+        assert_eq!(labels, ["DB_PASSWORD is not set"]);
         let bad = check_at(&locator, &path, "${").unwrap_err();
         assert_eq!(bad.code_name(), "slugplan::manifest::interpolation");
     }

@@ -27,9 +27,7 @@ mod types;
 mod validate;
 
 pub use app_path::{AppPath, AppPathError};
-pub use diagnostic::{
-    DiagnosticRecord, MAX_QUOTED_LINE, MAX_SHOWN_VALUE, QuotedText, SourceDiagnostic, shown,
-};
+pub use diagnostic::{MAX_QUOTED_LINE, MAX_SHOWN_VALUE, QuotedText, SourceDiagnostic, shown};
 pub use project_path::{ProjectPathError, ReadError};
 pub use spans::{Part, TomlLocator};
 pub use types::*;

@@ -17,10 +17,14 @@ use super::names::{
     SHA256_PATTERN, WORKSPACE_PATTERN,
 };
 
+/// The JSON Schema's `$id`: what a manifest's `#:schema` line names for editors (taplo) and
+/// what `slugplan schema` prints.
+pub const SCHEMA_URL: &str = "https://slugplan.dev/slug.schema.json";
+
 /// A whole `slug.toml`: runtimes to fetch, slugs to build, apps and what each runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "slug.toml", extend("$id" = "https://slugplan.dev/slug.schema.json"))]
+#[schemars(title = "slug.toml", extend("$id" = SCHEMA_URL))]
 pub struct Manifest {
     /// Where the apps live: the embedded local platform (default) or the Heroku API.
     #[serde(default)]

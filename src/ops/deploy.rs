@@ -489,8 +489,8 @@ impl Deploy<'_> {
             Err(ApplyError::Interrupted {
                 finished, not_run, ..
             }) => format!(
-                "interrupted: {} step(s) finished, {} not run",
-                finished.len(),
+                "interrupted: {} finished, {} not run",
+                crate::human::count(finished.len(), "step", "steps"),
                 not_run.len()
             ),
             Err(err) => format!("failed: {err}"),

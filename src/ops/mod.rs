@@ -12,9 +12,13 @@
 //! - [`promote`]: `slugplan promote`, checked then promoted, nothing built or uploaded.
 //! - [`releases`]: an app's release history with checksums, and rollback.
 //! - [`destroy`]: delete an app the manifest no longer declares.
+//! - [`cache`]: what each cache entry is, from the cache's own records (`cache ls`).
+//! - [`init`]: a first, commented slug.toml for a project, from what its directory holds.
 
+pub mod cache;
 pub mod deploy;
 pub mod destroy;
+pub mod init;
 pub mod prepare;
 pub mod promote;
 pub mod releases;

@@ -140,6 +140,34 @@ pub struct TargetReport {
     pub error: Option<String>,
 }
 
+impl TargetReport {
+    /// A target that already runs the source's slug.
+    fn unchanged(view: &TargetView) -> Self {
+        TargetReport {
+            app: view.app.clone(),
+            status: "unchanged",
+            version: view.version,
+            checksum: view.checksum.clone(),
+            via: view.via,
+            error: None,
+        }
+    }
+}
+
+impl Preview {
+    /// The report of a promotion with nothing to do (every target runs the source's slug
+    /// already), in the shape of any promotion's report.
+    pub fn unchanged(&self) -> Report {
+        Report {
+            source: self.source.clone(),
+            targets: self.targets.iter().map(TargetReport::unchanged).collect(),
+            promoted: 0,
+            unchanged: self.targets.len(),
+            failed: 0,
+        }
+    }
+}
+
 /// What a promotion did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -296,7 +324,10 @@ pub async fn run(
     let result = promote(platform, state, platform_id, preview, timeout).await;
     let outcome = match &result {
         Ok(report) if report.failed == 0 => "succeeded".to_owned(),
-        Ok(report) => format!("failed: {} target(s) failed", report.failed),
+        Ok(report) => format!(
+            "failed: {} failed",
+            crate::human::count(report.failed, "target", "targets")
+        ),
         Err(err) => format!("failed: {err}"),
     };
     if let Ok(report) = &result {
@@ -356,14 +387,7 @@ async fn promote(
     let mut targets = Vec::new();
     for (view, target) in preview.targets.iter().zip(&preview.read_targets) {
         let report = match outcomes.remove(target.name.as_str()) {
-            None => TargetReport {
-                app: view.app.clone(),
-                status: "unchanged",
-                version: view.version,
-                checksum: view.checksum.clone(),
-                via: view.via,
-                error: None,
-            },
+            None => TargetReport::unchanged(view),
             Some(Ok(release)) => TargetReport {
                 app: view.app.clone(),
                 status: "promoted",

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use super::diff::{DiffError, DiffInput, SlugFacts};
 use super::observe::ObservedApp;
 use super::{Action, Behind, RolledBack};
-use crate::checksum::{Checksum, short};
+use crate::checksum::Checksum;
 use crate::graph::StepKind;
 use crate::state::RecordedRollback;
 
@@ -220,8 +220,7 @@ fn why_change(
         let running = slug
             .checksum
             .as_deref()
-            .map_or("a slug without checksum".into(), short);
-        let desired = short(desired);
+            .unwrap_or("a slug without checksum");
         return Some(match (rollback, source_now) {
             (None, None) => format!("runs {running} (v{}), declared {desired}", release.version),
             (None, Some(from)) => format!(

@@ -333,7 +333,7 @@ fn a_manual_promotion_is_reported_behind_and_never_planned() {
     assert_eq!(prod.action, Action::NoOp);
     assert_eq!(
         prod.reason,
-        "runs SHA256:111111111111… (v3), declared SHA256:222222222222…; promote = \"manual\": \
+        "runs SHA256:1111111111111111111111111111111111111111111111111111111111111111 (v3), declared SHA256:2222222222222222222222222222222222222222222222222222222222222222; promote = \"manual\": \
          `slugplan promote web-staging` promotes it"
     );
     assert_eq!(
@@ -380,7 +380,7 @@ fn naming_a_manual_promotion_with_target_promotes_what_the_source_runs_now() {
     );
     assert_eq!(
         prod.reason,
-        "runs SHA256:222222222222… (v3), web-staging runs SHA256:111111111111… (v3); \
+        "runs SHA256:2222222222222222222222222222222222222222222222222222222222222222 (v3), web-staging runs SHA256:1111111111111111111111111111111111111111111111111111111111111111 (v3); \
          promoted from web-staging"
     );
     assert_eq!(prod.after.as_deref(), Some(C1));
@@ -443,8 +443,8 @@ fn a_rollback_slugplan_made_is_an_older_release_than_declared_not_drift() {
     assert_eq!(prod.action, Action::Promote, "the next apply re-promotes");
     assert_eq!(
         prod.reason,
-        "runs SHA256:111111111111… (v3, a rollback to v1), an older release than declared \
-         SHA256:222222222222…; promoted from web-staging"
+        "runs SHA256:1111111111111111111111111111111111111111111111111111111111111111 (v3, a rollback to v1), an older release than declared \
+         SHA256:2222222222222222222222222222222222222222222222222222222222222222; promoted from web-staging"
     );
 }
 

@@ -10,13 +10,14 @@
 //! - [`diff`] is a pure function from desired + observed to a [`Plan`]; `decide` holds its
 //!   per-app rules (release, promote or leave, promotion gates, rollbacks); [`config`] and
 //!   [`formation`] decide the config and formation steps.
-//! - [`render`] prints it in Terraform's vocabulary.
+//! - [`render`] prints it in Terraform's vocabulary; [`markdown`] as a pull request comment.
 //! - [`saved`] writes and checks saved plans.
 
 pub mod config;
 mod decide;
 pub mod diff;
 pub mod formation;
+pub mod markdown;
 pub mod observe;
 pub mod promotion;
 pub mod render;

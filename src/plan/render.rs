@@ -10,6 +10,7 @@ use std::fmt::Write;
 use owo_colors::OwoColorize;
 
 use crate::checksum::short;
+use crate::checksum::shorten_all;
 use crate::graph::StepKind;
 use crate::plan::config::{ConfigChange, KeyChange};
 use crate::plan::formation::FormationChange;
@@ -17,7 +18,7 @@ use crate::plan::promotion::PromotionDetail;
 use crate::plan::{Action, Plan, PlannedStep, Summary};
 use crate::sensitive::MASK;
 
-fn symbol(action: Action) -> &'static str {
+pub(crate) fn symbol(action: Action) -> &'static str {
     match action {
         Action::NoOp => " ",
         Action::Fetch => "↓",
@@ -32,7 +33,7 @@ fn symbol(action: Action) -> &'static str {
     }
 }
 
-fn meaning(action: Action) -> &'static str {
+pub(crate) fn meaning(action: Action) -> &'static str {
     match action {
         Action::NoOp => "no change",
         Action::Couple => "couple to a pipeline",
@@ -41,7 +42,7 @@ fn meaning(action: Action) -> &'static str {
     }
 }
 
-fn verb_phrase(action: Action) -> &'static str {
+pub(crate) fn verb_phrase(action: Action) -> &'static str {
     match action {
         Action::NoOp => "is unchanged",
         Action::Fetch => "will be fetched",
@@ -58,50 +59,11 @@ fn verb_phrase(action: Action) -> &'static str {
 
 /// Renders `plan` for a terminal (`color` adds ANSI colour to the symbols).
 pub fn render(plan: &Plan, color: bool) -> String {
-    let mut out = String::new();
-    if !plan.drift.is_empty() {
-        out.push_str("Drift: releases made outside slugplan\n");
-        for drift in &plan.drift {
-            let checksum = drift
-                .checksum
-                .as_deref()
-                .map_or("no checksum".into(), short);
-            let fix = if drift.corrected {
-                "this plan replaces it"
-            } else {
-                "it already runs the declared slug"
-            };
-            let made = if drift.by_slugplan {
-                "made by slugplan"
-            } else {
-                "made outside slugplan"
-            };
-            let _ = writeln!(
-                out,
-                "  ! {} runs v{} ({checksum}), {made}: \"{}\"; {fix}",
-                drift.app, drift.version, drift.description
-            );
-            if let Some(newer) = &drift.newer_than_source {
-                let _ = writeln!(
-                    out,
-                    "    v{} is {newer}: promoting downgrades it; apply needs --allow-downgrade",
-                    drift.version
-                );
-            }
-        }
-        out.push('\n');
-    }
-    out.push_str(&config_drift_lines(plan));
-    out.push_str(&findings(plan));
+    let mut out = found(plan);
     let changes: Vec<&PlannedStep> = plan.changes().collect();
     if changes.is_empty() {
-        out.push_str(if !plan.behind.is_empty() {
-            "No changes to apply. Promotions wait for `slugplan promote` (above).\n"
-        } else if plan.targeting.is_some() {
-            "No changes to the targeted steps.\n"
-        } else {
-            "No changes. Every app runs its declared slug.\n"
-        });
+        out.push_str(&headline(plan));
+        out.push('\n');
         return out;
     }
     let used: BTreeSet<Action> = changes.iter().map(|s| s.action).collect();
@@ -113,45 +75,113 @@ pub fn render(plan: &Plan, color: bool) -> String {
     for step in &changes {
         let _ = writeln!(out, "  # {} {}", step.address, verb_phrase(step.action));
         let _ = writeln!(out, "  {} {}", paint(step.action, color), step.address);
-        let _ = writeln!(out, "      reason:   {}", step.reason);
-        match (&step.before, &step.after) {
-            (Some(before), Some(after)) if before != after => {
-                let _ = writeln!(out, "      checksum: {} → {}", short(before), short(after));
-            }
-            (None, Some(after)) => {
-                let _ = writeln!(out, "      checksum: {}", short(after));
-            }
-            (_, None)
-                if !matches!(
-                    step.action,
-                    Action::Fetch
-                        | Action::Create
-                        | Action::Couple
-                        | Action::Config
-                        | Action::Scale
-                ) =>
-            {
-                let _ = writeln!(out, "      checksum: (known after build)");
-            }
-            _ => {}
-        }
-        if let Some(promotion) = &step.promotion {
-            out.push_str(&promotion_lines(promotion));
-        }
-        if let Some(slug_id) = &step.slug_id {
-            let _ = writeln!(out, "      slug:     {slug_id} (already on the platform)");
-        }
-        for change in &step.config {
-            let _ = writeln!(out, "      {}", config_line(&step.address.0, change));
-        }
-        if let Some(formation) = &step.formation {
-            out.push_str(&formation_lines(formation));
-        }
+        out.push_str(&details(step));
         out.push('\n');
     }
-    out.push_str(&summary_line(&plan.summary));
+    out.push_str(&headline(plan));
     out.push('\n');
     out
+}
+
+/// What the plan found before its steps, each section ending with a blank line: drift (of
+/// releases, then of config vars), then apps rolled back, promotions waiting and apps no
+/// longer declared (empty when none).
+pub(crate) fn found(plan: &Plan) -> String {
+    let mut out = drift(plan);
+    out.push_str(&config_drift_lines(plan));
+    out.push_str(&findings(plan));
+    out
+}
+
+/// The drift section: releases made outside slugplan (or newer than a promotion's source).
+fn drift(plan: &Plan) -> String {
+    let mut out = String::new();
+    if plan.drift.is_empty() {
+        return out;
+    }
+    out.push_str("Drift: releases made outside slugplan\n");
+    for drift in &plan.drift {
+        let checksum = drift
+            .checksum
+            .as_deref()
+            .map_or("no checksum".into(), short);
+        let fix = if drift.corrected {
+            "this plan replaces it"
+        } else {
+            "it already runs the declared slug"
+        };
+        let made = if drift.by_slugplan {
+            "made by slugplan"
+        } else {
+            "made outside slugplan"
+        };
+        let _ = writeln!(
+            out,
+            "  ! {} runs v{} ({checksum}), {made}: \"{}\"; {fix}",
+            drift.app, drift.version, drift.description
+        );
+        if let Some(newer) = &drift.newer_than_source {
+            let _ = writeln!(
+                out,
+                "    v{} is {newer}: promoting downgrades it; apply needs --allow-downgrade",
+                drift.version
+            );
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// A step's details, one indented line each: why, the checksums, the promotion's sides, the
+/// slug reused, a config step's keys (sensitive values masked: the plan holds only their
+/// keyed hashes), a formation's change. Checksums are shortened, in the reason too.
+pub(crate) fn details(step: &PlannedStep) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "      reason:   {}", shorten_all(&step.reason));
+    match (&step.before, &step.after) {
+        (Some(before), Some(after)) if before != after => {
+            let _ = writeln!(out, "      checksum: {} → {}", short(before), short(after));
+        }
+        (None, Some(after)) => {
+            let _ = writeln!(out, "      checksum: {}", short(after));
+        }
+        (_, None)
+            if !matches!(
+                step.action,
+                Action::Fetch | Action::Create | Action::Couple | Action::Config | Action::Scale
+            ) =>
+        {
+            let _ = writeln!(out, "      checksum: (known after build)");
+        }
+        _ => {}
+    }
+    if let Some(promotion) = &step.promotion {
+        out.push_str(&promotion_lines(promotion));
+    }
+    if let Some(slug_id) = &step.slug_id {
+        let _ = writeln!(out, "      slug:     {slug_id} (already on the platform)");
+    }
+    for change in &step.config {
+        let _ = writeln!(out, "      {}", config_line(&step.address.0, change));
+    }
+    if let Some(formation) = &step.formation {
+        out.push_str(&formation_lines(formation));
+    }
+    out
+}
+
+/// The plan in one line, as its rendering ends: `Plan: 1 to build, …`, or the sentence of a
+/// plan without changes. What `plan -q` prints.
+pub fn headline(plan: &Plan) -> String {
+    if plan.changes().next().is_some() {
+        summary_line(&plan.summary)
+    } else if !plan.behind.is_empty() {
+        "No changes to apply. Promotions wait for `slugplan promote` (above).".to_owned()
+    } else if plan.targeting.is_some() {
+        "No changes to the targeted steps.".to_owned()
+    } else {
+        "No changes. Every app runs its declared slug.".to_owned()
+    }
 }
 
 /// What the plan found besides its steps: apps rolled back, promotions waiting, apps no longer

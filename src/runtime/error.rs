@@ -91,7 +91,10 @@ pub enum RuntimeError {
         span: Option<SourceSpan>,
     },
     /// The download failed (after retrying what can be retried).
-    #[error("runtime `{name}`: downloading {url} failed after {attempts} attempt(s)")]
+    #[error(
+        "runtime `{name}`: downloading {url} failed after {}",
+        crate::human::count(*attempts as usize, "attempt", "attempts")
+    )]
     #[diagnostic(help("check the URL and the network; SLUGPLAN_FETCH_RETRIES sets the retries"))]
     Download {
         /// The runtime's name.

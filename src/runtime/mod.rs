@@ -52,7 +52,7 @@ pub struct RuntimeTree {
 }
 
 /// What [`fetch`] made available.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FetchedArchive {
     /// The runtime's name.
     pub name: String,
@@ -363,7 +363,18 @@ async fn fetch_pinned(
         name: name.to_owned(),
         source,
     })?;
+    record_origin(fetcher.cache, sha, name, url);
     Ok(download.bytes)
+}
+
+/// Records that the archive `sha` is runtime `name` from `url`, for `slugplan cache ls`.
+fn record_origin(cache: &Cache, sha: &str, name: &str, url: &str) {
+    let about = crate::cache::about::About {
+        name: name.to_owned(),
+        url: Some(redact_url(url)),
+        stack: None,
+    };
+    crate::cache::about::record(cache, crate::cache::Bucket::RuntimeArchives, sha, &about);
 }
 
 /// Takes the exclusive lock `<archive>.lock` (for runtime `name`), waiting for another process
@@ -413,6 +424,7 @@ pub async fn hash_url(
         name: name.to_owned(),
         source,
     })?;
+    record_origin(cache, &download.sha256, name, url);
     reporter.on_finish(name, download.bytes);
     Ok(download.sha256)
 }

@@ -122,7 +122,7 @@ fn unreadable_file_is_refused() {
 
     ----- stderr -----
          Fetched rt (cached)
-         Packing web (3.7 MB of tar)
+         Packing web (3.74 MB of tar)
       × slug `web` could not be packed
       ├─▶ cannot read ./src/lib.js
       ╰─▶ Permission denied (os error 13)
@@ -159,8 +159,8 @@ fn build_prints_name_checksum_size_and_path() {
 
     ----- stderr -----
          Fetched rt (cached)
-         Packing web (3.7 MB of tar)
-           Built web (1.0 MB) in [DURATION]
+         Packing web (3.74 MB of tar)
+           Built web (969.24 kB) in [DURATION]
     ");
     let stdout = stdout(&out);
     let fields: Vec<&str> = stdout.trim_end().split('\t').collect();

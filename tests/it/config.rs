@@ -381,7 +381,7 @@ fn a_process_type_the_slug_lacks_or_an_unknown_size_is_refused_at_validate() {
 
       × slug.toml has 2 problems
 
-    Error: slugplan::manifest::unknown_process_type
+    slugplan::manifest::unknown_process_type
 
       × app `shop` scales process type `clock`, which slug `web` does not have
         ╭─[slug.toml:9:1]
@@ -393,7 +393,7 @@ fn a_process_type_the_slug_lacks_or_an_unknown_size_is_refused_at_validate() {
         ╰────
       help: slug `web` has: web, worker
 
-    Error: slugplan::manifest::dyno_size
+    slugplan::manifest::dyno_size
 
       × app `shop`: `standard-3x` is not a dyno size of Heroku's Cedar generation, the one that runs slugs
         ╭─[slug.toml:10:30]

@@ -8,7 +8,7 @@ mod output;
 
 use std::process::Command;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::common::project::Project;
 use crate::common::{run_ok, slugplan_snapshot, stderr, stdout};
@@ -154,8 +154,8 @@ fn first_apply_deploys_everything_and_the_second_changes_nothing() {
     Apply complete! 4 created, 2 built, 2 uploaded, 4 released, 0 unchanged.
 
     ----- stderr -----
-         Packing web (0.0 MB of tar)
-         Packing worker (0.0 MB of tar)
+         Packing web (2.56 kB of tar)
+         Packing worker (2.56 kB of tar)
         Creating app.shop-prod-eu
             Done app.shop-prod-eu: created [UUID] on heroku-24
         Creating app.shop-prod-us
@@ -165,7 +165,7 @@ fn first_apply_deploys_everything_and_the_second_changes_nothing() {
         Creating app.shop-worker
             Done app.shop-worker: created [UUID] on heroku-24
        Uploading upload.web→shop-staging
-            Done upload.web→shop-staging: slug [UUID] (175 bytes) through shop-staging
+            Done upload.web→shop-staging: slug [UUID] (175 B) through shop-staging
        Releasing release.shop-staging
             Done release.shop-staging: v1 runs slug [UUID]
        Promoting promote.shop-prod-eu
@@ -173,7 +173,7 @@ fn first_apply_deploys_everything_and_the_second_changes_nothing() {
             Done promote.shop-prod-eu: v1 runs slug [UUID] (release of the slug id of shop-staging v1)
             Done promote.shop-prod-us: v1 runs slug [UUID] (release of the slug id of shop-staging v1)
        Uploading upload.worker→shop-worker
-            Done upload.worker→shop-worker: slug [UUID] (179 bytes) through shop-worker
+            Done upload.worker→shop-worker: slug [UUID] (179 B) through shop-worker
        Releasing release.shop-worker
             Done release.shop-worker: v1 runs slug [UUID]
     ");
@@ -287,7 +287,7 @@ fn changing_one_file_rebuilds_only_its_slug_and_releases_only_its_apps() {
     Plan: 1 to build, 1 to upload, 3 to release.
 
     ----- stderr -----
-         Packing web (0.0 MB of tar)
+         Packing web (2.56 kB of tar)
     ");
 
     p.ctx
@@ -336,9 +336,9 @@ fn changing_one_file_rebuilds_only_its_slug_and_releases_only_its_apps() {
     Apply complete! 1 built, 1 uploaded, 3 released, 1 unchanged.
 
     ----- stderr -----
-         Packing web (0.0 MB of tar)
+         Packing web (2.56 kB of tar)
        Uploading upload.web→shop-staging
-            Done upload.web→shop-staging: slug [UUID] (182 bytes) through shop-staging
+            Done upload.web→shop-staging: slug [UUID] (182 B) through shop-staging
        Releasing release.shop-staging
             Done release.shop-staging: v2 runs slug [UUID]
        Promoting promote.shop-prod-eu
@@ -429,7 +429,7 @@ fn a_target_applies_one_app_and_what_it_needs() {
     Apply complete! 1 created, 1 built, 1 uploaded, 1 released, 0 unchanged.
 
     ----- stderr -----
-         Packing worker (0.0 MB of tar)
+         Packing worker (2.56 kB of tar)
     warning: targeting is in effect: this plan may not be everything slug.toml asks for
       named:       release.shop-worker
       also needed: app.shop-worker (create)
@@ -438,7 +438,7 @@ fn a_target_applies_one_app_and_what_it_needs() {
         Creating app.shop-worker
             Done app.shop-worker: created [UUID] on heroku-24
        Uploading upload.worker→shop-worker
-            Done upload.worker→shop-worker: slug [UUID] (179 bytes) through shop-worker
+            Done upload.worker→shop-worker: slug [UUID] (179 B) through shop-worker
        Releasing release.shop-worker
             Done release.shop-worker: v1 runs slug [UUID]
     ");
@@ -498,7 +498,7 @@ fn a_target_applies_one_app_and_what_it_needs() {
     Plan: 3 to create, 1 to build, 1 to upload, 3 to release.
 
     ----- stderr -----
-         Packing web (0.0 MB of tar)
+         Packing web (2.56 kB of tar)
     ");
 }
 
@@ -511,7 +511,7 @@ fn apply_refuses_to_prompt_without_a_terminal() {
     let plan = local().ok(&["plan", "--target", "shop-worker"], 0);
     assert_eq!(stdout(&out), plan);
     insta::assert_snapshot!(p.ctx.redact(&stderr(&out)), @"
-         Packing worker (0.0 MB of tar)
+         Packing worker (2.56 kB of tar)
     warning: targeting is in effect: this plan may not be everything slug.toml asks for
       named:       release.shop-worker
       also needed: app.shop-worker (create)
@@ -520,11 +520,8 @@ fn apply_refuses_to_prompt_without_a_terminal() {
       × refusing to prompt for confirmation: stdin is not a terminal
       help: pass --yes (or --auto-approve) to apply without a prompt, or apply a saved plan
     ");
-    assert_eq!(
-        p.ok(&["history", "--json"], 0).trim(),
-        "[]",
-        "nothing was applied"
-    );
+    let history: Value = serde_json::from_str(&p.ok(&["history", "--json"], 0)).unwrap();
+    assert_eq!(history["entries"], json!([]), "nothing was applied");
 }
 
 #[test]
@@ -532,7 +529,8 @@ fn history_records_every_step_of_every_apply() {
     let p = local();
     p.ok(&["apply", "--yes"], 0);
     let history: Value = serde_json::from_str(&p.ok(&["history", "--json"], 0)).unwrap();
-    let entries = history.as_array().unwrap();
+    assert_eq!(history["format_version"], 1);
+    let entries = history["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0]["outcome"], "succeeded");
     let events = entries[0]["events"].as_array().unwrap();

@@ -89,7 +89,7 @@ fn an_app_removed_from_the_manifest_is_listed_left_running_and_destroyed_on_requ
         "{}",
         stderr(&releases)
     );
-    let log = p.json(&["history", "--limit", "1", "--json"], 0);
+    let log = p.json(&["history", "--limit", "1", "--json"], 0)["entries"].clone();
     assert_eq!(
         log[0]["command"],
         "slugplan destroy web-old --confirm web-old"

@@ -321,7 +321,7 @@ fn touching_or_copying_the_sources_causes_no_rebuild() {
 
     ----- stderr -----
          Fetched rt (cached)
-         Packing web (3.7 MB of tar)
+         Packing web (3.74 MB of tar)
     "#);
 }
 
@@ -356,6 +356,10 @@ fn cache_ls_lists_buckets_entries_sizes_and_ages() {
         format!("{}.tgz", built.archive.checksum.hex())
     );
     assert_eq!(slug["size"], built.archive.size);
+    // Beside its hash, what it is.
+    assert_eq!(slug["about"]["kind"], "slug");
+    assert_eq!(slug["about"]["name"], "web");
+    assert_eq!(slug["about"]["stack"], "heroku-24");
     let age_secs = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
@@ -388,6 +392,13 @@ fn cache_ls_lists_buckets_entries_sizes_and_ages() {
     let out = run_ok(ctx.command().args(["cache", "ls"]));
     let text = stdout(&out);
     assert!(text.contains("chunks-v1 (3 entries"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{}.tgz  slug web for heroku-24",
+            built.archive.checksum.hex()
+        )),
+        "{text}"
+    );
     assert!(text.contains("3d ago"), "{text}");
 }
 
@@ -432,22 +443,23 @@ fn prune_removes_old_entries_then_least_recently_used_until_it_fits() {
     slugplan_snapshot!(listing, ctx.slugplan(&["cache", "ls"]), @"
     exit code: 0
     ----- stdout -----
-    [CACHE] (5.0 MiB)
+    [CACHE] (5.24 MB)
 
-    runtime-trees-v1 (1 entries, 10 B)
-           10 B    10d ago  abc-s1-x1
+    runtime-trees-v1 (1 entry, 10 B)
+           10 B    10d ago  abc-s1-x1  runtime tree
 
-    slugs-v1 (6 entries, 5.0 MiB)
-            1 B     [SECONDS] ago  .tmp-prune-dead
-        1.0 MiB    23h ago  1.tgz
-        1.0 MiB     1d ago  2.tgz
-        1.0 MiB     2d ago  3.tgz
-        1.0 MiB     3d ago  4.tgz
-        1.0 MiB     4d ago  5.tgz
+    slugs-v1 (6 entries, 5.24 MB)
+            1 B     [SECONDS] ago  .tmp-prune-dead  temp file
+        1.05 MB    23h ago  1.tgz  slug
+        1.05 MB     1d ago  2.tgz  slug
+        1.05 MB     2d ago  3.tgz  slug
+        1.05 MB     3d ago  4.tgz  slug
+        1.05 MB     4d ago  5.tgz  slug
 
     ----- stderr -----
     ");
-    let pruned = prune(&["--older-than", "4d"]);
+    // Fractions of a day, as sizes take fractions of a unit.
+    let pruned = prune(&["--older-than", "4.5d"]);
     assert_eq!(
         names(&pruned["removed"]),
         ["abc-s1-x1", "5.tgz", ".tmp-prune-dead"]
@@ -462,7 +474,7 @@ fn prune_removes_old_entries_then_least_recently_used_until_it_fits() {
     slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["cache", "prune", "--max-size", "0"]), @"
     exit code: 0
     ----- stdout -----
-    Removed 2 entries, freed 2.0 MiB; the cache now takes 0 B.
+    Removed 2 entries, freed 2.10 MB; the cache now takes 0 B.
 
     ----- stderr -----
     ");

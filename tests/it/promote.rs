@@ -327,7 +327,7 @@ fn couplings_that_are_missing_or_differ_are_planned_and_fixed() {
     Plan: 2 to create, 4 to couple, 1 to build, 1 to upload, 4 to release.
 
     ----- stderr -----
-         Packing web (0.0 MB of tar)
+         Packing web (2.56 kB of tar)
     ");
 
     let before = p.requests().len();
@@ -380,15 +380,17 @@ fn a_failed_target_is_reported_by_name_while_the_others_succeed() {
         "{detail}"
     );
     assert!(
-        doc["error"].as_str().unwrap().contains(address.as_str()),
+        doc["error"]["related"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains(address.as_str()),
         "{doc:#}"
     );
     insta::assert_snapshot!(p.ctx.redact(&stderr(&out)), @"
-      × 1 step(s) failed: promote.web-prod-eu
-      help: fix the cause and run `slugplan apply` again: finished steps are not redone
+    × 1 step failed: promote.web-prod-eu
+    help: fix the cause and run `slugplan apply` again: finished steps are not redone
 
-    Error:
-      × promote.web-prod-eu: promotion to web-prod-eu failed: the release on the target app failed
+    × promote.web-prod-eu: promotion to web-prod-eu failed: the release on the target app failed
     ");
     let staging = running(&p, "web-staging");
     for target in TARGETS.iter().filter(|t| **t != name) {
@@ -433,13 +435,12 @@ fn promote_releases_the_sources_slug_to_the_manifests_targets_and_reports_json()
         (again["promoted"].as_u64(), again["unchanged"].as_u64()),
         (Some(0), Some(3))
     );
-    assert!(
-        again["targets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|t| t["action"] == "no-op")
-    );
+    // The same fields for a target left as it is as for one promoted.
+    for target in again["targets"].as_array().unwrap() {
+        assert_eq!(target["status"], "unchanged", "{target}");
+        assert_eq!(target["checksum"], staging.as_str(), "{target}");
+        assert!(target.get("error").is_some(), "{target}");
+    }
     // The source itself, named by another app's promotion, is refused by app id.
     slugplan_snapshot!(p.filters(), p.command(&["promote", "web-staging", "--to", "web-staging", "--yes"]), @"
     exit code: 1
@@ -449,7 +450,6 @@ fn promote_releases_the_sources_slug_to_the_manifests_targets_and_reports_json()
       × promotion refused for web-staging
       help: nothing was released; fix the targets named below and plan again
 
-    Error:
       × web-staging is the source app web-staging itself (same app id [UUID])
       help: name a different target app
     ");

@@ -129,7 +129,7 @@ impl ApplyReporter for ApplyProgress {
         let bar = multi.add(ProgressBar::new(size));
         bar.set_style(
             ProgressStyle::with_template(
-                "  {msg} [{bar:30.cyan/blue}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                "  {msg} [{bar:30.cyan/blue}] {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} eta {eta}",
             )
             .expect("valid template")
             .progress_chars("=> "),

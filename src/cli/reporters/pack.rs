@@ -29,7 +29,7 @@ impl PackProgress {
             bar: self.printer.progress_bars().then(|| {
                 ProgressBar::new(0).with_style(
                     ProgressStyle::with_template(
-                        "{msg:>12.green.bold} [{bar:30.cyan/blue}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                        "{msg:>12.green.bold} [{bar:30.cyan/blue}] {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} eta {eta}",
                     )
                     .expect("valid template")
                     .progress_chars("=> "),
@@ -62,7 +62,7 @@ impl PackReporter for SlugBar {
             }
             None => self.printer.status(
                 "Packing",
-                format_args!("{} ({:.1} MB of tar)", self.slug, total as f64 / 1e6),
+                format_args!("{} ({} of tar)", self.slug, crate::human::size(total)),
             ),
         }
     }

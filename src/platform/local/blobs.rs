@@ -28,6 +28,11 @@ pub(crate) struct Ingested {
 }
 
 impl BlobStore {
+    /// The directory the archives are stored under.
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        &self.root
+    }
+
     /// The blob store under `root` (created on demand).
     pub(crate) fn new(root: PathBuf) -> Self {
         BlobStore { root }

@@ -149,8 +149,9 @@ impl LocalPlatform {
         stack: &str,
         generation: Generation,
     ) -> Result<App> {
+        let what = format!("create app {name} on {stack}");
         let (name, stack) = (name.to_owned(), stack.to_owned());
-        self.blocking(move |s| s.create_app(&name, &stack, generation))
+        self.op(what, move |s| s.create_app(&name, &stack, generation))
             .await
             .map(App::from)
     }
@@ -160,7 +161,29 @@ impl LocalPlatform {
     /// [`AppDeletion`].
     pub async fn delete_app(&self, app: &str) -> Result<AppDeletion> {
         let app = app.to_owned();
-        self.blocking(move |s| s.delete_app(&app)).await
+        self.op(format!("delete app {app}"), move |s| s.delete_app(&app))
+            .await
+    }
+
+    /// Runs the store call `what` on the blocking pool, and traces it (`-v`): what it was, how
+    /// long it took, and how it ended, as the Heroku client traces each request.
+    async fn op<T: Send + 'static>(
+        &self,
+        what: String,
+        f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let started = std::time::Instant::now();
+        let result = self.blocking(f).await;
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        match &result {
+            Ok(_) => {
+                tracing::debug!(dir = %self.dir.display(), "local platform: {what} ({elapsed_ms:.1} ms)")
+            }
+            Err(err) => {
+                tracing::debug!(dir = %self.dir.display(), "local platform: {what} failed: {err} ({elapsed_ms:.1} ms)")
+            }
+        }
+        result
     }
 
     /// Runs a store call on the blocking pool: SQLite may wait on another process's lock.
@@ -213,7 +236,12 @@ impl LocalPlatform {
         let (sha, size) = (ingested.sha256.clone(), ingested.size);
         self.store.blobs.commit(ingested)?;
         let id = slug_id.to_owned();
-        self.blocking(move |s| s.record_upload(&id, &sha, size))
+        let what = format!(
+            "store the archive of slug {id} ({}, SHA256:{sha}) in {}",
+            crate::human::size(size),
+            self.store.blobs.dir().display()
+        );
+        self.op(what, move |s| s.record_upload(&id, &sha, size))
             .await
     }
 }
@@ -226,7 +254,9 @@ impl Platform for LocalPlatform {
 
     async fn app(&self, app: &str) -> Result<App> {
         let app = app.to_owned();
-        self.blocking(move |s| s.app(&app)).await.map(App::from)
+        self.op(format!("app {app}"), move |s| s.app(&app))
+            .await
+            .map(App::from)
     }
 
     async fn create_app(&self, name: &str, stack: &str) -> Result<App> {
@@ -245,26 +275,36 @@ impl Platform for LocalPlatform {
 
     async fn releases(&self, app: &str, max: usize) -> Result<Vec<Release>> {
         let app = app.to_owned();
-        let records = self.blocking(move |s| s.releases(&app, Some(max))).await?;
+        let records = self
+            .op(format!("releases {app}"), move |s| {
+                s.releases(&app, Some(max))
+            })
+            .await?;
         Ok(records.into_iter().map(Release::from).collect())
     }
 
     async fn current_release(&self, app: &str) -> Result<Option<Release>> {
         let app = app.to_owned();
-        let record = self.blocking(move |s| s.current_release(&app)).await?;
+        let record = self
+            .op(format!("current release {app}"), move |s| {
+                s.current_release(&app)
+            })
+            .await?;
         Ok(record.map(Release::from))
     }
 
     async fn release(&self, app: &str, release: &str) -> Result<Release> {
         let (app, release) = (app.to_owned(), release.to_owned());
-        self.blocking(move |s| s.release(&app, &release))
-            .await
-            .map(Release::from)
+        self.op(format!("release {release} of {app}"), move |s| {
+            s.release(&app, &release)
+        })
+        .await
+        .map(Release::from)
     }
 
     async fn slug(&self, app: &str, slug_id: &str) -> Result<Slug> {
         let (app, slug_id) = (app.to_owned(), slug_id.to_owned());
-        self.blocking(move |s| {
+        self.op(format!("slug {slug_id} of {app}"), move |s| {
             // Resolving the app keeps "unknown app" an error, as on the API's nested path.
             s.app(&app)?;
             s.slug(&slug_id)
@@ -283,7 +323,11 @@ impl Platform for LocalPlatform {
             commit_description: new.commit_description.clone(),
             buildpack_provided_description: None,
         };
-        let record = self.blocking(move |s| s.create_slug(&app, &params)).await?;
+        let record = self
+            .op(format!("create a slug on {app}"), move |s| {
+                s.create_slug(&app, &params)
+            })
+            .await?;
         let blob = BlobTarget {
             method: "put".to_owned(),
             url: format!("{LOCAL_BLOB_PREFIX}{}", record.id),
@@ -324,16 +368,20 @@ impl Platform for LocalPlatform {
     async fn create_release(&self, app: &str, slug_id: &str, description: &str) -> Result<Release> {
         let (app, slug_id, description) =
             (app.to_owned(), slug_id.to_owned(), description.to_owned());
-        self.blocking(move |s| s.create_release(&app, &slug_id, &description))
-            .await
-            .map(Release::from)
+        self.op(format!("release slug {slug_id} to {app}"), move |s| {
+            s.create_release(&app, &slug_id, &description)
+        })
+        .await
+        .map(Release::from)
     }
 
     async fn rollback(&self, app: &str, release_id: &str) -> Result<Release> {
         let (app, release) = (app.to_owned(), release_id.to_owned());
-        self.blocking(move |s| s.rollback(&app, &release))
-            .await
-            .map(Release::from)
+        self.op(format!("roll {app} back to release {release}"), move |s| {
+            s.rollback(&app, &release)
+        })
+        .await
+        .map(Release::from)
     }
 
     async fn config_vars(&self, app: &str) -> Result<BTreeMap<String, String>> {
@@ -371,42 +419,54 @@ impl Platform for LocalPlatform {
 
     async fn create_pipeline(&self, name: &str) -> Result<Pipeline> {
         let name = name.to_owned();
-        self.blocking(move |s| s.create_pipeline(&name))
-            .await
-            .map(Pipeline::from)
+        self.op(format!("create pipeline {name}"), move |s| {
+            s.create_pipeline(&name)
+        })
+        .await
+        .map(Pipeline::from)
     }
 
     async fn pipeline(&self, pipeline: &str) -> Result<Pipeline> {
         let pipeline = pipeline.to_owned();
-        self.blocking(move |s| s.pipeline(&pipeline))
-            .await
-            .map(Pipeline::from)
+        self.op(format!("pipeline {pipeline}"), move |s| {
+            s.pipeline(&pipeline)
+        })
+        .await
+        .map(Pipeline::from)
     }
 
     async fn coupling(&self, app: &str) -> Result<Option<Coupling>> {
         let app = app.to_owned();
-        let record = self.blocking(move |s| s.coupling(&app)).await?;
+        let record = self
+            .op(format!("coupling {app}"), move |s| s.coupling(&app))
+            .await?;
         Ok(record.map(Coupling::from))
     }
 
     async fn create_coupling(&self, app: &str, pipeline_id: &str, stage: &str) -> Result<Coupling> {
         let (app, pipeline, stage) = (app.to_owned(), pipeline_id.to_owned(), stage.to_owned());
-        self.blocking(move |s| s.create_coupling(&app, &pipeline, &stage))
-            .await
-            .map(Coupling::from)
+        self.op(format!("create coupling {app}"), move |s| {
+            s.create_coupling(&app, &pipeline, &stage)
+        })
+        .await
+        .map(Coupling::from)
     }
 
     async fn update_coupling(&self, coupling_id: &str, stage: &str) -> Result<Coupling> {
         let (id, stage) = (coupling_id.to_owned(), stage.to_owned());
-        self.blocking(move |s| s.update_coupling(&id, &stage))
-            .await
-            .map(Coupling::from)
+        self.op(format!("update coupling {coupling_id}"), move |s| {
+            s.update_coupling(&id, &stage)
+        })
+        .await
+        .map(Coupling::from)
     }
 
     async fn delete_coupling(&self, coupling_id: &str) -> Result<()> {
         let id = coupling_id.to_owned();
-        self.blocking(move |s| s.delete_coupling(&id).map(|_| ()))
-            .await
+        self.op(format!("delete coupling {coupling_id}"), move |s| {
+            s.delete_coupling(&id).map(|_| ())
+        })
+        .await
     }
 
     async fn create_promotion(
@@ -422,9 +482,12 @@ impl Platform for LocalPlatform {
             source_release_id.to_owned(),
         );
         let targets = target_app_ids.to_vec();
-        self.blocking(move |s| s.create_promotion(&pipeline, &source, Some(&release), &targets))
-            .await
-            .map(Promotion::from)
+        self.op(
+            format!("promote {source_release_id} in pipeline {pipeline_id}"),
+            move |s| s.create_promotion(&pipeline, &source, Some(&release), &targets),
+        )
+        .await
+        .map(Promotion::from)
     }
 
     async fn promotion_targets(&self, promotion_id: &str) -> Result<Vec<PromotionTarget>> {

@@ -181,10 +181,11 @@ impl TestContext {
             .insert(paths, (regex.into(), replacement.into()));
     }
 
-    /// Filters sizes such as `(314 B)` or `3.88 KiB`, for archives made at test time (their
-    /// compressed size moves with the time stamps inside).
+    /// Filters sizes such as `(314 B)` or `3.88 kB`, and `"downloaded": 314` in JSON, for
+    /// archives made at test time (their compressed size moves with the time stamps inside).
     pub fn filter_sizes(&mut self) {
-        self.add_filter(r"\b\d+(\.\d+)? (B|KiB|MiB|GiB)\b", "[SIZE]");
+        self.add_filter(r"\b\d+(\.\d+)? (B|kB|MB|GB)\b", "[SIZE]");
+        self.add_filter(r#""downloaded": \d+"#, r#""downloaded": [SIZE]"#);
     }
 
     /// Applies this context's filters to `text` (for output not produced by one command).

@@ -148,7 +148,7 @@ fn a_saved_plan_is_refused_when_a_value_from_the_environment_moved() {
 
       × slug.toml has 2 problems
 
-    Error: slugplan::manifest::unset_variable
+    slugplan::manifest::unset_variable
 
       × `apps.shop.config.DATABASE_URL` takes ${SHOP_TOKEN} from the environment, and SHOP_TOKEN is not set
         ╭─[slug.toml:11:33]
@@ -160,7 +160,7 @@ fn a_saved_plan_is_refused_when_a_value_from_the_environment_moved() {
         ╰────
       help: set SHOP_TOKEN in the environment slugplan runs in, or give a default: ${SHOP_TOKEN:-value}
 
-    Error: slugplan::manifest::unset_variable
+    slugplan::manifest::unset_variable
 
       × `apps.shop.config.TOKEN` takes ${SHOP_TOKEN} from the environment, and SHOP_TOKEN is not set
         ╭─[slug.toml:10:10]

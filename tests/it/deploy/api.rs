@@ -78,8 +78,8 @@ fn a_saved_plan_applies_exactly_and_a_stale_one_is_refused() {
     let saved = p.run(&["plan", "-out", "first.plan", "-j", "1"]);
     assert_eq!(saved.status.code(), Some(0), "{}", stderr(&saved));
     insta::assert_snapshot!(p.ctx.redact(&stderr(&saved)), @"
-    Packing web (0.0 MB of tar)
-    Packing worker (0.0 MB of tar)
+    Packing web (2.56 kB of tar)
+    Packing worker (2.56 kB of tar)
       Saved the plan to first.plan; apply exactly it with `slugplan apply first.plan`
     ");
     // Applying it shows exactly that plan, then does it.
@@ -179,8 +179,8 @@ fn a_failed_release_fails_the_apply_naming_the_app_and_a_rerun_finishes() {
     Plan: 2 to create, 2 to build, 2 to upload, 2 to release.
 
     ----- stderr -----
-         Packing web (0.0 MB of tar)
-         Packing worker (0.0 MB of tar)
+         Packing web (2.56 kB of tar)
+         Packing worker (2.56 kB of tar)
     warning: targeting is in effect: this plan may not be everything slug.toml asks for
       named:       release.shop-staging, release.shop-worker
       also needed: app.shop-staging (create)
@@ -194,21 +194,20 @@ fn a_failed_release_fails_the_apply_naming_the_app_and_a_rerun_finishes() {
         Creating app.shop-worker
             Done app.shop-worker: created [UUID] on heroku-24
        Uploading upload.web→shop-staging
-            Done upload.web→shop-staging: slug [UUID] (175 bytes) through shop-staging
+            Done upload.web→shop-staging: slug [UUID] (175 B) through shop-staging
        Releasing release.shop-staging
             Done release.shop-staging: v1 runs slug [UUID]
        Uploading upload.worker→shop-worker
-            Done upload.worker→shop-worker: slug [UUID] (179 bytes) through shop-worker
+            Done upload.worker→shop-worker: slug [UUID] (179 B) through shop-worker
        Releasing release.shop-worker
           Failed release.shop-worker: release v1 of shop-worker failed
-      × 1 step(s) failed: release.shop-worker
+      × 1 step failed: release.shop-worker
       help: fix the cause and run `slugplan apply` again: finished steps are not redone
 
-    Error:
       × release.shop-worker: release v1 of shop-worker failed
     ");
     let history: Value = serde_json::from_str(&p.ok(&["history", "--json"], 0)).unwrap();
-    insta::assert_snapshot!(history[0]["outcome"].as_str().unwrap(), @"failed: 1 step(s) failed: release.shop-worker");
+    insta::assert_snapshot!(history["entries"][0]["outcome"].as_str().unwrap(), @"failed: 1 step failed: release.shop-worker");
 
     // Every second release fails on this server, so a few reruns finish the job, and none
     // redoes what already succeeded.
@@ -234,7 +233,7 @@ fn an_upload_the_blob_store_refuses_fails_its_step_and_skips_what_depends_on_it(
     let plan = local().ok(&["plan", "--target", "shop-worker"], 0);
     assert_eq!(stdout(&out), plan);
     insta::assert_snapshot!(p.ctx.redact(&stderr(&out)), @"
-         Packing worker (0.0 MB of tar)
+         Packing worker (2.56 kB of tar)
     warning: targeting is in effect: this plan may not be everything slug.toml asks for
       named:       release.shop-worker
       also needed: app.shop-worker (create)
@@ -245,10 +244,9 @@ fn an_upload_the_blob_store_refuses_fails_its_step_and_skips_what_depends_on_it(
        Uploading upload.worker→shop-worker
           Failed upload.worker→shop-worker: uploading the archive: platform error 403 (expired): Request has expired: create a new slug for a fresh upload URL (request id [UUID])
           Failed release.shop-worker: not run: a step it depends on failed
-      × 1 step(s) failed: upload.worker→shop-worker
+      × 1 step failed: upload.worker→shop-worker
       help: fix the cause and run `slugplan apply` again: finished steps are not redone
 
-    Error:
       × upload.worker→shop-worker: uploading the archive
       ╰─▶   × platform error 403 (expired): Request has expired: create a new slug for a fresh upload URL (request id [UUID])
     ");

@@ -22,7 +22,7 @@ fn valid_manifest_prints_a_summary_and_json() {
     ----- stdout -----
 
     ----- stderr -----
-           Valid deploy/slug.toml: 0 runtimes, 1 slugs, 1 apps
+           Valid deploy/slug.toml: 0 runtimes, 1 slug, 1 app
     ");
     slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["-q", "validate", "-f", "deploy/slug.toml"]), @"
     exit code: 0
@@ -37,7 +37,7 @@ fn valid_manifest_prints_a_summary_and_json() {
     assert_eq!(
         value,
         serde_json::json!({
-            "format_version": 1,
+            "format_version": 2,
             "valid": true,
             "manifest": "deploy/slug.toml",
             "counts": {"runtimes": 0, "slugs": 1, "apps": 1},
@@ -55,9 +55,16 @@ fn validate_json_reports_every_error_with_its_location() {
     );
     let out = ctx.run(&["validate", "--json"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(out.stderr.is_empty(), "{}", stderr(&out));
+    // The document on stdout; the error rendered on stderr, as without --json.
+    assert!(
+        stderr(&out).contains("slug.toml has 2 problems"),
+        "{}",
+        stderr(&out)
+    );
     let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(value["valid"], false);
+    assert_eq!(value["error"]["code"], "slugplan::manifest::invalid");
+    assert_eq!(value["error"]["related"], value["errors"]);
     let errors = value["errors"].as_array().unwrap();
     let summary: Vec<(&str, &str, u64, u64)> = errors
         .iter()
@@ -77,7 +84,10 @@ fn validate_json_reports_every_error_with_its_location() {
             ("slugplan::manifest::app_name", "slug.toml", 7, 7),
         ]
     );
-    assert_eq!(errors[0]["labels"], serde_json::json!(["no such slug"]));
+    assert_eq!(
+        errors[0]["labels"],
+        serde_json::json!([{"label": "no such slug", "file": "slug.toml", "line": 5, "column": 8}])
+    );
     assert_eq!(errors[0]["help"], "defined slugs: web");
 }
 

@@ -70,13 +70,13 @@ fn by_default_apply_releases_the_source_only_and_the_plan_says_production_is_beh
     Apply complete! 2 created, 1 built, 1 uploaded, 1 released, 1 unchanged.
 
     ----- stderr -----
-         Packing web (0.0 MB of tar)
+         Packing web (2.56 kB of tar)
         Creating app.web-prod
             Done app.web-prod: created [UUID] on heroku-24
         Creating app.web-staging
             Done app.web-staging: created [UUID] on heroku-24
        Uploading upload.web→web-staging
-            Done upload.web→web-staging: slug [UUID] (166 bytes) through web-staging
+            Done upload.web→web-staging: slug [UUID] (166 B) through web-staging
        Releasing release.web-staging
             Done release.web-staging: v1 runs slug [UUID]
     "#);
@@ -205,7 +205,7 @@ fn a_targeted_auto_promotion_no_longer_drags_its_sources_release_in() {
     Plan: 1 to build, 1 to upload, 2 to release.
 
     ----- stderr -----
-         Packing web (0.0 MB of tar)
+         Packing web (2.56 kB of tar)
     warning: targeting is in effect: this plan may not be everything slug.toml asks for
       named:       promote.web-prod-eu, release.web-staging
       also needed: slug.web@heroku-24 (build)

@@ -168,7 +168,7 @@ fn a_rolled_back_target_runs_an_older_release_than_declared_and_apply_promotes_i
     assert_eq!(running(&p, "web-prod-eu"), running(&p, "web-staging"));
 
     // The audit log has the rollback, between the applies.
-    let log = p.json(&["history", "--limit", "2", "--json"], 0);
+    let log = p.json(&["history", "--limit", "2", "--json"], 0)["entries"].clone();
     let rollback = &log[1];
     assert_eq!(
         rollback["command"], "slugplan rollback web-prod-eu",
@@ -241,7 +241,7 @@ fn rollback_takes_the_apply_lock_and_a_failed_one_is_in_the_audit_log() {
     drop(held);
 
     p.run(&["rollback", "web-staging", "--to", "v9"]);
-    let log = p.json(&["history", "--limit", "1", "--json"], 0);
+    let log = p.json(&["history", "--limit", "1", "--json"], 0)["entries"].clone();
     assert_eq!(log[0]["command"], "slugplan rollback web-staging --to v9");
     assert!(
         log[0]["outcome"].as_str().unwrap().starts_with("failed: "),

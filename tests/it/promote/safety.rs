@@ -40,11 +40,9 @@ fn targets_on_another_stack_or_of_the_fir_generation_are_refused_at_plan_time() 
       × promotion refused for web-prod-fir, web-prod-old
       help: nothing was released; fix the targets named below and plan again
 
-    Error:
       × web-prod-fir is a Fir-generation app, which runs OCI images, not slugs
       help: remove web-prod-fir from the promotion, or deploy it with a container image
 
-    Error:
       × web-prod-old runs on heroku-22, but web-staging's slug was built for heroku-24
       help: move web-prod-old to heroku-24 (`heroku stack:set heroku-24 -a web-prod-old`), or build a slug for heroku-22
     ");
@@ -111,19 +109,18 @@ fn a_failed_or_missing_newest_release_of_the_source_is_not_what_gets_promoted() 
     Plan: 1 to build, 1 to upload, 1 to release.
 
     ----- stderr -----
-         Packing web (0.0 MB of tar)
+         Packing web (2.56 kB of tar)
     warning: targeting is in effect: this plan may not be everything slug.toml asks for
       named:       release.web-staging
       also needed: slug.web@heroku-24 (build)
                    upload.web→web-staging (upload)
        Uploading upload.web→web-staging
-            Done upload.web→web-staging: slug [UUID] (166 bytes) through web-staging
+            Done upload.web→web-staging: slug [UUID] (166 B) through web-staging
        Releasing release.web-staging
           Failed release.web-staging: release v2 of web-staging failed
-      × 1 step(s) failed: release.web-staging
+      × 1 step failed: release.web-staging
       help: fix the cause and run `slugplan apply` again: finished steps are not redone
 
-    Error:
       × release.web-staging: release v2 of web-staging failed
     ");
     assert_eq!(releases(&p, "web-staging")[0]["status"], "failed");

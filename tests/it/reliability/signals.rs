@@ -98,7 +98,7 @@ fn the_first_sigint_or_sigterm_finishes_the_running_step_and_reports_what_was_no
                  Not run promote.web-prod-ap, promote.web-prod-eu, promote.web-prod-us, upload.worker→worker, release.worker, release.worker-eu
             slugplan::apply::interrupted
 
-              × interrupted: 11 step(s) finished, 6 not run
+              × interrupted: 11 steps finished, 6 not run
               help: run `slugplan apply` again to finish: what is done is not redone
             ");
         }

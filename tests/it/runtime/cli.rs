@@ -313,6 +313,7 @@ fn progress_is_plain_lines_json_or_nothing_and_never_shows_secrets() {
     let mut ctx = TestContext::new();
     let tgz = ruby_archive(ctx.temp.path(), "z", "ruby.tgz");
     ctx.add_filter(sha256_of(&tgz), "[RUBY_SHA256]");
+    ctx.filter_sizes();
     let server = serve(vec![(
         "/ruby.tgz",
         Route {
@@ -330,28 +331,42 @@ fn progress_is_plain_lines_json_or_nothing_and_never_shows_secrets() {
             sha256_of(&tgz)
         ),
     );
-    let json = ctx
-        .command()
-        .args(["fetch", "--json"])
-        .env("SLUGPLAN_FETCH_BACKOFF_MS", "1")
-        .output()
-        .unwrap();
-    assert!(json.status.success(), "{}", stderr(&json));
-    let stdout = stdout(&json);
-    let events: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let kinds: Vec<&str> = events
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .collect();
-    assert_eq!(kinds, ["retry", "start", "finish", "fetched"], "{stdout}");
-    assert_eq!(
-        events[1]["url"],
-        server.url_of("/ruby.tgz").replace("http://", "http://***@")
+    // One document on stdout; the retry and the download as lines on stderr, URLs redacted.
+    let json = slugplan_snapshot!(
+        ctx.filters(),
+        ctx.slugplan(&["fetch", "--json"]).env("SLUGPLAN_FETCH_BACKOFF_MS", "1"),
+        @r#"
+    exit code: 0
+    ----- stdout -----
+    {
+      "format_version": 1,
+      "runtimes": [
+        {
+          "downloaded": [SIZE],
+          "name": "ruby",
+          "sha256": "[RUBY_SHA256]",
+          "tree": "[CACHE]/runtime-trees-v1/[RUBY_SHA256]-s0-x1"
+        }
+      ]
+    }
+
+    ----- stderr -----
+    warning: ruby: attempt 1 failed (HTTP status 500); retrying in 1 ms
+     Downloading ruby from http://***@127.0.0.1:[PORT]/ruby.tgz ([SIZE])
+         Fetched ruby ([SIZE])
+    "#
     );
-    assert!(!stdout.contains("hunter2"));
+    assert!(json.status.success(), "{}", stderr(&json));
+    assert!(!format!("{}{}", stdout(&json), stderr(&json)).contains("hunter2"));
+    // The cache says what the archive and its tree are, the URL redacted there too.
+    let listing = stdout(&ctx.run(&["cache", "ls"]));
+    for line in [
+        "  runtime archive ruby from http://***@",
+        "  runtime tree ruby from http://***@",
+    ] {
+        assert!(listing.contains(line), "{listing}");
+    }
+    assert!(!listing.contains("hunter2"), "{listing}");
 
     // Cached now: plain lines say so on stderr (not a terminal); --quiet says nothing.
     slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["fetch"]), @"
@@ -384,7 +399,7 @@ fn progress_is_plain_lines_json_or_nothing_and_never_shows_secrets() {
     ----- stdout -----
 
     ----- stderr -----
-      × runtime `ruby`: downloading http://***@127.0.0.1:[PORT]/missing.tgz failed after 1 attempt(s)
+      × runtime `ruby`: downloading http://***@127.0.0.1:[PORT]/missing.tgz failed after 1 attempt
       ╰─▶ HTTP status 404
       help: check the URL and the network; SLUGPLAN_FETCH_RETRIES sets the retries
     ");
@@ -451,7 +466,7 @@ fn runtime_errors_name_the_runtime_and_underline_its_url() {
     ----- stdout -----
 
     ----- stderr -----
-      × runtime `gone`: downloading http://127.0.0.1:[PORT]/gone.tgz failed after 1 attempt(s)
+      × runtime `gone`: downloading http://127.0.0.1:[PORT]/gone.tgz failed after 1 attempt
       ╰─▶ HTTP status 404
        ╭─[slug.toml:2:7]
      1 │ [runtimes.gone]
