@@ -12,6 +12,7 @@ mod examples;
 mod go;
 mod heroku;
 mod incremental;
+mod init;
 mod manifest;
 mod own_files;
 mod platform;

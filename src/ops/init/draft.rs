@@ -89,9 +89,9 @@ impl Draft<'_> {
             );
             let _ = write!(
                 out,
-                "\n# Ruby {v} ({from}), built for {stack} by Heroku: the tgz Heroku's Ruby buildpack\n\
-                 # installs (<bucket>/<stack>/[amd64/]ruby-<version>.tgz). It has no top-level folder\n\
-                 # and unpacks into ./app/{dir}.\n\
+                "\n# Ruby {v}, {from}, for {stack}: the tgz Heroku's Ruby buildpack installs\n\
+                 # (heroku-buildpack-ruby/<stack>/[amd64/]ruby-<version>.tgz). It has no top-level\n\
+                 # folder and unpacks into ./app/{dir}.\n\
                  [runtimes.ruby]\nurl = {url}\ndest = {dest}\n",
                 v = ruby.version,
                 stack = self.stack,
@@ -103,13 +103,13 @@ impl Draft<'_> {
         if let Some(node) = &f.node {
             let from = node.engines.as_ref().map_or_else(
                 || "the default version".to_owned(),
-                |range| format!("package.json engines.node {}", quoted(range)),
+                |range| format!("from package.json's engines.node {}", quoted(range)),
             );
             let _ = write!(
                 out,
-                "\n# Node.js {v} ({from}): the official linux-x64 build from nodejs.org. The\n\
-                 # tarball's top-level folder ({dir}/) is stripped and the runtime unpacks into\n\
-                 # ./app/{dir}, so node is {dir}/bin/node.\n\
+                "\n# Node.js {v}, {from}: the official linux-x64 build\n\
+                 # from nodejs.org. Its top-level folder ({dir}/) is stripped and it unpacks\n\
+                 # into ./app/{dir}, so node is {dir}/bin/node.\n\
                  [runtimes.node]\nurl = {url}\nstrip_components = 1\ndest = {dest}\n",
                 v = node.version,
                 dir = node.folder(),
@@ -117,12 +117,18 @@ impl Draft<'_> {
                 dest = quoted(&node.folder()),
             );
         }
-        out.push_str(
-            "\n# The slug: this directory's files (less what .slugignore lists), with the runtimes\n\
-             # above, as a gzip'd tar of ./app.\n\
-             [slugs.web]\nsource = \".\"\n",
-        );
         let runtimes = self.runtimes();
+        let _ = write!(
+            out,
+            "\n# The slug: a gzip'd tar of ./app, holding this directory's files (less what\n\
+             # .slugignore lists){}.\n\
+             [slugs.web]\nsource = \".\"\n",
+            if runtimes.is_empty() {
+                ""
+            } else {
+                " and the runtimes above"
+            }
+        );
         if !runtimes.is_empty() {
             let names: Vec<String> = runtimes.iter().map(|r| quoted(r)).collect();
             let _ = writeln!(out, "runtimes = [{}]", names.join(", "));

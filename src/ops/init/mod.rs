@@ -167,7 +167,7 @@ pub fn init(request: &InitRequest<'_>) -> Result<Initialized, InitError> {
     let text = draft.render();
     let runtimes = draft.runtimes();
     write_new(path, &text)?;
-    let gitignore = dir.join(".gitignore");
+    let gitignore = path.with_file_name(".gitignore");
     let gitignore_updated = ignore_state_dir(&gitignore)?;
     manifest::load(path)?;
     Ok(Initialized {
