@@ -43,6 +43,13 @@ impl Cli {
             }
         })
     }
+
+    /// Parses `args` (the program's name first) as [`Cli::parse_args`] does, returning clap's
+    /// error instead of exiting (for checking command lines written elsewhere, such as the CI
+    /// example's).
+    pub fn try_parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Self, clap::Error> {
+        Cli::try_parse_from(terraform_style_args(args))
+    }
 }
 
 /// Accepts Terraform's single-dash `-out FILE` / `-out=FILE`, which clap would otherwise read

@@ -4,6 +4,7 @@ mod common;
 
 mod app_path;
 mod build;
+mod ci;
 mod cli;
 mod config;
 mod deploy;
