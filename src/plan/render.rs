@@ -176,7 +176,7 @@ pub fn headline(plan: &Plan) -> String {
     if plan.changes().next().is_some() {
         summary_line(&plan.summary)
     } else if !plan.behind.is_empty() {
-        "No changes to apply. Promotions wait for `slugplan promote` (above).".to_owned()
+        "No changes to apply. Promotions wait for `slugplan promote`.".to_owned()
     } else if plan.targeting.is_some() {
         "No changes to the targeted steps.".to_owned()
     } else {

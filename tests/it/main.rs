@@ -21,5 +21,6 @@ mod promote;
 mod reliability;
 mod runtime;
 mod server;
+mod show;
 mod slug;
 mod state;

@@ -89,7 +89,7 @@ fn by_default_apply_releases_the_source_only_and_the_plan_says_production_is_beh
       - web-prod is behind web-staging: run `slugplan promote web-staging`
           runs nothing yet, web-staging runs SHA256:6f688d0dfc99…
 
-    No changes to apply. Promotions wait for `slugplan promote` (above).
+    No changes to apply. Promotions wait for `slugplan promote`.
 
     ----- stderr -----
     "#);
