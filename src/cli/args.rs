@@ -31,9 +31,14 @@ impl Cli {
     /// Parses `args` (the program's name first). On a usage error, clap's message is printed
     /// and the process exits with [`ExitStatus::Failure`] (1), not clap's default 2: exit code
     /// 2 means "changes pending" for `plan --detailed-exitcode`, and a CI job must never read
-    /// a typo as that. `--help` and `--version` print and exit 0.
+    /// a typo as that. `--help` and `--version` print and exit 0. A command line asking for
+    /// `--json` gets the usage error as its one document on stdout too.
     pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Self, ExitStatus> {
-        Cli::try_parse_from(terraform_style_args(args)).map_err(|err| {
+        let args = terraform_style_args(args);
+        Cli::try_parse_from(&args).map_err(|err| {
+            if err.use_stderr() && args.iter().any(|a| a == "--json") {
+                usage_error_document(&err);
+            }
             // Nothing else can be done when stdout or stderr is gone.
             let _ = err.print();
             if err.use_stderr() {
@@ -50,6 +55,27 @@ impl Cli {
     pub fn try_parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Self, clap::Error> {
         Cli::try_parse_from(terraform_style_args(args))
     }
+}
+
+/// Prints `{"format_version": 1, "error": {"code": "slugplan::usage", …}}` for clap's `err`.
+fn usage_error_document(err: &clap::Error) {
+    let text = err.render().to_string();
+    let message = text.lines().next().unwrap_or_default();
+    let document = serde_json::json!({
+        "format_version": crate::commands::JSON_FORMAT_VERSION,
+        "error": {
+            "code": "slugplan::usage",
+            "message": message.strip_prefix("error: ").unwrap_or(message),
+            "causes": [],
+            "help": "see `slugplan --help` and `slugplan <command> --help`",
+            "file": null,
+            "line": null,
+            "column": null,
+            "labels": [],
+            "related": [],
+        },
+    });
+    crate::cli::printer::Printer::new(crate::cli::printer::Verbosity::Quiet, false).json(&document);
 }
 
 /// Accepts Terraform's single-dash `-out FILE` / `-out=FILE`, which clap would otherwise read

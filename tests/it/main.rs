@@ -14,6 +14,7 @@ mod go;
 mod heroku;
 mod incremental;
 mod init;
+mod json;
 mod manifest;
 mod own_files;
 mod platform;
