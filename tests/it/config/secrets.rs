@@ -76,6 +76,9 @@ fn a_sensitive_value_reaches_the_platform_and_nothing_else() {
         run(&["history", "--json"], &moved),
         run(&["history"], &moved),
         run(&["releases", "shop", "--json"], &moved),
+        // The pull request comment, planned and from the saved plan: masked too.
+        run(&["plan", "--format", "markdown"], MARKER),
+        run(&["show", "saved.plan", "--format", "markdown"], MARKER),
     ];
 
     // The platform has it: that is the point.
@@ -99,6 +102,9 @@ fn a_sensitive_value_reaches_the_platform_and_nothing_else() {
             files_holding(p.ctx.temp.path(), secret),
             Vec::<String>::new()
         );
+    }
+    for markdown in &outputs[outputs.len() - 2..] {
+        assert!(markdown.contains("TOKEN (sensitive)"), "{markdown}");
     }
     assert!(
         outputs[2].contains("+ config.shop: TOKEN (sensitive)"),

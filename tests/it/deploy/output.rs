@@ -83,6 +83,25 @@ fn verbose_traces_the_api_requests_but_never_the_token() {
 }
 
 #[test]
+fn verbose_traces_the_embedded_platforms_calls_too() {
+    // Without HTTP there are no requests to trace: each call the local platform answers is.
+    let p = local();
+    let out = p.run(&["-v", "apply", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("local platform: release slug ") && err.contains(" to shop-staging ("),
+        "no release traced:\n{err}"
+    );
+    let quiet = p.run(&["apply", "--yes"]);
+    assert!(
+        !stderr(&quiet).contains("local platform: "),
+        "traced without -v:\n{}",
+        stderr(&quiet)
+    );
+}
+
+#[test]
 fn apply_json_reports_the_plan_the_outcome_and_every_step() {
     #[derive(serde::Deserialize)]
     struct Doc {
