@@ -58,15 +58,6 @@ impl ProjectPathError {
     }
 }
 
-/// `bytes` as a message says it: `1 MiB`, `64 KiB`, `100 bytes`.
-fn size(bytes: u64) -> String {
-    match bytes {
-        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
-        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{} KiB", b >> 10),
-        b => format!("{b} bytes"),
-    }
-}
-
 /// `path` (relative to `project`, as the manifest writes it joined to what it is relative to)
 /// if it resolves inside `project`: `project` joined with `path` normalised (no `.`, no `..`).
 /// Parts of it that do not exist yet are checked lexically; whatever exists of it is checked
@@ -143,7 +134,7 @@ pub enum ReadError {
     #[error("is {0}, not a regular file")]
     NotAFile(&'static str),
     /// It has more bytes than the cap.
-    #[error("is larger than {}, the most slugplan reads of it", size(*cap))]
+    #[error("is larger than {}, the most slugplan reads of it", crate::human::size(*cap))]
     TooLarge {
         /// The cap, in bytes.
         cap: u64,

@@ -98,7 +98,8 @@ pub enum ExtractError {
     },
     /// `strip_components` drops every component of every entry: nothing would be unpacked.
     #[error(
-        "strip_components = {strip} leaves nothing of the archive: its deepest entry has {deepest} component(s)"
+        "strip_components = {strip} leaves nothing of the archive: its deepest entry has {}",
+        crate::human::count(*deepest, "component", "components")
     )]
     #[diagnostic(help(
         "strip_components drops leading folders: 1 for an archive with one top-level folder, 0 for none"

@@ -402,7 +402,7 @@ fn a_strip_that_leaves_nothing_is_an_error() {
         ctx.redact(&crate::common::render(&err)),
         @"
     × runtime `x`: refused to unpack its archive from file://[TEMP]/archives/hostile.tgz
-    ╰─▶   × strip_components = 3 leaves nothing of the archive: its deepest entry has 3 component(s)
+    ╰─▶   × strip_components = 3 leaves nothing of the archive: its deepest entry has 3 components
           help: strip_components drops leading folders: 1 for an archive with one top-level folder, 0 for none
     "
     );
