@@ -23,8 +23,8 @@ fn the_database_stopped_mid_apply_fails_it_clearly_and_a_rerun_converges() {
     let stderr = stderr.replace(&team.database, "[DB]");
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     insta::assert_snapshot!(stderr, @"
-         Packing web (0.0 MB of tar)
-         Packing worker (0.0 MB of tar)
+         Packing web (2.56 kB of tar)
+         Packing worker (2.56 kB of tar)
         Creating app.shop-prod
             Done app.shop-prod: created [UUID] on heroku-24
         Creating app.shop-staging
@@ -32,16 +32,14 @@ fn the_database_stopped_mid_apply_fails_it_clearly_and_a_rerun_converges() {
         Creating app.shop-worker
             Done app.shop-worker: created [UUID] on heroku-24
        Uploading upload.web→shop-staging
-            Done upload.web→shop-staging: slug [UUID] (175 bytes) through shop-staging
+            Done upload.web→shop-staging: slug [UUID] (175 B) through shop-staging
        Releasing release.shop-staging
           Failed release.shop-staging: recording in the state: PostgreSQL state postgres://postgres:****@127.0.0.1:[PORT]/[DB]?sslmode=disable: cannot record a release: connection closed
     slugplan::state::postgres
 
-      × PostgreSQL state postgres://postgres:****@127.0.0.1:[PORT]/[DB]?sslmode=disable: cannot
-      │ record a step in the audit log
+      × PostgreSQL state postgres://postgres:****@127.0.0.1:[PORT]/[DB]?sslmode=disable: cannot record a step in the audit log
       ╰─▶ connection closed
-      help: each write is one statement or one transaction, so nothing was half-written: once the
-            database answers, run the command again
+      help: each write is one statement or one transaction, so nothing was half-written: once the database answers, run the command again
     ");
 
     cluster.restart();
@@ -52,7 +50,7 @@ fn the_database_stopped_mid_apply_fails_it_clearly_and_a_rerun_converges() {
     team.assert_one_release_each();
     // The audit log tells the story: the first apply never finished, the rerun did.
     let history = team.json(&team.b, &["history", "--json"], 0);
-    let outcomes: Vec<&serde_json::Value> = history
+    let outcomes: Vec<&serde_json::Value> = history["entries"]
         .as_array()
         .unwrap()
         .iter()
@@ -96,11 +94,9 @@ fn an_unreachable_database_fails_before_anything_is_done() {
     ----- stderr -----
     slugplan::state::connect
 
-      × cannot connect to the PostgreSQL state postgres://deploy:****@127.0.0.1:[PORT]/slugplan?
-      │ sslmode=disable
+      × cannot connect to the PostgreSQL state postgres://deploy:****@127.0.0.1:[PORT]/slugplan?sslmode=disable
       ├─▶ error connecting to server
       ╰─▶ Connection refused (os error 111)
-      help: check the URL (SLUGPLAN_STATE_URL or [state] url), that the database is up, and its
-            sslmode; nothing was done
+      help: check the URL (SLUGPLAN_STATE_URL or [state] url), that the database is up, and its sslmode; nothing was done
     ");
 }

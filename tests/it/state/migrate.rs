@@ -83,7 +83,7 @@ fn local_to_postgres_and_back_is_identical_and_each_copy_is_the_one_used() {
     ");
     // Runner B, which never had a local state, sees the same history.
     let history = team.json(&team.b, &["history", "--json"], 0);
-    assert_eq!(history.as_array().unwrap().len(), 2);
+    assert_eq!(history["entries"].as_array().unwrap().len(), 2);
 
     // Back to local: refused while the local state is there, then replaced in one go.
     slugplan_snapshot!(team.filters(a), team.command(a, &["state", "migrate", "--to", "local"]), @"
@@ -93,8 +93,7 @@ fn local_to_postgres_and_back_is_identical_and_each_copy_is_the_one_used() {
     ----- stderr -----
     slugplan::state::not_empty
 
-      × the local state in ./.slugplan/state already holds state (3 uploads, 5 releases, 2 slug keys,
-      │ 2 applies with 11 events)
+      × the local state in ./.slugplan/state already holds state (3 uploads, 5 releases, 2 slug keys, 2 applies with 11 events)
       help: pass --replace to overwrite it with the copy, in the same transaction
     ");
     team.ok(a, &["state", "migrate", "--to", "local", "--replace"], 0);

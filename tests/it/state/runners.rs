@@ -60,9 +60,12 @@ fn runner_b_reuses_a_upload_knows_a_releases_and_history_shows_both() {
     assert_eq!(plan["drift"], serde_json::json!([]), "{plan:#}");
 
     // And the audit log is one, whichever runner reads it.
-    let history = team.json(&team.a, &["history", "--json"], 0);
+    let history = team.json(&team.a, &["history", "--json"], 0)["entries"].clone();
     assert_eq!(history.as_array().unwrap().len(), 2, "{history:#}");
-    assert_eq!(history, team.json(&team.b, &["history", "--json"], 0));
+    assert_eq!(
+        history,
+        team.json(&team.b, &["history", "--json"], 0)["entries"]
+    );
     let events = |apply: &serde_json::Value| {
         apply["events"]
             .as_array()
@@ -220,7 +223,7 @@ fn kill_9_of_the_holder_lets_the_next_runner_in_at_once_and_it_converges() {
     assert_eq!(team.ok(&team.b, &["plan"], 0).trim(), NO_CHANGES);
     team.assert_in_sync(&team.a);
     team.assert_one_release_each();
-    let history = team.json(&team.b, &["history", "--json"], 0);
+    let history = team.json(&team.b, &["history", "--json"], 0)["entries"].clone();
     assert_eq!(
         history[1]["outcome"],
         serde_json::Value::Null,

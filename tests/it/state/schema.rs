@@ -54,8 +54,7 @@ fn a_schema_from_a_newer_slugplan_is_refused_untouched() {
     ----- stderr -----
     slugplan::state::newer_schema
 
-      × the PostgreSQL state postgres://postgres:****@127.0.0.1:[PORT]/[DB]?sslmode=disable has
-      │ schema version 2, newer than this slugplan knows (1)
+      × the PostgreSQL state postgres://postgres:****@127.0.0.1:[PORT]/[DB]?sslmode=disable has schema version 2, newer than this slugplan knows (1)
       help: upgrade slugplan to the version that migrated it; nothing was changed
     ");
     let after = (

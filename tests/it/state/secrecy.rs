@@ -66,12 +66,10 @@ fn the_password_shows_in_no_output_and_no_record() {
     ----- stderr -----
     slugplan::state::connect
 
-      × cannot connect to the PostgreSQL state postgres://postgres:****@127.0.0.1:[PORT]/[DB]?
-      │ sslmode=disable
+      × cannot connect to the PostgreSQL state postgres://postgres:****@127.0.0.1:[PORT]/[DB]?sslmode=disable
       ├─▶ db error
       ╰─▶ FATAL: password authentication failed for user "postgres"
-      help: check the URL (SLUGPLAN_STATE_URL or [state] url), that the database is up, and its
-            sslmode; nothing was done
+      help: check the URL (SLUGPLAN_STATE_URL or [state] url), that the database is up, and its sslmode; nothing was done
     "#
     );
 
@@ -116,7 +114,7 @@ fn a_manifest_that_writes_the_password_down_is_refused_without_showing_it() {
 
       × slug.toml has 2 problems
 
-    Error: slugplan::manifest::state_url
+    slugplan::manifest::state_url
 
       × [state] url holds a password, and slug.toml is committed
        ╭─[slug.toml:3:7]
@@ -126,10 +124,9 @@ fn a_manifest_that_writes_the_password_down_is_refused_without_showing_it() {
        ·                                          ╰── a password in the manifest
      4 │ workspace = "no spaces allowed"
        ╰────
-      help: set the whole URL in SLUGPLAN_STATE_URL (a CI secret) and write url =
-            "${SLUGPLAN_STATE_URL}", or leave url out
+      help: set the whole URL in SLUGPLAN_STATE_URL (a CI secret) and write url = "${SLUGPLAN_STATE_URL}", or leave url out
 
-    Error: slugplan::manifest::workspace
+    slugplan::manifest::workspace
 
       × [state] workspace `no spaces allowed` is not a valid workspace name
        ╭─[slug.toml:4:13]

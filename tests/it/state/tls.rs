@@ -48,12 +48,10 @@ fn sslmode_decides_what_is_verified() {
     ----- stderr -----
     slugplan::state::connect
 
-      × cannot connect to the PostgreSQL state postgres://postgres:****@127.0.0.1:[PORT]/[DB]?
-      │ sslmode=verify-full
+      × cannot connect to the PostgreSQL state postgres://postgres:****@127.0.0.1:[PORT]/[DB]?sslmode=verify-full
       ├─▶ error performing TLS handshake
       ╰─▶ invalid peer certificate: UnknownIssuer
-      help: check the URL (SLUGPLAN_STATE_URL or [state] url), that the database is up, and its
-            sslmode; nothing was done
+      help: check the URL (SLUGPLAN_STATE_URL or [state] url), that the database is up, and its sslmode; nothing was done
     ");
     // Without TLS, this server lets nobody in.
     slugplan_snapshot!(filtered.clone(), show("sslmode=disable"), @r#"
@@ -63,13 +61,10 @@ fn sslmode_decides_what_is_verified() {
     ----- stderr -----
     slugplan::state::connect
 
-      × cannot connect to the PostgreSQL state postgres://postgres:****@127.0.0.1:[PORT]/[DB]?
-      │ sslmode=disable
+      × cannot connect to the PostgreSQL state postgres://postgres:****@127.0.0.1:[PORT]/[DB]?sslmode=disable
       ├─▶ db error
-      ╰─▶ FATAL: no pg_hba.conf entry for host "127.0.0.1", user "postgres", database "[DB]", no
-          encryption
-      help: check the URL (SLUGPLAN_STATE_URL or [state] url), that the database is up, and its
-            sslmode; nothing was done
+      ╰─▶ FATAL: no pg_hba.conf entry for host "127.0.0.1", user "postgres", database "[DB]", no encryption
+      help: check the URL (SLUGPLAN_STATE_URL or [state] url), that the database is up, and its sslmode; nothing was done
     "#);
     slugplan_snapshot!(filtered, show("sslmode=verify-full&sslrootcert=no-such-ca.pem"), @"
     exit code: 1
