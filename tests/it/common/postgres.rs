@@ -52,9 +52,11 @@ impl PgCluster {
     /// A cluster of its own; with `tls`, it accepts only TLS connections, with a certificate
     /// for 127.0.0.1 signed by [`PgCluster::ca`].
     pub fn start(tls: bool) -> PgCluster {
+        static SWEPT: std::sync::Once = std::sync::Once::new();
+        SWEPT.call_once(sweep_stale_clusters);
         let bin = bin_dir();
         let root = tempfile::Builder::new()
-            .prefix("slugplan-pg-")
+            .prefix(CLUSTER_PREFIX)
             .tempdir()
             .expect("temp dir");
         let data = root.path().join("data");
@@ -277,6 +279,41 @@ impl Drop for PgCluster {
             self.stop();
         }
     }
+}
+
+/// The prefix of every cluster's temp dir.
+const CLUSTER_PREFIX: &str = "slugplan-pg-";
+
+/// Removes the clusters earlier test runs left behind. The shared cluster lives in a static,
+/// which is never dropped, so each run leaves its data directory (about 170 MB) in the temp
+/// dir; a cluster whose server no longer runs and that is older than any test is stale.
+fn sweep_stale_clusters() {
+    let stale_after = Duration::from_secs(15 * 60);
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let root = entry.path();
+        let named = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|name| name.starts_with(CLUSTER_PREFIX));
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|modified| modified.elapsed().is_ok_and(|age| age > stale_after));
+        if named && old && !server_runs(&root.join("data")) {
+            let _ = std::fs::remove_dir_all(&root);
+        }
+    }
+}
+
+/// Whether the server of the cluster in `data` runs: its `postmaster.pid` names a live process.
+fn server_runs(data: &Path) -> bool {
+    std::fs::read_to_string(data.join("postmaster.pid"))
+        .ok()
+        .and_then(|pid| pid.lines().next()?.trim().parse::<u32>().ok())
+        .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
 }
 
 /// Who runs the server: this user, or `nobody` when this is root.
