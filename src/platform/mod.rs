@@ -6,8 +6,11 @@
 //! slugplan's view of the API's resources, holding what plan, apply and promotion need; the
 //! implementations map the wire format onto them.
 
+mod dynos;
 pub mod heroku;
 pub mod local;
+
+pub use dynos::{Dyno, DynoState, LogQuery, LogStream};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -475,4 +478,11 @@ pub trait Platform: Send + Sync {
 
     /// The targets of a promotion and how each fared.
     async fn promotion_targets(&self, promotion_id: &str) -> Result<Vec<PromotionTarget>>;
+
+    /// The app's dynos now, by name.
+    async fn dynos(&self, app: &str) -> Result<Vec<Dyno>>;
+
+    /// The app's log: the newest `query.lines` lines that match it, then, with `query.tail`,
+    /// each new one as it comes.
+    async fn logs(&self, app: &str, query: &LogQuery) -> Result<LogStream>;
 }

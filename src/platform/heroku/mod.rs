@@ -16,6 +16,7 @@
 
 pub mod auth;
 mod blob;
+mod dynos;
 mod http;
 pub mod retry;
 mod wire;
@@ -39,9 +40,9 @@ use self::wire::{
     ReleaseWire, SlugWire,
 };
 use crate::platform::{
-    App, BlobTarget, ConfigChanges, Coupling, CreatedSlug, Formation, FormationUpdate, NewSlug,
-    Pipeline, Platform, PlatformError, Promotion, PromotionTarget, Release, ReleaseStatus, Result,
-    Slug, UploadProgress,
+    App, BlobTarget, ConfigChanges, Coupling, CreatedSlug, Dyno, Formation, FormationUpdate,
+    LogQuery, LogStream, NewSlug, Pipeline, Platform, PlatformError, Promotion, PromotionTarget,
+    Release, ReleaseStatus, Result, Slug, UploadProgress,
 };
 
 /// The API's base URL when neither the manifest nor `SLUGPLAN_API_URL` names another.
@@ -560,6 +561,14 @@ impl Platform for HerokuPlatform {
                 |_| false,
             )
             .await
+    }
+
+    async fn dynos(&self, app: &str) -> Result<Vec<Dyno>> {
+        dynos::dynos(&self.api, app).await
+    }
+
+    async fn logs(&self, app: &str, query: &LogQuery) -> Result<LogStream> {
+        dynos::logs(&self.api, app, query).await
     }
 }
 

@@ -130,6 +130,37 @@ SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' ||
 FROM releases r JOIN slugs s ON s.id = r.slug_id, json_each(s.process_types) j
 WHERE r.current = 1;
 ",
+    // 4: dynos, as the supervisor that runs them records them (`slugplan server`, `slugplan up`;
+    // see platform/local/dynos.rs), one-off dynos asked for and not yet started (`launched` 0),
+    // and the restarts and stops asked of the supervisor, oldest first.
+    r"
+CREATE TABLE dynos (
+    id TEXT PRIMARY KEY,
+    app_id TEXT NOT NULL REFERENCES apps(id),
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    release_id TEXT NOT NULL,
+    command TEXT NOT NULL,
+    size TEXT NOT NULL,
+    state TEXT NOT NULL,
+    detail TEXT,
+    port INTEGER,
+    env TEXT,
+    time_to_live INTEGER,
+    one_off INTEGER NOT NULL DEFAULT 0,
+    launched INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (app_id, name, release_id)
+);
+CREATE TABLE dyno_requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    app_id TEXT NOT NULL REFERENCES apps(id),
+    action TEXT NOT NULL,
+    target TEXT,
+    created_at TEXT NOT NULL
+);
+",
 ];
 
 /// How the local platform's database is opened: WAL with a busy timeout (a server and a CLI

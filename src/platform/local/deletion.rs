@@ -55,6 +55,14 @@ const APP_ROWS: &[(&str, &str)] = &[
         "DELETE FROM formation WHERE app_id = ?1",
     ),
     (
+        "cannot delete the app's dynos",
+        "DELETE FROM dynos WHERE app_id = ?1",
+    ),
+    (
+        "cannot delete the restarts asked of the app's dynos",
+        "DELETE FROM dyno_requests WHERE app_id = ?1",
+    ),
+    (
         "cannot delete the app's releases",
         "DELETE FROM releases WHERE app_id = ?1",
     ),

@@ -25,7 +25,9 @@ mod blobs;
 mod config;
 mod db;
 mod deletion;
+pub mod dynos;
 mod formation;
+pub mod logs;
 mod pipelines;
 mod records;
 mod releases;
@@ -33,7 +35,12 @@ mod store;
 
 pub use apps::AppChanges;
 pub use deletion::AppDeletion;
+pub use dynos::{
+    DynoAction, DynoRecord, DynoTarget, OneOffParams, SupervisorInfo, SupervisorLock,
+    running_supervisor,
+};
 pub use formation::FormationRecord;
+pub use logs::AppLogs;
 pub use pipelines::STAGES;
 pub use records::{
     AppRecord, CouplingRecord, PipelineRecord, PromotionRecord, ReleaseRecord, SlugRecord,
@@ -50,9 +57,9 @@ use tokio::io::AsyncRead;
 use std::collections::BTreeMap;
 
 use crate::platform::{
-    App, BlobTarget, ConfigChanges, Coupling, CreatedSlug, Formation, FormationUpdate, Generation,
-    NewSlug, Pipeline, Platform, PlatformError, Promotion, PromotionTarget, Release, Result, Slug,
-    UploadProgress,
+    App, BlobTarget, ConfigChanges, Coupling, CreatedSlug, Dyno, Formation, FormationUpdate,
+    Generation, LogQuery, LogStream, NewSlug, Pipeline, Platform, PlatformError, Promotion,
+    PromotionTarget, Release, Result, Slug, UploadProgress,
 };
 
 /// How the local platform behaves beyond the defaults, for testing clients against it: by
@@ -265,8 +272,7 @@ impl Platform for LocalPlatform {
     }
 
     async fn delete_app(&self, app: &str) -> Result<()> {
-        // Nothing runs for an app outside the database yet (no dynos), so what the deletion
-        // returns for that has nothing to stop.
+        // The supervisor, if one runs, stops the app's dynos once it sees the app gone.
         match LocalPlatform::delete_app(self, app).await {
             Ok(_) | Err(PlatformError::NotFound { .. }) => Ok(()),
             Err(e) => Err(e),
@@ -496,5 +502,18 @@ impl Platform for LocalPlatform {
             .blocking(move |s| s.promotion_targets(&promotion))
             .await?;
         Ok(records.into_iter().map(PromotionTarget::from).collect())
+    }
+
+    async fn dynos(&self, app: &str) -> Result<Vec<Dyno>> {
+        let app = app.to_owned();
+        let records = self.blocking(move |s| s.dynos(&app)).await?;
+        Ok(records.into_iter().map(Dyno::from).collect())
+    }
+
+    async fn logs(&self, app: &str, query: &LogQuery) -> Result<LogStream> {
+        let name = app.to_owned();
+        // The app's name as stored, so a log is never read for an app that is not there.
+        let app = self.blocking(move |s| s.app(&name)).await?;
+        AppLogs::open(&self.dir).stream(&app.name, query).await
     }
 }

@@ -51,6 +51,7 @@ pub struct SlugParams {
 /// The database and blob directory of one local platform.
 #[derive(Debug)]
 pub struct Store {
+    dir: PathBuf,
     db: LazyDatabase,
     pub(crate) blobs: BlobStore,
     pub(crate) options: LocalOptions,
@@ -70,11 +71,17 @@ impl Store {
     /// first write ([`LazyDatabase`]); until then the platform reads as empty.
     pub(crate) fn open_lazily(dir: &Path) -> Result<Store, PlatformError> {
         Ok(Store {
+            dir: dir.to_owned(),
             db: LazyDatabase::new(dir.join("platform.db"))?,
             blobs: BlobStore::new(dir.join("blobs")),
             options: LocalOptions::default(),
             releases_made: AtomicU64::new(0),
         })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Sets the behaviour options (delays and injected failures).
