@@ -79,6 +79,7 @@ pub mod cli;
 pub mod commands;
 pub mod desired;
 pub mod dyno;
+pub mod dynos;
 pub mod env_vars;
 pub mod environment;
 pub mod error_chain;
