@@ -5,10 +5,21 @@
 //! which of an app's web dynos are up and where they listen; it appends its request lines to
 //! the app's log through [`AppLogs`]. [`NoDynos`] is the answer of a platform that runs
 //! nothing: every app has no web dyno.
+//!
+//! The supervisor ([`Supervisor`], `supervisor.rs`) runs each dyno as a process group of its
+//! own through the launcher (`launcher.rs`, the `slugplan __dyno` entry point), which ends
+//! the group when the supervisor dies, however it dies; `process.rs` starts, signals and
+//! reads dynos, `unpack.rs` unpacks each release's slug once.
+
+pub mod launcher;
+mod process;
+mod supervisor;
+pub mod unpack;
 
 use std::net::SocketAddr;
 
 pub use crate::platform::local::AppLogs;
+pub use supervisor::{POLL, STABLE, Supervisor, SupervisorError, SupervisorOptions};
 
 /// What the router needs to know about one app's web dynos right now.
 #[derive(Debug, Clone, PartialEq, Eq)]
