@@ -96,13 +96,16 @@ pub(crate) async fn gate(
     if !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;
     }
-    let is_blob = request.uri().path().starts_with("/blobs/");
+    // Blob and log-session URLs are pre-signed: their token is a credential of a sort, so the
+    // log names the route, not the token.
+    let presigned = ["/blobs/", "/log-sessions/"]
+        .into_iter()
+        .find(|prefix| request.uri().path().starts_with(prefix));
+    let is_blob = presigned.is_some();
     let method = request.method().clone();
-    // Blob tokens are credentials of a sort: the log names the route, not the token.
-    let path = if is_blob {
-        "/blobs/{token}".to_owned()
-    } else {
-        request.uri().path().to_owned()
+    let path = match presigned {
+        Some(prefix) => format!("{prefix}{{token}}"),
+        None => request.uri().path().to_owned(),
     };
     let query = if is_blob {
         None
@@ -120,7 +123,7 @@ pub(crate) async fn gate(
         )
         .into_response()
     } else if is_blob {
-        // Blob URLs are pre-signed: they carry their own token and need no credentials.
+        // Pre-signed URLs carry their own token and need no credentials.
         next.run(request).await
     } else {
         match check(&state, request.headers()) {

@@ -21,11 +21,13 @@
 mod account;
 mod apps;
 mod config_vars;
+mod dynos;
 mod error;
 mod formation;
 mod gate;
 mod links;
 mod list;
+mod log_sessions;
 mod pipelines;
 mod range;
 mod releases;
@@ -171,6 +173,10 @@ pub(crate) struct AppState {
     /// RFC 3339 start time, shown as the account's creation time.
     pub(crate) started_at: String,
     pub(crate) request_log: Option<Arc<Mutex<std::fs::File>>>,
+    /// The log sessions handed out.
+    pub(crate) log_sessions: Arc<Mutex<log_sessions::LogSessions>>,
+    /// Turns true when the server shuts down, ending the streams that would never end.
+    pub(crate) stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// A bound server, ready to run.
@@ -178,6 +184,7 @@ pub struct Server {
     listener: TcpListener,
     router: Router,
     addr: SocketAddr,
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl Server {
@@ -210,8 +217,11 @@ impl Server {
             }
             None => None,
         };
+        let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
         let state = AppState {
             request_log,
+            log_sessions: Arc::default(),
+            stopping: stopping_rx,
             platform,
             bucket: Arc::new(Mutex::new(gate::Bucket::new(
                 config.rate_limit,
@@ -228,6 +238,7 @@ impl Server {
             listener,
             router: router(state),
             addr: local_addr,
+            stopping,
         })
     }
 
@@ -242,6 +253,12 @@ impl Server {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         let addr = self.addr;
+        let stopping = self.stopping;
+        // Tailing log sessions end first, or the graceful shutdown would wait for them forever.
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stopping.send(true);
+        };
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
@@ -256,6 +273,15 @@ fn router(state: AppState) -> Router {
             gate::gate,
         ))
         .with_state(state)
+}
+
+/// This server's base URL as the client reached it (its `Host`), for the URLs it hands out.
+pub(crate) fn base_url(state: &AppState, headers: &axum::http::HeaderMap) -> String {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map_or_else(|| state.local_addr.to_string(), str::to_owned);
+    format!("http://{host}")
 }
 
 /// A JSON answer.

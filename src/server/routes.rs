@@ -16,7 +16,7 @@
 //! schema or here (a listed method the server does not serve answers 501).
 //!
 //! Besides the schema's links the server has its own: the upload URLs (`/blobs/{token}`) it hands
-//! out with each slug.
+//! out with each slug, and the log sessions' stream URLs (`/log-sessions/{token}`).
 
 use axum::Router;
 use axum::extract::Request;
@@ -27,7 +27,10 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 
 use super::error::ApiError;
 use super::links::{self, Link};
-use super::{AppState, account, apps, config_vars, formation, pipelines, releases, slugs, stacks};
+use super::{
+    AppState, account, apps, config_vars, dynos, formation, log_sessions, pipelines, releases,
+    slugs, stacks,
+};
 
 /// The schema link a request was routed to, for the handler's extractors (a list's range
 /// fields come from it).
@@ -72,7 +75,31 @@ fn routes() -> Vec<Route> {
         serve("GET", "/apps/{app}/addons", apps::empty_list),
         serve("GET", "/apps/{app}/collaborators", apps::empty_list),
         serve("GET", "/apps/{app}/domains", apps::empty_list),
-        serve("GET", "/apps/{app}/dynos", apps::empty_list),
+        serve("GET", "/apps/{app}/dynos", dynos::list_dynos),
+        serve("GET", "/apps/{app}/dynos/{id}", dynos::get_dyno),
+        serve("POST", "/apps/{app}/dynos", dynos::create_dyno),
+        serve("DELETE", "/apps/{app}/dynos", dynos::restart_all),
+        serve("DELETE", "/apps/{app}/dynos/{id}", dynos::restart_one),
+        serve(
+            "DELETE",
+            "/apps/{app}/formations/{formation_type}",
+            dynos::restart_type,
+        ),
+        serve(
+            "POST",
+            "/apps/{app}/dynos/{id}/actions/stop",
+            dynos::stop_one,
+        ),
+        serve(
+            "POST",
+            "/apps/{app}/formations/{formation_type}/actions/stop",
+            dynos::stop_type,
+        ),
+        serve(
+            "POST",
+            "/apps/{app}/log-sessions",
+            log_sessions::create_log_session,
+        ),
         serve("POST", "/apps/{app}/slugs", slugs::create_slug),
         serve("GET", "/apps/{app}/slugs/{id}", slugs::get_slug),
         // Create and Rollback are one link: the body says which.
@@ -137,7 +164,11 @@ fn routes() -> Vec<Route> {
 }
 
 /// The server's own paths (not the schema's) and their methods.
-const LOCAL: &[(&str, &str)] = &[("GET", "/blobs/{token}"), ("PUT", "/blobs/{token}")];
+const LOCAL: &[(&str, &str)] = &[
+    ("GET", "/blobs/{token}"),
+    ("PUT", "/blobs/{token}"),
+    ("GET", "/log-sessions/{token}"),
+];
 
 /// The links of the schema the server serves, in the order they are declared.
 pub fn served() -> Vec<&'static Link> {
@@ -157,6 +188,10 @@ pub(crate) fn router() -> Router<AppState> {
             axum::routing::put(slugs::put_blob)
                 .get(slugs::get_blob)
                 .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route(
+            &axum_path("/log-sessions/{token}"),
+            axum::routing::get(log_sessions::stream_log_session),
         )
         .fallback(unrouted)
         .method_not_allowed_fallback(unrouted)

@@ -83,11 +83,8 @@ async fn blob_target(
         .platform
         .blocking(move |s| s.create_blob_token(&id, ttl))
         .await?;
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map_or_else(|| state.local_addr.to_string(), str::to_owned);
-    Ok(json!({ "method": method, "url": format!("http://{host}/blobs/{token}") }))
+    let base = super::base_url(state, headers);
+    Ok(json!({ "method": method, "url": format!("{base}/blobs/{token}") }))
 }
 
 /// `PUT /blobs/{token}`: the slug archive, like a pre-signed object-store URL. Needs a
