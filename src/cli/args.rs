@@ -209,6 +209,19 @@ pub enum Command {
         after_help = "Examples:\n  slugplan server\n  slugplan server --listen 127.0.0.1:0 --data /tmp/platform\n  SLUGPLAN_SERVER_TOKEN=secret slugplan server --listen 0.0.0.0:4747"
     )]
     Server(ServerArgs),
+    /// Run the embedded platform's dynos in the foreground, without a server; Ctrl-C stops them.
+    #[command(
+        after_help = "Examples:\n  slugplan up\n  slugplan -f examples/node/slug.toml up --boot-timeout 10"
+    )]
+    Up(UpArgs),
+    /// List an app's dynos: type, state, port, uptime, release.
+    #[command(after_help = "Examples:\n  slugplan ps\n  slugplan ps example-staging --json")]
+    Ps(PsArgs),
+    /// Print an app's log (its dynos' output, the platform's and the router's lines).
+    #[command(
+        after_help = "Examples:\n  slugplan logs example-staging\n  slugplan logs example-staging --tail --dyno web.1 -n 20"
+    )]
+    Logs(LogsArgs),
     /// Show or prune the local cache (slugs, runtimes, compressed chunks, Go builds).
     #[command(
         subcommand,
@@ -614,4 +627,60 @@ pub struct ServerArgs {
     /// Fault injection: add this many milliseconds of latency to every request.
     #[arg(long, value_name = "MS", env = env_vars::SLUGPLAN_FAULT_LATENCY_MS, default_value_t = 0)]
     pub fault_latency_ms: u64,
+    /// How the apps' dynos run.
+    #[command(flatten)]
+    pub dynos: DynoArgs,
+}
+
+/// How the local platform runs dynos (`slugplan server`, `slugplan up`).
+#[derive(Debug, Clone, Args)]
+pub struct DynoArgs {
+    /// Seconds a web dyno has to accept connections on $PORT before it is crashed (Heroku's R10).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub boot_timeout: u64,
+    /// Seconds a stopping dyno has between SIGTERM and SIGKILL (Heroku's R12).
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub stop_timeout: u64,
+    /// Run no dynos: serve the API only.
+    #[arg(long)]
+    pub no_dynos: bool,
+}
+
+/// `slugplan up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// How the apps' dynos run.
+    #[command(flatten)]
+    pub dynos: DynoArgs,
+}
+
+/// `slugplan ps`.
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// The app (default: every app of the manifest).
+    #[arg(value_name = "APP")]
+    pub app: Option<String>,
+    /// Print the dynos as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `slugplan logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The app.
+    #[arg(value_name = "APP")]
+    pub app: String,
+    /// Keep printing new lines as they come.
+    #[arg(long, short = 't')]
+    pub tail: bool,
+    /// Only this dyno (`web.1`) or process type (`web`, `router`).
+    #[arg(long, short = 'd', value_name = "DYNO")]
+    pub dyno: Option<String>,
+    /// Only this source: `app` or `heroku`.
+    #[arg(long, short = 's', value_name = "SOURCE")]
+    pub source: Option<String>,
+    /// How many of the newest lines to print first.
+    #[arg(long, short = 'n', value_name = "N", default_value_t = 100)]
+    pub num: usize,
 }

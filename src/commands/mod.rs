@@ -17,8 +17,10 @@ mod graph;
 mod history;
 mod init;
 mod lock;
+mod logs;
 mod plan;
 mod promote;
+mod ps;
 mod releases;
 mod rollback;
 mod schema;
@@ -27,6 +29,7 @@ pub mod session;
 mod shared;
 mod show;
 mod state;
+mod up;
 mod validate;
 
 pub use session::Session;
@@ -55,6 +58,9 @@ pub async fn run(command: Command, session: &Session) -> miette::Result<ExitStat
         Command::Releases(args) => releases::run(&args, session).await,
         Command::Destroy(args) => destroy::run(&args, session).await,
         Command::Server(args) => server::run(&args, session).await,
+        Command::Up(args) => up::run(&args, session).await,
+        Command::Ps(args) => ps::run(&args, session).await,
+        Command::Logs(args) => logs::run(&args, session).await,
         Command::Cache(command) => cache::run(&command, session),
         Command::State(command) => state::run(&command, session).await,
     }

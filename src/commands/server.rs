@@ -1,12 +1,14 @@
-//! `slugplan server`: serves the local platform over HTTP until SIGTERM or ctrl-c.
+//! `slugplan server`: serves the local platform over HTTP, and runs its apps' dynos, until
+//! SIGTERM or ctrl-c.
 
 use std::time::Duration;
 
 use miette::IntoDiagnostic;
 
-use crate::cli::args::ServerArgs;
+use crate::cli::args::{DynoArgs, ServerArgs};
+use crate::dynos::{Supervisor, SupervisorOptions};
 use crate::exit_status::ExitStatus;
-use crate::platform::local::{self, LocalOptions, LocalPlatform};
+use crate::platform::local::{self, LocalOptions, LocalPlatform, SupervisorInfo};
 use crate::server::{Faults, Server, ServerConfig, Token};
 
 use super::Session;
@@ -41,6 +43,12 @@ pub async fn run(args: &ServerArgs, session: &Session) -> miette::Result<ExitSta
     let shutdown = shutdown_signal().into_diagnostic()?;
     let open = config.token.is_none();
     let server = Server::bind(args.listen, platform, config).await?;
+    let supervisor = if args.dynos.no_dynos {
+        None
+    } else {
+        let options = supervisor_options(&args.dynos, "slugplan server")?;
+        Some(Supervisor::start(&data, options).await?)
+    };
     let url = format!("http://{}", server.local_addr());
     printer.status(
         "Serving",
@@ -57,13 +65,38 @@ pub async fn run(args: &ServerArgs, session: &Session) -> miette::Result<ExitSta
     // The URL alone on stdout, so a script or test can read the port it got.
     printer.data(&url);
     server.run(shutdown).await?;
+    if let Some(supervisor) = supervisor {
+        supervisor.shutdown().await;
+    }
     printer.status("Stopped", "the server shut down cleanly");
     Ok(ExitStatus::Success)
 }
 
+/// The supervisor's options from the command line, for `command` (`slugplan server`).
+pub(super) fn supervisor_options(
+    args: &DynoArgs,
+    command: &str,
+) -> miette::Result<SupervisorOptions> {
+    let launcher = std::env::current_exe()
+        .into_diagnostic()
+        .map_err(|e| e.wrap_err("cannot find the slugplan binary to start dynos with"))?;
+    let holder = SupervisorInfo {
+        pid: std::process::id(),
+        command: command.to_owned(),
+        started_at: jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string(),
+    };
+    let mut options = SupervisorOptions::new(launcher, holder);
+    options.boot_timeout = Duration::from_secs(args.boot_timeout);
+    options.stop_grace = Duration::from_secs(args.stop_timeout);
+    Ok(options)
+}
+
 /// A future that completes on ctrl-c or SIGTERM. The handlers are installed now, before the
 /// address is printed, so a signal sent as soon as the server is up is never lost.
-fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+pub(super) fn shutdown_signal()
+-> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     #[cfg(unix)]
