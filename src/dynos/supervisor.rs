@@ -759,6 +759,10 @@ impl Supervision {
                 slot.killed = false;
                 slot.boot_timed_out = false;
                 set_state(slot, DynoState::Starting, None, &self.logs, &name);
+                // Only a web dyno has a port to wait for.
+                if !slot.is_web() {
+                    set_state(slot, DynoState::Up, None, &self.logs, &name);
+                }
             }
             Err(err) => {
                 let detail = format!("cannot start: {err}");

@@ -9,6 +9,7 @@ mod cli;
 mod config;
 mod deploy;
 mod destroy;
+mod dynos;
 mod examples;
 mod go;
 mod heroku;

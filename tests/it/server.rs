@@ -428,11 +428,7 @@ async fn endpoints_clients_touch_around_the_slug_flow_answer() {
         let body = api.read(path, "config-var/definitions/config_vars").await;
         assert_eq!(body, config, "{path}");
     }
-    for path in [
-        "/apps/demo/addons",
-        "/apps/demo/dynos",
-        "/apps/demo/collaborators",
-    ] {
+    for path in ["/apps/demo/addons", "/apps/demo/collaborators"] {
         let answer = api.get(path).await;
         assert_eq!(
             (answer.status, answer.body.clone()),

@@ -292,6 +292,7 @@ impl Walk {
             (_, "pipeline-coupling") => self.coupling.clone(),
             (_, "pipeline-promotion") => self.promotion.clone(),
             (_, "formation") => "web".to_owned(),
+            (_, "dyno") => "web.1".to_owned(),
             (_, other) => panic!("the walk does not know how to name a {other}"),
         };
         let path = template
@@ -307,7 +308,8 @@ impl Walk {
             .replace("{account}", "~")
             .replace("{release}", "1")
             .replace("{pipeline}", &self.pipeline)
-            .replace("{pipeline-promotion}", &self.promotion);
+            .replace("{pipeline-promotion}", &self.promotion)
+            .replace("{formation_type}", "web");
         assert!(!path.contains('{'), "unfilled placeholder in {path}");
         let body = match (method, template) {
             ("POST", "/apps") => Some(json!({ "name": "walk-created" })),
@@ -325,6 +327,12 @@ impl Walk {
                 "app": self.uncoupled, "pipeline": self.pipeline, "stage": "review"
             })),
             ("PATCH", "/pipeline-couplings/{id}") => Some(json!({ "stage": "staging" })),
+            ("POST", "/apps/{app}/dynos") => {
+                Some(json!({ "command": "echo walked", "attach": false }))
+            }
+            ("POST", "/apps/{app}/dynos/{id}/actions/stop")
+            | ("POST", "/apps/{app}/formations/{formation_type}/actions/stop") => Some(json!({})),
+            ("POST", "/apps/{app}/log-sessions") => Some(json!({ "lines": 10 })),
             ("POST", "/pipeline-promotions") => Some(json!({
                 "pipeline": { "id": self.pipeline },
                 "source": { "app": { "id": "walk-staging" } },
@@ -420,28 +428,12 @@ async fn unserved_links_answer_501_and_unknown_methods_405_as_json() {
     let api = server.api();
     api.create("/apps", json!({ "name": "limits" }), "app")
         .await;
-    // The dyno and log endpoints other work will serve: 501, not 404.
+    // A link the server does not serve: 501, not 404.
     for (method, path, template) in [
         (
             Method::DELETE,
             "/apps/limits/addons/pg",
             "DELETE /apps/{app}/addons/{id}",
-        ),
-        (Method::POST, "/apps/limits/dynos", "POST /apps/{app}/dynos"),
-        (
-            Method::DELETE,
-            "/apps/limits/dynos",
-            "DELETE /apps/{app}/dynos",
-        ),
-        (
-            Method::GET,
-            "/apps/limits/dynos/web.1",
-            "GET /apps/{app}/dynos/{id}",
-        ),
-        (
-            Method::POST,
-            "/apps/limits/log-sessions",
-            "POST /apps/{app}/log-sessions",
         ),
         (
             Method::GET,

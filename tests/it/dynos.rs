@@ -1,0 +1,267 @@
+//! Integration tests: the local platform runs what it releases. Real dynos (a small Python web
+//! server, `/usr/bin/python3`) under `slugplan up` or `slugplan server`, real HTTP to their
+//! ports, the state `slugplan ps` reads, the lines `slugplan logs` prints; a new release
+//! replaces the old one only once it is up; a crashing release leaves the old one serving; a
+//! crashed dyno restarts; `kill -9` of the supervisor leaves no dyno running. The Heroku CLI's
+//! `ps`, `ps:scale`, `ps:restart`, `logs` and `run:detached` are in [`heroku_cli`].
+
+mod heroku_cli;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::project::Project;
+
+/// The dynos' web server: answers `GREETING from DYNO`, prints where it listens.
+const WEB_PY: &str = r#"import http.server, os
+class Hello(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = (os.environ.get("GREETING", "hello") + " from " + os.environ["DYNO"]).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        print("GET", self.path, flush=True)
+port = int(os.environ["PORT"])
+print("listening on", port, flush=True)
+http.server.HTTPServer(("127.0.0.1", port), Hello).serve_forever()
+"#;
+
+/// Writes the project: one slug whose `web` runs `web` (a command), one app `hello` with
+/// `GREETING` and `web` dynos.
+fn write_project(p: &Project, web: &str, greeting: &str, web_count: u32) {
+    p.ctx.write("app/web.py", WEB_PY);
+    let platform = p.platform_table();
+    let create = if p.is_served() { "create = true\n" } else { "" };
+    p.ctx.write(
+        "slug.toml",
+        format!(
+            r#"{platform}
+[slugs.web]
+source = "app"
+process_types = {{ web = "{web}" }}
+
+[apps.hello]
+slug = "web"
+{create}
+[apps.hello.config]
+GREETING = "{greeting}"
+
+[apps.hello.formation]
+web = {web_count}
+"#
+        ),
+    );
+}
+
+/// `slugplan up` in the project, stopped (SIGTERM) when dropped.
+struct Up(Child);
+
+impl Up {
+    fn start(p: &Project) -> Up {
+        let child = p
+            .command(&["up", "--stop-timeout", "5"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start slugplan up");
+        Up(child)
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Polls `check` every 50 ms until it gives a value, for at most 20 s.
+fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `hello`'s dynos as `slugplan ps --json` lists them.
+fn dynos(p: &Project) -> Vec<Value> {
+    let ps = p.json(&["ps", "hello", "--json"], 0);
+    ps["apps"][0]["dynos"].as_array().unwrap().clone()
+}
+
+/// `hello`'s dynos as the server's API lists them.
+fn dynos_of(p: &Project) -> Vec<Value> {
+    let answer = crate::common::server::block_on(p.api().get("/apps/hello/dynos"));
+    answer.body.as_array().unwrap().clone()
+}
+
+/// The body `GET /` on loopback `port` answers, if it answers.
+fn get(port: u64) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", u16::try_from(port).ok()?)).ok()?;
+    stream
+        .write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.0 200").then(|| body.to_owned())
+}
+
+/// The port of `hello`'s up dyno `name` of the current release.
+fn up_port(p: &Project, name: &str) -> Option<u64> {
+    dynos(p)
+        .iter()
+        .find(|d| d["name"] == name && d["state"] == "up" && d["previous_release"] == false)
+        .and_then(|d| d["port"].as_u64())
+}
+
+#[test]
+fn up_runs_the_current_release_and_a_new_one_replaces_it_once_up() {
+    let p = Project::local();
+    write_project(&p, "python3 web.py", "hello", 1);
+    p.ok(&["apply", "--yes"], 0);
+    let dynos_before = dynos(&p);
+    assert_eq!(dynos_before[0]["state"], "down", "no supervisor runs yet");
+    let _up = Up::start(&p);
+    let port = eventually("web.1 up", || up_port(&p, "web.1"));
+    assert_eq!(get(port).as_deref(), Some("hello from web.1"));
+
+    write_project(&p, "python3 web.py", "bonjour", 1);
+    p.ok(&["apply", "--yes"], 0);
+    let new_port = eventually("the new release's web.1 up", || {
+        up_port(&p, "web.1").filter(|n| *n != port)
+    });
+    assert_eq!(get(new_port).as_deref(), Some("bonjour from web.1"));
+    eventually("the old release's dyno stopped", || {
+        (get(port).is_none() && dynos(&p).iter().all(|d| d["previous_release"] == false))
+            .then_some(())
+    });
+
+    let logs = p.ok(&["logs", "hello", "-n", "100"], 0);
+    for expected in [
+        "heroku[web.1]: Starting process with command `python3 web.py`",
+        "app[web.1]: listening on",
+        "heroku[web.1]: State changed from starting to up",
+        "heroku[web.1]: Stopping all processes with SIGTERM",
+    ] {
+        assert!(logs.contains(expected), "{expected:?} not in:\n{logs}");
+    }
+    let only_app = p.ok(&["logs", "hello", "--source", "app"], 0);
+    assert!(
+        only_app.lines().all(|l| l.contains(" app[web.1]: ")),
+        "{only_app}"
+    );
+}
+
+#[test]
+fn a_release_that_crashes_leaves_the_old_one_serving_and_restarts_with_backoff() {
+    let p = Project::local();
+    write_project(&p, "python3 web.py", "hello", 2);
+    p.ok(&["apply", "--yes"], 0);
+    let _up = Up::start(&p);
+    let ports: Vec<u64> = ["web.1", "web.2"]
+        .iter()
+        .map(|name| eventually(name, || up_port(&p, name)))
+        .collect();
+    assert_ne!(ports[0], ports[1]);
+    for (port, name) in ports.iter().zip(["web.1", "web.2"]) {
+        assert_eq!(get(*port), Some(format!("hello from {name}")));
+    }
+
+    // A release whose command exits at once: crashed, restarted, and the old one still serves.
+    write_project(&p, "python3 -c 'raise SystemExit(3)'", "hello", 2);
+    p.ok(&["apply", "--yes"], 0);
+    let crashed = eventually("the new release's web.1 crashed", || {
+        dynos(&p).into_iter().find(|d| {
+            d["name"] == "web.1" && d["previous_release"] == false && d["state"] == "crashed"
+        })
+    });
+    assert_eq!(crashed["detail"], "Process exited with status 3");
+    eventually("a second start after the backoff", || {
+        let logs = p.ok(&["logs", "hello", "--dyno", "web.1", "-n", "1500"], 0);
+        (logs.matches("Process exited with status 3").count() >= 2).then_some(())
+    });
+    for (port, name) in ports.iter().zip(["web.1", "web.2"]) {
+        assert_eq!(
+            get(*port),
+            Some(format!("hello from {name}")),
+            "still serving"
+        );
+    }
+    let previous = dynos(&p)
+        .into_iter()
+        .filter(|d| d["previous_release"] == true && d["state"] == "up")
+        .count();
+    assert_eq!(previous, 2, "ps shows the previous release's dynos serving");
+}
+
+/// The live (not zombie) processes whose environment has `MARKER=marker`.
+fn marked(marker: &str) -> Vec<u32> {
+    let needle = format!("MARKER={marker}");
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let zombie = std::fs::read_to_string(entry.path().join("stat"))
+            .ok()
+            .and_then(|stat| {
+                let after = stat.rsplit_once(") ")?.1.to_owned();
+                after.chars().next()
+            })
+            .is_none_or(|state| state == 'Z' || state == 'X');
+        if !zombie
+            && environ
+                .split(|b| *b == 0)
+                .any(|var| var == needle.as_bytes())
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+fn no_dyno_outlives_a_supervisor_killed_with_sigkill() {
+    let p = Project::served(&[]);
+    let marker = format!("dyno-test-{}", std::process::id());
+    // A grandchild in the background as well as the server: the whole group must go.
+    write_project(&p, "sleep 600 & python3 web.py", "hello", 2);
+    let manifest = std::fs::read_to_string(p.path("slug.toml")).unwrap();
+    p.ctx.write(
+        "slug.toml",
+        manifest.replace(
+            "GREETING = \"hello\"",
+            &format!("GREETING = \"hello\"\nMARKER = \"{marker}\""),
+        ),
+    );
+    p.ok(&["apply", "--yes"], 0);
+    let running = eventually("both dynos and their sleeps running", || {
+        let pids = marked(&marker);
+        // Each dyno: the launcher, its shell, python and sleep.
+        (pids.len() >= 8).then_some(pids)
+    });
+    let pid = p.server().child.id().to_string();
+    crate::common::run_ok(std::process::Command::new("kill").args(["-9", &pid]));
+    eventually("every process of the dynos gone", || {
+        marked(&marker).is_empty().then_some(())
+    });
+    assert!(running.len() >= 8);
+}
