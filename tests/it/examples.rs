@@ -65,53 +65,82 @@ fn copy_example(from: &Path, to: &Path) {
     }
 }
 
+/// A copy of `examples/<name>` in a fresh context, as a fresh clone has it.
+struct ExampleCopy {
+    ctx: TestContext,
+    /// The copy's `examples/<name>`.
+    dir: PathBuf,
+    /// This machine's Go build cache (the context's HOME is empty: the Go build would start
+    /// from a cold one).
+    go_cache: String,
+}
+
+impl ExampleCopy {
+    /// The copy; `None` (said on stderr) when the example's runtimes are not prepared.
+    fn new(name: &str) -> Option<ExampleCopy> {
+        let missing = missing_runtimes(name);
+        if !missing.is_empty() {
+            // Straight to stderr, past the test harness's capture: a skip must show in the run.
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipping the {name} example: {missing:?} not there; run examples/runtimes/prepare.sh"
+            );
+            return None;
+        }
+        let ctx = TestContext::new();
+        let examples = ctx.dir.join("examples");
+        copy_example(
+            &Path::new(REPO).join("examples").join(name),
+            &examples.join(name),
+        );
+        // The runtimes are large: the copy names the prepared ones through a link.
+        std::os::unix::fs::symlink(
+            Path::new(REPO).join("examples/runtimes"),
+            examples.join("runtimes"),
+        )
+        .unwrap();
+        let go_cache = Command::new("go")
+            .args(["env", "GOCACHE"])
+            .output()
+            .unwrap();
+        let go_cache = String::from_utf8(go_cache.stdout)
+            .unwrap()
+            .trim()
+            .to_owned();
+        Some(ExampleCopy {
+            ctx,
+            dir: examples.join(name),
+            go_cache,
+        })
+    }
+
+    /// `slugplan ARGS` in the copy.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = self.ctx.command();
+        command
+            .current_dir(&self.dir)
+            .env("GOCACHE", &self.go_cache)
+            .args(args);
+        command
+    }
+
+    /// Runs `slugplan ARGS` in the copy, asserts it exits 0, returns its stdout.
+    fn run(&self, args: &[&str]) -> String {
+        expect_exit(&self.command(args).output().unwrap(), args, 0)
+    }
+}
+
 /// Locks, builds and unpacks `examples/<name>`; `None` (said on stderr) when its runtimes are
 /// not prepared.
 fn build_example(name: &str) -> Option<Unpacked> {
-    let missing = missing_runtimes(name);
-    if !missing.is_empty() {
-        // Straight to stderr, past the test harness's capture: a skip must show in the run.
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipping the {name} example: {missing:?} not there; run examples/runtimes/prepare.sh"
-        );
-        return None;
-    }
-    let ctx = TestContext::new();
-    let examples = ctx.dir.join("examples");
-    copy_example(
-        &Path::new(REPO).join("examples").join(name),
-        &examples.join(name),
-    );
-    // The runtimes are large: the copy names the prepared ones through a link.
-    std::os::unix::fs::symlink(
-        Path::new(REPO).join("examples/runtimes"),
-        examples.join("runtimes"),
-    )
-    .unwrap();
-
-    // The context's HOME is empty: the Go build would start from a cold Go build cache.
-    let go_cache = Command::new("go")
-        .args(["env", "GOCACHE"])
-        .output()
-        .unwrap();
-    let go_cache = String::from_utf8(go_cache.stdout).unwrap();
-    let slugplan = |args: &[&str]| {
-        let out = ctx
-            .command()
-            .current_dir(examples.join(name))
-            .env("GOCACHE", go_cache.trim())
-            .args(args)
-            .output()
-            .unwrap();
-        expect_exit(&out, args, 0)
-    };
+    let copy = ExampleCopy::new(name)?;
+    let slugplan = |args: &[&str]| copy.run(args);
     slugplan(&["lock", "--quiet"]);
     let built: serde_json::Value =
         serde_json::from_str(&slugplan(&["build", "--json", "--quiet"])).unwrap();
     let slug = &built["slugs"][0];
 
-    let unpacked = ctx.temp.path().join("unpacked");
+    let unpacked = copy.ctx.temp.path().join("unpacked");
     std::fs::create_dir_all(&unpacked).unwrap();
     let tar = Command::new("tar")
         .arg("-xzf")
@@ -122,13 +151,13 @@ fn build_example(name: &str) -> Option<Unpacked> {
         .unwrap();
     assert!(tar.status.success(), "GNU tar: {tar:?}");
     let app = unpacked.join("app").canonicalize().unwrap();
-    let lock = std::fs::read_to_string(examples.join(name).join("slug.lock")).unwrap();
+    let lock = std::fs::read_to_string(copy.dir.join("slug.lock")).unwrap();
     Some(Unpacked {
         app,
         web: slug["process_types"]["web"].as_str().unwrap().to_owned(),
         checksum: slug["checksum"].as_str().unwrap().to_owned(),
         lock,
-        _ctx: ctx,
+        _ctx: copy.ctx,
     })
 }
 
@@ -228,4 +257,69 @@ fn ruby_example_answers_with_its_own_ruby_and_webrick() {
 fn go_example_answers() {
     serve_example("go", "./bin/web", "hello, world\n")
         .expect("the Go example has no runtime archive to miss");
+}
+
+/// The body `GET /` on loopback `port` answers, if it answers 200.
+fn get_on(port: u64) -> Option<String> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", u16::try_from(port).ok()?)).ok()?;
+    stream.write_all(b"GET / HTTP/1.0\r\n\r\n").ok()?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut text).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    head.contains(" 200 ").then(|| body.to_owned())
+}
+
+#[test]
+fn the_examples_run_as_dynos_of_the_local_platform() {
+    for (name, hello) in [
+        ("node", "Hello World\n"),
+        ("ruby", "Hello, world!\n"),
+        ("go", "hello, world\n"),
+    ] {
+        let Some(copy) = ExampleCopy::new(name) else {
+            continue;
+        };
+        copy.run(&["lock", "--quiet"]);
+        let mut up = copy
+            .command(&["up", "--stop-timeout", "5"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        copy.run(&["apply", "--yes"]);
+        // Every app the apply released runs its web dyno, which answers the seed's text.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let answers = loop {
+            let ps: serde_json::Value = serde_json::from_str(&copy.run(&["ps", "--json"])).unwrap();
+            let webs: Vec<&serde_json::Value> = ps["apps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|app| app["dynos"].as_array().unwrap())
+                .filter(|d| d["type"] == "web")
+                .collect();
+            let answers: Vec<Option<String>> = webs
+                .iter()
+                .map(|d| {
+                    d["port"]
+                        .as_u64()
+                        .filter(|_| d["state"] == "up")
+                        .and_then(get_on)
+                })
+                .collect();
+            if !answers.is_empty() && answers.iter().all(Option::is_some) {
+                break answers;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name}: the web dynos did not all answer: {ps:#}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        };
+        for answer in answers {
+            assert_eq!(answer.as_deref(), Some(hello), "{name}");
+        }
+        let _ = up.kill();
+        let _ = up.wait();
+    }
 }
