@@ -19,7 +19,17 @@ pub async fn run(args: &PsArgs, session: &Session) -> miette::Result<ExitStatus>
     };
     let mut all = Vec::new();
     for app in apps {
-        let dynos = connected.platform.dynos(&app).await?;
+        let mut dynos = connected.platform.dynos(&app).await?;
+        // As `heroku ps` shows them: the current release's by type and number (`web.2` before
+        // `web.10`), then the previous release's.
+        dynos.sort_by_key(|d| {
+            let number: u64 = d
+                .name
+                .rsplit_once('.')
+                .and_then(|(_, n)| n.parse().ok())
+                .unwrap_or(0);
+            (d.previous_release, d.process_type.clone(), number)
+        });
         all.push((app, dynos));
     }
     if args.json {

@@ -445,7 +445,11 @@ impl Supervision {
             deleted: false,
         });
         app.deleted = false;
-        app.name.clone_from(&plan.name);
+        if app.name != plan.name {
+            // Renamed: its log goes along (the dynos keep their processes).
+            self.logs.rename(&app.name, &plan.name);
+            app.name.clone_from(&plan.name);
+        }
         let Some(release) = plan.release else {
             let generations = [app.current.take(), app.previous.take()];
             for generation in generations.into_iter().flatten() {
@@ -843,8 +847,15 @@ impl Supervision {
             sweep(&mut app.one_offs);
             sweep(&mut app.retiring);
         }
-        self.apps
-            .retain(|_, app| !app.deleted || app.slots().next().is_some());
+        let logs = &self.logs;
+        self.apps.retain(|_, app| {
+            let gone = app.deleted && app.slots().next().is_none();
+            if gone {
+                // Deleted, and its last dyno stopped: its log goes too.
+                logs.remove(&app.name);
+            }
+            !gone
+        });
         let used: HashSet<&str> = self
             .apps
             .values()

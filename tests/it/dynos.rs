@@ -239,11 +239,29 @@ fn marked(marker: &str) -> Vec<u32> {
 }
 
 #[test]
-fn no_dyno_outlives_a_supervisor_killed_with_sigkill() {
+fn deleting_an_app_stops_its_dynos() {
     let p = Project::served(&[]);
-    let marker = format!("dyno-test-{}", std::process::id());
-    // A grandchild in the background as well as the server: the whole group must go.
-    write_project(&p, "sleep 600 & python3 web.py", "hello", 2);
+    let marker = format!("dyno-delete-{}", std::process::id());
+    write_marked(&p, "python3 web.py", &marker);
+    p.ok(&["apply", "--yes"], 0);
+    eventually("web.1 running", || {
+        (marked(&marker).len() >= 3).then_some(())
+    });
+    let answer = crate::common::server::block_on(p.api().call(
+        reqwest::Method::DELETE,
+        "/apps/hello",
+        None,
+        None,
+    ));
+    assert!(answer.status.is_success(), "{}", answer.body);
+    eventually("the deleted app's dyno gone", || {
+        marked(&marker).is_empty().then_some(())
+    });
+}
+
+/// The project of [`write_project`], its dynos' environment marked with `MARKER=marker`.
+fn write_marked(p: &Project, web: &str, marker: &str) {
+    write_project(p, web, "hello", 1);
     let manifest = std::fs::read_to_string(p.path("slug.toml")).unwrap();
     p.ctx.write(
         "slug.toml",
@@ -252,12 +270,38 @@ fn no_dyno_outlives_a_supervisor_killed_with_sigkill() {
             &format!("GREETING = \"hello\"\nMARKER = \"{marker}\""),
         ),
     );
+}
+
+#[test]
+fn no_dyno_outlives_a_supervisor_killed_with_sigkill() {
+    let p = Project::served(&[]);
+    let marker = format!("dyno-test-{}", std::process::id());
+    // A grandchild in the background as well as the server: the whole group must go.
+    write_marked(&p, "sleep 600 & python3 web.py", &marker);
+    let manifest = std::fs::read_to_string(p.path("slug.toml")).unwrap();
+    p.ctx
+        .write("slug.toml", manifest.replace("web = 1", "web = 2"));
     p.ok(&["apply", "--yes"], 0);
     let running = eventually("both dynos and their sleeps running", || {
         let pids = marked(&marker);
         // Each dyno: the launcher, its shell, python and sleep.
         (pids.len() >= 8).then_some(pids)
     });
+    // slugplan's own Heroku client reads the server's dynos and its log sessions.
+    eventually("ps showing web.1 and web.2 up", || {
+        let ps = p.json(&["ps", "hello", "--json"], 0);
+        let dynos: Vec<(String, String)> = ps["apps"][0]["dynos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| (d["name"].to_string(), d["state"].to_string()))
+            .collect();
+        let up = |name: &str| (format!("{name:?}"), "\"up\"".to_owned());
+        (dynos == [up("web.1"), up("web.2")]).then_some(())
+    });
+    let logs = p.ok(&["logs", "hello", "--dyno", "web.2"], 0);
+    assert!(logs.contains("app[web.2]: listening on"), "{logs}");
+    assert!(!logs.contains("[web.1]"), "{logs}");
     let pid = p.server().child.id().to_string();
     crate::common::run_ok(std::process::Command::new("kill").args(["-9", &pid]));
     eventually("every process of the dynos gone", || {
