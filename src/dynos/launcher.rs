@@ -32,7 +32,7 @@ const CANNOT_RUN: u8 = 127;
 /// Runs the dyno whose script is the one argument after [`LAUNCHER_ARG`]; never returns.
 pub fn main(mut args: impl Iterator<Item = OsString>) -> ExitCode {
     let Some(script) = args.next() else {
-        eprintln!("slugplan {LAUNCHER_ARG}: missing the dyno's command");
+        say("missing the dyno's command");
         return ExitCode::from(CANNOT_RUN);
     };
     // Before anything else, so a supervisor that dies from here on is noticed.
@@ -43,7 +43,7 @@ pub fn main(mut args: impl Iterator<Item = OsString>) -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("slugplan {LAUNCHER_ARG}: cannot start: {err}");
+            say(&format!("cannot start: {err}"));
             return ExitCode::from(CANNOT_RUN);
         }
     };
@@ -57,7 +57,7 @@ async fn run(script: OsString) -> i32 {
         signal(SignalKind::hangup()),
         signal(SignalKind::terminate()),
     ) else {
-        eprintln!("slugplan {LAUNCHER_ARG}: cannot handle signals");
+        say("cannot handle signals");
         return i32::from(CANNOT_RUN);
     };
     let mut shell = match tokio::process::Command::new("/bin/sh")
@@ -68,7 +68,7 @@ async fn run(script: OsString) -> i32 {
     {
         Ok(shell) => shell,
         Err(err) => {
-            eprintln!("slugplan {LAUNCHER_ARG}: cannot run /bin/sh: {err}");
+            say(&format!("cannot run /bin/sh: {err}"));
             return i32::from(CANNOT_RUN);
         }
     };
@@ -99,4 +99,10 @@ async fn run(script: OsString) -> i32 {
     // The supervisor is gone: so is the dyno, this launcher included.
     let _ = kill_process_group(getpgrp(), Signal::KILL);
     1
+}
+
+/// Says why the dyno cannot run on stderr, which the supervisor copies into the app's log.
+fn say(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "slugplan {LAUNCHER_ARG}: {message}");
 }
