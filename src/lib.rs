@@ -42,6 +42,10 @@
 //!   [`checksum`] is a slug's `SHA256:<hex>`, checked once where it enters.
 //! - [`platform`]: the `Platform` trait and its two implementations, the embedded local
 //!   platform and the Heroku API v3 client; [`server`] serves the local one over HTTP.
+//! - [`dynos`]: the supervisor that runs the local platform's current releases (in `slugplan
+//!   server` and `slugplan up`), each dyno a process group that dies with it, and what the
+//!   router asks of it ([`dynos::WebDynos`]); the apps' logs are the local platform's
+//!   (`platform::local::AppLogs`).
 //! - [`state`]: slugplan's own records (uploads, releases, the config keys it manages, slug
 //!   keys, the audit log) and the apply lock, behind one async trait, [`state::State`], shared
 //!   as `&dyn State`: SQLite and a file lock beside the manifest (the default), or a PostgreSQL

@@ -1123,3 +1123,118 @@ fn restart(slot: &mut Slot, logs: &AppLogs, app: &str) {
     }
     stop(slot, AfterExit::Restart, logs, app);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn web(name: &str, state: DynoState, port: u16) -> Slot {
+        Slot {
+            name: name.to_owned(),
+            process_type: "web".to_owned(),
+            state,
+            port: Some(port),
+            ..new_slot()
+        }
+    }
+
+    fn generation(slots: Vec<Slot>) -> Generation {
+        Generation {
+            release_id: String::new(),
+            slots,
+            sha256: String::new(),
+            app_dir: PathBuf::new(),
+            config: BTreeMap::new(),
+            process_types: BTreeMap::new(),
+        }
+    }
+
+    fn app(current: Option<Generation>, previous: Option<Generation>) -> AppRun {
+        AppRun {
+            id: String::new(),
+            name: "shop".to_owned(),
+            current,
+            previous,
+            retire_at: None,
+            one_offs: Vec::new(),
+            retiring: Vec::new(),
+            deleted: false,
+        }
+    }
+
+    fn up(names_ports: &[(&str, u16)]) -> WebState {
+        WebState::Up(
+            names_ports
+                .iter()
+                .map(|(name, port)| WebDyno {
+                    name: (*name).to_owned(),
+                    addr: SocketAddr::from(([127, 0, 0, 1], *port)),
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn the_previous_release_serves_until_every_new_web_dyno_is_up() {
+        let old = || generation(vec![web("web.1", DynoState::Up, 1001)]);
+        let booting = app(
+            Some(generation(vec![
+                web("web.1", DynoState::Up, 2001),
+                web("web.2", DynoState::Starting, 2002),
+            ])),
+            Some(old()),
+        );
+        assert_eq!(booting.web_state(), up(&[("web.1", 1001)]));
+        let booted = app(
+            Some(generation(vec![
+                web("web.1", DynoState::Up, 2001),
+                web("web.2", DynoState::Up, 2002),
+            ])),
+            Some(old()),
+        );
+        assert_eq!(booted.web_state(), up(&[("web.1", 2001), ("web.2", 2002)]));
+        let crashing = app(
+            Some(generation(vec![web("web.1", DynoState::Crashed, 2001)])),
+            Some(old()),
+        );
+        assert_eq!(crashing.web_state(), up(&[("web.1", 1001)]));
+    }
+
+    #[test]
+    fn without_dynos_up_the_router_hears_why() {
+        let state = |slots| app(Some(generation(slots)), None).web_state();
+        assert_eq!(
+            state(vec![web("web.1", DynoState::Starting, 1)]),
+            WebState::Starting
+        );
+        assert_eq!(
+            state(vec![web("web.1", DynoState::Crashed, 1)]),
+            WebState::Crashed
+        );
+        assert_eq!(state(vec![]), WebState::NoWebDynos, "scaled to 0");
+        assert_eq!(app(None, None).web_state(), WebState::NoWebDynos);
+        let partly = state(vec![
+            web("web.1", DynoState::Up, 1),
+            web("web.2", DynoState::Crashed, 2),
+        ]);
+        assert_eq!(partly, up(&[("web.1", 1)]), "the up ones serve");
+    }
+
+    #[test]
+    fn restarts_back_off_doubling_up_to_the_cap() {
+        let options = SupervisorOptions::new(PathBuf::new(), SupervisorInfo::default());
+        let dir = tempfile::tempdir().unwrap();
+        let logs = AppLogs::open(dir.path());
+        let mut slot = web("web.1", DynoState::Up, 1);
+        let mut waits = Vec::new();
+        for _ in 0..9 {
+            let before = Instant::now();
+            crashed(&mut slot, "exited".to_owned(), &options, &logs, "shop");
+            let wait = slot.start_at.unwrap() - before;
+            waits.push(wait.as_secs_f64().round() as u64);
+        }
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(slot.state, DynoState::Crashed);
+        assert_eq!(slot.detail.as_deref(), Some("exited"));
+    }
+}
