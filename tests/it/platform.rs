@@ -578,11 +578,12 @@ async fn a_database_from_before_app_updates_is_migrated_with_its_apps() {
         .await
         .unwrap();
     // What slugplan's first schema left: no maintenance flag, no build stack (nor the later
-    // migrations' per-release config and formation).
+    // migrations' per-release config and formation, dynos and their requests).
     let conn = rusqlite::Connection::open(dir.join("platform.db")).unwrap();
     conn.execute_batch(
         "ALTER TABLE apps DROP COLUMN maintenance; ALTER TABLE apps DROP COLUMN build_stack; \
          ALTER TABLE releases DROP COLUMN config; DROP TABLE formation; \
+         DROP TABLE dynos; DROP TABLE dyno_requests; \
          PRAGMA user_version = 1;",
     )
     .unwrap();
