@@ -7,6 +7,7 @@
 //! as Heroku does. A one-off dyno must be detached (`attach: false`): nothing here serves the
 //! rendezvous an attached one needs, so `attach: true` is refused naming `run:detached`.
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -15,6 +16,7 @@ use serde_json::{Value, json};
 
 use super::error::ApiError;
 use super::list::ListQuery;
+use super::routes::ServedLink;
 use super::{AppState, body, json, wire};
 use crate::platform::local::{DynoAction, DynoRecord, DynoTarget, OneOffParams};
 
@@ -77,48 +79,25 @@ pub(crate) async fn restart_all(
     ask(&state, app, DynoAction::Restart, DynoTarget::All).await
 }
 
-/// `DELETE /apps/{app}/dynos/{id_or_name}`: restart one dyno.
-pub(crate) async fn restart_one(
+/// `DELETE /apps/{app}/dynos/{id_or_name}` and `DELETE /apps/{app}/formations/{type}`
+/// restart one dyno or a process type's; `POST …/actions/stop` of either stops them. The link
+/// says which: its method the action, its template the target.
+pub(crate) async fn act_on(
     State(state): State<AppState>,
+    Extension(ServedLink(link)): Extension<ServedLink>,
     Path((app, name)): Path<(String, String)>,
 ) -> ApiResult {
-    ask(&state, app, DynoAction::Restart, DynoTarget::Dyno(name)).await
-}
-
-/// `DELETE /apps/{app}/formations/{type}`: restart a process type's dynos.
-pub(crate) async fn restart_type(
-    State(state): State<AppState>,
-    Path((app, process_type)): Path<(String, String)>,
-) -> ApiResult {
-    ask(
-        &state,
-        app,
-        DynoAction::Restart,
-        DynoTarget::Type(process_type),
-    )
-    .await
-}
-
-/// `POST /apps/{app}/dynos/{id_or_name}/actions/stop`.
-pub(crate) async fn stop_one(
-    State(state): State<AppState>,
-    Path((app, name)): Path<(String, String)>,
-) -> ApiResult {
-    ask(&state, app, DynoAction::Stop, DynoTarget::Dyno(name)).await
-}
-
-/// `POST /apps/{app}/formations/{type}/actions/stop`.
-pub(crate) async fn stop_type(
-    State(state): State<AppState>,
-    Path((app, process_type)): Path<(String, String)>,
-) -> ApiResult {
-    ask(
-        &state,
-        app,
-        DynoAction::Stop,
-        DynoTarget::Type(process_type),
-    )
-    .await
+    let action = if link.method == "DELETE" {
+        DynoAction::Restart
+    } else {
+        DynoAction::Stop
+    };
+    let target = if link.template.contains("/formations/") {
+        DynoTarget::Type(name)
+    } else {
+        DynoTarget::Dyno(name)
+    };
+    ask(&state, app, action, target).await
 }
 
 /// `POST /apps/{app}/dynos`: a detached one-off dyno running `command` with the current

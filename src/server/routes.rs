@@ -79,21 +79,17 @@ fn routes() -> Vec<Route> {
         serve("GET", "/apps/{app}/dynos/{id}", dynos::get_dyno),
         serve("POST", "/apps/{app}/dynos", dynos::create_dyno),
         serve("DELETE", "/apps/{app}/dynos", dynos::restart_all),
-        serve("DELETE", "/apps/{app}/dynos/{id}", dynos::restart_one),
+        serve("DELETE", "/apps/{app}/dynos/{id}", dynos::act_on),
         serve(
             "DELETE",
             "/apps/{app}/formations/{formation_type}",
-            dynos::restart_type,
+            dynos::act_on,
         ),
-        serve(
-            "POST",
-            "/apps/{app}/dynos/{id}/actions/stop",
-            dynos::stop_one,
-        ),
+        serve("POST", "/apps/{app}/dynos/{id}/actions/stop", dynos::act_on),
         serve(
             "POST",
             "/apps/{app}/formations/{formation_type}/actions/stop",
-            dynos::stop_type,
+            dynos::act_on,
         ),
         serve(
             "POST",

@@ -6,7 +6,6 @@
 //! store (stacks, the region, the owner) get stable UUIDs derived from their names.
 
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use super::{AppState, stacks};
 use crate::platform::local::{
@@ -18,15 +17,7 @@ use crate::platform::{Generation, PromotionStatus, ReleaseStatus, TargetStatus};
 /// The e-mail of the local platform's only account.
 pub const OWNER_EMAIL: &str = "owner@slugplan.localhost";
 
-/// A stable UUID for `kind`/`name` (same name, same id, on every machine).
-pub fn derived_id(kind: &str, name: &str) -> String {
-    let digest = Sha256::digest(format!("slugplan:{kind}:{name}").as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_random_bytes(bytes)
-        .into_uuid()
-        .to_string()
-}
+pub use crate::platform::local::derived_id;
 
 /// A stack as other resources name it: `{id, name}`.
 fn stack_ref(name: &str) -> Value {

@@ -36,12 +36,8 @@ http.server.HTTPServer(("127.0.0.1", port), Hello).serve_forever()
 /// `GREETING` and `web` dynos.
 fn write_project(p: &Project, web: &str, greeting: &str, web_count: u32) {
     p.ctx.write("app/web.py", WEB_PY);
-    let platform = p.platform_table();
-    let create = if p.is_served() { "create = true\n" } else { "" };
-    p.ctx.write(
-        "slug.toml",
-        format!(
-            r#"{platform}
+    let manifest = format!(
+        r#"{platform}
 [slugs.web]
 source = "app"
 process_types = {{ web = "{web}" }}
@@ -54,12 +50,14 @@ GREETING = "{greeting}"
 
 [apps.hello.formation]
 web = {web_count}
-"#
-        ),
+"#,
+        platform = p.platform_table(),
+        create = p.create_key(),
     );
+    p.ctx.write("slug.toml", manifest);
 }
 
-/// `slugplan up` in the project, stopped (SIGTERM) when dropped.
+/// `slugplan up` in the project, killed when dropped (its dynos die with it).
 struct Up(Child);
 
 impl Up {

@@ -24,10 +24,10 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::apps::app_in;
 use super::config::config_in;
+use super::formation::canonical_size;
 use super::store::{Store, invalid, not_found, now};
 use crate::dyno;
 use crate::platform::{Dyno, DynoState, PlatformError};
@@ -310,12 +310,7 @@ pub struct ReleasePlan {
 
 /// The id of formation dyno `name` of `release_id` on `app_id`: a UUID derived from them.
 pub fn formation_dyno_id(app_id: &str, release_id: &str, name: &str) -> String {
-    let digest = Sha256::digest(format!("slugplan:dyno:{app_id}:{release_id}:{name}").as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_random_bytes(bytes)
-        .into_uuid()
-        .to_string()
+    super::derived_id("dyno", &format!("{app_id}:{release_id}:{name}"))
 }
 
 /// The columns [`dyno_from_row`] reads, in order.
@@ -470,14 +465,7 @@ impl Store {
             let app = app_in(tx, app, self)?;
             let size = match &params.size {
                 None => dyno::DEFAULT_SIZE.to_owned(),
-                Some(size) => dyno::canonical(app.generation, size)
-                    .ok_or_else(|| {
-                        invalid(format!(
-                            "No such size as {size}: use one of {}",
-                            dyno::sizes(app.generation).join(", ")
-                        ))
-                    })?
-                    .to_owned(),
+                Some(size) => canonical_size(app.generation, size)?,
             };
             let release: Option<String> = tx
                 .query_row(

@@ -91,14 +91,7 @@ impl Store {
                 };
                 let size = match &update.size {
                     None => found.size.clone(),
-                    Some(size) => dyno::canonical(app.generation, size)
-                        .ok_or_else(|| {
-                            invalid(format!(
-                                "No such size as {size}: use one of {}",
-                                dyno::sizes(app.generation).join(", ")
-                            ))
-                        })?
-                        .to_owned(),
+                    Some(size) => canonical_size(app.generation, size)?,
                 };
                 let quantity = update.quantity.unwrap_or(found.quantity);
                 tx.execute(
@@ -206,4 +199,20 @@ fn formation_from_row(row: &Row<'_>) -> rusqlite::Result<FormationRecord> {
 /// Heroku's answer for a process type the app's release does not have.
 fn no_such_type(process_type: &str) -> PlatformError {
     not_found(format!("Couldn't find that process type ({process_type})."))
+}
+
+/// `size` in Heroku's spelling, if the `generation` has it; else the error the API gives,
+/// listing the sizes it has (for scaling and for one-off dynos alike).
+pub(super) fn canonical_size(
+    generation: crate::platform::Generation,
+    size: &str,
+) -> Result<String, PlatformError> {
+    dyno::canonical(generation, size)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            invalid(format!(
+                "No such size as {size}: use one of {}",
+                dyno::sizes(generation).join(", ")
+            ))
+        })
 }

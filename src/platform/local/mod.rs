@@ -72,6 +72,18 @@ pub struct LocalOptions {
     pub fail_release_every: Option<u64>,
 }
 
+/// A stable UUID for `kind`/`name` (same name, same id, on every machine): for what the local
+/// platform names without storing an id (a stack, the account, a formation dyno).
+pub fn derived_id(kind: &str, name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("slugplan:{kind}:{name}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
 /// The data directory's default place, relative to the manifest's directory.
 pub const DEFAULT_DATA_DIR: &str = ".slugplan/platform";
 

@@ -48,6 +48,16 @@ impl Project {
         self.server.is_some()
     }
 
+    /// The key an app's table needs on this project's platform: `create = true` on a server
+    /// (which has no apps until they are created), nothing on the local platform.
+    pub fn create_key(&self) -> &'static str {
+        if self.is_served() {
+            "create = true\n"
+        } else {
+            ""
+        }
+    }
+
     /// The manifest's `[platform]` table: empty for the local platform.
     pub fn platform_table(&self) -> String {
         match &self.server {
