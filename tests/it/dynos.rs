@@ -62,8 +62,14 @@ struct Up(Child);
 
 impl Up {
     fn start(p: &Project) -> Up {
+        Up::start_with(p, &[])
+    }
+
+    fn start_with(p: &Project, flags: &[&str]) -> Up {
+        let mut args = vec!["up", "--stop-timeout", "5"];
+        args.extend_from_slice(flags);
         let child = p
-            .command(&["up", "--stop-timeout", "5"])
+            .command(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -130,7 +136,7 @@ fn up_runs_the_current_release_and_a_new_one_replaces_it_once_up() {
     p.ok(&["apply", "--yes"], 0);
     let dynos_before = dynos(&p);
     assert_eq!(dynos_before[0]["state"], "down", "no supervisor runs yet");
-    let _up = Up::start(&p);
+    let mut up = Up::start(&p);
     let port = eventually("web.1 up", || up_port(&p, "web.1"));
     assert_eq!(get(port).as_deref(), Some("hello from web.1"));
 
@@ -158,6 +164,33 @@ fn up_runs_the_current_release_and_a_new_one_replaces_it_once_up() {
     assert!(
         only_app.lines().all(|l| l.contains(" app[web.1]: ")),
         "{only_app}"
+    );
+
+    // Ctrl-C's SIGTERM: every dyno stopped, and up exits 0.
+    let pid = up.0.id().to_string();
+    crate::common::run_ok(std::process::Command::new("kill").args(["-TERM", &pid]));
+    let status = eventually("up to exit", || up.0.try_wait().unwrap());
+    assert!(status.success(), "{status:?}");
+    assert_eq!(get(new_port), None);
+    assert_eq!(dynos(&p)[0]["state"], "down");
+}
+
+#[test]
+fn a_web_dyno_that_never_binds_its_port_is_crashed_by_the_boot_timeout() {
+    let p = Project::local();
+    write_project(&p, "sleep 600", "hello", 1);
+    p.ok(&["apply", "--yes"], 0);
+    let _up = Up::start_with(&p, &["--boot-timeout", "1"]);
+    let crashed = eventually("web.1 crashed", || {
+        dynos(&p).into_iter().find(|d| d["state"] == "crashed")
+    });
+    assert_eq!(crashed["detail"], "Error R10 (Boot timeout)");
+    let logs = p.ok(&["logs", "hello"], 0);
+    assert!(
+        logs.contains(
+            "heroku[web.1]: Error R10 (Boot timeout) -> Web process failed to bind to $PORT within 1 seconds of launch"
+        ),
+        "{logs}"
     );
 }
 
