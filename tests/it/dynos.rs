@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::common::project::Project;
+use crate::common::slugplan_snapshot;
 
 /// The dynos' web server: answers `GREETING from DYNO`, prints where it listens.
 const WEB_PY: &str = r#"import http.server, os
@@ -139,6 +140,19 @@ fn up_runs_the_current_release_and_a_new_one_replaces_it_once_up() {
     let mut up = Up::start(&p);
     let port = eventually("web.1 up", || up_port(&p, "web.1"));
     assert_eq!(get(port).as_deref(), Some("hello from web.1"));
+    let mut filters = vec![
+        (r"port \d+", "port [PORT]"),
+        (r"for \d+[smhd]", "for [AGE]"),
+    ];
+    filters.extend(p.filters());
+    slugplan_snapshot!(filters, p.command(&["ps"]), @"
+    exit code: 0
+    ----- stdout -----
+    === hello
+    web.1      up        port [PORT] for [AGE]     v2              python3 web.py
+
+    ----- stderr -----
+    ");
 
     write_project(&p, "python3 web.py", "bonjour", 1);
     p.ok(&["apply", "--yes"], 0);
