@@ -1,11 +1,20 @@
 //! `slugplan up`: runs the dynos of the manifest's embedded platform in the foreground, as
-//! `slugplan server` does but without serving the API, until Ctrl-C or SIGTERM.
+//! `slugplan server` does but without serving the API, until Ctrl-C or SIGTERM, printing every
+//! app's new log lines on stdout as they come (as `heroku local` does).
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures_util::StreamExt;
 
 use crate::cli::args::UpArgs;
+use crate::cli::printer::Printer;
 use crate::dynos::Supervisor;
 use crate::exit_status::ExitStatus;
 use crate::manifest::PlatformKind;
-use crate::platform::local;
+use crate::platform::LogQuery;
+use crate::platform::local::{self, AppLogs, LocalPlatform};
 
 use super::Session;
 use super::server::{shutdown_signal, supervisor_options};
@@ -32,7 +41,9 @@ pub async fn run(args: &UpArgs, session: &Session) -> miette::Result<ExitStatus>
             data.display()
         ),
     );
+    let follow = tokio::spawn(follow_logs(data.clone(), printer));
     shutdown.await;
+    follow.abort();
     printer.status(
         "Stopping",
         "every dyno (SIGTERM, then SIGKILL after the grace period)",
@@ -40,4 +51,41 @@ pub async fn run(args: &UpArgs, session: &Session) -> miette::Result<ExitStatus>
     supervisor.shutdown().await;
     printer.status("Stopped", "no dyno runs");
     Ok(ExitStatus::Success)
+}
+
+/// How often `up` looks for apps whose log it does not follow yet.
+const NEW_APPS: Duration = Duration::from_millis(500);
+
+/// Prints the new lines of every app's log, including apps created meanwhile; runs until
+/// aborted.
+async fn follow_logs(data: PathBuf, printer: Printer) {
+    let Ok(platform) = LocalPlatform::open(&data) else {
+        return;
+    };
+    let logs = AppLogs::open(&data);
+    let mut followed = HashSet::new();
+    let query = LogQuery {
+        lines: 0,
+        tail: true,
+        dyno: None,
+        source: None,
+    };
+    loop {
+        if let Ok(apps) = platform.blocking(|s| s.apps()).await {
+            for app in apps {
+                if !followed.insert(app.name.clone()) {
+                    continue;
+                }
+                let Ok(mut lines) = logs.stream(&app.name, &query).await else {
+                    continue;
+                };
+                tokio::spawn(async move {
+                    while let Some(Ok(line)) = lines.next().await {
+                        printer.data(format!("{}: {line}", app.name));
+                    }
+                });
+            }
+        }
+        tokio::time::sleep(NEW_APPS).await;
+    }
 }

@@ -58,7 +58,8 @@ web = {web_count}
     p.ctx.write("slug.toml", manifest);
 }
 
-/// `slugplan up` in the project, killed when dropped (its dynos die with it).
+/// `slugplan up` in the project (its stdout in `up.out`), killed when dropped (its dynos die
+/// with it).
 struct Up(Child);
 
 impl Up {
@@ -69,9 +70,10 @@ impl Up {
     fn start_with(p: &Project, flags: &[&str]) -> Up {
         let mut args = vec!["up", "--stop-timeout", "5"];
         args.extend_from_slice(flags);
+        let out = std::fs::File::create(p.ctx.temp.path().join("up.out")).unwrap();
         let child = p
             .command(&args)
-            .stdout(Stdio::null())
+            .stdout(out)
             .stderr(Stdio::null())
             .spawn()
             .expect("start slugplan up");
@@ -187,6 +189,14 @@ fn up_runs_the_current_release_and_a_new_one_replaces_it_once_up() {
     assert!(status.success(), "{status:?}");
     assert_eq!(get(new_port), None);
     assert_eq!(dynos(&p)[0]["state"], "down");
+    // up printed the apps' log lines as they came.
+    let printed = std::fs::read_to_string(p.ctx.temp.path().join("up.out")).unwrap();
+    assert!(printed.contains("hello: "), "{printed}");
+    assert!(printed.contains(" app[web.1]: listening on "), "{printed}");
+    assert!(
+        printed.contains(" heroku[web.1]: State changed from starting to up"),
+        "{printed}"
+    );
 }
 
 #[test]
