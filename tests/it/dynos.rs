@@ -364,3 +364,51 @@ fn no_dyno_outlives_a_supervisor_killed_with_sigkill() {
     });
     assert!(running.len() >= 8);
 }
+
+#[test]
+fn logs_tail_streams_new_lines_through_a_log_session() {
+    let p = Project::served(&[]);
+    write_project(&p, "python3 web.py", "hello", 1);
+    p.ok(&["apply", "--yes"], 0);
+    let port = eventually("web.1 listening", || {
+        let logs = p.ok(&["logs", "hello", "--dyno", "web.1"], 0);
+        logs.lines().find_map(|l| {
+            l.split_once("app[web.1]: listening on ")?
+                .1
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+    });
+    eventually("web.1 answering", || get(port));
+    // slugplan's Heroku client tails the server's log session: a request made after it
+    // started shows up.
+    let mut tail = p
+        .command(&["logs", "hello", "--tail", "--source", "app", "-n", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = tail.stdout.take().unwrap();
+    let (lines, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut found = None;
+    while found.is_none() && Instant::now() < deadline {
+        assert!(get(port).is_some());
+        if let Ok(line) = seen.recv_timeout(Duration::from_millis(200)) {
+            found = Some(line);
+        }
+    }
+    let _ = tail.kill();
+    let _ = tail.wait();
+    let line = found.expect("a line of the tailed log");
+    assert!(line.ends_with(" app[web.1]: GET /"), "{line}");
+}
