@@ -305,7 +305,12 @@ impl Command {
             Command::Cache(CacheCommand::Prune(a)) => a.json,
             Command::State(StateCommand::Show(a)) => a.json,
             Command::State(StateCommand::Migrate(a)) => a.json,
-            Command::Schema | Command::Completions(_) | Command::Server(_) => false,
+            Command::Ps(a) => a.json,
+            Command::Schema
+            | Command::Completions(_)
+            | Command::Server(_)
+            | Command::Up(_)
+            | Command::Logs(_) => false,
         }
     }
 }

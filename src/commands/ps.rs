@@ -7,7 +7,7 @@ use crate::cli::args::PsArgs;
 use crate::exit_status::ExitStatus;
 use crate::platform::Dyno;
 
-use super::Session;
+use super::{JSON_FORMAT_VERSION, Session};
 
 /// Lists the dynos of `args.app`, or of every app of the manifest.
 pub async fn run(args: &PsArgs, session: &Session) -> miette::Result<ExitStatus> {
@@ -38,7 +38,7 @@ pub async fn run(args: &PsArgs, session: &Session) -> miette::Result<ExitStatus>
             .map(|(app, dynos)| serde_json::json!({ "app": app, "dynos": dynos }))
             .collect();
         printer.json(&serde_json::json!({
-            "format_version": crate::plan::FORMAT_VERSION,
+            "format_version": JSON_FORMAT_VERSION,
             "apps": apps,
         }));
         return Ok(ExitStatus::Success);

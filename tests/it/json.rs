@@ -50,6 +50,8 @@ fn every_command_prints_one_versioned_document() {
         &["fetch", "--json"],
         &["apply", "--yes", "--json"],
         &["releases", "json-staging", "--json"],
+        &["ps", "--json"],
+        &["ps", "json-staging", "--json"],
         &["history", "--json"],
         &["cache", "ls", "--json"],
         &["cache", "prune", "--older-than", "100w", "--json"],
