@@ -78,6 +78,48 @@ fn a_kill_right_after_the_pipeline_promotion_is_sent_never_promotes_twice() {
     }
 }
 
+/// Sends `signal` (`STOP`, `KILL`) to `child` with kill(1).
+fn signal(child: &Child, signal: &str) {
+    let sent = std::process::Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill -{signal} failed");
+}
+
+#[test]
+fn a_kill_after_the_pipeline_promotion_released_but_before_it_was_recorded_is_no_drift() {
+    // Frozen as soon as the promotion reaches the platform, killed once the platform has
+    // released every target: the apply never recorded those releases (nor, perhaps, the
+    // promotion), and the platform described them without slugplan's suffix.
+    let p = pipeline_project(&["--release-delay-ms", "200"]);
+    let mut apply = spawn_apply(&p, "2", Stdio::null());
+    wait_until(Duration::from_secs(90), "the pipeline promotion", || {
+        writes_since(&p, 0)
+            .iter()
+            .any(|(_, path)| path == "/pipeline-promotions")
+    });
+    signal(&apply, "STOP");
+    let promoted = |app: &str| {
+        releases(&p, app).last().is_some_and(|r| {
+            r.status == slugplan::platform::ReleaseStatus::Succeeded
+                && r.description.starts_with("Promote web-staging")
+        })
+    };
+    wait_until(Duration::from_secs(90), "the promoted releases", || {
+        ["web-prod-eu", "web-prod-us"].into_iter().all(promoted)
+    });
+    assert!(kill_9(&mut apply), "the apply ended before the kill");
+
+    let out = converge(&p);
+    assert!(!out[0].contains("Drift"), "{out:#?}");
+    assert!(
+        out[0].contains("Apply complete!") || out[0].trim() == NO_CHANGES,
+        "{out:#?}"
+    );
+    assert!(all_duplicates(&p).is_empty(), "{:#?}", all_duplicates(&p));
+}
+
 /// How many rounds the campaign runs; a round whose apply ends before its kill point counts as
 /// a round but not as a kill.
 const ROUNDS: usize = 14;
