@@ -27,12 +27,12 @@ use crate::manifest::ManifestError;
 use crate::ops::prepare::{PackReporters, PrepareError, PrepareOptions, Prepared, prepare};
 use crate::plan::diff::{AppFacts, DiffError, DiffInput, diff};
 use crate::plan::observe::{
-    ObserveError, observe, observe_config, observe_formation, observe_pipelines,
+    ObserveError, ObservedApp, observe, observe_config, observe_formation, observe_pipelines,
 };
 use crate::plan::promotion::{self, PromotionPlanError};
 use crate::plan::saved::{self, SavedPlanError};
 use crate::plan::{Action, Plan};
-use crate::platform::{App, Platform, PlatformError};
+use crate::platform::{App, Platform, PlatformError, Release};
 use crate::release::{known_rollbacks, rollbacks_among};
 use crate::runtime::FetchReporter;
 use crate::state::{SlugIdentity, State, StateError};
@@ -235,7 +235,8 @@ impl Deploy<'_> {
             .zip(found)
             .filter_map(|(name, upload)| Some((name, upload?)))
             .collect();
-        let ours: BTreeSet<String> = made.keys().cloned().collect();
+        let mut ours: BTreeSet<String> = made.keys().cloned().collect();
+        ours.extend(started_among(self.state, &self.connected.id, &observed, &ours).await?);
         let rollbacks = rollbacks_among(made);
         let Prepared { ready, fetched, .. } = prepared;
         let observed_apps = AppsObserved::read(self, desired, &observed, options.jobs).await?;
@@ -603,4 +604,31 @@ fn unknown_facts(workspace: &Workspace, slug: &str) -> crate::plan::diff::SlugFa
         go_built_now: false,
         build_reason: "outside the target".into(),
     }
+}
+
+/// The running releases in `observed` that slugplan started but did not record (it died between
+/// the platform making them and recording them; see [`crate::state::StartedRelease`]): its own, not drift.
+/// Asked only about the apps whose running release is not in `ours` already, so a state that
+/// recorded everything costs no lookup.
+async fn started_among(
+    state: &dyn State,
+    platform: &str,
+    observed: &BTreeMap<String, ObservedApp>,
+    ours: &BTreeSet<String>,
+) -> Result<Vec<String>, StateError> {
+    let unknown: Vec<(&str, &Release)> = observed
+        .iter()
+        .filter_map(|(app, o)| Some((app.as_str(), o.running.as_ref()?)))
+        .filter(|(_, release)| !ours.contains(&release.id))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(Vec::new());
+    }
+    let apps: Vec<&str> = unknown.iter().map(|(app, _)| *app).collect();
+    let started = state.started_releases(platform, &apps).await?;
+    Ok(unknown
+        .into_iter()
+        .filter(|(app, release)| started.iter().any(|s| s.made(app, release)))
+        .map(|(_, release)| release.id.clone())
+        .collect())
 }

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::platform::{Platform, PlatformError, Release, ReleaseStatus};
 use crate::release::{self, ReleaseError};
-use crate::state::{RecordedRollback, State, StateError};
+use crate::state::{RecordedRollback, StartedRelease, State, StateError};
 
 /// Releases considered when looking for the one before the current (Heroku keeps the history;
 /// a rollback target further back is named with `--to`).
@@ -307,6 +307,17 @@ async fn roll_back(
             status: status.to_owned(),
         });
     };
+    // Known as slugplan's even if it dies before recording it: not drift on the next plan.
+    state
+        .record_started_releases(
+            platform_id,
+            &[StartedRelease {
+                app: app.to_owned(),
+                slug_id: slug_id.clone(),
+                description: crate::platform::rollback_description(target.version),
+            }],
+        )
+        .await?;
     let made = platform
         .rollback(app, &target.id)
         .await

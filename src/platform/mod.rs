@@ -92,6 +92,18 @@ impl Release {
     }
 }
 
+/// How the platform (Heroku, and the local platform after it) describes the release a pipeline
+/// promotion of `source_app`'s release `version` makes on each target: `Promote staging v3`.
+pub fn promotion_description(source_app: &str, version: u64) -> String {
+    format!("Promote {source_app} v{version}")
+}
+
+/// How the platform (Heroku, and the local platform after it) describes a rollback to release
+/// `version`: `Rollback to v3`.
+pub fn rollback_description(version: u64) -> String {
+    format!("Rollback to v{version}")
+}
+
 /// A slug as the platform knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Slug {

@@ -23,7 +23,7 @@ use super::resume::{InFlight, PromotionJournal, in_flight};
 use super::settle::{FIRST_POLL_DELAY, MAX_POLL_DELAY, create_or_resume, wait};
 use super::verdict::{Source, Target, via_pipeline};
 use crate::error_chain::Shared;
-use crate::platform::{Platform, Release, TargetStatus};
+use crate::platform::{Platform, Release, TargetStatus, promotion_description};
 
 /// How many times a pipeline promotion is made when its creation keeps failing with an unknown
 /// outcome (each after reading back which targets it reached).
@@ -48,8 +48,8 @@ pub async fn promote_all(
         (0..targets.len()).partition(|&i| via_pipeline(source, targets[i]));
 
     let description = format!(
-        "Promote {} v{} (slugplan)",
-        source.name, source.release.version
+        "{} (slugplan)",
+        promotion_description(&source.name, source.release.version)
     );
     let direct_releases = join_all(direct.iter().map(|&i| {
         let target = targets[i];
@@ -146,6 +146,14 @@ async fn pipeline_promotion(
         }
         attempt += 1;
         let ids: Vec<String> = pending.iter().map(|&i| targets[i].app.id.clone()).collect();
+        let names: Vec<&str> = pending.iter().map(|&i| targets[i].name.as_str()).collect();
+        journal
+            .sending(
+                &names,
+                &source.slug.id,
+                &promotion_description(&source.name, source.release.version),
+            )
+            .await;
         let created = platform
             .create_promotion(
                 &coupling.pipeline_id,

@@ -36,6 +36,11 @@ pub struct StartedPromotion {
 /// fail (an implementation logs what went wrong). Async, as a state on a database server is.
 #[async_trait::async_trait]
 pub trait PromotionJournal: Send + Sync {
+    /// A pipeline promotion releasing `slug_id` to `target_apps` (by name), which the platform
+    /// will describe as `description`, is about to be sent: called before each attempt, so a
+    /// release it makes is known as the caller's even when the caller dies before the answer.
+    async fn sending(&self, target_apps: &[&str], slug_id: &str, description: &str);
+
     /// Pipeline promotion `promotion_id` of `source_release_id` to `target_app_ids` was created;
     /// called before it is polled.
     async fn started(&self, promotion_id: &str, source_release_id: &str, target_app_ids: &[String]);
@@ -50,6 +55,8 @@ pub struct NoJournal;
 
 #[async_trait::async_trait]
 impl PromotionJournal for NoJournal {
+    async fn sending(&self, _target_apps: &[&str], _slug_id: &str, _description: &str) {}
+
     async fn started(&self, _promotion_id: &str, _source_release_id: &str, _target_ids: &[String]) {
     }
 

@@ -3,6 +3,8 @@
 //! the releases it made (so drift can be told apart from its own work, a rollback knows the
 //! release it went back to, and the apps it deployed are known after they leave the manifest),
 //! the pipeline promotions it started (so an interrupted one is polled again, never repeated),
+//! the releases it asked for and has not recorded yet (so one the platform made just before
+//! slugplan died is still its own, not drift),
 //! the config var keys it manages on each app (so a key no longer declared is unset, and one
 //! changed by hand is drift; values only as keyed hashes under the workspace's random key,
 //! never in clear), each slug's last input key, an append-only audit log of every apply, promotion, rollback and
@@ -252,6 +254,32 @@ impl RecordedRollback {
     }
 }
 
+/// A release slugplan asked the platform for, recorded **before** the request is sent: one the
+/// platform describes itself (a pipeline promotion's `Promote staging v3`, a rollback's
+/// `Rollback to v3`), so that when slugplan dies between the platform making it and slugplan
+/// recording it, the rerun still knows it as its own instead of calling it drift. Cleared when
+/// a release of the app is recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartedRelease {
+    /// The app it was asked for.
+    pub app: String,
+    /// The slug it releases.
+    pub slug_id: String,
+    /// The description the platform gives it.
+    pub description: String,
+}
+
+impl StartedRelease {
+    /// Whether `release` of `app` is the one this started: same app, slug and description.
+    /// Someone else's release of the same slug says something else (`Deploy …`, their own
+    /// promotion of another source release), so it stays drift.
+    pub fn made(&self, app: &str, release: &crate::platform::Release) -> bool {
+        self.app == app
+            && release.slug_id.as_deref() == Some(self.slug_id.as_str())
+            && release.description == self.description
+    }
+}
+
 /// The releases slugplan made among some, by release id, each with what it went back to when
 /// it is a rollback.
 pub type MadeReleases = BTreeMap<String, Option<RecordedRollback>>;
@@ -340,7 +368,7 @@ pub trait State: Send + Sync {
     /// Forgets a recorded upload that turned out not to exist on the platform any more.
     async fn forget_upload(&self, platform: &str, slug_id: &str) -> Result<(), StateError>;
 
-    /// Records a release slugplan made.
+    /// Records a release slugplan made (and clears the app's [`StartedRelease`]s).
     async fn record_release(
         &self,
         platform: &str,
@@ -350,7 +378,8 @@ pub trait State: Send + Sync {
         checksum: Option<&str>,
     ) -> Result<(), StateError>;
 
-    /// Records a rollback slugplan made: a release of its own, which runs what `restores` ran.
+    /// Records a rollback slugplan made: a release of its own, which runs what `restores` ran
+    /// (and clears the app's [`StartedRelease`]s).
     async fn record_rollback(
         &self,
         platform: &str,
@@ -381,6 +410,21 @@ pub trait State: Send + Sync {
             .remove(release_id)
             .flatten())
     }
+
+    /// Records releases slugplan is about to ask `platform` for (see [`StartedRelease`]),
+    /// before the request is sent. Recording a release of an app clears the app's.
+    async fn record_started_releases(
+        &self,
+        platform: &str,
+        started: &[StartedRelease],
+    ) -> Result<(), StateError>;
+
+    /// The started releases on `platform` of `apps` not recorded since: one lookup for all.
+    async fn started_releases(
+        &self,
+        platform: &str,
+        apps: &[&str],
+    ) -> Result<Vec<StartedRelease>, StateError>;
 
     /// The apps slugplan has released to on `platform` (recorded by name), sorted.
     async fn deployed_apps(&self, platform: &str) -> Result<BTreeSet<String>, StateError>;
@@ -514,4 +558,40 @@ pub(crate) fn now() -> String {
     jiff::Timestamp::now()
         .round(jiff::Unit::Second)
         .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::{Release, ReleaseStatus};
+
+    #[test]
+    fn a_started_release_is_only_the_release_of_its_app_slug_and_description() {
+        let started = StartedRelease {
+            app: "web-prod".into(),
+            slug_id: "s-1".into(),
+            description: "Promote web-staging v3".into(),
+        };
+        let release = |slug: Option<&str>, description: &str| Release {
+            id: "r".into(),
+            version: 4,
+            status: ReleaseStatus::Succeeded,
+            current: true,
+            slug_id: slug.map(str::to_owned),
+            description: description.into(),
+            created_at: String::new(),
+        };
+        let promoted = release(Some("s-1"), "Promote web-staging v3");
+        assert!(started.made("web-prod", &promoted));
+        assert!(!started.made("web-eu", &promoted), "another app");
+        // Someone else's releases: of the same slug, or the same promotion of another slug.
+        for other in [
+            release(Some("s-1"), "Deploy by hand"),
+            release(Some("s-1"), "Promote web-staging v2"),
+            release(Some("s-2"), "Promote web-staging v3"),
+            release(None, "Promote web-staging v3"),
+        ] {
+            assert!(!started.made("web-prod", &other), "{other:?}");
+        }
+    }
 }

@@ -1,9 +1,10 @@
 //! The pipeline promotions slugplan started, as [`crate::release`]'s journal: written the
 //! moment the platform answers, before the promotion is polled, so that an apply killed while
 //! polling is followed by one (on any runner sharing the state) that polls the same promotion
-//! again instead of making a second one.
+//! again instead of making a second one. Before each promotion is sent, the releases it will
+//! make are recorded as [`StartedRelease`]s, so one made just before slugplan died is not drift.
 
-use super::State;
+use super::{StartedRelease, State};
 use crate::release::{PromotionJournal, StartedPromotion};
 
 /// The state as the journal of the pipeline promotions made on one platform.
@@ -31,6 +32,25 @@ impl<'a> Promotions<'a> {
 
 #[async_trait::async_trait]
 impl PromotionJournal for Promotions<'_> {
+    async fn sending(&self, target_apps: &[&str], slug_id: &str, description: &str) {
+        let started: Vec<StartedRelease> = target_apps
+            .iter()
+            .map(|app| StartedRelease {
+                app: (*app).to_owned(),
+                slug_id: slug_id.to_owned(),
+                description: description.to_owned(),
+            })
+            .collect();
+        if let Err(error) = self
+            .state
+            .record_started_releases(self.platform, &started)
+            .await
+        {
+            // Only a kill before the targets' releases are recorded then makes them drift.
+            tracing::warn!(slug_id, error = %crate::error_chain::one_line(&error), "cannot record the releases the pipeline promotion starts");
+        }
+    }
+
     async fn started(
         &self,
         promotion_id: &str,

@@ -249,7 +249,7 @@ fn state_show_on_the_local_backend_names_the_file_and_counts() {
     ----- stdout -----
     backend    local
     path       ./.slugplan/state
-    schema     version 5 (this slugplan knows 5)
+    schema     version 6 (this slugplan knows 6)
     lock       free
     records    1 upload, 1 release, 1 slug key, 1 apply with 3 events
 

@@ -412,7 +412,7 @@ impl Platform for HerokuPlatform {
             .post_once::<ReleaseWire, Release, _, _>(&["apps", app, "releases"], &body, || async {
                 let (old, newest) =
                     futures_util::try_join!(self.release(app, release_id), self.releases(app, 1))?;
-                let description = format!("Rollback to v{}", old.version);
+                let description = crate::platform::rollback_description(old.version);
                 Ok(newest.into_iter().next().filter(|r| {
                     r.id != old.id
                         && r.slug_id == old.slug_id

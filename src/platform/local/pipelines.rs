@@ -238,7 +238,7 @@ impl Store {
                 params![id, pipeline.id, source.id, release.id, now],
             )
             .map_err(self.err("cannot create the promotion"))?;
-            let description = format!("Promote {} v{}", source.name, release.version);
+            let description = crate::platform::promotion_description(&source.name, release.version);
             for (position, app) in target_apps.iter().enumerate() {
                 let (status, error, release_id) =
                     match self.release_slug_in(tx, app, &slug_id, &description, Origin::Slug) {

@@ -97,7 +97,7 @@ impl Store {
                     target.version, app.name
                 ))
             })?;
-            let description = format!("Rollback to v{}", target.version);
+            let description = crate::platform::rollback_description(target.version);
             // Heroku's rollback brings the earlier release's config back with its slug.
             super::config::restore(tx, &app.id, &target.id, self)?;
             self.release_slug_in(tx, &app, &slug_id, &description, Origin::Rollback)

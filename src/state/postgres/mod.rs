@@ -33,8 +33,8 @@ use super::config::stored_value_key;
 use super::snapshot::{PromotionRow, SlugKeyRow, Snapshot, StateCounts};
 use super::{
     ApplyEvent, ApplyLock, ApplyRecord, DatabaseUrl, Location, LockHolder, MadeReleases,
-    ManagedVar, RecordedRollback, RecordedUpload, SlugIdentity, State, StateError, StateStatus,
-    now,
+    ManagedVar, RecordedRollback, RecordedUpload, SlugIdentity, StartedRelease, State, StateError,
+    StateStatus, now,
 };
 use crate::build::key::SlugKey;
 use crate::release::StartedPromotion;
@@ -293,7 +293,11 @@ impl State for PostgresState {
         let version = i64::try_from(version).unwrap_or(i64::MAX);
         self.query(
             "record a release",
-            "INSERT INTO slugplan.releases
+            // The app's started releases are cleared in the same statement ($4 is the app).
+            "WITH cleared AS (
+                 DELETE FROM slugplan.started_releases
+                 WHERE workspace = $1 AND platform = $2 AND app = $4)
+             INSERT INTO slugplan.releases
                  (workspace, platform, release_id, app, version, checksum, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (workspace, platform, release_id) DO UPDATE SET
@@ -326,7 +330,11 @@ impl State for PostgresState {
         let restores_version = i64::try_from(restores.version).unwrap_or(i64::MAX);
         self.query(
             "record a rollback",
-            "INSERT INTO slugplan.releases
+            // The app's started releases are cleared in the same statement ($4 is the app).
+            "WITH cleared AS (
+                 DELETE FROM slugplan.started_releases
+                 WHERE workspace = $1 AND platform = $2 AND app = $4)
+             INSERT INTO slugplan.releases
                  (workspace, platform, release_id, app, version, checksum, created_at,
                   restores_version, restores_created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -379,6 +387,70 @@ impl State for PostgresState {
             .collect())
     }
 
+    async fn record_started_releases(
+        &self,
+        platform: &str,
+        started: &[StartedRelease],
+    ) -> Result<(), StateError> {
+        let column =
+            |f: fn(&StartedRelease) -> &str| -> Vec<&str> { started.iter().map(f).collect() };
+        let (apps, slugs, descriptions) = (
+            column(|r| &r.app),
+            column(|r| &r.slug_id),
+            column(|r| &r.description),
+        );
+        self.query(
+            "record the releases started",
+            "INSERT INTO slugplan.started_releases
+                 (workspace, platform, app, slug_id, description, created_at)
+             SELECT $1, $2, app, slug_id, description, $6
+             FROM unnest($3::text[], $4::text[], $5::text[]) AS t(app, slug_id, description)
+             ON CONFLICT (workspace, platform, app, slug_id, description) DO UPDATE SET
+                 created_at = EXCLUDED.created_at",
+            &[
+                (&self.workspace, Type::TEXT),
+                (&platform, Type::TEXT),
+                (&apps, Type::TEXT_ARRAY),
+                (&slugs, Type::TEXT_ARRAY),
+                (&descriptions, Type::TEXT_ARRAY),
+                (&now(), Type::TEXT),
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn started_releases(
+        &self,
+        platform: &str,
+        apps: &[&str],
+    ) -> Result<Vec<StartedRelease>, StateError> {
+        if apps.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .query(
+                "read the releases started",
+                "SELECT app, slug_id, description FROM slugplan.started_releases
+                 WHERE workspace = $1 AND platform = $2 AND app = ANY($3)
+                 ORDER BY created_at, app, slug_id, description",
+                &[
+                    (&self.workspace, Type::TEXT),
+                    (&platform, Type::TEXT),
+                    (&apps, Type::TEXT_ARRAY),
+                ],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| StartedRelease {
+                app: row.get(0),
+                slug_id: row.get(1),
+                description: row.get(2),
+            })
+            .collect())
+    }
+
     async fn deployed_apps(&self, platform: &str) -> Result<BTreeSet<String>, StateError> {
         let rows = self
             .query(
@@ -391,11 +463,14 @@ impl State for PostgresState {
     }
 
     async fn forget_app(&self, platform: &str, app: &str) -> Result<(), StateError> {
-        // One statement for both tables: atomic without a transaction of its own.
+        // One statement for every table: atomic without a transaction of its own.
         self.query(
             "forget an app",
             "WITH releases AS (
                  DELETE FROM slugplan.releases
+                 WHERE workspace = $1 AND platform = $2 AND app = $3),
+             started AS (
+                 DELETE FROM slugplan.started_releases
                  WHERE workspace = $1 AND platform = $2 AND app = $3)
              DELETE FROM slugplan.uploads WHERE workspace = $1 AND platform = $2 AND app = $3",
             &[

@@ -126,6 +126,17 @@ const MIGRATIONS: &[&str] = &[
         started_at text NOT NULL,
         ci_job text
     );",
+    // 2: the releases slugplan asked for and has not recorded yet, written before the request
+    // is sent, so a release the platform made just before slugplan died is still its own.
+    "CREATE TABLE slugplan.started_releases (
+        workspace text NOT NULL,
+        platform text NOT NULL,
+        app text NOT NULL,
+        slug_id text NOT NULL,
+        description text NOT NULL,
+        created_at text NOT NULL,
+        PRIMARY KEY (workspace, platform, app, slug_id, description)
+    );",
 ];
 
 /// The schema version of an up-to-date database.

@@ -23,7 +23,8 @@ use super::lock::FileLock;
 use super::snapshot::{PromotionRow, SlugKeyRow, Snapshot, StateCounts};
 use super::{
     ApplyEvent, ApplyLock, ApplyRecord, Location, LockHolder, MadeReleases, ManagedVar,
-    RecordedRollback, RecordedUpload, SlugIdentity, State, StateError, StateStatus, now,
+    RecordedRollback, RecordedUpload, SlugIdentity, StartedRelease, State, StateError, StateStatus,
+    now,
 };
 use crate::build::key::SlugKey;
 use crate::release::StartedPromotion;
@@ -119,6 +120,16 @@ const MIGRATIONS: &[&str] = &[
         updated_at TEXT NOT NULL,
         PRIMARY KEY (platform, app, key)
     );",
+    // 6: the releases slugplan asked for and has not recorded yet, written before the request
+    // is sent, so a release the platform made just before slugplan died is still its own.
+    "CREATE TABLE started_releases (
+        platform TEXT NOT NULL,
+        app TEXT NOT NULL,
+        slug_id TEXT NOT NULL,
+        description TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (platform, app, slug_id, description)
+    );",
 ];
 
 /// The SQLite state. Shared by `&` between the steps of an apply, which run on many tasks at
@@ -153,6 +164,26 @@ impl SqliteState {
             path: self.db.path().to_owned(),
             source,
         }
+    }
+
+    /// Runs `insert` (a release slugplan made on `app`) and clears the app's started releases,
+    /// in one transaction: the started ones are only needed until a release is recorded.
+    fn recorded(
+        &self,
+        platform: &str,
+        app: &str,
+        insert: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<(), StateError> {
+        let mut conn = self.db.conn();
+        let tx = conn.transaction().map_err(self.err())?;
+        tx.execute(insert, params).map_err(self.err())?;
+        tx.execute(
+            "DELETE FROM started_releases WHERE platform = ?1 AND app = ?2",
+            params![platform, app],
+        )
+        .map_err(self.err())?;
+        tx.commit().map_err(self.err())
     }
 
     fn counts(&self, conn: &Connection) -> Result<StateCounts, StateError> {
@@ -311,16 +342,14 @@ impl State for SqliteState {
         version: u64,
         checksum: Option<&str>,
     ) -> Result<(), StateError> {
-        self.db
-            .conn()
-            .execute(
-                "INSERT OR REPLACE INTO releases
-                 (platform, release_id, app, version, checksum, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![platform, release_id, app, version as i64, checksum, now()],
-            )
-            .map(drop)
-            .map_err(self.err())
+        self.recorded(
+            platform,
+            app,
+            "INSERT OR REPLACE INTO releases
+             (platform, release_id, app, version, checksum, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![platform, release_id, app, version as i64, checksum, now()],
+        )
     }
 
     async fn record_rollback(
@@ -332,25 +361,75 @@ impl State for SqliteState {
         checksum: Option<&str>,
         restores: &RecordedRollback,
     ) -> Result<(), StateError> {
-        self.db
-            .conn()
-            .execute(
-                "INSERT OR REPLACE INTO releases (platform, release_id, app, version, checksum,
-                 created_at, restores_version, restores_created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        self.recorded(
+            platform,
+            app,
+            "INSERT OR REPLACE INTO releases (platform, release_id, app, version, checksum,
+             created_at, restores_version, restores_created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                platform,
+                release_id,
+                app,
+                version as i64,
+                checksum,
+                now(),
+                restores.version as i64,
+                restores.created_at
+            ],
+        )
+    }
+
+    async fn record_started_releases(
+        &self,
+        platform: &str,
+        started: &[StartedRelease],
+    ) -> Result<(), StateError> {
+        let mut conn = self.db.conn();
+        let tx = conn.transaction().map_err(self.err())?;
+        for release in started {
+            tx.execute(
+                "INSERT OR REPLACE INTO started_releases VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
                     platform,
-                    release_id,
-                    app,
-                    version as i64,
-                    checksum,
-                    now(),
-                    restores.version as i64,
-                    restores.created_at
+                    release.app,
+                    release.slug_id,
+                    release.description,
+                    now()
                 ],
             )
-            .map(drop)
-            .map_err(self.err())
+            .map_err(self.err())?;
+        }
+        tx.commit().map_err(self.err())
+    }
+
+    async fn started_releases(
+        &self,
+        platform: &str,
+        apps: &[&str],
+    ) -> Result<Vec<StartedRelease>, StateError> {
+        let conn = self.db.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT slug_id, description FROM started_releases
+                 WHERE platform = ?1 AND app = ?2 ORDER BY created_at, rowid",
+            )
+            .map_err(self.err())?;
+        let mut started = Vec::new();
+        for app in apps {
+            let rows = stmt
+                .query_map(params![platform, app], |row| {
+                    Ok(StartedRelease {
+                        app: (*app).to_owned(),
+                        slug_id: row.get(0)?,
+                        description: row.get(1)?,
+                    })
+                })
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(self.err())?;
+            started.extend(rows);
+        }
+        Ok(started)
     }
 
     async fn made_releases(
@@ -397,6 +476,7 @@ impl State for SqliteState {
         for sql in [
             "DELETE FROM releases WHERE platform = ?1 AND app = ?2",
             "DELETE FROM uploads WHERE platform = ?1 AND app = ?2",
+            "DELETE FROM started_releases WHERE platform = ?1 AND app = ?2",
         ] {
             tx.execute(sql, params![platform, app])
                 .map_err(self.err())?;

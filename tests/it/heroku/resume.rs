@@ -77,6 +77,8 @@ struct Journal {
 
 #[async_trait::async_trait]
 impl PromotionJournal for Journal {
+    async fn sending(&self, _target_apps: &[&str], _slug_id: &str, _description: &str) {}
+
     async fn started(&self, promotion_id: &str, _source: &str, _targets: &[String]) {
         self.recorded.lock().unwrap().push(promotion_id.to_owned());
     }

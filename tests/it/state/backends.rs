@@ -9,7 +9,8 @@ use slugplan::build::key::SlugKey;
 use slugplan::state::postgres::PostgresState;
 use slugplan::state::sqlite::SqliteState;
 use slugplan::state::{
-    DatabaseUrl, MadeReleases, RecordedRollback, RecordedUpload, SlugIdentity, State,
+    DatabaseUrl, MadeReleases, RecordedRollback, RecordedUpload, SlugIdentity, StartedRelease,
+    State,
 };
 
 use crate::common::postgres::PgCluster;
@@ -223,5 +224,91 @@ fn a_copy_into_postgres_reads_back_and_answers_as_sqlite_does() {
             [],
             "the uploads made through it went with it"
         );
+    });
+}
+
+/// What `state` answers about started releases through their life: recorded before the
+/// request, cleared for an app once a release of it is recorded (a rollback too) or it is
+/// forgotten, never for another app or workspace.
+async fn started_life(state: &dyn State, other: &dyn State) -> Vec<String> {
+    let started = |app: &str, slug: &str, description: &str| StartedRelease {
+        app: app.into(),
+        slug_id: slug.into(),
+        description: description.into(),
+    };
+    let apps = ["web-eu", "web-us", "web-ap"];
+    let mut seen = Vec::new();
+    let mut look = async |state: &dyn State| {
+        let found = state.started_releases("p", &apps).await.unwrap();
+        // In no promised order.
+        let mut found: Vec<String> = found
+            .iter()
+            .map(|s| format!("{} {} {}", s.app, s.slug_id, s.description))
+            .collect();
+        found.sort();
+        seen.push(found.join(", "));
+    };
+    state
+        .record_started_releases(
+            "p",
+            &[
+                started("web-eu", "s-1", "Promote web v1"),
+                started("web-us", "s-1", "Promote web v1"),
+                started("web-ap", "s-1", "Rollback to v1"),
+            ],
+        )
+        .await
+        .unwrap();
+    // Recorded twice (a promotion sent again): still once.
+    state
+        .record_started_releases("p", &[started("web-eu", "s-1", "Promote web v1")])
+        .await
+        .unwrap();
+    look(state).await;
+    look(other).await;
+    state
+        .record_release("p", "web-eu", "r-eu", 2, None)
+        .await
+        .unwrap();
+    look(state).await;
+    let back = RecordedRollback {
+        version: 1,
+        created_at: "2026-11-25T10:00:00Z".into(),
+    };
+    state
+        .record_rollback("p", "web-ap", "r-ap", 3, None, &back)
+        .await
+        .unwrap();
+    look(state).await;
+    state.forget_app("p", "web-us").await.unwrap();
+    look(state).await;
+    seen
+}
+
+#[test]
+fn started_releases_live_until_a_release_of_their_app_is_recorded_on_both_backends() {
+    let cluster = PgCluster::shared();
+    let database = cluster.database();
+    let url = DatabaseUrl::parse(&cluster.url(&database, "sslmode=disable")).unwrap();
+    let (dir, elsewhere) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    block_on(async {
+        let local = SqliteState::open(dir.path()).unwrap();
+        let local_other = SqliteState::open(elsewhere.path()).unwrap();
+        let shared = PostgresState::open(&url, "shop").await.unwrap();
+        let shared_other = PostgresState::open(&url, "another-manifest").await.unwrap();
+        let expected = [
+            "web-ap s-1 Rollback to v1, web-eu s-1 Promote web v1, web-us s-1 Promote web v1",
+            "",
+            "web-ap s-1 Rollback to v1, web-us s-1 Promote web v1",
+            "web-us s-1 Promote web v1",
+            "",
+        ];
+        for (state, other) in [
+            (&local as &dyn State, &local_other as &dyn State),
+            (&shared, &shared_other),
+        ] {
+            let seen = started_life(state, other).await;
+            assert_eq!(seen, expected, "{:?}", state.location());
+        }
     });
 }

@@ -75,7 +75,7 @@ fn local_to_postgres_and_back_is_identical_and_each_copy_is_the_one_used() {
     backend    postgres
     url        postgres://postgres:****@127.0.0.1:[PORT]/[DB]?sslmode=disable
     workspace  project
-    schema     version 1 (this slugplan knows 1)
+    schema     version 2 (this slugplan knows 2)
     lock       free
     records    3 uploads, 5 releases, 2 slug keys, 2 applies with 11 events
 

@@ -139,7 +139,7 @@ fn a_second_runner_fails_at_once_naming_the_holder_with_its_ci_job_or_waits() {
     backend    postgres
     url        postgres://postgres:****@127.0.0.1:[PORT]/[DB]?sslmode=disable
     workspace  project
-    schema     version 1 (this slugplan knows 1)
+    schema     version 2 (this slugplan knows 2)
     lock       held by pid [PID] on [HOST] (`slugplan apply --yes`), since [TIME], CI job https://github.com/team/shop/actions/runs/4242
     records [COUNTS]
 

@@ -21,7 +21,8 @@ fn runners_starting_together_on_a_fresh_database_migrate_it_once() {
         &team.database,
         "SELECT version, by_slugplan FROM slugplan.schema_migrations",
     );
-    assert_eq!(rows, [["1", env!("CARGO_PKG_VERSION")]]);
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(rows, [["1", version], ["2", version]]);
 }
 
 #[test]
@@ -34,7 +35,7 @@ fn a_schema_from_a_newer_slugplan_is_refused_untouched() {
     cluster.execute(
         database,
         "CREATE TABLE slugplan.from_the_future (x text);
-         INSERT INTO slugplan.schema_migrations VALUES (2, 'then', '99.0.0')",
+         INSERT INTO slugplan.schema_migrations VALUES (3, 'then', '99.0.0')",
     );
     let tables = "SELECT string_agg(table_name, ',' ORDER BY table_name)
                   FROM information_schema.tables WHERE table_schema = 'slugplan'";
@@ -54,7 +55,7 @@ fn a_schema_from_a_newer_slugplan_is_refused_untouched() {
     ----- stderr -----
     slugplan::state::newer_schema
 
-      × the PostgreSQL state postgres://postgres:****@127.0.0.1:[PORT]/[DB]?sslmode=disable has schema version 2, newer than this slugplan knows (1)
+      × the PostgreSQL state postgres://postgres:****@127.0.0.1:[PORT]/[DB]?sslmode=disable has schema version 3, newer than this slugplan knows (2)
       help: upgrade slugplan to the version that migrated it; nothing was changed
     ");
     let after = (
