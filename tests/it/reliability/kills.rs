@@ -1,7 +1,8 @@
-//! `kill -9` during applies that release and promote through a `slugplan server`: at a planned
-//! moment (right after the pipeline promotion is sent) and at staggered ones (after the n-th write
-//! request, plus a few milliseconds). Every rerun converges, no app gets the same slug twice in a
-//! row, and the plan afterwards is clean.
+//! `kill -9` during applies that release and promote through a `slugplan server`: at planned
+//! moments (right after the pipeline promotion is sent; after the platform made a promotion's or
+//! a rollback's releases, before slugplan recorded them) and at staggered ones (after the n-th
+//! write request, plus a few milliseconds). Every rerun converges, no app gets the same slug
+//! twice in a row, slugplan's own releases are never drift, and the plan afterwards is clean.
 
 use std::process::{Child, Stdio};
 use std::time::Duration;
@@ -118,6 +119,40 @@ fn a_kill_after_the_pipeline_promotion_released_but_before_it_was_recorded_is_no
         "{out:#?}"
     );
     assert!(all_duplicates(&p).is_empty(), "{:#?}", all_duplicates(&p));
+}
+
+#[test]
+fn a_kill_after_a_rollback_released_but_before_it_was_recorded_is_no_drift() {
+    let p = pipeline_project(&["--release-delay-ms", "200"]);
+    p.ok(&["apply", "--yes"], 0);
+    p.ctx.write("web/web.js", "console.log('v2')\n");
+    p.ok(&["apply", "--yes"], 0);
+    let seen = p.requests().len();
+    let mut rollback = p
+        .command(&["rollback", "web-staging"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start slugplan rollback");
+    wait_until(Duration::from_secs(90), "the rollback", || {
+        writes_since(&p, seen)
+            .iter()
+            .any(|(_, path)| path == "/apps/web-staging/releases")
+    });
+    signal(&rollback, "STOP");
+    wait_until(Duration::from_secs(90), "the rollback release", || {
+        releases(&p, "web-staging").last().is_some_and(|r| {
+            r.status == slugplan::platform::ReleaseStatus::Succeeded
+                && r.description == "Rollback to v1"
+        })
+    });
+    assert!(kill_9(&mut rollback), "the rollback ended before the kill");
+
+    let plan = p.run(&["plan"]);
+    let out = expect_exit(&plan, &["plan"], 0);
+    assert!(!out.contains("made outside slugplan"), "{out}");
+    // Still running an older slug than declared: the next apply releases the declared one.
+    assert!(out.contains("~ release.web-staging"), "{out}");
 }
 
 /// How many rounds the campaign runs; a round whose apply ends before its kill point counts as
