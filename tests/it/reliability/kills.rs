@@ -25,6 +25,15 @@ fn writes_since(p: &Project, skip: usize) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Waits until the server has answered a write to `path`, from the `skip`-th request on.
+fn wait_for_write(p: &Project, skip: usize, path: &str) {
+    wait_until(Duration::from_secs(90), path, || {
+        writes_since(p, skip)
+            .iter()
+            .any(|(_, written)| written == path)
+    });
+}
+
 /// `kill -9`s `child` unless it has ended already; says whether it was killed.
 fn kill_9(child: &mut Child) -> bool {
     let running = child.try_wait().expect("poll the apply").is_none();
@@ -55,11 +64,7 @@ fn a_kill_right_after_the_pipeline_promotion_is_sent_never_promotes_twice() {
     // The targets' releases stay pending long enough for the rerun to find them in flight.
     let p = pipeline_project(&["--release-delay-ms", "3000"]);
     let mut apply = spawn_apply(&p, "2", Stdio::null());
-    wait_until(Duration::from_secs(90), "the pipeline promotion", || {
-        writes_since(&p, 0)
-            .iter()
-            .any(|(_, path)| path == "/pipeline-promotions")
-    });
+    wait_for_write(&p, 0, "/pipeline-promotions");
     assert!(kill_9(&mut apply), "the apply ended before the kill");
 
     converge(&p);
@@ -95,11 +100,7 @@ fn a_kill_after_the_pipeline_promotion_released_but_before_it_was_recorded_is_no
     // promotion), and the platform described them without slugplan's suffix.
     let p = pipeline_project(&["--release-delay-ms", "200"]);
     let mut apply = spawn_apply(&p, "2", Stdio::null());
-    wait_until(Duration::from_secs(90), "the pipeline promotion", || {
-        writes_since(&p, 0)
-            .iter()
-            .any(|(_, path)| path == "/pipeline-promotions")
-    });
+    wait_for_write(&p, 0, "/pipeline-promotions");
     signal(&apply, "STOP");
     let promoted = |app: &str| {
         releases(&p, app).last().is_some_and(|r| {
@@ -134,11 +135,7 @@ fn a_kill_after_a_rollback_released_but_before_it_was_recorded_is_no_drift() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start slugplan rollback");
-    wait_until(Duration::from_secs(90), "the rollback", || {
-        writes_since(&p, seen)
-            .iter()
-            .any(|(_, path)| path == "/apps/web-staging/releases")
-    });
+    wait_for_write(&p, seen, "/apps/web-staging/releases");
     signal(&rollback, "STOP");
     wait_until(Duration::from_secs(90), "the rollback release", || {
         releases(&p, "web-staging").last().is_some_and(|r| {
