@@ -3,7 +3,8 @@
 //! The keys are recorded as slugplan's before the call (an apply killed just after the
 //! platform took them still owns them) and confirmed with their keyed hashes after it. The
 //! call makes a release on Heroku and on the local platform; that release is slugplan's own, so
-//! it is recorded as such (no drift next time), and waited for, so the app's slug release that
+//! it is recorded as such (no drift next time; started before the call, so a kill before it is
+//! recorded is no drift either), and waited for, so the app's slug release that
 //! follows never overlaps it. What the step reports names keys, never values.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,8 +14,9 @@ use super::steps::fail;
 use super::{Applier, StepFailure, StepOutcome};
 use crate::plan::PlannedStep;
 use crate::plan::config::KeyChange;
-use crate::platform::{ConfigChanges, ReleaseStatus};
+use crate::platform::{ConfigChanges, ReleaseStatus, config_description};
 use crate::release;
+use crate::state::StartedRelease;
 
 impl Applier<'_> {
     pub(super) async fn configure(&self, step: &PlannedStep, app: &str) -> StepResult {
@@ -55,6 +57,24 @@ impl Applier<'_> {
             .manage_config(&self.platform_id, app, &managed)
             .await
             .map_err(self.record_failure(step))?;
+        // The release the call makes is known as slugplan's even if it dies before recording
+        // it: not drift on the rerun.
+        let running = self
+            .platform
+            .current_release(app)
+            .await
+            .map_err(self.platform_err(step, "reading the current release"))?;
+        if let Some(slug_id) = running.and_then(|r| r.slug_id) {
+            let started = StartedRelease {
+                app: app.to_owned(),
+                slug_id,
+                description: config_description(&changes),
+            };
+            self.state
+                .record_started_releases(&self.platform_id, &[started])
+                .await
+                .map_err(self.record_failure(step))?;
+        }
         self.platform
             .update_config_vars(app, &changes)
             .await

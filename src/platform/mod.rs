@@ -104,6 +104,29 @@ pub fn rollback_description(version: u64) -> String {
     format!("Rollback to v{version}")
 }
 
+/// How the platform (Heroku, and the local platform after it) describes the release a config
+/// change makes: `Set A, B config vars`, `Remove C config vars`, or
+/// `Set A and remove C config vars`.
+pub fn config_description(changes: &ConfigChanges) -> String {
+    let names = |set: bool| -> Vec<&str> {
+        changes
+            .iter()
+            .filter(|(_, value)| value.is_some() == set)
+            .map(|(key, _)| key.as_str())
+            .collect()
+    };
+    let (set, removed) = (names(true), names(false));
+    match (set.is_empty(), removed.is_empty()) {
+        (false, true) => format!("Set {} config vars", set.join(", ")),
+        (true, _) => format!("Remove {} config vars", removed.join(", ")),
+        (false, false) => format!(
+            "Set {} and remove {} config vars",
+            set.join(", "),
+            removed.join(", ")
+        ),
+    }
+}
+
 /// A slug as the platform knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Slug {

@@ -80,7 +80,7 @@ impl Store {
                 }
                 .map_err(self.err("cannot write config vars"))?;
             }
-            self.config_release(tx, &app.id, &description(changes))?;
+            self.config_release(tx, &app.id, &crate::platform::config_description(changes))?;
             config_in(tx, &app.id, self)
         })
     }
@@ -120,28 +120,6 @@ impl Store {
         mark_current(tx, app_id, self)?;
         let app = app_in(tx, app_id, self)?;
         release_in(tx, &app, &id, self)
-    }
-}
-
-/// Heroku's description of a config change: `Set A, B config vars`, `Remove C config vars`, or
-/// `Set A and remove C config vars`.
-fn description(changes: &ConfigChanges) -> String {
-    let names = |set: bool| -> Vec<&str> {
-        changes
-            .iter()
-            .filter(|(_, value)| value.is_some() == set)
-            .map(|(key, _)| key.as_str())
-            .collect()
-    };
-    let (set, removed) = (names(true), names(false));
-    match (set.is_empty(), removed.is_empty()) {
-        (false, true) => format!("Set {} config vars", set.join(", ")),
-        (true, _) => format!("Remove {} config vars", removed.join(", ")),
-        (false, false) => format!(
-            "Set {} and remove {} config vars",
-            set.join(", "),
-            removed.join(", ")
-        ),
     }
 }
 
@@ -226,6 +204,7 @@ fn snapshot_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::config_description as description;
 
     fn changes(pairs: &[(&str, Option<&str>)]) -> ConfigChanges {
         pairs

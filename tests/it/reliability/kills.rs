@@ -1,8 +1,9 @@
 //! `kill -9` during applies that release and promote through a `slugplan server`: at planned
-//! moments (right after the pipeline promotion is sent; after the platform made a promotion's or
-//! a rollback's releases, before slugplan recorded them) and at staggered ones (after the n-th
-//! write request, plus a few milliseconds). Every rerun converges, no app gets the same slug
-//! twice in a row, slugplan's own releases are never drift, and the plan afterwards is clean.
+//! moments (right after the pipeline promotion is sent; after the platform made a promotion's,
+//! a rollback's or a config change's release, before slugplan recorded it) and at staggered
+//! ones (after the n-th write request, plus a few milliseconds). Every rerun converges, no app
+//! gets the same slug twice in a row, slugplan's own releases are never drift, and the plan
+//! afterwards is clean.
 
 use std::process::{Child, Stdio};
 use std::time::Duration;
@@ -150,6 +151,41 @@ fn a_kill_after_a_rollback_released_but_before_it_was_recorded_is_no_drift() {
     assert!(!out.contains("made outside slugplan"), "{out}");
     // Still running an older slug than declared: the next apply releases the declared one.
     assert!(out.contains("~ release.web-staging"), "{out}");
+}
+
+#[test]
+fn a_kill_after_a_config_change_released_but_before_it_was_recorded_is_no_drift() {
+    // Every answer comes late, so the apply is still waiting for the one after the config
+    // change when it is frozen.
+    let p = Project::served(&["--fault-latency-ms", "300"]);
+    p.ctx.write("web/web.js", "console.log('v1')\n");
+    let manifest = |greeting: &str| {
+        format!(
+            "{}\n[slugs.web]\nsource = \"web\"\nprocess_types = {{ web = \"node web.js\" }}\n\n\
+             [apps.shop]\nslug = \"web\"\ncreate = true\n\n[apps.shop.config]\nGREETING = \"{greeting}\"\n",
+            p.platform_table()
+        )
+    };
+    p.ctx.write("slug.toml", manifest("hi"));
+    p.ok(&["apply", "--yes"], 0);
+    p.ctx.write("slug.toml", manifest("hola"));
+    let seen = p.requests().len();
+    // The platform makes the config release with its answer: frozen then, the apply never
+    // recorded it.
+    let mut apply = spawn_apply(&p, "2", Stdio::null());
+    wait_for_write(&p, seen, "/apps/shop/config-vars");
+    signal(&apply, "STOP");
+    assert!(kill_9(&mut apply), "the apply ended before the kill");
+    assert_eq!(
+        releases(&p, "shop").last().map(|r| r.description.as_str()),
+        Some("Set GREETING config vars")
+    );
+
+    let out = converge(&p);
+    assert!(
+        !out.join("\n").contains("made outside slugplan"),
+        "{out:#?}"
+    );
 }
 
 /// How many rounds the campaign runs; a round whose apply ends before its kill point counts as
