@@ -30,6 +30,14 @@ pub const HOME: &str = "HOME";
 pub const SLUGPLAN_FETCH_RETRIES: &str = "SLUGPLAN_FETCH_RETRIES";
 /// The delay before the first download retry, in milliseconds (doubles per retry, capped).
 pub const SLUGPLAN_FETCH_BACKOFF_MS: &str = "SLUGPLAN_FETCH_BACKOFF_MS";
+/// The longest one runtime's download may take, every retry included, in seconds (default 600).
+pub const SLUGPLAN_FETCH_TIMEOUT: &str = "SLUGPLAN_FETCH_TIMEOUT";
+/// How long a download's answer may stand still (no header, no byte) before the attempt is
+/// abandoned and retried, in seconds (default 30).
+pub const SLUGPLAN_FETCH_IDLE_TIMEOUT: &str = "SLUGPLAN_FETCH_IDLE_TIMEOUT";
+/// The most bytes a runtime archive may have (default 2 GiB), checked against its
+/// `Content-Length` and against the bytes as they arrive.
+pub const SLUGPLAN_MAX_DOWNLOAD_BYTES: &str = "SLUGPLAN_MAX_DOWNLOAD_BYTES";
 /// The longest one platform API call keeps retrying, in seconds (`--retry-timeout` wins over
 /// it; ignored when it is not a number).
 pub const SLUGPLAN_RETRY_TIMEOUT: &str = "SLUGPLAN_RETRY_TIMEOUT";

@@ -276,8 +276,10 @@ fn ci_job(env: &Env) -> Option<String> {
         })
 }
 
-/// Download retries and extraction caps: the defaults, overridden by `SLUGPLAN_FETCH_*` and
-/// `SLUGPLAN_MAX_*` variables (ignored when they do not parse as numbers).
+/// Download retries, time limits (seconds, fractions allowed), size and extraction caps: the
+/// defaults, overridden by `SLUGPLAN_FETCH_*` and `SLUGPLAN_MAX_*` variables (ignored when they
+/// do not parse as numbers). An idle timeout shorter than the connect timeout shortens that too:
+/// a connection that takes longer to open than an answer may stand still is a stalled host.
 fn fetch_options(env: &Env) -> FetchOptions {
     let mut options = FetchOptions::default();
     if let Some(retries) = env.number::<u64>(env_vars::SLUGPLAN_FETCH_RETRIES) {
@@ -286,6 +288,20 @@ fn fetch_options(env: &Env) -> FetchOptions {
     if let Some(ms) = env.number(env_vars::SLUGPLAN_FETCH_BACKOFF_MS) {
         options.base_delay = std::time::Duration::from_millis(ms);
         options.max_delay = options.max_delay.max(options.base_delay);
+    }
+    let seconds = |name| {
+        env.number::<f64>(name)
+            .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+    };
+    if let Some(timeout) = seconds(env_vars::SLUGPLAN_FETCH_TIMEOUT) {
+        options.timeout = timeout;
+    }
+    if let Some(idle) = seconds(env_vars::SLUGPLAN_FETCH_IDLE_TIMEOUT) {
+        options.idle_timeout = idle;
+        options.connect_timeout = options.connect_timeout.min(idle);
+    }
+    if let Some(bytes) = env.number(env_vars::SLUGPLAN_MAX_DOWNLOAD_BYTES) {
+        options.max_download_bytes = bytes;
     }
     if let Some(bytes) = env.number(env_vars::SLUGPLAN_MAX_UNPACKED_BYTES) {
         options.limits.max_unpacked_bytes = bytes;
@@ -299,6 +315,7 @@ fn fetch_options(env: &Env) -> FetchOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     /// The global flags as clap leaves them with none given. Built by hand, not parsed, so
     /// that the process's own `SLUGPLAN_CACHE_DIR` (clap reads it) cannot leak in.
@@ -383,6 +400,29 @@ mod tests {
         assert_eq!(resolve(&no_flags(), &[]).threads(None), 0);
         let junk = [(env_vars::SLUGPLAN_THREADS, "many")];
         assert_eq!(resolve(&no_flags(), &junk).threads(None), 0, "ignored");
+    }
+
+    #[test]
+    fn download_bounds_come_from_the_environment() {
+        let defaults = resolve(&no_flags(), &[]).fetch;
+        assert_eq!(defaults.max_download_bytes, 2 << 30);
+        assert_eq!(defaults.connect_timeout, Duration::from_secs(10));
+        let env = [
+            (env_vars::SLUGPLAN_MAX_DOWNLOAD_BYTES, "1000"),
+            (env_vars::SLUGPLAN_FETCH_TIMEOUT, "1.5"),
+            (env_vars::SLUGPLAN_FETCH_IDLE_TIMEOUT, "0.25"),
+        ];
+        let fetch = resolve(&no_flags(), &env).fetch;
+        assert_eq!(fetch.max_download_bytes, 1000);
+        assert_eq!(fetch.timeout, Duration::from_millis(1500));
+        assert_eq!(fetch.idle_timeout, Duration::from_millis(250));
+        assert_eq!(
+            fetch.connect_timeout,
+            Duration::from_millis(250),
+            "a connection may not take longer than an answer may stand still"
+        );
+        let junk = [(env_vars::SLUGPLAN_FETCH_TIMEOUT, "-1")];
+        assert_eq!(resolve(&no_flags(), &junk).fetch.timeout, defaults.timeout);
     }
 
     #[test]

@@ -113,6 +113,53 @@ pub enum RuntimeError {
         #[label("downloading this failed")]
         span: Option<SourceSpan>,
     },
+    /// The download did not finish in time, every attempt included.
+    #[error(
+        "runtime `{name}`: downloading {url} did not finish within {} s ({attempts} attempt(s))",
+        limit.as_secs_f64()
+    )]
+    #[diagnostic(help(
+        "check the URL and the network; SLUGPLAN_FETCH_TIMEOUT sets the limit in seconds, SLUGPLAN_FETCH_IDLE_TIMEOUT how long an answer may stand still"
+    ))]
+    TimedOut {
+        /// The runtime's name.
+        name: String,
+        /// The URL (redacted).
+        url: String,
+        /// The limit that passed.
+        limit: std::time::Duration,
+        /// How many attempts were started.
+        attempts: u32,
+    },
+    /// The archive is larger than a runtime archive may be.
+    #[error(
+        "runtime `{name}`: {url} is larger than the download limit of {limit} bytes{}",
+        announced.map_or_else(String::new, |size| format!(" (it announces {size} bytes)"))
+    )]
+    #[diagnostic(help(
+        "nothing was kept; if the archive is genuine, set SLUGPLAN_MAX_DOWNLOAD_BYTES to a larger number of bytes"
+    ))]
+    TooLarge {
+        /// The runtime's name.
+        name: String,
+        /// The URL (redacted).
+        url: String,
+        /// The limit, in bytes.
+        limit: u64,
+        /// The size the server (or the file system) announced, when that is what was refused;
+        /// None when the bytes arriving passed the limit.
+        announced: Option<u64>,
+    },
+    /// A `file:` URL names something other than a regular file (a fifo, a device, a
+    /// directory), which is refused unread.
+    #[error("runtime `{name}`: {} is not a regular file", path.display())]
+    #[diagnostic(help("a file: URL names an archive file"))]
+    NotAFile {
+        /// The runtime's name.
+        name: String,
+        /// The path the URL names.
+        path: PathBuf,
+    },
     /// The archive's hash is not the pinned one (slug.toml's `sha256`, or slug.lock's).
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -166,6 +213,12 @@ pub enum DownloadFailure {
     /// The connection failed or broke.
     #[error("connection error")]
     Transport(#[source] reqwest::Error),
+    /// The answer stood still for longer than the idle timeout.
+    #[error("no data for {} s", idle.as_secs_f64())]
+    Stalled {
+        /// The idle timeout.
+        idle: std::time::Duration,
+    },
     /// The body ended before `Content-Length` bytes.
     #[error("the connection closed after {got} of {expected} bytes")]
     Truncated {

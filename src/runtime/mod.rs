@@ -21,7 +21,7 @@ mod lock;
 
 pub use error::{ChecksumMismatch, DownloadFailure, RuntimeError};
 pub use extract::{ExtractError, ExtractLimits, RATIO_GRACE_BYTES, extract, make_read_only};
-pub use fetch::FetchOptions;
+pub use fetch::{DEFAULT_MAX_DOWNLOAD_BYTES, FetchOptions};
 pub use lock::{
     LOCK_FILE, LOCK_VERSION, LockChange, LockError, LockedRuntime, Lockfile, update_lockfile,
 };

@@ -1,6 +1,7 @@
 //! Integration tests: fetching runtimes over HTTP on 127.0.0.1 and file://, verification,
 //! retries, the cache, slug.lock, progress output and concurrent processes.
 
+mod bounds;
 mod cli;
 mod extract;
 mod server;

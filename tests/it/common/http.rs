@@ -58,6 +58,8 @@ pub struct Reply {
     pace: Option<Duration>,
     /// Announce the whole length, send half the body, and hang up.
     truncate: bool,
+    /// Announce no length and send the body again and again, forever.
+    endless: bool,
 }
 
 impl Reply {
@@ -69,6 +71,7 @@ impl Reply {
             body: body.into(),
             pace: None,
             truncate: false,
+            endless: false,
         }
     }
 
@@ -105,6 +108,13 @@ impl Reply {
     /// Announces the body's whole length, sends half of it, and breaks the connection.
     pub fn truncated(mut self) -> Reply {
         self.truncate = true;
+        self
+    }
+
+    /// Announces no length and sends the body over and over, never ending (a host gone wrong,
+    /// or one that means harm).
+    pub fn endless(mut self) -> Reply {
+        self.endless = true;
         self
     }
 }
@@ -217,11 +227,28 @@ async fn handle(State(shared): State<Shared>, request: Request) -> Response {
     for (name, value) in &reply.headers {
         response = response.header(name, value);
     }
+    if reply.endless {
+        return response.body(endless(reply)).unwrap();
+    }
     if reply.pace.is_none() && !reply.truncate {
         return response.body(Body::from(reply.body)).unwrap();
     }
     response = response.header("content-length", reply.body.len());
     response.body(streamed(reply)).unwrap()
+}
+
+/// The body of an endless reply: its bytes again and again, with its pace between them.
+fn endless(reply: Reply) -> Body {
+    let stream = futures_util::stream::unfold(false, move |started| {
+        let (body, pace) = (reply.body.clone(), reply.pace);
+        async move {
+            if started && let Some(pause) = pace {
+                tokio::time::sleep(pause).await;
+            }
+            Some((Ok::<_, std::io::Error>(body), true))
+        }
+    });
+    Body::from_stream(stream)
 }
 
 /// The body of a paced or truncated reply, as a stream of 64 KiB pieces.

@@ -1,5 +1,6 @@
 //! Download routes for the runtime tests, answered by the shared scripted fake: fixed bodies,
-//! and on request the first answers failing with `500`, cut off halfway, or sent slowly.
+//! and on request the first answers failing with `500`, cut off halfway, sent slowly, or a
+//! body that never ends.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -16,8 +17,11 @@ pub struct Route {
     pub fail_first: usize,
     /// The next this many requests announce the full length, send half, and hang up.
     pub truncate_first: usize,
-    /// Pause between 64 KiB pieces of the body (to make concurrent fetches overlap).
+    /// Pause between 64 KiB pieces of the body (to make concurrent fetches overlap), or
+    /// between repetitions of an endless body.
     pub pace: Option<Duration>,
+    /// Send the body again and again without a `Content-Length`, forever.
+    pub endless: bool,
 }
 
 impl Route {
@@ -41,6 +45,9 @@ impl Route {
         }
         if let Some(pace) = self.pace {
             reply = reply.paced(pace);
+        }
+        if self.endless {
+            reply = reply.endless();
         }
         reply
     }
