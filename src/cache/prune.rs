@@ -13,15 +13,19 @@
 //!   bucket (atomic; readers then see a miss), then made writable (runtime trees are read-only)
 //!   and deleted. A prune killed midway leaves only that temp name, which the next prune
 //!   removes.
-//! - Temp files of writers that died (`.tmp-*` older than an hour) are removed too.
+//! - Temp files and directories of writers that died (a download killed midway, a build
+//!   interrupted by Ctrl-C) are removed, whatever their age: every writer holds the shared
+//!   lock for as long as it writes, so while pruning holds it exclusively, a temp name in a
+//!   bucket has no writer left.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::{Bucket, Cache, CacheError};
 
-/// Temp names older than this belong to a writer that died.
-const STALE_TEMP: Duration = Duration::from_secs(3600);
+/// How every temp name in a bucket begins: [`Cache::temp_file`]'s `.tmp-`, `tempfile`'s own
+/// `.tmp`, and pruning's `.tmp-prune-`. No entry's name begins with a dot.
+const TEMP_PREFIX: &str = ".tmp";
 
 /// One cache entry.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -46,7 +50,7 @@ impl EntryInfo {
     }
 
     fn is_temp(&self) -> bool {
-        self.name.starts_with(".tmp-")
+        self.name.starts_with(TEMP_PREFIX)
     }
 }
 
@@ -123,8 +127,8 @@ pub struct Pruned {
     pub remaining: u64,
 }
 
-/// Removes stale temp files, then entries older than `older_than`, then the least recently
-/// used until the cache fits in `max_size`. Fails with [`CacheError::Busy`] while another
+/// Removes the temp files of writers that died, then entries older than `older_than`, then the
+/// least recently used until the cache fits in `max_size`. Fails with [`CacheError::Busy`] while another
 /// slugplan process uses the cache.
 pub fn prune(cache: &Cache, options: &PruneOptions) -> Result<Pruned, CacheError> {
     let _lock = cache.lock_exclusive()?;
@@ -133,12 +137,9 @@ pub fn prune(cache: &Cache, options: &PruneOptions) -> Result<Pruned, CacheError
     let mut removed = Vec::new();
     for entry in entries {
         let age = entry.age(options.now);
-        let goes = if entry.is_temp() {
-            entry.name.starts_with(".tmp-prune-") || age > STALE_TEMP
-        } else {
-            options.older_than.is_some_and(|limit| age > limit)
-                || options.max_size.is_some_and(|max| total > max)
-        };
+        let goes = entry.is_temp()
+            || options.older_than.is_some_and(|limit| age > limit)
+            || options.max_size.is_some_and(|max| total > max);
         if goes {
             remove_entry(&entry.path)?;
             total -= entry.size;

@@ -299,3 +299,64 @@ fn the_limits_are_set_from_the_environment() {
             SLUGPLAN_FETCH_IDLE_TIMEOUT how long an answer may stand still
     ");
 }
+
+#[test]
+fn a_download_killed_midway_leaves_a_temp_file_that_cache_prune_removes() {
+    let mut ctx = TestContext::new();
+    let server = serve(vec![(
+        "/endless.tgz",
+        Route {
+            body: vec![0x5a; 64 * 1024],
+            endless: true,
+            pace: Some(Duration::from_millis(5)),
+            ..Route::default()
+        },
+    )]);
+    ctx.write("slug.toml", pinned(&server.url_of("/endless.tgz")));
+    let mut fetch = ctx
+        .slugplan(&["-q", "fetch"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let archives = ctx.cache.join(Bucket::RuntimeArchives.dir_name());
+    let temp_size = || {
+        std::fs::read_dir(&archives)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .sum::<u64>()
+    };
+    let start = Instant::now();
+    while temp_size() < 1 << 20 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the download never got going"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    fetch.kill().unwrap();
+    fetch.wait().unwrap();
+    assert_eq!(
+        bucket_entries(&ctx, Bucket::RuntimeArchives).len(),
+        1,
+        "kill -9 leaves the temp file"
+    );
+
+    ctx.filter_sizes();
+    slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["cache", "prune"]), @"
+    exit code: 0
+    ----- stdout -----
+    Removed 1 entries, freed [SIZE]; the cache now takes [SIZE].
+
+    ----- stderr -----
+    warning: no --max-size or --older-than given: only temp files of interrupted writers are removed
+    ");
+    assert!(
+        bucket_entries(&ctx, Bucket::RuntimeArchives).is_empty(),
+        "a temp file no process writes is removed, however young"
+    );
+}
