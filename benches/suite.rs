@@ -289,6 +289,9 @@ impl Server {
             .arg(dir.join("platform"))
             .arg("--request-log")
             .arg(&log)
+            // Figure 4 pushes a ~1 GB slug through it: twice Heroku's limit, which is the
+            // server's default cap.
+            .args(["--max-blob-size", "2G"])
             .env("SLUGPLAN_SERVER_TOKEN", TOKEN)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -9,7 +9,7 @@ use crate::cli::args::{DynoArgs, ServerArgs};
 use crate::dynos::{Supervisor, SupervisorOptions};
 use crate::exit_status::ExitStatus;
 use crate::platform::local::{self, LocalOptions, LocalPlatform, SupervisorInfo};
-use crate::server::{Faults, Server, ServerConfig, Token};
+use crate::server::{DEFAULT_MAX_BLOB_BYTES, Faults, Server, ServerConfig, Token};
 
 use super::Session;
 
@@ -23,6 +23,7 @@ pub async fn run(args: &ServerArgs, session: &Session) -> miette::Result<ExitSta
     let config = ServerConfig {
         token: args.token.clone().filter(|t| !t.is_empty()).map(Token::new),
         blob_url_ttl: Duration::from_secs(args.blob_url_ttl),
+        max_blob_bytes: args.max_blob_size.unwrap_or(DEFAULT_MAX_BLOB_BYTES),
         rate_limit: args.rate_limit,
         rate_limit_refill: args.rate_limit_refill,
         request_log: args.request_log.clone(),

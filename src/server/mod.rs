@@ -89,6 +89,10 @@ pub struct Faults {
     pub latency: Duration,
 }
 
+/// The default cap on a slug archive upload: Heroku's slug limit, 500 MB compressed (read as
+/// 500 MiB, so that no slug Heroku takes is refused here).
+pub const DEFAULT_MAX_BLOB_BYTES: u64 = 500 << 20;
+
 /// How the server behaves.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -96,6 +100,9 @@ pub struct ServerConfig {
     pub token: Option<Token>,
     /// How long a blob URL stays valid.
     pub blob_url_ttl: Duration,
+    /// The most bytes a slug archive upload may have ([`DEFAULT_MAX_BLOB_BYTES`]); a
+    /// `Content-Length` over it is refused with `413` before the body is read.
+    pub max_blob_bytes: u64,
     /// Requests in the rate-limit bucket (Heroku: 4,500).
     pub rate_limit: u32,
     /// Requests added back to the bucket each minute (Heroku: about 75).
@@ -113,6 +120,7 @@ impl Default for ServerConfig {
         ServerConfig {
             token: None,
             blob_url_ttl: Duration::from_secs(3600),
+            max_blob_bytes: DEFAULT_MAX_BLOB_BYTES,
             rate_limit: 4500,
             rate_limit_refill: 75,
             faults: Faults::default(),

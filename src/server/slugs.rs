@@ -7,7 +7,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -88,7 +88,10 @@ async fn blob_target(
 }
 
 /// `PUT /blobs/{token}`: the slug archive, like a pre-signed object-store URL. Needs a
-/// `Content-Length` (chunked uploads are refused with 501, as S3 does) and no credentials.
+/// `Content-Length` (chunked uploads are refused with 501, as S3 does) of at most
+/// [`ServerConfig::max_blob_bytes`](super::ServerConfig::max_blob_bytes) (else `413`, the body
+/// read and discarded unstored; one within it cannot be longer, since the store stops at the
+/// announced length) and no credentials.
 pub(crate) async fn put_blob(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -118,6 +121,20 @@ pub(crate) async fn put_blob(
             )
         })?;
     let slug_id = slug_for_token(&state, token).await?;
+    let limit = state.config.max_blob_bytes;
+    if length > limit {
+        // Read to its end and thrown away, never stored: a client still sending when the
+        // answer comes sees a broken pipe instead of the answer.
+        let mut discarded = body.into_data_stream();
+        while let Some(Ok(_)) = discarded.next().await {}
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "the slug archive has {length} bytes, more than this server takes ({limit} bytes, `slugplan server --max-blob-size`)"
+            ),
+        ));
+    }
     let reader =
         tokio_util::io::StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
     state

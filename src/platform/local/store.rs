@@ -68,12 +68,16 @@ impl Store {
     }
 
     /// Opens the store in `dir` without creating anything: the database is created by the
-    /// first write ([`LazyDatabase`]); until then the platform reads as empty.
+    /// first write ([`LazyDatabase`]); until then the platform reads as empty. The temp files
+    /// of uploads that a killed process left behind are removed (when there are any, the data
+    /// directory exists already).
     pub(crate) fn open_lazily(dir: &Path) -> Result<Store, PlatformError> {
+        let blobs = BlobStore::new(dir.join("blobs"));
+        blobs.remove_orphans(std::time::SystemTime::now());
         Ok(Store {
             dir: dir.to_owned(),
             db: LazyDatabase::new(dir.join("platform.db"))?,
-            blobs: BlobStore::new(dir.join("blobs")),
+            blobs,
             options: LocalOptions::default(),
             releases_made: AtomicU64::new(0),
         })

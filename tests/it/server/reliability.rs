@@ -172,3 +172,171 @@ async fn kill_9_mid_release_leaves_whole_releases_only() {
             .all(|r| r.slug_id.as_deref() == slug["id"].as_str())
     );
 }
+
+#[tokio::test]
+async fn a_slug_archive_over_the_limit_is_refused_unstored() {
+    let server = Server::start(&["--max-blob-size", "1M"]);
+    let api = server.api();
+    let slug = api.demo_slug_without_archive().await;
+    let url = slug["blob"]["url"].as_str().unwrap();
+    let put = reqwest::Client::new()
+        .put(url)
+        .body(vec![0u8; 3 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = put.json().await.unwrap();
+    insta::assert_snapshot!(serde_json::to_string_pretty(&body).unwrap(), @r#"
+    {
+      "id": "payload_too_large",
+      "message": "the slug archive has 3145728 bytes, more than this server takes (1048576 bytes, `slugplan server --max-blob-size`)"
+    }
+    "#);
+    let tmp = server.data.join("blobs/tmp");
+    let kept = std::fs::read_dir(&tmp).map_or(0, Iterator::count);
+    assert_eq!(kept, 0, "nothing of the refused upload was stored");
+
+    // Exactly the limit is taken.
+    let put = reqwest::Client::new()
+        .put(url)
+        .body(vec![0u8; 1 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_upload_killed_with_the_server_leaves_no_temp_file_once_the_platform_opens() {
+    use tokio::io::AsyncWriteExt;
+    let mut server = Server::start(&[]);
+    let api = server.api();
+    let slug = api.demo_slug_without_archive().await;
+    let url = url::Url::parse(slug["blob"]["url"].as_str().unwrap()).unwrap();
+    // An upload that sends half its announced bytes, then waits.
+    let mut upload = tokio::net::TcpStream::connect(server.url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head = format!(
+        "PUT {} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n\r\n",
+        url.path(),
+        url.authority(),
+        2 << 20
+    );
+    upload.write_all(head.as_bytes()).await.unwrap();
+    upload.write_all(&vec![0u8; 1 << 20]).await.unwrap();
+    let tmp = server.data.join("blobs/tmp");
+    let uploads = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&tmp)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .collect()
+    };
+    // Bytes in the file: its writer holds its lock (taken before the first byte is written).
+    let written = || {
+        uploads()
+            .iter()
+            .filter_map(|p| p.metadata().ok())
+            .any(|m| m.len() > 0)
+    };
+    let start = std::time::Instant::now();
+    while !written() {
+        assert!(start.elapsed() < std::time::Duration::from_secs(20));
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // Long untouched, as if the client had stalled for an hour: a live upload still.
+    let partial = uploads().remove(0);
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let age = |path: &std::path::Path| {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(an_hour_ago)
+            .unwrap();
+    };
+    age(&partial);
+    slugplan::platform::local::LocalPlatform::open(&server.data).unwrap();
+    assert_eq!(
+        uploads(),
+        std::slice::from_ref(&partial),
+        "a live upload is never removed"
+    );
+
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    age(&partial);
+    assert_eq!(uploads(), [partial], "kill -9 leaves the temp file");
+    slugplan::platform::local::LocalPlatform::open(&server.data).unwrap();
+    assert!(
+        uploads().is_empty(),
+        "the dead upload's temp file is removed"
+    );
+}
+
+#[test]
+fn apply_through_a_server_a_slug_is_too_large_for_fails_once_with_its_answer() {
+    use crate::common::project::Project;
+    use crate::common::slugplan_snapshot;
+    let p = Project::served(&["--max-blob-size", "4K"]);
+    // Hashes do not compress: the slug is larger than 4 KiB, and the same on every run.
+    let noise: Vec<u8> = (0u32..2048)
+        .flat_map(|i| <sha2::Sha256 as sha2::Digest>::digest(i.to_le_bytes()))
+        .collect();
+    p.ctx.write("app/noise.bin", noise);
+    p.ctx.write(
+        "slug.toml",
+        format!(
+            "{}[slugs.web]\nsource = \"app\"\nprocess_types = {{ web = \"./noise.bin\" }}\n\n[apps.big]\nslug = \"web\"\ncreate = true\n",
+            p.platform_table()
+        ),
+    );
+    slugplan_snapshot!(p.filters(), p.command(&["-q", "apply", "--yes"]), @"
+    exit code: 1
+    ----- stdout -----
+    slugplan will perform these actions, shown with these symbols:
+      * build
+      + create
+      ↑ upload
+      ~ release
+
+      # app.big will be created
+      + app.big
+          reason:   app does not exist yet
+
+      # slug.web@heroku-24 will be built
+      * slug.web@heroku-24
+          reason:   forces new slug: first build
+          checksum: SHA256:7daea693266a…
+
+      # upload.web→big will be uploaded
+      ↑ upload.web→big
+          reason:   not on the platform yet
+          checksum: SHA256:7daea693266a…
+
+      # release.big will be released
+      ~ release.big
+          reason:   new app
+          checksum: SHA256:7daea693266a…
+
+    Plan: 1 to create, 1 to build, 1 to upload, 1 to release.
+
+    ----- stderr -----
+      × 1 step(s) failed: upload.web→big
+      help: fix the cause and run `slugplan apply` again: finished steps are not redone
+
+    Error:
+      × upload.web→big: uploading the archive
+      ╰─▶   × platform error 413 (payload_too_large): the slug archive has 65744 bytes, more than this
+            │ server takes (4096 bytes, `slugplan server --max-blob-size`) (request id [UUID])
+    ");
+    let puts = p
+        .requests()
+        .iter()
+        .filter(|(method, path)| method == "PUT" && path.starts_with("/blobs/"))
+        .count();
+    assert_eq!(puts, 1, "a refusal is final: the upload is not repeated");
+}
