@@ -54,8 +54,12 @@ pub async fn upload(
     // Bytes already reported, across attempts: a retry re-sends from the start but the progress
     // bar only moves once it passes what earlier attempts reached.
     let reported = Arc::new(AtomicU64::new(0));
-    api.with_retries(&what, Repeat::Idempotent, || {
-        attempt(api, &url, &shown, path, progress, reported.clone())
+    let total = api.upload_timeout();
+    api.with_retries(&what, Repeat::Idempotent, || async {
+        let sending = attempt(api, &url, &shown, path, progress, reported.clone());
+        tokio::time::timeout(total, sending)
+            .await
+            .unwrap_or_else(|_| Err(timed_out(&shown, total)))
     })
     .await?;
     tracing::debug!(url = %shown, "slug uploaded");
@@ -98,8 +102,9 @@ async fn attempt(
         .body(reqwest::Body::wrap_stream(stream))
         .send();
     tokio::pin!(send);
-    // A slug can take minutes to send, so no total timeout: instead the upload fails (and is
-    // retried) when no byte has gone out, and no answer come back, for `stall` in a row.
+    // A slug can take minutes to send, so the request has no timeout of its own: the upload
+    // fails (and is retried) when no byte has gone out, and no answer come back, for `stall` in
+    // a row, and when the whole attempt passes the upload timeout (the caller's).
     let stall = api.request_timeout();
     let mut tick = tokio::time::interval(PROGRESS_TICK);
     let mut last_move = (0, Instant::now());
@@ -154,14 +159,27 @@ async fn attempt(
 
 /// An upload that stopped moving: retried like a broken connection.
 fn stalled(shown: &str, stall: Duration) -> Failure {
-    let source = std::io::Error::new(
-        std::io::ErrorKind::TimedOut,
+    abandoned(
+        shown,
         format!("the upload made no progress for {} s", stall.as_secs_f64()),
-    );
+    )
+}
+
+/// An upload that moved, but too slowly to end within the upload timeout: retried like a
+/// broken connection too, if the retry time allows.
+fn timed_out(shown: &str, total: Duration) -> Failure {
+    abandoned(
+        shown,
+        format!("the upload did not finish within {} s", total.as_secs_f64()),
+    )
+}
+
+/// An upload given up on for `why`, as a transport failure that may be retried.
+fn abandoned(shown: &str, why: String) -> Failure {
     Failure {
         error: PlatformError::Transport {
             url: shown.to_owned(),
-            source: Box::new(source),
+            source: Box::new(std::io::Error::new(std::io::ErrorKind::TimedOut, why)),
         },
         retry: super::http::Retry::IfRepeatable,
         retry_after: None,

@@ -27,6 +27,10 @@ use super::retry::{
 use super::wire::ErrorWire;
 use crate::platform::{PlatformError, Result};
 
+/// The shortest wait for an API answer, whatever the retry time: a retry time of zero means
+/// "do not retry", not "do not wait".
+pub const MIN_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// The media type of API v3.
 pub const ACCEPT_V3: &str = "application/vnd.heroku+json; version=3";
 
@@ -130,6 +134,7 @@ pub struct Api {
     pub(super) retry: RetryPolicy,
     throttle: ThrottlePolicy,
     request_timeout: Duration,
+    upload_timeout: Duration,
     /// The last `RateLimit-Remaining` seen; `u64::MAX` before any.
     remaining: AtomicU64,
     counters: Counters,
@@ -146,6 +151,7 @@ impl Api {
         retry: RetryPolicy,
         throttle: ThrottlePolicy,
         request_timeout: Duration,
+        upload_timeout: Duration,
     ) -> std::result::Result<Api, reqwest::header::InvalidHeaderValue> {
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()))?;
         auth.set_sensitive(true);
@@ -156,6 +162,7 @@ impl Api {
             retry,
             throttle,
             request_timeout,
+            upload_timeout,
             remaining: AtomicU64::new(u64::MAX),
             counters: Counters::default(),
             reporter: Arc::new(Silent),
@@ -175,6 +182,19 @@ impl Api {
     /// The longest one request may take; for uploads, the longest they may stand still.
     pub fn request_timeout(&self) -> Duration {
         self.request_timeout
+    }
+
+    /// The longest one upload attempt may take in all, however steadily it moves.
+    pub fn upload_timeout(&self) -> Duration {
+        self.upload_timeout
+    }
+
+    /// The longest one attempt of an API request may wait for its answer: the request timeout,
+    /// but no longer than the call's retry time (at least [`MIN_ATTEMPT_TIMEOUT`]), so a host
+    /// that never answers costs `--retry-timeout`, not a minute per attempt.
+    fn attempt_timeout(&self) -> Duration {
+        self.request_timeout
+            .min(self.retry.max_elapsed.max(MIN_ATTEMPT_TIMEOUT))
     }
 
     /// The base URL.
@@ -328,7 +348,7 @@ impl Api {
         let mut request = self
             .http
             .request(method.clone(), url.clone())
-            .timeout(self.request_timeout)
+            .timeout(self.attempt_timeout())
             .header(ACCEPT, ACCEPT_V3)
             .header(AUTHORIZATION, self.auth.clone());
         if let Some(range) = range {

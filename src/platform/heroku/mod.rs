@@ -64,9 +64,12 @@ pub struct HerokuConfig {
     pub retry: RetryPolicy,
     /// Slowing down near the rate limit.
     pub throttle: ThrottlePolicy,
-    /// The longest one API request may take. Blob uploads may take longer, but not stand still
-    /// (no byte sent, no answer) for longer than this.
+    /// The longest one API request may take (and no longer than the retry time, see
+    /// [`Api`](http::Api)). Blob uploads may take longer, but not stand still (no byte sent, no
+    /// answer) for longer than this.
     pub request_timeout: Duration,
+    /// The longest one blob upload attempt may take in all.
+    pub upload_timeout: Duration,
     /// The longest wait for a connection to open.
     pub connect_timeout: Duration,
     /// The most items one list request asks for (`max=` in `Range`), at most [`MAX_PAGE`];
@@ -82,7 +85,9 @@ impl HerokuConfig {
             retry: RetryPolicy::default(),
             throttle: ThrottlePolicy::default(),
             request_timeout: Duration::from_secs(60),
-            connect_timeout: Duration::from_secs(30),
+            // 500 MB (Heroku's largest slug) at 300 KB/s.
+            upload_timeout: Duration::from_secs(30 * 60),
+            connect_timeout: Duration::from_secs(10),
             page_size: MAX_PAGE,
         })
     }
@@ -189,6 +194,7 @@ impl HerokuPlatform {
             config.retry,
             config.throttle,
             config.request_timeout,
+            config.upload_timeout,
         )
         // The header error says nothing about the token's value, only that it is not ASCII.
         .map_err(|e| transport(Box::new(e)))?;

@@ -157,3 +157,37 @@ async fn a_stalled_upload_is_abandoned_and_retried() {
         "the upload was retried"
     );
 }
+
+#[tokio::test]
+async fn an_upload_that_trickles_ends_at_the_upload_timeout() {
+    // A blob store that reads a little every few milliseconds: never still, never done.
+    let (base, _) = raw_server(|mut socket, _| async move {
+        let mut buf = [0u8; 1024];
+        while matches!(socket.read(&mut buf).await, Ok(n) if n > 0) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let url = format!("{base}/blobs/x");
+    let mut config = config(&url, Duration::ZERO);
+    config.upload_timeout = Duration::from_millis(800);
+    let heroku = HerokuPlatform::with_config(config, Token::new(TOKEN)).unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let (path, _) = slug_file(temp.path(), 64 << 20);
+    let target = BlobTarget {
+        method: "put".into(),
+        url: url.clone(),
+    };
+    let started = std::time::Instant::now();
+    let err = heroku
+        .upload_blob(&target, &path, &Progress::default())
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    let chain = render(&err).replace(&url, "[BLOB_URL]");
+    insta::assert_snapshot!(chain, @"
+    × cannot reach the platform at [BLOB_URL]
+    ╰─▶ the upload did not finish within 0.8 s
+    ");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}

@@ -1,8 +1,8 @@
 //! A flaky platform: an apply of six apps through a `slugplan server` answering `429` to every
 //! 3rd request, `503` to every 7th and cutting off every 11th reply halfway converges in one run,
 //! with no duplicate release; a platform that is always down, always `429` or always `503` fails
-//! the command in a bounded, configured time with one line per retry; a wrong token fails before
-//! anything is built, naming the configured host.
+//! the command in a bounded, configured time with one line per retry, and so does one that
+//! never answers; a wrong token fails before anything is built, naming the configured host.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -199,6 +199,41 @@ fn a_platform_always_answering_503_fails_in_the_configured_time() {
           × cannot use the platform at http://127.0.0.1:[PORT]/
           ╰─▶   × platform error 503 (unavailable): injected fault: the service is temporarily unavailable (request id [UUID])
         ")
+    });
+}
+
+/// A host that accepts connections and reads requests but never answers; returns its URL.
+fn silent_host() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while matches!(std::io::Read::read(&mut stream, &mut buf), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    url
+}
+
+#[test]
+fn a_platform_that_never_answers_costs_the_retry_time_not_a_minute() {
+    let ctx = project_at(&silent_host());
+    bounded(|| {
+        slugplan_snapshot!(ctx.filters(), impatient_plan(&ctx, "token"), @"
+        exit code: 1
+        ----- stdout -----
+
+        ----- stderr -----
+           Giving up GET http://127.0.0.1:[PORT]/account/rate-limits: operation timed out (attempt 1 of 5 failed in [DURATION])
+          × cannot use the platform at http://127.0.0.1:[PORT]/
+          ├─▶   × cannot reach the platform at http://127.0.0.1:[PORT]/account/rate-limits
+          │
+          ├─▶ error sending request for url (http://127.0.0.1:[PORT]/account/rate-limits)
+          ╰─▶ operation timed out
+        ");
     });
 }
 
