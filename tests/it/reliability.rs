@@ -8,12 +8,16 @@
 //!   converges in one run with no duplicate; a server that is always down, always `429` or always
 //!   `503` fails in a bounded, configured time, saying so once per retry.
 //! - [`signals`]: `SIGINT`/`SIGTERM` mid-apply stop it cleanly, and a second `SIGINT` at once.
+//! - [`bounds`]: hosts and files that would make slugplan store or wait without end (an endless
+//!   body, a huge `Content-Length`, a silent host, a trickle, a fifo, `/dev/zero`, an oversized
+//!   slug upload) are refused in bounded time, keeping no byte.
 //!
 //! Each campaign prints one line of figures in a stable format
 //! ([`figures`](crate::common::figures)), as do the hostile-input tests elsewhere (archives in
 //! `runtime::extract`, the token in `heroku::secrecy`); the README's Reliability section quotes
 //! them.
 
+mod bounds;
 mod faults;
 mod kills;
 mod signals;

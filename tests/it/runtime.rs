@@ -4,7 +4,7 @@
 mod bounds;
 mod cli;
 mod extract;
-mod server;
+pub mod server;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -282,3 +282,21 @@ fn streamed(reply: Reply) -> Body {
     );
     Body::from_stream(stream)
 }
+
+/// A host that accepts connections and reads requests but never answers (a stalled server, a
+/// black-holing proxy); returns its base URL, `http://127.0.0.1:PORT`. It lives as long as the
+/// test process.
+pub fn silent_host() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while matches!(std::io::Read::read(&mut stream, &mut buf), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    url
+}

@@ -202,25 +202,9 @@ fn a_platform_always_answering_503_fails_in_the_configured_time() {
     });
 }
 
-/// A host that accepts connections and reads requests but never answers; returns its URL.
-fn silent_host() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while matches!(std::io::Read::read(&mut stream, &mut buf), Ok(n) if n > 0) {}
-            });
-        }
-    });
-    url
-}
-
 #[test]
 fn a_platform_that_never_answers_costs_the_retry_time_not_a_minute() {
-    let ctx = project_at(&silent_host());
+    let ctx = project_at(&crate::common::http::silent_host());
     bounded(|| {
         slugplan_snapshot!(ctx.filters(), impatient_plan(&ctx, "token"), @"
         exit code: 1

@@ -5,7 +5,6 @@
 //! timeout, and a `file:` URL naming a fifo or a device is refused unread. None leaves a byte in
 //! the cache.
 
-use std::io::Read;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +15,7 @@ use slugplan::runtime::{
 
 use super::server::{Route, serve};
 use super::{bucket_entries, options, ruby_archive, sha256_of};
+use crate::common::http::silent_host;
 use crate::common::{TestContext, render, slugplan_snapshot};
 
 /// Fetches runtime `rt` of `manifest` on a thread, failing the test (instead of hanging it, or
@@ -53,11 +53,7 @@ fn an_endless_body_is_cut_off_at_the_download_limit_and_nothing_is_kept() {
     let ctx = TestContext::new();
     let server = serve(vec![(
         "/endless.tgz",
-        Route {
-            body: vec![0x5a; 64 * 1024],
-            endless: true,
-            ..Route::default()
-        },
+        Route::endless(vec![0x5a; 64 * 1024], None),
     )]);
     let limited = FetchOptions {
         max_download_bytes: 4 << 20,
@@ -128,22 +124,6 @@ fn a_content_length_over_the_limit_is_refused_before_the_body_is_read() {
     assert_eq!(outcome.unwrap().downloaded, size);
 }
 
-/// A host that accepts connections and reads requests but never answers; returns its URL.
-fn silent_host() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/stalled.tgz", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
-            });
-        }
-    });
-    url
-}
-
 #[test]
 fn a_host_that_never_answers_costs_the_idle_timeout_per_attempt() {
     let ctx = TestContext::new();
@@ -156,7 +136,7 @@ fn a_host_that_never_answers_costs_the_idle_timeout_per_attempt() {
     let (outcome, took) = fetch_within(
         Duration::from_secs(20),
         &ctx,
-        &pinned(&silent_host()),
+        &pinned(&format!("{}/stalled.tgz", silent_host())),
         stalled,
     );
     let err = outcome.unwrap_err();
@@ -189,12 +169,7 @@ fn a_host_that_trickles_forever_is_stopped_by_the_total_timeout() {
     // Never idle for long, never over the size limit: only the total timeout ends it.
     let server = serve(vec![(
         "/trickle.tgz",
-        Route {
-            body: vec![0x5a; 16],
-            endless: true,
-            pace: Some(Duration::from_millis(20)),
-            ..Route::default()
-        },
+        Route::endless(vec![0x5a; 16], Some(Duration::from_millis(20))),
     )]);
     let total = Duration::from_millis(700);
     let bounded = FetchOptions {
@@ -252,65 +227,11 @@ fn a_file_url_naming_a_fifo_or_a_device_is_refused_unread() {
 }
 
 #[test]
-fn the_limits_are_set_from_the_environment() {
-    let ctx = TestContext::new();
-    let server = serve(vec![(
-        "/endless.tgz",
-        Route {
-            body: vec![0x5a; 64 * 1024],
-            endless: true,
-            ..Route::default()
-        },
-    )]);
-    ctx.write("slug.toml", pinned(&server.url_of("/endless.tgz")));
-    let mut fetch = ctx.slugplan(&["-q", "fetch"]);
-    fetch.env("SLUGPLAN_MAX_DOWNLOAD_BYTES", "1000000");
-    slugplan_snapshot!(ctx.filters(), fetch, @"
-    exit code: 1
-    ----- stdout -----
-
-    ----- stderr -----
-      × runtime `rt`: http://127.0.0.1:[PORT]/endless.tgz is larger than the download limit of 1000000
-      │ bytes
-      help: nothing was kept; if the archive is genuine, set SLUGPLAN_MAX_DOWNLOAD_BYTES to a larger
-            number of bytes
-    ");
-
-    let trickle = serve(vec![(
-        "/trickle.tgz",
-        Route {
-            body: vec![0x5a; 16],
-            endless: true,
-            pace: Some(Duration::from_millis(20)),
-            ..Route::default()
-        },
-    )]);
-    ctx.write("slug.toml", pinned(&trickle.url_of("/trickle.tgz")));
-    let mut fetch = ctx.slugplan(&["-q", "fetch"]);
-    fetch.env("SLUGPLAN_FETCH_TIMEOUT", "0.5");
-    slugplan_snapshot!(ctx.filters(), fetch, @"
-    exit code: 1
-    ----- stdout -----
-
-    ----- stderr -----
-      × runtime `rt`: downloading http://127.0.0.1:[PORT]/trickle.tgz did not finish within 0.5 s (1
-      │ attempt(s))
-      help: check the URL and the network; SLUGPLAN_FETCH_TIMEOUT sets the limit in seconds,
-            SLUGPLAN_FETCH_IDLE_TIMEOUT how long an answer may stand still
-    ");
-}
-
-#[test]
 fn a_download_killed_midway_leaves_a_temp_file_that_cache_prune_removes() {
     let mut ctx = TestContext::new();
     let server = serve(vec![(
         "/endless.tgz",
-        Route {
-            body: vec![0x5a; 64 * 1024],
-            endless: true,
-            pace: Some(Duration::from_millis(5)),
-            ..Route::default()
-        },
+        Route::endless(vec![0x5a; 64 * 1024], Some(Duration::from_millis(5))),
     )]);
     ctx.write("slug.toml", pinned(&server.url_of("/endless.tgz")));
     let mut fetch = ctx

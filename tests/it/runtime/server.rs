@@ -33,6 +33,16 @@ impl Route {
         }
     }
 
+    /// Serves `body` again and again without a `Content-Length`, `pace` between repetitions.
+    pub fn endless(body: Vec<u8>, pace: Option<Duration>) -> Route {
+        Route {
+            body,
+            pace,
+            endless: true,
+            ..Route::default()
+        }
+    }
+
     /// The answer to this route's `n`th request (from 1).
     fn reply(&self, n: usize) -> Reply {
         if n <= self.fail_first {

@@ -279,7 +279,7 @@ async fn an_upload_killed_with_the_server_leaves_no_temp_file_once_the_platform_
 
 #[test]
 fn apply_through_a_server_a_slug_is_too_large_for_fails_once_with_its_answer() {
-    use crate::common::project::Project;
+    use crate::common::project::{Project, count};
     use crate::common::slugplan_snapshot;
     let p = Project::served(&["--max-blob-size", "4K"]);
     // Hashes do not compress: the slug is larger than 4 KiB, and the same on every run.
@@ -333,10 +333,6 @@ fn apply_through_a_server_a_slug_is_too_large_for_fails_once_with_its_answer() {
       ╰─▶   × platform error 413 (payload_too_large): the slug archive has 65744 bytes, more than this
             │ server takes (4096 bytes, `slugplan server --max-blob-size`) (request id [UUID])
     ");
-    let puts = p
-        .requests()
-        .iter()
-        .filter(|(method, path)| method == "PUT" && path.starts_with("/blobs/"))
-        .count();
+    let puts = count(&p.requests(), "PUT", |path| path.starts_with("/blobs/"));
     assert_eq!(puts, 1, "a refusal is final: the upload is not repeated");
 }
