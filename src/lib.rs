@@ -70,6 +70,9 @@
 //!   [`environment`] holds the one snapshot of it that is passed down, and [`exit_status`] the
 //!   codes the process ends with; [`file_kind`] says what a special file is, in one set of
 //!   words.
+//! - [`fuzzing`]: the entry points of the `cargo fuzz` targets in `fuzz/` (the manifest loader,
+//!   the Procfile parser, the archive extractor, the server's `Range` parser), also run over
+//!   the committed corpora by `cargo test`.
 //!
 //! Nouns (manifest, slug, cache, platform, state) never import verbs (ops, commands), and
 //! below the edge nothing reads the environment: settings pass their values down.
@@ -89,6 +92,7 @@ pub mod environment;
 pub mod error_chain;
 pub mod exit_status;
 pub mod file_kind;
+pub mod fuzzing;
 pub mod graph;
 pub mod human;
 pub mod interrupt;

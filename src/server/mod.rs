@@ -29,7 +29,7 @@ mod links;
 mod list;
 mod log_sessions;
 mod pipelines;
-mod range;
+pub(crate) mod range;
 mod releases;
 mod routes;
 mod slugs;

@@ -11,6 +11,7 @@ mod deploy;
 mod destroy;
 mod dynos;
 mod examples;
+mod fuzz;
 mod go;
 mod heroku;
 mod incremental;
