@@ -195,10 +195,15 @@ fn incremental(root: &Path, full: Duration, runs: usize) -> Vec<Row> {
             .iter()
             .map(|c| Some(key.parts[&c.name].clone()))
             .collect();
+        let content_keyed: Vec<bool> = components
+            .iter()
+            .map(|c| slugplan::build::key::is_content_key(&loaded, c))
+            .collect();
         let start = Instant::now();
         slugplan::build::incremental::assemble(
             &components,
             &keys,
+            &content_keyed,
             &cache,
             slugplan::slug::PackOptions::default(),
         )

@@ -27,11 +27,17 @@ pub struct Assembled {
 
 /// Packs `components` into the cache's slug bucket, reusing the cached chunks of every
 /// component whose key (`keys`, in the same order) is in the chunk cache, and caching the
-/// chunks of the components compressed now. A component without a key is compressed and
-/// hashed in the same pass ([`PackOptions::hash_fresh`]): its content hash is its key.
+/// chunks of the components compressed now. Every component compressed now is hashed in the
+/// same pass ([`PackOptions::hash_fresh`]): without a key, its content hash is its key; with
+/// one that is a content hash (`content_keyed[i]`: anything but a pinned archive's key), the
+/// bytes packed must hash to it. When they do not, a file changed between hashing and packing
+/// (rewritten in place, or replaced by a rename): the build fails with
+/// [`SlugError::InputChanged`] and nothing is cached, since chunks of other bytes under that
+/// key would be spliced into every later build of the unchanged files.
 pub fn assemble(
     components: &[Component],
     keys: &[Option<String>],
+    content_keyed: &[bool],
     cache: &Cache,
     mut options: PackOptions<'_>,
 ) -> Result<Assembled, SlugError> {
@@ -41,7 +47,7 @@ pub fn assemble(
         .zip(keys)
         .map(|(c, key)| store.get(key.as_deref()?, &c.name))
         .collect();
-    options.hash_fresh = keys.iter().any(Option::is_none);
+    options.hash_fresh = true;
     let file = loop {
         let inputs: Vec<ComponentInput<'_>> = components
             .iter()
@@ -76,6 +82,7 @@ pub fn assemble(
             result => break result?,
         }
     };
+    check_packed(components, keys, content_keyed, &spans, &file)?;
     let mut reused = Vec::new();
     let mut all_keys = Vec::with_capacity(components.len());
     for (i, component) in components.iter().enumerate() {
@@ -97,4 +104,33 @@ pub fn assemble(
         reused,
         keys: all_keys,
     })
+}
+
+/// Refuses a slug in which a component compressed now does not hash to the content key it was
+/// given (see [`assemble`]).
+fn check_packed(
+    components: &[Component],
+    keys: &[Option<String>],
+    content_keyed: &[bool],
+    spans: &[Option<CompressedSpan>],
+    file: &SlugFile,
+) -> Result<(), SlugError> {
+    for (i, component) in components.iter().enumerate() {
+        let fresh = spans[i].is_none();
+        let (Some(expected), Some(packed)) = (&keys[i], &file.packed.content_hashes[i]) else {
+            continue;
+        };
+        if fresh && content_keyed.get(i).copied().unwrap_or(true) && expected != packed {
+            tracing::debug!(
+                component = %component.name,
+                expected = %expected,
+                packed = %packed,
+                "packed bytes differ from the hashed ones"
+            );
+            return Err(SlugError::InputChanged {
+                component: component.name.clone(),
+            });
+        }
+    }
+    Ok(())
 }

@@ -242,6 +242,12 @@ pub fn component_key(loaded: &LoadedManifest, component: &Component) -> Result<S
     }
 }
 
+/// Whether `component`'s key is the hash of its tar bytes (everything but a runtime unpacked
+/// from a pinned archive), so that what is packed under it can be checked against it.
+pub fn is_content_key(loaded: &LoadedManifest, component: &Component) -> bool {
+    archive_key(loaded, component).is_none()
+}
+
 /// The key of a runtime component unpacked from a pinned archive; None for other components.
 fn archive_key(loaded: &LoadedManifest, component: &Component) -> Option<String> {
     let archive = component

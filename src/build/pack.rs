@@ -87,9 +87,14 @@ pub fn pack_slug(
         })
         .unzip();
     checks::check_stack(loaded, slug, facts.stack(), components, &known, cache)?;
+    let content_keyed: Vec<bool> = components
+        .iter()
+        .map(|c| key::is_content_key(loaded, c))
+        .collect();
     let slug_err = |source| BuildError::slug(slug, source);
     let incremental::Assembled { file, reused, keys } =
-        incremental::assemble(components, &known, cache, pack_options).map_err(slug_err)?;
+        incremental::assemble(components, &known, &content_keyed, cache, pack_options)
+            .map_err(slug_err)?;
     for (i, (memo, key)) in memos.iter().zip(&keys).enumerate() {
         if let Some(memo) = memo {
             memo.record(cache, key);

@@ -91,6 +91,20 @@ pub enum SlugError {
         /// The file.
         path: PathBuf,
     },
+    /// A component's files read differently while the slug was packed than when its key was
+    /// computed: a file was rewritten (even at the same size) or replaced in between. Nothing
+    /// is cached under the key.
+    #[error("the files of `{component}` changed while the slug was being written")]
+    #[diagnostic(
+        code(slugplan::slug::input_changed),
+        help(
+            "build again once nothing writes to the source tree; nothing was cached from this build"
+        )
+    )]
+    InputChanged {
+        /// The component (`app`, `runtime.<name>`, `go`).
+        component: String,
+    },
     /// A fifo, socket or device in the inputs.
     #[error("{} is {kind}; a slug can only hold files, directories and symlinks", path.display())]
     #[diagnostic(

@@ -8,6 +8,8 @@
 //!   converges in one run with no duplicate; a server that is always down, always `429` or always
 //!   `503` fails in a bounded, configured time, saying so once per retry.
 //! - [`signals`]: `SIGINT`/`SIGTERM` mid-apply stop it cleanly, and a second `SIGINT` at once.
+//! - [`race`]: builds racing a writer of the app's files never leave another version's file in
+//!   a later clean slug (issue 16.1).
 //! - [`bounds`]: hosts and files that would make slugplan store or wait without end (an endless
 //!   body, a huge `Content-Length`, a silent host, a trickle, a fifo, `/dev/zero`, an oversized
 //!   slug upload) are refused in bounded time, keeping no byte.
@@ -20,6 +22,7 @@
 mod bounds;
 mod faults;
 mod kills;
+mod race;
 mod signals;
 
 use std::process::{Child, Stdio};
