@@ -74,7 +74,13 @@ impl QuotedText {
         let mut start = 0;
         for line in text.split_inclusive('\n') {
             let body = line.trim_end_matches('\n');
-            match body.char_indices().nth(MAX_QUOTED_LINE) {
+            // A line only just over the limit is shown whole: `…` would not be shorter than
+            // what it stands for (and the view must never be longer than the text).
+            let cut = body
+                .char_indices()
+                .nth(MAX_QUOTED_LINE)
+                .filter(|&(kept, _)| body.len() - kept > ELLIPSIS.len());
+            match cut {
                 Some((kept, _)) => {
                     if cuts.is_empty() {
                         view.push_str(&text[..start]);
@@ -333,6 +339,24 @@ mod tests {
         // Short lines are quoted as they are.
         let short: Arc<str> = Arc::from("a = 1\n");
         assert_eq!(&**QuotedText::new(Arc::clone(&short)).view(), &*short);
+    }
+
+    #[test]
+    fn a_line_just_over_the_limit_is_quoted_whole() {
+        // Found by the manifest fuzz target: cutting one character off a line made the view
+        // longer than the text, and the offsets' arithmetic overflowed.
+        for over in 1..=ELLIPSIS.len() {
+            let text: Arc<str> =
+                Arc::from(format!("{}\nb = 2\n", "a".repeat(MAX_QUOTED_LINE + over)));
+            let quoted = QuotedText::new(Arc::clone(&text));
+            assert_eq!(&**quoted.view(), &*text, "{over} over");
+            let b = text.find('b').unwrap();
+            assert_eq!(&quoted.view()[quoted.map(b..b + 1)], "b");
+        }
+        let text = format!("{}\n", "a".repeat(MAX_QUOTED_LINE + ELLIPSIS.len() + 1));
+        let quoted = QuotedText::new(Arc::from(text.as_str()));
+        assert!(quoted.view().ends_with("a…\n"), "{}", quoted.view());
+        assert!(quoted.view().len() < text.len());
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! longer and guided by coverage; this run makes sure that an input which once failed keeps
 //! being tried, and that the targets themselves still work, without a nightly toolchain. The
 //! mutations are seeded, so a failure here reproduces: the panic message names the input's
-//! seed file and mutation number, and writing those bytes to `fuzz/regressions/<target>/`
-//! keeps them.
+//! seed file and mutation number and where the failing bytes were written (under the
+//! target directory); copied into `fuzz/regressions/<target>/`, they are tried for good.
 
 use std::path::{Path, PathBuf};
 
@@ -107,11 +107,15 @@ fn campaign(target: &str, mutations: u32, run: fn(&[u8])) {
                     .map(String::as_str)
                     .or_else(|| panic.downcast_ref::<&str>().copied())
                     .unwrap_or("(not a string)");
+                let kept = Path::new(env!("CARGO_TARGET_TMPDIR"))
+                    .join(format!("fuzz-{target}-failure-{}", std::process::id()));
+                std::fs::write(&kept, data).expect("keep the failing input");
                 panic!(
-                    "fuzz target `{target}` failed on {what} of {}: {message}\ninput ({} bytes): {:?}",
+                    "fuzz target `{target}` failed on {what} of {}: {message}\n\
+                     the input ({} bytes) is in {}: once fixed, copy it into fuzz/regressions/{target}/",
                     path.display(),
                     data.len(),
-                    String::from_utf8_lossy(data)
+                    kept.display()
                 );
             }
         };
