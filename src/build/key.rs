@@ -248,6 +248,16 @@ pub fn is_content_key(loaded: &LoadedManifest, component: &Component) -> bool {
     archive_key(loaded, component).is_none()
 }
 
+/// Forgets the content hash memoised under the current stat signature of `component`'s files,
+/// after what was packed of it did not hash to its key: if the files did not change, the memo
+/// lied (a file rewritten within one timestamp tick of being hashed), and trusting it again
+/// would fail every build. Best effort.
+pub fn forget_memo(component: &Component, cache: &Cache) {
+    if let Some(signature) = stat_signature(component) {
+        let _ = std::fs::remove_file(cache.entry(CacheKey::TreeHash(&signature.stat)).path());
+    }
+}
+
 /// The key of a runtime component unpacked from a pinned archive; None for other components.
 fn archive_key(loaded: &LoadedManifest, component: &Component) -> Option<String> {
     let archive = component

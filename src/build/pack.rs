@@ -92,9 +92,14 @@ pub fn pack_slug(
         .map(|c| key::is_content_key(loaded, c))
         .collect();
     let slug_err = |source| BuildError::slug(slug, source);
-    let incremental::Assembled { file, reused, keys } =
-        incremental::assemble(components, &known, &content_keyed, cache, pack_options)
-            .map_err(slug_err)?;
+    let assembled = incremental::assemble(components, &known, &content_keyed, cache, pack_options);
+    if let Err(SlugError::InputChanged { component }) = &assembled {
+        components
+            .iter()
+            .filter(|c| &c.name == component)
+            .for_each(|c| key::forget_memo(c, cache));
+    }
+    let incremental::Assembled { file, reused, keys } = assembled.map_err(slug_err)?;
     for (i, (memo, key)) in memos.iter().zip(&keys).enumerate() {
         if let Some(memo) = memo {
             memo.record(cache, key);

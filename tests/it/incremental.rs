@@ -7,7 +7,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use slugplan::build::{BuildOptions, BuiltSlug, build_slug};
+use slugplan::build::key::slug_key;
+use slugplan::build::{BuildOptions, BuiltSlug, build_slug, slug_components};
 use slugplan::cache::Cache;
 
 use crate::common::{TestContext, render, run_ok, slugplan_snapshot, stderr, stdout};
@@ -178,10 +179,23 @@ fn path_runtime_hashes_are_memoised_by_stat_data() {
     // The memo is what the key comes from while the files' stat data is unchanged …
     let fake = "0".repeat(64);
     std::fs::write(&runtime_memo, &fake).unwrap();
+    let loaded = ctx.load_manifest();
+    let cache = Cache::new(&ctx.cache);
+    let components = slug_components(&loaded, "web", &cache, &slugplan::own_files::NONE).unwrap();
     assert_eq!(
-        build_with(&ctx, &ctx.cache).archive.key.parts["runtime.rt"],
+        slug_key(&loaded, &components, &cache).unwrap().parts["runtime.rt"],
         fake
     );
+    // … but what is packed must hash to it: a memo that lies fails the build that packs the
+    // files (caching nothing under the lie) and is forgotten, so the next build reads them.
+    let err = build_slug(&loaded, "web", &cache, &BuildOptions::default()).unwrap_err();
+    assert!(
+        render(&err).contains("the files of `runtime.rt` changed"),
+        "{}",
+        render(&err)
+    );
+    assert!(!runtime_memo.exists(), "the lying memo is forgotten");
+    assert_eq!(build_with(&ctx, &ctx.cache).archive.key, first.archive.key);
     // … and a touch changes the stat data: the files are read again, giving the true hash.
     run_ok(Command::new("touch").arg(ctx.path().join("rt/lib/big.bin")));
     let touched = build_with(&ctx, &ctx.cache);
