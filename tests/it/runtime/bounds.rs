@@ -26,7 +26,16 @@ fn fetch_within(
     manifest: &str,
     options: FetchOptions,
 ) -> (Result<FetchedArchive, RuntimeError>, Duration) {
-    let loaded = ctx.manifest(manifest);
+    fetch_loaded_within(limit, ctx, ctx.manifest(manifest), options)
+}
+
+/// [`fetch_within`] with the manifest already loaded.
+fn fetch_loaded_within(
+    limit: Duration,
+    ctx: &TestContext,
+    loaded: slugplan::manifest::LoadedManifest,
+    options: FetchOptions,
+) -> (Result<FetchedArchive, RuntimeError>, Duration) {
     let cache = Cache::new(&ctx.cache);
     let (done, result) = mpsc::channel();
     std::thread::spawn(move || {
@@ -151,11 +160,18 @@ fn a_host_that_never_answers_costs_the_idle_timeout_per_attempt() {
         matches!(source, DownloadFailure::Stalled { .. }),
         "{source}"
     );
-    insta::assert_snapshot!(ctx.redact(&render(&err)), @"
-    × runtime `rt`: downloading http://127.0.0.1:[PORT]/stalled.tgz failed after 3 attempt(s)
-    ╰─▶ no data for 0.3 s
-    help: check the URL and the network; SLUGPLAN_FETCH_RETRIES sets the retries
-    ");
+    insta::assert_snapshot!(ctx.redact(&render(&err)), @r#"
+     × runtime `rt`: downloading http://127.0.0.1:[PORT]/stalled.tgz failed after 3 attempt(s)
+     ╰─▶ no data for 0.3 s
+      ╭─[[PROJECT]/slug.toml:2:7]
+    1 │ [runtimes.rt]
+    2 │ url = "http://127.0.0.1:[PORT]/stalled.tgz"
+      ·       ──────────────────┬─────────────────
+      ·                         ╰── downloading this failed
+    3 │ sha256 = "1111111111111111111111111111111111111111111111111111111111111111"
+      ╰────
+     help: check the URL and the network; SLUGPLAN_FETCH_RETRIES sets the retries
+    "#);
     assert!(
         took >= idle * 3 && took < Duration::from_secs(5),
         "three stalled attempts took {took:?}"
@@ -205,13 +221,26 @@ fn a_host_that_trickles_forever_is_stopped_by_the_total_timeout() {
 
 #[test]
 fn a_file_url_naming_a_fifo_or_a_device_is_refused_unread() {
+    // The manifest's loader refuses such a URL already; the fetch checks again, since the file
+    // may be replaced after the manifest was read: here by a fifo, and by a link to /dev/zero.
     let ctx = TestContext::new();
-    let fifo = ctx.temp.path().join("runtime.fifo");
-    crate::common::run_ok(std::process::Command::new("mkfifo").arg(&fifo));
-    let fifo_url = url::Url::from_file_path(&fifo).unwrap();
     let mut refused = Vec::new();
-    for url in [fifo_url.as_str(), "file:///dev/zero"] {
-        let (outcome, _) = fetch_within(Duration::from_secs(20), &ctx, &pinned(url), options());
+    for (name, replace) in [
+        ("runtime.fifo", "mkfifo"),
+        ("runtime.zero", "ln -s /dev/zero"),
+    ] {
+        let path = ctx.temp.path().join(name);
+        std::fs::write(&path, b"a regular file while the manifest is read").unwrap();
+        let url = url::Url::from_file_path(&path).unwrap();
+        let loaded = ctx.manifest(&pinned(url.as_str()));
+        std::fs::remove_file(&path).unwrap();
+        crate::common::run_ok(
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("{replace} \"$0\""))
+                .arg(&path),
+        );
+        let (outcome, _) = fetch_loaded_within(Duration::from_secs(20), &ctx, loaded, options());
         let err = outcome.unwrap_err();
         assert!(matches!(err, RuntimeError::NotAFile { .. }), "{err}");
         refused.push(ctx.redact(&render(&err)));
@@ -220,7 +249,7 @@ fn a_file_url_naming_a_fifo_or_a_device_is_refused_unread() {
     × runtime `rt`: [TEMP]/runtime.fifo is not a regular file
     help: a file: URL names an archive file
 
-    × runtime `rt`: /dev/zero is not a regular file
+    × runtime `rt`: [TEMP]/runtime.zero is not a regular file
     help: a file: URL names an archive file
     ");
     assert!(bucket_entries(&ctx, Bucket::RuntimeArchives).is_empty());

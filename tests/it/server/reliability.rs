@@ -290,7 +290,7 @@ fn apply_through_a_server_a_slug_is_too_large_for_fails_once_with_its_answer() {
     p.ctx.write(
         "slug.toml",
         format!(
-            "{}[slugs.web]\nsource = \"app\"\nprocess_types = {{ web = \"./noise.bin\" }}\n\n[apps.big]\nslug = \"web\"\ncreate = true\n",
+            "{}[slugs.web]\nsource = \"app\"\nprocess_types = {{ web = \"cat noise.bin\" }}\n\n[apps.big]\nslug = \"web\"\ncreate = true\n",
             p.platform_table()
         ),
     );
