@@ -64,7 +64,10 @@ impl Edit {
                 file.write_all(text.as_bytes()).unwrap();
             }
             Edit::Rename => {
-                let temp = path.with_extension("js.swp");
+                // Beside the app, not in it: a temp file in the tree would be listed and then
+                // vanish, failing the build for another reason than the one tried here.
+                let project = path.parent().and_then(Path::parent).unwrap();
+                let temp = project.join(".web.js.swp");
                 std::fs::write(&temp, text).unwrap();
                 std::fs::rename(&temp, path).unwrap();
             }
@@ -170,6 +173,15 @@ fn builds_racing_a_writer_never_poison_the_cache() {
                 std::thread::sleep(Duration::from_millis(1));
             }
         });
+        // Stops the writer however this ends (a failed assertion too, else the scope waits
+        // for the writer forever).
+        struct StopOnDrop<'a>(&'a AtomicBool);
+        impl Drop for StopOnDrop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        let stopper = StopOnDrop(&stop);
         let loaded = ctx.load_manifest();
         let cache = Cache::new(&ctx.cache);
         for _ in 0..ROUNDS {
@@ -182,7 +194,7 @@ fn builds_racing_a_writer_never_poison_the_cache() {
                 }
             }
         }
-        stop.store(true, Ordering::Relaxed);
+        drop(stopper);
         writer.join().unwrap();
     });
     let clean = every_clean_build_holds_the_file_on_disk(&ctx, 4);
