@@ -606,7 +606,7 @@ pub struct ServerArgs {
     pub blob_url_ttl: u64,
     /// The largest slug archive an upload may carry, e.g. `500M`, `1.5G` (default: Heroku's
     /// slug limit, 500 MiB); larger uploads are refused with `413`.
-    #[arg(long, value_name = "SIZE", value_parser = crate::cache::prune::parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = crate::human::parse_size)]
     pub max_blob_size: Option<u64>,
     /// Requests in the rate-limit bucket (Heroku's holds 4,500).
     #[arg(long, value_name = "N", default_value_t = 4500)]
