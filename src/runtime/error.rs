@@ -115,8 +115,9 @@ pub enum RuntimeError {
     },
     /// The download did not finish in time, every attempt included.
     #[error(
-        "runtime `{name}`: downloading {url} did not finish within {} s ({attempts} attempt(s))",
-        limit.as_secs_f64()
+        "runtime `{name}`: downloading {url} did not finish within {} s ({})",
+        limit.as_secs_f64(),
+        crate::human::count(*attempts as usize, "attempt", "attempts")
     )]
     #[diagnostic(help(
         "check the URL and the network; SLUGPLAN_FETCH_TIMEOUT sets the limit in seconds, SLUGPLAN_FETCH_IDLE_TIMEOUT how long an answer may stand still"

@@ -214,7 +214,7 @@ fn a_platform_that_never_answers_costs_the_retry_time_not_a_minute() {
            Giving up GET http://127.0.0.1:[PORT]/account/rate-limits: operation timed out (attempt 1 of 5 failed in [DURATION])
           × cannot use the platform at http://127.0.0.1:[PORT]/
           ├─▶   × cannot reach the platform at http://127.0.0.1:[PORT]/account/rate-limits
-          │
+
           ├─▶ error sending request for url (http://127.0.0.1:[PORT]/account/rate-limits)
           ╰─▶ operation timed out
         ");

@@ -86,10 +86,8 @@ fn an_endless_body_is_cut_off_at_the_download_limit_and_nothing_is_kept() {
         "{err}"
     );
     insta::assert_snapshot!(ctx.redact(&render(&err)), @"
-    × runtime `rt`: http://127.0.0.1:[PORT]/endless.tgz is larger than the download limit of 4194304
-    │ bytes
-    help: nothing was kept; if the archive is genuine, set SLUGPLAN_MAX_DOWNLOAD_BYTES to a larger
-          number of bytes
+    × runtime `rt`: http://127.0.0.1:[PORT]/endless.tgz is larger than the download limit of 4194304 bytes
+    help: nothing was kept; if the archive is genuine, set SLUGPLAN_MAX_DOWNLOAD_BYTES to a larger number of bytes
     ");
     assert_eq!(server.hits("/endless.tgz"), 1, "a refusal is not retried");
     assert!(
@@ -161,7 +159,7 @@ fn a_host_that_never_answers_costs_the_idle_timeout_per_attempt() {
         "{source}"
     );
     insta::assert_snapshot!(ctx.redact(&render(&err)), @r#"
-     × runtime `rt`: downloading http://127.0.0.1:[PORT]/stalled.tgz failed after 3 attempt(s)
+     × runtime `rt`: downloading http://127.0.0.1:[PORT]/stalled.tgz failed after 3 attempts
      ╰─▶ no data for 0.3 s
       ╭─[[PROJECT]/slug.toml:2:7]
     1 │ [runtimes.rt]
@@ -204,10 +202,8 @@ fn a_host_that_trickles_forever_is_stopped_by_the_total_timeout() {
         "{err}"
     );
     insta::assert_snapshot!(ctx.redact(&render(&err)), @"
-    × runtime `rt`: downloading http://127.0.0.1:[PORT]/trickle.tgz did not finish within 0.7 s (1
-    │ attempt(s))
-    help: check the URL and the network; SLUGPLAN_FETCH_TIMEOUT sets the limit in seconds,
-          SLUGPLAN_FETCH_IDLE_TIMEOUT how long an answer may stand still
+    × runtime `rt`: downloading http://127.0.0.1:[PORT]/trickle.tgz did not finish within 0.7 s (1 attempt)
+    help: check the URL and the network; SLUGPLAN_FETCH_TIMEOUT sets the limit in seconds, SLUGPLAN_FETCH_IDLE_TIMEOUT how long an answer may stand still
     ");
     assert!(
         took >= total && took < Duration::from_secs(5),
@@ -300,7 +296,7 @@ fn a_download_killed_midway_leaves_a_temp_file_that_cache_prune_removes() {
     slugplan_snapshot!(ctx.filters(), ctx.slugplan(&["cache", "prune"]), @"
     exit code: 0
     ----- stdout -----
-    Removed 1 entries, freed [SIZE]; the cache now takes [SIZE].
+    Removed 1 entry, freed [SIZE]; the cache now takes [SIZE].
 
     ----- stderr -----
     warning: no --max-size or --older-than given: only temp files of interrupted writers are removed
