@@ -9,7 +9,7 @@
 //! The supervisor ([`Supervisor`], `supervisor.rs`) runs each dyno as a process group of its
 //! own through the launcher (`launcher.rs`, the `slugplan __dyno` entry point), which ends
 //! the group when the supervisor dies, however it dies; `process.rs` starts, signals and
-//! reads dynos, `unpack.rs` unpacks each release's slug once.
+//! reads dynos, `unpack.rs` unpacks each release's slug once, off the supervisor's loop.
 
 pub mod launcher;
 mod process;

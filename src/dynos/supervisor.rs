@@ -9,6 +9,9 @@
 //! (Heroku's preboot) until every web dyno of the current one accepts connections on its port;
 //! then, after [`SupervisorOptions::drain`], the previous one is stopped. A current generation
 //! that never came up is dropped for a newer release and the previous one still serves.
+//! A release's slug is unpacked off the loop (`unpack::Slugs`): the release waits for it while
+//! the loop goes on; one whose slug cannot be unpacked becomes a current generation whose dynos
+//! never start and are `crashed` with the reason, so the previous one goes on serving.
 //!
 //! A dyno that exits, or a web dyno that does not bind its port within the boot timeout (R10),
 //! is `crashed` and started again after a backoff that doubles from
@@ -28,7 +31,7 @@ use rustix::process::Signal;
 use tokio::sync::{mpsc, oneshot};
 
 use super::process::{self, Exited, Launch, Running, Spawner};
-use super::unpack;
+use super::unpack::{self, SlugState, Slugs, Unpacked};
 use super::{WebDyno, WebDynos, WebState};
 use crate::platform::local::dynos::{
     AppPlan, DynoAction, DynoReport, DynoRequest, OneOff, formation_dyno_id,
@@ -135,6 +138,7 @@ impl Supervisor {
         let logs = AppLogs::open(data_dir);
         let web = Arc::new(WebTable::default());
         let (exits_tx, exits) = mpsc::unbounded_channel();
+        let (unpacked_tx, unpacked) = mpsc::unbounded_channel();
         let (stop, stopped) = oneshot::channel();
         let supervision = Supervision {
             platform,
@@ -147,11 +151,11 @@ impl Supervisor {
             apps: BTreeMap::new(),
             data_version: None,
             last_read: Instant::now(),
-            failed_releases: HashSet::new(),
+            slugs: Slugs::new(data_dir.to_owned(), unpacked_tx),
             forget: Vec::new(),
             _lock: lock,
         };
-        let task = tokio::spawn(supervision.run(exits, stopped));
+        let task = tokio::spawn(supervision.run(exits, unpacked, stopped));
         Ok(Supervisor {
             web,
             logs,
@@ -250,6 +254,9 @@ struct Generation {
     app_dir: PathBuf,
     config: BTreeMap<String, String>,
     process_types: BTreeMap<String, String>,
+    /// Why its slug cannot be unpacked: then its dynos never start and are `crashed` with
+    /// this detail, and the previous generation goes on serving.
+    failed: Option<String>,
 }
 
 impl Generation {
@@ -361,8 +368,8 @@ struct Supervision {
     apps: BTreeMap<String, AppRun>,
     data_version: Option<i64>,
     last_read: Instant,
-    /// Releases whose slug could not be unpacked: not tried again.
-    failed_releases: HashSet<String>,
+    /// The slugs unpacked, being unpacked off the loop, or that cannot be.
+    slugs: Slugs,
     /// Dynos gone, to forget in the database.
     forget: Vec<String>,
     _lock: SupervisorLock,
@@ -372,6 +379,7 @@ impl Supervision {
     async fn run(
         mut self,
         mut exits: mpsc::UnboundedReceiver<Exited>,
+        mut unpacked: mpsc::UnboundedReceiver<Unpacked>,
         mut stopped: oneshot::Receiver<()>,
     ) {
         let mut tick = tokio::time::interval(POLL);
@@ -380,6 +388,11 @@ impl Supervision {
             tokio::select! {
                 _ = &mut stopped => break,
                 Some(exit) = exits.recv() => self.exited(exit),
+                Some(done) = unpacked.recv() => {
+                    self.slugs.finished(done);
+                    // Read the plans again at the next tick: a release waits for this slug.
+                    self.data_version = None;
+                }
                 _ = tick.tick() => self.tick().await,
             }
         }
@@ -421,7 +434,7 @@ impl Supervision {
             }
         }
         for plan in plans {
-            self.reconcile(plan).await;
+            self.reconcile(plan);
         }
         for request in requests {
             self.apply_request(&request);
@@ -432,8 +445,10 @@ impl Supervision {
         Ok(())
     }
 
-    /// Brings `plan`'s app to its current release and formation.
-    async fn reconcile(&mut self, plan: AppPlan) {
+    /// Brings `plan`'s app to its current release and formation. A release whose slug is not
+    /// unpacked yet waits for it (the release before it goes on meanwhile); its unpacking runs
+    /// off the loop.
+    fn reconcile(&mut self, plan: AppPlan) {
         let app = self.apps.entry(plan.id.clone()).or_insert_with(|| AppRun {
             id: plan.id.clone(),
             name: plan.name.clone(),
@@ -461,37 +476,26 @@ impl Supervision {
             .current
             .as_ref()
             .is_some_and(|g| g.release_id == release.id);
-        if !is_current {
-            let Some(sha256) = release.blob_sha256.clone() else {
-                return;
-            };
-            if self.failed_releases.contains(&release.id) {
-                return;
+        let unpacked = match &release.blob_sha256 {
+            Some(sha256) if !is_current => {
+                let archive = self.platform.store().blob_path(sha256);
+                match self.slugs.state(sha256, archive) {
+                    SlugState::Unpacking => None,
+                    SlugState::Ready(app_dir) => Some((sha256.clone(), Ok(app_dir.clone()))),
+                    SlugState::Failed(detail) => Some((sha256.clone(), Err(detail.clone()))),
+                }
             }
-            let (dir, archive) = (self.dir.clone(), self.platform.store().blob_path(&sha256));
-            let sha = sha256.clone();
-            let unpacked =
-                tokio::task::spawn_blocking(move || unpack::unpacked(&dir, &sha, &archive)).await;
-            let app = self.apps.get_mut(&plan.id).expect("inserted above");
-            let app_dir = match unpacked {
-                Ok(Ok(app_dir)) => app_dir,
-                Ok(Err(err)) => {
-                    let message = crate::error_chain::one_line(&err);
-                    self.logs.append(
-                        &app.name,
-                        "heroku",
-                        "api",
-                        &format!("Release v{} cannot run: {message}", release.version),
-                    );
-                    self.failed_releases.insert(release.id.clone());
-                    return;
-                }
-                Err(err) => {
-                    tracing::warn!(error = %err, "unpacking a slug panicked");
-                    self.failed_releases.insert(release.id.clone());
-                    return;
-                }
-            };
+            _ => None,
+        };
+        if let Some((sha256, unpacked)) = unpacked {
+            if let Err(detail) = &unpacked {
+                self.logs.append(
+                    &app.name,
+                    "heroku",
+                    "api",
+                    &format!("Release v{} cannot run: {detail}", release.version),
+                );
+            }
             // What serves now goes on until the new release is up; a release that never came
             // up is dropped, and the one before it still serves.
             match app.current.take() {
@@ -504,6 +508,10 @@ impl Supervision {
                 None => {}
             }
             app.retire_at = None;
+            let (app_dir, failed) = match unpacked {
+                Ok(app_dir) => (app_dir, None),
+                Err(detail) => (PathBuf::new(), Some(detail)),
+            };
             app.current = Some(Generation {
                 release_id: release.id.clone(),
                 slots: Vec::new(),
@@ -511,9 +519,9 @@ impl Supervision {
                 app_dir,
                 config: release.config.clone(),
                 process_types: release.process_types.clone(),
+                failed,
             });
         }
-        let app = self.apps.get_mut(&plan.id).expect("inserted above");
         let Some(current) = app.current.as_mut() else {
             return;
         };
@@ -540,7 +548,7 @@ impl Supervision {
                     continue;
                 }
                 let env = dyno_env(&current.config, &name, &current.app_dir);
-                current.slots.push(Slot {
+                let mut slot = Slot {
                     id: formation_dyno_id(&app.id, &current.release_id, &name),
                     name,
                     process_type: process_type.clone(),
@@ -552,7 +560,14 @@ impl Supervision {
                     env,
                     one_off: false,
                     ..new_slot()
-                });
+                };
+                if let Some(detail) = &current.failed {
+                    // Nothing to run it from: crashed for good, as `ps` shows.
+                    slot.start_at = None;
+                    let detail = Some(detail.clone());
+                    set_state(&mut slot, DynoState::Crashed, detail, &self.logs, &app.name);
+                }
+                current.slots.push(slot);
             }
         }
         app.retiring.extend(gone);
@@ -568,7 +583,9 @@ impl Supervision {
             Some(target) => slot.name == target || slot.process_type == target,
         };
         let name = app.name.clone();
-        let current = app.current.iter_mut().flat_map(|g| g.slots.iter_mut());
+        // A release whose slug cannot be unpacked has nothing to restart.
+        let current = app.current.iter_mut().filter(|g| g.failed.is_none());
+        let current = current.flat_map(|g| g.slots.iter_mut());
         for slot in current.filter(|s| matches(s)) {
             // Heroku starts a stopped formation dyno again: both are a restart here.
             restart(slot, &self.logs, &name);
@@ -587,7 +604,7 @@ impl Supervision {
             self.forget.push(one_off.id);
             return;
         };
-        let Some(current) = &app.current else {
+        let Some(current) = app.current.as_ref().filter(|g| g.failed.is_none()) else {
             self.logs.append(
                 &app.name,
                 "heroku",
@@ -830,13 +847,11 @@ impl Supervision {
 
     /// Drops the dynos that are gone, and the unpacked slugs no dyno uses any more.
     fn sweep(&mut self) {
-        let mut dropped_slugs = HashSet::new();
         for app in self.apps.values_mut() {
             let mut sweep = |slots: &mut Vec<Slot>| {
                 slots.retain(|slot| {
                     if slot.removed {
                         self.forget.push(slot.id.clone());
-                        dropped_slugs.insert(slot.sha256.clone());
                     }
                     !slot.removed
                 });
@@ -867,11 +882,7 @@ impl Supervision {
                     .collect::<Vec<_>>()
             })
             .collect();
-        for sha256 in dropped_slugs {
-            if !used.contains(sha256.as_str()) {
-                unpack::remove(&self.dir, &sha256);
-            }
-        }
+        self.slugs.forget_unused(&used);
     }
 
     /// Publishes every app's web dynos for the router.
@@ -1146,6 +1157,7 @@ mod tests {
             app_dir: PathBuf::new(),
             config: BTreeMap::new(),
             process_types: BTreeMap::new(),
+            failed: None,
         }
     }
 

@@ -7,8 +7,17 @@
 //! directory under its final name is always a complete slug. The supervisor empties `dynos/`
 //! when it starts (nothing runs from it then) and removes a slug's directory once no dyno
 //! uses it.
+//!
+//! [`Slugs`] is the supervisor's view of them: unpacking a slug (a Node slug is ~50 MB
+//! compressed) runs on a blocking thread, at most one per archive at a time, and its outcome
+//! comes back to the supervisor's loop as an [`Unpacked`] message, so the loop goes on
+//! supervising every other app meanwhile. A slug that cannot be unpacked is remembered as
+//! failed while a release uses it, so it is not tried again every poll.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+
+use tokio::sync::mpsc;
 
 use crate::platform::local::dynos::releases_dir;
 use crate::runtime::{ExtractError, ExtractLimits, extract};
@@ -17,8 +26,14 @@ use crate::runtime::{ExtractError, ExtractLimits, extract};
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum UnpackError {
     /// The archive was refused or unreadable.
-    #[error(transparent)]
-    Extract(#[from] ExtractError),
+    #[error("cannot unpack the slug {sha256}")]
+    Extract {
+        /// The archive's hex SHA-256.
+        sha256: String,
+        /// Why the extractor refused it.
+        #[source]
+        source: ExtractError,
+    },
     /// The directory could not be made, or the slug has no `app` folder.
     #[error("cannot unpack the slug {sha256} into {}", path.display())]
     Io {
@@ -56,7 +71,12 @@ pub fn unpacked(data_dir: &Path, sha256: &str, archive: &Path) -> Result<PathBuf
             .prefix(".unpacking-")
             .tempdir_in(&parent)
             .map_err(io(&parent))?;
-        extract(archive, fresh.path(), 0, ExtractLimits::default())?;
+        extract(archive, fresh.path(), 0, ExtractLimits::default()).map_err(|source| {
+            UnpackError::Extract {
+                sha256: sha256.to_owned(),
+                source,
+            }
+        })?;
         let fresh = fresh.keep();
         if let Err(err) = std::fs::rename(&fresh, &dir) {
             let _ = std::fs::remove_dir_all(&fresh);
@@ -93,5 +113,89 @@ pub fn clear(data_dir: &Path) {
         && err.kind() != std::io::ErrorKind::NotFound
     {
         tracing::warn!(error = %err, path = %dir.display(), "cannot empty the unpacked slugs");
+    }
+}
+
+/// Where one slug archive stands for the supervisor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum SlugState {
+    /// A blocking thread unpacks it now.
+    Unpacking,
+    /// Unpacked: its `app` folder.
+    Ready(PathBuf),
+    /// It cannot be unpacked: why, in one line (a dyno's `detail`).
+    Failed(String),
+}
+
+/// A slug's unpacking finished: the message a blocking thread sends to the loop.
+#[derive(Debug)]
+pub(super) struct Unpacked {
+    /// The archive's hex SHA-256.
+    pub sha256: String,
+    /// [`SlugState::Ready`] or [`SlugState::Failed`].
+    pub outcome: SlugState,
+}
+
+/// The slugs the supervisor unpacked, unpacks or could not unpack, by archive checksum: the
+/// one place a slug's unpacking is started, so each archive is unpacked once, off the loop.
+#[derive(Debug)]
+pub(super) struct Slugs {
+    dir: PathBuf,
+    states: HashMap<String, SlugState>,
+    done: mpsc::UnboundedSender<Unpacked>,
+}
+
+impl Slugs {
+    /// The slugs of data directory `dir`; finished unpacks are sent to `done`.
+    pub fn new(dir: PathBuf, done: mpsc::UnboundedSender<Unpacked>) -> Slugs {
+        Slugs {
+            dir,
+            states: HashMap::new(),
+            done,
+        }
+    }
+
+    /// Where slug `sha256` (its archive at `archive`) stands; unpacking starts on a blocking
+    /// thread if nothing is known of it yet. Releases of the same archive share one directory.
+    pub fn state(&mut self, sha256: &str, archive: PathBuf) -> &SlugState {
+        if !self.states.contains_key(sha256) {
+            self.states.insert(sha256.to_owned(), SlugState::Unpacking);
+            let (dir, sha, done) = (self.dir.clone(), sha256.to_owned(), self.done.clone());
+            tokio::spawn(async move {
+                let task = {
+                    let sha = sha.clone();
+                    tokio::task::spawn_blocking(move || unpacked(&dir, &sha, &archive))
+                };
+                let outcome = match task.await {
+                    Ok(Ok(app_dir)) => SlugState::Ready(app_dir),
+                    Ok(Err(err)) => SlugState::Failed(crate::error_chain::one_line(&err)),
+                    Err(err) => SlugState::Failed(format!("cannot unpack the slug {sha}: {err}")),
+                };
+                // The loop gone (the supervisor stopped): nobody waits for it.
+                let _ = done.send(Unpacked {
+                    sha256: sha,
+                    outcome,
+                });
+            });
+        }
+        &self.states[sha256]
+    }
+
+    /// Records a finished unpack.
+    pub fn finished(&mut self, unpacked: Unpacked) {
+        self.states.insert(unpacked.sha256, unpacked.outcome);
+    }
+
+    /// Forgets the slugs no release in `used` runs, removing their directories; one still
+    /// unpacking is left to finish (its outcome is dropped the next time, if still unused).
+    pub fn forget_unused(&mut self, used: &HashSet<&str>) {
+        let dir = &self.dir;
+        self.states.retain(|sha256, state| {
+            let keep = used.contains(sha256.as_str()) || *state == SlugState::Unpacking;
+            if !keep && matches!(state, SlugState::Ready(_)) {
+                remove(dir, sha256);
+            }
+            keep
+        });
     }
 }

@@ -3,9 +3,11 @@
 //! ports, the state `slugplan ps` reads, the lines `slugplan logs` prints; a new release
 //! replaces the old one only once it is up; a crashing release leaves the old one serving; a
 //! crashed dyno restarts; `kill -9` of the supervisor leaves no dyno running. The Heroku CLI's
-//! `ps`, `ps:scale`, `ps:restart`, `logs` and `run:detached` are in [`heroku_cli`].
+//! `ps`, `ps:scale`, `ps:restart`, `logs` and `run:detached` are in [`heroku_cli`]; how
+//! slugs are unpacked (off the loop, and when they cannot be) in [`unpack`].
 
 mod heroku_cli;
+mod unpack;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
