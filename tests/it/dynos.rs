@@ -367,11 +367,9 @@ fn no_dyno_outlives_a_supervisor_killed_with_sigkill() {
     assert!(running.len() >= 8);
 }
 
-#[test]
-fn logs_tail_streams_new_lines_through_a_log_session() {
-    let p = Project::served(&[]);
-    write_project(&p, "python3 web.py", "hello", 1);
-    p.ok(&["apply", "--yes"], 0);
+/// The port `hello`'s `web.1` says in the log it listens on, once it answers there (what a
+/// client of a server sees: Heroku's dyno schema has no port).
+fn answering_web_1(p: &Project) -> u64 {
     let port = eventually("web.1 listening", || {
         let logs = p.ok(&["logs", "hello", "--dyno", "web.1"], 0);
         logs.lines().find_map(|l| {
@@ -383,6 +381,15 @@ fn logs_tail_streams_new_lines_through_a_log_session() {
         })
     });
     eventually("web.1 answering", || get(port));
+    port
+}
+
+#[test]
+fn logs_tail_streams_new_lines_through_a_log_session() {
+    let p = Project::served(&[]);
+    write_project(&p, "python3 web.py", "hello", 1);
+    p.ok(&["apply", "--yes"], 0);
+    let port = answering_web_1(&p);
     // slugplan's Heroku client tails the server's log session: a request made after it
     // started shows up.
     let mut tail = p

@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{WEB_PY, dynos, dynos_of, eventually, get, write_project};
+use super::{WEB_PY, answering_web_1, dynos, dynos_of, eventually, get, write_project};
 use crate::common::TestContext;
 use crate::common::project::{Project, TOKEN};
 use crate::common::server::{Api, Server, block_on};
@@ -149,17 +149,7 @@ fn a_release_whose_slug_cannot_be_unpacked_is_crashed_and_the_previous_one_serve
     let p = Project::served(&["--stop-timeout", "5"]);
     write_project(&p, "python3 web.py", "hello", 1);
     p.ok(&["apply", "--yes"], 0);
-    let port = eventually("web.1 listening", || {
-        let logs = p.ok(&["logs", "hello", "--dyno", "web.1"], 0);
-        logs.lines().find_map(|l| {
-            l.split_once("app[web.1]: listening on ")?
-                .1
-                .trim()
-                .parse::<u64>()
-                .ok()
-        })
-    });
-    eventually("web.1 answering", || get(port));
+    let port = answering_web_1(&p);
     for (version, slug) in [
         (3, b"not a gzip'd tar" as &'static [u8]),
         (4, hostile_slug()),
