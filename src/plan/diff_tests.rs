@@ -487,6 +487,7 @@ mod promotion_checks {
             name: name.into(),
             stack: "heroku-24".into(),
             generation,
+            web_url: None,
         };
         BTreeMap::from([
             (

@@ -28,6 +28,10 @@ pub struct App {
     pub stack: String,
     /// Cedar (slugs) or Fir (OCI images, which cannot run slugs).
     pub generation: Generation,
+    /// Where the app answers on the web (`https://<app>.herokuapp.com/` on Heroku,
+    /// `http://127.0.0.1:<port>/` on the local platform), when the platform says.
+    #[serde(default)]
+    pub web_url: Option<String>,
 }
 
 /// The platform generation an app belongs to.

@@ -296,6 +296,7 @@ mod tests {
             name: format!("app-{id}"),
             stack: stack.into(),
             generation,
+            web_url: None,
         }
     }
 

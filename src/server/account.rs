@@ -49,7 +49,7 @@ pub(crate) async fn user_apps(
 ) -> ApiResult {
     the_account(&user)?;
     let apps = state.platform.blocking(|s| s.apps()).await?;
-    Ok(query.answer(apps.iter().map(|app| wire::app(app, &state)).collect()))
+    Ok(query.answer(apps.iter().map(wire::app).collect()))
 }
 
 /// `GET /account/rate-limits`: the same count as this answer's `RateLimit-Remaining` header.

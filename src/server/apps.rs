@@ -45,20 +45,20 @@ pub(crate) async fn create_app(State(state): State<AppState>, bytes: Bytes) -> A
         .platform
         .blocking(move |s| s.create_app(&name, &stack, generation))
         .await?;
-    Ok(json(StatusCode::CREATED, wire::app(&app, &state)))
+    Ok(json(StatusCode::CREATED, wire::app(&app)))
 }
 
 /// `GET /apps`.
 pub(crate) async fn list_apps(State(state): State<AppState>, query: ListQuery) -> ApiResult {
     let apps = state.platform.blocking(|s| s.apps()).await?;
-    let items = apps.iter().map(|app| wire::app(app, &state)).collect();
+    let items = apps.iter().map(wire::app).collect();
     Ok(query.answer(items))
 }
 
 /// `GET /apps/{app}`.
 pub(crate) async fn get_app(State(state): State<AppState>, Path(app): Path<String>) -> ApiResult {
     let app = state.platform.blocking(move |s| s.app(&app)).await?;
-    Ok(json(StatusCode::OK, wire::app(&app, &state)))
+    Ok(json(StatusCode::OK, wire::app(&app)))
 }
 
 /// `PATCH /apps/{app}`: `name` renames, `maintenance` sets the flag, `build_stack` chooses the
@@ -88,7 +88,7 @@ pub(crate) async fn update_app(
         .platform
         .blocking(move |s| s.update_app(&app, &changes))
         .await?;
-    Ok(json(StatusCode::OK, wire::app(&app, &state)))
+    Ok(json(StatusCode::OK, wire::app(&app)))
 }
 
 /// `DELETE /apps/{app}`: the app and everything that belongs to it; answers the app as it was.
@@ -97,7 +97,7 @@ pub(crate) async fn delete_app(
     Path(app): Path<String>,
 ) -> ApiResult {
     let deletion = state.platform.delete_app(&app).await?;
-    Ok(json(StatusCode::OK, wire::app(&deletion.app, &state)))
+    Ok(json(StatusCode::OK, wire::app(&deletion.app)))
 }
 
 /// The string field `name` of a request body, if present; `what` says what it must be.
@@ -142,13 +142,12 @@ pub(crate) async fn filter_apps(
                 .iter()
                 .any(|id| *id == a.id || *id == a.name)
         })
-        .map(|app| wire::team_app(app, &state))
+        .map(wire::team_app)
         .collect();
     Ok(query.answer(items))
 }
 
-/// Add-ons, dynos, collaborators, domains: the local platform has none yet, but the app must
-/// exist.
+/// Add-ons, dynos, collaborators: the local platform has none yet, but the app must exist.
 pub(crate) async fn empty_list(
     State(state): State<AppState>,
     Path(app): Path<String>,

@@ -21,6 +21,7 @@
 mod account;
 mod apps;
 mod config_vars;
+mod domains;
 mod dynos;
 mod error;
 mod formation;

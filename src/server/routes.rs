@@ -28,8 +28,8 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use super::error::ApiError;
 use super::links::{self, Link};
 use super::{
-    AppState, account, apps, config_vars, dynos, formation, log_sessions, pipelines, releases,
-    slugs, stacks,
+    AppState, account, apps, config_vars, domains, dynos, formation, log_sessions, pipelines,
+    releases, slugs, stacks,
 };
 
 /// The schema link a request was routed to, for the handler's extractors (a list's range
@@ -74,7 +74,8 @@ fn routes() -> Vec<Route> {
         serve("POST", "/filters/apps", apps::filter_apps),
         serve("GET", "/apps/{app}/addons", apps::empty_list),
         serve("GET", "/apps/{app}/collaborators", apps::empty_list),
-        serve("GET", "/apps/{app}/domains", apps::empty_list),
+        serve("GET", "/apps/{app}/domains", domains::list_domains),
+        serve("GET", "/apps/{app}/domains/{id}", domains::get_domain),
         serve("GET", "/apps/{app}/dynos", dynos::list_dynos),
         serve("GET", "/apps/{app}/dynos/{id}", dynos::get_dyno),
         serve("POST", "/apps/{app}/dynos", dynos::create_dyno),

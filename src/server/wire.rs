@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use super::{AppState, stacks};
+use super::stacks;
 use crate::platform::local::{
     AppRecord, CouplingRecord, FormationRecord, PipelineRecord, PromotionRecord, ReleaseRecord,
     SlugRecord, TargetRecord,
@@ -82,15 +82,15 @@ pub fn account(created_at: &str) -> Value {
     })
 }
 
-/// The URL an app will answer on once the local platform runs its dynos (issue 18's router):
-/// `http://<app>.localhost:<port>/` on this server's port. Clients need a URL here
-/// (`heroku apps:rename` reads it) even before anything answers on it.
-fn web_url(app: &AppRecord, state: &AppState) -> String {
-    format!("http://{}.localhost:{}/", app.name, state.local_addr.port())
+/// The URL the router answers the app on: its own port on 127.0.0.1 (see
+/// `platform::local::web_url`, which says why). Clients need a URL here (`heroku open`,
+/// `heroku apps:rename` read it).
+fn web_url(app: &AppRecord) -> String {
+    crate::platform::local::web_url(app.web_port)
 }
 
 /// `#/definitions/app`.
-pub fn app(app: &AppRecord, state: &AppState) -> Value {
+pub fn app(app: &AppRecord) -> Value {
     json!({
         "acm": false,
         "archived_at": null,
@@ -113,13 +113,30 @@ pub fn app(app: &AppRecord, state: &AppState) -> Value {
         "stack": stack_ref(&app.stack),
         "team": null,
         "updated_at": app.updated_at,
-        "web_url": web_url(app, state),
+        "web_url": web_url(app),
+    })
+}
+
+/// `#/definitions/domain`: an app's default domain, the address of its `web_url`.
+pub fn default_domain(app: &AppRecord) -> Value {
+    json!({
+        "acm_status": null,
+        "acm_status_reason": null,
+        "app": { "id": app.id, "name": app.name },
+        "cname": null,
+        "created_at": app.created_at,
+        "hostname": crate::platform::local::web_addr(app.web_port).to_string(),
+        "id": derived_id("domain", &app.id),
+        "kind": "heroku",
+        "sni_endpoint": null,
+        "status": "none",
+        "updated_at": app.created_at,
     })
 }
 
 /// `#/definitions/team-app` (what `POST /filters/apps` lists).
-pub fn team_app(record: &AppRecord, state: &AppState) -> Value {
-    let mut value = app(record, state);
+pub fn team_app(record: &AppRecord) -> Value {
+    let mut value = app(record);
     value["joined"] = json!(false);
     value["locked"] = json!(false);
     value

@@ -578,12 +578,13 @@ async fn a_database_from_before_app_updates_is_migrated_with_its_apps() {
         .await
         .unwrap();
     // What slugplan's first schema left: no maintenance flag, no build stack (nor the later
-    // migrations' per-release config and formation, dynos and their requests).
+    // migrations' per-release config and formation, dynos and their requests, and web ports).
     let conn = rusqlite::Connection::open(dir.join("platform.db")).unwrap();
     conn.execute_batch(
         "ALTER TABLE apps DROP COLUMN maintenance; ALTER TABLE apps DROP COLUMN build_stack; \
          ALTER TABLE releases DROP COLUMN config; DROP TABLE formation; \
          DROP TABLE dynos; DROP TABLE dyno_requests; \
+         DROP INDEX apps_web_port; ALTER TABLE apps DROP COLUMN web_port; \
          PRAGMA user_version = 1;",
     )
     .unwrap();
@@ -601,6 +602,8 @@ async fn a_database_from_before_app_updates_is_migrated_with_its_apps() {
         ),
         ("heroku-22", "heroku-22", false)
     );
+    // It was given a web port when the store opened.
+    assert!(local::WEB_PORTS.contains(&app.web_port), "{}", app.web_port);
     let changes = local::AppChanges {
         maintenance: Some(true),
         ..Default::default()

@@ -51,6 +51,8 @@ pub struct AppWire {
     stack: Option<NamedRef>,
     #[serde(default)]
     generation: Option<GenerationWire>,
+    #[serde(default)]
+    web_url: Option<String>,
 }
 
 impl From<AppWire> for App {
@@ -66,6 +68,7 @@ impl From<AppWire> for App {
             name: w.name,
             stack: w.stack.and_then(|s| s.name).unwrap_or_default(),
             generation,
+            web_url: w.web_url,
         }
     }
 }

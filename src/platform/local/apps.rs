@@ -4,19 +4,21 @@
 //! are unique; a stack must be one the local platform runs. A rename, the maintenance flag and the
 //! next release's stack (`build_stack`, what `heroku stack:set` changes) are written in one
 //! transaction. The app's own `stack` is the stack of the slug it runs: a release of a slug built
-//! for `build_stack` moves the app to it (see `releases.rs`). Deleting an app is `deletion.rs`.
+//! for `build_stack` moves the app to it (see `releases.rs`). Deleting an app is `deletion.rs`;
+//! the web port every app is given when it is created is `web_port.rs`.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::records::AppRecord;
 use super::releases::{has_due_releases, settle};
 use super::store::{Store, check_stack_name, invalid, not_found, now};
+use super::web_port::assign_web_port;
 use crate::platform::{Generation, PlatformError};
 
 /// The columns [`app_from_row`] reads, in order.
 const APP_COLUMNS: &str = "a.id, a.name, a.stack, a.generation, a.region, a.created_at, \
     a.updated_at, a.released_at, (SELECT s.size FROM releases r JOIN slugs s ON s.id = r.slug_id \
-    WHERE r.app_id = a.id AND r.current = 1), a.maintenance, COALESCE(a.build_stack, a.stack)";
+    WHERE r.app_id = a.id AND r.current = 1), a.maintenance, COALESCE(a.build_stack, a.stack), a.web_port";
 
 /// What `PATCH /apps/{app}` may change; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,6 +51,7 @@ impl Store {
                 params![id, name, stack, generation_name(generation), now],
             )
             .map_err(self.err("cannot create the app"))?;
+            assign_web_port(tx, self, &id, name)?;
             app_in(tx, &id, self)
         })
     }
@@ -171,6 +174,7 @@ fn app_from_row(row: &Row<'_>) -> rusqlite::Result<AppRecord> {
         slug_size: row.get(8)?,
         maintenance: row.get(9)?,
         build_stack: row.get(10)?,
+        web_port: row.get(11)?,
     })
 }
 

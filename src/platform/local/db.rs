@@ -161,6 +161,12 @@ CREATE TABLE dyno_requests (
     created_at TEXT NOT NULL
 );
 ",
+    // 5: each app's web port on 127.0.0.1, where the router answers for it (its `web_url`);
+    // apps made before are given one when the store opens (web_port.rs).
+    r"
+ALTER TABLE apps ADD COLUMN web_port INTEGER;
+CREATE UNIQUE INDEX apps_web_port ON apps (web_port) WHERE web_port IS NOT NULL;
+",
 ];
 
 /// How the local platform's database is opened: WAL with a busy timeout (a server and a CLI

@@ -32,6 +32,7 @@ mod pipelines;
 mod records;
 mod releases;
 mod store;
+mod web_port;
 
 pub use apps::AppChanges;
 pub use deletion::AppDeletion;
@@ -47,6 +48,7 @@ pub use records::{
     TargetRecord,
 };
 pub use store::{SlugParams, Store};
+pub use web_port::{AppRoute, WEB_PORTS, web_addr, web_url};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

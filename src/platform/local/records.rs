@@ -37,11 +37,14 @@ pub struct AppRecord {
     /// The stack the app's next release is for: its own `stack` unless `heroku stack:set` (a
     /// `PATCH` of `build_stack`) chose another.
     pub build_stack: String,
+    /// The port on 127.0.0.1 where the router answers for the app (see `web_port.rs`).
+    pub web_port: u16,
 }
 
 impl From<AppRecord> for App {
     fn from(r: AppRecord) -> App {
         App {
+            web_url: Some(super::web_url(r.web_port)),
             id: r.id,
             name: r.name,
             stack: r.stack,

@@ -74,13 +74,15 @@ impl Store {
     pub(crate) fn open_lazily(dir: &Path) -> Result<Store, PlatformError> {
         let blobs = BlobStore::new(dir.join("blobs"));
         blobs.remove_orphans(std::time::SystemTime::now());
-        Ok(Store {
+        let store = Store {
             dir: dir.to_owned(),
             db: LazyDatabase::new(dir.join("platform.db"))?,
             blobs,
             options: LocalOptions::default(),
             releases_made: AtomicU64::new(0),
-        })
+        };
+        store.assign_missing_web_ports()?;
+        Ok(store)
     }
 
     /// The data directory.

@@ -50,8 +50,13 @@ fn close_strict_objects(node: &mut Value) {
 
 /// Where the local platform knowingly differs from Heroku, written into the schema the
 /// contract check uses, so every other property is held to the official one:
-/// - an app's `web_url` may be on loopback (`http://<app>.localhost:<port>/`) as well as on
-///   `herokuapp.com`: a local app's URL must never lead to someone's Heroku app.
+/// - an app's `web_url` may be on loopback (`http://127.0.0.1:<port>/`, the app's own port
+///   where the router answers) as well as on `herokuapp.com`: a local app's URL must never lead
+///   to someone's Heroku app;
+/// - a domain's `hostname` may be that loopback address (`127.0.0.1:<port>`, the default
+///   domain of an app). The schema gives `hostname` the `uri` format, which no bare host name
+///   (Heroku's own `example.herokuapp.com` included) passes, so the local form replaces the
+///   format rather than adding to it.
 fn local_deviations(schema: &mut Value) {
     let web_url = &mut schema["definitions"]["app"]["definitions"]["web_url"];
     let heroku = web_url["pattern"]
@@ -60,8 +65,20 @@ fn local_deviations(schema: &mut Value) {
         .and_then(|p| p.strip_suffix('$'))
         .unwrap_or_else(|| panic!("the schema's web_url changed: {web_url}"))
         .to_owned();
-    let local = r"http://[a-z][a-z0-9-]{1,28}[a-z0-9]\.localhost:[0-9]{1,5}/";
+    let local = r"http://127\.0\.0\.1:[0-9]{1,5}/";
     web_url["pattern"] = Value::String(format!("^({heroku}|{local})$"));
+
+    let hostname = &mut schema["definitions"]["domain"]["definitions"]["hostname"];
+    assert_eq!(
+        hostname["format"], "uri",
+        "the schema's domain hostname changed: {hostname}"
+    );
+    let hostname = hostname.as_object_mut().expect("an object");
+    hostname.remove("format");
+    hostname.insert(
+        "pattern".to_owned(),
+        Value::String(r"^([a-z0-9-]+\.)+[a-z]+$|^127\.0\.0\.1:[0-9]{1,5}$".to_owned()),
+    );
 }
 
 /// What is wrong with `value` against the draft-4 schema `root` (refs resolved within it,

@@ -31,6 +31,7 @@ fn app(id: &str, name: &str) -> App {
         name: name.into(),
         stack: "heroku-24".into(),
         generation: Generation::Cedar,
+        web_url: None,
     }
 }
 

@@ -27,17 +27,13 @@ async fn apps_are_renamed_put_in_maintenance_and_keep_their_history() {
     )
     .await;
 
+    let before = api.read("/apps/old-name", "app").await;
     let renamed = patch(&api, "/apps/old-name", json!({ "name": "new-name" })).await;
     assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
     assert_matches("app", &renamed.body);
     assert_eq!(renamed.body["name"], "new-name");
-    assert_eq!(
-        renamed.body["web_url"],
-        format!(
-            "http://new-name.localhost:{}/",
-            server.url.rsplit(':').next().unwrap()
-        )
-    );
+    // The URL is the app's own port, kept across the rename.
+    assert_eq!(renamed.body["web_url"], before["web_url"]);
     assert_eq!(
         api.get("/apps/old-name").await.status,
         StatusCode::NOT_FOUND
@@ -272,6 +268,43 @@ async fn deleting_an_app_takes_what_is_its_own_and_leaves_what_others_run() {
     assert_eq!(archives(), 0);
     assert_eq!(
         delete(&api, "/apps/bystander").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn an_app_lists_its_default_domain_the_address_of_its_web_url() {
+    let server = Server::start(&[]);
+    let api = server.api();
+    let app = api
+        .create("/apps", json!({ "name": "domains" }), "app")
+        .await;
+    let web_url = app["web_url"].as_str().unwrap();
+    let host = web_url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.strip_suffix('/'))
+        .unwrap();
+    assert!(host.starts_with("127.0.0.1:"), "{web_url}");
+
+    let list = api.get("/apps/domains/domains").await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    let domains = list.body.as_array().unwrap();
+    assert_eq!(domains.len(), 1, "{}", list.body);
+    let domain = &domains[0];
+    assert_matches("domain", domain);
+    assert_eq!(domain["hostname"], host);
+    assert_eq!(domain["kind"], "heroku");
+    assert_eq!(domain["app"]["name"], "domains");
+
+    // By id and by hostname, as the schema's identity says.
+    for identity in [domain["id"].as_str().unwrap(), host] {
+        let one = api
+            .read(&format!("/apps/domains/domains/{identity}"), "domain")
+            .await;
+        assert_eq!(one, *domain);
+    }
+    assert_eq!(
+        api.get("/apps/domains/domains/example.com").await.status,
         StatusCode::NOT_FOUND
     );
 }

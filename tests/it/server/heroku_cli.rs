@@ -198,6 +198,7 @@ fn cli_command(cli: &Path, home: &Path, server: &Server, args: &[&str]) -> Comma
 fn redact(text: &str) -> String {
     let rules = [
         (r":[0-9]{2,5}/", ":[PORT]/"),
+        (r"\b127\.0\.0\.1:[0-9]{2,5}\b", "127.0.0.1:[PORT]"),
         (
             r"[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} \+0000 \(~ [0-9]+[smhd] ago\)",
             "[TIME]",

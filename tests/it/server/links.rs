@@ -213,6 +213,8 @@ struct Walk {
     doomed_coupling: String,
     promotion: String,
     uncoupled: String,
+    /// walk-staging's default domain (the host of its `web_url`).
+    domain: String,
 }
 
 impl Walk {
@@ -221,6 +223,7 @@ impl Walk {
     async fn set_up(server: &Server) -> Walk {
         let api = server.api();
         let mut apps = BTreeMap::new();
+        let mut domain = String::new();
         for name in [
             "walk-staging",
             "walk-prod",
@@ -230,6 +233,11 @@ impl Walk {
         ] {
             let app = api.create("/apps", json!({ "name": name }), "app").await;
             apps.insert(name, app["id"].as_str().unwrap().to_owned());
+            if name == "walk-staging" {
+                domain = app["web_url"].as_str().unwrap()["http://".len()..]
+                    .trim_end_matches('/')
+                    .to_owned();
+            }
         }
         let slug = api.upload_slug("walk-staging", b"walk", "heroku-24").await;
         let release = api.release("walk-staging", &slug).await;
@@ -274,6 +282,7 @@ impl Walk {
             doomed_coupling: couplings["walk-loner"].clone(),
             promotion: promotion["id"].as_str().unwrap().to_owned(),
             uncoupled: apps["walk-new"].clone(),
+            domain,
         }
     }
 
@@ -293,6 +302,7 @@ impl Walk {
             (_, "pipeline-promotion") => self.promotion.clone(),
             (_, "formation") => "web".to_owned(),
             (_, "dyno") => "web.1".to_owned(),
+            (_, "domain") => self.domain.clone(),
             (_, other) => panic!("the walk does not know how to name a {other}"),
         };
         let path = template
