@@ -46,6 +46,8 @@
 //!   server` and `slugplan up`), each dyno a process group that dies with it, and what the
 //!   router asks of it ([`dynos::WebDynos`]); the apps' logs are the local platform's
 //!   (`platform::local::AppLogs`).
+//! - [`router`]: answers on each app's `web_url` and forwards to its web dynos, as Heroku's
+//!   router does.
 //! - [`state`]: slugplan's own records (uploads, releases, the config keys it manages, slug
 //!   keys, the audit log) and the apply lock, behind one async trait, [`state::State`], shared
 //!   as `&dyn State`: SQLite and a file lock beside the manifest (the default), or a PostgreSQL
@@ -102,6 +104,7 @@ pub mod own_files;
 pub mod plan;
 pub mod platform;
 pub mod release;
+pub mod router;
 pub mod runtime;
 pub mod sensitive;
 pub mod server;

@@ -22,6 +22,7 @@ mod own_files;
 mod platform;
 mod promote;
 mod reliability;
+mod router;
 mod runtime;
 mod server;
 mod show;
