@@ -1,26 +1,29 @@
-//! `slugplan server`: serves the local platform over HTTP, and runs its apps' dynos, until
-//! SIGTERM or ctrl-c.
+//! `slugplan server`: serves the local platform over HTTP, runs its apps' dynos, and routes
+//! each app's `web_url` to its web dynos, until SIGTERM or ctrl-c.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use miette::IntoDiagnostic;
 
 use crate::cli::args::{DynoArgs, ServerArgs};
-use crate::dynos::{Supervisor, SupervisorOptions};
+use crate::dynos::{AppLogs, NoDynos, Supervisor, SupervisorOptions, WebDynos};
 use crate::exit_status::ExitStatus;
 use crate::platform::local::{self, LocalOptions, LocalPlatform, SupervisorInfo};
+use crate::router::{Router, RouterConfig};
 use crate::server::{DEFAULT_MAX_BLOB_BYTES, Faults, Server, ServerConfig, Token};
 
 use super::Session;
 
-/// Opens the data directory, binds, prints the base URL on stdout and serves.
+/// Opens the data directory, starts the router, binds, prints the base URL on stdout and
+/// serves.
 pub async fn run(args: &ServerArgs, session: &Session) -> miette::Result<ExitStatus> {
     let printer = session.printer();
     let data = match &args.data {
         Some(dir) => dir.clone(),
         None => local::data_dir_for_manifest(&session.settings().manifest)?,
     };
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         token: args.token.clone().filter(|t| !t.is_empty()).map(Token::new),
         blob_url_ttl: Duration::from_secs(args.blob_url_ttl),
         max_blob_bytes: args.max_blob_size.unwrap_or(DEFAULT_MAX_BLOB_BYTES),
@@ -33,6 +36,7 @@ pub async fn run(args: &ServerArgs, session: &Session) -> miette::Result<ExitSta
             drop_body_every: args.fault_drop_body_every,
             latency: Duration::from_millis(args.fault_latency_ms),
         },
+        apps_changed: None,
     };
     let platform = LocalPlatform::open_with(
         &data,
@@ -41,15 +45,23 @@ pub async fn run(args: &ServerArgs, session: &Session) -> miette::Result<ExitSta
             fail_release_every: args.fault_release_fail_every,
         },
     )?;
+    let apps_changed = Arc::new(tokio::sync::Notify::new());
+    config.apps_changed = Some(Arc::clone(&apps_changed));
     let shutdown = shutdown_signal().into_diagnostic()?;
     let open = config.token.is_none();
-    let server = Server::bind(args.listen, platform, config).await?;
+    let server = Server::bind(args.listen, platform.clone(), config).await?;
     let supervisor = if args.dynos.no_dynos {
         None
     } else {
         let options = supervisor_options(&args.dynos, "slugplan server")?;
         Some(Supervisor::start(&data, options).await?)
     };
+    let (dynos, logs): (Arc<dyn WebDynos>, AppLogs) = match &supervisor {
+        Some(supervisor) => (supervisor.web_dynos(), supervisor.logs().clone()),
+        None => (Arc::new(NoDynos), AppLogs::open(&data)),
+    };
+    let router =
+        Router::start_with(platform, dynos, logs, RouterConfig::default(), apps_changed).await?;
     let url = format!("http://{}", server.local_addr());
     printer.status(
         "Serving",
@@ -63,9 +75,14 @@ pub async fn run(args: &ServerArgs, session: &Session) -> miette::Result<ExitSta
             }
         ),
     );
+    printer.status(
+        "Routing",
+        "each app on its web_url, http://127.0.0.1:<its port>/ (`slugplan open APP`)",
+    );
     // The URL alone on stdout, so a script or test can read the port it got.
     printer.data(&url);
     server.run(shutdown).await?;
+    drop(router);
     if let Some(supervisor) = supervisor {
         supervisor.shutdown().await;
     }

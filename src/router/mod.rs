@@ -104,7 +104,7 @@ struct Inner {
     proxy: Arc<Proxy>,
     /// The apps listened for, by id.
     listening: tokio::sync::Mutex<HashMap<String, Listening>>,
-    changed: Notify,
+    changed: Arc<Notify>,
     stop: CancellationToken,
 }
 
@@ -124,6 +124,18 @@ impl Router {
         logs: AppLogs,
         config: RouterConfig,
     ) -> Result<Router, RouterError> {
+        Self::start_with(platform, dynos, logs, config, Arc::default()).await
+    }
+
+    /// Like [`Router::start`], refreshing also whenever `changed` is notified (by the API
+    /// server, which says when apps change).
+    pub async fn start_with(
+        platform: LocalPlatform,
+        dynos: Arc<dyn WebDynos>,
+        logs: AppLogs,
+        config: RouterConfig,
+        changed: Arc<Notify>,
+    ) -> Result<Router, RouterError> {
         let interval = config.refresh_interval;
         let inner = Arc::new(Inner {
             platform,
@@ -134,7 +146,7 @@ impl Router {
                 pool: Pool::default(),
             }),
             listening: tokio::sync::Mutex::default(),
-            changed: Notify::new(),
+            changed,
             stop: CancellationToken::new(),
         });
         inner.refresh().await?;

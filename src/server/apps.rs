@@ -45,6 +45,7 @@ pub(crate) async fn create_app(State(state): State<AppState>, bytes: Bytes) -> A
         .platform
         .blocking(move |s| s.create_app(&name, &stack, generation))
         .await?;
+    apps_changed(&state);
     Ok(json(StatusCode::CREATED, wire::app(&app)))
 }
 
@@ -88,6 +89,7 @@ pub(crate) async fn update_app(
         .platform
         .blocking(move |s| s.update_app(&app, &changes))
         .await?;
+    apps_changed(&state);
     Ok(json(StatusCode::OK, wire::app(&app)))
 }
 
@@ -97,7 +99,15 @@ pub(crate) async fn delete_app(
     Path(app): Path<String>,
 ) -> ApiResult {
     let deletion = state.platform.delete_app(&app).await?;
+    apps_changed(&state);
     Ok(json(StatusCode::OK, wire::app(&deletion.app)))
+}
+
+/// Tells the router (when one follows this server's apps) that they changed.
+fn apps_changed(state: &AppState) {
+    if let Some(changed) = &state.config.apps_changed {
+        changed.notify_one();
+    }
 }
 
 /// The string field `name` of a request body, if present; `what` says what it must be.

@@ -114,6 +114,9 @@ pub struct ServerConfig {
     /// request had one) to this file, so tests can count what a client sent (e.g. "a second
     /// apply makes no write requests").
     pub request_log: Option<PathBuf>,
+    /// Notified after each request that created, renamed or deleted an app or changed its
+    /// maintenance flag, so the router follows at once (`Router::change_signal`).
+    pub apps_changed: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Default for ServerConfig {
@@ -126,6 +129,7 @@ impl Default for ServerConfig {
             rate_limit_refill: 75,
             faults: Faults::default(),
             request_log: None,
+            apps_changed: None,
         }
     }
 }

@@ -308,3 +308,47 @@ async fn an_app_lists_its_default_domain_the_address_of_its_web_url() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn the_server_routes_each_web_url_and_follows_maintenance_at_once() {
+    let server = Server::start(&[]);
+    let api = server.api();
+    let app = api
+        .create("/apps", json!({ "name": "routed" }), "app")
+        .await;
+    let web_url = app["web_url"].as_str().unwrap().to_owned();
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    // Listened for as soon as the app exists: nothing runs it, so Heroku's H14 page.
+    let response = client.get(&web_url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("H14 - No web processes running"), "{page}");
+
+    // Maintenance is followed within moments, not at the next periodic refresh.
+    patch(&api, "/apps/routed", json!({ "maintenance": true })).await;
+    let asked = std::time::Instant::now();
+    loop {
+        let page = client
+            .get(&web_url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if page.contains("Offline for Maintenance") {
+            break;
+        }
+        assert!(
+            asked.elapsed() < std::time::Duration::from_millis(400),
+            "still not in maintenance: {page}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let log = std::fs::read_to_string(server.data.join("logs/routed.log")).unwrap();
+    assert!(log.contains(r#"heroku[router]: at=error code=H14 desc="No web processes running" method=GET path="/""#), "{log}");
+    assert!(
+        log.contains(r#"heroku[router]: at=info code=H80 desc="Maintenance mode""#),
+        "{log}"
+    );
+}
