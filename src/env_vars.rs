@@ -24,6 +24,14 @@ pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
 pub const NO_COLOR: &str = "NO_COLOR";
 /// Forces colour even when stderr is not a terminal.
 pub const FORCE_COLOR: &str = "FORCE_COLOR";
+/// The browser `slugplan open` starts (a `:`-separated list of commands; `%s` stands for the
+/// URL, which is appended when absent), as `xdg-open` and Python's `webbrowser` read it.
+pub const BROWSER: &str = "BROWSER";
+/// Set when a graphical (X11) session can show a browser; `slugplan open` starts `xdg-open`
+/// only then (or under Wayland), never a terminal browser over the user's terminal.
+pub const DISPLAY: &str = "DISPLAY";
+/// Set in a Wayland session (see [`DISPLAY`]).
+pub const WAYLAND_DISPLAY: &str = "WAYLAND_DISPLAY";
 /// The home directory, used for `~/.cache` and `~/.netrc`.
 pub const HOME: &str = "HOME";
 /// Retries after a failed runtime download (connection errors, truncated bodies, 5xx).

@@ -191,6 +191,11 @@ pub enum Command {
         after_help = "Examples:\n  slugplan releases example-staging\n  slugplan releases example-prod --limit 5 --json"
     )]
     Releases(ReleasesArgs),
+    /// Open an app's web URL in a browser (or print it, where no browser can be started).
+    #[command(
+        after_help = "Examples:\n  slugplan open example-staging\n  slugplan open example-staging --print\n  curl \"$(slugplan open example-staging --print)\""
+    )]
+    Open(OpenArgs),
     /// Delete an app slug.toml no longer declares, on the platform, after its name is typed back.
     #[command(
         after_help = "Examples:\n  slugplan destroy example-old\n  slugplan destroy example-old --confirm example-old --json"
@@ -524,6 +529,20 @@ pub struct ReleasesArgs {
     /// Print the releases as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `slugplan open`.
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    /// The app.
+    #[arg(value_name = "APP")]
+    pub app: String,
+    /// A path to open on the app's URL, e.g. `/admin`.
+    #[arg(value_name = "PATH")]
+    pub path: Option<String>,
+    /// Print the URL on stdout and open nothing.
+    #[arg(long)]
+    pub print: bool,
 }
 
 /// `slugplan history`.

@@ -18,6 +18,7 @@ mod history;
 mod init;
 mod lock;
 mod logs;
+mod open;
 mod plan;
 mod promote;
 mod ps;
@@ -56,6 +57,7 @@ pub async fn run(command: Command, session: &Session) -> miette::Result<ExitStat
         Command::Promote(args) => promote::run(&args, session).await,
         Command::Rollback(args) => rollback::run(&args, session).await,
         Command::Releases(args) => releases::run(&args, session).await,
+        Command::Open(args) => open::run(&args, session).await,
         Command::Destroy(args) => destroy::run(&args, session).await,
         Command::Server(args) => server::run(&args, session).await,
         Command::Up(args) => up::run(&args, session).await,

@@ -18,6 +18,7 @@ mod incremental;
 mod init;
 mod json;
 mod manifest;
+mod open;
 mod own_files;
 mod platform;
 mod promote;

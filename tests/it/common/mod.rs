@@ -44,6 +44,10 @@ const FOREIGN_VARIABLES: &[&str] = &[
     "BUILD_URL",
     "BUILDKITE_BUILD_URL",
     "CIRCLE_BUILD_URL",
+    // Which browser `slugplan open` starts.
+    "BROWSER",
+    "DISPLAY",
+    "WAYLAND_DISPLAY",
 ];
 
 /// A scratch project: a temp directory as the working directory, with its own cache and HOME,
