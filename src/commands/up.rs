@@ -1,6 +1,7 @@
-//! `slugplan up`: runs the dynos of the manifest's embedded platform in the foreground, as
-//! `slugplan server` does but without serving the API, until Ctrl-C or SIGTERM, printing every
-//! app's new log lines on stdout as they come (as `heroku local` does).
+//! `slugplan up`: runs the dynos of the manifest's embedded platform in the foreground, and the
+//! router on each app's `web_url`, as `slugplan server` does but without serving the API, until
+//! Ctrl-C or SIGTERM, printing every app's new log lines on stdout as they come (as `heroku
+//! local` does).
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use crate::exit_status::ExitStatus;
 use crate::manifest::PlatformKind;
 use crate::platform::LogQuery;
 use crate::platform::local::{self, AppLogs, LocalPlatform};
+use crate::router::{Router, RouterConfig};
 
 use super::Session;
 use super::server::{shutdown_signal, supervisor_options};
@@ -34,6 +36,14 @@ pub async fn run(args: &UpArgs, session: &Session) -> miette::Result<ExitStatus>
     let shutdown = shutdown_signal().map_err(|e| miette::miette!("cannot handle signals: {e}"))?;
     let supervisor =
         Supervisor::start(&data, supervisor_options(&args.dynos, "slugplan up")?).await?;
+    // Its own connection to the database, which the applies of other processes write.
+    let router = Router::start(
+        LocalPlatform::open(&data)?,
+        supervisor.web_dynos(),
+        supervisor.logs().clone(),
+        RouterConfig::default(),
+    )
+    .await?;
     printer.status(
         "Running",
         format!(
@@ -41,9 +51,14 @@ pub async fn run(args: &UpArgs, session: &Session) -> miette::Result<ExitStatus>
             data.display()
         ),
     );
+    printer.status(
+        "Routing",
+        "each app on its web_url, http://127.0.0.1:<its port>/ (`slugplan open APP`)",
+    );
     let follow = tokio::spawn(follow_logs(data.clone(), printer));
     shutdown.await;
     follow.abort();
+    drop(router);
     printer.status(
         "Stopping",
         "every dyno (SIGTERM, then SIGKILL after the grace period)",
