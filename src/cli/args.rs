@@ -315,6 +315,7 @@ impl Command {
             | Command::Completions(_)
             | Command::Server(_)
             | Command::Up(_)
+            | Command::Open(_)
             | Command::Logs(_) => false,
         }
     }

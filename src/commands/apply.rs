@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use miette::IntoDiagnostic;
 
-use crate::apply::{ApplyError, ApplyOptions, ApplySummary};
+use crate::apply::{ApplyError, ApplyOptions, ApplySummary, StepOutcome};
 use crate::cli::args::ApplyArgs;
 use crate::cli::printer::Verbosity;
 use crate::cli::reporters::apply::{ApplyProgress, StepRecord};
@@ -17,11 +17,18 @@ use crate::cli::reporters::fetch::FetchProgress;
 use crate::cli::reporters::pack::PackProgress;
 use crate::cli::signals::Signals;
 use crate::exit_status::ExitStatus;
+use crate::manifest::PlatformKind;
 use crate::ops::deploy::DeployError;
+use crate::ops::web::{self, AppWeb};
 use crate::plan::{Plan, render};
+use crate::platform::local;
 
 use super::Session;
 use super::shared::{RELEASE_TIMEOUT, confirm};
+
+/// How long an apply on the local platform waits for the apps it released to come up: the
+/// supervisor's boot timeout (60 s, as Heroku's R10), and a little more.
+const WEB_WAIT: Duration = Duration::from_secs(75);
 
 /// Applies the plan (made now, or saved) and reports what happened.
 pub async fn run(args: &ApplyArgs, session: &Session) -> miette::Result<ExitStatus> {
@@ -56,7 +63,7 @@ pub async fn run(args: &ApplyArgs, session: &Session) -> miette::Result<ExitStat
     }
     if plan.changes().next().is_none() {
         if args.json {
-            printer.json(&document(plan, false, None, &[], None));
+            printer.json(&document(plan, false, None, &[], &[], None));
         } else if quiet {
             printer.data(render::headline(plan));
         }
@@ -79,6 +86,10 @@ pub async fn run(args: &ApplyArgs, session: &Session) -> miette::Result<ExitStat
     let result = deploy
         .apply(&planned, session.command_line(), options, &reporter)
         .await;
+    let web = match &result {
+        Ok(_) => came_up(session, &reporter.records()).await?,
+        Err(_) => Vec::new(),
+    };
     let summary = match result {
         Ok(summary) => summary,
         Err(err) => {
@@ -93,7 +104,7 @@ pub async fn run(args: &ApplyArgs, session: &Session) -> miette::Result<ExitStat
             let report = miette::Report::new(err);
             if args.json {
                 let steps = reporter.records();
-                printer.json(&document(plan, true, None, &steps, Some(&report)));
+                printer.json(&document(plan, true, None, &steps, &[], Some(&report)));
             }
             crate::cli::diagnostics::report(&report);
             return Ok(if interrupted {
@@ -109,21 +120,27 @@ pub async fn run(args: &ApplyArgs, session: &Session) -> miette::Result<ExitStat
             true,
             Some(&summary),
             &reporter.records(),
+            &web,
             None,
         ));
     } else {
         printer.data(summary.line());
+        for app in &web {
+            printer.data(app.line());
+        }
     }
     Ok(ExitStatus::Success)
 }
 
 /// The `--json` document: the plan, whether it was applied, the outcome (the counts) or the
-/// error, and every step's outcome in the order they ended. The same fields in every case.
+/// error, every step's outcome in the order they ended, and (on the local platform) whether
+/// each released app came up. The same fields in every case.
 fn document(
     plan: &Plan,
     applied: bool,
     outcome: Option<&ApplySummary>,
     steps: &[StepRecord],
+    web: &[AppWeb],
     error: Option<&miette::Report>,
 ) -> serde_json::Value {
     serde_json::json!({
@@ -133,7 +150,38 @@ fn document(
         "outcome": outcome,
         "error": error.map(|e| crate::cli::diagnostics::record(e.as_ref())),
         "steps": steps,
+        "web": web,
     })
+}
+
+/// On the local platform, each app this apply released, its URL and whether it came up
+/// (waiting for the dynos where `slugplan up` or `slugplan server` runs them); elsewhere,
+/// nothing.
+async fn came_up(session: &Session, records: &[StepRecord]) -> miette::Result<Vec<AppWeb>> {
+    let workspace = session.workspace()?;
+    if workspace.loaded.manifest.platform.kind != PlatformKind::Local {
+        return Ok(Vec::new());
+    }
+    let mut apps: Vec<String> = records
+        .iter()
+        .filter(|r| r.outcome == StepOutcome::Done)
+        .filter_map(|r| {
+            let address = r.address.0.as_str();
+            ["release.", "promote.", "config."]
+                .iter()
+                .find_map(|kind| address.strip_prefix(kind))
+        })
+        .map(str::to_owned)
+        .collect();
+    apps.sort();
+    apps.dedup();
+    if apps.is_empty() {
+        return Ok(Vec::new());
+    }
+    let supervised = local::running_supervisor(&local::data_dir(&workspace.loaded)).is_some();
+    let connected = session.connected()?;
+    let deadline = tokio::time::Instant::now() + WEB_WAIT;
+    Ok(web::came_up(connected.platform.as_ref(), &apps, supervised, deadline).await)
 }
 
 /// Step addresses as one comma-separated line, or `none`.

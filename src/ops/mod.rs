@@ -14,6 +14,7 @@
 //! - [`destroy`]: delete an app the manifest no longer declares.
 //! - [`cache`]: what each cache entry is, from the cache's own records (`cache ls`).
 //! - [`init`]: a first, commented slug.toml for a project, from what its directory holds.
+//! - [`web`]: whether the apps an apply released came up on their web URL.
 
 pub mod cache;
 pub mod deploy;
@@ -22,3 +23,4 @@ pub mod init;
 pub mod prepare;
 pub mod promote;
 pub mod releases;
+pub mod web;

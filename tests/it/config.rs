@@ -210,6 +210,7 @@ fn keys_added_changed_and_removed_while_foreign_keys_stay(p: Project) {
 
     Plan: 0 to build, 0 to upload, 0 to release, 1 to configure.
     Apply complete! 0 built, 0 uploaded, 0 released, 1 configured, 1 unchanged.
+    shop: http://127.0.0.1:[PORT]/ is not running: start `slugplan up` to run it
 
     ----- stderr -----
      Configuring config.shop

@@ -152,6 +152,10 @@ fn first_apply_deploys_everything_and_the_second_changes_nothing() {
 
     Plan: 4 to create, 2 to build, 2 to upload, 4 to release.
     Apply complete! 4 created, 2 built, 2 uploaded, 4 released, 0 unchanged.
+    shop-prod-eu: http://127.0.0.1:[PORT]/ is not running: start `slugplan up` to run it
+    shop-prod-us: http://127.0.0.1:[PORT]/ is not running: start `slugplan up` to run it
+    shop-staging: http://127.0.0.1:[PORT]/ is not running: start `slugplan up` to run it
+    shop-worker: http://127.0.0.1:[PORT]/ runs no web dyno (formation web=0)
 
     ----- stderr -----
          Packing web (2.56 kB of tar)
@@ -334,6 +338,9 @@ fn changing_one_file_rebuilds_only_its_slug_and_releases_only_its_apps() {
 
     Plan: 1 to build, 1 to upload, 3 to release.
     Apply complete! 1 built, 1 uploaded, 3 released, 1 unchanged.
+    shop-prod-eu: http://127.0.0.1:[PORT]/ is not running: start `slugplan up` to run it
+    shop-prod-us: http://127.0.0.1:[PORT]/ is not running: start `slugplan up` to run it
+    shop-staging: http://127.0.0.1:[PORT]/ is not running: start `slugplan up` to run it
 
     ----- stderr -----
          Packing web (2.56 kB of tar)
@@ -427,6 +434,7 @@ fn a_target_applies_one_app_and_what_it_needs() {
 
     Plan: 1 to create, 1 to build, 1 to upload, 1 to release.
     Apply complete! 1 created, 1 built, 1 uploaded, 1 released, 0 unchanged.
+    shop-worker: http://127.0.0.1:[PORT]/ runs no web dyno (formation web=0)
 
     ----- stderr -----
          Packing worker (2.56 kB of tar)

@@ -68,6 +68,7 @@ fn by_default_apply_releases_the_source_only_and_the_plan_says_production_is_beh
 
     Plan: 2 to create, 1 to build, 1 to upload, 1 to release.
     Apply complete! 2 created, 1 built, 1 uploaded, 1 released, 1 unchanged.
+    web-staging: http://127.0.0.1:[PORT]/ is not running: start `slugplan up` to run it
 
     ----- stderr -----
          Packing web (2.56 kB of tar)
@@ -135,6 +136,7 @@ fn naming_a_manual_promotion_with_target_promotes_what_its_source_runs_now() {
 
     Plan: 0 to build, 0 to upload, 1 to release.
     Apply complete! 0 built, 0 uploaded, 1 released, 0 unchanged.
+    web-prod: http://127.0.0.1:[PORT]/ is not running: start `slugplan up` to run it
 
     ----- stderr -----
     warning: targeting is in effect: this plan may not be everything slug.toml asks for
@@ -230,6 +232,7 @@ fn a_targeted_auto_promotion_no_longer_drags_its_sources_release_in() {
 
     Plan: 0 to build, 0 to upload, 1 to release.
     Apply complete! 0 built, 0 uploaded, 1 released, 0 unchanged.
+    web-prod-eu: http://127.0.0.1:[PORT]/ is not running: start `slugplan up` to run it
 
     ----- stderr -----
     warning: targeting is in effect: this plan may not be everything slug.toml asks for

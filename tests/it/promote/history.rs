@@ -160,6 +160,7 @@ fn a_rolled_back_target_runs_an_older_release_than_declared_and_apply_promotes_i
 
     Plan: 0 to build, 0 to upload, 1 to release.
     Apply complete! 0 built, 0 uploaded, 1 released, 3 unchanged.
+    web-prod-eu: http://127.0.0.1:[PORT]/ is not running: start `slugplan up` to run it
 
     ----- stderr -----
        Promoting promote.web-prod-eu
