@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # slugplan's main job, on the embedded local platform (on disk, no account, no network):
-# plan and apply the seed's three example apps, promote Node's staging to production, then list
-# what runs where.
+# plan and apply the seed's three example apps, promote Node's staging to production, list what
+# runs where, then ask each app on its URL: `slugplan up` runs each example's dynos meanwhile
+# (and is stopped when the demo ends), so every apply ends by saying each app's URL came up.
 #
 #   ./examples/demo.sh
 #
-# Running it again shows "No changes": every app already runs its declared slug. The last line
-# compares the Node slug's checksum with the one the README prints, which is the same on every
-# machine.
+# Running it again shows "No changes": every app already runs its declared slug. The Node
+# slug's checksum is compared with the one the README prints, which is the same on every
+# machine; the last lines are what each app answers: "Hello World", "Hello, world!", "hello,
+# world".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +23,22 @@ fallback=examples/runtimes/node-fallback/slug.toml
 if [ -f "$fallback" ]; then
   node_manifest="$fallback"
 fi
+
+# Each example's own platform runs its dynos while the demo runs, and stops with it.
+ups=()
+stop_ups() {
+  for pid in "${ups[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${ups[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+}
+trap stop_ups EXIT
+for manifest in "$node_manifest" examples/ruby/slug.toml examples/go/slug.toml; do
+  "$slugplan" -f "$manifest" --quiet up &
+  ups+=("$!")
+done
 
 for manifest in "$node_manifest" examples/ruby/slug.toml examples/go/slug.toml; do
   echo
@@ -55,3 +73,16 @@ elif [ "$checksum" = "$readme" ]; then
 else
   echo "The README prints $readme: this slug differs (are examples/node or slugplan changed?)."
 fi
+
+echo
+echo "== what the apps answer"
+for app in "$node_manifest node-example" "examples/ruby/slug.toml ruby-example" \
+  "examples/go/slug.toml go-example-eu"; do
+  set -- $app
+  url="$("$slugplan" -f "$1" open "$2" --print)"
+  # The promotion released node-example a moment ago: give its dynos the boot the router waits
+  # for at most, then ask.
+  answer="$(curl --silent --show-error --max-time 30 --retry 20 --retry-connrefused \
+    --retry-delay 1 --retry-all-errors --fail "$url")"
+  echo "$2 at $url: $answer"
+done
