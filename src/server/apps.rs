@@ -157,7 +157,7 @@ pub(crate) async fn filter_apps(
     Ok(query.answer(items))
 }
 
-/// Add-ons, dynos, collaborators: the local platform has none yet, but the app must exist.
+/// Add-ons, collaborators: the local platform has none, but the app must exist.
 pub(crate) async fn empty_list(
     State(state): State<AppState>,
     Path(app): Path<String>,

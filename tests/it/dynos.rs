@@ -7,6 +7,7 @@
 //! slugs are unpacked (off the loop, and when they cannot be) in [`unpack`].
 
 mod heroku_cli;
+mod through_the_router;
 mod unpack;
 
 use std::io::{Read, Write};

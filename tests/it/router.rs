@@ -1,7 +1,6 @@
 //! Integration tests: the router on a real local platform's apps and ports, in front of
 //! stand-in web dynos (real HTTP servers on 127.0.0.1) that a test [`WebDynos`] points it at.
 
-mod end_to_end;
 mod stand_in;
 
 use std::path::Path;

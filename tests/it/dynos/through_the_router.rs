@@ -1,67 +1,18 @@
-//! End to end: real dynos (a small Python web server) under `slugplan up`, answering through
-//! the router on each app's `web_url`; `apply` saying whether what it released came up; a
-//! release switch with no failed request; a crashing release that leaves the old one answering.
+//! The router end to end: real dynos (the parent module's Python web server) under `slugplan
+//! up`, answering through the router on the app's `web_url`; `apply` saying whether what it
+//! released came up; a release switch with no failed request; a crashing release that leaves
+//! the old one answering.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use regex::Regex;
 
+use super::{Up, eventually, write_project};
 use crate::common::project::Project;
-
-/// The dynos' web server: answers `GREETING from DYNO`.
-const WEB_PY: &str = r#"import http.server, os
-class Hello(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = (os.environ.get("GREETING", "hello") + " from " + os.environ["DYNO"]).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Hello).serve_forever()
-"#;
-
-/// One slug whose `web` runs `web`, one app `hello` with `GREETING` and `web_count` web dynos.
-fn write_project(p: &Project, web: &str, greeting: &str, web_count: u32) {
-    p.ctx.write("app/web.py", WEB_PY);
-    p.ctx.write(
-        "slug.toml",
-        format!(
-            "{}\n[slugs.web]\nsource = \"app\"\nprocess_types = {{ web = \"{web}\" }}\n\n\
-             [apps.hello]\nslug = \"web\"\n\n[apps.hello.config]\nGREETING = \"{greeting}\"\n\n\
-             [apps.hello.formation]\nweb = {web_count}\n",
-            p.platform_table()
-        ),
-    );
-}
-
-/// `slugplan up` in the project, killed when dropped.
-struct Up(Child);
-
-impl Up {
-    fn start(p: &Project) -> Up {
-        let child = p
-            .command(&["up", "--stop-timeout", "5"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start slugplan up");
-        Up(child)
-    }
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// `GET url` with a fresh connection: the status and the body, or `None` when nothing answers.
 fn get(url: &str) -> Option<(u16, String)> {
@@ -85,18 +36,6 @@ fn get(url: &str) -> Option<(u16, String)> {
 /// The app's URL, as `slugplan open --print` gives it.
 fn web_url(p: &Project) -> String {
     p.ok(&["open", "hello", "--print"], 0).trim().to_owned()
-}
-
-/// Polls `check` every 50 ms until it gives a value, for at most 30 s.
-fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// The line `apply` ends with for `hello`.
