@@ -36,7 +36,7 @@ stop_ups() {
 }
 trap stop_ups EXIT
 for manifest in "$node_manifest" examples/ruby/slug.toml examples/go/slug.toml; do
-  "$slugplan" -f "$manifest" --quiet up &
+  "$slugplan" -f "$manifest" --quiet up >/dev/null &
   ups+=("$!")
 done
 
