@@ -184,10 +184,52 @@ async fn pump(output: impl AsyncRead + Unpin, logs: AppLogs, app: String, dyno: 
     }
 }
 
-/// A free port on loopback for a dyno's `PORT` (the kernel's pick, released at once: the dyno
-/// binds it a moment later).
+/// The ports dynos listen on: below Linux's ephemeral ports (32768 and up), where every
+/// outgoing connection takes its local port, so a port probed free there can be taken by a
+/// connection before the dyno binds it (seen as a web dyno crashing with "address already in
+/// use"); apart from the apps' web ports ([`crate::platform::local::WEB_PORTS`]).
+pub(crate) const DYNO_PORTS: std::ops::RangeInclusive<u16> = 10000..=19999;
+
+/// A free port on loopback for a dyno's `PORT`, from [`DYNO_PORTS`]: probed by binding it and
+/// released at once, since the dyno binds it a moment later. Successive calls walk the range
+/// from a random start, so dynos started together never get the same port.
 pub(crate) fn free_port() -> io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    use std::sync::LazyLock;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let first = u32::from(*DYNO_PORTS.start());
+    let count = u32::from(*DYNO_PORTS.end()) - first + 1;
+    static NEXT: LazyLock<AtomicU32> = LazyLock::new(|| AtomicU32::new(rand::random()));
+    let mut last_error = None;
+    for _ in 0..count {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % count;
+        let port = u16::try_from(first + offset).expect("within the range");
+        match std::net::TcpListener::bind(("127.0.0.1", port)) {
+            Ok(_) => return Ok(port),
+            Err(err) => last_error = Some(err),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| io::Error::other("no dyno port is free")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dyno_ports_are_distinct_below_the_ephemeral_range_and_skip_a_held_one() {
+        let ports: Vec<u16> = (0..50).map(|_| free_port().unwrap()).collect();
+        assert!(
+            ports.iter().all(|port| DYNO_PORTS.contains(port)),
+            "{ports:?}"
+        );
+        let distinct: std::collections::BTreeSet<_> = ports.iter().collect();
+        assert_eq!(distinct.len(), ports.len(), "{ports:?}");
+        // A port held by someone else is passed over.
+        let next = free_port().unwrap() + 1;
+        let held = std::net::TcpListener::bind(("127.0.0.1", next));
+        let got = free_port().unwrap();
+        if held.is_ok() && next <= *DYNO_PORTS.end() {
+            assert_ne!(got, next, "a held port was handed out");
+        }
+    }
 }
