@@ -14,7 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --locked --quiet
-slugplan="$PWD/target/debug/slugplan"
+# The binary cargo just built, wherever CARGO_TARGET_DIR or .cargo/config puts it.
+slugplan="$(cargo metadata --format-version 1 --no-deps | sed -E 's/.*"target_directory":"([^"]*)".*/\1/')/debug/slugplan"
 
 examples/runtimes/prepare.sh
 # prepare.sh writes this manifest only when it had to fall back to this machine's own node.
