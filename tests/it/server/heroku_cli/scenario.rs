@@ -197,6 +197,8 @@ pub(super) const SCENARIO: &[Step] = &[
         &["domains", "-a", "shop-staging"],
         &[get("/apps/shop-staging/domains").range("id ..; max=1000;")],
     ),
+    // `heroku open` reads the app's web_url and hands it to a browser (none here: it prints it).
+    Step::Cli(&["open", "-a", "shop-staging"], &[get("/apps/shop-staging")]),
     Step::Cli(
         &["maintenance:on", "-a", "shop-staging"],
         &[send(
