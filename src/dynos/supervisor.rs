@@ -287,6 +287,10 @@ struct AppRun {
     one_offs: Vec<Slot>,
     /// Dynos being stopped for good.
     retiring: Vec<Slot>,
+    /// The release to run next waits for its slug to be unpacked, and its formation has web
+    /// dynos: to the router the app is starting (a request waits, as for booting dynos),
+    /// not without web processes.
+    web_unpacking: bool,
     /// The formation's web quantity, for telling "no web dynos" from "crashed".
     deleted: bool,
 }
@@ -345,7 +349,7 @@ impl AppRun {
         if !current_up.is_empty() {
             return WebState::Up(current_up);
         }
-        if current_web.iter().any(|s| s.state == DynoState::Starting) {
+        if self.web_unpacking || current_web.iter().any(|s| s.state == DynoState::Starting) {
             WebState::Starting
         } else if current_web.iter().any(|s| s.state == DynoState::Crashed) {
             WebState::Crashed
@@ -457,9 +461,11 @@ impl Supervision {
             retire_at: None,
             one_offs: Vec::new(),
             retiring: Vec::new(),
+            web_unpacking: false,
             deleted: false,
         });
         app.deleted = false;
+        app.web_unpacking = false;
         if app.name != plan.name {
             // Renamed: its log goes along (the dynos keep their processes).
             self.logs.rename(&app.name, &plan.name);
@@ -480,7 +486,10 @@ impl Supervision {
             Some(sha256) if !is_current => {
                 let archive = self.platform.store().blob_path(sha256);
                 match self.slugs.state(sha256, archive) {
-                    SlugState::Unpacking => None,
+                    SlugState::Unpacking => {
+                        app.web_unpacking = plan.formation.get("web").is_some_and(|(n, _)| *n > 0);
+                        None
+                    }
                     SlugState::Ready(app_dir) => Some((sha256.clone(), Ok(app_dir.clone()))),
                     SlugState::Failed(detail) => Some((sha256.clone(), Err(detail.clone()))),
                 }
@@ -1170,6 +1179,7 @@ mod tests {
             retire_at: None,
             one_offs: Vec::new(),
             retiring: Vec::new(),
+            web_unpacking: false,
             deleted: false,
         }
     }
@@ -1225,6 +1235,11 @@ mod tests {
         );
         assert_eq!(state(vec![]), WebState::NoWebDynos, "scaled to 0");
         assert_eq!(app(None, None).web_state(), WebState::NoWebDynos);
+        // A release waiting for its slug to unpack, with web dynos in its formation: a request
+        // waits for them (H20 at worst), it does not get H14 at once.
+        let mut unpacking = app(None, None);
+        unpacking.web_unpacking = true;
+        assert_eq!(unpacking.web_state(), WebState::Starting);
         let partly = state(vec![
             web("web.1", DynoState::Up, 1),
             web("web.2", DynoState::Crashed, 2),
