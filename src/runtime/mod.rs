@@ -20,7 +20,9 @@ mod fetch;
 mod lock;
 
 pub use error::{ChecksumMismatch, DownloadFailure, RuntimeError};
-pub use extract::{ExtractError, ExtractLimits, RATIO_GRACE_BYTES, extract, make_read_only};
+pub use extract::{
+    ExtractError, ExtractLimits, RATIO_GRACE_BYTES, extract, extract_linking, make_read_only,
+};
 pub use fetch::{DEFAULT_MAX_DOWNLOAD_BYTES, FetchOptions};
 pub use lock::{
     LOCK_FILE, LOCK_VERSION, LockChange, LockError, LockedRuntime, Lockfile, update_lockfile,

@@ -4,6 +4,7 @@
 mod bounds;
 mod cli;
 mod extract;
+mod link;
 pub mod server;
 
 use std::os::unix::fs::PermissionsExt;

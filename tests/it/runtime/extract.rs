@@ -411,3 +411,31 @@ fn a_strip_that_leaves_nothing_is_an_error() {
     let tree = fetch_archive(&other, &[file("package/bin/node", "x")], 2).unwrap();
     assert!(tree.join("node").is_file());
 }
+
+#[test]
+fn a_repeated_file_is_the_last_copy_even_with_many_files_being_written() {
+    // Small files are written on worker threads: each repeated entry (right after the first
+    // copy, here) must wait for that copy to be written before it replaces it, and a hard link
+    // for its target.
+    let ctx = TestContext::new();
+    let names: Vec<&'static str> = (0..200)
+        .map(|i| &*String::leak(format!("top/f{i}")))
+        .collect();
+    let mut entries: Vec<Entry> = names
+        .iter()
+        .flat_map(|n| [file(n, "first"), file(n, "last")])
+        .collect();
+    entries.push(file("top/target", "linked"));
+    entries.push(("top/link", "hard", "top/target".into(), 0o644));
+    let tree = fetch_archive(&ctx, &entries, 1).unwrap();
+    for i in 0..200 {
+        let got = std::fs::read_to_string(tree.join(format!("f{i}"))).unwrap();
+        assert_eq!(got, "last", "f{i}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(tree.join("link")).unwrap(),
+        "linked"
+    );
+    let files = std::fs::read_dir(&tree).unwrap().count();
+    assert_eq!(files, 202, "200 files, the target and the link");
+}

@@ -33,6 +33,11 @@ use std::rc::Rc;
 
 use tar::EntryType;
 
+use writers::{HANDED_OVER_UP_TO, Writers};
+
+mod link;
+mod writers;
+
 /// Caps that stop a decompression bomb.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExtractLimits {
@@ -206,6 +211,19 @@ pub fn extract(
     strip: u32,
     limits: ExtractLimits,
 ) -> Result<(), ExtractError> {
+    extract_linking(archive, dest, strip, limits, &HashMap::new()).map(drop)
+}
+
+/// [`extract`], linking a file to the file `sources` names for its path (`app/bin/node`, as
+/// the entry's name after `strip`) instead of writing it, when that file holds exactly the
+/// entry's bytes and executable bit (see [`link`]). Returns how many files were linked.
+pub fn extract_linking(
+    archive: &Path,
+    dest: &Path,
+    strip: u32,
+    limits: ExtractLimits,
+    sources: &HashMap<Vec<u8>, PathBuf>,
+) -> Result<usize, ExtractError> {
     let io = |path: &Path| {
         let archive = archive.to_owned();
         let path = path.to_owned();
@@ -250,6 +268,8 @@ pub fn extract(
         seen: HashMap::new(),
         stripped_all: false,
         deepest: 0,
+        writers: Writers::start(),
+        sources: link::Sources::new(sources, dest),
     };
     let bomb = |kind: BombKind| ExtractError::Bomb {
         archive: archive.to_owned(),
@@ -266,6 +286,7 @@ pub fn extract(
     };
     let mut capped = capped;
     let result = unpacker.run(&mut capped).and_then(|()| {
+        unpacker.settle()?;
         // tar stops at its end-of-archive marker; gzip's CRC and length (xz's check) come
         // after it, and a damaged archive must not pass because nobody read them.
         std::io::copy(&mut capped, &mut std::io::sink())
@@ -286,7 +307,8 @@ pub fn extract(
             deepest: unpacker.deepest,
         });
     }
-    unpacker.recheck_symlinks()
+    unpacker.recheck_symlinks()?;
+    Ok(unpacker.sources.linked)
 }
 
 fn read_up_to(file: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -312,6 +334,10 @@ struct Unpacker<'a> {
     stripped_all: bool,
     /// The most components an entry's name had.
     deepest: usize,
+    /// Where small files are written (see [`writers`]).
+    writers: Writers,
+    /// Files that may be linked instead of written (see [`link`]).
+    sources: link::Sources<'a>,
 }
 
 impl Unpacker<'_> {
@@ -355,7 +381,7 @@ impl Unpacker<'_> {
                 EntryType::Regular | EntryType::Continuous => {
                     self.claim(&name, &rel, Kind::File)?;
                     let mode = entry.header().mode().unwrap_or(0o644);
-                    self.write_file(&path, &mut entry, mode)?;
+                    self.write_file(&rel, &path, &mut entry, mode)?;
                 }
                 EntryType::Symlink => {
                     let target = entry
@@ -386,6 +412,8 @@ impl Unpacker<'_> {
                     }
                     self.check_parents(&name, &target_rel)?;
                     self.claim(&name, &rel, Kind::File)?;
+                    // The file linked to may still be on its way to the disk.
+                    self.settle()?;
                     let source = self.host_path(&target_rel);
                     fs_err::hard_link(&source, &path).map_err(self.io_err(&path))?;
                 }
@@ -477,6 +505,8 @@ impl Unpacker<'_> {
                 ));
             }
             if kind == Kind::File {
+                // The earlier copy may still be on its way to the disk.
+                self.settle()?;
                 let path = self.host_path(rel);
                 fs_err::remove_file(&path).map_err(self.io_err(&path))?;
             }
@@ -485,21 +515,45 @@ impl Unpacker<'_> {
         Ok(())
     }
 
+    /// Writes the file `entry` (at `rel`) at `path`: linked to an identical source when there
+    /// is one, else handed to a worker whole if it is small, else streamed here.
     fn write_file(
-        &self,
+        &mut self,
+        rel: &Rel,
         path: &Path,
-        entry: &mut impl Read,
+        entry: &mut tar::Entry<'_, impl Read>,
         mode: u32,
     ) -> Result<(), ExtractError> {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        let mut file = fs_err::OpenOptions::from_options(options)
-            .open(path)
-            .map_err(self.io_err(path))?;
-        std::io::copy(entry, &mut file).map_err(self.io_err(path))?;
-        let mode = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
-        file.set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(self.io_err(path))
+        let executable = mode & 0o111 != 0;
+        let size = entry.size();
+        let source = self.sources.candidate(&rel.join(&b'/'), size, executable);
+        if size <= HANDED_OVER_UP_TO {
+            let mut bytes = Vec::with_capacity(size as usize);
+            entry.read_to_end(&mut bytes).map_err(self.io_err(path))?;
+            if let Some(source) = source
+                && self.sources.link_same(&source, &bytes, path)
+            {
+                return Ok(());
+            }
+            return self
+                .writers
+                .write(path.to_owned(), bytes, executable)
+                .map_err(|(path, source)| self.io_err(&path)(source));
+        }
+        match source {
+            Some(source) => self
+                .sources
+                .link_or_write(&source, entry, size, path, executable)
+                .map_err(self.io_err(path)),
+            None => writers::write_file(path, entry, executable).map_err(self.io_err(path)),
+        }
+    }
+
+    /// Waits for the files handed to the workers; `Err` if one could not be written.
+    fn settle(&self) -> Result<(), ExtractError> {
+        self.writers
+            .settle()
+            .map_err(|(path, source)| self.io_err(&path)(source))
     }
 
     /// Refuses a symlink at `rel` whose target, resolved through the symlinks in `seen`,
