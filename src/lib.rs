@@ -43,7 +43,8 @@
 //! - [`platform`]: the `Platform` trait and its two implementations, the embedded local
 //!   platform and the Heroku API v3 client; [`server`] serves the local one over HTTP.
 //! - [`dynos`]: the supervisor that runs the local platform's current releases (in `slugplan
-//!   server` and `slugplan up`), each dyno a process group that dies with it, and what the
+//!   server` and `slugplan up`), each dyno a process group that dies with it, each slug
+//!   unpacked once (linking the files the build cache holds, `cache::slug_sources`), and what the
 //!   router asks of it ([`dynos::WebDynos`]); the apps' logs are the local platform's
 //!   (`platform::local::AppLogs`).
 //! - [`router`]: answers on each app's `web_url` and forwards to its web dynos, as Heroku's

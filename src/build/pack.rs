@@ -6,7 +6,7 @@ use super::{BuildError, BuiltSlug, checks, chunks, incremental, key, slug_compon
 use crate::cache::{Bucket, Cache};
 use crate::manifest::LoadedManifest;
 use crate::own_files::OwnFiles;
-use crate::slug::{Component, PackOptions, PackReporter, SlugError};
+use crate::slug::{Component, EntryKind, PackOptions, PackReporter, SlugError};
 
 /// How to build.
 #[derive(Clone, Copy, Default)]
@@ -119,6 +119,14 @@ pub fn pack_slug(
         stack: Some(facts.stack().to_owned()),
     };
     crate::cache::about::record(cache, Bucket::Slugs, file.packed.checksum.hex(), &about);
+    let files = components
+        .iter()
+        .flat_map(|c| &c.entries)
+        .filter_map(|entry| match &entry.kind {
+            EntryKind::File { source, .. } => Some((entry.rel.as_slice(), source.as_path())),
+            _ => None,
+        });
+    crate::cache::slug_sources::record(cache, file.packed.checksum.hex(), files);
     Ok(BuiltSlug {
         archive: facts.archive(slug, file.path, file.packed.size, file.packed.checksum, key),
         components: file.packed.components,

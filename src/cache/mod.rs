@@ -16,6 +16,7 @@
 
 pub mod about;
 pub mod prune;
+pub mod slug_sources;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -44,11 +45,15 @@ pub enum Bucket {
     /// What entries named by hashes are (a runtime archive's name and URL, a slug's name and
     /// stack), so that `slugplan cache ls` can say ([`about`]).
     About,
+    /// Which files of a slug are copies of files this cache holds read-only (its runtimes'
+    /// trees, its Go binaries), by the slug's SHA-256, so the local platform can link them
+    /// instead of writing them again when it unpacks the slug ([`slug_sources`]).
+    SlugSources,
 }
 
 impl Bucket {
     /// Every bucket.
-    pub const ALL: [Bucket; 9] = [
+    pub const ALL: [Bucket; 10] = [
         Bucket::Slugs,
         Bucket::RuntimeArchives,
         Bucket::RuntimeTrees,
@@ -58,6 +63,7 @@ impl Bucket {
         Bucket::TreeHashes,
         Bucket::RuntimeListings,
         Bucket::About,
+        Bucket::SlugSources,
     ];
 
     /// The bucket's directory name, including its format version.
@@ -72,6 +78,7 @@ impl Bucket {
             Bucket::TreeHashes => "tree-hashes-v1",
             Bucket::RuntimeListings => "runtime-listings-v1",
             Bucket::About => "about-v1",
+            Bucket::SlugSources => "slug-sources-v1",
         }
     }
 }
@@ -85,6 +92,9 @@ pub enum CacheKey<'a> {
     Slug(&'a str),
     /// A slug index record, by the slug's input key: `slug-index-v1/<key>.json`.
     SlugIndex(&'a str),
+    /// Where a slug's files came from in the cache, by the slug's SHA-256:
+    /// `slug-sources-v1/<sha256>.sources`.
+    SlugSources(&'a str),
     /// A component's compressed chunks, by its key: `chunks-v1/<key>.chunks`.
     Chunks(&'a str),
     /// A downloaded runtime archive, by its SHA-256: `runtimes-v1/<sha256>`.
@@ -123,6 +133,7 @@ impl CacheKey<'_> {
         match self {
             CacheKey::Slug(_) => Bucket::Slugs,
             CacheKey::SlugIndex(_) => Bucket::SlugIndex,
+            CacheKey::SlugSources(_) => Bucket::SlugSources,
             CacheKey::Chunks(_) => Bucket::Chunks,
             CacheKey::RuntimeArchive(_) => Bucket::RuntimeArchives,
             CacheKey::RuntimeTree(_) => Bucket::RuntimeTrees,
@@ -140,6 +151,7 @@ impl CacheKey<'_> {
         match self {
             CacheKey::Slug(sha256) => format!("{sha256}.tgz"),
             CacheKey::SlugIndex(key) => format!("{key}.json"),
+            CacheKey::SlugSources(sha256) => format!("{sha256}.sources"),
             CacheKey::Chunks(key) => format!("{key}.chunks"),
             CacheKey::RuntimeListing(key) => format!("{key}.listing"),
             CacheKey::GoLastBuild(key) => format!("{key}.last"),
@@ -377,6 +389,10 @@ mod tests {
         for (key, path) in [
             (CacheKey::Slug("ab12"), "/c/slugs-v1/ab12.tgz"),
             (CacheKey::SlugIndex("k"), "/c/slug-index-v1/k.json"),
+            (
+                CacheKey::SlugSources("ab12"),
+                "/c/slug-sources-v1/ab12.sources",
+            ),
             (CacheKey::Chunks("k"), "/c/chunks-v1/k.chunks"),
             (CacheKey::RuntimeArchive("ab12"), "/c/runtimes-v1/ab12"),
             (CacheKey::RuntimeTree("t"), "/c/runtime-trees-v1/t"),

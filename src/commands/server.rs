@@ -53,7 +53,7 @@ pub async fn run(args: &ServerArgs, session: &Session) -> miette::Result<ExitSta
     let supervisor = if args.dynos.no_dynos {
         None
     } else {
-        let options = supervisor_options(&args.dynos, "slugplan server")?;
+        let options = supervisor_options(&args.dynos, "slugplan server", session)?;
         Some(Supervisor::start(&data, options).await?)
     };
     let (dynos, logs): (Arc<dyn WebDynos>, AppLogs) = match &supervisor {
@@ -94,6 +94,7 @@ pub async fn run(args: &ServerArgs, session: &Session) -> miette::Result<ExitSta
 pub(super) fn supervisor_options(
     args: &DynoArgs,
     command: &str,
+    session: &Session,
 ) -> miette::Result<SupervisorOptions> {
     let launcher = std::env::current_exe()
         .into_diagnostic()
@@ -108,6 +109,12 @@ pub(super) fn supervisor_options(
     let mut options = SupervisorOptions::new(launcher, holder);
     options.boot_timeout = Duration::from_secs(args.boot_timeout);
     options.stop_grace = Duration::from_secs(args.stop_timeout);
+    // No cache location (no HOME) only means every file of a slug is written.
+    options.cache = session
+        .settings()
+        .cache_root()
+        .ok()
+        .and_then(|root| std::path::absolute(root).ok());
     Ok(options)
 }
 

@@ -34,8 +34,11 @@ pub async fn run(args: &UpArgs, session: &Session) -> miette::Result<ExitStatus>
     }
     let data = local::data_dir(manifest);
     let shutdown = shutdown_signal().map_err(|e| miette::miette!("cannot handle signals: {e}"))?;
-    let supervisor =
-        Supervisor::start(&data, supervisor_options(&args.dynos, "slugplan up")?).await?;
+    let supervisor = Supervisor::start(
+        &data,
+        supervisor_options(&args.dynos, "slugplan up", session)?,
+    )
+    .await?;
     // Its own connection to the database, which the applies of other processes write.
     let router = Router::start(
         LocalPlatform::open(&data)?,

@@ -69,6 +69,9 @@ pub struct SupervisorOptions {
     /// How long the previous release's dynos go on once the new ones are up, for the requests
     /// they are answering.
     pub drain: Duration,
+    /// The build cache, whose copies of a slug's files (its runtime's) an unpack links
+    /// instead of writing them again; `None` writes every file.
+    pub cache: Option<PathBuf>,
 }
 
 impl SupervisorOptions {
@@ -82,6 +85,7 @@ impl SupervisorOptions {
             backoff_first: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
             drain: Duration::from_secs(1),
+            cache: None,
         }
     }
 }
@@ -140,6 +144,7 @@ impl Supervisor {
         let (exits_tx, exits) = mpsc::unbounded_channel();
         let (unpacked_tx, unpacked) = mpsc::unbounded_channel();
         let (stop, stopped) = oneshot::channel();
+        let slugs = Slugs::new(data_dir.to_owned(), options.cache.clone(), unpacked_tx);
         let supervision = Supervision {
             platform,
             dir: data_dir.to_owned(),
@@ -151,7 +156,7 @@ impl Supervisor {
             apps: BTreeMap::new(),
             data_version: None,
             last_read: Instant::now(),
-            slugs: Slugs::new(data_dir.to_owned(), unpacked_tx),
+            slugs,
             forget: Vec::new(),
             _lock: lock,
         };

@@ -2,11 +2,21 @@
 //! directory, one directory per slug archive, so releases of the same slug (a config change, a
 //! rollback) share it.
 //!
-//! Unpacking uses the runtime extractor (`crate::runtime::extract`), which refuses entries that
-//! escape the directory, into a fresh temporary directory renamed into place once whole: a
-//! directory under its final name is always a complete slug. The supervisor empties `dynos/`
-//! when it starts (nothing runs from it then) and removes a slug's directory once no dyno
-//! uses it.
+//! Unpacking uses the runtime extractor (`crate::runtime::extract_linking`), which refuses
+//! entries that escape the directory, into a fresh temporary directory renamed into place once
+//! whole: a directory under its final name is always a complete slug. The supervisor empties
+//! `dynos/` when it starts (nothing runs from it then) and removes a slug's directory once no
+//! dyno uses it.
+//!
+//! What the build cache already holds is reused where the bytes are provably the same: a slug
+//! built on this machine has its files' cache copies recorded (`cache::slug_sources`: its
+//! runtime's unpacked tree, its Go binary), and each of those files is hard-linked from the
+//! cache when every byte and the executable bit match (compared while unpacking), instead of
+//! written again. For the Node example that is 2,733 of its 2,735 files, and it takes its first
+//! release from ~2.5 s to ~0.75 s on the 2-core development machine (figure 6), where making a
+//! file costs up to ~0.6 ms. Linked files keep the cache's read-only modes, so a dyno cannot
+//! change its runtime. A slug uploaded by another client (`slugplan server`) has no record and
+//! is written whole.
 //!
 //! [`Slugs`] is the supervisor's view of them: unpacking a slug (a Node slug is ~50 MB
 //! compressed) runs on a blocking thread, at most one per archive at a time, and its outcome
@@ -19,8 +29,9 @@ use std::path::{Path, PathBuf};
 
 use tokio::sync::mpsc;
 
+use crate::cache::slug_sources;
 use crate::platform::local::dynos::releases_dir;
-use crate::runtime::{ExtractError, ExtractLimits, extract};
+use crate::runtime::{ExtractError, ExtractLimits, extract_linking};
 
 /// Why a slug could not be unpacked.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -53,8 +64,15 @@ pub fn slug_dir(data_dir: &Path, sha256: &str) -> PathBuf {
 }
 
 /// The `app` folder of the slug `sha256` (whose archive is `archive`), unpacking it first if
-/// it is not unpacked yet. Blocking.
-pub fn unpacked(data_dir: &Path, sha256: &str, archive: &Path) -> Result<PathBuf, UnpackError> {
+/// it is not unpacked yet. With the build cache at `cache`, the slug's files that the cache
+/// holds (its runtime's, recorded when the slug was built) are linked from there when their
+/// bytes are the same. Blocking.
+pub fn unpacked(
+    data_dir: &Path,
+    sha256: &str,
+    archive: &Path,
+    cache: Option<&Path>,
+) -> Result<PathBuf, UnpackError> {
     let dir = slug_dir(data_dir, sha256);
     let io = |path: &Path| {
         let path = path.to_owned();
@@ -71,12 +89,19 @@ pub fn unpacked(data_dir: &Path, sha256: &str, archive: &Path) -> Result<PathBuf
             .prefix(".unpacking-")
             .tempdir_in(&parent)
             .map_err(io(&parent))?;
-        extract(archive, fresh.path(), 0, ExtractLimits::default()).map_err(|source| {
-            UnpackError::Extract {
-                sha256: sha256.to_owned(),
-                source,
-            }
-        })?;
+        let started = std::time::Instant::now();
+        let sources = cache
+            .map(|cache| slug_sources::read(cache, sha256))
+            .unwrap_or_default();
+        let limits = ExtractLimits::default();
+        let linked =
+            extract_linking(archive, fresh.path(), 0, limits, &sources).map_err(|source| {
+                UnpackError::Extract {
+                    sha256: sha256.to_owned(),
+                    source,
+                }
+            })?;
+        tracing::debug!(sha256, linked, elapsed = ?started.elapsed(), "slug unpacked");
         let fresh = fresh.keep();
         if let Err(err) = std::fs::rename(&fresh, &dir) {
             let _ = std::fs::remove_dir_all(&fresh);
@@ -141,15 +166,22 @@ pub(super) struct Unpacked {
 #[derive(Debug)]
 pub(super) struct Slugs {
     dir: PathBuf,
+    cache: Option<PathBuf>,
     states: HashMap<String, SlugState>,
     done: mpsc::UnboundedSender<Unpacked>,
 }
 
 impl Slugs {
-    /// The slugs of data directory `dir`; finished unpacks are sent to `done`.
-    pub fn new(dir: PathBuf, done: mpsc::UnboundedSender<Unpacked>) -> Slugs {
+    /// The slugs of data directory `dir` (linking what the build cache `cache` holds);
+    /// finished unpacks are sent to `done`.
+    pub fn new(
+        dir: PathBuf,
+        cache: Option<PathBuf>,
+        done: mpsc::UnboundedSender<Unpacked>,
+    ) -> Slugs {
         Slugs {
             dir,
+            cache,
             states: HashMap::new(),
             done,
         }
@@ -161,10 +193,13 @@ impl Slugs {
         if !self.states.contains_key(sha256) {
             self.states.insert(sha256.to_owned(), SlugState::Unpacking);
             let (dir, sha, done) = (self.dir.clone(), sha256.to_owned(), self.done.clone());
+            let cache = self.cache.clone();
             tokio::spawn(async move {
                 let task = {
                     let sha = sha.clone();
-                    tokio::task::spawn_blocking(move || unpacked(&dir, &sha, &archive))
+                    tokio::task::spawn_blocking(move || {
+                        unpacked(&dir, &sha, &archive, cache.as_deref())
+                    })
                 };
                 let outcome = match task.await {
                     Ok(Ok(app_dir)) => SlugState::Ready(app_dir),

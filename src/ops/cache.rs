@@ -89,6 +89,10 @@ impl Records {
                 let sha = name.trim_end_matches(".tgz");
                 described("slug", self.about(Bucket::Slugs, sha))
             }
+            Some(Bucket::SlugSources) => {
+                let sha = name.trim_end_matches(".sources");
+                described("slug sources", self.about(Bucket::Slugs, sha))
+            }
             Some(Bucket::SlugIndex) => {
                 let sha = self.index.get(name.trim_end_matches(".json"));
                 described(

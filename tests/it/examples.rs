@@ -269,6 +269,62 @@ fn get_on(port: u64) -> Option<String> {
     head.contains(" 200 ").then(|| body.to_owned())
 }
 
+/// The slugs the local platform unpacked for `copy`'s dynos share their runtime's (or Go
+/// binary's) files with the build cache, hard links to its copies, and the app's own files are
+/// their own: what keeps a new slug's first release quick (figure 6).
+fn assert_runtime_linked_from_cache(copy: &ExampleCopy, name: &str) {
+    use std::os::unix::fs::MetadataExt;
+    let inodes = |root: &Path| -> Vec<(u64, u64, u64, PathBuf)> {
+        walkdir::WalkDir::new(root)
+            .into_iter()
+            .map(Result::unwrap)
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                let meta = e.metadata().unwrap();
+                (meta.dev(), meta.ino(), meta.len(), e.into_path())
+            })
+            .collect()
+    };
+    let cached: std::collections::HashSet<(u64, u64)> = inodes(&copy.ctx.cache)
+        .into_iter()
+        .map(|(dev, ino, ..)| (dev, ino))
+        .collect();
+    let unpacked = inodes(&copy.dir.join(".slugplan/platform/dynos"));
+    let (linked, own): (Vec<_>, Vec<_>) = unpacked
+        .iter()
+        .partition(|(dev, ino, ..)| cached.contains(&(*dev, *ino)));
+    let biggest = unpacked.iter().max_by_key(|(_, _, len, _)| *len).unwrap();
+    assert!(
+        cached.contains(&(biggest.0, biggest.1)),
+        "{name}: the slug's biggest file, {}, is not linked from the cache",
+        biggest.3.display()
+    );
+    // The app's code (`app/web.js`, `app/server.rb`; the Go source is not in its slug) is
+    // not in the cache's immutable buckets: written, never linked.
+    let is_code = |path: &Path| {
+        path.parent().is_some_and(|dir| dir.ends_with("app"))
+            && ["web.js", "server.rb"].iter().any(|c| path.ends_with(c))
+    };
+    assert!(
+        !linked.iter().any(|(.., path)| is_code(path)),
+        "{name}: the app's code was linked from the cache"
+    );
+    if name != "go" {
+        assert!(
+            own.iter().any(|(.., path)| is_code(path)),
+            "{name}: the app's code is not among the {} files it has of its own",
+            own.len()
+        );
+    }
+    if name == "node" {
+        assert!(
+            linked.len() > 2000,
+            "{name}: only {} of the runtime's files are linked",
+            linked.len()
+        );
+    }
+}
+
 #[test]
 fn the_examples_run_as_dynos_of_the_local_platform() {
     for (name, hello) in [
@@ -319,6 +375,7 @@ fn the_examples_run_as_dynos_of_the_local_platform() {
         for answer in answers {
             assert_eq!(answer.as_deref(), Some(hello), "{name}");
         }
+        assert_runtime_linked_from_cache(&copy, name);
         let _ = up.kill();
         let _ = up.wait();
     }
