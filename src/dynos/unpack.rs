@@ -94,8 +94,9 @@ pub fn unpacked(
             .map(|cache| slug_sources::read(cache, sha256))
             .unwrap_or_default();
         let limits = ExtractLimits::default();
+        let source_of = |path: &[u8]| sources.source(path);
         let linked =
-            extract_linking(archive, fresh.path(), 0, limits, &sources).map_err(|source| {
+            extract_linking(archive, fresh.path(), 0, limits, &source_of).map_err(|source| {
                 UnpackError::Extract {
                     sha256: sha256.to_owned(),
                     source,

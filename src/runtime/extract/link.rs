@@ -15,7 +15,6 @@
 //! (the README says what that costs); the byte comparison keeps such a change out of any later
 //! unpack.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -27,10 +26,14 @@ use super::writers::write_file;
 /// Bytes compared at a time.
 const BLOCK: usize = 1 << 20;
 
+/// Where an extraction looks for a file that may stand for an entry: its path (after
+/// `strip`, `/`-joined) → a candidate, still to be compared.
+pub type SourceOf<'a> = &'a dyn Fn(&[u8]) -> Option<PathBuf>;
+
 /// The files an extraction may link to, and how many it linked.
 pub struct Sources<'a> {
-    /// Entry path (after `strip`, `/`-joined) → the file that may stand for it.
-    by_path: &'a HashMap<Vec<u8>, PathBuf>,
+    /// Entry path → the file that may stand for it.
+    source_of: SourceOf<'a>,
     /// The destination's filesystem: a hard link cannot leave it.
     device: Option<u64>,
     /// Files linked so far.
@@ -38,16 +41,11 @@ pub struct Sources<'a> {
 }
 
 impl<'a> Sources<'a> {
-    /// The sources `by_path` for an extraction into `dest`.
-    pub fn new(by_path: &'a HashMap<Vec<u8>, PathBuf>, dest: &Path) -> Sources<'a> {
-        let device = if by_path.is_empty() {
-            None
-        } else {
-            std::fs::metadata(dest).ok().map(|meta| meta.dev())
-        };
+    /// The sources `source_of` names, for an extraction into `dest`.
+    pub fn new(source_of: SourceOf<'a>, dest: &Path) -> Sources<'a> {
         Sources {
-            by_path,
-            device,
+            source_of,
+            device: std::fs::metadata(dest).ok().map(|meta| meta.dev()),
             linked: 0,
         }
     }
@@ -57,13 +55,13 @@ impl<'a> Sources<'a> {
     /// Its bytes are still to be compared.
     pub fn candidate(&self, rel: &[u8], size: u64, executable: bool) -> Option<PathBuf> {
         let device = self.device?;
-        let source = self.by_path.get(rel)?;
-        let meta = std::fs::symlink_metadata(source).ok()?;
+        let source = (self.source_of)(rel)?;
+        let meta = std::fs::symlink_metadata(&source).ok()?;
         let fits = meta.file_type().is_file()
             && meta.len() == size
             && meta.dev() == device
             && (meta.permissions().mode() & 0o111 != 0) == executable;
-        fits.then(|| source.clone())
+        fits.then_some(source)
     }
 
     /// Links `path` to `source` if `source` holds exactly `bytes`; `false`, with nothing

@@ -211,10 +211,10 @@ pub fn extract(
     strip: u32,
     limits: ExtractLimits,
 ) -> Result<(), ExtractError> {
-    extract_linking(archive, dest, strip, limits, &HashMap::new()).map(drop)
+    extract_linking(archive, dest, strip, limits, &|_| None).map(drop)
 }
 
-/// [`extract`], linking a file to the file `sources` names for its path (`app/bin/node`, as
+/// [`extract`], linking a file to the file `source_of` names for its path (`app/bin/node`, as
 /// the entry's name after `strip`) instead of writing it, when that file holds exactly the
 /// entry's bytes and executable bit (see [`link`]). Returns how many files were linked.
 pub fn extract_linking(
@@ -222,7 +222,7 @@ pub fn extract_linking(
     dest: &Path,
     strip: u32,
     limits: ExtractLimits,
-    sources: &HashMap<Vec<u8>, PathBuf>,
+    source_of: link::SourceOf<'_>,
 ) -> Result<usize, ExtractError> {
     let io = |path: &Path| {
         let archive = archive.to_owned();
@@ -269,7 +269,7 @@ pub fn extract_linking(
         stripped_all: false,
         deepest: 0,
         writers: Writers::start(),
-        sources: link::Sources::new(sources, dest),
+        sources: link::Sources::new(source_of, dest),
     };
     let bomb = |kind: BombKind| ExtractError::Bomb {
         archive: archive.to_owned(),
