@@ -8,11 +8,13 @@
 //!
 //! The supervisor ([`Supervisor`], `supervisor.rs`) runs each dyno as a process group of its
 //! own through the launcher (`launcher.rs`, the `slugplan __dyno` entry point), which ends
-//! the group when the supervisor dies, however it dies; `process.rs` starts, signals and
-//! reads dynos, `unpack.rs` unpacks each release's slug once, off the supervisor's loop.
+//! the group when the supervisor dies, however it dies; `slot.rs` holds the dynos it keeps
+//! (per release and per app) and their state changes, `process.rs` starts, signals and reads
+//! dynos, `unpack.rs` unpacks each release's slug once, off the supervisor's loop.
 
 pub mod launcher;
 mod process;
+mod slot;
 mod supervisor;
 pub mod unpack;
 
