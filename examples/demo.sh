@@ -77,13 +77,20 @@ fi
 
 echo
 echo "== what the apps answer"
+curl_errors="$(mktemp)"
 for app in "$node_manifest node-example" "examples/ruby/slug.toml ruby-example" \
   "examples/go/slug.toml go-example-eu"; do
   set -- $app
   url="$("$slugplan" -f "$1" open "$2" --print)"
-  # The promotion released node-example a moment ago: give its dynos the boot the router waits
-  # for at most, then ask.
-  answer="$(curl --silent --show-error --max-time 30 --retry 20 --retry-connrefused \
-    --retry-delay 1 --retry-all-errors --fail "$url")"
+  # The promotion released node-example a moment ago: until the supervisor has read that
+  # release the app has no web dyno (H14, a 503), so ask again for up to 20 s; say why only
+  # if it never answers.
+  if ! answer="$(curl --silent --show-error --max-time 30 --retry 20 --retry-connrefused \
+    --retry-delay 1 --retry-all-errors --fail "$url" 2>"$curl_errors")"; then
+    cat "$curl_errors" >&2
+    echo "$2 at $url did not answer" >&2
+    exit 1
+  fi
   echo "$2 at $url: $answer"
 done
+rm -f "$curl_errors"
