@@ -29,6 +29,8 @@
 
 #![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
+mod common;
+
 use std::convert::Infallible;
 use std::fs;
 use std::io::{Read, Write};
@@ -236,11 +238,8 @@ impl Project {
 
     /// `slugplan ARGS` in the project, quiet.
     fn slugplan(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_slugplan"));
+        let mut command = common::slugplan(&self.dir, &self.cache);
         command
-            .current_dir(&self.dir)
-            .env("SLUGPLAN_CACHE_DIR", &self.cache)
-            .env("NO_COLOR", "1")
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null());

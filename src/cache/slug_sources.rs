@@ -45,8 +45,7 @@ impl SlugSources {
         if let Some(file) = self.files.get(path) {
             return Some(file.clone());
         }
-        let slash = path.iter().rposition(|&b| b == b'/')?;
-        let (dir, name) = (&path[..slash], &path[slash + 1..]);
+        let (dir, name) = split_dir(path)?;
         Some(self.dirs.get(dir)?.join(std::ffi::OsStr::from_bytes(name)))
     }
 
@@ -58,10 +57,10 @@ impl SlugSources {
     /// Records that the archive's file `path` is a copy of `source`: through its directory
     /// when the names match and the directory maps there (or nowhere yet), else on its own.
     fn add(&mut self, path: Vec<u8>, source: PathBuf) {
-        let slash = path.iter().rposition(|&b| b == b'/').unwrap_or(0);
-        let (dir, name) = (&path[..slash], &path[(slash + 1).min(path.len())..]);
-        let same_name = source.file_name().is_some_and(|n| n.as_bytes() == name);
-        if let (true, Some(source_dir)) = (same_name, source.parent()) {
+        if let Some((dir, name)) = split_dir(&path)
+            && source.file_name().is_some_and(|n| n.as_bytes() == name)
+            && let Some(source_dir) = source.parent()
+        {
             let mapped = self
                 .dirs
                 .entry(dir.to_vec())
@@ -72,6 +71,12 @@ impl SlugSources {
         }
         self.files.insert(path, source);
     }
+}
+
+/// An archive path's directory and file name (`app/bin/node` → `app/bin`, `node`).
+fn split_dir(path: &[u8]) -> Option<(&[u8], &[u8])> {
+    let slash = path.iter().rposition(|&b| b == b'/')?;
+    Some((&path[..slash], &path[slash + 1..]))
 }
 
 /// Records which of the files of the slug `sha256` (each its path inside `./app` and the file

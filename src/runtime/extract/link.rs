@@ -32,8 +32,8 @@ pub type SourceOf<'a> = &'a dyn Fn(&[u8]) -> Option<PathBuf>;
 
 /// The files an extraction may link to, and how many it linked.
 pub struct Sources<'a> {
-    /// Entry path → the file that may stand for it.
-    source_of: SourceOf<'a>,
+    /// Entry path → the file that may stand for it; `None` links nothing.
+    source_of: Option<SourceOf<'a>>,
     /// The destination's filesystem: a hard link cannot leave it.
     device: Option<u64>,
     /// Files linked so far.
@@ -42,20 +42,21 @@ pub struct Sources<'a> {
 
 impl<'a> Sources<'a> {
     /// The sources `source_of` names, for an extraction into `dest`.
-    pub fn new(source_of: SourceOf<'a>, dest: &Path) -> Sources<'a> {
+    pub fn new(source_of: Option<SourceOf<'a>>, dest: &Path) -> Sources<'a> {
+        let device = source_of.and_then(|_| std::fs::metadata(dest).ok().map(|meta| meta.dev()));
         Sources {
             source_of,
-            device: std::fs::metadata(dest).ok().map(|meta| meta.dev()),
+            device,
             linked: 0,
         }
     }
 
-    /// The file that may stand for the entry at `rel` (`size` bytes, `executable` or not): a
-    /// regular file on the destination's filesystem with the same size and executable bit.
-    /// Its bytes are still to be compared.
-    pub fn candidate(&self, rel: &[u8], size: u64, executable: bool) -> Option<PathBuf> {
-        let device = self.device?;
-        let source = (self.source_of)(rel)?;
+    /// The file that may stand for the entry at `rel` (its components; `size` bytes,
+    /// `executable` or not): a regular file on the destination's filesystem with the same
+    /// size and executable bit. Its bytes are still to be compared.
+    pub fn candidate(&self, rel: &[Vec<u8>], size: u64, executable: bool) -> Option<PathBuf> {
+        let (source_of, device) = (self.source_of?, self.device?);
+        let source = source_of(&rel.join(&b'/'))?;
         let meta = std::fs::symlink_metadata(&source).ok()?;
         let fits = meta.file_type().is_file()
             && meta.len() == size

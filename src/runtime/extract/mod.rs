@@ -211,7 +211,7 @@ pub fn extract(
     strip: u32,
     limits: ExtractLimits,
 ) -> Result<(), ExtractError> {
-    extract_linking(archive, dest, strip, limits, &|_| None).map(drop)
+    unpack(archive, dest, strip, limits, None).map(drop)
 }
 
 /// [`extract`], linking a file to the file `source_of` names for its path (`app/bin/node`, as
@@ -223,6 +223,17 @@ pub fn extract_linking(
     strip: u32,
     limits: ExtractLimits,
     source_of: link::SourceOf<'_>,
+) -> Result<usize, ExtractError> {
+    unpack(archive, dest, strip, limits, Some(source_of))
+}
+
+/// [`extract_linking`], or [`extract`] without `source_of`.
+fn unpack(
+    archive: &Path,
+    dest: &Path,
+    strip: u32,
+    limits: ExtractLimits,
+    source_of: Option<link::SourceOf<'_>>,
 ) -> Result<usize, ExtractError> {
     let io = |path: &Path| {
         let archive = archive.to_owned();
@@ -526,7 +537,7 @@ impl Unpacker<'_> {
     ) -> Result<(), ExtractError> {
         let executable = mode & 0o111 != 0;
         let size = entry.size();
-        let source = self.sources.candidate(&rel.join(&b'/'), size, executable);
+        let source = self.sources.candidate(rel, size, executable);
         if size <= HANDED_OVER_UP_TO {
             let mut bytes = Vec::with_capacity(size as usize);
             entry.read_to_end(&mut bytes).map_err(self.io_err(path))?;
