@@ -316,7 +316,17 @@ fn assert_runtime_linked_from_cache(copy: &ExampleCopy, name: &str) {
             own.len()
         );
     }
+    // `cache ls` says what the record of the slug's cache copies is.
+    let listing = copy.run(&["cache", "ls"]);
+    assert!(
+        listing.contains(".sources  slug sources "),
+        "{name}: {listing}"
+    );
     if name == "node" {
+        assert!(
+            listing.contains(".sources  slug sources web for heroku-24"),
+            "{listing}"
+        );
         assert!(
             linked.len() > 2000,
             "{name}: only {} of the runtime's files are linked",

@@ -385,6 +385,11 @@ fn cache_ls_lists_buckets_entries_sizes_and_ages() {
     );
     // Least recently used first.
     assert_eq!(entries[0]["name"], slug["name"]);
+    // A `path` runtime is the user's to edit: nothing records its files for linking.
+    assert!(
+        !entries.iter().any(|e| e["bucket"] == "slug-sources-v1"),
+        "{entries:?}"
+    );
 
     let chunks = doc["buckets"]
         .as_array()
